@@ -1,0 +1,85 @@
+"""The composition root: build_app wires settings, storage, keys, scripts and routes."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from credo.http.errors import HANDLERS
+from credo.http.routes import public_routes
+from credo.keys.clock import Clock, SystemClock
+from credo.keys.keyring import KeyRing
+from credo.keys.sealing import Sealer
+from credo.keys.secrets import SecretHasher
+from credo.logs import configure as configure_logs
+from credo.management.realms import ensure_realm
+from credo.oauth.grants.registry import default_handlers
+from credo.oauth.services import Services
+from credo.oauth.token_endpoint import TokenEndpoint
+from credo.settings import Settings
+from credo.storage.protocols import Storage
+from credo.storage.sql.engine import make_engine
+from credo.storage.sql.migrate import upgrade
+from credo.storage.sql.store import SqlStorage
+
+
+def open_storage(settings: Settings, *, migrate: bool = True) -> SqlStorage:
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous)
+    if migrate:
+        upgrade(engine)
+    return SqlStorage(engine)
+
+
+def build_services(settings: Settings, storage: Storage, *, base_url: str, clock: Clock | None = None) -> Services:
+    master = settings.resolved_master_key()
+    pepper = hashlib.sha256(b"credo-token-hashing" + master).digest()
+    clock = clock or SystemClock()
+    services = Services(storage=storage, keys=KeyRing(storage.keys, Sealer(master), clock),
+                        hasher=SecretHasher(pepper), clock=clock, base_url=base_url)
+    services.cache._interval = settings.cache_check_interval
+    return services
+
+
+# Extension points filled by feature packages (registration, admin, ...): each gets the services
+# and returns routes to add. Kept as a list so each feature wires itself in one line here.
+RouteFactory = Callable[[Services], list[BaseRoute]]
+
+
+def _realm_route_factories() -> list[RouteFactory]:
+    return []
+
+
+def _app_route_factories() -> list[RouteFactory]:
+    return []
+
+
+def build_app(settings: Settings, *, storage: Storage | None = None, base_url: str | None = None,
+              clock: Clock | None = None) -> Starlette:
+    configure_logs(settings.log_level)
+    storage = storage or open_storage(settings)
+    services = build_services(settings, storage, base_url=base_url or settings.resolved_public_url(), clock=clock)
+    ensure_realm(services, "root")
+    realm_extra: list[BaseRoute] = [r for f in _realm_route_factories() for r in f(services)]
+    app_extra: list[BaseRoute] = [r for f in _app_route_factories() for r in f(services)]
+    app = Starlette(routes=[*app_extra, *public_routes(realm_extra)],
+                    exception_handlers=HANDLERS)  # type: ignore[arg-type]
+    app.state.services = services
+    app.state.settings = settings
+    app.state.max_body_bytes = settings.max_body_bytes
+    app.state.token_endpoint = TokenEndpoint(services, default_handlers())
+    return app
+
+
+def state(app: Starlette) -> Any:
+    return app.state
+
+
+def create_app() -> Starlette:
+    """The uvicorn factory (`credo serve` sets CREDO_PUBLIC_URL before it starts workers)."""
+    return build_app(Settings())

@@ -1,0 +1,136 @@
+"""`credo serve | db upgrade | keys rotate | realm ... | client ...`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import typer
+import uvicorn
+
+from credo.cli.common import open_services
+from credo.management.demo import ensure_demo
+from credo.settings import Settings
+
+app = typer.Typer(help="Credo: an OAuth 2.0 / OpenID Connect authorization server for AI agents.",
+                  no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="Signing keys.", no_args_is_help=True)
+realm_app = typer.Typer(help="Realms and provider settings.", no_args_is_help=True)
+client_app = typer.Typer(help="OAuth2 clients.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(realm_app, name="realm")
+app.add_typer(client_app, name="client")
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+          port: int = typer.Option(8080, help="Port to listen on."),
+          workers: int = typer.Option(1, min=1, help="Worker processes sharing the database."),
+          demo: bool = typer.Option(False, help="Create the demo realms and clients and print their credentials.")) -> None:
+    """Run the server."""
+    settings = Settings()
+    public_url = settings.resolved_public_url(host, port)
+    os.environ["CREDO_PUBLIC_URL"] = public_url
+    services = open_services(Settings())
+    if demo:
+        creds = ensure_demo(services)
+        base = f"{public_url}/am/oauth2/realms/root/realms/alpha"
+        typer.echo("\nCredo demo is ready.\n")
+        typer.echo(f"  Realm alpha:   {base}")
+        typer.echo(f"  Discovery:     {base}/.well-known/openid-configuration")
+        typer.echo(f"  Register:      {base}/register   (open dynamic registration is on)")
+        for c in creds:
+            typer.echo(f"  Client:        client_id={c.client_id}  client_secret={c.client_secret}  ({c.description})")
+        typer.echo("\n  Try:")
+        c = creds[0]
+        typer.echo(f"    curl -s -X POST '{base}/access_token' -d grant_type=client_credentials "
+                   f"-d client_id={c.client_id} -d client_secret={c.client_secret} -d scope=data-read\n")
+    services.storage.close()
+    uvicorn.run("credo.app:create_app", factory=True, host=host, port=port, workers=workers,
+                access_log=False, log_level="warning", lifespan="off")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations."""
+    services = open_services()
+    typer.echo(f"database at head: {Settings().resolved_database_url().split('@')[-1]}")
+    services.storage.close()
+
+
+@keys_app.command("rotate")
+def keys_rotate(realm: str = typer.Argument(..., help="Realm name."),
+                alg: str = typer.Option("ES256", help="ES256 or RS256.")) -> None:
+    """Add a new active signing key; old public keys stay published until their tokens expire."""
+    services = open_services()
+    r = services.realm(realm)
+    longest = max([r.settings.access_token_lifetime, 86400] +
+                  [int(v[0]) for c in services.storage.clients.list(realm) if (v := c.attributes.get("accessTokenLifetime"))
+                   and v[0].isdigit()])
+    key = services.keys.rotate(realm, alg, longest)
+    typer.echo(json.dumps({"realm": realm, "kid": key.kid, "alg": key.alg}))
+
+
+@keys_app.command("list")
+def keys_list(realm: str) -> None:
+    """List a realm's signing keys (public parts only)."""
+    services = open_services()
+    for k in services.storage.keys.list(realm):
+        typer.echo(json.dumps({"kid": k.kid, "alg": k.alg, "active": k.active, "publish_until": k.publish_until}))
+
+
+@realm_app.command("list")
+def realm_list() -> None:
+    """List realms."""
+    for r in open_services().storage.realms.list():
+        typer.echo(r.name)
+
+
+@realm_app.command("create")
+def realm_create(name: str) -> None:
+    """Create a realm with default provider settings and a signing key."""
+    from credo.management.realms import ensure_realm
+
+    ensure_realm(open_services(), name, actor="cli")
+    typer.echo(name)
+
+
+@realm_app.command("settings")
+def realm_settings(name: str, set_json: str = typer.Option(None, "--set", help="JSON object of changes.")) -> None:
+    """Show (or with --set, change) a realm's provider settings."""
+    from credo.management.realms import get_realm, update_settings
+
+    services = open_services()
+    realm = update_settings(services, name, json.loads(set_json), actor="cli") if set_json else get_realm(services, name)
+    typer.echo(realm.settings.model_dump_json(indent=2))
+
+
+@client_app.command("create")
+def client_create(realm: str, client_id: str,
+                  scope: str = typer.Option("", help="Space-separated scopes."),
+                  grant: list[str] = typer.Option(["client_credentials"], help="Grant types (repeat)."),
+                  auth_method: str = typer.Option("client_secret_post"),
+                  stateless: bool = typer.Option(False, help="Issue JWT (client-side) tokens.")) -> None:
+    """Create a client; prints its secret once."""
+    from credo.management.clients import create_client
+
+    attrs = {"providerOverridesEnabled": ["true"], "statelessTokensEnabled": ["true"]} if stateless else {}
+    client, secret = create_client(open_services(), realm, client_id, scopes=tuple(scope.split()),
+                                   grant_types=tuple(grant), auth_method=auth_method, attributes=attrs, actor="cli")
+    typer.echo(json.dumps({"client_id": client.client_id, "client_secret": secret}))
+
+
+def main() -> None:
+    try:
+        app()
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

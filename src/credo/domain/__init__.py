@@ -1,0 +1,1 @@
+"""Plain domain objects shared by every layer. No I/O, no framework."""

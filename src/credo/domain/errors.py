@@ -1,0 +1,140 @@
+"""The OAuth error tree: one class per RFC error code.
+
+Each error carries the RFC `error` code, the HTTP status, a fixed public description that is
+safe to show a client, and a private `detail` that goes to the log only.
+"""
+
+from __future__ import annotations
+
+
+class OAuthError(Exception):
+    error = "server_error"
+    status = 500
+    public_description = "The server could not complete the request."
+
+    def __init__(self, detail: str = "", *, description: str | None = None) -> None:
+        super().__init__(detail or self.error)
+        self.detail = detail
+        self.description = description if description is not None else self.public_description
+
+    @property
+    def www_authenticate(self) -> str | None:
+        return None
+
+
+class InvalidRequest(OAuthError):
+    error = "invalid_request"
+    status = 400
+    public_description = "The request is missing a parameter or is otherwise malformed."
+
+
+class InvalidClient(OAuthError):
+    error = "invalid_client"
+    status = 401
+    public_description = "Client authentication failed."
+
+    @property
+    def www_authenticate(self) -> str | None:
+        return 'Basic realm="credo", error="invalid_client"'
+
+
+class InvalidGrant(OAuthError):
+    error = "invalid_grant"
+    status = 400
+    public_description = "The provided grant is invalid, expired or revoked."
+
+
+class UnauthorizedClient(OAuthError):
+    error = "unauthorized_client"
+    status = 400
+    public_description = "The client is not authorized to use this grant type."
+
+
+class UnsupportedGrantType(OAuthError):
+    error = "unsupported_grant_type"
+    status = 400
+    public_description = "The grant type is not supported."
+
+
+class InvalidScope(OAuthError):
+    error = "invalid_scope"
+    status = 400
+    public_description = "The requested scope is invalid, unknown or exceeds what is allowed."
+
+
+class InvalidTarget(OAuthError):
+    error = "invalid_target"
+    status = 400
+    public_description = "The requested audience or resource is not allowed."
+
+
+class AccessDenied(OAuthError):
+    error = "access_denied"
+    status = 403
+    public_description = "The request was denied."
+
+
+class InvalidToken(OAuthError):
+    error = "invalid_token"
+    status = 401
+    public_description = "The access token is missing, invalid, expired or revoked."
+
+    @property
+    def www_authenticate(self) -> str | None:
+        return f'Bearer realm="credo", error="invalid_token", error_description="{self.description}"'
+
+
+class InsufficientScope(OAuthError):
+    error = "insufficient_scope"
+    status = 403
+    public_description = "The access token does not carry the required scope."
+
+    @property
+    def www_authenticate(self) -> str | None:
+        return 'Bearer realm="credo", error="insufficient_scope"'
+
+
+class InvalidClientMetadata(OAuthError):
+    error = "invalid_client_metadata"
+    status = 400
+    public_description = "The client metadata is invalid."
+
+
+class InvalidRedirectUri(OAuthError):
+    error = "invalid_redirect_uri"
+    status = 400
+    public_description = "A redirect URI is invalid."
+
+
+class InvalidSoftwareStatement(OAuthError):
+    error = "invalid_software_statement"
+    status = 400
+    public_description = "The software statement is invalid."
+
+
+class UnapprovedSoftwareStatement(OAuthError):
+    error = "unapproved_software_statement"
+    status = 400
+    public_description = "The software statement is not approved for use with this server."
+
+
+class NotFound(OAuthError):
+    error = "not_found"
+    status = 404
+    public_description = "The requested resource does not exist."
+
+
+class TooManyRequests(OAuthError):
+    error = "too_many_requests"
+    status = 429
+    public_description = "Too many requests; retry later."
+
+    def __init__(self, detail: str = "", *, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(OAuthError):
+    error = "temporarily_unavailable"
+    status = 503
+    public_description = "The service is temporarily unavailable; retry later."

@@ -1,0 +1,183 @@
+"""Entities stored by Credo. Frozen dataclasses: change one with `dataclasses.replace`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from credo.domain.settings import ProviderSettings
+
+ClientKind = Literal["client", "application", "agent"]
+AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none")
+
+# Client attributes that drive real settings (the DCR script's `clientIdentity.setAttribute`).
+ATTR_OVERRIDES_ENABLED = "providerOverridesEnabled"
+ATTR_STATELESS = "statelessTokensEnabled"
+ATTR_ACCEPT_AUDIENCE = "acceptAudienceParametersInTokenExchangeRequests"
+ATTR_ACCESS_TOKEN_LIFETIME = "accessTokenLifetime"
+ATTR_AGENT_UID = "aiAgentIdentityUid"
+ATTR_AGENT_TYPE = "AgentType"
+
+
+def _truthy(values: list[str] | None) -> bool:
+    return bool(values) and str(values[0]).lower() == "true"  # type: ignore[index]
+
+
+@dataclass(frozen=True, slots=True)
+class Realm:
+    name: str  # "root" or a sub-realm name such as "alpha"
+    settings: ProviderSettings = field(default_factory=ProviderSettings)
+    created_at: int = 0
+
+    @property
+    def path(self) -> str:
+        """The realm as shown in introspection (`/alpha`; `/` for the root realm)."""
+        return "/" if self.name == "root" else f"/{self.name}"
+
+    @property
+    def url_path(self) -> str:
+        return "/am/oauth2" if self.name == "root" else f"/am/oauth2/realms/root/realms/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    realm: str
+    client_id: str
+    secret_hash: str | None = None
+    kind: ClientKind = "client"
+    name: str = ""
+    grant_types: tuple[str, ...] = ("client_credentials",)
+    scopes: tuple[str, ...] = ()
+    auth_method: str = "client_secret_basic"
+    redirect_uris: tuple[str, ...] = ()
+    response_types: tuple[str, ...] = ()
+    attributes: dict[str, list[str]] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)  # other RFC 7591 fields, stored verbatim
+    enabled: bool = True
+    dynamic: bool = False
+    created_at: int = 0
+    updated_at: int = 0
+    app_type: str | None = None  # applications: "web" or "service"
+    owners: tuple[str, ...] = ()
+    registration_token_hash: str | None = None
+    registration_token_expires_at: int | None = None
+
+    @property
+    def is_agent(self) -> bool:
+        return self.kind == "agent"
+
+    @property
+    def overrides_enabled(self) -> bool:
+        return _truthy(self.attributes.get(ATTR_OVERRIDES_ENABLED))
+
+    @property
+    def stateless_tokens(self) -> bool | None:
+        """The client's token-format override, or None to follow the realm."""
+        if not self.overrides_enabled or ATTR_STATELESS not in self.attributes:
+            return None
+        return _truthy(self.attributes.get(ATTR_STATELESS))
+
+    @property
+    def accepts_audience(self) -> bool:
+        return self.overrides_enabled and _truthy(self.attributes.get(ATTR_ACCEPT_AUDIENCE))
+
+    @property
+    def access_token_lifetime(self) -> int | None:
+        values = self.attributes.get(ATTR_ACCESS_TOKEN_LIFETIME)
+        if not self.overrides_enabled or not values:
+            return None
+        try:
+            return max(60, int(values[0]))
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    realm: str
+    id: str  # a UUID: the `sub` of the user's tokens
+    username: str
+    password_hash: str
+    active: bool = True
+    created_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    realm: str
+    name: str
+    members: tuple[str, ...] = ()  # user ids
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationPolicy:
+    """An AI agent may reach `application` for these subjects/groups with these permissions."""
+
+    realm: str
+    agent_id: str
+    application_id: str
+    subjects: tuple[str, ...] = ()  # user ids
+    subject_groups: tuple[str, ...] = ()  # group names
+    permissions: tuple[str, ...] = ()  # empty: every scope of the application
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    realm: str
+    id: str
+    name: str
+    source: str
+    description: str = ""
+    type: str = "OAUTH2_DYNAMIC_CLIENT_REGISTRATION"
+    created_at: int = 0
+    updated_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """A stateful token: only the keyed hash of the bearer value is stored."""
+
+    token_hash: str
+    realm: str
+    jti: str
+    kind: Literal["access_token", "refresh_token"]
+    client_id: str
+    sub: str
+    scopes: tuple[str, ...]
+    issued_at: int
+    expires_at: int
+    claims: dict[str, Any] = field(default_factory=dict)  # aud, act, grant_type, authGrantId, ...
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    realm: str
+    kid: str
+    alg: str
+    private_key_encrypted: bytes
+    public_jwk: dict[str, Any]
+    created_at: int
+    active: bool = True
+    # When retired: the public key stays published until this instant (the longest token it signed expires).
+    publish_until: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    realm: str
+    action: str  # e.g. "token_exchange", "client.create", "settings.update"
+    actor: str  # admin username, client id, or "anonymous"
+    decision: Literal["allow", "deny", "info"] = "info"
+    target: str = ""
+    reason: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    ts: int = 0
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AdminUser:
+    username: str
+    password_hash: str
+    created_at: int = 0
+    must_change_password: bool = False

@@ -1,0 +1,75 @@
+"""Per-realm OAuth2 provider settings (the "OAuth2 Provider service" of the admin console).
+
+Documented data with defaults; validated when an administrator changes it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+GRANT_CLIENT_CREDENTIALS = "client_credentials"
+GRANT_PASSWORD = "password"
+GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+GRANT_REFRESH_TOKEN = "refresh_token"
+KNOWN_GRANT_TYPES = (GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_TOKEN_EXCHANGE, GRANT_REFRESH_TOKEN)
+
+TokenFormat = Literal["stateful", "stateless"]
+
+
+class KeySource(BaseModel):
+    """Public keys an administrator trusts: an inline JWKS or a jwks_uri (fetched with an SSRF guard)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    jwks: dict[str, object] | None = Field(default=None, description="An inline JWK Set with public keys.")
+    jwks_uri: HttpUrl | None = Field(default=None, description="A URL serving a JWK Set (https only in production).")
+    issuers: tuple[str, ...] = Field(default=(), description="Accepted `iss` values; empty accepts any issuer.")
+
+
+class RegistrationPolicy(BaseModel):
+    """Declarative rules evaluated on every registration create and update, on the final metadata."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    allowed_grant_types: tuple[str, ...] = Field(default=(), description="Empty allows every realm grant type.")
+    allowed_scopes: tuple[str, ...] = Field(default=(), description="Empty allows the registration allowlist.")
+    allowed_redirect_hosts: tuple[str, ...] = Field(default=(), description="Exact hosts; empty allows any host.")
+    max_clients: int | None = Field(default=None, ge=0, description="Maximum dynamic clients in the realm.")
+    rate_limit_per_minute: int | None = Field(default=None, ge=1, description="Registrations per source IP per minute.")
+
+
+class RegistrationProtection(BaseModel):
+    """Who may call /register and /aiagent/register."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    require_software_statement: bool = False
+    software_statement_keys: KeySource = KeySource()
+    require_signed_request: bool = False
+    signed_request_keys: KeySource = KeySource()
+    policy: RegistrationPolicy = RegistrationPolicy()
+
+
+class ProviderSettings(BaseModel):
+    """The OAuth2 provider configuration of one realm."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    grant_types: tuple[str, ...] = Field(
+        default=(GRANT_CLIENT_CREDENTIALS,), description="Grant types enabled in this realm."
+    )
+    registration_scope_allowlist: tuple[str, ...] = Field(
+        default=("openid", "profile", "email"),
+        description="Scopes a dynamically registered client may ask for; also `scopes_supported` in discovery.",
+    )
+    allow_open_registration: bool = Field(
+        default=False,
+        description="When off, /register requires an initial access token carrying the `dcr_register` scope.",
+    )
+    dcr_script: str | None = Field(default=None, description="ID of the DCR script run on registration events.")
+    access_token_lifetime: int = Field(default=3600, ge=60, le=86400 * 30)
+    refresh_token_lifetime: int = Field(default=86400 * 7, ge=60)
+    registration_access_token_lifetime: int = Field(default=86400 * 30, ge=60)
+    token_format: TokenFormat = Field(default="stateful", description="Default access token format in this realm.")
+    signing_alg: Literal["ES256", "RS256"] = Field(default="ES256")
+    issuer: str | None = Field(default=None, description="Overrides the issuer derived from the public URL.")
+    max_delegation_depth: int = Field(default=3, ge=1, le=10, description="Deepest nested `act` chain allowed.")
+    protection: RegistrationProtection = RegistrationProtection()

@@ -1,0 +1,89 @@
+"""Parse a request once at the edge: size cap, content type, repeated parameters refused."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.requests import Request
+
+from credo.domain.errors import InvalidRequest, OAuthError
+
+FORM = "application/x-www-form-urlencoded"
+
+
+class PayloadTooLarge(OAuthError):
+    error = "invalid_request"
+    status = 413
+    public_description = "The request body is too large."
+
+
+class UnsupportedMediaType(OAuthError):
+    error = "invalid_request"
+    status = 415
+    public_description = "The request body has an unsupported content type."
+
+
+async def read_body(request: Request) -> bytes:
+    limit: int = request.app.state.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise PayloadTooLarge(f"declared body size {declared}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge("body over the limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def parse_pairs(raw: str) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(raw, keep_blank_values=True, strict_parsing=False, max_num_fields=100)
+    except ValueError as exc:
+        raise InvalidRequest("too many fields", description="The request has too many parameters.") from exc
+    params: dict[str, str] = {}
+    for key, value in pairs:
+        if key in params:
+            raise InvalidRequest(f"repeated {key}", description=f"The '{key}' parameter is repeated.")
+        if "\x00" in value or "\x00" in key:
+            raise InvalidRequest("NUL byte", description="A parameter contains a NUL character.")
+        params[key] = value
+    return params
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The form body of a POST (RFC 6749 §3.2 requires application/x-www-form-urlencoded)."""
+    if _media_type(request) != FORM:
+        raise UnsupportedMediaType("not a form body",
+                                   description=f"The request body must be {FORM}.")
+    body = await read_body(request)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest("body not UTF-8", description="The request body is not valid UTF-8.") from exc
+    return parse_pairs(text)
+
+
+async def read_json_object(request: Request) -> tuple[dict[str, object], bytes]:
+    """A JSON object body (registration); returns the object and the raw bytes."""
+    if _media_type(request) != "application/json":
+        raise UnsupportedMediaType("not JSON", description="The request body must be application/json.")
+    body = await read_body(request)
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest("malformed JSON", description="The request body is not valid JSON.") from exc
+    if not isinstance(value, dict):
+        raise InvalidRequest("JSON not an object", description="The request body must be a JSON object.")
+    return value, body
+
+
+def query_params(request: Request) -> dict[str, str]:
+    return parse_pairs(request.url.query)

@@ -1,0 +1,19 @@
+"""POST /access_token: the token endpoint."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from credo.http.context import realm_of, source_ip
+from credo.http.forms import read_form
+from credo.http.responses import json_response
+from credo.oauth.token_endpoint import TokenRequest
+
+
+async def token(request: Request) -> Response:
+    realm = realm_of(request)
+    params = await read_form(request)
+    body = request.app.state.token_endpoint.handle(TokenRequest(
+        realm=realm, params=params, authorization=request.headers.get("authorization"), source=source_ip(request)))
+    return json_response(body)

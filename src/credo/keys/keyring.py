@@ -1,0 +1,186 @@
+"""Per-realm signing keys: creation, rotation, the published JWKS, signing and verifying JWTs.
+
+Verification never trusts the token: the key is looked up by `kid` among this realm's own keys, the
+algorithm must be the one that key was made for (ES256 or RS256; never `none` or HMAC), and headers
+that point elsewhere for key material (`jku`, `jwk`, `x5u`, `x5c`) or demand unknown processing
+(`crit`) are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from credo.domain.models import SigningKey
+from credo.keys.clock import Clock
+from credo.keys.sealing import Sealer
+from credo.storage.protocols import KeyRepository
+
+ALLOWED_ALGS = ("ES256", "RS256")
+FORBIDDEN_HEADERS = ("jku", "jwk", "x5u", "x5c", "crit")
+REFRESH_SECONDS = 30.0
+
+
+class TokenRejected(Exception):
+    """A JWT failed verification; the message is for the log only."""
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    kid: str
+    alg: str
+    private: Any | None
+    public: Any
+    jwk: dict[str, Any]
+    active: bool
+    publish_until: int | None
+
+
+def generate_private_key(alg: str) -> Any:
+    if alg == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if alg == "RS256":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    raise ValueError(f"unsupported signing algorithm {alg}")
+
+
+def public_jwk(public_key: Any, kid: str, alg: str) -> dict[str, Any]:
+    algo = ECAlgorithm if alg == "ES256" else RSAAlgorithm
+    jwk: dict[str, Any] = json.loads(algo.to_jwk(public_key))  # type: ignore[attr-defined]
+    jwk.update({"kid": kid, "alg": alg, "use": "sig"})
+    return jwk
+
+
+class KeyRing:
+    def __init__(self, repo: KeyRepository, sealer: Sealer, clock: Clock) -> None:
+        self._repo = repo
+        self._sealer = sealer
+        self._clock = clock
+        self._cache: dict[str, tuple[float, dict[str, _Loaded]]] = {}
+        self._lock = threading.Lock()
+
+    # --- administration -------------------------------------------------------------------------
+
+    def create_key(self, realm: str, alg: str = "ES256") -> SigningKey:
+        private = generate_private_key(alg)
+        kid = uuid.uuid4().hex[:16]
+        pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+        key = SigningKey(realm=realm, kid=kid, alg=alg, private_key_encrypted=self._sealer.seal(pem, self._ctx(realm, kid)),
+                         public_jwk=public_jwk(private.public_key(), kid, alg), created_at=self._clock.now())
+        self._repo.add(key)
+        self.invalidate(realm)
+        return key
+
+    def ensure_key(self, realm: str, alg: str = "ES256") -> None:
+        if not any(k.active for k in self._repo.list(realm)):
+            self.create_key(realm, alg)
+
+    def rotate(self, realm: str, alg: str, longest_token_lifetime: int) -> SigningKey:
+        """Add a new active key; older active keys stop signing but stay published until every token
+        they could have signed has expired."""
+        new = self.create_key(realm, alg)
+        until = self._clock.now() + longest_token_lifetime
+        for key in self._repo.list(realm):
+            if key.kid != new.kid and key.active:
+                self._repo.put(replace(key, active=False, publish_until=until))
+        self.invalidate(realm)
+        return new
+
+    def purge_retired(self, realm: str) -> int:
+        now = self._clock.now()
+        gone = 0
+        for key in self._repo.list(realm):
+            if not key.active and key.publish_until is not None and key.publish_until <= now:
+                gone += int(self._repo.delete(realm, key.kid))
+        self.invalidate(realm)
+        return gone
+
+    def invalidate(self, realm: str | None = None) -> None:
+        with self._lock:
+            if realm is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(realm, None)
+
+    # --- use ------------------------------------------------------------------------------------
+
+    def jwks(self, realm: str) -> dict[str, Any]:
+        now = self._clock.now()
+        return {"keys": [k.jwk for k in self._loaded(realm).values() if k.active or (k.publish_until or 0) > now]}
+
+    def sign(self, realm: str, claims: dict[str, Any], typ: str = "at+jwt") -> str:
+        signer = self._active(realm)
+        return jwt.encode(claims, signer.private, algorithm=signer.alg, headers={"kid": signer.kid, "typ": typ})
+
+    def signing_alg(self, realm: str) -> str:
+        return self._active(realm).alg
+
+    def verify(self, realm: str, token: str, *, issuer: str, typ: str | None = "at+jwt",
+               audience: str | None = None) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise TokenRejected(f"malformed header: {exc}") from exc
+        for name in FORBIDDEN_HEADERS:
+            if name in header:
+                raise TokenRejected(f"forbidden header {name}")
+        alg, kid = header.get("alg"), header.get("kid")
+        if alg not in ALLOWED_ALGS:
+            raise TokenRejected(f"algorithm {alg!r} not allowed")
+        if typ is not None and str(header.get("typ", "")).lower() not in (typ, f"application/{typ}"):
+            raise TokenRejected("wrong token type")
+        key = self._loaded(realm).get(kid) if isinstance(kid, str) else None
+        if key is None and isinstance(kid, str):
+            self.invalidate(realm)  # a key rotated in by another process
+            key = self._loaded(realm).get(kid)
+        if key is None:
+            raise TokenRejected("unknown kid")
+        if key.alg != alg:
+            raise TokenRejected("algorithm does not match the key")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, key.public, algorithms=[key.alg], issuer=issuer, audience=audience,
+                options={"require": ["exp", "iat", "iss", "jti"], "verify_aud": audience is not None},
+                leeway=0,
+            )
+        except jwt.PyJWTError as exc:
+            raise TokenRejected(str(exc)) from exc
+        return claims
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _ctx(self, realm: str, kid: str) -> bytes:
+        return f"{realm}/{kid}".encode()
+
+    def _active(self, realm: str) -> _Loaded:
+        active = [k for k in self._loaded(realm).values() if k.active and k.private is not None]
+        if not active:
+            self.invalidate(realm)
+            active = [k for k in self._loaded(realm).values() if k.active and k.private is not None]
+        if not active:
+            raise RuntimeError(f"realm {realm} has no active signing key")
+        return active[-1]
+
+    def _loaded(self, realm: str) -> dict[str, _Loaded]:
+        entry = self._cache.get(realm)
+        if entry is not None and time.monotonic() - entry[0] < REFRESH_SECONDS:
+            return entry[1]
+        loaded: dict[str, _Loaded] = {}
+        for key in self._repo.list(realm):
+            private = serialization.load_pem_private_key(
+                self._sealer.open(key.private_key_encrypted, self._ctx(realm, key.kid)), password=None)
+            loaded[key.kid] = _Loaded(key.kid, key.alg, private if key.active else None,
+                                      private.public_key(), key.public_jwk, key.active, key.publish_until)
+        with self._lock:
+            self._cache[realm] = (time.monotonic(), loaded)
+        return loaded

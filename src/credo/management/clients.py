@@ -1,0 +1,91 @@
+"""Clients created by an administrator (plain OAuth2 clients, applications, AI agents)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from credo.domain.errors import InvalidClientMetadata, InvalidRequest, NotFound
+from credo.domain.models import AUTH_METHODS, AuditEvent, Client, ClientKind
+from credo.domain.settings import KNOWN_GRANT_TYPES
+from credo.keys.secrets import WeakSecret, new_secret
+from credo.oauth.services import Services
+from credo.storage.protocols import Conflict
+
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+
+
+def create_client(services: Services, realm: str, client_id: str, *, kind: ClientKind = "client",
+                  secret: str | None = None, name: str = "", grant_types: tuple[str, ...] = ("client_credentials",),
+                  scopes: tuple[str, ...] = (), auth_method: str = "client_secret_post",
+                  attributes: dict[str, list[str]] | None = None, app_type: str | None = None,
+                  owners: tuple[str, ...] = (), redirect_uris: tuple[str, ...] = (),
+                  actor: str = "system") -> tuple[Client, str | None]:
+    """Create a client; returns it with the plain secret, shown once (generated when not given)."""
+    if not CLIENT_ID.match(client_id):
+        raise InvalidRequest(f"bad client id {client_id!r}",
+                             description="client_id: use only letters, digits, '-' and '_'.")
+    if auth_method not in AUTH_METHODS:
+        raise InvalidClientMetadata(f"auth method {auth_method}",
+                                    description=f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}.")
+    unknown = [g for g in grant_types if g not in KNOWN_GRANT_TYPES]
+    if unknown:
+        raise InvalidClientMetadata(f"grant types {unknown}", description=f"grant_types: unknown {', '.join(unknown)}.")
+    plain: str | None = None
+    secret_hash: str | None = None
+    if auth_method != "none":
+        if secret is None:
+            plain = new_secret()
+            secret_hash = services.hasher.hash_generated(plain)
+        else:
+            try:
+                secret_hash = services.hasher.hash_human(secret)
+            except WeakSecret as exc:
+                raise InvalidRequest(str(exc), description=f"client_secret: {exc}.") from exc
+            plain = secret
+    now = services.clock.now()
+    client = Client(realm=realm, client_id=client_id, secret_hash=secret_hash, kind=kind, name=name or client_id,
+                    grant_types=tuple(grant_types), scopes=tuple(scopes), auth_method=auth_method,
+                    attributes=dict(attributes or {}), app_type=app_type, owners=tuple(owners),
+                    redirect_uris=tuple(redirect_uris), created_at=now, updated_at=now)
+    try:
+        services.storage.clients.create(client)
+    except Conflict as exc:
+        raise InvalidRequest(f"client {client_id} exists", description=f"client_id: '{client_id}' already exists.") from exc
+    services.audit(AuditEvent(realm=realm, action=f"{kind}.create", actor=actor, target=client_id))
+    services.changed()
+    return client, plain
+
+
+def get_client(services: Services, realm: str, client_id: str) -> Client:
+    client = services.storage.clients.get(realm, client_id)
+    if client is None:
+        raise NotFound(f"client {client_id}", description=f"Client '{client_id}' does not exist.")
+    return client
+
+
+def update_client(services: Services, realm: str, client_id: str, changes: dict[str, Any], *,
+                  actor: str = "system") -> Client:
+    client = get_client(services, realm, client_id)
+    updated = replace(client, **changes, updated_at=services.clock.now())
+    services.storage.clients.update(updated)
+    services.audit(AuditEvent(realm=realm, action=f"{client.kind}.update", actor=actor, target=client_id,
+                              details={"changed": sorted(changes)}))
+    services.changed()
+    return updated
+
+
+def set_secret(services: Services, realm: str, client_id: str, secret: str | None = None, *,
+               actor: str = "system") -> str:
+    plain = secret or new_secret()
+    hashed = services.hasher.hash_generated(plain) if secret is None else services.hasher.hash_human(plain)
+    update_client(services, realm, client_id, {"secret_hash": hashed}, actor=actor)
+    return plain
+
+
+def delete_client(services: Services, realm: str, client_id: str, *, actor: str = "system") -> None:
+    client = get_client(services, realm, client_id)
+    services.storage.clients.delete(realm, client_id)
+    services.audit(AuditEvent(realm=realm, action=f"{client.kind}.delete", actor=actor, target=client_id))
+    services.changed()

@@ -1,0 +1,58 @@
+"""Realms and their provider settings."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from credo.domain.errors import InvalidRequest, NotFound
+from credo.domain.models import AuditEvent, Realm
+from credo.domain.settings import ProviderSettings
+from credo.oauth.services import Services
+
+REALM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def ensure_realm(services: Services, name: str, settings: ProviderSettings | None = None, *,
+                 actor: str = "system") -> Realm:
+    """Create the realm (with a signing key) if it does not exist; return it."""
+    if not REALM_NAME.match(name):
+        raise InvalidRequest(f"bad realm name {name!r}",
+                             description="A realm name uses lowercase letters, digits, '-' and '_' (max 63).")
+    realm = services.storage.realms.get(name)
+    if realm is None:
+        realm = Realm(name=name, settings=settings or ProviderSettings(), created_at=services.clock.now())
+        services.storage.realms.put(realm)
+        services.audit(AuditEvent(realm=name, action="realm.create", actor=actor, target=name))
+        services.changed()
+    services.keys.ensure_key(name, realm.settings.signing_alg)
+    return realm
+
+
+def get_realm(services: Services, name: str) -> Realm:
+    realm = services.storage.realms.get(name)
+    if realm is None:
+        raise NotFound(f"realm {name}", description=f"Realm '{name}' does not exist.")
+    return realm
+
+
+def update_settings(services: Services, name: str, changes: dict[str, Any], *, actor: str = "system") -> Realm:
+    """Merge `changes` into the realm's provider settings; validation errors name the field."""
+    realm = get_realm(services, name)
+    merged = {**realm.settings.model_dump(), **changes}
+    settings = ProviderSettings.model_validate(merged)
+    updated = Realm(name=realm.name, settings=settings, created_at=realm.created_at)
+    services.storage.realms.put(updated)
+    services.audit(AuditEvent(realm=name, action="settings.update", actor=actor, target=name,
+                              details={"changed": sorted(changes)}))
+    services.changed()
+    return updated
+
+
+def delete_realm(services: Services, name: str, *, actor: str = "system") -> None:
+    if name == "root":
+        raise InvalidRequest("root realm", description="The root realm cannot be deleted.")
+    if not services.storage.realms.delete(name):
+        raise NotFound(f"realm {name}", description=f"Realm '{name}' does not exist.")
+    services.audit(AuditEvent(realm=name, action="realm.delete", actor=actor, target=name))
+    services.changed()

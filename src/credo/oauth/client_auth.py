@@ -1,0 +1,57 @@
+"""Client authentication (RFC 6749 §2.3): client_secret_basic, client_secret_post, none.
+
+Exactly one method per request; it must be the method the client registered; a disabled, unknown or
+wrongly authenticated client always gets the same `invalid_client` answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from urllib.parse import unquote_plus
+
+from credo.domain.errors import InvalidClient
+from credo.domain.models import Client
+from credo.oauth.services import Services
+
+
+def _basic(authorization: str) -> tuple[str, str]:
+    try:
+        raw = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+        client_id, _, secret = raw.partition(":")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidClient("malformed Basic header") from exc
+    if not _:
+        raise InvalidClient("malformed Basic header")
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def authenticate_client(services: Services, realm: str, params: Mapping[str, str],
+                        authorization: str | None) -> Client:
+    body_id, body_secret = params.get("client_id"), params.get("client_secret")
+    method: str
+    if authorization and authorization[:6].lower() == "basic ":
+        if body_secret is not None:
+            raise InvalidClient("two authentication methods in one request")
+        client_id, secret = _basic(authorization)
+        if body_id is not None and body_id != client_id:
+            raise InvalidClient("client_id in body differs from the Basic header")
+        method = "client_secret_basic"
+    elif body_secret is not None:
+        client_id, secret, method = body_id or "", body_secret, "client_secret_post"
+    elif body_id:
+        client_id, secret, method = body_id, "", "none"
+    else:
+        raise InvalidClient("no client authentication")
+
+    client = services.client(realm, client_id) if client_id else None
+    if client is None or not client.enabled:
+        # Spend the same time as a real check, so response timing does not reveal which ids exist.
+        services.hasher.verify(secret or "x", "h1$" + "0" * 64)
+        raise InvalidClient(f"unknown or disabled client {client_id!r}")
+    if client.auth_method != method:
+        raise InvalidClient(f"client {client_id} registered {client.auth_method}, used {method}")
+    if method != "none" and not services.hasher.verify(secret, client.secret_hash):
+        raise InvalidClient(f"wrong secret for client {client_id}")
+    return client

@@ -1,0 +1,39 @@
+"""OpenID Connect discovery and OAuth 2.0 authorization server metadata (RFC 8414)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from credo.domain.models import Realm
+from credo.oauth.services import Services
+
+AUTH_METHODS = ["client_secret_post", "client_secret_basic", "none"]
+
+
+def discovery_document(services: Services, realm: Realm) -> dict[str, Any]:
+    issuer = services.issuer(realm)
+    base = f"{services.base_url}{realm.url_path}"
+    s = realm.settings
+    return {
+        "issuer": issuer,
+        "token_endpoint": f"{base}/access_token",
+        "introspection_endpoint": f"{base}/introspect",
+        "revocation_endpoint": f"{base}/token/revoke",
+        "registration_endpoint": f"{base}/register",
+        "ai_agent_registration_endpoint": f"{base}/aiagent/register",
+        "tokeninfo_endpoint": f"{base}/tokeninfo",
+        "jwks_uri": f"{base}/connect/jwk_uri",
+        "scopes_supported": list(s.registration_scope_allowlist),
+        "grant_types_supported": list(s.grant_types),
+        "response_types_supported": ["token"],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
+        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
+        "subject_types_supported": ["public"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "jti", "scope", "client_id", "act"],
+        "request_parameter_supported": False,
+        "token_exchange_token_types_supported": [
+            "urn:ietf:params:oauth:token-type:access_token", "urn:ietf:params:oauth:token-type:jwt"],
+    }

@@ -1,0 +1,16 @@
+"""Client Credentials Grant (RFC 6749 §4.4): the client acts for itself; scopes come from its registration."""
+
+from __future__ import annotations
+
+from credo.domain.models import Client
+from credo.domain.settings import GRANT_CLIENT_CREDENTIALS
+from credo.oauth.services import Services
+from credo.oauth.token_endpoint import Grant, TokenRequest
+
+
+class ClientCredentials:
+    grant_type = GRANT_CLIENT_CREDENTIALS
+
+    def __call__(self, services: Services, request: TokenRequest, client: Client,
+                 requested_scopes: tuple[str, ...]) -> Grant:
+        return Grant(sub=client.client_id, allowed_scopes=client.scopes)

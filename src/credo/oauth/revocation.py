@@ -1,0 +1,26 @@
+"""Token revocation (RFC 7009). Always 200 for a well-formed request by an authenticated client;
+a token issued to another client is left alone, without saying so."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from credo.domain.errors import InvalidRequest
+from credo.domain.models import Realm
+from credo.oauth.client_auth import authenticate_client
+from credo.oauth.services import Services
+from credo.oauth.tokens import read_access_token, revoke
+
+
+def revoke_token(services: Services, realm: Realm, params: Mapping[str, str], authorization: str | None) -> None:
+    client = authenticate_client(services, realm.name, params, authorization)
+    value = params.get("token")
+    if not value:
+        raise InvalidRequest("missing token", description="The 'token' parameter is required.")
+    token = read_access_token(services, realm, value, check_live=False)
+    if token is not None and token.client_id == client.client_id:
+        revoke(services, realm, token)
+        return
+    refresh = services.extras.get("refresh_revoker")
+    if refresh is not None:
+        refresh(services, realm, client, value)

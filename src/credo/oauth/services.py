@@ -1,0 +1,132 @@
+"""The ports the protocol core works with, bundled once by the composition root."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from credo.domain.errors import NotFound
+from credo.domain.models import AuditEvent, Client, Realm
+from credo.keys.clock import Clock
+from credo.keys.keyring import KeyRing
+from credo.keys.secrets import SecretHasher
+from credo.storage.protocols import Storage
+
+
+class RecordCache:
+    """A bounded LRU cache of realm and client records for the hot path.
+
+    Entries are dropped when the storage's change counter moves (any process writing to the same
+    database bumps it), checked at most every `check_interval` seconds (0: on every lookup), and
+    immediately when this process writes.
+    """
+
+    def __init__(self, storage: Storage, max_entries: int = 100_000, check_interval: float = 0.0) -> None:
+        self._storage = storage
+        self._max = max_entries
+        self._interval = check_interval
+        self._entries: OrderedDict[tuple[str, ...], Any] = OrderedDict()
+        self._seen = -1
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def _fresh(self) -> None:
+        now = time.monotonic()
+        if self._interval and now - self._checked < self._interval:
+            return
+        self._checked = now
+        counter = self._storage.change_counter()
+        if counter != self._seen:
+            with self._lock:
+                self._entries.clear()
+                self._seen = counter
+
+    def get(self, key: tuple[str, ...], load: Callable[[], Any]) -> Any:
+        self._fresh()
+        try:
+            value = self._entries[key]
+            self._entries.move_to_end(key)
+            return value
+        except KeyError:
+            pass
+        value = load()
+        with self._lock:
+            self._entries[key] = value
+            if len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._checked = 0.0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_audit_counter = itertools.count()
+_audit_prefix = str(uuid.uuid4())
+
+
+def audit_tracking_id() -> str:
+    """A per-request identifier shown in introspection, tokeninfo and the log (as in the seeds)."""
+    return f"{_audit_prefix}-{next(_audit_counter)}"
+
+
+@dataclass
+class Services:
+    storage: Storage
+    keys: KeyRing
+    hasher: SecretHasher
+    clock: Clock
+    base_url: str
+    cache: RecordCache = field(init=False)
+    script_runner: Any = None  # credo.scripting.ScriptRunner, when scripts are enabled
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+        self.cache = RecordCache(self.storage)
+        self._last_touch: dict[tuple[str, str], int] = {}
+
+    def issuer(self, realm: Realm) -> str:
+        return realm.settings.issuer or f"{self.base_url}{realm.url_path}"
+
+    def realm(self, name: str) -> Realm:
+        realm = self.cache.get(("realm", name), lambda: self.storage.realms.get(name))
+        if realm is None:
+            raise NotFound(f"realm {name} not found", description=f"Realm '{name}' does not exist.")
+        return realm  # type: ignore[no-any-return]
+
+    def client(self, realm: str, client_id: str) -> Client | None:
+        return self.cache.get(("client", realm, client_id),  # type: ignore[no-any-return]
+                              lambda: self.storage.clients.get(realm, client_id))
+
+    def note_use(self, realm: str, client_id: str) -> None:
+        """Record a client's last use, at most once a minute per client and process (best effort)."""
+        now = self.clock.now()
+        key = (realm, client_id)
+        if now - self._last_touch.get(key, -10**9) < 60:
+            return
+        if len(self._last_touch) > 100_000:
+            self._last_touch.clear()
+        self._last_touch[key] = now
+        self.storage.clients.touch(realm, client_id, now)
+
+    def changed(self) -> None:
+        """Call after this process wrote a realm or client, so its own cache drops stale entries."""
+        self.cache.clear()
+
+    def audit(self, event: AuditEvent) -> None:
+        self.storage.audit.add(event if event.ts else AuditEvent(**{**_fields(event), "ts": self.clock.now()}))
+
+
+def _fields(event: AuditEvent) -> dict[str, Any]:
+    return {f: getattr(event, f) for f in event.__dataclass_fields__}

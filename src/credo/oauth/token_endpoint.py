@@ -1,0 +1,90 @@
+"""The token endpoint's shared pipeline (RFC 6749 §3.2), which every grant plugs into:
+
+    client authentication → grant allowed for this realm and client → grant → scope policy → issue
+
+No grant handler can skip a step: handlers only decide who the token is for and which scopes are allowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from credo.domain.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
+from credo.domain.models import Client, Realm
+from credo.oauth.client_auth import authenticate_client
+from credo.oauth.scopes import grant_scopes, parse_scope
+from credo.oauth.services import Services
+from credo.oauth.tokens import issue_access_token
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    realm: Realm
+    params: dict[str, str]
+    authorization: str | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A grant handler's decision."""
+
+    sub: str
+    allowed_scopes: tuple[str, ...]
+    audience: tuple[str, ...] | None = None
+    act: dict[str, Any] | None = None
+    user: bool = False
+    not_after: int | None = None
+    issue_refresh_token: bool = False
+    response_extra: dict[str, Any] = field(default_factory=dict)
+    token_client: Client | None = None  # the client the token is issued to, when not the caller
+
+
+class GrantHandler(Protocol):
+    grant_type: str
+
+    def __call__(self, services: Services, request: TokenRequest, client: Client,
+                 requested_scopes: tuple[str, ...]) -> Grant: ...
+
+
+class RefreshIssuer(Protocol):
+    def __call__(self, services: Services, request: TokenRequest, client: Client, grant: Grant,
+                 scopes: tuple[str, ...]) -> str: ...
+
+
+class TokenEndpoint:
+    def __init__(self, services: Services, handlers: list[GrantHandler],
+                 refresh_issuer: RefreshIssuer | None = None) -> None:
+        self._services = services
+        self._handlers = {h.grant_type: h for h in handlers}
+        self._refresh_issuer = refresh_issuer
+
+    @property
+    def grant_types(self) -> tuple[str, ...]:
+        return tuple(self._handlers)
+
+    def handle(self, request: TokenRequest) -> dict[str, Any]:
+        services, params, realm = self._services, request.params, request.realm
+        client = authenticate_client(services, realm.name, params, request.authorization)
+        grant_type = params.get("grant_type")
+        if not grant_type:
+            raise InvalidRequest("missing grant_type", description="The 'grant_type' parameter is required.")
+        handler = self._handlers.get(grant_type)
+        if handler is None or grant_type not in realm.settings.grant_types:
+            raise UnsupportedGrantType(f"grant {grant_type!r} not supported in realm {realm.name}")
+        if grant_type not in client.grant_types:
+            raise UnauthorizedClient(f"client {client.client_id} may not use {grant_type}")
+        requested = parse_scope(params.get("scope"))
+        grant = handler(services, request, client, requested)
+        scopes = grant_scopes(requested, grant.allowed_scopes)
+        issued = issue_access_token(
+            services, realm, client, sub=grant.sub, scopes=scopes, grant_type=grant_type,
+            audience=grant.audience, act=grant.act, user=grant.user, not_after=grant.not_after)
+        services.note_use(realm.name, client.client_id)
+        body: dict[str, Any] = {"access_token": issued.token.value}
+        if grant.issue_refresh_token and self._refresh_issuer is not None:
+            body["refresh_token"] = self._refresh_issuer(services, request, client, grant, scopes)
+        body.update(grant.response_extra)
+        body.update({"scope": " ".join(scopes), "token_type": "Bearer", "expires_in": issued.expires_in})
+        return body

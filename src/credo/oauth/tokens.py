@@ -1,0 +1,193 @@
+"""Access tokens in two formats, one view.
+
+- stateless: an RFC 9068 JWT (`typ: at+jwt`) signed with the realm's active key;
+- stateful: an opaque 256-bit value of which only the keyed hash is stored.
+
+Both read back into `AccessToken`. A token is live only while it verifies, has not expired, has not
+been revoked (its `jti` burned), and everything it depends on still exists and is enabled: its client,
+its user, every agent in its `act` chain and every application in its audience (the cascade).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from credo.domain.models import Client, Realm, TokenRecord
+from credo.keys.keyring import TokenRejected
+from credo.keys.secrets import new_secret
+from credo.oauth.services import Services, audit_tracking_id
+
+REVOKED_PREFIX = "revoked:"
+STATELESS_CTS = "OAUTH2_STATELESS_GRANT"
+STATEFUL_CTS = "OAUTH2_STATEFUL_GRANT"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    value: str
+    realm: str
+    claims: dict[str, Any]
+    stateless: bool
+
+    @property
+    def jti(self) -> str:
+        return str(self.claims["jti"])
+
+    @property
+    def sub(self) -> str:
+        return str(self.claims["sub"])
+
+    @property
+    def client_id(self) -> str:
+        return str(self.claims["client_id"])
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return tuple(str(self.claims.get("scope", "")).split())
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        aud = self.claims.get("aud")
+        if aud is None:
+            return ()
+        return (aud,) if isinstance(aud, str) else tuple(aud)
+
+    @property
+    def act(self) -> dict[str, Any] | None:
+        act = self.claims.get("act")
+        return act if isinstance(act, dict) else None
+
+    @property
+    def exp(self) -> int:
+        return int(self.claims["exp"])
+
+    @property
+    def iat(self) -> int:
+        return int(self.claims["iat"])
+
+    @property
+    def is_user_token(self) -> bool:
+        return "auth_level" in self.claims
+
+    def actors(self) -> list[str]:
+        """The `act` chain, outermost (current actor) first."""
+        chain: list[str] = []
+        act = self.act
+        while act is not None:
+            chain.append(str(act.get("sub")))
+            nested = act.get("act")
+            act = nested if isinstance(nested, dict) else None
+        return chain
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: AccessToken
+    expires_in: int
+
+
+def wants_stateless(realm: Realm, client: Client) -> bool:
+    override = client.stateless_tokens
+    return override if override is not None else realm.settings.token_format == "stateless"
+
+
+def token_lifetime(realm: Realm, client: Client) -> int:
+    return client.access_token_lifetime or realm.settings.access_token_lifetime
+
+
+def issue_access_token(services: Services, realm: Realm, client: Client, *, sub: str, scopes: tuple[str, ...],
+                       grant_type: str, audience: tuple[str, ...] | None = None,
+                       act: dict[str, Any] | None = None, user: bool = False, not_after: int | None = None,
+                       extra: dict[str, Any] | None = None) -> IssuedToken:
+    now = services.clock.now()
+    exp = now + token_lifetime(realm, client)
+    if not_after is not None:
+        exp = min(exp, not_after)
+    aud = audience or (client.client_id,)
+    claims: dict[str, Any] = {
+        "iss": services.issuer(realm),
+        "sub": sub,
+        "aud": aud[0] if len(aud) == 1 else list(aud),
+        "client_id": client.client_id,
+        "scope": " ".join(scopes),
+        "iat": now,
+        "nbf": now,
+        "exp": exp,
+        "jti": uuid.uuid4().hex,
+        "grant_type": grant_type,
+        "realm": realm.path,
+        "tokenName": "access_token",
+        "authGrantId": new_secret(20),
+        "auditTrackingId": audit_tracking_id(),
+    }
+    if act is not None:
+        claims["act"] = act
+    if user:
+        claims["auth_level"] = 0
+    if extra:
+        claims.update(extra)
+    if wants_stateless(realm, client):
+        value = services.keys.sign(realm.name, claims)
+        return IssuedToken(AccessToken(value, realm.name, claims, True), exp - now)
+    value = new_secret(32)
+    services.storage.tokens.add(TokenRecord(
+        token_hash=services.hasher.keyed_hash(value), realm=realm.name, jti=claims["jti"], kind="access_token",
+        client_id=client.client_id, sub=sub, scopes=scopes, issued_at=now, expires_at=exp, claims=claims))
+    return IssuedToken(AccessToken(value, realm.name, claims, False), exp - now)
+
+
+def read_access_token(services: Services, realm: Realm, value: str, *, check_live: bool = True) -> AccessToken | None:
+    """The token if it is valid and live in this realm; None otherwise (never raises for bad input)."""
+    if not value or len(value) > 8192:
+        return None
+    token: AccessToken | None
+    if value.count(".") == 2:
+        try:
+            claims = services.keys.verify(realm.name, value, issuer=services.issuer(realm))
+        except TokenRejected:
+            return None
+        if "client_id" not in claims or "sub" not in claims:
+            return None
+        token = AccessToken(value, realm.name, claims, True)
+    else:
+        record = services.storage.tokens.get(services.hasher.keyed_hash(value))
+        if record is None or record.realm != realm.name or record.kind != "access_token":
+            return None
+        if record.expires_at <= services.clock.now():
+            return None
+        token = AccessToken(value, realm.name, record.claims, False)
+    if services.storage.one_time.is_burned(realm.name, REVOKED_PREFIX + token.jti):
+        return None
+    if check_live and not is_live(services, realm, token):
+        return None
+    return token
+
+
+def is_live(services: Services, realm: Realm, token: AccessToken) -> bool:
+    """The cascade: everything the token depends on must still exist and be enabled."""
+    client = services.client(realm.name, token.client_id)
+    if client is None or not client.enabled or client.created_at > token.iat:
+        return False
+    if token.is_user_token:
+        user = services.storage.users.get(realm.name, token.sub)
+        if user is None or not user.active:
+            return False
+    elif token.sub != token.client_id and not _enabled(services, realm, token.sub):
+        return False
+    for actor in token.actors():
+        if not _enabled(services, realm, actor):
+            return False
+    return all(_enabled(services, realm, aud) for aud in token.audience)
+
+
+def _enabled(services: Services, realm: Realm, client_id: str) -> bool:
+    client = services.client(realm.name, client_id)
+    return client is not None and client.enabled
+
+
+def revoke(services: Services, realm: Realm, token: AccessToken) -> None:
+    services.storage.one_time.burn(realm.name, REVOKED_PREFIX + token.jti, token.exp)
+    if not token.stateless:
+        services.storage.tokens.delete(services.hasher.keyed_hash(token.value))

@@ -1,0 +1,1 @@
+"""Storage behind small interfaces: `protocols` defines them, `memory` and `sql` implement them."""

@@ -1,0 +1,349 @@
+"""In-memory storage: for unit tests and throwaway servers. Thread-safe, nothing persisted."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from itertools import count
+
+from credo.domain.models import (
+    AdminUser,
+    ApplicationPolicy,
+    AuditEvent,
+    Client,
+    Group,
+    Realm,
+    Script,
+    SigningKey,
+    TokenRecord,
+    User,
+)
+from credo.storage.protocols import Conflict
+
+
+class _Base:
+    def __init__(self, store: MemoryStorage) -> None:
+        self._s = store
+        self._lock = store.lock
+
+
+class _Realms(_Base):
+    def __init__(self, store: MemoryStorage) -> None:
+        super().__init__(store)
+        self._rows: dict[str, Realm] = {}
+
+    def get(self, name: str) -> Realm | None:
+        return self._rows.get(name)
+
+    def list(self) -> list[Realm]:
+        return sorted(self._rows.values(), key=lambda r: r.name)
+
+    def put(self, realm: Realm) -> None:
+        with self._lock:
+            self._rows[realm.name] = realm
+            self._s.bump()
+
+    def delete(self, name: str) -> bool:
+        with self._lock:
+            self._s.bump()
+            return self._rows.pop(name, None) is not None
+
+
+class _Clients(_Base):
+    def __init__(self, store: MemoryStorage) -> None:
+        super().__init__(store)
+        self._rows: dict[tuple[str, str], Client] = {}
+        self._used: dict[tuple[str, str], int] = {}
+
+    def get(self, realm: str, client_id: str) -> Client | None:
+        return self._rows.get((realm, client_id))
+
+    def list(self, realm: str, *, kind: str | None = None, dynamic: bool | None = None,
+             limit: int = 1000, offset: int = 0) -> list[Client]:
+        rows = [c for (r, _), c in sorted(self._rows.items()) if r == realm
+                and (kind is None or c.kind == kind) and (dynamic is None or c.dynamic == dynamic)]
+        return rows[offset:offset + limit]
+
+    def count(self, realm: str, *, dynamic: bool | None = None) -> int:
+        return sum(1 for (r, _), c in self._rows.items() if r == realm and (dynamic is None or c.dynamic == dynamic))
+
+    def create(self, client: Client, *, burn: tuple[str, int] | None = None) -> None:
+        with self._lock:
+            key = (client.realm, client.client_id)
+            if key in self._rows:
+                raise Conflict(f"client {client.client_id} exists")
+            if burn is not None and not self._s.one_time.burn(client.realm, *burn):
+                raise Conflict("one-time id already used")
+            self._rows[key] = client
+            self._s.bump()
+
+    def update(self, client: Client, *, expected_registration_token_hash: str | None = None) -> bool:
+        with self._lock:
+            key = (client.realm, client.client_id)
+            old = self._rows.get(key)
+            if old is None:
+                return False
+            if expected_registration_token_hash is not None and \
+                    old.registration_token_hash != expected_registration_token_hash:
+                return False
+            self._rows[key] = client
+            self._s.bump()
+            return True
+
+    def delete(self, realm: str, client_id: str, *, expected_registration_token_hash: str | None = None) -> bool:
+        with self._lock:
+            old = self._rows.get((realm, client_id))
+            if old is None:
+                return False
+            if expected_registration_token_hash is not None and \
+                    old.registration_token_hash != expected_registration_token_hash:
+                return False
+            del self._rows[(realm, client_id)]
+            self._s.bump()
+            return True
+
+    def touch(self, realm: str, client_id: str, when: int) -> None:
+        self._used[(realm, client_id)] = when
+
+    def last_used(self, realm: str, client_id: str) -> int | None:
+        return self._used.get((realm, client_id))
+
+
+class _Users(_Base):
+    def __init__(self, store: MemoryStorage) -> None:
+        super().__init__(store)
+        self._rows: dict[tuple[str, str], User] = {}
+
+    def get(self, realm: str, user_id: str) -> User | None:
+        return self._rows.get((realm, user_id))
+
+    def by_username(self, realm: str, username: str) -> User | None:
+        return next((u for u in self._rows.values() if u.realm == realm and u.username == username), None)
+
+    def list(self, realm: str) -> list[User]:
+        return sorted((u for u in self._rows.values() if u.realm == realm), key=lambda u: u.username)
+
+    def put(self, user: User) -> None:
+        with self._lock:
+            other = self.by_username(user.realm, user.username)
+            if other is not None and other.id != user.id:
+                raise Conflict(f"username {user.username} exists")
+            self._rows[(user.realm, user.id)] = user
+            self._s.bump()
+
+    def delete(self, realm: str, user_id: str) -> bool:
+        with self._lock:
+            self._s.bump()
+            gone = self._rows.pop((realm, user_id), None) is not None
+            for g in self._s.groups.list(realm):
+                if user_id in g.members:
+                    self._s.groups.put(replace(g, members=tuple(m for m in g.members if m != user_id)))
+            return gone
+
+
+class _Groups(_Base):
+    def __init__(self, store: MemoryStorage) -> None:
+        super().__init__(store)
+        self._rows: dict[tuple[str, str], Group] = {}
+
+    def get(self, realm: str, name: str) -> Group | None:
+        return self._rows.get((realm, name))
+
+    def list(self, realm: str) -> list[Group]:
+        return sorted((g for g in self._rows.values() if g.realm == realm), key=lambda g: g.name)
+
+    def groups_of(self, realm: str, user_id: str) -> list[str]:
+        return sorted(g.name for g in self._rows.values() if g.realm == realm and user_id in g.members)
+
+    def put(self, group: Group) -> None:
+        with self._lock:
+            self._rows[(group.realm, group.name)] = replace(group, members=tuple(sorted(set(group.members))))
+            self._s.bump()
+
+    def delete(self, realm: str, name: str) -> bool:
+        with self._lock:
+            self._s.bump()
+            return self._rows.pop((realm, name), None) is not None
+
+
+class _Policies(_Base):
+    def __init__(self, store: MemoryStorage) -> None:
+        super().__init__(store)
+        self._rows: dict[tuple[str, str, str], ApplicationPolicy] = {}
+
+    def get(self, realm: str, agent_id: str, application_id: str) -> ApplicationPolicy | None:
+        return self._rows.get((realm, agent_id, application_id))
+
+    def for_agent(self, realm: str, agent_id: str) -> list[ApplicationPolicy]:
+        return [p for (r, a, _), p in sorted(self._rows.items()) if r == realm and a == agent_id]
+
+    def put(self, policy: ApplicationPolicy) -> None:
+        with self._lock:
+            self._rows[(policy.realm, policy.agent_id, policy.application_id)] = policy
+            self._s.bump()
+
+    def delete(self, realm: str, agent_id: str, application_id: str) -> bool:
+        with self._lock:
+            self._s.bump()
+            return self._rows.pop((realm, agent_id, application_id), None) is not None
+
+
+class _Scripts(_Base):
+    def __init__(self, store: MemoryStorage) -> None:
+        super().__init__(store)
+        self._rows: dict[tuple[str, str], Script] = {}
+
+    def get(self, realm: str, script_id: str) -> Script | None:
+        return self._rows.get((realm, script_id))
+
+    def list(self, realm: str) -> list[Script]:
+        return sorted((s for s in self._rows.values() if s.realm == realm), key=lambda s: s.name)
+
+    def put(self, script: Script) -> None:
+        with self._lock:
+            self._rows[(script.realm, script.id)] = script
+            self._s.bump()
+
+    def delete(self, realm: str, script_id: str) -> bool:
+        with self._lock:
+            self._s.bump()
+            return self._rows.pop((realm, script_id), None) is not None
+
+
+class _Tokens(_Base):
+    def __init__(self, store: MemoryStorage) -> None:
+        super().__init__(store)
+        self._rows: dict[str, TokenRecord] = {}
+
+    def add(self, record: TokenRecord) -> None:
+        with self._lock:
+            if record.token_hash in self._rows:
+                raise Conflict("token exists")
+            self._rows[record.token_hash] = record
+
+    def get(self, token_hash: str) -> TokenRecord | None:
+        return self._rows.get(token_hash)
+
+    def delete(self, token_hash: str) -> bool:
+        with self._lock:
+            return self._rows.pop(token_hash, None) is not None
+
+    def purge_expired(self, now: int) -> int:
+        with self._lock:
+            dead = [h for h, r in self._rows.items() if r.expires_at <= now]
+            for h in dead:
+                del self._rows[h]
+            return len(dead)
+
+
+class _OneTime(_Base):
+    def __init__(self, store: MemoryStorage) -> None:
+        super().__init__(store)
+        self._rows: dict[tuple[str, str], int] = {}
+
+    def burn(self, realm: str, one_time_id: str, expires_at: int) -> bool:
+        with self._lock:
+            if (realm, one_time_id) in self._rows:
+                return False
+            self._rows[(realm, one_time_id)] = expires_at
+            return True
+
+    def is_burned(self, realm: str, one_time_id: str) -> bool:
+        return (realm, one_time_id) in self._rows
+
+    def purge_expired(self, now: int) -> int:
+        with self._lock:
+            dead = [k for k, exp in self._rows.items() if exp <= now]
+            for k in dead:
+                del self._rows[k]
+            return len(dead)
+
+
+class _Keys(_Base):
+    def __init__(self, store: MemoryStorage) -> None:
+        super().__init__(store)
+        self._rows: dict[tuple[str, str], SigningKey] = {}
+
+    def list(self, realm: str) -> list[SigningKey]:
+        return sorted((k for k in self._rows.values() if k.realm == realm), key=lambda k: (k.created_at, k.kid))
+
+    def add(self, key: SigningKey) -> None:
+        with self._lock:
+            if (key.realm, key.kid) in self._rows:
+                raise Conflict("key exists")
+            self._rows[(key.realm, key.kid)] = key
+
+    def put(self, key: SigningKey) -> None:
+        with self._lock:
+            self._rows[(key.realm, key.kid)] = key
+
+    def delete(self, realm: str, kid: str) -> bool:
+        with self._lock:
+            return self._rows.pop((realm, kid), None) is not None
+
+
+class _Audit(_Base):
+    def __init__(self, store: MemoryStorage) -> None:
+        super().__init__(store)
+        self._rows: list[AuditEvent] = []
+        self._ids = count(1)
+
+    def add(self, event: AuditEvent) -> None:
+        with self._lock:
+            self._rows.append(replace(event, id=next(self._ids)))
+
+    def query(self, realm: str | None = None, *, action: str | None = None, actor: str | None = None,
+              target: str | None = None, decision: str | None = None, text: str | None = None,
+              limit: int = 100) -> list[AuditEvent]:
+        def keep(e: AuditEvent) -> bool:
+            return ((realm is None or e.realm == realm) and (action is None or e.action == action)
+                    and (actor is None or e.actor == actor) and (target is None or e.target == target)
+                    and (decision is None or e.decision == decision)
+                    and (text is None or text in f"{e.actor} {e.target} {e.reason} {e.details}"))
+        return [e for e in reversed(self._rows) if keep(e)][:limit]
+
+
+class _Admins(_Base):
+    def __init__(self, store: MemoryStorage) -> None:
+        super().__init__(store)
+        self._rows: dict[str, AdminUser] = {}
+
+    def get(self, username: str) -> AdminUser | None:
+        return self._rows.get(username)
+
+    def list(self) -> list[AdminUser]:
+        return sorted(self._rows.values(), key=lambda a: a.username)
+
+    def put(self, admin: AdminUser) -> None:
+        with self._lock:
+            self._rows[admin.username] = admin
+
+    def delete(self, username: str) -> bool:
+        with self._lock:
+            return self._rows.pop(username, None) is not None
+
+
+class MemoryStorage:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._changes = 0
+        self.realms = _Realms(self)
+        self.clients = _Clients(self)
+        self.users = _Users(self)
+        self.groups = _Groups(self)
+        self.policies = _Policies(self)
+        self.scripts = _Scripts(self)
+        self.tokens = _Tokens(self)
+        self.one_time = _OneTime(self)
+        self.keys = _Keys(self)
+        self.audit = _Audit(self)
+        self.admins = _Admins(self)
+
+    def bump(self) -> None:
+        self._changes += 1
+
+    def change_counter(self) -> int:
+        return self._changes
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,151 @@
+"""Table definitions. Change them only together with a new Alembic migration."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+realms = Table(
+    "realms", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("settings", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+clients = Table(
+    "clients", metadata,
+    Column("realm", String(64), primary_key=True),
+    Column("client_id", String(255), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("dynamic", Boolean, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("last_used_at", BigInteger, nullable=True),
+    Column("secret_hash", String(255), nullable=True),
+    Column("registration_token_hash", String(128), nullable=True),
+    Column("registration_token_expires_at", BigInteger, nullable=True),
+    Column("data", Text, nullable=False),
+    Index("ix_clients_realm_kind", "realm", "kind"),
+    Index("ix_clients_realm_dynamic", "realm", "dynamic"),
+)
+
+users = Table(
+    "users", metadata,
+    Column("realm", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("username", String(255), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ux_users_realm_username", "realm", "username", unique=True),
+)
+
+groups = Table(
+    "groups", metadata,
+    Column("realm", String(64), primary_key=True),
+    Column("name", String(255), primary_key=True),
+)
+
+group_members = Table(
+    "group_members", metadata,
+    Column("realm", String(64), primary_key=True),
+    Column("group_name", String(255), primary_key=True),
+    Column("user_id", String(64), primary_key=True),
+    Index("ix_group_members_user", "realm", "user_id"),
+)
+
+policies = Table(
+    "application_policies", metadata,
+    Column("realm", String(64), primary_key=True),
+    Column("agent_id", String(255), primary_key=True),
+    Column("application_id", String(255), primary_key=True),
+    Column("data", Text, nullable=False),
+)
+
+scripts = Table(
+    "scripts", metadata,
+    Column("realm", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+tokens = Table(
+    "tokens", metadata,
+    Column("token_hash", String(128), primary_key=True),
+    Column("realm", String(64), nullable=False),
+    Column("jti", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("client_id", String(255), nullable=False),
+    Column("sub", String(255), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("issued_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("claims", Text, nullable=False),
+    Index("ix_tokens_expires_at", "expires_at"),
+)
+
+one_time_ids = Table(
+    "one_time_ids", metadata,
+    Column("realm", String(64), primary_key=True),
+    Column("id", String(255), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_one_time_ids_expires_at", "expires_at"),
+)
+
+signing_keys = Table(
+    "signing_keys", metadata,
+    Column("realm", String(64), primary_key=True),
+    Column("kid", String(64), primary_key=True),
+    Column("alg", String(16), nullable=False),
+    Column("private_key_encrypted", LargeBinary, nullable=False),
+    Column("public_jwk", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("publish_until", BigInteger, nullable=True),
+)
+
+audit_events = Table(
+    "audit_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("realm", String(64), nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("decision", String(8), nullable=False),
+    Column("target", String(255), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("details", Text, nullable=False),
+    Index("ix_audit_realm_ts", "realm", "ts"),
+)
+
+admins = Table(
+    "admins", metadata,
+    Column("username", String(255), primary_key=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("must_change_password", Boolean, nullable=False),
+)
+
+change_counter = Table(
+    "change_counter", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("n", BigInteger, nullable=False),
+)
