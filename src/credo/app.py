@@ -27,13 +27,13 @@ from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
 
 
-def open_storage(settings: Settings, *, migrate: bool = True) -> SqlStorage:
+def open_storage(settings: Settings, *, migrate: bool = True) -> Storage:
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous)
     if migrate:
         upgrade(engine)
-    return SqlStorage(engine)
+    return SqlStorage(engine)  # type: ignore[return-value]
 
 
 def build_services(settings: Settings, storage: Storage, *, base_url: str, clock: Clock | None = None) -> Services:
@@ -62,8 +62,8 @@ def _app_route_factories() -> list[RouteFactory]:
 def build_app(settings: Settings, *, storage: Storage | None = None, base_url: str | None = None,
               clock: Clock | None = None) -> Starlette:
     configure_logs(settings.log_level)
-    storage = storage or open_storage(settings)
-    services = build_services(settings, storage, base_url=base_url or settings.resolved_public_url(), clock=clock)
+    store: Storage = storage if storage is not None else open_storage(settings)
+    services = build_services(settings, store, base_url=base_url or settings.resolved_public_url(), clock=clock)
     ensure_realm(services, "root")
     realm_extra: list[BaseRoute] = [r for f in _realm_route_factories() for r in f(services)]
     app_extra: list[BaseRoute] = [r for f in _app_route_factories() for r in f(services)]

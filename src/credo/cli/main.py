@@ -69,7 +69,7 @@ def keys_rotate(realm: str = typer.Argument(..., help="Realm name."),
     services = open_services()
     r = services.realm(realm)
     longest = max([r.settings.access_token_lifetime, 86400] +
-                  [int(v[0]) for c in services.storage.clients.list(realm) if (v := c.attributes.get("accessTokenLifetime"))
+                  [int(v[0]) for c in services.storage.clients.all(realm) if (v := c.attributes.get("accessTokenLifetime"))
                    and v[0].isdigit()])
     key = services.keys.rotate(realm, alg, longest)
     typer.echo(json.dumps({"realm": realm, "kid": key.kid, "alg": key.alg}))
@@ -79,14 +79,14 @@ def keys_rotate(realm: str = typer.Argument(..., help="Realm name."),
 def keys_list(realm: str) -> None:
     """List a realm's signing keys (public parts only)."""
     services = open_services()
-    for k in services.storage.keys.list(realm):
+    for k in services.storage.keys.all(realm):
         typer.echo(json.dumps({"kid": k.kid, "alg": k.alg, "active": k.active, "publish_until": k.publish_until}))
 
 
 @realm_app.command("list")
 def realm_list() -> None:
     """List realms."""
-    for r in open_services().storage.realms.list():
+    for r in open_services().storage.realms.all():
         typer.echo(r.name)
 
 

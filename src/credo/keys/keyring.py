@@ -55,7 +55,7 @@ def generate_private_key(alg: str) -> Any:
 
 def public_jwk(public_key: Any, kid: str, alg: str) -> dict[str, Any]:
     algo = ECAlgorithm if alg == "ES256" else RSAAlgorithm
-    jwk: dict[str, Any] = json.loads(algo.to_jwk(public_key))  # type: ignore[attr-defined]
+    jwk: dict[str, Any] = json.loads(algo.to_jwk(public_key))
     jwk.update({"kid": kid, "alg": alg, "use": "sig"})
     return jwk
 
@@ -82,7 +82,7 @@ class KeyRing:
         return key
 
     def ensure_key(self, realm: str, alg: str = "ES256") -> None:
-        if not any(k.active for k in self._repo.list(realm)):
+        if not any(k.active for k in self._repo.all(realm)):
             self.create_key(realm, alg)
 
     def rotate(self, realm: str, alg: str, longest_token_lifetime: int) -> SigningKey:
@@ -90,7 +90,7 @@ class KeyRing:
         they could have signed has expired."""
         new = self.create_key(realm, alg)
         until = self._clock.now() + longest_token_lifetime
-        for key in self._repo.list(realm):
+        for key in self._repo.all(realm):
             if key.kid != new.kid and key.active:
                 self._repo.put(replace(key, active=False, publish_until=until))
         self.invalidate(realm)
@@ -99,7 +99,7 @@ class KeyRing:
     def purge_retired(self, realm: str) -> int:
         now = self._clock.now()
         gone = 0
-        for key in self._repo.list(realm):
+        for key in self._repo.all(realm):
             if not key.active and key.publish_until is not None and key.publish_until <= now:
                 gone += int(self._repo.delete(realm, key.kid))
         self.invalidate(realm)
@@ -120,6 +120,7 @@ class KeyRing:
 
     def sign(self, realm: str, claims: dict[str, Any], typ: str = "at+jwt") -> str:
         signer = self._active(realm)
+        assert signer.private is not None
         return jwt.encode(claims, signer.private, algorithm=signer.alg, headers={"kid": signer.kid, "typ": typ})
 
     def signing_alg(self, realm: str) -> str:
@@ -176,7 +177,7 @@ class KeyRing:
         if entry is not None and time.monotonic() - entry[0] < REFRESH_SECONDS:
             return entry[1]
         loaded: dict[str, _Loaded] = {}
-        for key in self._repo.list(realm):
+        for key in self._repo.all(realm):
             private = serialization.load_pem_private_key(
                 self._sealer.open(key.private_key_encrypted, self._ctx(realm, key.kid)), password=None)
             loaded[key.kid] = _Loaded(key.kid, key.alg, private if key.active else None,

@@ -35,7 +35,7 @@ class _Realms(_Base):
     def get(self, name: str) -> Realm | None:
         return self._rows.get(name)
 
-    def list(self) -> list[Realm]:
+    def all(self) -> list[Realm]:
         return sorted(self._rows.values(), key=lambda r: r.name)
 
     def put(self, realm: Realm) -> None:
@@ -58,7 +58,7 @@ class _Clients(_Base):
     def get(self, realm: str, client_id: str) -> Client | None:
         return self._rows.get((realm, client_id))
 
-    def list(self, realm: str, *, kind: str | None = None, dynamic: bool | None = None,
+    def all(self, realm: str, *, kind: str | None = None, dynamic: bool | None = None,
              limit: int = 1000, offset: int = 0) -> list[Client]:
         rows = [c for (r, _), c in sorted(self._rows.items()) if r == realm
                 and (kind is None or c.kind == kind) and (dynamic is None or c.dynamic == dynamic)]
@@ -120,7 +120,7 @@ class _Users(_Base):
     def by_username(self, realm: str, username: str) -> User | None:
         return next((u for u in self._rows.values() if u.realm == realm and u.username == username), None)
 
-    def list(self, realm: str) -> list[User]:
+    def all(self, realm: str) -> list[User]:
         return sorted((u for u in self._rows.values() if u.realm == realm), key=lambda u: u.username)
 
     def put(self, user: User) -> None:
@@ -135,7 +135,7 @@ class _Users(_Base):
         with self._lock:
             self._s.bump()
             gone = self._rows.pop((realm, user_id), None) is not None
-            for g in self._s.groups.list(realm):
+            for g in self._s.groups.all(realm):
                 if user_id in g.members:
                     self._s.groups.put(replace(g, members=tuple(m for m in g.members if m != user_id)))
             return gone
@@ -149,7 +149,7 @@ class _Groups(_Base):
     def get(self, realm: str, name: str) -> Group | None:
         return self._rows.get((realm, name))
 
-    def list(self, realm: str) -> list[Group]:
+    def all(self, realm: str) -> list[Group]:
         return sorted((g for g in self._rows.values() if g.realm == realm), key=lambda g: g.name)
 
     def groups_of(self, realm: str, user_id: str) -> list[str]:
@@ -196,7 +196,7 @@ class _Scripts(_Base):
     def get(self, realm: str, script_id: str) -> Script | None:
         return self._rows.get((realm, script_id))
 
-    def list(self, realm: str) -> list[Script]:
+    def all(self, realm: str) -> list[Script]:
         return sorted((s for s in self._rows.values() if s.realm == realm), key=lambda s: s.name)
 
     def put(self, script: Script) -> None:
@@ -264,7 +264,7 @@ class _Keys(_Base):
         super().__init__(store)
         self._rows: dict[tuple[str, str], SigningKey] = {}
 
-    def list(self, realm: str) -> list[SigningKey]:
+    def all(self, realm: str) -> list[SigningKey]:
         return sorted((k for k in self._rows.values() if k.realm == realm), key=lambda k: (k.created_at, k.kid))
 
     def add(self, key: SigningKey) -> None:
@@ -311,7 +311,7 @@ class _Admins(_Base):
     def get(self, username: str) -> AdminUser | None:
         return self._rows.get(username)
 
-    def list(self) -> list[AdminUser]:
+    def all(self) -> list[AdminUser]:
         return sorted(self._rows.values(), key=lambda a: a.username)
 
     def put(self, admin: AdminUser) -> None:

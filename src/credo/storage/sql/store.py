@@ -102,7 +102,7 @@ class SqlRealms(_Repo):
         return None if row is None else _realm(row)
 
     @_unavailable
-    def list(self) -> list[Realm]:
+    def all(self) -> list[Realm]:
         with self._read() as conn:
             return [_realm(r) for r in conn.execute(select(t.realms).order_by(t.realms.c.name))]
 
@@ -134,7 +134,7 @@ class SqlClients(_Repo):
         return None if row is None else _client_from_row(row)
 
     @_unavailable
-    def list(self, realm: str, *, kind: str | None = None, dynamic: bool | None = None,
+    def all(self, realm: str, *, kind: str | None = None, dynamic: bool | None = None,
              limit: int = 1000, offset: int = 0) -> list[Client]:
         q = select(t.clients).where(t.clients.c.realm == realm)
         if kind is not None:
@@ -217,7 +217,7 @@ class SqlUsers(_Repo):
         return None if row is None else _user(row)
 
     @_unavailable
-    def list(self, realm: str) -> list[User]:
+    def all(self, realm: str) -> list[User]:
         with self._read() as conn:
             rows = conn.execute(select(t.users).where(t.users.c.realm == realm).order_by(t.users.c.username))
             return [_user(r) for r in rows]
@@ -256,7 +256,7 @@ class SqlGroups(_Repo):
             return None if row is None else Group(realm, name, self._members(conn, realm, name))
 
     @_unavailable
-    def list(self, realm: str) -> list[Group]:
+    def all(self, realm: str) -> list[Group]:
         with self._read() as conn:
             names = conn.execute(select(t.groups.c.name).where(t.groups.c.realm == realm)
                                  .order_by(t.groups.c.name)).scalars().all()
@@ -345,7 +345,7 @@ class SqlScripts(_Repo):
         return None if row is None else _script(row)
 
     @_unavailable
-    def list(self, realm: str) -> list[Script]:
+    def all(self, realm: str) -> list[Script]:
         with self._read() as conn:
             q = select(t.scripts).where(t.scripts.c.realm == realm).order_by(t.scripts.c.name)
             return [_script(r) for r in conn.execute(q)]
@@ -429,7 +429,7 @@ def _key_row(row: Any) -> SigningKey:
 
 class SqlKeys(_Repo):
     @_unavailable
-    def list(self, realm: str) -> list[SigningKey]:
+    def all(self, realm: str) -> list[SigningKey]:
         with self._read() as conn:
             q = select(t.signing_keys).where(t.signing_keys.c.realm == realm)
             return [_key_row(r) for r in conn.execute(q.order_by(t.signing_keys.c.created_at, t.signing_keys.c.kid))]
@@ -497,7 +497,7 @@ class SqlAdmins(_Repo):
                                                   bool(row.must_change_password))
 
     @_unavailable
-    def list(self) -> list[AdminUser]:
+    def all(self) -> list[AdminUser]:
         with self._read() as conn:
             return [AdminUser(r.username, r.password_hash, r.created_at, bool(r.must_change_password))
                     for r in conn.execute(select(t.admins).order_by(t.admins.c.username))]
