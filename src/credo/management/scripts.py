@@ -99,7 +99,7 @@ def test_script(services: Services, realm: str, *, source: str, operation: str =
     if operation not in OPERATIONS:
         raise InvalidRequest(f"operation {operation!r}", description=f"operation: must be one of {', '.join(OPERATIONS)}.")
     _check_size(source)
-    sample = ScriptInput(operation=operation, client_id=SAMPLE_CLIENT_ID, is_ai_agent=is_ai_agent,  # type: ignore[arg-type]
+    sample = ScriptInput(operation=operation, client_id=SAMPLE_CLIENT_ID, is_ai_agent=is_ai_agent,
                          attributes=_check_attributes(attributes or {}), metadata=dict(metadata or {}), realm=realm)
     return runner_for(services).run(source, sample)
 
