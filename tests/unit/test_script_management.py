@@ -178,3 +178,20 @@ def test_cli_create_list_test_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert [(s["id"], s["selected"]) for s in listed] == [(script_id, True)]
     missing = cli.invoke(app, ["script", "use", "alpha", "nope"])
     assert missing.exit_code == 2 and "script_id:" in missing.stderr
+
+
+def test_console_test_run_reports_success_and_failure(services: Services) -> None:
+    from credo.management.script_test_run import run_script_test
+
+    ok = run_script_test(services, "alpha", source=SEED, attributes_json='{"AgentType": ["bot"]}',
+                         metadata_json='{"client_name": "Retail Chatbot"}')
+    assert ok.ok and ok.stored and ok.attributes["AgentType"] == ["bot"] and ok.error_reason is None
+    assert json.loads(ok.attributes_json) == ok.attributes and ok.elapsed_ms > 0
+    failed = run_script_test(services, "alpha", source="logger.warn('w'); null.x;")
+    assert (failed.ok, failed.error_reason, failed.logs) == (False, "exception", ["WARN w"])
+    assert "TypeError" in (failed.error_message or "")
+    for kwargs, field in (({"attributes_json": "{"}, "attributes:"), ({"metadata_json": "[1]"}, "metadata:"),
+                          ({"attributes_json": '{"a": "b"}'}, "attributes:")):
+        with pytest.raises(InvalidRequest) as info:
+            run_script_test(services, "alpha", source=SEED, **kwargs)
+        assert info.value.description.startswith(field)

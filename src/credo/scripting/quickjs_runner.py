@@ -87,10 +87,12 @@ class QuickJsRunner(ScriptRunner):
     plus a margin for process scheduling)."""
 
     def __init__(self, *, time_limit_ms: int = 200, memory_limit_bytes: int = 16 * 1024 * 1024,
-                 max_output_bytes: int = 64 * 1024, wall_limit_ms: int | None = None, max_idle_workers: int = 2) -> None:
+                 max_output_bytes: int = 64 * 1024, wall_limit_ms: int | None = None, max_workers: int = 4,
+                 max_idle_workers: int = 2) -> None:
         self.limits = Limits(time_limit_ms, memory_limit_bytes, max_output_bytes)
         self.wall_limit_ms = wall_limit_ms if wall_limit_ms is not None else time_limit_ms + 1000
         self._max_idle = max_idle_workers
+        self._slots = threading.BoundedSemaphore(max_workers)
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
         atexit.register(_close_ref, weakref.ref(self))
@@ -99,13 +101,22 @@ class QuickJsRunner(ScriptRunner):
         if len(source.encode()) > MAX_SOURCE_BYTES:
             raise ScriptError("invalid", f"the script exceeds {MAX_SOURCE_BYTES} bytes")
         request = {"source": source, "input": _snapshot(data), "limits": asdict(self.limits)}
+        if not self._slots.acquire(timeout=self.wall_limit_ms / 1000):
+            raise ScriptError("timeout", "every script worker stayed busy; the script did not run")
+        try:
+            answer = self._call(request)
+        finally:
+            self._slots.release()
+        return self._output(answer)
+
+    def _call(self, request: dict[str, Any]) -> dict[str, Any]:
         worker = self._acquire()
         answer = worker.call(request, time.monotonic() + self.wall_limit_ms / 1000)
         if answer is None:
             worker.kill()
             raise ScriptError("timeout", f"the script did not finish within {self.wall_limit_ms} ms")
         self._release(worker)
-        return self._output(answer)
+        return answer
 
     def close(self) -> None:
         with self._lock:
