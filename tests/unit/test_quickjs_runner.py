@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from credo.scripting.api import ScriptError, ScriptInput, ScriptOutput
 from credo.scripting.quickjs_runner import QuickJsRunner
@@ -286,3 +288,27 @@ def test_runs_from_many_threads_at_once() -> None:
         assert [r.attributes["AgentType"] for r in results] == [[f"t{i}"] for i in range(16)]
     finally:
         runner.close()
+
+
+def test_a_worker_that_died_while_idle_is_replaced(runner: QuickJsRunner) -> None:
+    run(runner, SEED)
+    for worker in list(runner._idle):
+        worker.process.kill()
+        worker.process.wait()
+    assert run(runner, SEED).stored is True
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(attributes=st.dictionaries(st.text(min_size=1, max_size=40), st.lists(st.text(max_size=40), max_size=4),
+                                  max_size=6))
+def test_attributes_round_trip_unchanged(runner: QuickJsRunner, attributes: dict[str, list[str]]) -> None:
+    """Any names (even __proto__ or constructor) and any Unicode values survive a store() unchanged."""
+    result = run(runner, "clientIdentity.store();", attributes=attributes)
+    assert result.stored is True and result.attributes == attributes
+
+
+@pytest.mark.parametrize("name", ["__proto__", "constructor", "toString", "hasOwnProperty"])
+def test_attribute_names_that_shadow_object_members(runner: QuickJsRunner, name: str) -> None:
+    result = run(runner, f'clientIdentity.setAttribute("{name}", ["v"]); clientIdentity.store();'
+                         f'logger.info(JSON.stringify(clientIdentity.getAttributeValues("{name}")));')
+    assert result.attributes[name] == ["v"] and result.logs == ['INFO ["v"]']

@@ -113,7 +113,10 @@ class QuickJsRunner(ScriptRunner):
         worker = self._acquire()
         answer = worker.call(request, time.monotonic() + self.wall_limit_ms / 1000)
         if answer is None:
+            crashed = worker.process.poll() is not None
             worker.kill()
+            if crashed:
+                raise ScriptError("exception", "the script worker stopped unexpectedly")
             raise ScriptError("timeout", f"the script did not finish within {self.wall_limit_ms} ms")
         self._release(worker)
         return answer
