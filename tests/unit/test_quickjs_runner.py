@@ -312,3 +312,25 @@ def test_attribute_names_that_shadow_object_members(runner: QuickJsRunner, name:
     result = run(runner, f'clientIdentity.setAttribute("{name}", ["v"]); clientIdentity.store();'
                          f'logger.info(JSON.stringify(clientIdentity.getAttributeValues("{name}")));')
     assert result.attributes[name] == ["v"] and result.logs == ['INFO ["v"]']
+
+
+def test_a_heap_too_small_for_the_bindings_is_a_memory_failure() -> None:
+    tiny = QuickJsRunner(memory_limit_bytes=32 * 1024)
+    try:
+        with pytest.raises(ScriptError) as info:
+            run(tiny, SEED)
+        assert info.value.reason == "memory"
+    finally:
+        tiny.close()
+
+
+def test_warm_starts_a_worker_that_later_runs_reuse() -> None:
+    warm = QuickJsRunner()
+    try:
+        warm.warm()
+        assert len(warm._idle) == 1
+        started = warm._idle[0].process.pid
+        assert run(warm, SEED).stored is True
+        assert [w.process.pid for w in warm._idle] == [started]
+    finally:
+        warm.close()

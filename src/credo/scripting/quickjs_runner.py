@@ -121,6 +121,11 @@ class QuickJsRunner(ScriptRunner):
         self._release(worker)
         return answer
 
+    def warm(self) -> None:
+        """Start a worker now, so the first registration does not wait for one."""
+        with self._slots:
+            self._release(self._acquire())
+
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []

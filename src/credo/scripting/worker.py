@@ -35,8 +35,11 @@ def write_frame(stream: IO[bytes], payload: dict[str, Any]) -> None:
 
 
 def handle(request: dict[str, Any]) -> dict[str, Any]:
-    limits = Limits(**request["limits"])
-    return execute(request["source"], request["input"], limits)
+    try:
+        return execute(request["source"], request["input"], Limits(**request["limits"]))
+    except Exception as exc:  # a broken request must not take the worker down
+        return {"ok": False, "reason": "invalid", "message": f"the script could not be run: {type(exc).__name__}",
+                "logs": []}
 
 
 def main() -> None:
