@@ -28,6 +28,7 @@ from credo.scripting.worker import HEADER
 
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 MAX_SOURCE_BYTES = 64 * 1024
+STARTUP_SECONDS = 15.0
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _BOOT = ("import sys; sys.path.insert(0, {root!r}); "
          "from credo.scripting.worker import main; main()")
@@ -39,6 +40,11 @@ class _Worker:
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-I", "-c", _BOOT.format(root=_PACKAGE_ROOT)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={}, close_fds=True)
+        # Wait for the worker to start, so its start-up never counts against a script's deadline.
+        ready = self._frame(time.monotonic() + STARTUP_SECONDS)
+        if ready != {"ready": True}:
+            self.kill()
+            raise ScriptError("exception", "the script worker did not start")
 
     def call(self, request: dict[str, Any], deadline: float) -> dict[str, Any] | None:
         """The worker's answer, or None if it missed the deadline or broke the protocol."""
@@ -47,12 +53,19 @@ class _Worker:
         try:
             self.process.stdin.write(HEADER.pack(len(body)) + body)
             self.process.stdin.flush()
+            return self._frame(deadline)
+        except OSError:
+            return None
+
+    def _frame(self, deadline: float) -> dict[str, Any] | None:
+        try:
             header = self._read(HEADER.size, deadline)
             if header is None:
                 return None
             (size,) = HEADER.unpack(header)
             payload = self._read(size, deadline) if size <= MAX_RESPONSE_BYTES else None
-            return None if payload is None else json.loads(payload)
+            answer = None if payload is None else json.loads(payload)
+            return answer if isinstance(answer, dict) else None
         except (OSError, ValueError):
             return None
 

@@ -1,7 +1,7 @@
 """The script worker process: reads framed JSON requests on stdin, runs each in a fresh QuickJS
 context, writes framed JSON results on stdout. Exits when stdin closes (its parent went away).
 
-Frames are a 4-byte big-endian length followed by UTF-8 JSON.
+Frames are a 4-byte big-endian length followed by UTF-8 JSON. The first frame out says it is ready.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    write_frame(stdout, {"ready": True})
     while (frame := read_frame(stdin, MAX_REQUEST_BYTES)) is not None:
         write_frame(stdout, handle(json.loads(frame)))
 
