@@ -146,7 +146,7 @@ def resolve_once(target: Target, allow_private: bool) -> IPAddress:
         infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise RemoteJwksError("host does not resolve") from exc
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     if not addresses:
         raise RemoteJwksError("host does not resolve")
     if not allow_private and not all(is_public(a) for a in addresses):
