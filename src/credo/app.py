@@ -19,6 +19,7 @@ from credo.logs import configure as configure_logs
 from credo.management.realms import ensure_realm
 from credo.oauth.grants.registry import default_handlers
 from credo.oauth.services import Services
+from credo.oauth.throttle import FailureThrottle
 from credo.oauth.token_endpoint import TokenEndpoint
 from credo.settings import Settings
 from credo.storage.protocols import Storage
@@ -43,6 +44,8 @@ def build_services(settings: Settings, storage: Storage, *, base_url: str, clock
     services = Services(storage=storage, keys=KeyRing(storage.keys, Sealer(master), clock),
                         hasher=SecretHasher(pepper), clock=clock, base_url=base_url)
     services.cache._interval = settings.cache_check_interval
+    services.auth_throttle = FailureThrottle(clock, limit=settings.auth_failure_limit,
+                                             window=settings.auth_failure_window)
     return services
 
 
