@@ -59,9 +59,10 @@ RSA_1024_N = "u1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0_IzW7
 
 
 def _rsa_key(bits: int) -> dict[str, Any]:
+    import json
+
     from cryptography.hazmat.primitives.asymmetric import rsa
     from jwt.algorithms import RSAAlgorithm
-    import json
 
     return dict(json.loads(RSAAlgorithm.to_jwk(rsa.generate_private_key(public_exponent=65537, key_size=bits).public_key())))
 

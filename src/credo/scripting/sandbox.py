@@ -39,7 +39,7 @@ def execute(source: str, data: dict[str, Any], limits: Limits) -> dict[str, Any]
         context.eval(source)
         _drain_jobs(context, limits)
         return _read_outcome(outcome, limits)
-    except Exception as exc:  # noqa: BLE001 - every JS failure becomes a classified result
+    except Exception as exc:
         return {"ok": False, "reason": _reason(exc), "message": _message(exc), "logs": _logs_after_failure(outcome)}
 
 
@@ -91,7 +91,7 @@ def _logs_after_failure(outcome: Any) -> list[str]:
     try:
         result = json.loads(outcome())
         return _log_lines(result) if isinstance(result, dict) else []
-    except Exception:  # noqa: BLE001 - the context may be unusable after a limit was hit
+    except Exception:
         return []
 
 
