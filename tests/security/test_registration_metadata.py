@@ -155,3 +155,56 @@ def test_body_shape(sqlite_server: LiveServer, sqlite_demo: dict[str, str], head
     with sqlite_server.client() as http:
         r = http.post(f"{sqlite_server.realm_url()}/register", headers=headers, content=content)
         assert_error(r, status, "invalid_request")
+
+
+CONSISTENCY: list[tuple[list[str], list[str] | None, int, str | None]] = [
+    (["authorization_code"], ["code"], 201, None),
+    (["authorization_code"], None, 201, None),  # response_types derived: ["code"]
+    (["implicit"], ["token"], 201, None),
+    (["authorization_code", "implicit"], ["code", "token"], 201, None),
+    (["client_credentials"], ["token"], 201, None),  # as in the seeds
+    (["authorization_code"], ["token"], 400, "invalid_client_metadata"),
+    (["implicit"], ["code"], 400, "invalid_client_metadata"),
+    (["implicit"], [], 400, "invalid_client_metadata"),
+    (["client_credentials"], ["code"], 400, "invalid_client_metadata"),
+]
+
+
+@pytest.mark.parametrize("grants, responses, status, error", CONSISTENCY)
+def test_grant_and_response_types_consistent(sqlite_server: LiveServer, sqlite_demo: dict[str, str],
+                                             grants: list[str], responses: list[str] | None, status: int,
+                                             error: str | None) -> None:
+    from tests.dcr_support import settings
+
+    settings(sqlite_server.services, grant_types=["client_credentials", "authorization_code", "implicit"])
+    body: dict[str, Any] = {"grant_types": grants, "redirect_uris": ["https://example.com/cb"]}
+    if responses is not None:
+        body["response_types"] = responses
+    with sqlite_server.client() as http:
+        r = http.post(f"{sqlite_server.realm_url()}/register", json=body)
+        if error is None:
+            assert r.status_code == status, r.text
+            assert r.json()["grant_types"] == grants
+        else:
+            assert_error(r, status, error)
+            assert r.json()["error_description"].startswith("response_types:")
+        no_redirect = http.post(f"{sqlite_server.realm_url()}/register", json={"grant_types": ["authorization_code"]})
+        assert_error(no_redirect, 400, "invalid_redirect_uri")
+
+
+def test_no_secret_in_audit_or_storage(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+    base = sqlite_server.realm_url()
+    with sqlite_server.client() as http:
+        reg = http.post(f"{base}/register", json=SEED_BODY).json()
+        uri, rat = reg["registration_client_uri"], reg["registration_access_token"]
+        read = http.get(uri, headers={"Authorization": f"Bearer {rat}"}).json()
+        refused = http.get(uri, headers={"Authorization": f"Bearer {rat}"})
+        assert refused.status_code == 401 and rat not in refused.text
+        http.put(uri, headers={"Authorization": f"Bearer {read['registration_access_token']}"},
+                 json={**SEED_BODY, "client_id": reg["client_id"], "client_secret": "wrong-secret"})
+    services = sqlite_server.services
+    recorded = repr(services.storage.audit.query("alpha", limit=1000)) + repr(
+        services.storage.clients.get("alpha", reg["client_id"]))
+    assert reg["client_id"] in recorded and "dcr.register" in recorded
+    for value in (reg["client_secret"], rat, read["registration_access_token"], "wrong-secret"):
+        assert value not in recorded
