@@ -95,11 +95,15 @@ def verify_jws(token: str, jwks: dict[str, Any], *, now: int, require: list[str]
     """Claims of a JWS signed by one of `jwks`'s keys with an allowed algorithm, not expired at `now`;
     jwt.PyJWTError otherwise."""
     claims = _verify_signature(token, jwks, require=require, audience=audience)
-    if "exp" in claims and (not isinstance(claims["exp"], int) or claims["exp"] <= now):
+    if "exp" in claims and (not _number(claims["exp"]) or claims["exp"] <= now):
         raise jwt.ExpiredSignatureError("expired")
-    if "nbf" in claims and (not isinstance(claims["nbf"], int) or claims["nbf"] > now + 5):
+    if "nbf" in claims and (not _number(claims["nbf"]) or claims["nbf"] > now + 5):
         raise jwt.ImmatureSignatureError("not yet valid")
     return claims
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _verify_signature(token: str, jwks: dict[str, Any], *, require: list[str],
