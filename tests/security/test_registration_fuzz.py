@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from credo.domain.errors import OAuthError
 from credo.management.demo import ensure_demo
-from credo.oauth.registration import RegistrationRequest, register
+from credo.oauth.registration import RegistrationRequest, register, replace_registration
 from credo.oauth.services import Services
 from tests.dcr_support import SEED_BODY
 from tests.support import make_storage, services_for
@@ -53,3 +53,24 @@ def test_any_body(services: Services, body: dict[str, Any], agent: bool) -> None
         assert exc.description
         return
     assert out["client_id"] and out["registration_access_token"]
+
+
+@pytest.fixture(scope="module")
+def registered(services: Services) -> dict[str, Any]:
+    return register(services, RegistrationRequest(realm=services.realm("alpha"), body=dict(SEED_BODY)))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=BODIES)
+def test_any_update(services: Services, registered: dict[str, Any], body: dict[str, Any]) -> None:
+    realm = services.realm("alpha")
+    body = {**body, "client_id": registered["client_id"]}
+    body.pop("client_secret", None)
+    try:
+        out = replace_registration(services, realm, registered["client_id"], body,
+                                   f"Bearer {registered['registration_access_token']}")
+    except OAuthError as exc:
+        assert exc.status == 400 and exc.error in ERRORS, (exc.error, exc.detail)
+        return
+    registered["registration_access_token"] = out["registration_access_token"]
+    assert out["client_id"] == registered["client_id"]
