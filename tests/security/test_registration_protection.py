@@ -44,6 +44,8 @@ def test_initial_access_token_one_registration(sqlite_server: LiveServer, sqlite
         token = access_token(http, base, cid, secret)
         ok = http.post(f"{base}/register", json=SEED_BODY, headers={"Authorization": f"Bearer {token}"})
         assert ok.status_code == 201, ok.text
+        event = srv.services.storage.audit.query("alpha", action="dcr.register", target=ok.json()["client_id"])[0]
+        assert event.actor == cid and event.decision == "allow"
         reused = http.post(f"{base}/register", json=SEED_BODY, headers={"Authorization": f"Bearer {token}"})
         assert_error(reused, 401, "invalid_token")
         assert "invalid_token" in reused.headers["www-authenticate"]

@@ -43,8 +43,17 @@ SIGNED_REQUEST_MAX_LIFETIME = 3600
 # --- initial access token ---------------------------------------------------------------------
 
 
-def initial_access(services: Services, realm: Realm, authorization: str | None) -> tuple[str, int] | None:
-    """None when open registration is on; else the one-time id to burn with the new client."""
+@dataclass(frozen=True)
+class InitialAccess:
+    """A checked initial access token: burn `one_time_id` with the new client; `client_id` obtained it."""
+
+    one_time_id: str
+    expires_at: int
+    client_id: str
+
+
+def initial_access(services: Services, realm: Realm, authorization: str | None) -> InitialAccess | None:
+    """None when open registration is on; else the initial access token to consume with the new client."""
     if realm.settings.allow_open_registration:
         return None
     value = bearer(authorization)
@@ -58,7 +67,7 @@ def initial_access(services: Services, realm: Realm, authorization: str | None) 
     if DCR_SCOPE not in token.scopes:
         raise InsufficientScope(f"token of {token.client_id} lacks {DCR_SCOPE}",
                                 description=f"The access token needs the '{DCR_SCOPE}' scope.")
-    return REVOKED_PREFIX + token.jti, token.exp
+    return InitialAccess(REVOKED_PREFIX + token.jti, token.exp, token.client_id)
 
 
 def bearer(authorization: str | None) -> str | None:
