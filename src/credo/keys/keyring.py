@@ -151,12 +151,25 @@ class KeyRing:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token, key.public, algorithms=[key.alg], issuer=issuer, audience=audience,
-                options={"require": ["exp", "iat", "iss", "jti"], "verify_aud": audience is not None},
-                leeway=0,
+                options={"require": ["exp", "iat", "iss", "jti"], "verify_aud": audience is not None,
+                         "verify_exp": False, "verify_nbf": False, "verify_iat": False},
             )
         except jwt.PyJWTError as exc:
             raise TokenRejected(str(exc)) from exc
+        self._check_times(claims)
         return claims
+
+    def _check_times(self, claims: dict[str, Any]) -> None:
+        """Expiry against the injected clock (PyJWT would use the wall clock)."""
+        now = self._clock.now()
+        try:
+            exp, nbf = int(claims["exp"]), int(claims.get("nbf", claims["iat"]))
+        except (TypeError, ValueError) as exc:
+            raise TokenRejected("non-numeric time claim") from exc
+        if exp <= now:
+            raise TokenRejected("expired")
+        if nbf > now:
+            raise TokenRejected("not yet valid")
 
     # --- internals ------------------------------------------------------------------------------
 
