@@ -188,3 +188,59 @@ def test_key_rotation_with_tokens_in_flight(data_dir: Path) -> None:
         for token in old[:: max(1, len(old) // 50)] + old[-5:]:
             assert _token_alive(http, srv, secrets, "stateless-c", token)
         assert _token_alive(http, srv, secrets, "stateless-c", issued[-1][1])
+
+
+def test_sigkill_during_registrations(data_dir: Path) -> None:
+    """kill -9 while registrations run concurrently: after restart no half-created client exists, and
+    every client whose 201 arrived exists and can get a token."""
+    cli(data_dir, "realm", "create", "alpha")
+    cli(data_dir, "realm", "settings", "alpha", "--set",
+        '{"allow_open_registration": true, "registration_scope_allowlist": ["data-read", "data-write"]}')
+    body = {"grant_types": ["client_credentials"], "scope": "data-read", "client_name": "crash-test",
+            "token_endpoint_auth_method": "client_secret_post"}
+    registered: list[dict[str, str]] = []
+    port = free_port()
+    with credo_server(data_dir, port=port) as srv:
+        url = srv.realm_url("alpha") + "/register"
+        stop = threading.Event()
+
+        def run() -> None:
+            with httpx.Client(timeout=5) as http:
+                while not stop.is_set():
+                    try:
+                        r = http.post(url, json=body)
+                    except httpx.HTTPError:
+                        return
+                    if r.status_code == 201:
+                        registered.append(r.json())
+
+        workers = [threading.Thread(target=run, daemon=True) for _ in range(6)]
+        for w in workers:
+            w.start()
+        deadline = time.monotonic() + 10
+        while len(registered) < 60 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        srv.kill9()
+        stop.set()
+        for w in workers:
+            w.join(10)
+    assert len(registered) >= 20, len(registered)
+
+    from credo.storage.sql.engine import make_engine as engine_for
+
+    storage = SqlStorage(engine_for(f"sqlite:///{data_dir / 'credo.db'}"))
+    try:
+        stored = storage.clients.all("alpha", dynamic=True, limit=100_000)
+        half = [c.client_id for c in stored if not (c.secret_hash and c.registration_token_hash and c.scopes
+                                                    and c.grant_types == ("client_credentials",))]
+        assert half == []
+        ids = {c.client_id for c in stored}
+        assert {r["client_id"] for r in registered} <= ids
+    finally:
+        storage.close()
+    with credo_server(data_dir, port=port) as srv, httpx.Client(timeout=10) as http:
+        for reg in registered:
+            r = http.post(srv.realm_url("alpha") + "/access_token",
+                          data={"grant_type": "client_credentials", "client_id": reg["client_id"],
+                                "client_secret": reg["client_secret"]})
+            assert r.status_code == 200, r.text
