@@ -178,7 +178,9 @@ def _scripted(services: Services, realm: Realm, operation: Operation, client: Cl
         services.audit(AuditEvent(realm=realm.name, action="dcr.script_failed", actor=actor, decision="deny",
                                   target=client.client_id, reason=exc.reason,
                                   details={"operation": operation, "script": script_id, "message": str(exc)[:500]}))
-        raise ScriptFailed(exc.reason, f"registration script {script_id} failed on {operation}: {exc}") from exc
+        # The script's own message may quote client metadata: it goes to the audit trail, not the log.
+        raise ScriptFailed(exc.reason, f"registration script {script_id} failed on {operation} ({exc.reason}); "
+                                       "message in the audit trail") from exc
     if not out.stored:
         return client
     attributes = {str(k): [str(v) for v in values] for k, values in out.attributes.items()

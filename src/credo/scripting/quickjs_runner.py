@@ -28,6 +28,7 @@ from credo.scripting.worker import HEADER
 
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 MAX_SOURCE_BYTES = 64 * 1024
+STARTUP_SECONDS = 15.0
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _BOOT = ("import sys; sys.path.insert(0, {root!r}); "
          "from credo.scripting.worker import main; main()")
@@ -39,6 +40,11 @@ class _Worker:
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-I", "-c", _BOOT.format(root=_PACKAGE_ROOT)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={}, close_fds=True)
+        # Wait for the worker to start, so its start-up never counts against a script's deadline.
+        ready = self._frame(time.monotonic() + STARTUP_SECONDS)
+        if ready != {"ready": True}:
+            self.kill()
+            raise ScriptError("exception", "the script worker did not start")
 
     def call(self, request: dict[str, Any], deadline: float) -> dict[str, Any] | None:
         """The worker's answer, or None if it missed the deadline or broke the protocol."""
@@ -47,12 +53,19 @@ class _Worker:
         try:
             self.process.stdin.write(HEADER.pack(len(body)) + body)
             self.process.stdin.flush()
+            return self._frame(deadline)
+        except OSError:
+            return None
+
+    def _frame(self, deadline: float) -> dict[str, Any] | None:
+        try:
             header = self._read(HEADER.size, deadline)
             if header is None:
                 return None
             (size,) = HEADER.unpack(header)
             payload = self._read(size, deadline) if size <= MAX_RESPONSE_BYTES else None
-            return None if payload is None else json.loads(payload)
+            answer = None if payload is None else json.loads(payload)
+            return answer if isinstance(answer, dict) else None
         except (OSError, ValueError):
             return None
 
@@ -87,10 +100,12 @@ class QuickJsRunner(ScriptRunner):
     plus a margin for process scheduling)."""
 
     def __init__(self, *, time_limit_ms: int = 200, memory_limit_bytes: int = 16 * 1024 * 1024,
-                 max_output_bytes: int = 64 * 1024, wall_limit_ms: int | None = None, max_idle_workers: int = 2) -> None:
+                 max_output_bytes: int = 64 * 1024, wall_limit_ms: int | None = None, max_workers: int = 4,
+                 max_idle_workers: int = 2) -> None:
         self.limits = Limits(time_limit_ms, memory_limit_bytes, max_output_bytes)
         self.wall_limit_ms = wall_limit_ms if wall_limit_ms is not None else time_limit_ms + 1000
         self._max_idle = max_idle_workers
+        self._slots = threading.BoundedSemaphore(max_workers)
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
         atexit.register(_close_ref, weakref.ref(self))
@@ -99,13 +114,30 @@ class QuickJsRunner(ScriptRunner):
         if len(source.encode()) > MAX_SOURCE_BYTES:
             raise ScriptError("invalid", f"the script exceeds {MAX_SOURCE_BYTES} bytes")
         request = {"source": source, "input": _snapshot(data), "limits": asdict(self.limits)}
+        if not self._slots.acquire(timeout=self.wall_limit_ms / 1000):
+            raise ScriptError("timeout", "every script worker stayed busy; the script did not run")
+        try:
+            answer = self._call(request)
+        finally:
+            self._slots.release()
+        return self._output(answer)
+
+    def _call(self, request: dict[str, Any]) -> dict[str, Any]:
         worker = self._acquire()
         answer = worker.call(request, time.monotonic() + self.wall_limit_ms / 1000)
         if answer is None:
+            crashed = worker.process.poll() is not None
             worker.kill()
+            if crashed:
+                raise ScriptError("exception", "the script worker stopped unexpectedly")
             raise ScriptError("timeout", f"the script did not finish within {self.wall_limit_ms} ms")
         self._release(worker)
-        return self._output(answer)
+        return answer
+
+    def warm(self) -> None:
+        """Start a worker now, so the first registration does not wait for one."""
+        with self._slots:
+            self._release(self._acquire())
 
     def close(self) -> None:
         with self._lock:

@@ -34,13 +34,15 @@ def execute(source: str, data: dict[str, Any], limits: Limits) -> dict[str, Any]
     context.set_memory_limit(limits.memory_limit_bytes)
     context.set_time_limit(limits.time_limit_ms / 1000)
     snapshot = {**data, "limits": {"logLines": LOG_LINES, "logChars": LOG_CHARS}}
-    outcome = context.eval(PRELUDE)(context.parse_json(json.dumps(snapshot)))
+    outcome: Any = None
     try:
+        outcome = context.eval(PRELUDE)(context.parse_json(json.dumps(snapshot)))
         context.eval(source)
         _drain_jobs(context, limits)
         return _read_outcome(outcome, limits)
-    except Exception as exc:
-        return {"ok": False, "reason": _reason(exc), "message": _message(exc), "logs": _logs_after_failure(outcome)}
+    except Exception as exc:  # every JS failure becomes a classified result
+        reason = "memory" if _heap_exhausted(context) else _reason(exc)
+        return {"ok": False, "reason": reason, "message": _message(exc), "logs": _logs_after_failure(outcome)}
 
 
 def _drain_jobs(context: quickjs.Context, limits: Limits) -> None:
@@ -88,11 +90,22 @@ def _log_lines(result: dict[str, Any]) -> list[str]:
 
 
 def _logs_after_failure(outcome: Any) -> list[str]:
+    if outcome is None:
+        return []
     try:
         result = json.loads(outcome())
         return _log_lines(result) if isinstance(result, dict) else []
-    except Exception:
+    except Exception:  # the context may be unusable after a limit was hit
         return []
+
+
+def _heap_exhausted(context: quickjs.Context) -> bool:
+    """True when the heap is (nearly) at its limit: then even the error object may be missing."""
+    try:
+        usage = context.memory()
+        return bool(usage["malloc_size"] >= 0.95 * usage["malloc_limit"] > 0)
+    except Exception:  # reading usage is best effort
+        return False
 
 
 def _reason(exc: Exception) -> str:

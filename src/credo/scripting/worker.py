@@ -1,7 +1,7 @@
 """The script worker process: reads framed JSON requests on stdin, runs each in a fresh QuickJS
 context, writes framed JSON results on stdout. Exits when stdin closes (its parent went away).
 
-Frames are a 4-byte big-endian length followed by UTF-8 JSON.
+Frames are a 4-byte big-endian length followed by UTF-8 JSON. The first frame out says it is ready.
 """
 
 from __future__ import annotations
@@ -35,12 +35,16 @@ def write_frame(stream: IO[bytes], payload: dict[str, Any]) -> None:
 
 
 def handle(request: dict[str, Any]) -> dict[str, Any]:
-    limits = Limits(**request["limits"])
-    return execute(request["source"], request["input"], limits)
+    try:
+        return execute(request["source"], request["input"], Limits(**request["limits"]))
+    except Exception as exc:  # a broken request must not take the worker down
+        return {"ok": False, "reason": "invalid", "message": f"the script could not be run: {type(exc).__name__}",
+                "logs": []}
 
 
 def main() -> None:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    write_frame(stdout, {"ready": True})
     while (frame := read_frame(stdin, MAX_REQUEST_BYTES)) is not None:
         write_frame(stdout, handle(json.loads(frame)))
 
