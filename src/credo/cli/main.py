@@ -9,6 +9,7 @@ import sys
 import typer
 import uvicorn
 
+from credo.cli.agents import register as register_agent_commands
 from credo.cli.common import open_services
 from credo.management.demo import ensure_demo
 from credo.settings import Settings
@@ -24,6 +25,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(realm_app, name="realm")
 app.add_typer(client_app, name="client")
+register_agent_commands(app)
 
 
 @app.command()
