@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from credo.domain.errors import AccessDenied, InvalidGrant, InvalidRequest, InvalidTarget
+from credo.domain.errors import AccessDenied, InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget
 from credo.domain.models import ApplicationPolicy
 from credo.oauth.scopes import grant_scopes
 
@@ -140,6 +140,8 @@ def decide(facts: ExchangeFacts) -> Decision:
     target, policy = _check_target(facts)
     _check_subject(facts, policy)
     scopes = grant_scopes(facts.requested_scopes, allowed_scopes(policy, target))
+    if not scopes:
+        raise InvalidScope("nothing to grant", description="The policy allows no scope for the target application.")
     subject = facts.subject
     return Decision(mode="on_behalf_of" if subject.is_user else "autonomous", sub=subject.sub, act=act,
                     audience=(facts.agent_id, target.client_id), scopes=scopes, user=subject.is_user)
