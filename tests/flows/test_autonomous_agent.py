@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE
-from tests.agents_support import ACCESS_TOKEN_TYPE, autonomous_setup, cc_token, exchange
+from tests.agents_support import ACCESS_TOKEN_TYPE, autonomous_setup, exchange
 from tests.support import LiveServer
 
 AGENT, APP = "bot-traffic-analyzer", "access-log-api"

@@ -287,7 +287,7 @@ def test_forged_subject_tokens(sqlite_server: LiveServer, sqlite_demo: dict[str,
         unsigned = jwt.encode(claims, None, algorithm="none", headers={"kid": header["kid"], "typ": "at+jwt"})
         widened = jwt.encode({**claims, "scope": "admin"}, other_key, algorithm="ES256",
                              headers={"kid": header["kid"], "typ": "at+jwt"})
-        head, body, sig = own.split(".")
+        head, body, _sig = own.split(".")
         for bad in (resigned, unsigned, widened, f"{head}.{body}.", own[:-4] + "AAAA", "not-a-token", "a.b.c"):
             assert_error(exchange(http, base, agent, bad, AUTO_APP), 400, "invalid_grant")
         assert exchange(http, base, agent, own, AUTO_APP).status_code == 200
@@ -304,7 +304,7 @@ def test_jwt_type_for_an_opaque_token(sqlite_server: LiveServer, sqlite_demo: di
 
 def test_other_realm_subject_tokens(server: LiveServer, demo: dict[str, str]) -> None:
     s = server.services
-    agent, app = on_behalf_setup(s)
+    agent, _app = on_behalf_setup(s)
     bravo_agent, bravo_app = on_behalf_setup(s, "bravo")
     auto_agent, _ = autonomous_setup(s)
     autonomous_setup(s, "bravo")

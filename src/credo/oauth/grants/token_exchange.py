@@ -24,7 +24,6 @@ from credo.oauth.token_endpoint import Grant, TokenRequest
 from credo.oauth.tokens import AccessToken, read_access_token
 
 
-
 def read_token(services: Services, realm: Realm, value: str, token_type: str, what: str) -> AccessToken:
     """A live access token of this realm, or invalid_grant."""
     token = read_access_token(services, realm, value)
