@@ -16,7 +16,7 @@ from credo.domain.models import (
 )
 from credo.domain.settings import GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE
 from credo.management.applications import check_scopes, get_application, validated_update
-from credo.management.clients import create_client, delete_client, get_client, set_secret
+from credo.management.clients import create_client, delete_client, set_secret
 from credo.management.users import resolve_user
 from credo.oauth.services import Services
 
@@ -30,9 +30,9 @@ def _flag(value: bool) -> list[str]:
 
 
 def get_agent(services: Services, realm: str, client_id: str) -> Client:
-    client = get_client(services, realm, client_id)
-    if client.kind != "agent":
-        raise NotFound(f"{client_id} is a {client.kind}", description=f"agent_id: AI agent '{client_id}' does not exist.")
+    client = services.storage.clients.get(realm, client_id)
+    if client is None or client.kind != "agent":
+        raise NotFound(f"no agent {client_id}", description=f"agent_id: AI agent '{client_id}' does not exist.")
     return client
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from credo.domain.errors import InvalidRequest, NotFound
+from credo.domain.errors import InvalidRequest, InvalidScope, NotFound
 from credo.domain.models import AUTH_METHODS, Client
 from credo.domain.settings import KNOWN_GRANT_TYPES
-from credo.management.clients import create_client, delete_client, get_client, set_secret, update_client
+from credo.management.clients import create_client, delete_client, set_secret, update_client
 from credo.oauth.scopes import parse_scope
 from credo.oauth.services import Services
 
@@ -26,7 +26,10 @@ def check_scopes(field: str, scopes: tuple[str, ...] | list[str]) -> tuple[str, 
     """Scopes given one per item; each must be a valid scope token (the description names the field)."""
     out: list[str] = []
     for scope in scopes:
-        parsed = parse_scope(scope) if isinstance(scope, str) else ()
+        try:
+            parsed = parse_scope(scope) if isinstance(scope, str) else ()
+        except InvalidScope:
+            parsed = ()
         if len(parsed) != 1:
             raise InvalidRequest(f"bad scope {scope!r}", description=f"{field}: '{scope}' is not a valid scope.")
         if parsed[0] not in out:
@@ -35,9 +38,9 @@ def check_scopes(field: str, scopes: tuple[str, ...] | list[str]) -> tuple[str, 
 
 
 def get_application(services: Services, realm: str, client_id: str) -> Client:
-    client = get_client(services, realm, client_id)
-    if client.kind != "application":
-        raise NotFound(f"{client_id} is a {client.kind}", description=f"client_id: application '{client_id}' does not exist.")
+    client = services.storage.clients.get(realm, client_id)
+    if client is None or client.kind != "application":
+        raise NotFound(f"no application {client_id}", description=f"client_id: application '{client_id}' does not exist.")
     return client
 
 
