@@ -187,6 +187,9 @@ def test_agent_without_the_token_exchange_grant(sqlite_server: LiveServer, sqlit
     base = sqlite_server.realm_url("alpha")
     with sqlite_server.client() as http:
         assert_error(exchange(http, base, agent, cc_token(http, base, agent), AUTO_APP), 400, "unauthorized_client")
+    [event] = s.storage.audit.query("alpha", action="token_exchange")
+    assert (event.decision, event.actor, event.target) == ("deny", AUTO_AGENT, AUTO_APP)
+    assert event.reason.startswith("unauthorized_client")
 
 
 def test_realm_without_the_token_exchange_grant(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
@@ -197,6 +200,11 @@ def test_realm_without_the_token_exchange_grant(sqlite_server: LiveServer, sqlit
         own = cc_token(http, base, agent)
         update_settings(s, "alpha", {"grant_types": [GRANT_CLIENT_CREDENTIALS]})
         assert_error(exchange(http, base, agent, own, AUTO_APP), 400, "unsupported_grant_type")
+        assert_error(http.post(f"{base}/access_token", data={"grant_type": GRANT_TOKEN_EXCHANGE, "client_id": AUTO_AGENT,
+                                                             "client_secret": "wrong"}), 401, "invalid_client")
+    # The authenticated refusal is audited; the failed authentication is not.
+    [event] = s.storage.audit.query("alpha", action="token_exchange")
+    assert (event.decision, event.actor) == ("deny", AUTO_AGENT) and event.reason.startswith("unsupported_grant_type")
 
 
 def test_disabled_agent(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from credo.domain.errors import InvalidGrant, InvalidRequest, OAuthError, UnauthorizedClient
 from credo.domain.models import ApplicationPolicy, AuditEvent, Client, Realm
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE
+from credo.oauth.exchange_audit import mark_audited
 from credo.oauth.exchange_policy import (
     ACCESS_TOKEN_TYPE,
     JWT_TOKEN_TYPE,
@@ -81,6 +82,7 @@ class TokenExchange:
             decision, not_after = self._decide(services, request, client, requested_scopes, details)
         except OAuthError as exc:
             self._audit(services, request, client, "deny", f"{exc.error}: {exc.detail}", details)
+            mark_audited(exc)
             raise
         details.update(actor_chain=_chain(decision.act), scopes_granted=list(decision.scopes))
         self._audit(services, request, client, "allow", decision.mode, details)
