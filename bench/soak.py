@@ -92,7 +92,8 @@ def _mix(base: str, creds: dict[str, str]) -> list[tuple[int, Call]]:
                                                                  **good["demo-client"]})
 
     def wrong_secret(http: httpx.Client) -> tuple[str, httpx.Response]:
-        cid = f"ghost-{random.randrange(1000)}"
+        # Half aim at a few ids (they run into the throttle: 429), half spray fresh ids (throttle memory).
+        cid = f"ghost-{random.randrange(20)}" if random.random() < 0.5 else f"spray-{random.randrange(10**9)}"
         return "wrong_secret", http.post(f"{base}/access_token", data={"grant_type": "client_credentials",
                                                                        "client_id": cid, "client_secret": "nope" * 5})
 
