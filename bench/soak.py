@@ -196,7 +196,8 @@ def main() -> int:
     p.add_argument("--calibrate", type=float, default=10)
     p.add_argument("--rate", type=float, default=None, help="requests/s (skips calibration)")
     p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--max-growth-mb", type=float, default=30)
+    p.add_argument("--max-growth-mb", type=float, default=64,
+                   help="allowed RSS growth after warm-up (the verified-token cache alone may take ~50 MB)")
     args = p.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="credo-soak-") as tmp:
