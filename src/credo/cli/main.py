@@ -9,6 +9,7 @@ import sys
 import typer
 import uvicorn
 
+from credo.cli.admin import print_first_admin, register
 from credo.cli.common import open_services
 from credo.management.demo import ensure_demo
 from credo.settings import Settings
@@ -24,6 +25,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(realm_app, name="realm")
 app.add_typer(client_app, name="client")
+register(app)
 
 
 @app.command()
@@ -36,6 +38,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     public_url = settings.resolved_public_url(host, port)
     os.environ["CREDO_PUBLIC_URL"] = public_url
     services = open_services(Settings())
+    print_first_admin(services)
     if demo:
         creds = ensure_demo(services)
         base = f"{public_url}/am/oauth2/realms/root/realms/alpha"

@@ -1,0 +1,272 @@
+"""Declarative configuration: export a realm to a document and import one back (idempotent).
+
+The document schema is described in docs/config-schema.md. Secrets never leave in clear: clients
+export `secret_hash`, users `password_hash`. Import accepts either the clear value (hashed on import)
+or the hash. Users are referred to by username in groups and policies. Importing the same document
+twice changes nothing the second time (unchanged entries are not written and not audited).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from pydantic import ValidationError
+
+from credo.domain.errors import InvalidRequest
+from credo.domain.models import AuditEvent, Client
+from credo.domain.settings import GRANT_TOKEN_EXCHANGE, ProviderSettings
+from credo.management import bridge, clients, realms
+from credo.oauth.services import Services
+
+FORMAT_VERSION = 1
+CLIENT_KEYS = ("name", "grant_types", "scopes", "auth_method", "enabled", "attributes", "owners", "app_type")
+
+
+# --- export ---------------------------------------------------------------------------------------------
+
+def export_realm(services: Services, realm: str) -> dict[str, Any]:
+    r = realms.get_realm(services, realm)
+    users = bridge.list_users(services, realm)
+    names = {u.id: u.username for u in users}
+    scripts = bridge.list_scripts(services, realm)
+    settings = r.settings.model_dump(mode="json")
+    script_names = {s.id: s.name for s in scripts}
+    if settings.get("dcr_script") in script_names:
+        settings["dcr_script"] = script_names[settings["dcr_script"]]
+    return {
+        "version": FORMAT_VERSION,
+        "realm": realm,
+        "settings": settings,
+        "scripts": [{"name": s.name, "description": s.description, "source": s.source} for s in scripts],
+        "applications": [_client_doc(c) for c in bridge.list_applications(services, realm) if not c.dynamic],
+        "agents": [{**_client_doc(c), "policies": [
+            {"application": p.application_id, "subjects": [names.get(s, s) for s in p.subjects],
+             "subject_groups": list(p.subject_groups), "permissions": list(p.permissions)}
+            for p in bridge.list_policies(services, realm, c.client_id)]}
+            for c in bridge.list_agents(services, realm) if not c.dynamic],
+        "users": [{"username": u.username, "id": u.id, "active": u.active, "password_hash": u.password_hash}
+                  for u in sorted(users, key=lambda u: u.username)],
+        "groups": [{"name": g.name, "members": sorted(names.get(m, m) for m in g.members)}
+                   for g in bridge.list_groups(services, realm)],
+    }
+
+
+def _client_doc(c: Client) -> dict[str, Any]:
+    doc: dict[str, Any] = {"client_id": c.client_id, "name": c.name, "grant_types": list(c.grant_types),
+                           "scopes": list(c.scopes), "auth_method": c.auth_method, "enabled": c.enabled,
+                           "attributes": {k: list(v) for k, v in sorted(c.attributes.items())},
+                           "secret_hash": c.secret_hash}
+    if c.kind == "application":
+        doc.update(app_type=c.app_type, owners=list(c.owners))
+    return doc
+
+
+# --- import ---------------------------------------------------------------------------------------------
+
+def import_document(services: Services, doc: dict[str, Any], *, actor: str = "import") -> dict[str, int]:
+    """Make the realm match the document; returns how many entries were created or changed."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("realm"), str):
+        raise InvalidRequest("no realm", description="realm: the document must name a realm.")
+    if doc.get("version", FORMAT_VERSION) != FORMAT_VERSION:
+        raise InvalidRequest("version", description=f"version: only version {FORMAT_VERSION} is supported.")
+    realm = doc["realm"]
+    counts = {"realm": 0, "settings": 0, "scripts": 0, "users": 0, "groups": 0, "applications": 0, "agents": 0,
+              "policies": 0}
+    if services.storage.realms.get(realm) is None:
+        realms.ensure_realm(services, realm, actor=actor)
+        counts["realm"] = 1
+    script_ids = {s["name"]: _script(services, realm, s, actor, counts) for s in _items(doc, "scripts")}
+    counts["settings"] = _settings(services, realm, doc.get("settings") or {}, script_ids, actor)
+    user_ids = {u["username"]: _user(services, realm, u, actor, counts) for u in _items(doc, "users")}
+    for g in _items(doc, "groups"):
+        _group(services, realm, g, user_ids, actor, counts)
+    for a in _items(doc, "applications"):
+        _client(services, realm, "application", a, actor, counts)
+    for a in _items(doc, "agents"):
+        _client(services, realm, "agent", a, actor, counts)
+        for p in a.get("policies") or []:
+            _policy(services, realm, a["client_id"], p, user_ids, actor, counts)
+    return counts
+
+
+def _items(doc: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    items = doc.get(key) or []
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise InvalidRequest(f"bad {key}", description=f"{key}: must be a list of objects.")
+    return items
+
+
+def _need(item: dict[str, Any], section: str, name: str) -> str:
+    value = item.get(name)
+    if not isinstance(value, str) or not value:
+        raise InvalidRequest(f"missing {section}.{name}", description=f"{section}.{name}: required.")
+    return value
+
+
+def _script(services: Services, realm: str, s: dict[str, Any], actor: str, counts: dict[str, int]) -> str:
+    name, source = _need(s, "scripts", "name"), _need(s, "scripts", "source")
+    description = str(s.get("description") or "")
+    current = next((x for x in bridge.list_scripts(services, realm) if x.name == name), None)
+    if current is None:
+        counts["scripts"] += 1
+        return bridge.create_script(services, realm, name=name, source=source, description=description,
+                                    actor=actor).id
+    if (current.source, current.description) != (source, description):
+        counts["scripts"] += 1
+        bridge.update_script(services, realm, current.id, source=source, description=description, actor=actor)
+    return current.id
+
+
+def _settings(services: Services, realm: str, wanted: dict[str, Any], script_ids: dict[str, str], actor: str) -> int:
+    if not isinstance(wanted, dict):
+        raise InvalidRequest("settings", description="settings: must be an object.")
+    wanted = dict(wanted)
+    script = wanted.get("dcr_script")
+    if script:
+        known = {s.name: s.id for s in bridge.list_scripts(services, realm)} | script_ids
+        wanted["dcr_script"] = known.get(script, script)
+    current = realms.get_realm(services, realm).settings
+    try:
+        merged = ProviderSettings.model_validate({**current.model_dump(), **wanted})
+    except ValidationError as exc:
+        loc = ".".join(str(p) for p in exc.errors()[0].get("loc", ()))
+        raise InvalidRequest("settings", description=f"settings.{loc}: {exc.errors()[0]['msg']}") from exc
+    if merged == current:
+        return 0
+    realms.update_settings(services, realm, wanted, actor=actor)
+    return 1
+
+
+def _user(services: Services, realm: str, u: dict[str, Any], actor: str, counts: dict[str, int]) -> str:
+    username = _need(u, "users", "username")
+    password, password_hash = u.get("password"), u.get("password_hash")
+    if not password and not password_hash:
+        raise InvalidRequest("no password", description=f"users.password: '{username}' needs password or password_hash.")
+    current = services.storage.users.by_username(realm, username)
+    active = bool(u.get("active", True))
+    if current is None:
+        counts["users"] += 1
+        current = bridge.create_user(services, realm, username, password or _placeholder(), active=active,
+                                     user_id=u.get("id"), actor=actor)
+        if not password:
+            services.storage.users.put(replace(current, password_hash=str(password_hash)))
+        return current.id
+    same_secret = (services.hasher.verify(password, current.password_hash) if password
+                   else password_hash == current.password_hash)
+    if same_secret and current.active == active:
+        return current.id
+    counts["users"] += 1
+    if password and not same_secret:
+        current = bridge.update_user(services, realm, current.id, password=password, actor=actor)
+    elif not same_secret:
+        current = replace(current, password_hash=str(password_hash))
+        services.storage.users.put(current)
+        services.audit(AuditEvent(realm=realm, action="user.update", actor=actor, target=current.id))
+    if current.active != active:
+        current = bridge.update_user(services, realm, current.id, active=active, actor=actor)
+    return current.id
+
+
+def _placeholder() -> str:
+    from credo.keys.secrets import new_secret
+
+    return new_secret()
+
+
+def _group(services: Services, realm: str, g: dict[str, Any], user_ids: dict[str, str], actor: str,
+           counts: dict[str, int]) -> None:
+    name = _need(g, "groups", "name")
+    members = [_user_id(services, realm, m, user_ids, "groups.members") for m in g.get("members") or []]
+    current = services.storage.groups.get(realm, name)
+    if current is not None and sorted(current.members) == sorted(members):
+        return
+    counts["groups"] += 1
+    bridge.put_group(services, realm, name, members, actor=actor)
+
+
+def _user_id(services: Services, realm: str, username: str, user_ids: dict[str, str], field: str) -> str:
+    if username in user_ids:
+        return user_ids[username]
+    user = services.storage.users.by_username(realm, username) or services.storage.users.get(realm, username)
+    if user is None:
+        raise InvalidRequest("unknown user", description=f"{field}: user '{username}' does not exist.")
+    return user.id
+
+
+def _client(services: Services, realm: str, kind: str, c: dict[str, Any], actor: str, counts: dict[str, int]) -> None:
+    section = "applications" if kind == "application" else "agents"
+    client_id = _need(c, section, "client_id")
+    secret, secret_hash = c.get("secret"), c.get("secret_hash")
+    current = services.storage.clients.get(realm, client_id)
+    if current is not None and current.kind != kind:
+        raise InvalidRequest("kind", description=f"{section}.client_id: '{client_id}' exists as a {current.kind}.")
+    if current is None:
+        counts[section] += 1
+        current = _create(services, realm, kind, client_id, c, actor)
+        if secret:
+            return _reconcile(services, current, c, actor, counts, section, count=False)
+    changes = {}
+    if secret and not services.hasher.verify(secret, current.secret_hash):
+        clients.set_secret(services, realm, client_id, secret, actor=actor)
+        counts[section] += 1
+    elif not secret and secret_hash and secret_hash != current.secret_hash:
+        changes["secret_hash"] = secret_hash
+    _reconcile(services, current, c, actor, counts, section, extra=changes)
+
+
+def _create(services: Services, realm: str, kind: str, client_id: str, c: dict[str, Any], actor: str) -> Client:
+    common = {"name": c.get("name") or client_id, "secret": c.get("secret") or None,
+              "scopes": tuple(c.get("scopes") or ()), "auth_method": c.get("auth_method", "client_secret_post")}
+    if kind == "application":
+        client, _ = bridge.create_application(
+            services, realm, client_id, app_type=c.get("app_type") or "service",
+            grant_types=tuple(c.get("grant_types") or ("client_credentials",)),
+            owners=tuple(c.get("owners") or ()), actor=actor, **common)
+    else:
+        attrs = c.get("attributes") or {}
+        client, _ = bridge.create_agent(
+            services, realm, client_id,
+            grant_types=tuple(c.get("grant_types") or ("client_credentials", GRANT_TOKEN_EXCHANGE)),
+            overrides_enabled=_flag(attrs, "providerOverridesEnabled"),
+            stateless_tokens=_flag(attrs, "statelessTokensEnabled"),
+            accept_audience=_flag(attrs, "acceptAudienceParametersInTokenExchangeRequests"), actor=actor, **common)
+    return client
+
+
+def _flag(attrs: dict[str, Any], name: str) -> bool:
+    values = attrs.get(name) or []
+    return bool(values) and str(values[0]).lower() == "true"
+
+
+def _reconcile(services: Services, current: Client, c: dict[str, Any], actor: str, counts: dict[str, int],
+               section: str, *, extra: dict[str, Any] | None = None, count: bool = True) -> None:
+    changes: dict[str, Any] = dict(extra or {})
+    for key in CLIENT_KEYS:
+        if key not in c or (key in ("owners", "app_type") and current.kind != "application"):
+            continue
+        wanted = c[key]
+        if key == "attributes":
+            wanted = {k: [str(x) for x in v] for k, v in (wanted or {}).items()}
+        elif isinstance(wanted, list):
+            wanted = tuple(wanted)
+        if getattr(current, key) != wanted:
+            changes[key] = wanted
+    if changes:
+        if count:
+            counts[section] += 1
+        clients.update_client(services, current.realm, current.client_id, changes, actor=actor)
+
+
+def _policy(services: Services, realm: str, agent_id: str, p: dict[str, Any], user_ids: dict[str, str], actor: str,
+            counts: dict[str, int]) -> None:
+    app = _need(p, "agents.policies", "application")
+    subjects = tuple(_user_id(services, realm, s, user_ids, "agents.policies.subjects") for s in p.get("subjects") or [])
+    groups, permissions = tuple(p.get("subject_groups") or ()), tuple(p.get("permissions") or ())
+    current = services.storage.policies.get(realm, agent_id, app)
+    if current is not None and (current.subjects, current.subject_groups, current.permissions) == (
+            subjects, groups, permissions):
+        return
+    counts["policies"] += 1
+    bridge.put_policy(services, realm, agent_id, app, subjects=subjects, subject_groups=groups,
+                      permissions=permissions, actor=actor)
