@@ -61,8 +61,10 @@ def settings_page(page: Page) -> Response:
     shown = realm.settings
     if page.request.method == "POST":
         try:
-            realms.update_settings(page.services, realm.name, settings_changes(page, realm.settings.model_dump(mode="json")),
-                                   actor=page.admin)
+            current = realm.settings.model_dump(mode="json")
+            changes = {k: v for k, v in settings_changes(page, current).items() if v != current.get(k)}
+            if changes:
+                realms.update_settings(page.services, realm.name, changes, actor=page.admin)
             return page.redirect(f"/admin/r/{realm.name}/settings", "Settings saved.")
         except (OAuthError, ValidationError) as exc:
             errors = _flatten(field_errors(exc), exc)
