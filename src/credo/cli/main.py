@@ -10,6 +10,7 @@ import typer
 import uvicorn
 
 from credo.cli.admin import print_first_admin, register
+from credo.cli.agents import register as register_agent_commands
 from credo.cli.common import open_services
 from credo.management.demo import ensure_demo
 from credo.settings import Settings
@@ -26,6 +27,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(realm_app, name="realm")
 app.add_typer(client_app, name="client")
 register(app)
+register_agent_commands(app)
 
 
 @app.command()
