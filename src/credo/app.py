@@ -21,6 +21,7 @@ from credo.oauth.grants.refresh_token import issue_refresh_token, revoke_refresh
 from credo.oauth.grants.registry import default_handlers
 from credo.oauth.services import Services
 from credo.oauth.token_endpoint import TokenEndpoint
+from credo.scripting.quickjs_runner import QuickJsRunner
 from credo.settings import Settings
 from credo.storage.protocols import Storage
 from credo.storage.sql.engine import make_engine
@@ -44,6 +45,7 @@ def build_services(settings: Settings, storage: Storage, *, base_url: str, clock
     services = Services(storage=storage, keys=KeyRing(storage.keys, Sealer(master), clock),
                         hasher=SecretHasher(pepper), clock=clock, base_url=base_url)
     services.cache._interval = settings.cache_check_interval
+    services.script_runner = QuickJsRunner()
     return services
 
 

@@ -12,6 +12,7 @@ import uvicorn
 from credo.cli.admin import print_first_admin, register
 from credo.cli.agents import register as register_agent_commands
 from credo.cli.common import open_services
+from credo.cli.scripts import script_app
 from credo.management.demo import ensure_demo
 from credo.settings import Settings
 
@@ -28,6 +29,7 @@ app.add_typer(realm_app, name="realm")
 app.add_typer(client_app, name="client")
 register(app)
 register_agent_commands(app)
+app.add_typer(script_app, name="script")
 
 
 @app.command()
