@@ -20,6 +20,7 @@ from credo.management.realms import ensure_realm
 from credo.oauth.grants.refresh_token import issue_refresh_token, revoke_refresh_token
 from credo.oauth.grants.registry import default_handlers
 from credo.oauth.services import Services
+from credo.oauth.throttle import FailureThrottle
 from credo.oauth.token_endpoint import TokenEndpoint
 from credo.scripting.quickjs_runner import QuickJsRunner
 from credo.settings import Settings
@@ -46,6 +47,8 @@ def build_services(settings: Settings, storage: Storage, *, base_url: str, clock
                         hasher=SecretHasher(pepper), clock=clock, base_url=base_url)
     services.cache._interval = settings.cache_check_interval
     services.script_runner = QuickJsRunner()
+    services.auth_throttle = FailureThrottle(clock, limit=settings.auth_failure_limit,
+                                             window=settings.auth_failure_window)
     return services
 
 

@@ -28,6 +28,7 @@ from credo.storage.protocols import KeyRepository
 ALLOWED_ALGS = ("ES256", "RS256")
 FORBIDDEN_HEADERS = ("jku", "jwk", "x5u", "x5c", "crit")
 REFRESH_SECONDS = 30.0
+CLOCK_SKEW = 60  # seconds a token's nbf/iat may lie in the future (another node's clock)
 
 
 class TokenRejected(Exception):
@@ -151,12 +152,22 @@ class KeyRing:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token, key.public, algorithms=[key.alg], issuer=issuer, audience=audience,
-                options={"require": ["exp", "iat", "iss", "jti"], "verify_aud": audience is not None},
-                leeway=0,
+                options={"require": ["exp", "iat", "iss", "jti"], "verify_aud": audience is not None,
+                         "verify_exp": False, "verify_nbf": False, "verify_iat": False},
             )
         except jwt.PyJWTError as exc:
             raise TokenRejected(str(exc)) from exc
+        self._check_times(claims)
         return claims
+
+    def _check_times(self, claims: dict[str, Any]) -> None:
+        """Expiry against the injected clock (not the wall clock), so every component agrees on "now"."""
+        now = self._clock.now()
+        exp, nbf = claims.get("exp"), claims.get("nbf", claims.get("iat"))
+        if not isinstance(exp, int) or isinstance(exp, bool) or exp <= now:
+            raise TokenRejected("expired or malformed exp")
+        if nbf is not None and (not isinstance(nbf, int) or isinstance(nbf, bool) or nbf > now + CLOCK_SKEW):
+            raise TokenRejected("not yet valid or malformed nbf")
 
     # --- internals ------------------------------------------------------------------------------
 

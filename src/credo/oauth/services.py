@@ -16,6 +16,7 @@ from credo.domain.models import AuditEvent, Client, Realm
 from credo.keys.clock import Clock
 from credo.keys.keyring import KeyRing
 from credo.keys.secrets import SecretHasher
+from credo.oauth.throttle import FailureThrottle
 from credo.storage.protocols import Storage
 
 
@@ -90,10 +91,12 @@ class Services:
     cache: RecordCache = field(init=False)
     script_runner: Any = None  # credo.scripting.ScriptRunner, when scripts are enabled
     extras: dict[str, Any] = field(default_factory=dict)
+    auth_throttle: FailureThrottle = field(init=False)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
         self.cache = RecordCache(self.storage)
+        self.auth_throttle = FailureThrottle(self.clock)
         self._last_touch: dict[tuple[str, str], int] = {}
 
     def issuer(self, realm: Realm) -> str:
