@@ -202,7 +202,7 @@ BAD_INPUTS = [
     ("PUT", "/realms/alpha/agents/agent/policies/nope", {}, 400, "invalid_request", "application_id"),
     ("PUT", "/realms/alpha/agents/agent/policies/app", {"subjects": ["ghost"]}, 400, "invalid_request", "subjects"),
     ("PUT", "/realms/alpha/agents/app/policies/app", {}, 404, "not_found", "client_id"),
-    ("POST", "/realms/alpha/users", {"username": "u2", "password": "short"}, 400, "invalid_request", "password"),
+    ("POST", "/realms/alpha/users", {"username": "u2", "password": ""}, 400, "invalid_request", "password"),
     ("POST", "/realms/alpha/users", {"username": "u1", "password": "long-enough-pw"}, 400, "invalid_request",
      "username"),
     ("PUT", "/realms/alpha/groups/g", {"members": ["ghost"]}, 400, "invalid_request", "members"),
@@ -259,3 +259,14 @@ def test_the_schema_check_catches_a_wrong_response() -> None:
     undocumented = httpx.Response(418, json={}, request=request)
     with pytest.raises(AssertionError):
         check(undocumented)
+
+
+def test_script_test_run_shows_the_resulting_attributes(admin: Admin) -> None:
+    source = ('if (operation === "CREATE" && clientIdentity.isAIAgent()) {'
+              ' clientIdentity.setAttribute("statelessTokensEnabled", ["true"]); clientIdentity.store(); }')
+    out = admin("POST", "/realms/root/scripts/test", {"source": source, "attributes": {"AgentType": ["x"]}}).json()
+    assert out["ok"] is True and out["stored"] is True
+    assert out["attributes"]["statelessTokensEnabled"] == ["true"]
+    broken = admin("POST", "/realms/root/scripts/test", {"source": "throw new Error('boom')"}).json()
+    assert broken["ok"] is False and broken["error"] == "exception" and "boom" in broken["message"]
+    assert admin("GET", "/realms/root/scripts").json() == []  # a test run registers nothing

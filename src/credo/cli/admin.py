@@ -66,7 +66,7 @@ def export(realm: str = typer.Argument(..., help="Realm to export."),
     typer.echo(json.dumps(doc, indent=2) if fmt == "json" else to_yaml(doc))
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(yaml.SafeDumper):  # type: ignore[misc]
     pass
 
 
@@ -80,7 +80,7 @@ _Dumper.add_representer(str, _str)
 
 def to_yaml(doc: object) -> str:
     """YAML with multi-line strings (script sources) as literal blocks."""
-    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
+    return str(yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True))
 
 
 def register(app: typer.Typer) -> None:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from credo.domain.errors import InvalidRequest
 from credo.domain.models import AuditEvent, Client
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE, ProviderSettings
-from credo.management import bridge, clients, realms
+from credo.management import clients, realms, usecases
 from credo.oauth.services import Services
 
 FORMAT_VERSION = 1
@@ -27,9 +27,9 @@ CLIENT_KEYS = ("name", "grant_types", "scopes", "auth_method", "enabled", "attri
 
 def export_realm(services: Services, realm: str) -> dict[str, Any]:
     r = realms.get_realm(services, realm)
-    users = bridge.list_users(services, realm)
+    users = usecases.list_users(services, realm)
     names = {u.id: u.username for u in users}
-    scripts = bridge.list_scripts(services, realm)
+    scripts = usecases.list_scripts(services, realm)
     settings = r.settings.model_dump(mode="json")
     script_names = {s.id: s.name for s in scripts}
     if settings.get("dcr_script") in script_names:
@@ -39,16 +39,16 @@ def export_realm(services: Services, realm: str) -> dict[str, Any]:
         "realm": realm,
         "settings": settings,
         "scripts": [{"name": s.name, "description": s.description, "source": s.source} for s in scripts],
-        "applications": [_client_doc(c) for c in bridge.list_applications(services, realm) if not c.dynamic],
+        "applications": [_client_doc(c) for c in usecases.list_applications(services, realm) if not c.dynamic],
         "agents": [{**_client_doc(c), "policies": [
             {"application": p.application_id, "subjects": [names.get(s, s) for s in p.subjects],
              "subject_groups": list(p.subject_groups), "permissions": list(p.permissions)}
-            for p in bridge.list_policies(services, realm, c.client_id)]}
-            for c in bridge.list_agents(services, realm) if not c.dynamic],
+            for p in usecases.list_policies(services, realm, c.client_id)]}
+            for c in usecases.list_agents(services, realm) if not c.dynamic],
         "users": [{"username": u.username, "id": u.id, "active": u.active, "password_hash": u.password_hash}
                   for u in sorted(users, key=lambda u: u.username)],
         "groups": [{"name": g.name, "members": sorted(names.get(m, m) for m in g.members)}
-                   for g in bridge.list_groups(services, realm)],
+                   for g in usecases.list_groups(services, realm)],
     }
 
 
@@ -107,14 +107,14 @@ def _need(item: dict[str, Any], section: str, name: str) -> str:
 def _script(services: Services, realm: str, s: dict[str, Any], actor: str, counts: dict[str, int]) -> str:
     name, source = _need(s, "scripts", "name"), _need(s, "scripts", "source")
     description = str(s.get("description") or "")
-    current = next((x for x in bridge.list_scripts(services, realm) if x.name == name), None)
+    current = next((x for x in usecases.list_scripts(services, realm) if x.name == name), None)
     if current is None:
         counts["scripts"] += 1
-        return bridge.create_script(services, realm, name=name, source=source, description=description,
+        return usecases.create_script(services, realm, name=name, source=source, description=description,
                                     actor=actor).id
     if (current.source, current.description) != (source, description):
         counts["scripts"] += 1
-        bridge.update_script(services, realm, current.id, source=source, description=description, actor=actor)
+        usecases.update_script(services, realm, current.id, source=source, description=description, actor=actor)
     return current.id
 
 
@@ -124,7 +124,7 @@ def _settings(services: Services, realm: str, wanted: dict[str, Any], script_ids
     wanted = dict(wanted)
     script = wanted.get("dcr_script")
     if script:
-        known = {s.name: s.id for s in bridge.list_scripts(services, realm)} | script_ids
+        known = {s.name: s.id for s in usecases.list_scripts(services, realm)} | script_ids
         wanted["dcr_script"] = known.get(script, script)
     current = realms.get_realm(services, realm).settings
     try:
@@ -147,7 +147,7 @@ def _user(services: Services, realm: str, u: dict[str, Any], actor: str, counts:
     active = bool(u.get("active", True))
     if current is None:
         counts["users"] += 1
-        current = bridge.create_user(services, realm, username, password or _placeholder(), active=active,
+        current = usecases.create_user(services, realm, username, password or _placeholder(), active=active,
                                      user_id=u.get("id"), actor=actor)
         if not password:
             services.storage.users.put(replace(current, password_hash=str(password_hash)))
@@ -158,13 +158,13 @@ def _user(services: Services, realm: str, u: dict[str, Any], actor: str, counts:
         return current.id
     counts["users"] += 1
     if password and not same_secret:
-        current = bridge.update_user(services, realm, current.id, password=password, actor=actor)
+        current = usecases.update_user(services, realm, current.id, password=password, actor=actor)
     elif not same_secret:
         current = replace(current, password_hash=str(password_hash))
         services.storage.users.put(current)
         services.audit(AuditEvent(realm=realm, action="user.update", actor=actor, target=current.id))
     if current.active != active:
-        current = bridge.update_user(services, realm, current.id, active=active, actor=actor)
+        current = usecases.update_user(services, realm, current.id, active=active, actor=actor)
     return current.id
 
 
@@ -182,7 +182,7 @@ def _group(services: Services, realm: str, g: dict[str, Any], user_ids: dict[str
     if current is not None and sorted(current.members) == sorted(members):
         return
     counts["groups"] += 1
-    bridge.put_group(services, realm, name, members, actor=actor)
+    usecases.put_group(services, realm, name, members, actor=actor)
 
 
 def _user_id(services: Services, realm: str, username: str, user_ids: dict[str, str], field: str) -> str:
@@ -219,13 +219,13 @@ def _create(services: Services, realm: str, kind: str, client_id: str, c: dict[s
     common = {"name": c.get("name") or client_id, "secret": c.get("secret") or None,
               "scopes": tuple(c.get("scopes") or ()), "auth_method": c.get("auth_method", "client_secret_post")}
     if kind == "application":
-        client, _ = bridge.create_application(
+        client, _ = usecases.create_application(
             services, realm, client_id, app_type=c.get("app_type") or "service",
             grant_types=tuple(c.get("grant_types") or ("client_credentials",)),
             owners=tuple(c.get("owners") or ()), actor=actor, **common)
     else:
         attrs = c.get("attributes") or {}
-        client, _ = bridge.create_agent(
+        client, _ = usecases.create_agent(
             services, realm, client_id,
             grant_types=tuple(c.get("grant_types") or ("client_credentials", GRANT_TOKEN_EXCHANGE)),
             overrides_enabled=_flag(attrs, "providerOverridesEnabled"),
@@ -268,5 +268,5 @@ def _policy(services: Services, realm: str, agent_id: str, p: dict[str, Any], us
             subjects, groups, permissions):
         return
     counts["policies"] += 1
-    bridge.put_policy(services, realm, agent_id, app, subjects=subjects, subject_groups=groups,
+    usecases.put_policy(services, realm, agent_id, app, subjects=subjects, subject_groups=groups,
                       permissions=permissions, actor=actor)

@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Route
 from credo.admin.api import clients, directory, realms
 from credo.admin.api.base import endpoint
 from credo.admin.openapi import document
-from credo.http.responses import json_response
+from credo.admin.web import json_response
 from credo.oauth.services import Services
 
 R = "/admin/api/realms/{realm}"

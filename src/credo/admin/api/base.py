@@ -12,10 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from credo.admin.session import csrf_ok, session_token
+from credo.admin.web import json_response, read_body, services_of
 from credo.domain.errors import AccessDenied, InvalidRequest, InvalidToken, OAuthError
-from credo.http.context import services_of
-from credo.http.forms import read_body
-from credo.http.responses import json_response
 from credo.management.admins import authenticate
 from credo.oauth.services import Services
 

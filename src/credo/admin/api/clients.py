@@ -8,7 +8,7 @@ from credo.admin.api import shapes
 from credo.admin.api.base import Call, only, optional, require
 from credo.domain.errors import NotFound
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE
-from credo.management import bridge
+from credo.management import usecases
 from credo.management.clients import delete_client
 
 APP_FIELDS = ("client_id", "name", "app_type", "secret", "grant_types", "scopes", "auth_method", "owners")
@@ -31,7 +31,7 @@ def _typed(body: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
 
 
 def list_applications(call: Call) -> list[dict[str, Any]]:
-    return [shapes.client(c) for c in bridge.list_applications(call.services, call.realm)]
+    return [shapes.client(c) for c in usecases.list_applications(call.services, call.realm)]
 
 
 def create_application(call: Call) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def create_application(call: Call) -> dict[str, Any]:
     client_id = require(call.body, "client_id")
     kw = _typed(call.body, APP_FIELDS[1:])
     kw.setdefault("name", client_id)
-    client, secret = bridge.create_application(call.services, call.realm, client_id, actor=call.actor, **kw)
+    client, secret = usecases.create_application(call.services, call.realm, client_id, actor=call.actor, **kw)
     return shapes.with_secret(client, secret)
 
 
@@ -58,16 +58,16 @@ def update_application(call: Call) -> dict[str, Any]:
     only(call.body, APP_CHANGES)
     _app(call)
     changes = _typed(call.body, APP_CHANGES)
-    return shapes.client(bridge.update_application(call.services, call.realm, call.path("client_id"), changes,
+    return shapes.client(usecases.update_application(call.services, call.realm, call.path("client_id"), changes,
                                                    actor=call.actor))
 
 
 def delete_application(call: Call) -> None:
-    bridge.delete_application(call.services, call.realm, call.path("client_id"), actor=call.actor)
+    usecases.delete_application(call.services, call.realm, call.path("client_id"), actor=call.actor)
 
 
 def list_agents(call: Call) -> list[dict[str, Any]]:
-    return [shapes.client(c) for c in bridge.list_agents(call.services, call.realm)]
+    return [shapes.client(c) for c in usecases.list_agents(call.services, call.realm)]
 
 
 def create_agent(call: Call) -> dict[str, Any]:
@@ -76,7 +76,7 @@ def create_agent(call: Call) -> dict[str, Any]:
     kw = _typed(call.body, AGENT_FIELDS[1:])
     kw.setdefault("name", client_id)
     kw.setdefault("grant_types", ("client_credentials", GRANT_TOKEN_EXCHANGE))
-    client, secret = bridge.create_agent(call.services, call.realm, client_id, actor=call.actor, **kw)
+    client, secret = usecases.create_agent(call.services, call.realm, client_id, actor=call.actor, **kw)
     return shapes.with_secret(client, secret)
 
 
@@ -95,30 +95,30 @@ def update_agent(call: Call) -> dict[str, Any]:
     only(call.body, AGENT_CHANGES)
     _agent(call)
     changes = _typed(call.body, AGENT_CHANGES)
-    return shapes.client(bridge.update_agent(call.services, call.realm, call.path("client_id"), changes,
+    return shapes.client(usecases.update_agent(call.services, call.realm, call.path("client_id"), changes,
                                              actor=call.actor))
 
 
 def delete_agent(call: Call) -> None:
-    bridge.delete_agent(call.services, call.realm, call.path("client_id"), actor=call.actor)
+    usecases.delete_agent(call.services, call.realm, call.path("client_id"), actor=call.actor)
 
 
 def list_policies(call: Call) -> list[dict[str, Any]]:
     _agent(call)
-    return [shapes.policy(p) for p in bridge.list_policies(call.services, call.realm, call.path("client_id"))]
+    return [shapes.policy(p) for p in usecases.list_policies(call.services, call.realm, call.path("client_id"))]
 
 
 def put_policy(call: Call) -> dict[str, Any]:
     only(call.body, POLICY_FIELDS)
     _agent(call)
     kw = {k: tuple(optional(call.body, k, list)) for k in POLICY_FIELDS if call.body.get(k) is not None}
-    policy = bridge.put_policy(call.services, call.realm, call.path("client_id"), call.path("application_id"),
+    policy = usecases.put_policy(call.services, call.realm, call.path("client_id"), call.path("application_id"),
                                actor=call.actor, **kw)
     return shapes.policy(policy)
 
 
 def delete_policy(call: Call) -> None:
-    bridge.delete_policy(call.services, call.realm, call.path("client_id"), call.path("application_id"),
+    usecases.delete_policy(call.services, call.realm, call.path("client_id"), call.path("application_id"),
                          actor=call.actor)
 
 

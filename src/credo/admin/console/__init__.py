@@ -13,8 +13,8 @@ from starlette.staticfiles import StaticFiles
 from credo.admin.console import clients, other, scripts, settings
 from credo.admin.console.base import HEADERS, TEMPLATES, Page, page, read_multi_form
 from credo.admin.session import clear_session, set_session
+from credo.admin.web import services_of
 from credo.domain.errors import OAuthError
-from credo.http.context import services_of
 from credo.management.admins import login, logout
 
 R = "/admin/r/{realm}"

@@ -15,9 +15,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from credo.admin.session import csrf_ok, csrf_token, session_token
+from credo.admin.web import read_body, services_of
 from credo.domain.errors import InvalidToken, OAuthError
-from credo.http.context import services_of
-from credo.http.forms import read_body
 from credo.management.admins import authenticate
 from credo.oauth.services import Services
 

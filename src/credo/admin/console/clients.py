@@ -11,7 +11,7 @@ from credo.admin.console.settings import GRANT_LABELS
 from credo.domain.errors import NotFound, OAuthError
 from credo.domain.models import AUTH_METHODS, Client
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE, KNOWN_GRANT_TYPES
-from credo.management import bridge
+from credo.management import usecases
 
 AUTH_LABELS = [(m, m) for m in AUTH_METHODS]
 
@@ -36,7 +36,7 @@ def _row(c: Client, realm: str, section: str) -> dict[str, Any]:
 
 def applications_page(page: Page) -> Response:
     realm = page.realm
-    rows = [_row(c, realm, "applications") for c in bridge.list_applications(page.services, realm)]
+    rows = [_row(c, realm, "applications") for c in usecases.list_applications(page.services, realm)]
     return page.render("list.html", title="Applications", subtitle="Resources AI agents act on.",
                        headers=["Client ID", "Name", "Type", "Scopes"], rows=rows,
                        new_url=f"/admin/r/{realm}/applications/new", new_label="Custom Application",
@@ -48,7 +48,7 @@ def new_application(page: Page) -> Response:
     errors: dict[str, str] = {}
     if page.request.method == "POST":
         try:
-            client, secret = bridge.create_application(
+            client, secret = usecases.create_application(
                 page.services, realm, page.value("client_id"), name=page.value("name") or page.value("client_id"),
                 app_type=page.value("app_type", "service"), secret=page.value("secret") or None,
                 owners=tuple(page.words("owners")), scopes=tuple(page.words("scopes")),
@@ -71,7 +71,7 @@ def edit_application(page: Page) -> Response:
         changes = _signon_changes(page) if page.value("tab") == "signon" else {
             "name": page.value("name"), "owners": page.words("owners")}
         try:
-            bridge.update_application(page.services, page.realm, app.client_id, changes, actor=page.admin)
+            usecases.update_application(page.services, page.realm, app.client_id, changes, actor=page.admin)
             return page.redirect(f"/admin/r/{page.realm}/applications/{app.client_id}?tab={page.value('tab')}",
                                  "Changes saved.")
         except OAuthError as exc:
@@ -87,13 +87,13 @@ def _signon_changes(page: Page) -> dict[str, Any]:
 
 
 def delete_application(page: Page) -> Response:
-    bridge.delete_application(page.services, page.realm, str(page.request.path_params["key"]), actor=page.admin)
+    usecases.delete_application(page.services, page.realm, str(page.request.path_params["key"]), actor=page.admin)
     return page.redirect(f"/admin/r/{page.realm}/applications", "Application deleted.")
 
 
 def agents_page(page: Page) -> Response:
     realm = page.realm
-    rows = [_row(c, realm, "agents") for c in bridge.list_agents(page.services, realm)]
+    rows = [_row(c, realm, "agents") for c in usecases.list_agents(page.services, realm)]
     return page.render("list.html", title="AI Agents", subtitle="Agents created here or registered at /aiagent/register.",
                        headers=["Client ID", "Name", "Kind", "Scopes"], rows=rows,
                        new_url=f"/admin/r/{realm}/agents/new", new_label="New AI Agent",
@@ -105,7 +105,7 @@ def new_agent(page: Page) -> Response:
     errors: dict[str, str] = {}
     if page.request.method == "POST":
         try:
-            client, secret = bridge.create_agent(
+            client, secret = usecases.create_agent(
                 page.services, realm, page.value("client_id"), name=page.value("name") or page.value("client_id"),
                 secret=page.value("secret") or None, scopes=tuple(page.words("scopes")),
                 grant_types=("client_credentials", GRANT_TOKEN_EXCHANGE), actor=page.admin)
@@ -124,16 +124,16 @@ def edit_agent(page: Page) -> Response:
             if tab == "applications":
                 _save_policy(page, agent)
             else:
-                bridge.update_agent(page.services, page.realm, agent.client_id, _agent_changes(page), actor=page.admin)
+                usecases.update_agent(page.services, page.realm, agent.client_id, _agent_changes(page), actor=page.admin)
             return page.redirect(f"/admin/r/{page.realm}/agents/{agent.client_id}?tab={tab}", "Changes saved.")
         except OAuthError as exc:
             errors = field_errors(exc)
-    apps = bridge.list_applications(page.services, page.realm)
+    apps = usecases.list_applications(page.services, page.realm)
     return page.render("agent_edit.html", c=agent, errors=errors, tab=tab, grant_options=_grant_options(),
                        auth_options=AUTH_LABELS, apps=apps, v=page,
-                       policies=bridge.list_policies(page.services, page.realm, agent.client_id),
-                       users={u.id: u.username for u in bridge.list_users(page.services, page.realm)},
-                       groups=[g.name for g in bridge.list_groups(page.services, page.realm)],
+                       policies=usecases.list_policies(page.services, page.realm, agent.client_id),
+                       users={u.id: u.username for u in usecases.list_users(page.services, page.realm)},
+                       groups=[g.name for g in usecases.list_groups(page.services, page.realm)],
                        notice=page.request.query_params.get("notice"), status=400 if errors else 200)
 
 
@@ -148,21 +148,21 @@ def _agent_changes(page: Page) -> dict[str, Any]:
 
 
 def _save_policy(page: Page, agent: Client) -> None:
-    users = {u.username: u.id for u in bridge.list_users(page.services, page.realm)}
+    users = {u.username: u.id for u in usecases.list_users(page.services, page.realm)}
     subjects = [users.get(name, name) for name in page.words("subjects")]
     permissions = page.words("permissions") + page.values("permission_choices")
-    bridge.put_policy(page.services, page.realm, agent.client_id, page.value("application_id"),
+    usecases.put_policy(page.services, page.realm, agent.client_id, page.value("application_id"),
                       subjects=tuple(subjects), subject_groups=tuple(page.values("subject_groups")),
                       permissions=tuple(dict.fromkeys(permissions)), actor=page.admin)
 
 
 def delete_policy(page: Page) -> Response:
     agent = _client(page, "agent")
-    bridge.delete_policy(page.services, page.realm, agent.client_id, str(page.request.path_params["application_id"]),
+    usecases.delete_policy(page.services, page.realm, agent.client_id, str(page.request.path_params["application_id"]),
                          actor=page.admin)
     return page.redirect(f"/admin/r/{page.realm}/agents/{agent.client_id}?tab=applications", "Policy removed.")
 
 
 def delete_agent(page: Page) -> Response:
-    bridge.delete_agent(page.services, page.realm, str(page.request.path_params["key"]), actor=page.admin)
+    usecases.delete_agent(page.services, page.realm, str(page.request.path_params["key"]), actor=page.admin)
     return page.redirect(f"/admin/r/{page.realm}/agents", "Agent deleted.")

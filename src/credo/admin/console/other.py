@@ -6,7 +6,7 @@ from starlette.responses import Response
 
 from credo.admin.console.base import Page, field_errors
 from credo.domain.errors import OAuthError
-from credo.management import bridge, keys
+from credo.management import keys, usecases
 from credo.management.clients import delete_client
 
 AUDIT_FILTERS = ("action", "actor", "target", "decision", "text")
@@ -19,35 +19,35 @@ def users_page(page: Page) -> Response:
         try:
             if page.value("form") == "group":
                 members = _user_ids(page, page.words("members"))
-                bridge.put_group(page.services, realm, page.value("group_name"), members, actor=page.admin)
+                usecases.put_group(page.services, realm, page.value("group_name"), members, actor=page.admin)
             else:
-                bridge.create_user(page.services, realm, page.value("username"), page.value("password"),
+                usecases.create_user(page.services, realm, page.value("username"), page.value("password"),
                                    actor=page.admin)
             return page.redirect(f"/admin/r/{realm}/users", "Saved.")
         except OAuthError as exc:
             errors = field_errors(exc)
             if page.value("form") == "group" and "name" in errors:
                 errors["group_name"] = errors.pop("name")
-    users = bridge.list_users(page.services, realm)
+    users = usecases.list_users(page.services, realm)
     names = {u.id: u.username for u in users}
     groups = [{"name": g.name, "members": ", ".join(names.get(m, m) for m in g.members)}
-              for g in bridge.list_groups(page.services, realm)]
+              for g in usecases.list_groups(page.services, realm)]
     return page.render("users.html", users=users, groups=groups, errors=errors, v=page,
                        notice=page.request.query_params.get("notice"), status=400 if errors else 200)
 
 
 def _user_ids(page: Page, words: list[str]) -> list[str]:
-    by_name = {u.username: u.id for u in bridge.list_users(page.services, page.realm)}
+    by_name = {u.username: u.id for u in usecases.list_users(page.services, page.realm)}
     return [by_name.get(w, w) for w in words]
 
 
 def delete_user(page: Page) -> Response:
-    bridge.delete_user(page.services, page.realm, str(page.request.path_params["key"]), actor=page.admin)
+    usecases.delete_user(page.services, page.realm, str(page.request.path_params["key"]), actor=page.admin)
     return page.redirect(f"/admin/r/{page.realm}/users", "User deleted.")
 
 
 def delete_group(page: Page) -> Response:
-    bridge.delete_group(page.services, page.realm, str(page.request.path_params["key"]), actor=page.admin)
+    usecases.delete_group(page.services, page.realm, str(page.request.path_params["key"]), actor=page.admin)
     return page.redirect(f"/admin/r/{page.realm}/users", "Group deleted.")
 
 

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from credo.admin.console.base import Page, field_errors
 from credo.domain.errors import OAuthError
-from credo.management import bridge
+from credo.management import usecases
 from credo.scripting.api import ScriptError
 
 NEW_SOURCE = "// OAuth2 Dynamic Client Registration script\n"
@@ -18,7 +18,7 @@ SAMPLE_ATTRIBUTES = {"AgentType": ["assistant"], "aiAgentIdentityUid": ["sample-
 def scripts_page(page: Page) -> Response:
     realm = page.realm
     rows = [{"cells": [s.name, s.description, s.id], "href": f"/admin/r/{realm}/scripts/{s.id}", "key": s.id}
-            for s in bridge.list_scripts(page.services, realm)]
+            for s in usecases.list_scripts(page.services, realm)]
     return page.render("list.html", title="Scripts", subtitle="Scripts run on dynamic client registration events.",
                        headers=["Name", "Description", "ID"], rows=rows, new_url=f"/admin/r/{realm}/scripts/new",
                        new_label="New Script", delete_base=f"/admin/r/{realm}/scripts",
@@ -30,7 +30,7 @@ def new_script(page: Page) -> Response:
     errors: dict[str, str] = {}
     if page.request.method == "POST":
         try:
-            script = bridge.create_script(page.services, realm, name=page.value("name"), source=NEW_SOURCE,
+            script = usecases.create_script(page.services, realm, name=page.value("name"), source=NEW_SOURCE,
                                           description=page.value("description"), actor=page.admin)
             return page.redirect(f"/admin/r/{realm}/scripts/{script.id}", "Script created.")
         except OAuthError as exc:
@@ -40,7 +40,7 @@ def new_script(page: Page) -> Response:
 
 def edit_script(page: Page) -> Response:
     realm, script_id = page.realm, str(page.request.path_params["script_id"])
-    script = bridge.get_script(page.services, realm, script_id)
+    script = usecases.get_script(page.services, realm, script_id)
     errors: dict[str, str] = {}
     result = None
     if page.request.method == "POST":
@@ -52,7 +52,7 @@ def edit_script(page: Page) -> Response:
                                          "source": source})
         else:
             try:
-                bridge.update_script(page.services, realm, script_id, name=page.value("name"), source=source,
+                usecases.update_script(page.services, realm, script_id, name=page.value("name"), source=source,
                                      description=page.value("description"), actor=page.admin)
                 return page.redirect(f"/admin/r/{realm}/scripts/{script_id}", "Script saved.")
             except OAuthError as exc:
@@ -70,7 +70,7 @@ def _test(page: Page, realm: str, source: str) -> dict[str, object]:
     except ValueError:
         return {"ok": False, "message": "sample: the sample attributes must be a JSON object."}
     try:
-        out = bridge.test_script(page.services, realm, source=source, operation=page.value("operation", "CREATE"),
+        out = usecases.test_script(page.services, realm, source=source, operation=page.value("operation", "CREATE"),
                                  is_ai_agent=page.checked("is_ai_agent"), attributes=attributes)
     except ScriptError as exc:
         return {"ok": False, "message": f"{exc.reason}: {exc}"}
@@ -84,7 +84,7 @@ def _test(page: Page, realm: str, source: str) -> dict[str, object]:
 def delete_script(page: Page) -> Response:
     realm = page.realm
     try:
-        bridge.delete_script(page.services, realm, str(page.request.path_params["key"]), actor=page.admin)
+        usecases.delete_script(page.services, realm, str(page.request.path_params["key"]), actor=page.admin)
     except OAuthError as exc:
         return page.redirect(f"/admin/r/{realm}/scripts", exc.description)
     return page.redirect(f"/admin/r/{realm}/scripts", "Script deleted.")

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from credo.admin.console.base import Page, field_errors
 from credo.domain.errors import OAuthError
 from credo.domain.settings import KNOWN_GRANT_TYPES
-from credo.management import bridge, realms
+from credo.management import realms, usecases
 
 GRANT_LABELS = {"client_credentials": "Client Credentials", "password": "Resource Owner Password Credentials",
                 "urn:ietf:params:oauth:grant-type:token-exchange": "Token Exchange", "refresh_token": "Refresh Token"}
@@ -68,7 +68,7 @@ def settings_page(page: Page) -> Response:
             return page.redirect(f"/admin/r/{realm.name}/settings", "Settings saved.")
         except (OAuthError, ValidationError) as exc:
             errors = _flatten(field_errors(exc), exc)
-    scripts = [("", "— none —")] + [(s.id, s.name) for s in bridge.list_scripts(page.services, realm.name)]
+    scripts = [("", "— none —")] + [(s.id, s.name) for s in usecases.list_scripts(page.services, realm.name)]
     return page.render("settings.html", s=shown, errors=errors, notice=page.request.query_params.get("notice"),
                        grant_options=[(g, GRANT_LABELS.get(g, g)) for g in KNOWN_GRANT_TYPES],
                        script_options=scripts, status=400 if errors else 200)
