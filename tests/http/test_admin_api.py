@@ -186,7 +186,7 @@ BAD_INPUTS = [
     ("PATCH", "/realms/alpha/settings", {"token_format": "paper"}, 400, "invalid_request", "token_format"),
     ("PATCH", "/realms/alpha/settings", {"protection": {"policy": {"max_clients": -1}}}, 400, "invalid_request",
      "protection.policy.max_clients"),
-    ("POST", "/realms", {"name": "Bad Name!"}, 400, "invalid_request", None),
+    ("POST", "/realms", {"name": "Bad Name!"}, 400, "invalid_request", "name"),
     ("POST", "/realms", {"name": "alpha"}, 400, "invalid_request", "name"),
     ("POST", "/realms/alpha/applications", {"client_id": "bad id!"}, 400, "invalid_request", "client_id"),
     ("POST", "/realms/alpha/applications", {"client_id": "app"}, 400, "invalid_request", "client_id"),
@@ -270,3 +270,29 @@ def test_script_test_run_shows_the_resulting_attributes(admin: Admin) -> None:
     broken = admin("POST", "/realms/root/scripts/test", {"source": "throw new Error('boom')"}).json()
     assert broken["ok"] is False and broken["error"] == "exception" and "boom" in broken["message"]
     assert admin("GET", "/realms/root/scripts").json() == []  # a test run registers nothing
+
+
+def test_admin_sign_in_is_throttled_after_repeated_failures(sqlite_server: LiveServer) -> None:
+    Admin(sqlite_server).close()
+    limit = sqlite_server.services.auth_throttle.limit
+    with sqlite_server.client() as http:
+        for _ in range(limit):
+            r = http.post("/admin/api/token", json={"username": ADMIN, "password": "wrong-password-value"})
+            assert_error(check(r), 400, "invalid_grant")
+        r = http.post("/admin/api/token", json={"username": ADMIN, "password": PASSWORD})
+        assert_error(check(r), 429, "too_many_requests")
+        assert int(r.headers["retry-after"]) >= 1
+        page = http.post("/admin/login", data={"username": ADMIN, "password": PASSWORD})
+        assert page.status_code == 429 and "Too many failed attempts" in page.text
+
+
+def test_console_login_never_redirects_off_site(sqlite_server: LiveServer) -> None:
+    Admin(sqlite_server).close()
+    with sqlite_server.client() as http:
+        for target in ("https://evil.example/", "//evil.example/admin/", "/admin/r/root/keys"):
+            r = http.post("/admin/login", data={"username": ADMIN, "password": PASSWORD, "next": target})
+            assert r.status_code == 303
+            expected = target if target == "/admin/r/root/keys" else "/admin/r/root/settings"
+            assert r.headers["location"] == expected
+        wrong = http.post("/admin/login", data={"username": ADMIN, "password": "nope-nope-nope"})
+        assert wrong.status_code == 401 and "set-cookie" not in wrong.headers

@@ -122,6 +122,7 @@ def _paths() -> dict[str, Any]:
     token = _op("getAdminToken", "Sign in with an administrator's username and password", "200",
                 _ref("TokenResponse"), "TokenRequest")
     token["security"] = []
+    token["responses"]["429"] = {"$ref": "#/components/responses/TooManyRequests"}
     return {
         "/token": {"post": token},
         "/realms": {"get": _op("listRealms", "List realms", "200", _list("Realm")),
@@ -202,7 +203,8 @@ def document() -> dict[str, Any]:
         "paths": _paths(),
         "components": {
             "schemas": schemas,
-            "responses": {"BadRequest": err, "Unauthorized": err, "Forbidden": err, "NotFound": err},
+            "responses": {"BadRequest": err, "Unauthorized": err, "Forbidden": err, "NotFound": err,
+                          "TooManyRequests": err},
             "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer",
                                                "description": "A token from POST /admin/api/token (1 hour)."}},
         },

@@ -41,12 +41,16 @@ def bootstrap_admin(services: Services) -> tuple[str, str] | None:
     return "admin", plain
 
 
-def login(services: Services, username: str, password: str) -> str:
-    """Check the credentials (constant time) and issue an admin token."""
+def login(services: Services, username: str, password: str, *, source: str = "") -> str:
+    """Check the credentials (constant time) and issue an admin token. Repeated failures for one
+    username and source address are throttled (429) like client authentication."""
+    key = (ADMIN_REALM, username[:64], source)
+    services.auth_throttle.check(key)
     admin = services.storage.admins.get(username)
     stored = admin.password_hash if admin else _DUMMY_HASH.get(services)
     ok = services.hasher.verify(password, stored) and admin is not None
     if not ok:
+        services.auth_throttle.failed(key)
         services.audit(AuditEvent(realm=ADMIN_REALM, action="admin.login", actor=username[:64], decision="deny"))
         raise InvalidGrant("bad admin credentials", description="username or password is incorrect.")
     token = new_secret()

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from credo.admin.session import csrf_ok, session_token
 from credo.admin.web import json_response, read_body, services_of
-from credo.domain.errors import AccessDenied, InvalidRequest, InvalidToken, OAuthError
+from credo.domain.errors import AccessDenied, InvalidRequest, InvalidToken, OAuthError, TooManyRequests
 from credo.management.admins import authenticate
 from credo.oauth.services import Services
 
@@ -49,7 +49,9 @@ def field_error(exc: OAuthError) -> Response:
     head = exc.description.split(":", 1)[0] if ":" in exc.description else ""
     if head and " " not in head:
         body["field"] = head
-    headers = {"www-authenticate": exc.www_authenticate} if exc.www_authenticate else None
+    headers = {"www-authenticate": exc.www_authenticate} if exc.www_authenticate else {}
+    if isinstance(exc, TooManyRequests):
+        headers["retry-after"] = str(exc.retry_after)
     return json_response(body, exc.status, headers)
 
 

@@ -16,7 +16,8 @@ AUDIT_FILTERS = ("action", "actor", "target", "decision", "text")
 def token(call: Call) -> dict[str, Any]:
     username = require(call.body, "username")
     password = require(call.body, "password")
-    return {"access_token": login(call.services, username, password), "token_type": "Bearer",
+    source = call.request.client.host if call.request.client else ""
+    return {"access_token": login(call.services, username, password, source=source), "token_type": "Bearer",
             "expires_in": ADMIN_TOKEN_LIFETIME}
 
 
@@ -29,6 +30,8 @@ def create_realm(call: Call) -> dict[str, Any]:
     if call.services.storage.realms.get(name) is not None:
         raise InvalidRequest("realm exists", description=f"name: realm '{name}' already exists.")
     settings = optional(call.body, "settings", dict, {})
+    if not realms.REALM_NAME.match(name):
+        raise InvalidRequest("realm name", description="name: use lowercase letters, digits, '-' and '_' (max 63).")
     realm = realms.ensure_realm(call.services, name, actor=call.actor)
     if settings:
         realm = realms.update_settings(call.services, name, settings, actor=call.actor)

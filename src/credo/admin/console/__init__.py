@@ -33,11 +33,14 @@ async def login_page(request: Request) -> Response:
     form = await read_multi_form(request)
     username = (form.get("username") or [""])[0]
     try:
-        token = login(services, username, (form.get("password") or [""])[0])
-    except OAuthError:
+        token = login(services, username, (form.get("password") or [""])[0],
+                      source=request.client.host if request.client else "")
+    except OAuthError as exc:
+        throttled = exc.status == 429
         html = TEMPLATES.get_template("login.html").render(
-            next=(form.get("next") or [""])[0], username=username, error="Wrong username or password.")
-        return HTMLResponse(html, status_code=401, headers=HEADERS)
+            next=(form.get("next") or [""])[0], username=username,
+            error="Too many failed attempts; wait a minute." if throttled else "Wrong username or password.")
+        return HTMLResponse(html, status_code=429 if throttled else 401, headers=HEADERS)
     response = RedirectResponse(_safe_next((form.get("next") or [""])[0]), status_code=303)
     set_session(services, response, token)
     return response
