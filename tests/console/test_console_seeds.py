@@ -219,9 +219,19 @@ def test_autonomous_agent(console: Console) -> None:
         assert set(x.json()["scope"].split()) == {"logs-read", "logs-search"}
         exchanged = http.get(f"{base}/tokeninfo", params={"access_token": x.json()["access_token"]}).json()
         assert exchanged["act"] == {"sub": agent.client_id} and "web-server-logs-api-app" in exchanged["aud"]
-    for name in ("agents", "applications", "audit", "keys"):
+    for name in ("agents", "applications", "audit"):
         c.go(f"/admin/r/alpha/{name}")
         c.shot(f"13-{name}")
+    c.go("/admin/r/alpha/audit?actor=console-admin&action=policy.put")
+    assert "web-server-logs-api-app" in c.page.inner_text("#audit")
+    assert len(c.page.query_selector_all("#audit tbody tr")) == 1
+    c.go("/admin/r/alpha/keys")
+    c.page.click("text=Rotate signing key")
+    assert c.notice().startswith("New signing key")
+    assert c.page.inner_text("#keys").count("retired") == 1
+    c.shot("13-keys")
+    c.page.select_option("#realm-switch", "root")
+    c.page.wait_for_url("**/admin/r/root/settings")
 
 
 def test_on_behalf_of(console: Console) -> None:
@@ -262,3 +272,29 @@ def test_on_behalf_of(console: Console) -> None:
                                                       "client_id": "digital-assistant-ai-agent",
                                                       "client_secret": "assistant-secret-0123456789"}).json()
         assert info["sub"] == user.id and info["act"] == {"sub": "digital-assistant-ai-agent"}
+
+
+def test_registration_protection_settings(console: Console) -> None:
+    c = console
+    c.go("/admin/r/root/settings")
+    c.page.check("#f-require_software_statement")
+    c.page.fill("#f-ss_jwks", "not json")
+    c.page.click("text=Save Changes")
+    assert c.page.inner_text("#err-ss_jwks") == "not valid JSON."
+    c.page.fill("#f-ss_jwks_uri", "ftp://keys.example")
+    c.page.fill("#f-ss_jwks", "")
+    c.page.click("text=Save Changes")
+    assert "URL scheme" in c.page.inner_text("#err-ss_jwks_uri")
+    assert c.server.services.realm("root").settings.protection.require_software_statement is False
+    c.shot("15-protection-field-error")
+    c.page.fill("#f-ss_jwks_uri", "https://keys.example/jwks.json")
+    c.page.fill("#f-ss_issuers", "https://issuer.example")
+    c.page.fill("#f-policy_max_clients", "100")
+    c.page.fill("#f-policy_allowed_redirect_hosts", "example.com")
+    c.page.click("text=Save Changes")
+    assert c.notice() == "Settings saved."
+    p = c.server.services.realm("root").settings.protection
+    assert p.require_software_statement and str(p.software_statement_keys.jwks_uri) == "https://keys.example/jwks.json"
+    assert p.software_statement_keys.issuers == ("https://issuer.example",) and p.policy.max_clients == 100
+    assert p.policy.allowed_redirect_hosts == ("example.com",)
+    c.shot("16-protection-saved")
