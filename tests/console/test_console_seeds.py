@@ -298,3 +298,20 @@ def test_registration_protection_settings(console: Console) -> None:
     assert p.software_statement_keys.issuers == ("https://issuer.example",) and p.policy.max_clients == 100
     assert p.policy.allowed_redirect_hosts == ("example.com",)
     c.shot("16-protection-saved")
+
+
+def test_refused_agent_save_keeps_what_was_typed(console: Console) -> None:
+    c = console
+    c.go("/admin/r/root/agents/new")
+    c.page.fill("#f-client_id", "typed-agent")
+    c.page.click("text=Create AI Agent")
+    c.page.click("#continue")
+    c.page.fill("#f-scopes", "read-data bad\\scope")
+    c.page.click("text=Show Advanced Settings")
+    c.page.check("#f-overrides_enabled")
+    c.page.click("text=Save Changes")
+    assert c.page.inner_text("#err-scopes")
+    assert c.page.input_value("#f-scopes") == "read-data bad\\scope" and c.page.is_checked("#f-overrides_enabled")
+    agent = c.server.services.storage.clients.get("root", "typed-agent")
+    assert agent is not None and agent.scopes == () and not agent.overrides_enabled
+    c.shot("17-agent-field-error")

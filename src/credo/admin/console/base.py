@@ -42,6 +42,16 @@ class Page:
     admin: str
     token: str
     form: dict[str, list[str]] = field(default_factory=dict)
+    refused: bool = False  # set when a save was refused: forms then show what was typed
+
+    def shown(self, name: str, stored: Any) -> Any:
+        return self.value(name) if self.refused else stored
+
+    def shown_list(self, name: str, stored: Any) -> Any:
+        return self.values(name) if self.refused else stored
+
+    def shown_on(self, name: str, stored: bool) -> bool:
+        return self.checked(name) if self.refused else stored
 
     @property
     def realm(self) -> str:

@@ -76,7 +76,9 @@ def edit_application(page: Page) -> Response:
                                  "Changes saved.")
         except OAuthError as exc:
             errors = field_errors(exc)
-    return page.render("application_edit.html", c=app, errors=errors, tab=page.request.query_params.get("tab", ""),
+            page.refused = True
+    tab = page.value("tab") if page.refused else page.request.query_params.get("tab", "")
+    return page.render("application_edit.html", c=app, v=page, errors=errors, tab=tab,
                        grant_options=_grant_options(), auth_options=AUTH_LABELS,
                        notice=page.request.query_params.get("notice"), status=400 if errors else 200)
 
@@ -128,6 +130,7 @@ def edit_agent(page: Page) -> Response:
             return page.redirect(f"/admin/r/{page.realm}/agents/{agent.client_id}?tab={tab}", "Changes saved.")
         except OAuthError as exc:
             errors = field_errors(exc)
+            page.refused = tab != "applications"
     apps = usecases.list_applications(page.services, page.realm)
     return page.render("agent_edit.html", c=agent, errors=errors, tab=tab, grant_options=_grant_options(),
                        auth_options=AUTH_LABELS, apps=apps, v=page,
