@@ -3,6 +3,8 @@ configured. Screenshots of every page go to test-artifacts/console/."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE
@@ -197,8 +199,17 @@ def test_autonomous_agent(console: Console) -> None:
                         "logs-api-secret-0123456789", "logs-read logs-search")
     _create_agent(c, "bot-traffic-analyzer-agent", "Bot Traffic Analyzer Agent", "bot-secret-0123456789abc",
                   "monitor-system", "web-server-logs-api-app", ("logs-read", "logs-search"))
+    c.page.once("dialog", lambda dialog: dialog.accept())
+    c.page.click("#new-secret")
+    fresh = c.page.inner_text("#client-secret")
+    assert len(fresh) >= 40
+    c.shot("12b-new-secret-once")
     agent = c.server.services.storage.clients.get("alpha", "bot-traffic-analyzer-agent")
     assert agent is not None and agent.stateless_tokens and agent.accepts_audience
+    assert c.server.services.hasher.verify(fresh, agent.secret_hash)
+    c.server.services.storage.clients.update(replace(agent, secret_hash=c.server.services.hasher.hash_human(
+        "bot-secret-0123456789abc")))
+    c.server.services.changed()
     policy = c.server.services.storage.policies.get("alpha", agent.client_id, "web-server-logs-api-app")
     assert policy is not None and set(policy.permissions) == {"logs-read", "logs-search"}
     base = c.server.realm_url("alpha")
@@ -239,6 +250,13 @@ def test_on_behalf_of(console: Console) -> None:
     _create_realm(c)
     _configure_provider(c, ("client_credentials", "password", GRANT_TOKEN_EXCHANGE))
     c.go("/admin/r/alpha/users")
+    c.page.fill("#f-username", "temp.user")
+    c.page.fill("#f-password", "Temp-Passw0rd-123")
+    c.page.click("text=Create user")
+    c.page.click("#users tr:has-text('temp.user') >> text=Deactivate")
+    assert c.notice() == "temp.user is now inactive."
+    temp = c.server.services.storage.users.by_username("alpha", "temp.user")
+    assert temp is not None and not temp.active
     c.page.fill("#f-username", "barbara.jensen")
     c.page.fill("#f-password", "Demo-Passw0rd-Barbara")
     c.page.click("text=Create user")

@@ -131,6 +131,8 @@ def test_every_endpoint_on_sqlite_and_postgres(server: LiveServer) -> None:
                                                       "scopes": ["logs-read", "logs-search"], "owners": ["ops"]}).json()
     assert app["client_secret"] and app["kind"] == "application" and "secret_hash" not in app
     assert admin("GET", "/realms/alpha/applications/logs-app").json().get("client_secret") is None
+    rotated = admin("POST", "/realms/alpha/applications/logs-app/secret", {}).json()
+    assert rotated["client_secret"] and rotated["client_secret"] != app["client_secret"]
     changed = admin("PATCH", "/realms/alpha/applications/logs-app", {"grant_types": ["client_credentials", "password"]})
     assert changed.json()["grant_types"] == ["client_credentials", "password"]
 
@@ -139,6 +141,11 @@ def test_every_endpoint_on_sqlite_and_postgres(server: LiveServer) -> None:
                                                   "accept_audience": True}).json()
     assert agent["is_agent"] and agent["stateless_tokens"] and agent["accept_audience"] and agent["client_secret"]
     assert admin("PATCH", "/realms/alpha/agents/bot", {"accept_audience": False}).json()["accept_audience"] is False
+    chosen = admin("POST", "/realms/alpha/agents/bot/secret", {"secret": "a-chosen-agent-secret"}).json()
+    assert chosen["client_secret"] == "a-chosen-agent-secret"
+    stored = server.services.storage.clients.get("alpha", "bot")
+    assert stored is not None and server.services.hasher.verify("a-chosen-agent-secret", stored.secret_hash)
+    assert_error(admin("POST", "/realms/alpha/agents/logs-app/secret", {}), 404, "not_found", "client_id")
     user = admin("POST", "/realms/alpha/users", {"username": "barbara.jensen", "password": "a-demo-password"}).json()
     assert admin("GET", f"/realms/alpha/users/{user['id']}").json()["username"] == "barbara.jensen"
     assert admin("PATCH", f"/realms/alpha/users/{user['id']}", {"active": False}).json()["active"] is False
@@ -209,6 +216,7 @@ BAD_INPUTS = [
     ("POST", "/realms/alpha/scripts", {"name": "s"}, 400, "invalid_request", "source"),
     ("GET", "/realms/alpha/audit?limit=0", None, 400, "invalid_request", "limit"),
     ("POST", "/realms/alpha/keys/rotate", {"alg": "HS256"}, 400, "invalid_request", "alg"),
+    ("POST", "/realms/alpha/applications/app/secret", {"secret": "short"}, 400, "invalid_request", "client_secret"),
     ("GET", "/realms/nowhere/settings", None, 404, "not_found", None),
     ("PATCH", "/realms/alpha/applications/ghost", {"name": "x"}, 404, "not_found", "client_id"),
 ]
@@ -296,3 +304,28 @@ def test_console_login_never_redirects_off_site(sqlite_server: LiveServer) -> No
             assert r.headers["location"] == expected
         wrong = http.post("/admin/login", data={"username": ADMIN, "password": "nope-nope-nope"})
         assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+
+
+WRONG_VALUES: list[Any] = [12345, {"nested": True}, ["x", 1], None, True, "", "x" * 5000, "\x00"]
+
+
+def test_wrong_types_in_any_body_field_never_cause_a_server_error(admin: Admin) -> None:
+    admin("POST", "/realms", {"name": "alpha"})
+    admin("POST", "/realms/alpha/applications", {"client_id": "x"})
+    admin("POST", "/realms/alpha/agents", {"client_id": "ag"})
+    tried = 0
+    for template, ops in DOC["paths"].items():
+        for method, op in ops.items():
+            ref = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            if "$ref" not in ref or template == "/token":
+                continue
+            schema = DOC["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
+            path = template.replace("{realm}", "alpha").replace("{client_id}", "ag" if "agents" in template else "x")
+            path = path.replace("{application_id}", "x").replace("{user_id}", "u").replace("{name}", "g")
+            path = path.replace("{script_id}", "s")
+            for prop in schema.get("properties", {}):
+                for value in WRONG_VALUES:
+                    r = admin(method.upper(), path, {prop: value})
+                    assert r.status_code < 500, (method, path, prop, value, r.text)
+                    tried += 1
+    assert tried > 300

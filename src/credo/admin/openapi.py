@@ -56,6 +56,7 @@ SCHEMAS: dict[str, Any] = {
                          "accept_audience": BOOL}, ("client_id",), extra=False),
     "AgentChange": _obj({"name": STR, "grant_types": STRS, "scopes": STRS, "auth_method": STR, "enabled": BOOL,
                          "overrides_enabled": BOOL, "stateless_tokens": BOOL, "accept_audience": BOOL}, extra=False),
+    "NewSecret": _obj({"secret": {"type": "string", "minLength": 16}}, extra=False),
     "Policy": _obj({"agent_id": STR, "application_id": STR, "subjects": STRS, "subject_groups": STRS,
                     "permissions": STRS}, ("agent_id", "application_id", "subjects", "subject_groups", "permissions")),
     "PolicyPut": _obj({"subjects": STRS, "subject_groups": STRS, "permissions": STRS}, extra=False),
@@ -146,6 +147,12 @@ def _paths() -> dict[str, Any]:
             "patch": _op("updateApplication", "Change an application", "200", _ref("Client"), "ApplicationChange",
                          params=cp),
             "delete": _op("deleteApplication", "Delete an application", "204", None, params=cp)},
+        f"{R}/applications/{{client_id}}/secret": {
+            "post": _op("newApplicationSecret", "Set or generate a new client secret (returned once)", "200",
+                        _ref("ClientWithSecret"), "NewSecret", params=cp)},
+        f"{R}/agents/{{client_id}}/secret": {
+            "post": _op("newAgentSecret", "Set or generate a new client secret (returned once)", "200",
+                        _ref("ClientWithSecret"), "NewSecret", params=cp)},
         f"{R}/agents": {
             "get": _op("listAgents", "List AI agents (including dynamically registered)", "200", _list("Client"),
                        params=rp),

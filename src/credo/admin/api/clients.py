@@ -6,10 +6,11 @@ from typing import Any
 
 from credo.admin.api import shapes
 from credo.admin.api.base import Call, only, optional, require
-from credo.domain.errors import NotFound
+from credo.domain.errors import InvalidRequest, NotFound
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE
+from credo.keys.secrets import WeakSecret
 from credo.management import usecases
-from credo.management.clients import delete_client
+from credo.management.clients import delete_client, set_secret
 
 APP_FIELDS = ("client_id", "name", "app_type", "secret", "grant_types", "scopes", "auth_method", "owners")
 APP_CHANGES = ("name", "grant_types", "scopes", "auth_method", "owners", "enabled")
@@ -120,6 +121,19 @@ def put_policy(call: Call) -> dict[str, Any]:
 def delete_policy(call: Call) -> None:
     usecases.delete_policy(call.services, call.realm, call.path("client_id"), call.path("application_id"),
                          actor=call.actor)
+
+
+def new_secret(call: Call) -> dict[str, Any]:
+    """A new client secret (the given one, or generated), returned once."""
+    only(call.body, ("secret",))
+    kind = "application" if "/applications/" in call.request.url.path else "agent"
+    client = _app(call) if kind == "application" else _agent(call)
+    try:
+        secret = set_secret(call.services, call.realm, client.client_id, optional(call.body, "secret", str),
+                            actor=call.actor)
+    except WeakSecret as exc:
+        raise InvalidRequest("weak secret", description=f"client_secret: {exc}.") from exc
+    return shapes.with_secret(call.services.storage.clients.get(call.realm, client.client_id) or client, secret)
 
 
 def list_dynamic(call: Call) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from credo.domain.errors import NotFound, OAuthError
 from credo.domain.models import AUTH_METHODS, Client
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE, KNOWN_GRANT_TYPES
 from credo.management import usecases
+from credo.management.clients import set_secret
 
 AUTH_LABELS = [(m, m) for m in AUTH_METHODS]
 
@@ -169,3 +170,10 @@ def delete_policy(page: Page) -> Response:
 def delete_agent(page: Page) -> Response:
     usecases.delete_agent(page.services, page.realm, str(page.request.path_params["key"]), actor=page.admin)
     return page.redirect(f"/admin/r/{page.realm}/agents", "Agent deleted.")
+
+
+def regenerate_secret(page: Page) -> Response:
+    section = "applications" if "/applications/" in page.request.url.path else "agents"
+    client = _client(page, "application" if section == "applications" else "agent")
+    secret = set_secret(page.services, page.realm, client.client_id, actor=page.admin)
+    return _secret_once(page, client, secret, section)

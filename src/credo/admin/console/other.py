@@ -46,6 +46,12 @@ def delete_user(page: Page) -> Response:
     return page.redirect(f"/admin/r/{page.realm}/users", "User deleted.")
 
 
+def toggle_user(page: Page) -> Response:
+    user = usecases.get_user(page.services, page.realm, str(page.request.path_params["key"]))
+    usecases.update_user(page.services, page.realm, user.id, active=not user.active, actor=page.admin)
+    return page.redirect(f"/admin/r/{page.realm}/users", f"{user.username} is now {'inactive' if user.active else 'active'}.")
+
+
 def delete_group(page: Page) -> Response:
     usecases.delete_group(page.services, page.realm, str(page.request.path_params["key"]), actor=page.admin)
     return page.redirect(f"/admin/r/{page.realm}/users", "Group deleted.")
