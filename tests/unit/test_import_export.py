@@ -101,8 +101,18 @@ def test_every_example_imports_twice_without_changes(services: Services, example
     ({"realm": "alpha", "groups": [{"name": "g", "members": ["ghost"]}]}, "groups.members"),
     ({"realm": "alpha", "applications": [{"name": "no id"}]}, "applications.client_id"),
     ({"realm": "alpha", "scripts": [{"name": "s"}]}, "scripts.source"),
+    ({"realm": "alpha", "applications": [{"client_id": "a", "scopes": "a b"}]}, "applications.scopes"),
+    ({"realm": "alpha", "agents": [{"client_id": "a", "attributes": {"x": "true"}}]}, "agents.attributes"),
+    ({"realm": "alpha", "agents": [{"client_id": "a", "policies": [{"application": "x", "subjects": [1]}]}]},
+     "agents.policies.subjects"),
+    ({"realm": "alpha", "users": [{"username": "u", "password": "p4ssword!", "active": "yes"}]}, "users.active"),
+    ({"realm": "alpha", "users": [{"username": "u", "password": 12345678}]}, "users.password"),
+    ({"realm": "alpha", "users": [{"username": "u", "password": "p4ssword!"}], "agents": [{"client_id": 5}]},
+     "agents.client_id"),
 ])
 def test_bad_documents_name_the_field(services: Services, doc: dict[str, object], field: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
         import_document(services, doc)
     assert caught.value.description.startswith(f"{field}:")
+    assert services.storage.clients.all("alpha") == [] and services.storage.users.all("alpha") == []
+    assert services.storage.realms.get("alpha") is None or field.startswith(("settings", "groups", "scripts"))
