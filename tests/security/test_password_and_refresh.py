@@ -103,13 +103,20 @@ def test_refresh_rotation(server: LiveServer, demo: dict[str, str]) -> None:
         assert body["scope"] == "read-data" and body["refresh_token"] != first
         info = http.post(f"{base}/introspect", data={"token": body["access_token"], **app.auth}).json()
         assert info["sub"] == USER_ID and info["auth_level"] == 0 and info["scope"] == "read-data"
-        # The old one is burned; the new one carries the narrowed scope.
-        assert_error(_refresh(http, base, app, first), 400, "invalid_grant")
+        # The new one carries the narrowed scope and rotates again.
         second = body["refresh_token"]
         assert_error(_refresh(http, base, app, second, "openid"), 400, "invalid_scope")
         third = _refresh(http, base, app, second).json()
         assert third["scope"] == "read-data"
+        # Replaying a rotated-away token is refused and revokes the whole family.
+        assert_error(_refresh(http, base, app, first), 400, "invalid_grant")
+        assert_error(_refresh(http, base, app, third["refresh_token"]), 400, "invalid_grant")
         assert_error(_refresh(http, base, app, second), 400, "invalid_grant")
+        # Presenting the tombstone's own key as a token gets nothing either.
+        assert_error(_refresh(http, base, app, "refresh-used:" + second), 400, "invalid_grant")
+        # Another login starts a new, unaffected family.
+        fresh = password_token(http, base, app).json()["refresh_token"]
+        assert _refresh(http, base, app, fresh).status_code == 200
         assert_error(_refresh(http, base, app, "made-up-refresh-token"), 400, "invalid_grant")
         assert_error(token(http, base, grant_type="refresh_token", **app.auth), 400, "invalid_request")
 

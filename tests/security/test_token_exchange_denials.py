@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from credo.domain.settings import GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE
 from credo.keys.clock import FrozenClock
-from credo.management.agents import create_agent, put_policy, set_agent_enabled, update_agent
+from credo.management.agents import create_agent, delete_agent, put_policy, set_agent_enabled, update_agent
 from credo.management.applications import create_application, delete_application, update_application
 from credo.management.demo import ensure_demo
 from credo.management.groups import put_group
@@ -187,6 +187,9 @@ def test_agent_without_the_token_exchange_grant(sqlite_server: LiveServer, sqlit
     base = sqlite_server.realm_url("alpha")
     with sqlite_server.client() as http:
         assert_error(exchange(http, base, agent, cc_token(http, base, agent), AUTO_APP), 400, "unauthorized_client")
+    [event] = s.storage.audit.query("alpha", action="token_exchange")
+    assert (event.decision, event.actor, event.target) == ("deny", AUTO_AGENT, AUTO_APP)
+    assert event.reason.startswith("unauthorized_client")
 
 
 def test_realm_without_the_token_exchange_grant(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
@@ -197,6 +200,11 @@ def test_realm_without_the_token_exchange_grant(sqlite_server: LiveServer, sqlit
         own = cc_token(http, base, agent)
         update_settings(s, "alpha", {"grant_types": [GRANT_CLIENT_CREDENTIALS]})
         assert_error(exchange(http, base, agent, own, AUTO_APP), 400, "unsupported_grant_type")
+        assert_error(http.post(f"{base}/access_token", data={"grant_type": GRANT_TOKEN_EXCHANGE, "client_id": AUTO_AGENT,
+                                                             "client_secret": "wrong"}), 401, "invalid_client")
+    # The authenticated refusal is audited; the failed authentication is not.
+    [event] = s.storage.audit.query("alpha", action="token_exchange")
+    assert (event.decision, event.actor) == ("deny", AUTO_AGENT) and event.reason.startswith("unsupported_grant_type")
 
 
 def test_disabled_agent(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
@@ -397,3 +405,24 @@ def test_expired_subject_token(frozen: tuple[LiveServer, FrozenClock], stateless
         assert r.status_code == 200 and r.json()["expires_in"] == 1  # capped by the subject token
         clock.advance(1)
         assert_error(exchange(http, base, agent, own, AUTO_APP), 400, "invalid_grant")
+
+
+def test_recreated_clients_do_not_revive_old_tokens(frozen: tuple[LiveServer, FrozenClock]) -> None:
+    """A token naming a deleted agent (in `act`) stays dead when a new client takes the same id."""
+    sqlite_server, clock = frozen
+    s = sqlite_server.services
+    agent, app = on_behalf_setup(s)
+    create_agent(s, "alpha", "second-agent", name="Second", secret=AGENT_SECRET, grant_types=(GRANT_TOKEN_EXCHANGE,),
+                 overrides_enabled=True, accept_audience=True)
+    put_policy(s, "alpha", "second-agent", OBO_APP, subjects=(USER_ID,), permissions=("read-data",))
+    second = Party("second-agent", AGENT_SECRET)
+    base = sqlite_server.realm_url("alpha")
+    with sqlite_server.client() as http:
+        first = exchange(http, base, agent, _user_token(sqlite_server, app), OBO_APP).json()["access_token"]
+        nested = exchange(http, base, second, first, OBO_APP).json()["access_token"]
+        assert http.get(f"{base}/tokeninfo", params={"access_token": nested}).status_code == 200
+        clock.advance(1)
+        delete_agent(s, "alpha", OBO_AGENT)
+        create_agent(s, "alpha", OBO_AGENT, name="Impostor", secret=AGENT_SECRET)
+        gone = http.get(f"{base}/tokeninfo", params={"access_token": nested})
+        assert gone.status_code == 401 and gone.json()["error"] == "invalid_token"

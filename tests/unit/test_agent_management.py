@@ -146,3 +146,32 @@ def test_deleting_an_agent_or_application_drops_its_policies(services: Services)
     # A re-created agent with the same id does not inherit the old policies.
     create_agent(services, "alpha", "agent-1", name="again")
     assert list_policies(services, "alpha", "agent-1") == []
+
+
+def test_deleted_users_and_groups_leave_policies(services: Services) -> None:
+    create_agent(services, "alpha", "agent-1", name="A")
+    create_application(services, "alpha", "app-1", name="App")
+    a = create_user(services, "alpha", "a", "pw")
+    b = create_user(services, "alpha", "b", "pw")
+    put_group(services, "alpha", "team", ["a"])
+    put_group(services, "alpha", "other", [])
+    put_policy(services, "alpha", "agent-1", "app-1", subjects=("a", "b"), subject_groups=("team", "other"))
+    delete_user(services, "alpha", a.id)
+    delete_group(services, "alpha", "team")
+    [policy] = list_policies(services, "alpha", "agent-1")
+    assert policy.subjects == (b.id,) and policy.subject_groups == ("other",)
+    # A new group with the old name, or a new user with the old id, gains nothing.
+    put_group(services, "alpha", "team", ["b"])
+    create_user(services, "alpha", "a2", "pw", user_id=a.id)
+    [policy] = list_policies(services, "alpha", "agent-1")
+    assert policy.subjects == (b.id,) and policy.subject_groups == ("other",)
+
+
+def test_weak_secret_is_refused_naming_the_field(services: Services) -> None:
+    create_application(services, "alpha", "app-1", name="App")
+    create_agent(services, "alpha", "agent-1", name="A")
+    _field_error(InvalidRequest, "client_secret", update_application, services, "alpha", "app-1", {"secret": "short"})
+    _field_error(InvalidRequest, "client_secret", update_agent, services, "alpha", "agent-1", {"secret": "short"})
+    _field_error(InvalidRequest, "client_secret", create_agent, services, "alpha", "agent-2", name="B", secret="short")
+    updated = update_agent(services, "alpha", "agent-1", {"secret": "a-long-enough-secret-123"})
+    assert services.hasher.verify("a-long-enough-secret-123", updated.secret_hash)

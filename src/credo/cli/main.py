@@ -13,6 +13,7 @@ from credo.cli.admin import print_first_admin, register
 from credo.cli.agents import register as register_agent_commands
 from credo.cli.common import open_services
 from credo.cli.scripts import script_app
+from credo.management.agent_demo import ensure_agent_demo
 from credo.management.demo import ensure_demo
 from credo.settings import Settings
 
@@ -45,6 +46,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     print_first_admin(services)
     if demo:
         creds = ensure_demo(services)
+        creds += ensure_agent_demo(services)
         base = f"{public_url}/am/oauth2/realms/root/realms/alpha"
         typer.echo("\nCredo demo is ready.\n")
         typer.echo(f"  Realm alpha:   {base}")

@@ -15,8 +15,8 @@ from credo.domain.models import (
     Client,
 )
 from credo.domain.settings import GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE
-from credo.management.applications import check_scopes, get_application, validated_update
-from credo.management.clients import create_client, delete_client, set_secret
+from credo.management.applications import change_secret, check_scopes, get_application, validated_update
+from credo.management.clients import create_client, delete_client
 from credo.management.users import resolve_user
 from credo.oauth.services import Services
 
@@ -58,7 +58,7 @@ def update_agent(services: Services, realm: str, client_id: str, changes: dict[s
         raise InvalidRequest(f"unknown fields {unknown}", description=f"{unknown[0]}: cannot be changed.")
     fields = {k: v for k, v in changes.items() if k not in OVERRIDE_FLAGS}
     if "secret" in fields:
-        set_secret(services, realm, client_id, fields.pop("secret"), actor=actor)
+        change_secret(services, realm, client_id, fields.pop("secret"), actor=actor)
     if "scopes" in fields:
         fields["scopes"] = check_scopes("scopes", fields["scopes"])
     if "grant_types" in fields:

@@ -7,6 +7,7 @@ from typing import Any
 from credo.domain.errors import InvalidRequest, InvalidScope, NotFound
 from credo.domain.models import AUTH_METHODS, Client
 from credo.domain.settings import KNOWN_GRANT_TYPES
+from credo.keys.secrets import WeakSecret
 from credo.management.clients import create_client, delete_client, set_secret, update_client
 from credo.oauth.scopes import parse_scope
 from credo.oauth.services import Services
@@ -37,6 +38,14 @@ def check_scopes(field: str, scopes: tuple[str, ...] | list[str]) -> tuple[str, 
     return tuple(out)
 
 
+def change_secret(services: Services, realm: str, client_id: str, secret: str | None, *, actor: str) -> str:
+    """Set a new client secret (generated when None); a weak secret is refused naming the field."""
+    try:
+        return set_secret(services, realm, client_id, secret, actor=actor)
+    except WeakSecret as exc:
+        raise InvalidRequest(str(exc), description=f"client_secret: {exc}.") from exc
+
+
 def get_application(services: Services, realm: str, client_id: str) -> Client:
     client = services.storage.clients.get(realm, client_id)
     if client is None or client.kind != "application":
@@ -64,7 +73,7 @@ def update_application(services: Services, realm: str, client_id: str, changes: 
         raise InvalidRequest(f"unknown fields {unknown}", description=f"{unknown[0]}: cannot be changed.")
     fields = dict(changes)
     if "secret" in fields:
-        set_secret(services, realm, client_id, fields.pop("secret"), actor=actor)
+        change_secret(services, realm, client_id, fields.pop("secret"), actor=actor)
     if "app_type" in fields and fields["app_type"] not in APP_TYPES:
         raise InvalidRequest("app type", description="app_type: must be 'web' or 'service'.")
     if "scopes" in fields:

@@ -6,6 +6,7 @@ import re
 
 from credo.domain.errors import InvalidRequest, NotFound
 from credo.domain.models import AuditEvent, Group
+from credo.management.policy_refs import forget_in_policies
 from credo.management.users import resolve_user
 from credo.oauth.services import Services
 
@@ -46,5 +47,6 @@ def list_groups(services: Services, realm: str) -> list[Group]:
 def delete_group(services: Services, realm: str, name: str, *, actor: str = "system") -> None:
     if not services.storage.groups.delete(realm, name):
         raise NotFound(f"group {name}", description=f"name: group '{name}' does not exist.")
+    forget_in_policies(services, realm, group=name)
     services.audit(AuditEvent(realm=realm, action="group.delete", actor=actor, target=name))
     services.changed()

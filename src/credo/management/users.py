@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from credo.domain.errors import InvalidRequest, NotFound
 from credo.domain.models import AuditEvent, User
+from credo.management.policy_refs import forget_in_policies
 from credo.oauth.services import Services
 from credo.storage.protocols import Conflict
 
@@ -92,5 +93,6 @@ def update_user(services: Services, realm: str, user_id: str, *, password: str |
 def delete_user(services: Services, realm: str, user_id: str, *, actor: str = "system") -> None:
     if not services.storage.users.delete(realm, user_id):
         raise NotFound(f"user {user_id}", description=f"user_id: '{user_id}' does not exist.")
+    forget_in_policies(services, realm, user_id=user_id)
     services.audit(AuditEvent(realm=realm, action="user.delete", actor=actor, target=user_id))
     services.changed()

@@ -1,8 +1,9 @@
 """Refreshing an Access Token (RFC 6749 §6) with stateful, opaque, rotating refresh tokens.
 
 Only the keyed hash of a refresh token is stored. Each use burns it (a compare-and-delete, so two
-concurrent uses cannot both win) and returns a new one; scope may only narrow, and the narrowed scope
-is what the new refresh token carries.
+concurrent uses cannot both win) and returns a new one of the same family; scope may only narrow, and
+the narrowed scope is what the new refresh token carries. A used token leaves a tombstone: presenting it
+again (a replay, so one copy was stolen) revokes the whole family, as the OAuth security BCP advises.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from credo.oauth.services import Services
 from credo.oauth.token_endpoint import Grant, TokenRequest
 
 BAD_REFRESH = "The refresh token is invalid, expired or revoked."
+FAMILY_REVOKED = "refresh-family:"
+USED_PREFIX = "refresh-used:"
 
 
 def issue_refresh_token(services: Services, request: TokenRequest, client: Client, grant: Grant,
@@ -25,20 +28,33 @@ def issue_refresh_token(services: Services, request: TokenRequest, client: Clien
     """The TokenEndpoint's refresh issuer."""
     now = services.clock.now()
     value = new_secret(32)
+    family = str(grant.refresh_claims.get("family") or uuid.uuid4().hex)
     services.storage.tokens.add(TokenRecord(
         token_hash=services.hasher.keyed_hash(value), realm=request.realm.name, jti=uuid.uuid4().hex,
         kind="refresh_token", client_id=client.client_id, sub=grant.sub, scopes=scopes, issued_at=now,
-        expires_at=now + request.realm.settings.refresh_token_lifetime, claims={"user": grant.user}))
+        expires_at=now + request.realm.settings.refresh_token_lifetime, claims={"user": grant.user, "family": family}))
     return value
 
 
-def find_refresh_token(services: Services, realm: Realm, client: Client, value: str) -> TokenRecord | None:
-    if not value or len(value) > 512:
-        return None
-    record = services.storage.tokens.get(services.hasher.keyed_hash(value))
+def _record(services: Services, realm: Realm, client: Client, token_hash: str) -> TokenRecord | None:
+    record = services.storage.tokens.get(token_hash)
     if record is None or record.kind != "refresh_token" or record.realm != realm.name:
         return None
     if record.client_id != client.client_id or record.expires_at <= services.clock.now():
+        return None
+    return record
+
+
+def _family_revoked(services: Services, realm: Realm, record: TokenRecord) -> bool:
+    return services.storage.one_time.is_burned(realm.name, FAMILY_REVOKED + str(record.claims.get("family")))
+
+
+def find_refresh_token(services: Services, realm: Realm, client: Client, value: str) -> TokenRecord | None:
+    """The client's live refresh token with this value, or None."""
+    if not value or len(value) > 512:
+        return None
+    record = _record(services, realm, client, services.hasher.keyed_hash(value))
+    if record is None or record.claims.get("used") or _family_revoked(services, realm, record):
         return None
     return record
 
@@ -50,6 +66,31 @@ def revoke_refresh_token(services: Services, realm: Realm, client: Client, value
         services.storage.tokens.delete(record.token_hash)
 
 
+def _revoke_family(services: Services, realm: Realm, record: TokenRecord) -> None:
+    until = services.clock.now() + realm.settings.refresh_token_lifetime
+    services.storage.one_time.burn(realm.name, FAMILY_REVOKED + str(record.claims.get("family")), until)
+
+
+def _replayed(services: Services, realm: Realm, client: Client, value: str) -> None:
+    """A rotated-away token presented again: revoke its family."""
+    if not value or len(value) > 512:
+        return
+    tomb = _record(services, realm, client, services.hasher.keyed_hash(USED_PREFIX + value))
+    if tomb is not None and tomb.claims.get("used"):
+        _revoke_family(services, realm, tomb)
+        raise InvalidGrant(f"refresh token replayed; family {tomb.claims.get('family')} revoked", description=BAD_REFRESH)
+
+
+def _burn(services: Services, realm: Realm, record: TokenRecord, value: str) -> None:
+    if not services.storage.tokens.delete(record.token_hash):
+        _revoke_family(services, realm, record)  # two concurrent uses of one token: treat as a replay
+        raise InvalidGrant("refresh token used concurrently; family revoked", description=BAD_REFRESH)
+    services.storage.tokens.add(TokenRecord(
+        token_hash=services.hasher.keyed_hash(USED_PREFIX + value), realm=realm.name, jti=record.jti,
+        kind="refresh_token", client_id=record.client_id, sub=record.sub, scopes=(), issued_at=record.issued_at,
+        expires_at=record.expires_at, claims={"used": True, "family": record.claims.get("family")}))
+
+
 class RefreshToken:
     grant_type = GRANT_REFRESH_TOKEN
 
@@ -59,6 +100,7 @@ class RefreshToken:
         value = single(request.params, "refresh_token", required=True) or ""
         record = find_refresh_token(services, realm, client, value)
         if record is None:
+            _replayed(services, realm, client, value)
             raise InvalidGrant("unknown, expired or foreign refresh token", description=BAD_REFRESH)
         grant_scopes(requested_scopes, record.scopes)  # refuse a wider scope before burning the token
         user = bool(record.claims.get("user"))
@@ -66,6 +108,6 @@ class RefreshToken:
             account = services.storage.users.get(realm.name, record.sub)
             if account is None or not account.active:
                 raise InvalidGrant(f"user {record.sub} gone or inactive", description=BAD_REFRESH)
-        if not services.storage.tokens.delete(record.token_hash):
-            raise InvalidGrant("refresh token already used", description=BAD_REFRESH)
-        return Grant(sub=record.sub, allowed_scopes=record.scopes, user=user, issue_refresh_token=True)
+        _burn(services, realm, record, value)
+        return Grant(sub=record.sub, allowed_scopes=record.scopes, user=user, issue_refresh_token=True,
+                     refresh_claims={"family": record.claims.get("family")})

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from credo.domain.errors import InvalidGrant, InvalidRequest, OAuthError, UnauthorizedClient
-from credo.domain.models import AuditEvent, Client, Realm
+from credo.domain.models import ApplicationPolicy, AuditEvent, Client, Realm
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE
+from credo.oauth.exchange_audit import mark_audited
 from credo.oauth.exchange_policy import (
     ACCESS_TOKEN_TYPE,
     JWT_TOKEN_TYPE,
@@ -46,15 +47,19 @@ def _check_actor_token(services: Services, request: TokenRequest, agent: Client)
         raise InvalidGrant("actor token is not the agent's own", description="The actor token does not identify this agent.")
 
 
-def _subject(services: Services, realm: Realm, token: AccessToken) -> Subject:
+def _subject(services: Services, realm: Realm, token: AccessToken, policy: ApplicationPolicy | None) -> Subject:
+    """The subject as the policy decision sees it. The token was read as live, so its user exists and is
+    active; the user's groups are looked up only when the policy could need them."""
     groups: tuple[str, ...] = ()
-    active = True
-    if token.is_user_token:
-        user = services.storage.users.get(realm.name, token.sub)
-        active = user is not None and user.active
+    if token.is_user_token and policy is not None and policy.subject_groups and token.sub not in policy.subjects:
         groups = tuple(services.storage.groups.groups_of(realm.name, token.sub))
     return Subject(sub=token.sub, client_id=token.client_id, is_user=token.is_user_token, act=token.act,
-                   may_act=token.claims.get("may_act"), user_active=active, user_groups=groups)
+                   may_act=token.claims.get("may_act"), user_active=True, user_groups=groups)
+
+
+def _policy(services: Services, realm: Realm, agent_id: str, target_id: str) -> ApplicationPolicy | None:
+    return services.cache.get(("policy", realm.name, agent_id, target_id),  # type: ignore[no-any-return]
+                              lambda: services.storage.policies.get(realm.name, agent_id, target_id))
 
 
 def _target(services: Services, realm: Realm, client_id: str) -> Target | None:
@@ -77,6 +82,7 @@ class TokenExchange:
             decision, not_after = self._decide(services, request, client, requested_scopes, details)
         except OAuthError as exc:
             self._audit(services, request, client, "deny", f"{exc.error}: {exc.detail}", details)
+            mark_audited(exc)
             raise
         details.update(actor_chain=_chain(decision.act), scopes_granted=list(decision.scopes))
         self._audit(services, request, client, "allow", decision.mode, details)
@@ -101,9 +107,9 @@ class TokenExchange:
         details["subject"] = token.sub
         _check_actor_token(services, request, client)
         target_id = choose_target(params.get("audience"), params.get("resource"), client.accepts_audience)
-        facts = ExchangeFacts(agent_id=client.client_id, subject=_subject(services, realm, token),
-                              target=_target(services, realm, target_id),
-                              policy=services.storage.policies.get(realm.name, client.client_id, target_id),
+        policy = _policy(services, realm, client.client_id, target_id)
+        facts = ExchangeFacts(agent_id=client.client_id, subject=_subject(services, realm, token, policy),
+                              target=_target(services, realm, target_id), policy=policy,
                               requested_scopes=requested, max_depth=realm.settings.max_delegation_depth)
         return decide(facts), token.exp
 
