@@ -4,30 +4,22 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
-from credo.domain.models import Script
+from credo.management.scripts import create_script, select_realm_script
 from credo.oauth.services import Services
-from tests.dcr_support import SEED_BODY, settings
+from tests.dcr_support import SEED_BODY
 from tests.support import LiveServer
 
-SEED_SCRIPT = """\
-if (operation === "CREATE" && clientIdentity.isAIAgent()) {
-  clientIdentity.setAttribute("providerOverridesEnabled", ["true"]);
-  clientIdentity.setAttribute("statelessTokensEnabled", ["true"]);
-  clientIdentity.setAttribute("acceptAudienceParametersInTokenExchangeRequests", ["true"]);
-  clientIdentity.setAttribute("AgentType", clientIdentity.getAttributeValues("AgentType"));
-  clientIdentity.setAttribute("aiAgentIdentityUid", clientIdentity.getAttributeValues("aiAgentIdentityUid"));
-  clientIdentity.store();
-}
-"""
+SEED_SCRIPT = (Path(__file__).resolve().parents[1] / "fixtures" / "seed_dcr_script.js").read_text()
 
 
 def install_script(services: Services, source: str, realm: str = "alpha") -> str:
-    script_id = str(uuid.uuid4())
-    services.storage.scripts.put(Script(realm=realm, id=script_id, name="AI Agent Dynamic Client Registration Script",
-                                        source=source, description="Configure AI agent access settings"))
-    settings(services, realm, dcr_script=script_id)
-    return script_id
+    """Create the script and make it the realm's DCR script, as an administrator would."""
+    script = create_script(services, realm, name="AI Agent Dynamic Client Registration Script", source=source,
+                           description="Script to configure AI agent access settings during dynamic client registration")
+    select_realm_script(services, realm, script.id)
+    return script.id
 
 
 def test_seed_ai_agent_registration(server: LiveServer, demo: dict[str, str]) -> None:

@@ -44,6 +44,8 @@ def test_initial_access_token_one_registration(sqlite_server: LiveServer, sqlite
         token = access_token(http, base, cid, secret)
         ok = http.post(f"{base}/register", json=SEED_BODY, headers={"Authorization": f"Bearer {token}"})
         assert ok.status_code == 201, ok.text
+        event = srv.services.storage.audit.query("alpha", action="dcr.register", target=ok.json()["client_id"])[0]
+        assert event.actor == cid and event.decision == "allow"
         reused = http.post(f"{base}/register", json=SEED_BODY, headers={"Authorization": f"Bearer {token}"})
         assert_error(reused, 401, "invalid_token")
         assert "invalid_token" in reused.headers["www-authenticate"]
@@ -292,3 +294,41 @@ def test_agent_endpoint_refuses_client_id(sqlite_server: LiveServer, sqlite_demo
         r = http.post(f"{sqlite_server.realm_url()}/aiagent/register", json={**SEED_BODY, "client_id": "my-agent"})
         assert_error(r, 400, "invalid_client_metadata")
         assert r.json()["error_description"] == "client_id: the server generates the client ID."
+
+
+def test_stateless_initial_access_token_is_one_time(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+    from credo.management.clients import create_client
+
+    srv, base = sqlite_server, sqlite_server.realm_url()
+    settings(srv.services, allow_open_registration=False)
+    _, secret = create_client(srv.services, "alpha", "iat-jwt", scopes=("dcr_register",),
+                              attributes={"providerOverridesEnabled": ["true"], "statelessTokensEnabled": ["true"]})
+    assert secret is not None
+    with srv.client() as http:
+        token = access_token(http, base, "iat-jwt", secret)
+        assert token.count(".") == 2
+        assert http.post(f"{base}/register", json=SEED_BODY,
+                         headers={"Authorization": f"Bearer {token}"}).status_code == 201
+        assert_error(http.post(f"{base}/register", json=SEED_BODY, headers={"Authorization": f"Bearer {token}"}),
+                     401, "invalid_token")
+
+
+def test_signed_body_without_keys_and_signed_update(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+    base, signer = sqlite_server.realm_url(), Signer()
+    with sqlite_server.client() as http:
+        r = http.post(f"{base}/register", content=signer.sign(_claims(base)), headers={"content-type": "application/jose"})
+        assert_error(r, 400, "invalid_request")
+        reg = http.post(f"{base}/register", json=SEED_BODY).json()
+        put = http.put(reg["registration_client_uri"], content=signer.sign(_claims(base)),
+                       headers={"content-type": "application/jose",
+                                "Authorization": f"Bearer {reg['registration_access_token']}"})
+        assert_error(put, 415, "invalid_request")
+
+
+def test_head_does_not_rotate(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+    with sqlite_server.client() as http:
+        reg = http.post(f"{sqlite_server.realm_url()}/register", json=SEED_BODY).json()
+        auth = {"Authorization": f"Bearer {reg['registration_access_token']}"}
+        head = http.head(reg["registration_client_uri"], headers=auth)
+        assert head.status_code == 405
+        assert http.get(reg["registration_client_uri"], headers=auth).status_code == 200

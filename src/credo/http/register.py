@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -51,6 +52,8 @@ async def register_agent(request: Request) -> Response:
 
 
 async def manage(request: Request) -> Response:
+    if request.method == "HEAD":  # a read rotates the token; a HEAD would lose the new one
+        raise HTTPException(405, "Use GET to read a registration.", headers={"allow": "GET, PUT, DELETE"})
     services, realm = services_of(request), realm_of(request)
     client_id = request.path_params.get("client_id") or query_params(request).get("client_id")
     authorization = request.headers.get("authorization")

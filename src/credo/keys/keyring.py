@@ -15,12 +15,12 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from credo.domain.models import SigningKey
+from credo.keys import jws
 from credo.keys.clock import Clock
 from credo.keys.sealing import Sealer
 from credo.storage.protocols import KeyRepository
@@ -28,7 +28,8 @@ from credo.storage.protocols import KeyRepository
 ALLOWED_ALGS = ("ES256", "RS256")
 FORBIDDEN_HEADERS = ("jku", "jwk", "x5u", "x5c", "crit")
 REFRESH_SECONDS = 30.0
-CLOCK_SKEW = 60  # seconds a token's nbf/iat may lie in the future (another node's clock)
+REQUIRED_CLAIMS = ("exp", "iat", "iss", "jti")
+VERIFIED_CACHE_SIZE = 20_000
 
 
 class TokenRejected(Exception):
@@ -67,6 +68,8 @@ class KeyRing:
         self._sealer = sealer
         self._clock = clock
         self._cache: dict[str, tuple[float, dict[str, _Loaded]]] = {}
+        self._headers: dict[tuple[str, str], bytes] = {}
+        self._verified: dict[tuple[str, str, str | None], tuple[str, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
     # --- administration -------------------------------------------------------------------------
@@ -108,6 +111,7 @@ class KeyRing:
 
     def invalidate(self, realm: str | None = None) -> None:
         with self._lock:
+            self._verified.clear()
             if realm is None:
                 self._cache.clear()
             else:
@@ -122,17 +126,44 @@ class KeyRing:
     def sign(self, realm: str, claims: dict[str, Any], typ: str = "at+jwt") -> str:
         signer = self._active(realm)
         assert signer.private is not None
-        return jwt.encode(claims, signer.private, algorithm=signer.alg, headers={"kid": signer.kid, "typ": typ})
+        header = self._headers.get((signer.kid, typ))
+        if header is None:
+            header = self._headers[(signer.kid, typ)] = jws.encoded_header(signer.alg, signer.kid, typ)
+        return jws.sign(header, claims, signer.private, signer.alg)
 
     def signing_alg(self, realm: str) -> str:
         return self._active(realm).alg
 
     def verify(self, realm: str, token: str, *, issuer: str, typ: str | None = "at+jwt",
                audience: str | None = None) -> dict[str, Any]:
+        """The claims of a token signed by one of this realm's keys, with the given issuer, type and
+        audience, within its validity period. Signature results are remembered per token string
+        (bounded), only while the signing key is still one of the realm's keys."""
+        remembered = self._verified.get((realm, token, typ))
+        if remembered is not None and remembered[0] in self._loaded(realm):
+            claims = dict(remembered[1])
+        else:
+            claims = self._verify_signature(realm, token, typ)
+        self._check_claims(claims, issuer, audience)
+        self._check_times(claims)
+        return claims
+
+    def _check_claims(self, claims: dict[str, Any], issuer: str, audience: str | None) -> None:
+        for name in REQUIRED_CLAIMS:
+            if name not in claims:
+                raise TokenRejected(f"missing claim {name}")
+        if claims["iss"] != issuer:
+            raise TokenRejected("wrong issuer")
+        if audience is not None:
+            aud = claims.get("aud")
+            if not (aud == audience or (isinstance(aud, list) and audience in aud)):
+                raise TokenRejected("wrong audience")
+
+    def _verify_signature(self, realm: str, token: str, typ: str | None) -> dict[str, Any]:
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise TokenRejected(f"malformed header: {exc}") from exc
+            header, payload, signing_input, signature = jws.split(token)
+        except jws.MalformedJws as exc:
+            raise TokenRejected(f"malformed token: {exc}") from exc
         for name in FORBIDDEN_HEADERS:
             if name in header:
                 raise TokenRejected(f"forbidden header {name}")
@@ -149,25 +180,28 @@ class KeyRing:
             raise TokenRejected("unknown kid")
         if key.alg != alg:
             raise TokenRejected("algorithm does not match the key")
+        if not jws.signature_valid(key.public, key.alg, signing_input, signature):
+            raise TokenRejected("bad signature")
         try:
-            claims: dict[str, Any] = jwt.decode(
-                token, key.public, algorithms=[key.alg], issuer=issuer, audience=audience,
-                options={"require": ["exp", "iat", "iss", "jti"], "verify_aud": audience is not None,
-                         "verify_exp": False, "verify_nbf": False, "verify_iat": False},
-            )
-        except jwt.PyJWTError as exc:
-            raise TokenRejected(str(exc)) from exc
-        self._check_times(claims)
+            claims = jws.claims_of(payload)
+        except jws.MalformedJws as exc:
+            raise TokenRejected(f"malformed claims: {exc}") from exc
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[(realm, token, typ)] = (key.kid, dict(claims))
         return claims
 
     def _check_times(self, claims: dict[str, Any]) -> None:
-        """Expiry against the injected clock (not the wall clock), so every component agrees on "now"."""
+        """Expiry against the injected clock (PyJWT would use the wall clock)."""
         now = self._clock.now()
-        exp, nbf = claims.get("exp"), claims.get("nbf", claims.get("iat"))
-        if not isinstance(exp, int) or isinstance(exp, bool) or exp <= now:
-            raise TokenRejected("expired or malformed exp")
-        if nbf is not None and (not isinstance(nbf, int) or isinstance(nbf, bool) or nbf > now + CLOCK_SKEW):
-            raise TokenRejected("not yet valid or malformed nbf")
+        exp, nbf = claims["exp"], claims.get("nbf", claims["iat"])
+        # Credo issues integer NumericDates only: strings, booleans and floats are refused, not coerced.
+        if not all(type(v) is int for v in (exp, nbf, claims["iat"])):
+            raise TokenRejected("time claim is not an integer")
+        if exp <= now:
+            raise TokenRejected("expired")
+        if nbf > now:
+            raise TokenRejected("not yet valid")
 
     # --- internals ------------------------------------------------------------------------------
 

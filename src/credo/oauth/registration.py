@@ -82,7 +82,7 @@ def registration_endpoint(services: Services, realm: Realm, *, agent: bool) -> s
 def register(services: Services, request: RegistrationRequest) -> dict[str, Any]:
     realm = request.realm
     check_rate(services, realm, request.source)
-    burn = initial_access(services, realm, request.authorization)
+    access = initial_access(services, realm, request.authorization)
     body = _request_body(services, request)
     if request.agent and "client_id" in body:
         raise InvalidClientMetadata("client_id sent to /aiagent/register",
@@ -104,8 +104,9 @@ def register(services: Services, request: RegistrationRequest) -> dict[str, Any]
         **_client_fields(metadata, body),
     )
     client = _scripted(services, realm, "CREATE", client, actor=client_id)
-    _store_new(services, client, burn)
-    services.audit(AuditEvent(realm=realm.name, action="dcr.register", actor="anonymous" if burn is None else "iat",
+    _store_new(services, client, None if access is None else (access.one_time_id, access.expires_at))
+    services.audit(AuditEvent(realm=realm.name, action="dcr.register",
+                              actor="anonymous" if access is None else access.client_id,
                               decision="allow", target=client_id, details={"kind": client.kind,
                                                                           "source": request.source}))
     services.changed()
@@ -177,7 +178,9 @@ def _scripted(services: Services, realm: Realm, operation: Operation, client: Cl
         services.audit(AuditEvent(realm=realm.name, action="dcr.script_failed", actor=actor, decision="deny",
                                   target=client.client_id, reason=exc.reason,
                                   details={"operation": operation, "script": script_id, "message": str(exc)[:500]}))
-        raise ScriptFailed(exc.reason, f"registration script {script_id} failed on {operation}: {exc}") from exc
+        # The script's own message may quote client metadata: it goes to the audit trail, not the log.
+        raise ScriptFailed(exc.reason, f"registration script {script_id} failed on {operation} ({exc.reason}); "
+                                       "message in the audit trail") from exc
     if not out.stored:
         return client
     attributes = {str(k): [str(v) for v in values] for k, values in out.attributes.items()

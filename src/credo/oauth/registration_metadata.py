@@ -13,7 +13,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from credo.domain.errors import InvalidClientMetadata, InvalidRedirectUri, InvalidScope
 from credo.domain.models import Realm
@@ -213,11 +213,18 @@ def _url_fields(body: dict[str, Any]) -> dict[str, Any]:
             continue
         if not isinstance(value, str) or len(value) > MAX_STRING:
             raise _bad(name, "must be a URL string")
-        parts = urlsplit(value)
-        if parts.scheme not in ("https", "http") or not parts.netloc:
+        parts = _split(value)
+        if parts is None or parts.scheme not in ("https", "http") or not parts.netloc:
             raise _bad(name, "must be an absolute http(s) URL")
         out[name] = value
     return out
+
+
+def _split(value: str) -> SplitResult | None:
+    try:
+        return urlsplit(value)
+    except ValueError:
+        return None
 
 
 def _text_fields(body: dict[str, Any]) -> dict[str, Any]:
@@ -242,7 +249,8 @@ def _keys(body: dict[str, Any]) -> dict[str, Any]:
     if jwks is not None and jwks_uri is not None:
         raise _bad("jwks", "'jwks' and 'jwks_uri' cannot both be given")
     if jwks_uri is not None:
-        if not isinstance(jwks_uri, str) or urlsplit(jwks_uri).scheme != "https" or not urlsplit(jwks_uri).netloc:
+        parts = _split(jwks_uri) if isinstance(jwks_uri, str) and len(jwks_uri) <= MAX_STRING else None
+        if parts is None or parts.scheme != "https" or not parts.netloc:
             raise _bad("jwks_uri", "must be an absolute https URL")
         return {"jwks_uri": jwks_uri}
     if jwks is None:

@@ -43,8 +43,17 @@ SIGNED_REQUEST_MAX_LIFETIME = 3600
 # --- initial access token ---------------------------------------------------------------------
 
 
-def initial_access(services: Services, realm: Realm, authorization: str | None) -> tuple[str, int] | None:
-    """None when open registration is on; else the one-time id to burn with the new client."""
+@dataclass(frozen=True)
+class InitialAccess:
+    """A checked initial access token: burn `one_time_id` with the new client; `client_id` obtained it."""
+
+    one_time_id: str
+    expires_at: int
+    client_id: str
+
+
+def initial_access(services: Services, realm: Realm, authorization: str | None) -> InitialAccess | None:
+    """None when open registration is on; else the initial access token to consume with the new client."""
     if realm.settings.allow_open_registration:
         return None
     value = bearer(authorization)
@@ -58,7 +67,7 @@ def initial_access(services: Services, realm: Realm, authorization: str | None) 
     if DCR_SCOPE not in token.scopes:
         raise InsufficientScope(f"token of {token.client_id} lacks {DCR_SCOPE}",
                                 description=f"The access token needs the '{DCR_SCOPE}' scope.")
-    return REVOKED_PREFIX + token.jti, token.exp
+    return InitialAccess(REVOKED_PREFIX + token.jti, token.exp, token.client_id)
 
 
 def bearer(authorization: str | None) -> str | None:
@@ -95,11 +104,15 @@ def verify_jws(token: str, jwks: dict[str, Any], *, now: int, require: list[str]
     """Claims of a JWS signed by one of `jwks`'s keys with an allowed algorithm, not expired at `now`;
     jwt.PyJWTError otherwise."""
     claims = _verify_signature(token, jwks, require=require, audience=audience)
-    if "exp" in claims and (not isinstance(claims["exp"], int) or claims["exp"] <= now):
+    if "exp" in claims and (not _number(claims["exp"]) or claims["exp"] <= now):
         raise jwt.ExpiredSignatureError("expired")
-    if "nbf" in claims and (not isinstance(claims["nbf"], int) or claims["nbf"] > now + 5):
+    if "nbf" in claims and (not _number(claims["nbf"]) or claims["nbf"] > now + 5):
         raise jwt.ImmatureSignatureError("not yet valid")
     return claims
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _verify_signature(token: str, jwks: dict[str, Any], *, require: list[str],

@@ -36,6 +36,7 @@ class RecordCache:
         self._seen = -1
         self._checked = 0.0
         self._lock = threading.Lock()
+        self.on_change: list[Callable[[], None]] = []  # also told when another process changed something
 
     def _fresh(self) -> None:
         now = time.monotonic()
@@ -47,6 +48,8 @@ class RecordCache:
             with self._lock:
                 self._entries.clear()
                 self._seen = counter
+            for callback in self.on_change:
+                callback()
 
     def get(self, key: tuple[str, ...], load: Callable[[], Any]) -> Any:
         self._fresh()
@@ -96,6 +99,7 @@ class Services:
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
         self.cache = RecordCache(self.storage)
+        self.cache.on_change.append(self.keys.invalidate)  # keys rotated by another process apply at once
         self.auth_throttle = FailureThrottle(self.clock)
         self._last_touch: dict[tuple[str, str], int] = {}
 

@@ -282,13 +282,16 @@ class _Keys(_Base):
             if (key.realm, key.kid) in self._rows:
                 raise Conflict("key exists")
             self._rows[(key.realm, key.kid)] = key
+            self._s.bump()
 
     def put(self, key: SigningKey) -> None:
         with self._lock:
             self._rows[(key.realm, key.kid)] = key
+            self._s.bump()
 
     def delete(self, realm: str, kid: str) -> bool:
         with self._lock:
+            self._s.bump()
             return self._rows.pop((realm, kid), None) is not None
 
 

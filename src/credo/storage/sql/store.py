@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -27,6 +28,17 @@ from credo.domain.models import (
 from credo.domain.settings import ProviderSettings
 from credo.storage.protocols import Conflict, StorageUnavailable
 from credo.storage.sql import tables as t
+from credo.storage.sql.fast import SqliteFastPath
+from credo.storage.sql.fast_rows import (
+    BURN_SQL,
+    CLIENT_SQL,
+    IS_BURNED_SQL,
+    TOKEN_GET_SQL,
+    TOKEN_INSERT_SQL,
+    TOUCH_SQL,
+    ClientRow,
+    token_params,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -129,6 +141,9 @@ class SqlClients(_Repo):
 
     @_unavailable
     def get(self, realm: str, client_id: str) -> Client | None:
+        if self._s.fast is not None:
+            raw = self._s.fast.one(CLIENT_SQL, (realm, client_id))
+            return None if raw is None else _client_from_row(ClientRow(*raw))
         with self._read() as conn:
             row = conn.execute(select(t.clients).where(self._key(realm, client_id))).first()
         return None if row is None else _client_from_row(row)
@@ -188,6 +203,9 @@ class SqlClients(_Repo):
 
     @_unavailable
     def touch(self, realm: str, client_id: str, when: int) -> None:
+        if self._s.fast is not None:
+            self._s.fast.write(TOUCH_SQL, (when, realm, client_id))
+            return
         with self._write() as conn:
             conn.execute(update(t.clients).where(self._key(realm, client_id)).values(last_used_at=when))
 
@@ -369,6 +387,12 @@ class SqlScripts(_Repo):
 class SqlTokens(_Repo):
     @_unavailable
     def add(self, record: TokenRecord) -> None:
+        if self._s.fast is not None:
+            try:
+                self._s.fast.write(TOKEN_INSERT_SQL, token_params(record, _dumps(record.claims)))
+            except sqlite3.IntegrityError as exc:
+                raise Conflict("token exists") from exc
+            return
         try:
             with self._write() as conn:
                 conn.execute(insert(t.tokens).values(
@@ -380,6 +404,13 @@ class SqlTokens(_Repo):
 
     @_unavailable
     def get(self, token_hash: str) -> TokenRecord | None:
+        if self._s.fast is not None:
+            row = self._s.fast.one(TOKEN_GET_SQL, (token_hash,))
+            if row is None:
+                return None
+            return TokenRecord(token_hash=row[0], realm=row[1], jti=row[2], kind=row[3], client_id=row[4], sub=row[5],
+                               scopes=tuple(row[6].split()), issued_at=row[7], expires_at=row[8],
+                               claims=orjson.loads(row[9]))
         with self._read() as conn:
             row = conn.execute(select(t.tokens).where(t.tokens.c.token_hash == token_hash)).first()
         if row is None:
@@ -402,6 +433,12 @@ class SqlTokens(_Repo):
 class SqlOneTime(_Repo):
     @_unavailable
     def burn(self, realm: str, one_time_id: str, expires_at: int) -> bool:
+        if self._s.fast is not None:
+            try:
+                self._s.fast.write(BURN_SQL, (realm, one_time_id, expires_at))
+            except sqlite3.IntegrityError:
+                return False
+            return True
         try:
             with self._write() as conn:
                 conn.execute(insert(t.one_time_ids).values(realm=realm, id=one_time_id, expires_at=expires_at))
@@ -411,6 +448,8 @@ class SqlOneTime(_Repo):
 
     @_unavailable
     def is_burned(self, realm: str, one_time_id: str) -> bool:
+        if self._s.fast is not None:
+            return self._s.fast.one(IS_BURNED_SQL, (realm, one_time_id)) is not None
         with self._read() as conn:
             q = select(t.one_time_ids.c.id).where(t.one_time_ids.c.realm == realm, t.one_time_ids.c.id == one_time_id)
             return conn.execute(q).first() is not None
@@ -442,21 +481,21 @@ class SqlKeys(_Repo):
     @_unavailable
     def add(self, key: SigningKey) -> None:
         try:
-            with self._write() as conn:
+            with self._write(bump=True) as conn:
                 conn.execute(insert(t.signing_keys).values(realm=key.realm, kid=key.kid, **self._values(key)))
         except IntegrityError as exc:
             raise Conflict("key exists") from exc
 
     @_unavailable
     def put(self, key: SigningKey) -> None:
-        with self._write() as conn:
+        with self._write(bump=True) as conn:
             q = update(t.signing_keys).where(t.signing_keys.c.realm == key.realm, t.signing_keys.c.kid == key.kid)
             if conn.execute(q.values(**self._values(key))).rowcount == 0:
                 conn.execute(insert(t.signing_keys).values(realm=key.realm, kid=key.kid, **self._values(key)))
 
     @_unavailable
     def delete(self, realm: str, kid: str) -> bool:
-        with self._write() as conn:
+        with self._write(bump=True) as conn:
             return bool(conn.execute(delete(t.signing_keys).where(t.signing_keys.c.realm == realm,
                                                                   t.signing_keys.c.kid == kid)).rowcount)
 
@@ -520,6 +559,7 @@ class SqlAdmins(_Repo):
 class SqlStorage:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.fast = SqliteFastPath(engine) if SqliteFastPath.supports(engine) else None
         self.realms = SqlRealms(self)
         self.clients = SqlClients(self)
         self.users = SqlUsers(self)
@@ -534,8 +574,12 @@ class SqlStorage:
 
     @_unavailable
     def change_counter(self) -> int:
+        if self.fast is not None:
+            return self.fast.change_counter()
         with self.engine.connect().execution_options(credo_read=True) as conn, conn.begin():
             return int(conn.execute(select(t.change_counter.c.n).where(t.change_counter.c.id == 1)).scalar() or 0)
 
     def close(self) -> None:
+        if self.fast is not None:
+            self.fast.close()
         self.engine.dispose()

@@ -1,0 +1,94 @@
+"""In-process cost of one request through the whole ASGI app (no sockets, no load generator).
+
+    python bench/micro.py [--n 5000] [--profile]
+
+Machine load from other processes barely affects these numbers (they are CPU time per request of
+the server's own code), so they are the ones to compare before and after a change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+
+from credo.app import build_app
+from credo.management.demo import ensure_demo
+from credo.settings import Settings
+
+REALM = "/am/oauth2/realms/root/realms/alpha"
+
+
+def _scope(path: str, body: bytes) -> dict[str, Any]:
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+            "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+            "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/x-www-form-urlencoded"),
+                        (b"content-length", str(len(body)).encode())],
+            "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8123)}
+
+
+async def call(app: Any, path: str, body: bytes) -> tuple[int, bytes]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(_scope(path, body), receive, send)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+async def run(n: int, profile: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp), master_key="micro-bench-master-key-0123456789abcdef",
+                            _env_file=None)  # type: ignore[call-arg]
+        app = build_app(settings, base_url="http://127.0.0.1:8123")
+        creds = {c.client_id: c.client_secret for c in ensure_demo(app.state.services)}
+        cc = urlencode({"grant_type": "client_credentials", "client_id": "bench-client",
+                        "client_secret": creds["bench-client"], "scope": "data-read"}).encode()
+        status, out = await call(app, REALM + "/access_token", cc)
+        assert status == 200, out
+        token = orjson.loads(out)["access_token"]
+        intro = urlencode({"token": token, "client_id": "bench-client",
+                           "client_secret": creds["bench-client"]}).encode()
+        cc_stateful = urlencode({"grant_type": "client_credentials", "client_id": "demo-client",
+                                 "client_secret": creds["demo-client"], "scope": "data-read"}).encode()
+        for name, path, body in (("cc", "/access_token", cc), ("introspect", "/introspect", intro),
+                                 ("cc-stateful", "/access_token", cc_stateful)):
+            for _ in range(200):
+                await call(app, REALM + path, body)
+            prof = cProfile.Profile() if profile else None
+            start = time.process_time()
+            if prof:
+                prof.enable()
+            for _ in range(n):
+                status, out = await call(app, REALM + path, body)
+            if prof:
+                prof.disable()
+            took = time.process_time() - start
+            assert status == 200 and b'"active":false' not in out, out
+            print(f"{name:12s} {took / n * 1e6:7.1f} us CPU/request  ({n / took:8.0f} req/s in-process)")
+            if prof:
+                pstats.Stats(prof).sort_stats("tottime").print_stats(18)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--n", type=int, default=5000)
+    p.add_argument("--profile", action="store_true")
+    args = p.parse_args()
+    asyncio.run(run(args.n, args.profile))
+
+
+if __name__ == "__main__":
+    main()

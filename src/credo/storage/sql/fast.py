@@ -1,0 +1,108 @@
+"""The SQLite fast path: plain DB-API statements for the few queries on the hot path.
+
+SQLAlchemy Core costs tens of microseconds per statement (compilation cache lookups, pool checkout,
+events); the token and introspection endpoints run a handful of fixed, single-row statements, so on
+SQLite they go straight to `sqlite3`. Each thread gets its own connections, taken from the engine (so
+they carry the same pragmas: WAL, synchronous, busy timeout) and kept for the thread's life.
+
+Each thread has two connections: one runs the statements, the other only reads `PRAGMA data_version`,
+which changes whenever another connection (in this or any other process) commits. Because the probe
+never writes, every commit anywhere moves it, which makes the change counter cheap to poll and exact.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import Engine
+
+from credo.storage.protocols import StorageUnavailable
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def guarded(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn sqlite3's operational errors into StorageUnavailable (the edge answers 503)."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            raise StorageUnavailable("database busy" if "locked" in str(exc) else "database unreachable") from exc
+
+    return wrapper
+
+
+class _PerThread(threading.local):
+    conn: sqlite3.Connection | None = None
+    probe: sqlite3.Connection | None = None
+    data_version: int = -1
+    counter: int = 0
+
+
+class SqliteFastPath:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._local = _PerThread()
+        self._opened: list[Any] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @staticmethod
+    def supports(engine: Engine) -> bool:
+        return engine.url.get_backend_name() == "sqlite" and engine.url.database not in (None, "", ":memory:")
+
+    def _open(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StorageUnavailable("storage closed")
+        fairy = self._engine.raw_connection()
+        conn: sqlite3.Connection = fairy.driver_connection  # type: ignore[assignment]
+        fairy.detach()  # ours for the thread's life; the pool neither recycles nor shares it
+        with self._lock:
+            self._opened.append(conn)
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = self._local.conn
+        if conn is None:
+            conn = self._local.conn = self._open()
+        return conn
+
+    @guarded
+    def one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._conn().execute(sql, params).fetchone()
+        return row
+
+    @guarded
+    def write(self, sql: str, params: tuple[Any, ...]) -> int:
+        """One statement in its own transaction (autocommit); raises sqlite3.IntegrityError on a duplicate."""
+        return self._conn().execute(sql, params).rowcount
+
+    @guarded
+    def change_counter(self) -> int:
+        local = self._local
+        probe = local.probe
+        if probe is None:
+            probe = local.probe = self._open()
+        version = probe.execute("PRAGMA data_version").fetchone()[0]
+        if version != local.data_version:
+            # data_version first, then the counter: a commit in between only causes one extra read later.
+            row = probe.execute("SELECT n FROM change_counter WHERE id = 1").fetchone()
+            local.data_version, local.counter = version, int(row[0]) if row else 0
+        return local.counter
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001,S110 - closing at shutdown, another thread may be using it
+                pass

@@ -1,0 +1,39 @@
+"""The fixed statements of the SQLite fast path (same tables and row format as tables.py / store.py)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from credo.domain.models import TokenRecord
+
+
+class ClientRow(NamedTuple):
+    realm: str
+    client_id: str
+    kind: str
+    dynamic: int
+    enabled: int
+    created_at: int
+    updated_at: int
+    secret_hash: str | None
+    registration_token_hash: str | None
+    registration_token_expires_at: int | None
+    data: str
+
+
+CLIENT_SQL = (f"SELECT {', '.join(ClientRow._fields)} FROM clients "  # noqa: S608 - fixed column names
+              "WHERE realm = ? AND client_id = ?")
+TOUCH_SQL = "UPDATE clients SET last_used_at = ? WHERE realm = ? AND client_id = ?"
+
+TOKEN_COLUMNS = ("token_hash", "realm", "jti", "kind", "client_id", "sub", "scopes", "issued_at", "expires_at", "claims")
+TOKEN_GET_SQL = f"SELECT {', '.join(TOKEN_COLUMNS)} FROM tokens WHERE token_hash = ?"  # noqa: S608
+TOKEN_INSERT_SQL = (f"INSERT INTO tokens ({', '.join(TOKEN_COLUMNS)}) "  # noqa: S608
+                    f"VALUES ({', '.join('?' * len(TOKEN_COLUMNS))})")
+
+BURN_SQL = "INSERT INTO one_time_ids (realm, id, expires_at) VALUES (?, ?, ?)"
+IS_BURNED_SQL = "SELECT 1 FROM one_time_ids WHERE realm = ? AND id = ?"
+
+
+def token_params(record: TokenRecord, claims_json: str) -> tuple[Any, ...]:
+    return (record.token_hash, record.realm, record.jti, record.kind, record.client_id, record.sub,
+            " ".join(record.scopes), record.issued_at, record.expires_at, claims_json)
