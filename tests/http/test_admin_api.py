@@ -329,3 +329,22 @@ def test_wrong_types_in_any_body_field_never_cause_a_server_error(admin: Admin) 
                     assert r.status_code < 500, (method, path, prop, value, r.text)
                     tried += 1
     assert tried > 300
+
+
+def test_console_pages_refuse_cleanly(sqlite_server: LiveServer) -> None:
+    http, csrf = _session(sqlite_server)
+    try:
+        missing = http.get("/admin/r/nowhere/settings")
+        assert missing.status_code == 404 and "does not exist" in missing.text and "Traceback" not in missing.text
+        root = http.post("/admin/realms/root/delete", data={"csrf": csrf})
+        assert root.status_code == 400 and "cannot be deleted" in root.text
+        assert sqlite_server.services.storage.realms.get("root") is not None
+        no_csrf = http.post("/admin/realms", data={"name": "sneaky"})
+        assert no_csrf.status_code == 403 and sqlite_server.services.storage.realms.get("sneaky") is None
+        assert http.get("/admin/r/root/applications/ghost").status_code == 404
+        signed_out = sqlite_server.client()
+        r = signed_out.get("/admin/r/root/settings")
+        assert r.status_code == 303 and r.headers["location"].startswith("/admin/login")
+        signed_out.close()
+    finally:
+        http.close()

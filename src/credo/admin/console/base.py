@@ -133,9 +133,8 @@ def page(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
         try:
             return handler(Page(request, services, admin, token or "", form))
         except OAuthError as exc:
-            if exc.status == 404:
-                return HTMLResponse(TEMPLATES.get_template("missing.html").render(message=exc.description),
-                                    status_code=404, headers=HEADERS)
-            raise
+            title = "Not found" if exc.status == 404 else "Not done"
+            html = TEMPLATES.get_template("problem.html").render(title=title, message=exc.description)
+            return HTMLResponse(html, status_code=exc.status, headers=HEADERS)
 
     return run
