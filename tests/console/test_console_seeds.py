@@ -65,6 +65,15 @@ def test_dcr_onboarding_provider_settings(console: Console) -> None:
     c.go("/admin/r/alpha/dynamic")
     assert creds["client_id"] in c.page.inner_text("#list")
     c.shot("03-dynamic-clients")
+    c.page.once("dialog", lambda dialog: dialog.accept())
+    c.page.click(f"#list tr:has-text('{creds['client_id']}') >> text=Delete")
+    assert c.notice() == "Dynamic client deleted."
+    assert c.server.services.storage.clients.get("alpha", creds["client_id"]) is None
+    # "Protect by access token": with open registration off, /register needs an initial access token.
+    _configure_provider(c, ("client_credentials",), open_registration=False)
+    with c.server.client() as http:
+        refused = http.post(c.server.realm_url("alpha") + "/register", json={"client_name": "Anonymous"})
+        assert refused.status_code == 401 and refused.json()["error"] == "invalid_token"
 
 
 def test_form_errors_show_next_to_the_field(console: Console) -> None:
