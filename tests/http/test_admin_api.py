@@ -80,10 +80,15 @@ def test_admin_token_expires_after_an_hour(tmp_path: Path) -> None:
         admin.close()
 
 
+def _login_csrf(http: Any) -> str:
+    form = http.get("/admin/login")
+    return str(form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0])
+
+
 def _session(server: LiveServer) -> tuple[Any, str]:
     Admin(server).close()
     http = server.client()
-    r = http.post("/admin/login", data={"username": ADMIN, "password": PASSWORD})
+    r = http.post("/admin/login", data={"username": ADMIN, "password": PASSWORD, "csrf": _login_csrf(http)})
     assert r.status_code == 303
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "secure" not in cookie  # plain-http test URL
@@ -290,7 +295,7 @@ def test_admin_sign_in_is_throttled_after_repeated_failures(sqlite_server: LiveS
         r = http.post("/admin/api/token", json={"username": ADMIN, "password": PASSWORD})
         assert_error(check(r), 429, "too_many_requests")
         assert int(r.headers["retry-after"]) >= 1
-        page = http.post("/admin/login", data={"username": ADMIN, "password": PASSWORD})
+        page = http.post("/admin/login", data={"username": ADMIN, "password": PASSWORD, "csrf": _login_csrf(http)})
         assert page.status_code == 429 and "Too many failed attempts" in page.text
 
 
@@ -298,12 +303,17 @@ def test_console_login_never_redirects_off_site(sqlite_server: LiveServer) -> No
     Admin(sqlite_server).close()
     with sqlite_server.client() as http:
         for target in ("https://evil.example/", "//evil.example/admin/", "/admin/r/root/keys"):
-            r = http.post("/admin/login", data={"username": ADMIN, "password": PASSWORD, "next": target})
+            r = http.post("/admin/login", data={"username": ADMIN, "password": PASSWORD, "next": target,
+                                                "csrf": _login_csrf(http)})
             assert r.status_code == 303
             expected = target if target == "/admin/r/root/keys" else "/admin/r/root/settings"
             assert r.headers["location"] == expected
-        wrong = http.post("/admin/login", data={"username": ADMIN, "password": "nope-nope-nope"})
-        assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+        wrong = http.post("/admin/login", data={"username": ADMIN, "password": "nope-nope-nope",
+                                                "csrf": _login_csrf(http)})
+        assert wrong.status_code == 401 and "credo_admin=" not in wrong.headers.get("set-cookie", "")
+        http.cookies.clear()
+        forged = http.post("/admin/login", data={"username": ADMIN, "password": PASSWORD, "csrf": "guess"})
+        assert forged.status_code == 403 and "credo_admin=" not in forged.headers.get("set-cookie", "")
 
 
 WRONG_VALUES: list[Any] = [12345, {"nested": True}, ["x", 1], None, True, "", "x" * 5000, "\x00"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from pathlib import Path
 from urllib.parse import quote
 
@@ -25,24 +27,41 @@ def _safe_next(target: str) -> str:
     return target if target.startswith("/admin/") and not target.startswith("//") else "/admin/r/root/settings"
 
 
+LOGIN_COOKIE = "credo_login"
+
+
+def _login_form(request: Request, status: int = 200, **context: str) -> Response:
+    """The sign-in form, with a fresh pre-session CSRF token (cookie + hidden field, compared on POST)."""
+    token = secrets.token_urlsafe(32)
+    context.setdefault("next", request.query_params.get("next", ""))
+    context.setdefault("username", "")
+    html = TEMPLATES.get_template("login.html").render(csrf=token, **context)
+    response = HTMLResponse(html, status_code=status, headers=HEADERS)
+    response.set_cookie(LOGIN_COOKIE, token, max_age=3600, path="/admin/login", httponly=True, samesite="strict",
+                        secure=services_of(request).base_url.startswith("https://"))
+    return response
+
+
 async def login_page(request: Request) -> Response:
     services = services_of(request)
     if request.method == "GET":
-        html = TEMPLATES.get_template("login.html").render(next=request.query_params.get("next", ""), username="")
-        return HTMLResponse(html, headers=HEADERS)
+        return _login_form(request)
     form = await read_multi_form(request)
     username = (form.get("username") or [""])[0]
+    expected, presented = request.cookies.get(LOGIN_COOKIE, ""), (form.get("csrf") or [""])[0]
+    if not expected or not hmac.compare_digest(expected, presented):
+        return _login_form(request, 403, username=username, error="The sign-in form expired; please try again.")
     try:
         token = login(services, username, (form.get("password") or [""])[0],
                       source=request.client.host if request.client else "")
     except OAuthError as exc:
         throttled = exc.status == 429
-        html = TEMPLATES.get_template("login.html").render(
-            next=(form.get("next") or [""])[0], username=username,
-            error="Too many failed attempts; wait a minute." if throttled else "Wrong username or password.")
-        return HTMLResponse(html, status_code=429 if throttled else 401, headers=HEADERS)
+        return _login_form(request, 429 if throttled else 401, next=(form.get("next") or [""])[0],
+                           username=username,
+                           error="Too many failed attempts; wait a minute." if throttled else "Wrong username or password.")
     response = RedirectResponse(_safe_next((form.get("next") or [""])[0]), status_code=303)
     set_session(services, response, token)
+    response.delete_cookie(LOGIN_COOKIE, path="/admin/login")
     return response
 
 
