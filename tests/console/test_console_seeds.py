@@ -189,11 +189,13 @@ def _create_agent(c: Console, client_id: str, name: str, secret: str, scopes: st
     c.page.click("text=Save Changes")
     assert c.notice() == "Changes saved."
     c.page.click("#tab-applications")
+    assert not c.page.is_visible(f"#perm-{app}")  # permissions follow the chosen resource
     c.page.select_option("#f-application_id", app)
+    assert c.page.is_visible(f"#perm-{app}")
     if subjects:
         c.page.fill("#f-subjects", subjects)
     for scope in permissions:
-        c.page.check(f"input[name=permission_choices][value='{scope}']")
+        c.page.check(f"#perm-{app} input[value='{scope}']")
     c.page.click("#add-policy")
     assert c.notice() == "Changes saved."
     assert app in c.page.inner_text("#policies")

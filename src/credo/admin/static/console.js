@@ -5,3 +5,17 @@ document.querySelectorAll("select.autosubmit").forEach(function (el) {
 document.querySelectorAll("form[data-confirm]").forEach(function (form) {
   form.addEventListener("submit", function (ev) { if (!window.confirm(form.dataset.confirm)) ev.preventDefault(); });
 });
+// Application policy form: offer only the chosen resource's scopes as permissions.
+(function () {
+  var select = document.getElementById("f-application_id");
+  if (!select) return;
+  function sync() {
+    document.querySelectorAll(".perm-group").forEach(function (group) {
+      var on = group.dataset.app === select.value;
+      group.hidden = !on;
+      group.querySelectorAll("input").forEach(function (input) { input.disabled = !on; });
+    });
+  }
+  select.addEventListener("change", sync);
+  sync();
+})();
