@@ -173,9 +173,10 @@ def test_every_endpoint_on_sqlite_and_postgres(server: LiveServer) -> None:
 
     keys = admin("GET", "/realms/alpha/keys").json()
     assert len(keys) == 1 and "d" not in keys[0]["public_jwk"]
+    assert check(admin.http.post("/admin/api/realms/alpha/keys/rotate", headers=admin.headers)).status_code == 201
     new = admin("POST", "/realms/alpha/keys/rotate", {"alg": "RS256"}).json()
     keys = admin("GET", "/realms/alpha/keys").json()
-    assert new["alg"] == "RS256" and [k["active"] for k in keys].count(True) == 1
+    assert new["alg"] == "RS256" and [k["active"] for k in keys].count(True) == 1 and len(keys) == 3
     assert all("private" not in str(k).lower() for k in keys)
 
     events = admin("GET", "/realms/alpha/audit", params={"actor": ADMIN, "action": "policy.put"}).json()

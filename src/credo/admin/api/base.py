@@ -78,9 +78,11 @@ def actor_of(request: Request, services: Services) -> str:
 async def json_body(request: Request) -> dict[str, Any]:
     if request.method in SAFE_METHODS or request.method == "DELETE":
         return {}
+    raw = await read_body(request)
+    if not raw:
+        return {}  # e.g. POST .../keys/rotate with no options
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
         raise InvalidRequest("not json", description="body: the request body must be application/json.")
-    raw = await read_body(request)
     try:
         value = orjson.loads(raw or b"{}")
     except orjson.JSONDecodeError as exc:
