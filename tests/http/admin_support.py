@@ -17,6 +17,9 @@ DOC = document()
 _PATHS = [(re.compile("^/admin/api" + re.sub(r"\{[^}]+\}", "[^/]+", p) + "$"), p) for p in DOC["paths"]]
 
 
+ALL_OPERATIONS = {op["operationId"] for ops in DOC["paths"].values() for op in ops.values()}
+
+
 def operation(method: str, url_path: str) -> dict[str, Any]:
     for pattern, template in _PATHS:
         if pattern.match(url_path) and method.lower() in DOC["paths"][template]:
@@ -53,10 +56,13 @@ class Admin:
         self.http = server.client()
         token = check(self.http.post("/admin/api/token", json={"username": ADMIN, "password": PASSWORD}))
         self.headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        self.succeeded: set[str] = {"getAdminToken"}  # operationIds that answered 2xx
 
     def __call__(self, method: str, path: str, body: Any = None, **kw: Any) -> httpx.Response:
-        r = self.http.request(method, "/admin/api" + path, json=body, headers=self.headers, **kw)
-        return check(r)
+        r = check(self.http.request(method, "/admin/api" + path, json=body, headers=self.headers, **kw))
+        if r.status_code < 300:
+            self.succeeded.add(operation(method, r.request.url.path)["operationId"])
+        return r
 
     def close(self) -> None:
         self.http.close()

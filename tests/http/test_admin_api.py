@@ -13,7 +13,7 @@ from openapi_spec_validator import validate
 from credo.domain.models import Client
 from credo.keys.clock import FrozenClock
 from credo.management.export import export_realm
-from tests.http.admin_support import ADMIN, DOC, PASSWORD, Admin, assert_error, check
+from tests.http.admin_support import ADMIN, ALL_OPERATIONS, DOC, PASSWORD, Admin, assert_error, check
 from tests.support import LiveServer, live_server, make_storage
 
 TX = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -136,6 +136,7 @@ def test_every_endpoint_on_sqlite_and_postgres(server: LiveServer) -> None:
                                                       "scopes": ["logs-read", "logs-search"], "owners": ["ops"]}).json()
     assert app["client_secret"] and app["kind"] == "application" and "secret_hash" not in app
     assert admin("GET", "/realms/alpha/applications/logs-app").json().get("client_secret") is None
+    assert [a["client_id"] for a in admin("GET", "/realms/alpha/applications").json()] == ["logs-app"]
     rotated = admin("POST", "/realms/alpha/applications/logs-app/secret", {}).json()
     assert rotated["client_secret"] and rotated["client_secret"] != app["client_secret"]
     changed = admin("PATCH", "/realms/alpha/applications/logs-app", {"grant_types": ["client_credentials", "password"]})
@@ -145,6 +146,7 @@ def test_every_endpoint_on_sqlite_and_postgres(server: LiveServer) -> None:
                                                   "overrides_enabled": True, "stateless_tokens": True,
                                                   "accept_audience": True}).json()
     assert agent["is_agent"] and agent["stateless_tokens"] and agent["accept_audience"] and agent["client_secret"]
+    assert admin("GET", "/realms/alpha/agents/bot").json()["overrides_enabled"] is True
     assert admin("PATCH", "/realms/alpha/agents/bot", {"accept_audience": False}).json()["accept_audience"] is False
     chosen = admin("POST", "/realms/alpha/agents/bot/secret", {"secret": "a-chosen-agent-secret"}).json()
     assert chosen["client_secret"] == "a-chosen-agent-secret"
@@ -153,6 +155,7 @@ def test_every_endpoint_on_sqlite_and_postgres(server: LiveServer) -> None:
     assert_error(admin("POST", "/realms/alpha/agents/logs-app/secret", {}), 404, "not_found", "client_id")
     user = admin("POST", "/realms/alpha/users", {"username": "barbara.jensen", "password": "a-demo-password"}).json()
     assert admin("GET", f"/realms/alpha/users/{user['id']}").json()["username"] == "barbara.jensen"
+    assert [u["username"] for u in admin("GET", "/realms/alpha/users").json()] == ["barbara.jensen"]
     assert admin("PATCH", f"/realms/alpha/users/{user['id']}", {"active": False}).json()["active"] is False
     assert admin("PUT", "/realms/alpha/groups/staff", {"members": [user["id"]]}).json()["members"] == [user["id"]]
     assert [g["name"] for g in admin("GET", "/realms/alpha/groups").json()] == ["staff"]
@@ -190,6 +193,8 @@ def test_every_endpoint_on_sqlite_and_postgres(server: LiveServer) -> None:
     assert admin("DELETE", f"/realms/alpha/scripts/{script['id']}").status_code == 204
     assert admin("DELETE", "/realms/alpha").status_code == 204
     assert_error(admin("GET", "/realms/alpha/settings"), 404, "not_found")
+    admin("POST", "/realms/root/scripts/test", {"source": "var a = 1;"})
+    assert admin.succeeded == ALL_OPERATIONS, ALL_OPERATIONS - admin.succeeded  # every operation answered 2xx
     admin.close()
 
 
