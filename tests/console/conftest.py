@@ -60,6 +60,10 @@ def console(browser: Any, sqlite_server: LiveServer) -> Iterator[Console]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(10_000)
+    problems: list[str] = []  # script errors and Content-Security-Policy violations
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" and "status of 4" not in msg.text
+            else None)
     c = Console(page, sqlite_server)
     c.go("/admin")
     assert page.url.endswith("/admin/login?next=/admin/r/root/settings") or "/admin/login" in page.url
@@ -70,3 +74,4 @@ def console(browser: Any, sqlite_server: LiveServer) -> Iterator[Console]:
     page.wait_for_url("**/admin/r/root/settings")
     yield c
     context.close()
+    assert problems == [], problems

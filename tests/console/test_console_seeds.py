@@ -25,6 +25,7 @@ SEED_SCRIPT = """if (operation === "CREATE" && clientIdentity.isAIAgent()) {
 
 def _create_realm(c: Console, name: str = "alpha") -> None:
     c.go("/admin/realms")
+    c.shot("00-realms")
     c.page.fill("#f-name", name)
     c.page.click("text=Create realm")
     c.page.wait_for_url(f"**/admin/r/{name}/settings**")
@@ -176,6 +177,7 @@ def _create_agent(c: Console, client_id: str, name: str, secret: str, scopes: st
     c.page.fill("#f-name", name)
     c.page.fill("#f-client_id", client_id)
     c.page.fill("#f-secret", secret)
+    c.shot("11a-new-agent")
     c.page.click("text=Create AI Agent")
     c.page.click("#continue")
     c.page.fill("#f-scopes", scopes)

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -98,7 +99,7 @@ def endpoint(handler: Handler, *, status: int = 200, public: bool = False) -> Ca
         try:
             actor = "anonymous" if public else actor_of(request, services)
             call = Call(request, services, actor, await json_body(request))
-            result = handler(call)
+            result = await run_in_threadpool(handler, call)  # storage and argon2 block: keep the loop free
         except OAuthError as exc:
             return field_error(exc)
         except ValidationError as exc:

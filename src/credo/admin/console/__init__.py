@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 from urllib.parse import quote
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -52,8 +53,8 @@ async def login_page(request: Request) -> Response:
     if not expected or not hmac.compare_digest(expected, presented):
         return _login_form(request, 403, username=username, error="The sign-in form expired; please try again.")
     try:
-        token = login(services, username, (form.get("password") or [""])[0],
-                      source=request.client.host if request.client else "")
+        token = await run_in_threadpool(login, services, username, (form.get("password") or [""])[0],
+                                        source=request.client.host if request.client else "")
     except OAuthError as exc:
         throttled = exc.status == 429
         return _login_form(request, 429 if throttled else 401, next=(form.get("next") or [""])[0],

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -131,7 +132,7 @@ def page(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
                 return HTMLResponse("<h1>403 Forbidden</h1><p>The form's CSRF token is missing or wrong. "
                                     "Reload the page and try again.</p>", status_code=403, headers=HEADERS)
         try:
-            return handler(Page(request, services, admin, token or "", form))
+            return await run_in_threadpool(handler, Page(request, services, admin, token or "", form))
         except OAuthError as exc:
             title = "Not found" if exc.status == 404 else "Not done"
             html = TEMPLATES.get_template("problem.html").render(title=title, message=exc.description)
