@@ -4,11 +4,13 @@ configured. Screenshots of every page go to test-artifacts/console/."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE
 from tests.console.conftest import Console
+from tests.support import LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -346,3 +348,37 @@ def test_refused_agent_save_keeps_what_was_typed(console: Console) -> None:
     agent = c.server.services.storage.clients.get("root", "typed-agent")
     assert agent is not None and agent.scopes == () and not agent.overrides_enabled
     c.shot("17-agent-field-error")
+
+
+def test_one_time_password_must_be_replaced(browser: Any, sqlite_server: LiveServer) -> None:
+    from credo.management.admins import bootstrap_admin
+
+    created = bootstrap_admin(sqlite_server.services)
+    assert created is not None
+    page = browser.new_page()
+    try:
+        c = Console(page, sqlite_server)
+        c.go("/admin/login")
+        page.fill("#f-username", created[0])
+        page.fill("#f-password", created[1])
+        page.click("button[type=submit]")
+        assert "one-time password" in page.inner_text("#change-password")
+        c.go("/admin/account")
+        page.fill("#f-current_password", created[1])
+        page.fill("#f-new_password", "short")
+        page.fill("#f-repeat_password", "short")
+        page.click("#password-form button")
+        assert "at least 12" in page.inner_text("#err-new_password")
+        page.fill("#f-current_password", created[1])
+        page.fill("#f-new_password", "my-own-admin-password")
+        page.fill("#f-repeat_password", "my-own-admin-password")
+        page.click("#password-form button")
+        assert c.notice() == "Password changed."
+        c.go("/admin/r/root/settings")
+        assert page.query_selector("#change-password") is None
+        c.shot("18-account")
+        admin = sqlite_server.services.storage.admins.get(created[0])
+        assert admin is not None and not admin.must_change_password
+        assert sqlite_server.services.hasher.verify("my-own-admin-password", admin.password_hash)
+    finally:
+        page.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import replace
 
 from credo.domain.errors import InvalidGrant, InvalidRequest, InvalidToken
 from credo.domain.models import AdminUser, AuditEvent, TokenRecord
@@ -71,6 +72,21 @@ def authenticate(services: Services, token: str) -> str:
     if services.storage.admins.get(record.sub) is None:
         raise InvalidToken("admin removed")
     return record.sub
+
+
+def change_password(services: Services, username: str, current: str, new: str, *, actor: str = "system") -> None:
+    """An administrator replaces their password (the one-time password must be replaced this way)."""
+    admin = services.storage.admins.get(username)
+    if admin is None or not services.hasher.verify(current, admin.password_hash):
+        raise InvalidRequest("wrong current password", description="current_password: is not correct.")
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise InvalidRequest("short password",
+                             description=f"new_password: at least {MIN_PASSWORD_LENGTH} characters are required.")
+    if new == current:
+        raise InvalidRequest("same password", description="new_password: must differ from the current one.")
+    services.storage.admins.put(replace(admin, password_hash=services.hasher.hash_password(new),
+                                        must_change_password=False))
+    services.audit(AuditEvent(realm=ADMIN_REALM, action="admin.password", actor=actor, target=username))
 
 
 def logout(services: Services, token: str) -> None:

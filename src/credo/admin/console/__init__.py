@@ -82,6 +82,7 @@ def console_routes() -> list[BaseRoute]:
         Route("/admin/logout", page(_sign_out), methods=["POST"]),
         Mount("/admin/static", app=static),
         Route("/admin/realms", page(settings.realms_page), methods=GET_POST),
+        Route("/admin/account", page(other.account_page), methods=GET_POST),
         Route("/admin/realms/{realm}/delete", page(settings.delete_realm), methods=["POST"]),
         Route(f"{R}/settings", page(settings.settings_page), methods=GET_POST),
         Route(f"{R}/scripts", page(scripts.scripts_page)),

@@ -78,8 +78,9 @@ class Page:
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
         realms = [r.name for r in self.services.storage.realms.all()]
+        account = self.services.storage.admins.get(self.admin)
         html = TEMPLATES.get_template(template).render(
-            admin=self.admin, csrf=csrf_token(self.services, self.token), realms=realms,
+            admin=self.admin, must_change=bool(account and account.must_change_password), csrf=csrf_token(self.services, self.token), realms=realms,
             realm=self.request.path_params.get("realm", "root"), path=self.request.url.path, **context)
         return HTMLResponse(html, status_code=status, headers=HEADERS)
 

@@ -7,6 +7,7 @@ from starlette.responses import Response
 from credo.admin.console.base import Page, field_errors
 from credo.domain.errors import OAuthError
 from credo.management import keys, usecases
+from credo.management.admins import change_password
 from credo.management.clients import delete_client
 
 AUDIT_FILTERS = ("action", "actor", "target", "decision", "text")
@@ -90,3 +91,20 @@ def audit_page(page: Page) -> Response:
     filters = {k: (page.request.query_params.get(k) or "").strip() or None for k in AUDIT_FILTERS}
     events = page.services.storage.audit.query(realm, limit=200, **filters)
     return page.render("audit.html", events=events, filters=filters)
+
+
+def account_page(page: Page) -> Response:
+    errors: dict[str, str] = {}
+    if page.request.method == "POST":
+        new = page.form.get("new_password", [""])[0]
+        if new != page.form.get("repeat_password", [""])[0]:
+            errors = {"repeat_password": "does not match the new password."}
+        else:
+            try:
+                change_password(page.services, page.admin, page.form.get("current_password", [""])[0], new,
+                                actor=page.admin)
+                return page.redirect("/admin/account", "Password changed.")
+            except OAuthError as exc:
+                errors = field_errors(exc)
+    return page.render("account.html", errors=errors, notice=page.request.query_params.get("notice"),
+                       status=400 if errors else 200)
