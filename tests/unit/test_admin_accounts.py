@@ -84,3 +84,20 @@ def test_csrf_token_is_bound_to_the_session(tmp_path: Path) -> None:
     assert not csrf_ok(services, "session-b", token)
     assert not csrf_ok(services, "session-a", None)
     assert not csrf_ok(services, "session-a", "")
+
+
+def test_change_password_checks_the_current_one(tmp_path: Path) -> None:
+    from credo.management.admins import change_password
+
+    services = services_for(MemoryStorage(), tmp_path)
+    _, plain = create_admin(services, "ops")
+    for current, new, field in ((plain + "x", "another-long-password", "current_password"),
+                                (plain, "short", "new_password"), (plain, plain, "new_password")):
+        with pytest.raises(InvalidRequest) as caught:
+            change_password(services, "ops", current, new)
+        assert caught.value.description.startswith(f"{field}:")
+    change_password(services, "ops", plain, "another-long-password", actor="ops")
+    admin = services.storage.admins.get("ops")
+    assert admin is not None and not admin.must_change_password
+    assert services.hasher.verify("another-long-password", admin.password_hash)
+    assert not services.hasher.verify(plain, admin.password_hash)
