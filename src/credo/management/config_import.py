@@ -23,7 +23,6 @@ FORMAT_VERSION = 1
 CLIENT_KEYS = ("name", "grant_types", "scopes", "auth_method", "enabled", "attributes", "owners", "app_type")
 
 
-
 def import_document(services: Services, doc: dict[str, Any], *, actor: str = "import") -> dict[str, int]:
     """Make the realm match the document; returns how many entries were created or changed."""
     if not isinstance(doc, dict) or not isinstance(doc.get("realm"), str):
