@@ -64,6 +64,11 @@ class Page:
         values = self.form.get(name)
         return values[0].strip() if values else default
 
+    def raw(self, name: str) -> str:
+        """A value exactly as typed (passwords and secrets are never trimmed)."""
+        values = self.form.get(name)
+        return values[0] if values else ""
+
     def values(self, name: str) -> list[str]:
         return [v.strip() for v in self.form.get(name, []) if v.strip()]
 

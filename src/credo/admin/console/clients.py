@@ -51,7 +51,7 @@ def new_application(page: Page) -> Response:
         try:
             client, secret = usecases.create_application(
                 page.services, realm, page.value("client_id"), name=page.value("name") or page.value("client_id"),
-                app_type=page.value("app_type", "service"), secret=page.value("secret") or None,
+                app_type=page.value("app_type", "service"), secret=page.raw("secret") or None,
                 owners=tuple(page.words("owners")), scopes=tuple(page.words("scopes")),
                 grant_types=("client_credentials",), auth_method="client_secret_post", actor=page.admin)
             return _secret_once(page, client, secret, "applications")
@@ -110,7 +110,7 @@ def new_agent(page: Page) -> Response:
         try:
             client, secret = usecases.create_agent(
                 page.services, realm, page.value("client_id"), name=page.value("name") or page.value("client_id"),
-                secret=page.value("secret") or None, scopes=tuple(page.words("scopes")),
+                secret=page.raw("secret") or None, scopes=tuple(page.words("scopes")),
                 grant_types=("client_credentials", GRANT_TOKEN_EXCHANGE), actor=page.admin)
             return _secret_once(page, client, secret, "agents")
         except OAuthError as exc:

@@ -22,7 +22,7 @@ def users_page(page: Page) -> Response:
                 members = _user_ids(page, page.words("members"))
                 usecases.put_group(page.services, realm, page.value("group_name"), members, actor=page.admin)
             else:
-                usecases.create_user(page.services, realm, page.value("username"), page.value("password"),
+                usecases.create_user(page.services, realm, page.value("username"), page.raw("password"),
                                    actor=page.admin)
             return page.redirect(f"/admin/r/{realm}/users", "Saved.")
         except OAuthError as exc:
