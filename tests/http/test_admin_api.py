@@ -364,3 +364,29 @@ def test_console_pages_refuse_cleanly(sqlite_server: LiveServer) -> None:
         signed_out.close()
     finally:
         http.close()
+
+
+CONSOLE_FORMS = ["/admin/realms", "/admin/account", "/admin/r/root/settings", "/admin/r/root/scripts/new",
+                 "/admin/r/root/applications/new", "/admin/r/root/agents/new", "/admin/r/root/users",
+                 "/admin/r/root/applications/app", "/admin/r/root/agents/agent", "/admin/r/root/keys"]
+GARBAGE = ["", "x" * 3000, "\x00", "-1", "1e309", "<b>", "ünïcødé", "{\"keys\": 1}", "a b c"]
+
+
+def test_console_forms_never_fail_with_a_server_error(sqlite_server: LiveServer) -> None:
+    http, csrf = _session(sqlite_server)
+    admin = Admin(sqlite_server)
+    admin("POST", "/realms/root/applications", {"client_id": "app"})
+    admin("POST", "/realms/root/agents", {"client_id": "agent"})
+    admin.close()
+    fields = ["name", "client_id", "secret", "scopes", "owners", "app_type", "grant_types", "auth_method", "username",
+              "password", "group_name", "members", "form", "tab", "advanced", "application_id", "subjects",
+              "permissions", "access_token_lifetime", "token_format", "dcr_script", "policy_max_clients", "ss_jwks",
+              "ss_jwks_uri", "current_password", "new_password", "repeat_password", "description", "source"]
+    try:
+        for url in CONSOLE_FORMS:
+            for value in GARBAGE:
+                r = http.post(url, data={"csrf": csrf, **{f: value for f in fields}})
+                assert r.status_code < 500 and r.status_code != 403, (url, value, r.text[:300])
+                assert "Traceback" not in r.text
+    finally:
+        http.close()
