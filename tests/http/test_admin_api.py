@@ -182,6 +182,15 @@ def test_every_endpoint_on_sqlite_and_postgres(server: LiveServer) -> None:
     assert new["alg"] == "RS256" and [k["active"] for k in keys].count(True) == 1 and len(keys) == 3
     assert all("private" not in str(k).lower() for k in keys)
 
+    exported = admin("GET", "/realms/alpha/config").json()
+    assert exported["agents"][0]["policies"][0]["application"] == "logs-app"
+    assert "a-chosen-agent-secret" not in str(exported) and exported["agents"][0]["secret_hash"]
+    assert set(admin("PUT", "/realms/alpha/config", exported).json().values()) == {0}
+    assert admin("GET", "/realms/alpha/config").json() == exported
+    assert_error(admin("PUT", "/realms/alpha/config", {**exported, "realm": "other"}), 400, "invalid_request", "realm")
+    counts = admin("PUT", "/realms/alpha/config", {"users": [{"username": "new.user", "password": "pw-0123456"}]})
+    assert counts.json()["users"] == 1
+    admin("DELETE", f"/realms/alpha/users/{server.services.storage.users.by_username('alpha', 'new.user').id}")
     events = admin("GET", "/realms/alpha/audit", params={"actor": ADMIN, "action": "policy.put"}).json()
     assert [e["target"] for e in events] == ["bot->logs-app"]
     assert admin("GET", "/realms/alpha/audit", params={"text": "logs-app"}).json()

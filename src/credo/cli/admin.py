@@ -66,7 +66,7 @@ def export(realm: str = typer.Argument(..., help="Realm to export."),
     typer.echo(json.dumps(doc, indent=2) if fmt == "json" else to_yaml(doc))
 
 
-class _Dumper(yaml.SafeDumper):  # type: ignore[misc]
+class _Dumper(yaml.SafeDumper):  # type: ignore[misc,unused-ignore]  # untyped without the yaml stubs
     pass
 
 

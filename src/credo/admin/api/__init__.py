@@ -32,6 +32,8 @@ def admin_api_routes(_services: Services) -> list[BaseRoute]:
         ("/admin/api/realms", {"GET": (r.list_realms, False), "POST": (r.create_realm, True)}),
         (R, {"DELETE": (r.delete_realm, False)}),
         (f"{R}/settings", {"GET": (r.get_settings, False), "PATCH": (r.patch_settings, False)}),
+        (f"{R}/config", {"GET": (r.export_config, False)}),
+        ("/admin/api/realms/{realm}/config", {"PUT": (r.import_config, False)}),
         (f"{R}/keys", {"GET": (r.list_keys, False)}),
         (f"{R}/keys/rotate", {"POST": (r.rotate_key, True)}),
         (f"{R}/audit", {"GET": (r.audit_log, False)}),

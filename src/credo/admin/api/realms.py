@@ -9,6 +9,7 @@ from credo.admin.api.base import Call, optional, require
 from credo.domain.errors import InvalidRequest
 from credo.management import keys, realms
 from credo.management.admins import ADMIN_TOKEN_LIFETIME, login
+from credo.management.export import export_realm, import_document
 
 AUDIT_FILTERS = ("action", "actor", "target", "decision", "text")
 
@@ -49,6 +50,18 @@ def get_settings(call: Call) -> dict[str, Any]:
 def patch_settings(call: Call) -> dict[str, Any]:
     realm = realms.update_settings(call.services, call.realm, call.body, actor=call.actor)
     return realm.settings.model_dump(mode="json")
+
+
+def export_config(call: Call) -> dict[str, Any]:
+    return export_realm(call.services, call.realm)
+
+
+def import_config(call: Call) -> dict[str, int]:
+    """Make the realm in the path match the document (its `realm`, when given, must agree)."""
+    name = call.path("realm")
+    if call.body.get("realm", name) != name:
+        raise InvalidRequest("realm mismatch", description=f"realm: the document is for '{call.body['realm']}'.")
+    return import_document(call.services, {**call.body, "realm": name}, actor=call.actor)
 
 
 def list_keys(call: Call) -> list[dict[str, Any]]:
