@@ -20,7 +20,10 @@ from urllib.parse import urlencode
 
 import orjson
 
+from starlette.applications import Starlette
+
 from credo.app import build_app
+from credo.http.fastlane import CredoApp
 from credo.management.demo import ensure_demo
 from credo.settings import Settings
 
@@ -86,7 +89,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--n", type=int, default=5000)
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--no-fastlane", action="store_true", help="route the hot endpoints through Starlette too")
     args = p.parse_args()
+    if args.no_fastlane:
+        CredoApp.__call__ = Starlette.__call__  # type: ignore[method-assign]
     asyncio.run(run(args.n, args.profile))
 
 
