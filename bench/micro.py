@@ -82,7 +82,7 @@ async def run(n: int, profile: bool) -> None:
             assert status == 200 and b'"active":false' not in out, out
             print(f"{name:12s} {took / n * 1e6:7.1f} us CPU/request  ({n / took:8.0f} req/s in-process)")
             if prof:
-                pstats.Stats(prof).sort_stats("tottime").print_stats(18)
+                pstats.Stats(prof).sort_stats("tottime").print_stats(40)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from credo.http import introspect, token
+from credo.oauth.services import begin_request
 
 Handler = Callable[[Request], Awaitable[Response]]
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
@@ -56,6 +57,7 @@ class CredoApp(Starlette):
             if hit is not None:
                 scope["app"] = self
                 scope["path_params"] = hit[1]
+                begin_request()
                 await self._fast(hit[0], Request(scope, receive), send)
                 return
         await super().__call__(scope, receive, send)

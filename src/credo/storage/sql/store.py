@@ -560,6 +560,8 @@ class SqlStorage:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.fast = SqliteFastPath(engine) if SqliteFastPath.supports(engine) else None
+        if self.fast is not None:
+            self.change_counter = self.fast.change_counter  # type: ignore[method-assign]
         self.realms = SqlRealms(self)
         self.clients = SqlClients(self)
         self.users = SqlUsers(self)
