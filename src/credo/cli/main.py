@@ -10,6 +10,7 @@ import typer
 import uvicorn
 
 from credo.cli.common import open_services
+from credo.cli.server_options import server_options
 from credo.management.demo import ensure_demo
 from credo.settings import Settings
 
@@ -50,8 +51,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
         typer.echo(f"    curl -s -X POST '{base}/access_token' -d grant_type=client_credentials "
                    f"-d client_id={c.client_id} -d client_secret={c.client_secret} -d scope=data-read\n")
     services.storage.close()
-    uvicorn.run("credo.app:create_app", factory=True, host=host, port=port, workers=workers,
-                access_log=False, log_level="warning", lifespan="off")
+    uvicorn.run("credo.app:create_app", factory=True, host=host, port=port, workers=workers, **server_options())
 
 
 @db_app.command("upgrade")
