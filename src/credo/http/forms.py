@@ -73,15 +73,16 @@ def parse_plain(raw: str) -> dict[str, str]:
     if raw.count("&") >= MAX_FIELDS:
         raise InvalidRequest("too many fields", description="The request has too many parameters.")
     params: dict[str, str] = {}
+    nul = "\x00" in raw
     for part in raw.split("&"):
         if not part:
             continue
         key, _, value = part.partition("=")
         if key in params:
             raise InvalidRequest(f"repeated {key}", description=f"The '{key}' parameter is repeated.")
+        if nul and ("\x00" in key or "\x00" in value):
+            raise InvalidRequest("NUL byte", description="A parameter contains a NUL character.")
         params[key] = value
-    if "\x00" in raw:
-        raise InvalidRequest("NUL byte", description="A parameter contains a NUL character.")
     return params
 
 
