@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-
 from starlette.applications import Starlette
 
 from credo.app import build_app

@@ -24,6 +24,7 @@ import random
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -195,29 +196,61 @@ def workloads(base: str, secret: str, clients: int) -> dict[str, tuple[str, str]
     return todo
 
 
-def run_one(data_dir: Path, clients: int, workers: int, args: argparse.Namespace, run: Run) -> None:
-    secret, note = prepare(data_dir, clients)
-    if note:
-        run.notes.append(f"{clients} clients: {note}")
-        print(f"  {note}", flush=True)
-    proc, startup = start_server(data_dir, args.port, workers)
-    try:
-        time.sleep(1.0 if workers > 1 else 0.2)  # let every worker finish importing
-        base = f"http://127.0.0.1:{args.port}{REALM_PATH}"
-        for name, (url, script) in workloads(base, secret, clients).items():
-            if args.only and name not in args.only:
-                continue
-            rps, p50, p99, bad = wrk(url, script, args.seconds, args.connections)
-            run.results.append(Result(name, clients, workers, rps, p50, p99, bad))
-            print(f"  {name:11s} clients={clients:<8d} workers={workers}  {rps:8.0f} req/s  p50 {p50:6.2f} ms"
-                  f"  p99 {p99:7.2f} ms" + (f"  NON-2XX {bad}" if bad else ""), flush=True)
-        run.notes.append(f"{clients} clients, {workers} worker(s): start-up {startup:.2f} s, "
-                         f"resident memory after the run {rss_mb(proc.pid):.0f} MiB")
+@dataclass
+class Server:
+    clients: int
+    workers: int
+    port: int
+    data_dir: Path
+    secret: str = ""
+    proc: subprocess.Popen[bytes] | None = None
+    todo: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}{REALM_PATH}"
+
+
+def start_all(args: argparse.Namespace, root: Path, run: Run) -> list[Server]:
+    servers: list[Server] = []
+    for clients in args.clients:
+        data_dir = root / f"clients-{clients}"
+        data_dir.mkdir()
+        secret, note = prepare(data_dir, clients)
+        run.notes.append(f"{clients} clients: {note or 'no seeding needed'}")
         print(f"  {run.notes[-1]}", flush=True)
-        if args.peer and workers == 1 and clients == min(args.clients):
-            run.notes.append("peer.py:\n\n" + run_peer(base, secret, args))
-    finally:
-        stop_server(proc)
+        for workers in args.workers:
+            srv = Server(clients, workers, args.port + len(servers), data_dir, secret)
+            srv.proc, startup = start_server(data_dir, srv.port, workers)
+            servers.append(srv)
+            run.notes.append(f"{clients} clients, {workers} worker(s): start-up {startup:.2f} s")
+            print(f"  {run.notes[-1]}", flush=True)
+    time.sleep(1.0)  # let every worker finish importing
+    for srv in servers:
+        srv.todo = {k: v for k, v in workloads(srv.base, srv.secret, srv.clients).items()
+                    if not args.only or k in args.only}
+    return servers
+
+
+def measure(servers: list[Server], args: argparse.Namespace, run: Run) -> None:
+    """Each workload on every server in turn, `rounds` times (A B A B: a drifting machine hurts all
+    alike); the median of the rounds is reported."""
+    names = [n for n in ("cc", "introspect", "cc-spread", "register") if any(n in s.todo for s in servers)]
+    for name in names:
+        samples: dict[int, list[tuple[float, float, float, int]]] = {s.port: [] for s in servers}
+        for _ in range(args.rounds):
+            for srv in servers:
+                if name in srv.todo:
+                    samples[srv.port].append(wrk(*srv.todo[name], args.seconds, args.connections))
+        for srv in servers:
+            got = samples[srv.port]
+            if not got:
+                continue
+            rps, p50, p99 = (statistics.median(x[i] for x in got) for i in range(3))
+            bad = sum(x[3] for x in got)
+            run.results.append(Result(name, srv.clients, srv.workers, rps, p50, p99, bad))
+            print(f"  {name:11s} clients={srv.clients:<8d} workers={srv.workers}  {rps:8.0f} req/s"
+                  f"  p50 {p50:6.2f} ms  p99 {p99:7.2f} ms" + (f"  NON-2XX {bad}" if bad else ""), flush=True)
 
 
 def run_peer(base: str, secret: str, args: argparse.Namespace) -> str:
@@ -237,13 +270,14 @@ def write_markdown(run: Run, args: argparse.Namespace, path: Path) -> None:
              f"Command: `python bench/run.py {' '.join(sys.argv[1:])}`  ",
              f"Machine: {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}, "
              f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}  ",
-             f"wrk: 1 thread, {args.connections} connections, {args.seconds} s per workload; SQLite "
+             f"wrk: 1 thread, {args.connections} connections, {args.seconds} s per run; SQLite "
              "(WAL, synchronous=NORMAL) in a temporary data dir.", "",
              "| workload | clients | workers | req/s | p50 ms | p99 ms | non-2xx |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {r.workload} | {r.clients:,} | {r.workers} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
               f"| {r.errors} |" for r in run.results]
-    lines += ["", *[f"- {n}" if not n.startswith("peer") else n for n in run.notes], ""]
+    lines += ["", "Each workload ran on every set-up in turn, " + f"{args.rounds} rounds (A B A B), median shown.", "",
+              *[f"- {n}" if not n.startswith("peer") else "\n" + n for n in run.notes], ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
 
@@ -253,6 +287,7 @@ def main() -> int:
     p.add_argument("--clients", default="100", help="comma-separated client counts, e.g. 100,1000000")
     p.add_argument("--workers", default="1", help="comma-separated worker counts, e.g. 1,2")
     p.add_argument("--seconds", type=int, default=6)
+    p.add_argument("--rounds", type=int, default=2, help="alternating rounds per workload (median reported)")
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--port", type=int, default=8190)
     p.add_argument("--only", default="", help="comma-separated workloads to run (default: all)")
@@ -262,18 +297,28 @@ def main() -> int:
     p.add_argument("--keep", action="store_true", help="keep the temporary data dir")
     args = p.parse_args()
     args.clients = sorted(int(c) for c in args.clients.split(","))
+    args.workers = [int(w) for w in args.workers.split(",")]
     args.only = [w for w in args.only.split(",") if w]
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is required: apt-get install wrk")
-    data_dir = Path(tempfile.mkdtemp(prefix="credo-bench-"))
+    root = Path(tempfile.mkdtemp(prefix="credo-bench-"))
     run = Run()
+    servers: list[Server] = []
     try:
-        for clients in args.clients:
-            for workers in (int(w) for w in args.workers.split(",")):
-                run_one(data_dir, clients, workers, args, run)
+        servers = start_all(args, root, run)
+        measure(servers, args, run)
+        for srv in servers:
+            assert srv.proc is not None
+            run.notes.append(f"{srv.clients} clients, {srv.workers} worker(s): resident memory after the run "
+                             f"{rss_mb(srv.proc.pid):.0f} MiB (all processes)")
+        if args.peer:
+            run.notes.append("peer.py (first set-up):\n\n" + run_peer(servers[0].base, servers[0].secret, args))
     finally:
+        for srv in servers:
+            if srv.proc is not None:
+                stop_server(srv.proc)
         if not args.keep:
-            shutil.rmtree(data_dir, ignore_errors=True)
+            shutil.rmtree(root, ignore_errors=True)
     write_markdown(run, args, Path(args.out))
     print(f"results written to {args.out}")
     return 0 if all(r.errors == 0 for r in run.results) else 1

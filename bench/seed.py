@@ -54,7 +54,7 @@ def seed_clients(db: Path, realm: str, total: int, hasher: SecretHasher) -> tupl
     try:
         conn.execute("PRAGMA synchronous=OFF")
         columns = list(_client_values(Client(realm=realm, client_id="x")))
-        sql = (f"INSERT INTO clients ({', '.join(columns)}) "  # noqa: S608 - fixed column names
+        sql = (f"INSERT INTO clients ({', '.join(columns)}) "
                f"VALUES ({', '.join('?' * len(columns))})")
         now = int(time.time())
         for lo in range(start, total, BATCH):

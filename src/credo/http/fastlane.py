@@ -65,13 +65,13 @@ class CredoApp(Starlette):
     async def _fast(self, handler: Handler, request: Request, send: Send) -> None:
         try:
             response = await handler(request)
-        except Exception as exc:  # noqa: BLE001 - rendered by the registered handlers, as the middleware would
+        except Exception as exc:  # rendered by the registered handlers, as the middleware stack would
             response = await self._render(request, exc)
         await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
         await send({"type": "http.response.body", "body": response.body})
 
     async def _render(self, request: Request, exc: Exception) -> Response:
-        handlers: dict[Any, ExceptionHandler] = self.exception_handlers  # type: ignore[assignment]
+        handlers: dict[Any, ExceptionHandler] = self.exception_handlers
         for cls in type(exc).__mro__:
             handler = handlers.get(cls)
             if handler is not None:

@@ -19,7 +19,6 @@ from credo.keys.keyring import KeyRing
 from credo.keys.secrets import SecretHasher
 from credo.storage.protocols import Storage
 
-
 _request_view: ContextVar[object | None] = ContextVar("credo_request_view", default=None)
 
 
