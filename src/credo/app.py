@@ -44,6 +44,7 @@ def build_services(settings: Settings, storage: Storage, *, base_url: str, clock
     services = Services(storage=storage, keys=KeyRing(storage.keys, Sealer(master), clock),
                         hasher=SecretHasher(pepper), clock=clock, base_url=base_url)
     services.cache._interval = settings.cache_check_interval
+    services.cache._max = settings.record_cache_entries
     return services
 
 
