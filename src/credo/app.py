@@ -20,7 +20,9 @@ from credo.logs import configure as configure_logs
 from credo.management.realms import ensure_realm
 from credo.oauth.grants.registry import default_handlers
 from credo.oauth.services import Services
+from credo.oauth.throttle import FailureThrottle
 from credo.oauth.token_endpoint import TokenEndpoint
+from credo.scripting.quickjs_runner import QuickJsRunner
 from credo.settings import Settings
 from credo.storage.protocols import Storage
 from credo.storage.sql.engine import make_engine
@@ -45,6 +47,9 @@ def build_services(settings: Settings, storage: Storage, *, base_url: str, clock
                         hasher=SecretHasher(pepper), clock=clock, base_url=base_url)
     services.cache._interval = settings.cache_check_interval
     services.cache._max = settings.record_cache_entries
+    services.script_runner = QuickJsRunner()
+    services.auth_throttle = FailureThrottle(clock, limit=settings.auth_failure_limit,
+                                             window=settings.auth_failure_window)
     return services
 
 

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     record_cache_entries: int = Field(default=20_000, ge=0, description="Realm and client records kept in memory "
                                       "per process (about 1.5 KB each).")
     log_level: str = Field(default="info")
+    auth_failure_limit: int = Field(default=10, ge=1, description="Failed client authentications per client id and "
+                                                                  "source address before 429 (per process).")
+    auth_failure_window: int = Field(default=60, ge=1, description="Seconds the failures are counted over.")
 
     @field_validator("sqlite_synchronous")
     @classmethod

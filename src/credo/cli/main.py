@@ -10,6 +10,7 @@ import typer
 import uvicorn
 
 from credo.cli.common import open_services
+from credo.cli.scripts import script_app
 from credo.cli.server_options import server_options
 from credo.management.demo import ensure_demo
 from credo.settings import Settings
@@ -25,6 +26,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(realm_app, name="realm")
 app.add_typer(client_app, name="client")
+app.add_typer(script_app, name="script")
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl
 
 import orjson
@@ -11,6 +12,7 @@ from credo.domain.errors import InvalidRequest, OAuthError
 
 FORM = "application/x-www-form-urlencoded"
 MAX_FIELDS = 100
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 class PayloadTooLarge(OAuthError):
@@ -53,8 +55,14 @@ def _media_type(request: Request) -> str:
 
 
 def parse_pairs(raw: str) -> dict[str, str]:
+    if _BAD_PERCENT.search(raw):
+        raise InvalidRequest("malformed percent-encoding",
+                             description="The request contains malformed percent-encoding.")
     try:
-        pairs = parse_qsl(raw, keep_blank_values=True, strict_parsing=False, max_num_fields=100)
+        pairs = parse_qsl(raw, keep_blank_values=True, strict_parsing=False, max_num_fields=100, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest("percent-encoded bytes not UTF-8",
+                             description="A parameter is not valid UTF-8 once decoded.") from exc
     except ValueError as exc:
         raise InvalidRequest("too many fields", description="The request has too many parameters.") from exc
     params: dict[str, str] = {}

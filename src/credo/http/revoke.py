@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from credo.http.context import realm_of, services_of
+from credo.http.context import realm_of, services_of, source_ip
 from credo.http.forms import read_form
 from credo.http.responses import json_response
 from credo.oauth.revocation import revoke_token
@@ -14,5 +14,6 @@ from credo.oauth.revocation import revoke_token
 async def revoke(request: Request) -> Response:
     realm = realm_of(request)
     params = await read_form(request)
-    revoke_token(services_of(request), realm, params, request.headers.get("authorization"))
+    revoke_token(services_of(request), realm, params, request.headers.get("authorization"),
+                 source=source_ip(request))
     return json_response({})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Mount, Route
 
-from credo.http import discovery, introspect, revoke, token, tokeninfo
+from credo.http import discovery, introspect, register, revoke, token, tokeninfo
 
 REALM_PREFIX = "/am/oauth2/realms/root/realms/{realm}"
 ROOT_PREFIX = "/am/oauth2"
@@ -19,6 +19,9 @@ def realm_routes(extra: list[BaseRoute] | None = None) -> list[BaseRoute]:
         Route("/introspect", introspect.introspect, methods=["POST"]),
         Route("/tokeninfo", tokeninfo.tokeninfo, methods=["GET", "POST"]),
         Route("/token/revoke", revoke.revoke, methods=["POST"]),
+        Route("/register", register.register_client, methods=["POST", "GET", "PUT", "DELETE"]),
+        Route("/register/{client_id}", register.manage, methods=["GET", "PUT", "DELETE"]),
+        Route("/aiagent/register", register.register_agent, methods=["POST"]),
         *(extra or []),
     ]
 

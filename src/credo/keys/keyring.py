@@ -194,10 +194,10 @@ class KeyRing:
     def _check_times(self, claims: dict[str, Any]) -> None:
         """Expiry against the injected clock (PyJWT would use the wall clock)."""
         now = self._clock.now()
-        try:
-            exp, nbf = int(claims["exp"]), int(claims.get("nbf", claims["iat"]))
-        except (TypeError, ValueError) as exc:
-            raise TokenRejected("non-numeric time claim") from exc
+        exp, nbf = claims["exp"], claims.get("nbf", claims["iat"])
+        # Credo issues integer NumericDates only: strings, booleans and floats are refused, not coerced.
+        if not all(type(v) is int for v in (exp, nbf, claims["iat"])):
+            raise TokenRejected("time claim is not an integer")
         if exp <= now:
             raise TokenRejected("expired")
         if nbf > now:

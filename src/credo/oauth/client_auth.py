@@ -28,7 +28,29 @@ def _basic(authorization: str) -> tuple[str, str]:
 
 
 def authenticate_client(services: Services, realm: str, params: Mapping[str, str],
-                        authorization: str | None) -> Client:
+                        authorization: str | None, *, source: str = "") -> Client:
+    """The authenticated client, or InvalidClient; TooManyRequests after too many recent failures
+    for this (realm, client_id, source address)."""
+    claimed = _claimed_id(params, authorization)
+    key = (realm, claimed, source)
+    services.auth_throttle.check(key)
+    try:
+        return _authenticate(services, realm, params, authorization)
+    except InvalidClient:
+        services.auth_throttle.failed(key)
+        raise
+
+
+def _claimed_id(params: Mapping[str, str], authorization: str | None) -> str:
+    if authorization and authorization[:6].lower() == "basic ":
+        try:
+            return _basic(authorization)[0]
+        except InvalidClient:
+            return ""
+    return params.get("client_id") or ""
+
+
+def _authenticate(services: Services, realm: str, params: Mapping[str, str], authorization: str | None) -> Client:
     body_id, body_secret = params.get("client_id"), params.get("client_secret")
     method: str
     if authorization and authorization[:6].lower() == "basic ":

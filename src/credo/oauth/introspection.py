@@ -54,8 +54,9 @@ def introspection_body(services: Services, token: AccessToken) -> dict[str, Any]
     return body
 
 
-def introspect(services: Services, realm: Realm, params: Mapping[str, str], authorization: str | None) -> dict[str, Any]:
-    client = authenticate_client(services, realm.name, params, authorization)
+def introspect(services: Services, realm: Realm, params: Mapping[str, str], authorization: str | None,
+               *, source: str = "") -> dict[str, Any]:
+    client = authenticate_client(services, realm.name, params, authorization, source=source)
     value = params.get("token")
     if not value:
         raise InvalidRequest("missing token", description="The 'token' parameter is required.")

@@ -12,8 +12,9 @@ from credo.oauth.services import Services
 from credo.oauth.tokens import read_access_token, revoke
 
 
-def revoke_token(services: Services, realm: Realm, params: Mapping[str, str], authorization: str | None) -> None:
-    client = authenticate_client(services, realm.name, params, authorization)
+def revoke_token(services: Services, realm: Realm, params: Mapping[str, str], authorization: str | None,
+                 *, source: str = "") -> None:
+    client = authenticate_client(services, realm.name, params, authorization, source=source)
     value = params.get("token")
     if not value:
         raise InvalidRequest("missing token", description="The 'token' parameter is required.")

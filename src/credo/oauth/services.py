@@ -17,6 +17,7 @@ from credo.domain.models import AuditEvent, Client, Realm
 from credo.keys.clock import Clock
 from credo.keys.keyring import KeyRing
 from credo.keys.secrets import SecretHasher
+from credo.oauth.throttle import FailureThrottle
 from credo.storage.protocols import Storage
 
 _request_view: ContextVar[object | None] = ContextVar("credo_request_view", default=None)
@@ -49,6 +50,7 @@ class RecordCache:
         self._checked = 0.0
         self._view: object | None = None
         self._lock = threading.Lock()
+        self.on_change: list[Callable[[], None]] = []  # also told when another process changed something
 
     def _fresh(self) -> None:
         view = _request_view.get()
@@ -63,6 +65,8 @@ class RecordCache:
             with self._lock:
                 self._entries.clear()
                 self._seen = counter
+            for callback in self.on_change:
+                callback()
 
     def get(self, key: tuple[str, ...], load: Callable[[], Any]) -> Any:
         self._fresh()
@@ -108,10 +112,13 @@ class Services:
     cache: RecordCache = field(init=False)
     script_runner: Any = None  # credo.scripting.ScriptRunner, when scripts are enabled
     extras: dict[str, Any] = field(default_factory=dict)
+    auth_throttle: FailureThrottle = field(init=False)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
         self.cache = RecordCache(self.storage)
+        self.cache.on_change.append(self.keys.invalidate)  # keys rotated by another process apply at once
+        self.auth_throttle = FailureThrottle(self.clock)
         self._last_touch: dict[tuple[str, str], int] = {}
 
     def issuer(self, realm: Realm) -> str:

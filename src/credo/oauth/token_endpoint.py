@@ -66,7 +66,8 @@ class TokenEndpoint:
 
     def handle(self, request: TokenRequest) -> dict[str, Any]:
         services, params, realm = self._services, request.params, request.realm
-        client = authenticate_client(services, realm.name, params, request.authorization)
+        client = authenticate_client(services, realm.name, params, request.authorization,
+                                     source=request.source)
         grant_type = params.get("grant_type")
         if not grant_type:
             raise InvalidRequest("missing grant_type", description="The 'grant_type' parameter is required.")

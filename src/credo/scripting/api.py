@@ -34,9 +34,10 @@ class ScriptError(Exception):
     `reason` is one of "exception", "timeout", "memory", "invalid"; the message is safe to show an
     administrator (never a client: clients see a fixed description)."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, *, logs: list[str] | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+        self.logs = list(logs or [])  # what the script logged before it failed
 
 
 class ScriptRunner(Protocol):

@@ -99,11 +99,15 @@ class _Clients(_Base):
                     old.registration_token_hash != expected_registration_token_hash:
                 return False
             del self._rows[(realm, client_id)]
+            self._used.pop((realm, client_id), None)
+            self._s.policies.drop_client(realm, client_id)
             self._s.bump()
             return True
 
     def touch(self, realm: str, client_id: str, when: int) -> None:
-        self._used[(realm, client_id)] = when
+        with self._lock:
+            if (realm, client_id) in self._rows:
+                self._used[(realm, client_id)] = when
 
     def last_used(self, realm: str, client_id: str) -> int | None:
         return self._used.get((realm, client_id))
@@ -186,6 +190,12 @@ class _Policies(_Base):
         with self._lock:
             self._s.bump()
             return self._rows.pop((realm, agent_id, application_id), None) is not None
+
+    def drop_client(self, realm: str, client_id: str) -> None:
+        """Remove every policy naming the client as agent or application (as the SQL backend does)."""
+        with self._lock:
+            for key in [k for k in self._rows if k[0] == realm and client_id in (k[1], k[2])]:
+                del self._rows[key]
 
 
 class _Scripts(_Base):
@@ -272,13 +282,16 @@ class _Keys(_Base):
             if (key.realm, key.kid) in self._rows:
                 raise Conflict("key exists")
             self._rows[(key.realm, key.kid)] = key
+            self._s.bump()
 
     def put(self, key: SigningKey) -> None:
         with self._lock:
             self._rows[(key.realm, key.kid)] = key
+            self._s.bump()
 
     def delete(self, realm: str, kid: str) -> bool:
         with self._lock:
+            self._s.bump()
             return self._rows.pop((realm, kid), None) is not None
 
 

@@ -145,7 +145,7 @@ class Storage(Protocol):
     admins: AdminRepository
 
     def change_counter(self) -> int:
-        """A number that grows on every client, realm, user, group or policy change, shared by all
+        """A number that grows on every client, realm, user, group, policy, script or signing key change, shared by all
         processes using the same database: caches compare it to know when to drop entries."""
         ...
 

@@ -481,21 +481,21 @@ class SqlKeys(_Repo):
     @_unavailable
     def add(self, key: SigningKey) -> None:
         try:
-            with self._write() as conn:
+            with self._write(bump=True) as conn:
                 conn.execute(insert(t.signing_keys).values(realm=key.realm, kid=key.kid, **self._values(key)))
         except IntegrityError as exc:
             raise Conflict("key exists") from exc
 
     @_unavailable
     def put(self, key: SigningKey) -> None:
-        with self._write() as conn:
+        with self._write(bump=True) as conn:
             q = update(t.signing_keys).where(t.signing_keys.c.realm == key.realm, t.signing_keys.c.kid == key.kid)
             if conn.execute(q.values(**self._values(key))).rowcount == 0:
                 conn.execute(insert(t.signing_keys).values(realm=key.realm, kid=key.kid, **self._values(key)))
 
     @_unavailable
     def delete(self, realm: str, kid: str) -> bool:
-        with self._write() as conn:
+        with self._write(bump=True) as conn:
             return bool(conn.execute(delete(t.signing_keys).where(t.signing_keys.c.realm == realm,
                                                                   t.signing_keys.c.kid == kid)).rowcount)
 

@@ -1,0 +1,68 @@
+"""POST /register and /aiagent/register (RFC 7591); GET/PUT/DELETE /register/{client_id} and
+/register?client_id= (RFC 7592)."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from credo.domain.errors import InvalidRequest
+from credo.http.context import realm_of, services_of, source_ip
+from credo.http.forms import UnsupportedMediaType, query_params, read_body, read_json_object
+from credo.http.responses import NO_STORE, json_response
+from credo.oauth.registration import (
+    RegistrationRequest,
+    delete_registration,
+    read_registration,
+    register,
+    replace_registration,
+)
+
+JWS_MEDIA_TYPES = ("application/jose", "application/jwt")
+
+
+async def _registration_request(request: Request, *, agent: bool) -> RegistrationRequest:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body: dict[str, object] | None = None
+    signed: str | None = None
+    if media in JWS_MEDIA_TYPES:
+        raw = await read_body(request)
+        try:
+            signed = raw.decode("ascii").strip()
+        except UnicodeDecodeError as exc:
+            raise InvalidRequest("signed body not ASCII", description="The signed request is not a compact JWS.") from exc
+    else:
+        body, _ = await read_json_object(request)
+    return RegistrationRequest(realm=realm_of(request), body=body, signed_body=signed,
+                               authorization=request.headers.get("authorization"),
+                               source=source_ip(request), agent=agent)
+
+
+async def register_client(request: Request) -> Response:
+    if request.method != "POST":
+        return await manage(request)
+    reg = await _registration_request(request, agent=False)
+    return json_response(register(services_of(request), reg), 201)
+
+
+async def register_agent(request: Request) -> Response:
+    reg = await _registration_request(request, agent=True)
+    return json_response(register(services_of(request), reg), 201)
+
+
+async def manage(request: Request) -> Response:
+    if request.method == "HEAD":  # a read rotates the token; a HEAD would lose the new one
+        raise HTTPException(405, "Use GET to read a registration.", headers={"allow": "GET, PUT, DELETE"})
+    services, realm = services_of(request), realm_of(request)
+    client_id = request.path_params.get("client_id") or query_params(request).get("client_id")
+    authorization = request.headers.get("authorization")
+    if request.method == "GET":
+        return json_response(read_registration(services, realm, client_id, authorization))
+    if request.method == "DELETE":
+        delete_registration(services, realm, client_id, authorization)
+        return Response(status_code=204, headers=dict(NO_STORE))
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() in JWS_MEDIA_TYPES:
+        raise UnsupportedMediaType("signed update", description="The request body must be application/json.")
+    body, _ = await read_json_object(request)
+    return json_response(replace_registration(services, realm, client_id, body, authorization))

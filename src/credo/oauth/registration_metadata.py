@@ -1,0 +1,286 @@
+"""Validation of client metadata sent to the registration endpoints (RFC 7591 §2).
+
+Every problem raises `InvalidRedirectUri` (redirect URIs) or `InvalidClientMetadata` (everything else)
+with a description that names the field. The result is a `Metadata`: the normalized values the
+server keeps, with defaults applied.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import SplitResult, urlsplit
+
+from credo.domain.errors import InvalidClientMetadata, InvalidRedirectUri, InvalidScope
+from credo.domain.models import Realm
+from credo.oauth.scopes import parse_scope
+
+AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none")
+DEFAULT_AUTH_METHOD = "client_secret_basic"
+RESPONSE_TYPES = ("code", "token")
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+DANGEROUS_SCHEMES = ("javascript", "data", "file", "vbscript")
+MIN_RSA_BITS = 2048
+PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+PUBLIC_KTYS = ("RSA", "EC", "OKP")
+
+# Client-supplied strings kept verbatim (never fetched): URLs, names, contacts, software identity.
+URL_FIELDS = ("client_uri", "logo_uri", "policy_uri", "tos_uri")
+TEXT_FIELDS = ("software_id", "software_version")
+# Values only the server sets: ignored when a client sends them.
+SERVER_MANAGED = ("client_secret", "registration_access_token", "registration_client_uri",
+                  "client_id_issued_at", "client_secret_expires_at", "registration_access_token_expires_in")
+MAX_ITEMS = 50
+MAX_STRING = 2000
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """Normalized registration metadata."""
+
+    client_name: str
+    grant_types: tuple[str, ...]
+    response_types: tuple[str, ...]
+    redirect_uris: tuple[str, ...]
+    scopes: tuple[str, ...]
+    auth_method: str
+    extra: dict[str, Any] = field(default_factory=dict)  # URL fields, contacts, jwks, software identity
+
+    @property
+    def redirect_hosts(self) -> tuple[str, ...]:
+        return tuple((urlsplit(u).hostname or "") for u in self.redirect_uris)
+
+
+def validate_metadata(body: dict[str, Any], realm: Realm) -> Metadata:
+    grant_types = _grant_types(body, realm)
+    response_types = _response_types(body, grant_types)
+    auth_method = _auth_method(body, grant_types)
+    redirect_uris = _redirect_uris(body, grant_types)
+    scopes = _scopes(body, realm)
+    extra = {**_url_fields(body), **_text_fields(body), **_contacts(body), **_keys(body)}
+    name = body.get("client_name", "")
+    if not isinstance(name, str) or len(name) > 255:
+        raise InvalidClientMetadata("bad client_name", description="client_name: must be a string of at most 255 characters.")
+    return Metadata(client_name=name, grant_types=grant_types, response_types=response_types,
+                    redirect_uris=redirect_uris, scopes=scopes, auth_method=auth_method, extra=extra)
+
+
+def _bad(fieldname: str, problem: str) -> InvalidClientMetadata:
+    return InvalidClientMetadata(f"{fieldname}: {problem}", description=f"{fieldname}: {problem}.")
+
+
+def _string_list(body: dict[str, Any], name: str) -> tuple[str, ...] | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and 0 < len(v) <= MAX_STRING for v in value):
+        raise _bad(name, "must be an array of non-empty strings")
+    if len(value) > MAX_ITEMS:
+        raise _bad(name, f"at most {MAX_ITEMS} values")
+    return tuple(dict.fromkeys(value))
+
+
+def _grant_types(body: dict[str, Any], realm: Realm) -> tuple[str, ...]:
+    grants = _string_list(body, "grant_types")
+    if grants is None or not grants:
+        grants = ("client_credentials",)
+    disabled = [g for g in grants if g not in realm.settings.grant_types]
+    if disabled:
+        raise _bad("grant_types", f"not enabled in this realm: {' '.join(disabled)}")
+    return grants
+
+
+def _response_types(body: dict[str, Any], grants: tuple[str, ...]) -> tuple[str, ...]:
+    given = _string_list(body, "response_types")
+    if given is None:
+        given = tuple(r for g, r in (("authorization_code", "code"), ("implicit", "token")) if g in grants)
+    unknown = [r for r in given if r not in RESPONSE_TYPES]
+    if unknown:
+        raise _bad("response_types", f"unsupported {' '.join(unknown)}")
+    if ("code" in given) != ("authorization_code" in grants):
+        raise _bad("response_types", "'code' goes with the authorization_code grant type and only with it")
+    if "implicit" in grants and "token" not in given:
+        raise _bad("response_types", "the implicit grant type needs the 'token' response type")
+    return given
+
+
+def _auth_method(body: dict[str, Any], grants: tuple[str, ...]) -> str:
+    method = body.get("token_endpoint_auth_method", DEFAULT_AUTH_METHOD)
+    if method not in AUTH_METHODS:
+        raise _bad("token_endpoint_auth_method", f"must be one of {', '.join(AUTH_METHODS)}")
+    if method == "none" and "client_credentials" in grants:
+        raise _bad("token_endpoint_auth_method", "'none' (a public client) cannot use the client_credentials grant")
+    return str(method)
+
+
+def _redirect_uris(body: dict[str, Any], grants: tuple[str, ...]) -> tuple[str, ...]:
+    value = body.get("redirect_uris")
+    if value is None:
+        value = []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidRedirectUri("redirect_uris not a string array",
+                                 description="redirect_uris: must be an array of strings.")
+    if len(value) > MAX_ITEMS:
+        raise InvalidRedirectUri("too many redirect URIs", description=f"redirect_uris: at most {MAX_ITEMS} values.")
+    if not value and ("authorization_code" in grants or "implicit" in grants):
+        raise InvalidRedirectUri("no redirect URI", description="redirect_uris: required for redirect-based grant types.")
+    for uri in value:
+        problem = redirect_uri_problem(uri)
+        if problem:
+            raise InvalidRedirectUri(f"redirect URI refused: {problem}",
+                                     description=f"redirect_uris: {problem}.")
+    return tuple(dict.fromkeys(value))
+
+
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """Why `uri` cannot be a redirect URI, or None if it can."""
+    if not uri or len(uri) > MAX_STRING:
+        return "a redirect URI must be a non-empty string of at most 2000 characters"
+    scheme = uri.split(":", 1)[0].strip().lower() if ":" in uri else ""
+    if scheme in DANGEROUS_SCHEMES:
+        return f"the '{scheme}:' scheme is not allowed"
+    if _CONTROL_OR_SPACE.search(uri):
+        return "a redirect URI must not contain whitespace, control characters or backslashes"
+    if "*" in uri:
+        return "wildcards are not allowed"
+    if "#" in uri:
+        return "a redirect URI must not contain a fragment"
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:
+        return "a redirect URI must be an absolute URL"
+    del port
+    if not parts.scheme or not parts.netloc or not parts.hostname:
+        return "a redirect URI must be an absolute URL"
+    if "@" in parts.netloc:
+        return "a redirect URI must not contain user information"
+    if parts.scheme == "https":
+        return None
+    if parts.scheme == "http":
+        return None if is_loopback_host(parts.hostname) else "plain http is allowed only for loopback hosts"
+    return "only https URLs, or http on a loopback host, are allowed"
+
+
+def is_loopback_host(host: str) -> bool:
+    """Exactly 127.0.0.1, ::1 or localhost: never a name that merely starts with one of them."""
+    if host.lower() in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host) == ipaddress.ip_address("127.0.0.1")
+    except ValueError:
+        return False
+
+
+def _scopes(body: dict[str, Any], realm: Realm) -> tuple[str, ...]:
+    from_array = _string_list(body, "scopes")
+    raw = body.get("scope")
+    if raw is not None and not isinstance(raw, str):
+        raise _bad("scope", "must be a space-separated string")
+    from_string = _parse(raw, "scope") if raw is not None else None
+    if from_array is not None:
+        for item in from_array:
+            if _parse(item, "scopes") != (item,):
+                raise _bad("scopes", "every item must be one scope")
+    if from_array is not None and from_string is not None and set(from_array) != set(from_string):
+        raise _bad("scope", "'scope' and 'scopes' name different scopes")
+    scopes = from_array if from_array is not None else (from_string or ())
+    outside = [s for s in scopes if s not in realm.settings.registration_scope_allowlist]
+    if outside:
+        raise _bad("scope", f"not in the realm's registration allowlist: {' '.join(outside)}")
+    return tuple(scopes)
+
+
+def _parse(value: str, name: str) -> tuple[str, ...]:
+    try:
+        return parse_scope(value)
+    except InvalidScope as exc:
+        raise _bad(name, "contains invalid characters") from exc
+
+
+def _url_fields(body: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in URL_FIELDS:
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str) or len(value) > MAX_STRING:
+            raise _bad(name, "must be a URL string")
+        parts = _split(value)
+        if parts is None or parts.scheme not in ("https", "http") or not parts.netloc:
+            raise _bad(name, "must be an absolute http(s) URL")
+        out[name] = value
+    return out
+
+
+def _split(value: str) -> SplitResult | None:
+    try:
+        return urlsplit(value)
+    except ValueError:
+        return None
+
+
+def _text_fields(body: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in TEXT_FIELDS:
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str) or len(value) > 255:
+            raise _bad(name, "must be a string of at most 255 characters")
+        out[name] = value
+    return out
+
+
+def _contacts(body: dict[str, Any]) -> dict[str, Any]:
+    contacts = _string_list(body, "contacts")
+    return {} if contacts is None else {"contacts": list(contacts)}
+
+
+def _keys(body: dict[str, Any]) -> dict[str, Any]:
+    jwks, jwks_uri = body.get("jwks"), body.get("jwks_uri")
+    if jwks is not None and jwks_uri is not None:
+        raise _bad("jwks", "'jwks' and 'jwks_uri' cannot both be given")
+    if jwks_uri is not None:
+        parts = _split(jwks_uri) if isinstance(jwks_uri, str) and len(jwks_uri) <= MAX_STRING else None
+        if parts is None or parts.scheme != "https" or not parts.netloc:
+            raise _bad("jwks_uri", "must be an absolute https URL")
+        return {"jwks_uri": jwks_uri}
+    if jwks is None:
+        return {}
+    check_public_jwks(jwks, "jwks")
+    return {"jwks": jwks}
+
+
+def check_public_jwks(jwks: Any, name: str) -> None:
+    """A JWK Set holding only public asymmetric keys (RSA of at least 2048 bits, EC, OKP)."""
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
+        raise _bad(name, "must be a JWK Set object with a non-empty 'keys' array")
+    if len(jwks["keys"]) > MAX_ITEMS:
+        raise _bad(name, f"at most {MAX_ITEMS} keys")
+    for key in jwks["keys"]:
+        if not isinstance(key, dict):
+            raise _bad(name, "every key must be a JSON object")
+        if key.get("kty") not in PUBLIC_KTYS:
+            raise _bad(name, "only RSA, EC and OKP public keys are allowed")
+        if any(m in key for m in PRIVATE_JWK_MEMBERS):
+            raise _bad(name, "private key material is not allowed")
+        if key["kty"] == "RSA" and _rsa_bits(key.get("n")) < MIN_RSA_BITS:
+            raise _bad(name, f"RSA keys need at least {MIN_RSA_BITS} bits")
+
+
+def _rsa_bits(n: Any) -> int:
+    if not isinstance(n, str):
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(n + "=" * (-len(n) % 4))
+    except (binascii.Error, ValueError):
+        return 0
+    return int.from_bytes(raw, "big").bit_length()

@@ -1,0 +1,257 @@
+"""Who may register a client, and on which terms (combinable protections):
+
+- an initial access token (when open registration is off): a client-credentials access token of this
+  realm carrying `dcr_register`, good for exactly one successful registration;
+- a software statement: a JWT signed by a key the administrator trusts, whose claims override the body;
+- a signed request body: the metadata as the payload of a JWS signed by a trusted key, one-time `jti`;
+- a registration policy, evaluated on the final metadata on every create and update;
+- a per-process sliding-window rate limit per realm and source IP.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from credo.domain.errors import (
+    InsufficientScope,
+    InvalidClientMetadata,
+    InvalidRequest,
+    InvalidSoftwareStatement,
+    InvalidToken,
+    OAuthError,
+    TooManyRequests,
+    UnapprovedSoftwareStatement,
+)
+from credo.domain.models import Realm
+from credo.domain.settings import KeySource
+from credo.oauth.registration_metadata import Metadata
+from credo.oauth.services import Services
+from credo.oauth.tokens import REVOKED_PREFIX, read_access_token
+
+DCR_SCOPE = "dcr_register"
+JWS_ALGS = ("ES256", "RS256", "PS256", "EdDSA")
+FORBIDDEN_HEADERS = ("jku", "jwk", "x5u", "x5c", "crit")
+JWT_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "nbf", "jti")
+SIGNED_REQUEST_MAX_LIFETIME = 3600
+
+
+# --- initial access token ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InitialAccess:
+    """A checked initial access token: burn `one_time_id` with the new client; `client_id` obtained it."""
+
+    one_time_id: str
+    expires_at: int
+    client_id: str
+
+
+def initial_access(services: Services, realm: Realm, authorization: str | None) -> InitialAccess | None:
+    """None when open registration is on; else the initial access token to consume with the new client."""
+    if realm.settings.allow_open_registration:
+        return None
+    value = bearer(authorization)
+    token = read_access_token(services, realm, value) if value else None
+    if token is None:
+        raise InvalidToken("initial access token missing, invalid, expired or used",
+                           description="A valid initial access token is required to register a client.")
+    if token.claims.get("grant_type") != "client_credentials" or token.is_user_token:
+        raise InvalidToken("initial access token not from client credentials",
+                           description="A valid initial access token is required to register a client.")
+    if DCR_SCOPE not in token.scopes:
+        raise InsufficientScope(f"token of {token.client_id} lacks {DCR_SCOPE}",
+                                description=f"The access token needs the '{DCR_SCOPE}' scope.")
+    return InitialAccess(REVOKED_PREFIX + token.jti, token.exp, token.client_id)
+
+
+def bearer(authorization: str | None) -> str | None:
+    if not authorization or authorization[:7].lower() != "bearer ":
+        return None
+    return authorization[7:].strip() or None
+
+
+# --- signed JWTs from outside -----------------------------------------------------------------
+
+
+def trusted_jwks(services: Services, source: KeySource) -> dict[str, Any] | None:
+    if source.jwks is not None:
+        return source.jwks
+    if source.jwks_uri is None:
+        return None
+    fetcher = services.extras.get("remote_jwks")
+    if fetcher is None:
+        from credo.keys.remote_jwks import RemoteJwks
+
+        fetcher = services.extras.setdefault("remote_jwks", RemoteJwks())
+    try:
+        return fetcher.get(str(source.jwks_uri))  # type: ignore[no-any-return]
+    except Exception as exc:  # RemoteJwksError and anything the fetch raised: no keys, refuse
+        raise _KeysUnavailable(f"jwks_uri fetch failed: {type(exc).__name__}") from exc
+
+
+class _KeysUnavailable(Exception):
+    pass
+
+
+def verify_jws(token: str, jwks: dict[str, Any], *, now: int, require: list[str],
+               audience: str | None = None) -> dict[str, Any]:
+    """Claims of a JWS signed by one of `jwks`'s keys with an allowed algorithm, not expired at `now`;
+    jwt.PyJWTError otherwise."""
+    claims = _verify_signature(token, jwks, require=require, audience=audience)
+    if "exp" in claims and (not _number(claims["exp"]) or claims["exp"] <= now):
+        raise jwt.ExpiredSignatureError("expired")
+    if "nbf" in claims and (not _number(claims["nbf"]) or claims["nbf"] > now + 5):
+        raise jwt.ImmatureSignatureError("not yet valid")
+    return claims
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _verify_signature(token: str, jwks: dict[str, Any], *, require: list[str],
+                      audience: str | None) -> dict[str, Any]:
+    header = jwt.get_unverified_header(token)
+    for name in FORBIDDEN_HEADERS:
+        if name in header:
+            raise jwt.InvalidTokenError(f"forbidden header {name}")
+    alg, kid = header.get("alg"), header.get("kid")
+    if alg not in JWS_ALGS:
+        raise jwt.InvalidAlgorithmError(f"algorithm {alg!r} not allowed")
+    candidates = [k for k in jwks.get("keys", []) if isinstance(k, dict) and (kid is None or k.get("kid") == kid)]
+    if not candidates:
+        raise jwt.InvalidTokenError("no trusted key matches the kid")
+    last: Exception = jwt.InvalidSignatureError("no key verified the signature")
+    for data in candidates:
+        if data.get("alg") not in (None, alg) or "d" in data or data.get("kty") == "oct":
+            continue
+        try:
+            key = jwt.PyJWK(data, algorithm=str(alg))
+            return jwt.decode(token, key.key, algorithms=[str(alg)], audience=audience,
+                              options={"require": require, "verify_aud": audience is not None, "verify_exp": False,
+                                       "verify_nbf": False, "verify_iat": False})
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            last = exc
+            if isinstance(exc, jwt.InvalidAudienceError | jwt.MissingRequiredClaimError):
+                break
+    raise last if isinstance(last, jwt.PyJWTError) else jwt.InvalidTokenError(str(last))
+
+
+def software_statement_claims(services: Services, realm: Realm, statement: Any) -> dict[str, Any]:
+    """The verified claims of a software statement (RFC 7591 §2.3)."""
+    source = realm.settings.protection.software_statement_keys
+    if not isinstance(statement, str) or statement.count(".") != 2 or len(statement) > 16384:
+        raise InvalidSoftwareStatement("software statement not a compact JWS")
+    try:
+        jwks = trusted_jwks(services, source)
+    except _KeysUnavailable as exc:
+        raise UnapprovedSoftwareStatement(str(exc)) from exc
+    if jwks is None:
+        raise UnapprovedSoftwareStatement("no software statement keys configured")
+    try:
+        claims = verify_jws(statement, jwks, now=services.clock.now(), require=["iss"])
+    except jwt.PyJWTError as exc:
+        raise InvalidSoftwareStatement(f"software statement rejected: {exc}") from exc
+    if source.issuers and claims.get("iss") not in source.issuers:
+        raise UnapprovedSoftwareStatement(f"issuer {claims.get('iss')!r} not approved")
+    return {k: v for k, v in claims.items() if k not in JWT_CLAIMS}
+
+
+class InvalidSignedRequest(OAuthError):
+    error = "invalid_request"
+    status = 400
+    public_description = "The signed registration request is invalid."
+
+
+def signed_request_metadata(services: Services, realm: Realm, jws: str, endpoint: str) -> dict[str, Any]:
+    """The metadata carried by a signed request body, after signature, audience, expiry and replay checks."""
+    source = realm.settings.protection.signed_request_keys
+    try:
+        jwks = trusted_jwks(services, source)
+    except _KeysUnavailable as exc:
+        raise InvalidSignedRequest(str(exc)) from exc
+    if jwks is None:
+        raise InvalidRequest("signed request without keys",
+                             description="This realm does not accept signed registration requests.")
+    try:
+        claims = verify_jws(jws.strip(), jwks, now=services.clock.now(), require=["exp", "jti", "aud", "iss"],
+                            audience=endpoint)
+    except jwt.PyJWTError as exc:
+        raise InvalidSignedRequest(f"signed request rejected: {exc}") from exc
+    if source.issuers and claims.get("iss") not in source.issuers:
+        raise InvalidSignedRequest(f"signed request issuer {claims.get('iss')!r} not approved")
+    now = services.clock.now()
+    exp = int(claims["exp"])
+    if exp > now + SIGNED_REQUEST_MAX_LIFETIME:
+        raise InvalidSignedRequest("signed request lives too long",
+                                   description="The signed registration request must expire within an hour.")
+    one_time = f"regjti:{claims['iss']}:{claims['jti']}"
+    if not services.storage.one_time.burn(realm.name, one_time, exp):
+        raise InvalidSignedRequest(f"replayed jti {claims['jti']!r}")
+    return {k: v for k, v in claims.items() if k not in JWT_CLAIMS}
+
+
+# --- policy and rate limit --------------------------------------------------------------------
+
+
+def check_policy(services: Services, realm: Realm, metadata: Metadata, *, creating: bool) -> None:
+    """The realm's registration policy, on the final merged metadata; errors name the rule."""
+    policy = realm.settings.protection.policy
+    if policy.allowed_grant_types:
+        extra = [g for g in metadata.grant_types if g not in policy.allowed_grant_types]
+        if extra:
+            raise _rule("allowed_grant_types", f"grant_types: not allowed by the registration policy: {' '.join(extra)}")
+    if policy.allowed_scopes:
+        extra = [s for s in metadata.scopes if s not in policy.allowed_scopes]
+        if extra:
+            raise _rule("allowed_scopes", f"scope: not allowed by the registration policy: {' '.join(extra)}")
+    if policy.allowed_redirect_hosts:
+        extra = [h for h in metadata.redirect_hosts if h not in policy.allowed_redirect_hosts]
+        if extra:
+            raise _rule("allowed_redirect_hosts",
+                        f"redirect_uris: host not allowed by the registration policy: {' '.join(extra)}")
+    if creating and policy.max_clients is not None and \
+            services.storage.clients.count(realm.name, dynamic=True) >= policy.max_clients:
+        raise _rule("max_clients", "The registration policy's max_clients limit is reached")
+
+
+def _rule(rule: str, message: str) -> InvalidClientMetadata:
+    return InvalidClientMetadata(f"policy rule {rule}: {message}", description=f"{message} (policy rule {rule}).")
+
+
+@dataclass
+class RateLimiter:
+    """A sliding one-minute window per key, in this process only."""
+
+    def __post_init__(self) -> None:
+        self._hits: dict[tuple[str, str], deque[int]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: tuple[str, str], limit: int, now: int) -> int:
+        """0 if allowed (and counted); otherwise the seconds to wait."""
+        with self._lock:
+            window = self._hits.setdefault(key, deque())
+            while window and window[0] <= now - 60:
+                window.popleft()
+            if len(window) >= limit:
+                return max(1, window[0] + 60 - now)
+            window.append(now)
+            if len(self._hits) > 100_000:
+                self._hits.clear()
+            return 0
+
+
+def check_rate(services: Services, realm: Realm, source: str) -> None:
+    limit = realm.settings.protection.policy.rate_limit_per_minute
+    if limit is None:
+        return
+    limiter: RateLimiter = services.extras.setdefault("registration_rate_limiter", RateLimiter())
+    wait = limiter.hit((realm.name, source), limit, services.clock.now())
+    if wait:
+        raise TooManyRequests(f"registration rate limit for {source}", retry_after=wait)

@@ -1,0 +1,268 @@
+"""The SSRF-guarded JWKS fetcher against a real loopback listener that counts connections.
+
+Every refused target form must yield zero connections; responses that are huge, slow, redirects or
+not JSON are cut off (for those the fetcher runs with allow_private=True so the fetch really happens).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import socketserver
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from credo.keys.remote_jwks import RemoteJwks, RemoteJwksError, check_url
+
+JWKS = {"keys": [{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                  "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", "kid": "k1"}]}
+
+
+@dataclass
+class Listener:
+    port: int
+    mode: str = "jwks"
+    connections: int = 0
+    requests: list[bytes] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/jwks"
+
+
+def _respond(listener: Listener, conn: socket.socket) -> None:
+    mode = listener.mode
+    head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    if mode == "jwks":
+        body = json.dumps(JWKS).encode()
+        conn.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    elif mode == "chunked":
+        body = json.dumps(JWKS).encode()
+        half = len(body) // 2
+        conn.sendall(f"{head}Transfer-Encoding: chunked\r\n\r\n".encode()
+                     + f"{half:x}\r\n".encode() + body[:half] + b"\r\n"
+                     + f"{len(body) - half:x}\r\n".encode() + body[half:] + b"\r\n0\r\n\r\n")
+    elif mode == "huge":
+        conn.sendall(f"{head}Content-Length: {50_000_000}\r\n\r\n".encode())
+        chunk = b"[" * 65536
+        for _ in range(700):
+            conn.sendall(chunk)
+    elif mode == "slow":
+        conn.sendall(f"{head}Content-Length: 100\r\n\r\n".encode())
+        for _ in range(30):
+            conn.sendall(b" ")
+            time.sleep(1)
+    elif mode == "slow-headers":
+        for b in head.encode():
+            conn.sendall(bytes([b]))
+            time.sleep(1)
+    elif mode == "nonjson":
+        body = b"<html>not json</html>"
+        conn.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    elif mode == "nokeys":
+        body = b'{"keys": "nope"}'
+        conn.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    elif mode == "redirect":
+        conn.sendall(f"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{listener.port}/jwks\r\n"
+                     "Content-Length: 0\r\nConnection: close\r\n\r\n".encode())
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    state = Listener(port=0)
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            with state.lock:
+                state.connections += 1
+            conn: socket.socket = self.request
+            conn.settimeout(5)
+            data = b""
+            try:
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    data += chunk
+                state.requests.append(data)
+                _respond(state, conn)
+            except OSError:
+                return  # the client hung up: expected when it cuts a response off
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def refused_forms(port: int) -> list[str]:
+    p = port
+    return [
+        f"http://127.0.0.1:{p}/jwks",  # plain http
+        f"https://127.0.0.1:{p}/jwks",
+        f"https://2130706433:{p}/jwks",  # decimal
+        f"https://0x7f000001:{p}/jwks",  # hex
+        f"https://017700000001:{p}/jwks",  # octal
+        f"https://0177.0.0.1:{p}/jwks",
+        f"https://0x7f.0.0.1:{p}/jwks",
+        f"https://127.1:{p}/jwks",
+        f"https://127.0.0.1.:{p}/jwks",
+        f"https://localhost:{p}/jwks",  # a name resolving to loopback
+        f"https://LOCALHOST:{p}/jwks",
+        f"https://[::1]:{p}/jwks",
+        f"https://[::ffff:127.0.0.1]:{p}/jwks",  # IPv4-mapped
+        f"https://[::ffff:7f00:1]:{p}/jwks",
+        f"https://[::127.0.0.1]:{p}/jwks",  # IPv4-compatible
+        f"https://[0:0:0:0:0:ffff:7f00:0001]:{p}/jwks",
+        f"https://0.0.0.0:{p}/jwks",  # unspecified
+        f"https://0:{p}/jwks",
+        f"https://[::]:{p}/jwks",
+        "https://10.0.0.1/jwks", "https://10.255.255.255/jwks",
+        "https://172.16.0.1/jwks", "https://172.31.255.254/jwks",
+        "https://192.168.0.1/jwks",
+        "https://169.254.169.254/latest/meta-data/", "https://[::ffff:169.254.169.254]/",
+        "https://100.64.0.1/jwks", "https://100.127.255.254/jwks",  # CGNAT
+        "https://224.0.0.1/jwks", "https://239.255.255.250/jwks", "https://[ff02::1]/jwks",  # multicast
+        "https://[fc00::1]/jwks", "https://[fd12:3456::1]/jwks",  # ULA
+        "https://[fe80::1]/jwks", "https://[fe80::1%25eth0]/jwks",  # link-local
+        "https://[64:ff9b::a00:1]/jwks",  # NAT64 of 10.0.0.1
+        "https://240.0.0.1/jwks", "https://255.255.255.255/jwks",  # reserved, broadcast
+        f"https://user:pw@127.0.0.1:{p}/jwks", f"https://example.com@127.0.0.1:{p}/jwks",
+        f"ftp://127.0.0.1:{p}/jwks", "file:///etc/passwd", f"gopher://127.0.0.1:{p}/", "jwks",
+        f"https://127.0.0.1:{p}/jwks#frag", "https://1.2.3.256/", "https://08.0.0.1/",
+        f"https://127.0.0.1:{p}\\@example.com/",
+    ]
+
+
+def test_every_refused_form_makes_no_connection(listener: Listener) -> None:
+    fetcher = RemoteJwks(timeout=2)
+    forms = refused_forms(listener.port)
+    for url in forms:
+        with pytest.raises(RemoteJwksError):
+            fetcher.get(url)
+    assert listener.connections == 0
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("http://example.com/jwks", "only https URLs are allowed"),
+    ("https://2130706433/", "address is not public"),
+    ("https://[::ffff:10.0.0.1]/", "address is not public"),
+    ("https://u:p@example.com/", "user information in the URL is not allowed"),
+    ("https://1.2.3.256/", "numeric host is not a valid address"),
+])
+def test_check_url_reasons(url: str, reason: str) -> None:
+    with pytest.raises(RemoteJwksError) as err:
+        check_url(url)
+    assert err.value.reason == reason
+
+
+@pytest.mark.parametrize("url", ["https://8.8.8.8/jwks", "https://example.com/.well-known/jwks.json",
+                                 "https://[2001:4860:4860::8888]/jwks", "https://93.184.216.34:8443/k?x=1"])
+def test_check_url_accepts_public(url: str) -> None:
+    target = check_url(url)
+    assert target.scheme == "https"
+
+
+def test_fetches_and_caches(listener: Listener) -> None:
+    now = [1000.0]
+    fetcher = RemoteJwks(timeout=3, ttl=300, allow_private=True, clock=lambda: now[0])
+    assert fetcher.get(listener.url) == JWKS
+    assert fetcher.get(listener.url) == JWKS
+    assert listener.connections == 1
+    request = listener.requests[0].decode()
+    assert request.startswith("GET /jwks HTTP/1.1\r\n")
+    assert f"Host: 127.0.0.1:{listener.port}\r\n" in request
+    now[0] += 301
+    assert fetcher.get(listener.url) == JWKS
+    assert listener.connections == 2
+
+
+def test_chunked_response(listener: Listener) -> None:
+    listener.mode = "chunked"
+    assert RemoteJwks(allow_private=True).get(listener.url) == JWKS
+
+
+def _refused(listener: Listener, mode: str, reason: str, **kw: float) -> float:
+    listener.mode = mode
+    fetcher = RemoteJwks(allow_private=True, **kw)  # type: ignore[arg-type]
+    start = time.monotonic()
+    with pytest.raises(RemoteJwksError) as err:
+        fetcher.get(listener.url)
+    assert err.value.reason == reason
+    return time.monotonic() - start
+
+
+def test_huge_response_is_cut_off(listener: Listener) -> None:
+    assert _refused(listener, "huge", "response too large", timeout=10) < 5
+
+
+def test_slow_body_hits_the_total_deadline(listener: Listener) -> None:
+    elapsed = _refused(listener, "slow", "timed out", timeout=1.5)
+    assert 1.4 <= elapsed < 3.5
+
+
+def test_slow_headers_hit_the_total_deadline(listener: Listener) -> None:
+    elapsed = _refused(listener, "slow-headers", "timed out", timeout=1.5)
+    assert 1.4 <= elapsed < 3.5
+
+
+def test_non_json_refused(listener: Listener) -> None:
+    _refused(listener, "nonjson", "response is not JSON")
+
+
+def test_not_a_jwk_set_refused(listener: Listener) -> None:
+    _refused(listener, "nokeys", "response is not a JWK Set")
+
+
+def test_redirect_not_followed(listener: Listener) -> None:
+    _refused(listener, "redirect", "redirect not followed (302)")
+    assert listener.connections == 1
+
+
+def test_the_name_is_resolved_once_and_the_address_pinned(listener: Listener,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rebinding resolver answers loopback first and something else after: the fetcher asks once
+    and connects to the first answer, sending the name as Host."""
+    answers = iter(["127.0.0.1", "10.9.9.9", "10.9.9.9"])
+    calls: list[str] = []
+    real = socket.getaddrinfo
+
+    def rebinding(host: str, port: int, *args: object, **kwargs: object) -> list[tuple[object, ...]]:
+        if host != "jwks.rebind.test":
+            return real(host, port, *args, **kwargs)  # type: ignore[arg-type]
+        calls.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    fetcher = RemoteJwks(allow_private=True)
+    assert fetcher.get(f"http://jwks.rebind.test:{listener.port}/jwks") == JWKS
+    assert calls == ["jwks.rebind.test"]
+    assert listener.connections == 1
+    assert f"Host: jwks.rebind.test:{listener.port}\r\n" in listener.requests[0].decode()
+    # With the guard on, a name resolving to a non-public address is refused before connecting.
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "",
+                                                                 ("127.0.0.1", listener.port))])
+    with pytest.raises(RemoteJwksError) as err:
+        RemoteJwks().get(f"https://public-looking.example:{listener.port}/jwks")
+    assert err.value.reason == "host resolves to a non-public address"
+    assert listener.connections == 1
+
+
+def test_connection_refused_is_an_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(RemoteJwksError) as err:
+        RemoteJwks(allow_private=True).get(f"http://127.0.0.1:{port}/jwks")
+    assert err.value.reason.startswith("connection failed")
