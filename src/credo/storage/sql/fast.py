@@ -85,6 +85,19 @@ class SqliteFastPath:
         return self._conn().execute(sql, params).rowcount
 
     @guarded
+    def transaction(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Several statements in one write transaction (all or nothing); sqlite3.IntegrityError propagates."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, params in statements:
+                conn.execute(sql, params)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    @guarded
     def change_counter(self) -> int:
         local = self._local
         probe = local.probe

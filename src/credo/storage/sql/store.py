@@ -30,13 +30,18 @@ from credo.storage.protocols import Conflict, StorageUnavailable
 from credo.storage.sql import tables as t
 from credo.storage.sql.fast import SqliteFastPath
 from credo.storage.sql.fast_rows import (
+    AUDIT_INSERT_SQL,
     BURN_SQL,
+    CLIENT_INSERT_SQL,
     CLIENT_SQL,
+    COUNTER_BUMP_SQL,
+    REALM_SQL,
     IS_BURNED_SQL,
     TOKEN_GET_SQL,
     TOKEN_INSERT_SQL,
     TOUCH_SQL,
     ClientRow,
+    client_params,
     token_params,
 )
 
@@ -109,6 +114,9 @@ def _client_values(c: Client) -> dict[str, Any]:
 class SqlRealms(_Repo):
     @_unavailable
     def get(self, name: str) -> Realm | None:
+        if self._s.fast is not None:
+            raw = self._s.fast.one(REALM_SQL, (name,))
+            return None if raw is None else _realm_parsed(*raw)
         with self._read() as conn:
             row = conn.execute(select(t.realms).where(t.realms.c.name == name)).first()
         return None if row is None else _realm(row)
@@ -133,6 +141,22 @@ class SqlRealms(_Repo):
 
 def _realm(row: Any) -> Realm:
     return Realm(name=row.name, settings=ProviderSettings.model_validate_json(row.settings), created_at=row.created_at)
+
+
+_parsed_realms: dict[tuple[str, str, int], Realm] = {}
+
+
+def _realm_parsed(name: str, settings: str, created_at: int) -> Realm:
+    """The Realm for a row, reusing the parsed object while the stored row is unchanged (Realm and its
+    settings are immutable): reloading a realm after a cache flush then costs one indexed read."""
+    key = (name, settings, created_at)
+    realm = _parsed_realms.get(key)
+    if realm is None:
+        if len(_parsed_realms) >= 1000:
+            _parsed_realms.clear()
+        realm = _parsed_realms[key] = Realm(name=name, settings=ProviderSettings.model_validate_json(settings),
+                                            created_at=created_at)
+    return realm
 
 
 class SqlClients(_Repo):
@@ -170,6 +194,14 @@ class SqlClients(_Repo):
 
     @_unavailable
     def create(self, client: Client, *, burn: tuple[str, int] | None = None) -> None:
+        if self._s.fast is not None:
+            statements = [] if burn is None else [(BURN_SQL, (client.realm, burn[0], burn[1]))]
+            statements += [(CLIENT_INSERT_SQL, client_params(_client_values(client))), (COUNTER_BUMP_SQL, ())]
+            try:
+                self._s.fast.transaction(statements)
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(str(exc)) from exc
+            return
         try:
             with self._write(bump=True) as conn:
                 if burn is not None:
@@ -503,6 +535,10 @@ class SqlKeys(_Repo):
 class SqlAudit(_Repo):
     @_unavailable
     def add(self, event: AuditEvent) -> None:
+        if self._s.fast is not None:
+            self._s.fast.write(AUDIT_INSERT_SQL, (event.realm, event.ts, event.action, event.actor, event.decision,
+                                                  event.target, event.reason, _dumps(event.details)))
+            return
         with self._write() as conn:
             conn.execute(insert(t.audit_events).values(
                 realm=event.realm, ts=event.ts, action=event.action, actor=event.actor, decision=event.decision,
