@@ -23,6 +23,7 @@ def _error(r: object, status: int, error: str) -> None:
     ("/am/oauth2/realms/root/realms/alpha/introspect", "alpha"),
     ("/am/oauth2/realms/root/access_token", None),
     ("/am/oauth2/introspect", None),
+    ("/am/oauth2/realms/root/realms/alpha/register", "alpha"),
 ])
 def test_match_finds_the_hot_endpoints(path: str, realm: str | None) -> None:
     hit = match(path)
@@ -33,6 +34,8 @@ def test_match_finds_the_hot_endpoints(path: str, realm: str | None) -> None:
     "/am/oauth2/realms/root/realms/alpha/token/revoke", "/am/oauth2/realms/root/realms//access_token",
     "/am/oauth2/realms/root/realms/a/b/access_token", "/access_token", "/am/oauth2/realms/access_token",
     "/am/oauth2/realms/root/realms/alpha/access_token/", "/x/am/oauth2/access_token",
+    "/am/oauth2/realms/root/realms/alpha/aiagent/register", "/am/oauth2/aiagent/register",
+    "/am/oauth2/realms/root/realms/alpha/register/some-client",
 ])
 def test_match_leaves_everything_else_to_the_router(path: str) -> None:
     assert match(path) is None

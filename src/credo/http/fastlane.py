@@ -1,8 +1,9 @@
 """The hot endpoints, dispatched without walking the route table and middleware stack.
 
-`POST .../access_token` and `POST .../introspect` are most of the traffic of an authorization server.
-For them the application matches the path itself, builds the same `Request` and calls the same handler
-functions as the router would, and renders errors with the same exception handlers; everything else
+`POST .../access_token`, `POST .../introspect` and `POST .../register` are most of the traffic of an
+authorization server for agents. For them the application matches the path itself, builds the same
+`Request` and calls the same handler functions as the router would, and renders errors with the same
+exception handlers; everything else
 (other paths, other methods, other protocols) goes through Starlette unchanged. The saving is the
 generic routing (three mounts, regular expressions) and the per-request middleware wrappers.
 """
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from credo.http import introspect, token
+from credo.http import introspect, register, token
 from credo.oauth.services import begin_request
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -26,6 +27,7 @@ ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 HOT_ENDPOINTS: dict[str, Handler] = {
     "access_token": token.token,
     "introspect": introspect.introspect,
+    "register": register.register_client,  # POST only here; RFC 7592 reads and updates go through the router
 }
 REALM_PREFIX = "/am/oauth2/realms/root/realms/"
 ROOT_PREFIXES = ("/am/oauth2/realms/root/", "/am/oauth2/")
