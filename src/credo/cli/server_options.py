@@ -13,5 +13,5 @@ def server_options() -> dict[str, Any]:
     if importlib.util.find_spec("uvloop") is not None:
         options["loop"] = "uvloop"
     if importlib.util.find_spec("httptools") is not None:
-        options["http"] = "httptools"
+        options["http"] = "credo.http.server_protocol:CoalescingHttpToolsProtocol"  # httptools, one write per response
     return options

@@ -35,8 +35,8 @@ from credo.storage.sql.fast_rows import (
     CLIENT_INSERT_SQL,
     CLIENT_SQL,
     COUNTER_BUMP_SQL,
-    REALM_SQL,
     IS_BURNED_SQL,
+    REALM_SQL,
     TOKEN_GET_SQL,
     TOKEN_INSERT_SQL,
     TOUCH_SQL,
@@ -195,7 +195,8 @@ class SqlClients(_Repo):
     @_unavailable
     def create(self, client: Client, *, burn: tuple[str, int] | None = None) -> None:
         if self._s.fast is not None:
-            statements = [] if burn is None else [(BURN_SQL, (client.realm, burn[0], burn[1]))]
+            statements: list[tuple[str, tuple[Any, ...]]] = [] if burn is None else [
+                (BURN_SQL, (client.realm, burn[0], burn[1]))]
             statements += [(CLIENT_INSERT_SQL, client_params(_client_values(client))), (COUNTER_BUMP_SQL, ())]
             try:
                 self._s.fast.transaction(statements)
