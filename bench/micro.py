@@ -22,7 +22,6 @@ import orjson
 from starlette.applications import Starlette
 
 from credo.app import build_app
-from credo.http.fastlane import CredoApp
 from credo.management.demo import ensure_demo
 from credo.settings import Settings
 
@@ -91,6 +90,8 @@ def main() -> None:
     p.add_argument("--no-fastlane", action="store_true", help="route the hot endpoints through Starlette too")
     args = p.parse_args()
     if args.no_fastlane:
+        from credo.http.fastlane import CredoApp
+
         CredoApp.__call__ = Starlette.__call__  # type: ignore[method-assign]
     asyncio.run(run(args.n, args.profile))
 
