@@ -46,6 +46,37 @@ class _PerThread(threading.local):
     counter: int = 0
 
 
+CHECKPOINT_EVERY = 0.2  # seconds between background checkpoints while there are writes
+
+
+class _Checkpointer(threading.Thread):
+    """Copies committed WAL pages into the database file off the request path.
+
+    Connections that write on the hot path turn automatic checkpoints off (otherwise every thousandth
+    commit would also copy the WAL back and fsync, inside a request); this thread runs a PASSIVE
+    checkpoint, which never blocks readers or writers, a few times a second while writes happen.
+    """
+
+    def __init__(self, open_connection: Callable[[], sqlite3.Connection]) -> None:
+        super().__init__(name="credo-sqlite-checkpoint", daemon=True)
+        self._open = open_connection
+        self.dirty = False
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            conn = self._open()
+        except StorageUnavailable:
+            return  # closed before the thread started
+        while not self.stop.wait(CHECKPOINT_EVERY):
+            if self.dirty:
+                self.dirty = False
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    self.dirty = True  # try again next time
+
+
 class SqliteFastPath:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -53,6 +84,7 @@ class SqliteFastPath:
         self._opened: list[Any] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._checkpointer: _Checkpointer | None = None
 
     @staticmethod
     def supports(engine: Engine) -> bool:
@@ -72,7 +104,16 @@ class SqliteFastPath:
         conn = self._local.conn
         if conn is None:
             conn = self._local.conn = self._open()
+            with self._lock:
+                if self._checkpointer is None and not self._closed:
+                    self._checkpointer = _Checkpointer(self._open)
+                    self._checkpointer.start()
+            conn.execute("PRAGMA wal_autocheckpoint=0")
         return conn
+
+    def _wrote(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.dirty = True
 
     @guarded
     def one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
@@ -82,7 +123,9 @@ class SqliteFastPath:
     @guarded
     def write(self, sql: str, params: tuple[Any, ...]) -> int:
         """One statement in its own transaction (autocommit); raises sqlite3.IntegrityError on a duplicate."""
-        return self._conn().execute(sql, params).rowcount
+        count = self._conn().execute(sql, params).rowcount
+        self._wrote()
+        return count
 
     @guarded
     def transaction(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
@@ -96,6 +139,7 @@ class SqliteFastPath:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        self._wrote()
 
     @guarded
     def change_counter(self) -> int:
@@ -114,6 +158,10 @@ class SqliteFastPath:
         with self._lock:
             self._closed = True
             opened, self._opened = self._opened, []
+            checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.stop.set()
+            checkpointer.join(timeout=2)
         for conn in opened:
             try:
                 conn.close()
