@@ -193,11 +193,13 @@ class SqlClients(_Repo):
             return int(conn.execute(q).scalar_one())
 
     @_unavailable
-    def create(self, client: Client, *, burn: tuple[str, int] | None = None) -> None:
+    def create(self, client: Client, *, burn: tuple[str, int] | None = None, audit: AuditEvent | None = None) -> None:
         if self._s.fast is not None:
             statements: list[tuple[str, tuple[Any, ...]]] = [] if burn is None else [
                 (BURN_SQL, (client.realm, burn[0], burn[1]))]
             statements += [(CLIENT_INSERT_SQL, client_params(_client_values(client))), (COUNTER_BUMP_SQL, ())]
+            if audit is not None:
+                statements.append((AUDIT_INSERT_SQL, _audit_params(audit)))
             try:
                 self._s.fast.transaction(statements)
             except sqlite3.IntegrityError as exc:
@@ -208,6 +210,8 @@ class SqlClients(_Repo):
                 if burn is not None:
                     conn.execute(insert(t.one_time_ids).values(realm=client.realm, id=burn[0], expires_at=burn[1]))
                 conn.execute(insert(t.clients).values(**_client_values(client)))
+                if audit is not None:
+                    conn.execute(insert(t.audit_events).values(_audit_values(audit)))
         except IntegrityError as exc:
             raise Conflict(str(exc.orig)) from exc
 
@@ -533,17 +537,25 @@ class SqlKeys(_Repo):
                                                                   t.signing_keys.c.kid == kid)).rowcount)
 
 
+def _audit_values(event: AuditEvent) -> dict[str, Any]:
+    return {"realm": event.realm, "ts": event.ts, "action": event.action, "actor": event.actor,
+            "decision": event.decision, "target": event.target, "reason": event.reason,
+            "details": _dumps(event.details)}
+
+
+def _audit_params(event: AuditEvent) -> tuple[Any, ...]:
+    return (event.realm, event.ts, event.action, event.actor, event.decision, event.target, event.reason,
+            _dumps(event.details))
+
+
 class SqlAudit(_Repo):
     @_unavailable
     def add(self, event: AuditEvent) -> None:
         if self._s.fast is not None:
-            self._s.fast.write(AUDIT_INSERT_SQL, (event.realm, event.ts, event.action, event.actor, event.decision,
-                                                  event.target, event.reason, _dumps(event.details)))
+            self._s.fast.write(AUDIT_INSERT_SQL, _audit_params(event))
             return
         with self._write() as conn:
-            conn.execute(insert(t.audit_events).values(
-                realm=event.realm, ts=event.ts, action=event.action, actor=event.actor, decision=event.decision,
-                target=event.target, reason=event.reason, details=_dumps(event.details)))
+            conn.execute(insert(t.audit_events).values(_audit_values(event)))
 
     @_unavailable
     def query(self, realm: str | None = None, *, action: str | None = None, actor: str | None = None,
