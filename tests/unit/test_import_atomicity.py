@@ -13,7 +13,7 @@ from credo.domain.errors import InvalidRequest
 from credo.management.export import export_realm, import_document
 from credo.oauth.services import Services
 from credo.storage.protocols import Storage
-from tests.support import services_for
+from tests.support import LiveServer, services_for
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -86,3 +86,19 @@ def test_a_new_realm_is_not_created_by_a_refused_document(services: Services) ->
         import_document(services, doc)
     assert services.storage.realms.get("brand-new") is None
     assert services.storage.users.by_username("brand-new", "u") is None
+
+
+def test_over_http_a_refused_document_changes_nothing(server: LiveServer) -> None:
+    from tests.http.admin_support import Admin, assert_error
+
+    import_document(server.services, yaml.safe_load((EXAMPLES / "on-behalf-of.yaml").read_text()))
+    admin = Admin(server)
+    try:
+        before = admin("GET", "/realms/alpha/config").json()
+        doc = _changing_everything(server.services)
+        _policy(doc).update(subjects=["ghost"])
+        r = admin("PUT", "/realms/alpha/config", doc)
+        assert_error(r, 400, "invalid_request", "agents.policies.subjects")
+        assert admin("GET", "/realms/alpha/config").json() == before
+    finally:
+        admin.close()
