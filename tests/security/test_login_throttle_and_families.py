@@ -13,7 +13,15 @@ from credo.keys.clock import FrozenClock
 from credo.management.demo import ensure_demo
 from credo.management.realms import update_settings
 from credo.management.users import create_user
-from tests.agents_support import PASSWORD, USERNAME, Party, assert_error, on_behalf_setup, password_token
+from tests.agents_support import (
+    PASSWORD,
+    USERNAME,
+    Party,
+    assert_error,
+    exchange,
+    on_behalf_setup,
+    password_token,
+)
 from tests.conftest import SQL_BACKENDS
 from tests.support import LiveServer, live_server, make_storage
 
@@ -123,3 +131,20 @@ def test_revoking_a_refresh_token_deactivates_its_access_tokens(frozen: tuple[Li
         assert not _active(http, base, app, login["access_token"])
         assert not _active(http, base, app, rotated["access_token"])
         assert _active(http, base, app, other["access_token"])
+
+
+@pytest.mark.parametrize("stateless", [True, False])
+def test_exchanged_tokens_die_with_the_family(frozen: tuple[LiveServer, FrozenClock], stateless: bool) -> None:
+    srv, _ = frozen
+    agent, app = on_behalf_setup(srv.services, stateless=stateless)
+    base = srv.realm_url("alpha")
+    with srv.client() as http:
+        login = password_token(http, base, app, scope="openid read-data").json()
+        r = exchange(http, base, agent, login["access_token"], "digital-assistant-web-app", "read-data")
+        assert r.status_code == 200, r.text
+        delegated = r.json()["access_token"]
+        assert (delegated.count(".") == 2) == stateless
+        assert _active(http, base, app, delegated)
+        _refresh(http, base, app, login["refresh_token"])
+        assert_error(_refresh(http, base, app, login["refresh_token"]), 400, "invalid_grant")  # replay
+        assert not _active(http, base, app, delegated)

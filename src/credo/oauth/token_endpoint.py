@@ -40,6 +40,7 @@ class Grant:
     response_extra: dict[str, Any] = field(default_factory=dict)
     token_client: Client | None = None  # the client the token is issued to, when not the caller
     refresh_claims: dict[str, Any] = field(default_factory=dict)  # carried into a rotated refresh token
+    family: str | None = None  # a refresh-token family the access token dies with (claim `fid`)
 
 
 class GrantHandler(Protocol):
@@ -81,6 +82,7 @@ class TokenEndpoint:
         grant = handler(services, request, client, requested)
         scopes = grant_scopes(requested, grant.allowed_scopes)
         family = grant.refresh_claims.get("family") if grant.issue_refresh_token and self._refresh_issuer else None
+        family = family or grant.family
         issued = issue_access_token(
             services, realm, client, sub=grant.sub, scopes=scopes, grant_type=grant_type,
             audience=grant.audience, act=grant.act, user=grant.user, not_after=grant.not_after,
