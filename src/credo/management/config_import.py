@@ -2,7 +2,8 @@
 
 Import accepts either clear secrets (hashed on import) or their hashes. Users are referred to by
 username in groups and policies. Entries that already match are neither written nor audited, so
-importing the same document twice changes nothing the second time.
+importing the same document twice changes nothing the second time. A document refused for its shape or
+its meaning (see import_checks.py) changes nothing: everything is checked before the first write.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from credo.domain.models import AuditEvent, Client
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE, ProviderSettings
 from credo.keys.secrets import new_secret
 from credo.management import clients, realms, usecases
+from credo.management.import_checks import check_document
 from credo.oauth.services import Services
 
 FORMAT_VERSION = 1
@@ -30,8 +32,9 @@ def import_document(services: Services, doc: dict[str, Any], *, actor: str = "im
     if doc.get("version", FORMAT_VERSION) != FORMAT_VERSION:
         raise InvalidRequest("version", description=f"version: only version {FORMAT_VERSION} is supported.")
     realm = doc["realm"]
-    for section in ("scripts", "users", "groups", "applications", "agents"):
-        _items(doc, section)  # check every entry's shape before writing anything
+    sections = {section: _items(doc, section)  # check every entry's shape before writing anything
+                for section in ("scripts", "users", "groups", "applications", "agents")}
+    check_document(services, realm, sections, doc.get("settings") or {})  # and its meaning
     counts = {"realm": 0, "settings": 0, "scripts": 0, "users": 0, "groups": 0, "applications": 0, "agents": 0,
               "policies": 0}
     if services.storage.realms.get(realm) is None:

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -227,24 +227,31 @@ def _rule(rule: str, message: str) -> InvalidClientMetadata:
 
 @dataclass
 class RateLimiter:
-    """A sliding one-minute window per key, in this process only."""
+    """A sliding one-minute window per key, in this process only. Memory is bounded: past `max_keys`
+    keys, the least recently hit key is dropped first, so addresses that keep hitting keep their count."""
+
+    max_keys: int = 100_000
 
     def __post_init__(self) -> None:
-        self._hits: dict[tuple[str, str], deque[int]] = {}
+        self._hits: OrderedDict[tuple[str, str], deque[int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def hit(self, key: tuple[str, str], limit: int, now: int) -> int:
         """0 if allowed (and counted); otherwise the seconds to wait."""
         with self._lock:
-            window = self._hits.setdefault(key, deque())
+            window = self._hits.pop(key, None) or deque()
+            self._hits[key] = window  # now the most recently hit
             while window and window[0] <= now - 60:
                 window.popleft()
             if len(window) >= limit:
                 return max(1, window[0] + 60 - now)
             window.append(now)
-            if len(self._hits) > 100_000:
-                self._hits.clear()
+            while len(self._hits) > self.max_keys:
+                self._hits.popitem(last=False)
             return 0
+
+    def __len__(self) -> int:
+        return len(self._hits)
 
 
 def check_rate(services: Services, realm: Realm, source: str) -> None:

@@ -31,24 +31,46 @@ def _typed(body: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in out.items() if v is not None}
 
 
-def list_applications(call: Call) -> list[dict[str, Any]]:
-    return [shapes.client(c) for c in usecases.list_applications(call.services, call.realm)]
+def _list(call: Call, lister: Any) -> list[dict[str, Any]]:
+    return [shapes.client(c) for c in lister(call.services, call.realm)]
 
 
-def create_application(call: Call) -> dict[str, Any]:
-    only(call.body, APP_FIELDS)
+def _create(call: Call, fields: tuple[str, ...], creator: Any, **defaults: Any) -> dict[str, Any]:
+    only(call.body, fields)
     client_id = require(call.body, "client_id")
-    kw = _typed(call.body, APP_FIELDS[1:])
-    kw.setdefault("name", client_id)
-    client, secret = usecases.create_application(call.services, call.realm, client_id, actor=call.actor, **kw)
+    kw = {"name": client_id, **defaults, **_typed(call.body, fields[1:])}
+    client, secret = creator(call.services, call.realm, client_id, actor=call.actor, **kw)
     return shapes.with_secret(client, secret)
 
 
-def _app(call: Call) -> Any:
-    client = call.services.storage.clients.get(call.realm, call.path("client_id"))
-    if client is None or client.kind != "application":
-        raise NotFound("app", description=f"client_id: application '{call.path('client_id')}' does not exist.")
+def _of_kind(call: Call, kind: str, name: str = "client_id") -> Any:
+    client = call.services.storage.clients.get(call.realm, call.path(name))
+    if client is None or client.kind != kind:
+        raise NotFound(kind, description=f"client_id: {kind} '{call.path(name)}' does not exist.")
     return client
+
+
+def _update(call: Call, kind: str, allowed: tuple[str, ...], updater: Any) -> dict[str, Any]:
+    only(call.body, allowed)
+    _of_kind(call, kind)
+    changes = _typed(call.body, allowed)
+    return shapes.client(updater(call.services, call.realm, call.path("client_id"), changes, actor=call.actor))
+
+
+def _app(call: Call) -> Any:
+    return _of_kind(call, "application")
+
+
+def _agent(call: Call, name: str = "client_id") -> Any:
+    return _of_kind(call, "agent", name)
+
+
+def list_applications(call: Call) -> list[dict[str, Any]]:
+    return _list(call, usecases.list_applications)
+
+
+def create_application(call: Call) -> dict[str, Any]:
+    return _create(call, APP_FIELDS, usecases.create_application)
 
 
 def get_application(call: Call) -> dict[str, Any]:
@@ -56,11 +78,7 @@ def get_application(call: Call) -> dict[str, Any]:
 
 
 def update_application(call: Call) -> dict[str, Any]:
-    only(call.body, APP_CHANGES)
-    _app(call)
-    changes = _typed(call.body, APP_CHANGES)
-    return shapes.client(usecases.update_application(call.services, call.realm, call.path("client_id"), changes,
-                                                   actor=call.actor))
+    return _update(call, "application", APP_CHANGES, usecases.update_application)
 
 
 def delete_application(call: Call) -> None:
@@ -68,24 +86,11 @@ def delete_application(call: Call) -> None:
 
 
 def list_agents(call: Call) -> list[dict[str, Any]]:
-    return [shapes.client(c) for c in usecases.list_agents(call.services, call.realm)]
+    return _list(call, usecases.list_agents)
 
 
 def create_agent(call: Call) -> dict[str, Any]:
-    only(call.body, AGENT_FIELDS)
-    client_id = require(call.body, "client_id")
-    kw = _typed(call.body, AGENT_FIELDS[1:])
-    kw.setdefault("name", client_id)
-    kw.setdefault("grant_types", ("client_credentials", GRANT_TOKEN_EXCHANGE))
-    client, secret = usecases.create_agent(call.services, call.realm, client_id, actor=call.actor, **kw)
-    return shapes.with_secret(client, secret)
-
-
-def _agent(call: Call, name: str = "client_id") -> Any:
-    client = call.services.storage.clients.get(call.realm, call.path(name))
-    if client is None or client.kind != "agent":
-        raise NotFound("agent", description=f"client_id: agent '{call.path(name)}' does not exist.")
-    return client
+    return _create(call, AGENT_FIELDS, usecases.create_agent, grant_types=("client_credentials", GRANT_TOKEN_EXCHANGE))
 
 
 def get_agent(call: Call) -> dict[str, Any]:
@@ -93,11 +98,7 @@ def get_agent(call: Call) -> dict[str, Any]:
 
 
 def update_agent(call: Call) -> dict[str, Any]:
-    only(call.body, AGENT_CHANGES)
-    _agent(call)
-    changes = _typed(call.body, AGENT_CHANGES)
-    return shapes.client(usecases.update_agent(call.services, call.realm, call.path("client_id"), changes,
-                                             actor=call.actor))
+    return _update(call, "agent", AGENT_CHANGES, usecases.update_agent)
 
 
 def delete_agent(call: Call) -> None:

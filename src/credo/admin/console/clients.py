@@ -35,29 +35,39 @@ def _row(c: Client, realm: str, section: str) -> dict[str, Any]:
             "key": c.client_id}
 
 
-def applications_page(page: Page) -> Response:
+def _list_page(page: Page, section: str, lister: Any, *, title: str, subtitle: str, kind_header: str,
+               new_label: str) -> Response:
     realm = page.realm
-    rows = [_row(c, realm, "applications") for c in usecases.list_applications(page.services, realm)]
-    return page.render("list.html", title="Applications", subtitle="Resources AI agents act on.",
-                       headers=["Client ID", "Name", "Type", "Scopes"], rows=rows,
-                       new_url=f"/admin/r/{realm}/applications/new", new_label="Custom Application",
-                       delete_base=f"/admin/r/{realm}/applications", notice=page.request.query_params.get("notice"))
+    rows = [_row(c, realm, section) for c in lister(page.services, realm)]
+    return page.render("list.html", title=title, subtitle=subtitle,
+                       headers=["Client ID", "Name", kind_header, "Scopes"], rows=rows,
+                       new_url=f"/admin/r/{realm}/{section}/new", new_label=new_label,
+                       delete_base=f"/admin/r/{realm}/{section}", notice=page.request.query_params.get("notice"))
 
 
-def new_application(page: Page) -> Response:
-    realm = page.realm
+def _new_page(page: Page, section: str, template: str, create: Any) -> Response:
+    """The creation form; on POST `create(page)` returns (client, secret), shown once."""
     errors: dict[str, str] = {}
     if page.request.method == "POST":
         try:
-            client, secret = usecases.create_application(
-                page.services, realm, page.value("client_id"), name=page.value("name") or page.value("client_id"),
-                app_type=page.value("app_type", "service"), secret=page.raw("secret") or None,
-                owners=tuple(page.words("owners")), scopes=tuple(page.words("scopes")),
-                grant_types=("client_credentials",), auth_method="client_secret_post", actor=page.admin)
-            return _secret_once(page, client, secret, "applications")
+            client, secret = create(page)
+            return _secret_once(page, client, secret, section)
         except OAuthError as exc:
             errors = field_errors(exc)
-    return page.render("application_new.html", errors=errors, v=page, status=400 if errors else 200)
+    return page.render(template, errors=errors, v=page, status=400 if errors else 200)
+
+
+def applications_page(page: Page) -> Response:
+    return _list_page(page, "applications", usecases.list_applications, title="Applications",
+                      subtitle="Resources AI agents act on.", kind_header="Type", new_label="Custom Application")
+
+
+def new_application(page: Page) -> Response:
+    return _new_page(page, "applications", "application_new.html", lambda p: usecases.create_application(
+        p.services, p.realm, p.value("client_id"), name=p.value("name") or p.value("client_id"),
+        app_type=p.value("app_type", "service"), secret=p.raw("secret") or None,
+        owners=tuple(p.words("owners")), scopes=tuple(p.words("scopes")),
+        grant_types=("client_credentials",), auth_method="client_secret_post", actor=p.admin))
 
 
 def _secret_once(page: Page, client: Client, secret: str | None, section: str) -> Response:
@@ -95,27 +105,16 @@ def delete_application(page: Page) -> Response:
 
 
 def agents_page(page: Page) -> Response:
-    realm = page.realm
-    rows = [_row(c, realm, "agents") for c in usecases.list_agents(page.services, realm)]
-    return page.render("list.html", title="AI Agents", subtitle="Agents created here or registered at /aiagent/register.",
-                       headers=["Client ID", "Name", "Kind", "Scopes"], rows=rows,
-                       new_url=f"/admin/r/{realm}/agents/new", new_label="New AI Agent",
-                       delete_base=f"/admin/r/{realm}/agents", notice=page.request.query_params.get("notice"))
+    return _list_page(page, "agents", usecases.list_agents, title="AI Agents",
+                      subtitle="Agents created here or registered at /aiagent/register.", kind_header="Kind",
+                      new_label="New AI Agent")
 
 
 def new_agent(page: Page) -> Response:
-    realm = page.realm
-    errors: dict[str, str] = {}
-    if page.request.method == "POST":
-        try:
-            client, secret = usecases.create_agent(
-                page.services, realm, page.value("client_id"), name=page.value("name") or page.value("client_id"),
-                secret=page.raw("secret") or None, scopes=tuple(page.words("scopes")),
-                grant_types=("client_credentials", GRANT_TOKEN_EXCHANGE), actor=page.admin)
-            return _secret_once(page, client, secret, "agents")
-        except OAuthError as exc:
-            errors = field_errors(exc)
-    return page.render("agent_new.html", errors=errors, v=page, status=400 if errors else 200)
+    return _new_page(page, "agents", "agent_new.html", lambda p: usecases.create_agent(
+        p.services, p.realm, p.value("client_id"), name=p.value("name") or p.value("client_id"),
+        secret=p.raw("secret") or None, scopes=tuple(p.words("scopes")),
+        grant_types=("client_credentials", GRANT_TOKEN_EXCHANGE), actor=p.admin))
 
 
 def edit_agent(page: Page) -> Response:

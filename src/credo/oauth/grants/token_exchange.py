@@ -22,7 +22,7 @@ from credo.oauth.exchange_policy import (
 )
 from credo.oauth.services import Services
 from credo.oauth.token_endpoint import Grant, TokenRequest
-from credo.oauth.tokens import AccessToken, read_access_token
+from credo.oauth.tokens import FAMILY_CLAIM, AccessToken, read_access_token
 
 
 def read_token(services: Services, realm: Realm, value: str, token_type: str, what: str) -> AccessToken:
@@ -79,19 +79,20 @@ class TokenExchange:
                                    "audience": params.get("audience") or params.get("resource"),
                                    "scopes_requested": list(requested_scopes), "scopes_granted": []}
         try:
-            decision, not_after = self._decide(services, request, client, requested_scopes, details)
+            decision, subject = self._decide(services, request, client, requested_scopes, details)
         except OAuthError as exc:
             self._audit(services, request, client, "deny", f"{exc.error}: {exc.detail}", details)
             mark_audited(exc)
             raise
         details.update(actor_chain=_chain(decision.act), scopes_granted=list(decision.scopes))
         self._audit(services, request, client, "allow", decision.mode, details)
+        family = subject.claims.get(FAMILY_CLAIM)  # a token from a refresh family dies with it
         return Grant(sub=decision.sub, allowed_scopes=decision.scopes, audience=decision.audience, act=decision.act,
-                     user=decision.user, not_after=not_after,
+                     user=decision.user, not_after=subject.exp, family=str(family) if family else None,
                      response_extra={"refresh_token": None, "issued_token_type": ACCESS_TOKEN_TYPE})
 
     def _decide(self, services: Services, request: TokenRequest, client: Client, requested: tuple[str, ...],
-                details: dict[str, Any]) -> tuple[Decision, int]:
+                details: dict[str, Any]) -> tuple[Decision, AccessToken]:
         params, realm = request.params, request.realm
         if not client.is_agent:
             raise UnauthorizedClient(f"{client.client_id} is a {client.kind}, not an AI agent",
@@ -111,7 +112,7 @@ class TokenExchange:
         facts = ExchangeFacts(agent_id=client.client_id, subject=_subject(services, realm, token, policy),
                               target=_target(services, realm, target_id), policy=policy,
                               requested_scopes=requested, max_depth=realm.settings.max_delegation_depth)
-        return decide(facts), token.exp
+        return decide(facts), token
 
     @staticmethod
     def _audit(services: Services, request: TokenRequest, client: Client, decision: str, reason: str,

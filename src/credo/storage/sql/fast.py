@@ -21,6 +21,7 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import Engine
 
 from credo.storage.protocols import StorageUnavailable
+from credo.storage.sql.engine import is_unusable_file
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,6 +36,11 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except sqlite3.OperationalError as exc:
             raise StorageUnavailable("database busy" if "locked" in str(exc) else "database unreachable") from exc
+        except sqlite3.DatabaseError as exc:
+            if not is_unusable_file(exc):
+                raise
+            args[0].forget_thread_connections()  # type: ignore[attr-defined]
+            raise StorageUnavailable("database unusable") from exc
 
     return wrapper
 
@@ -157,6 +163,18 @@ class SqliteFastPath:
             row = probe.execute("SELECT n FROM change_counter WHERE id = 1").fetchone()
             local.data_version, local.counter = version, int(row[0]) if row else 0
         return local.counter
+
+    def forget_thread_connections(self) -> None:
+        """Close this thread's connections, so the next call reopens the file (after it was repaired)."""
+        local = self._local
+        for conn in (local.conn, local.probe):
+            if conn is not None:
+                with self._lock:
+                    if conn in self._opened:
+                        self._opened.remove(conn)
+                conn.close()
+        local.conn = local.probe = None
+        local.data_version = -1
 
     def close(self) -> None:
         with self._lock:

@@ -10,7 +10,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import orjson
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 
 from credo.domain.models import (
@@ -64,6 +64,10 @@ def _unavailable(fn: Callable[P, R]) -> Callable[P, R]:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise StorageUnavailable("database busy") from exc
             raise StorageUnavailable("database unreachable") from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:  # e.g. the SQLite file damaged or replaced (engine.py)
+                raise StorageUnavailable("database unusable") from exc
+            raise
 
     return wrapper
 
