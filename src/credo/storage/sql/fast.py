@@ -104,5 +104,5 @@ class SqliteFastPath:
         for conn in opened:
             try:
                 conn.close()
-            except Exception:  # noqa: BLE001,S110 - closing at shutdown, another thread may be using it
+            except Exception:  # noqa: S110 - closing at shutdown, another thread may be using it
                 pass
