@@ -73,7 +73,21 @@ def _authenticate(services: Services, realm: str, params: Mapping[str, str], aut
         services.hasher.verify(secret or "x", "h1$" + "0" * 64)
         raise InvalidClient(f"unknown or disabled client {client_id!r}")
     if client.auth_method != method:
-        raise InvalidClient(f"client {client_id} registered {client.auth_method}, used {method}")
+        raise _wrong_method(services, client, method, secret)
     if method != "none" and not services.hasher.verify(secret, client.secret_hash):
         raise InvalidClient(f"wrong secret for client {client_id}")
     return client
+
+
+_HOW = {"client_secret_basic": "send client_id and client_secret in an HTTP Basic Authorization header",
+        "client_secret_post": "send client_id and client_secret as form parameters in the request body"}
+
+
+def _wrong_method(services: Services, client: Client, method: str, secret: str) -> InvalidClient:
+    """The error for a client that used a method it did not register. Only a caller that proved it
+    holds the secret learns which method to use; everybody else gets the generic answer."""
+    detail = f"client {client.client_id} registered {client.auth_method}, used {method}"
+    how = _HOW.get(client.auth_method)
+    if how is None or method == "none" or not services.hasher.verify(secret, client.secret_hash):
+        return InvalidClient(detail)
+    return InvalidClient(detail, description=f"This client is registered for {client.auth_method}: {how}.")
