@@ -11,6 +11,7 @@ import uvicorn
 
 from credo.cli.common import open_services
 from credo.cli.scripts import script_app
+from credo.domain.errors import OAuthError
 from credo.management.demo import ensure_demo
 from credo.settings import Settings
 
@@ -131,6 +132,9 @@ def main() -> None:
         app()
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except OAuthError as exc:  # a management use case refused the request: its description names the field
+        typer.echo(f"error: {exc.description}", err=True)
         sys.exit(2)
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import ValidationError
+
 from credo.domain.errors import InvalidRequest, NotFound
 from credo.domain.models import AuditEvent, Realm
-from credo.domain.settings import ProviderSettings
+from credo.domain.settings import KNOWN_GRANT_TYPES, ProviderSettings
 from credo.oauth.services import Services
 
 REALM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# Grants a realm may enable: the token endpoint's, plus the redirect-based ones dynamic clients may register.
+REALM_GRANT_TYPES = (*KNOWN_GRANT_TYPES, "authorization_code", "implicit")
 
 
 def ensure_realm(services: Services, name: str, settings: ProviderSettings | None = None, *,
@@ -39,8 +43,18 @@ def get_realm(services: Services, name: str) -> Realm:
 def update_settings(services: Services, name: str, changes: dict[str, Any], *, actor: str = "system") -> Realm:
     """Merge `changes` into the realm's provider settings; validation errors name the field."""
     realm = get_realm(services, name)
+    if not isinstance(changes, dict):
+        raise InvalidRequest("settings changes not an object",
+                             description="settings: the changes must be a JSON object of setting names and values.")
     merged = {**realm.settings.model_dump(), **changes}
-    settings = ProviderSettings.model_validate(merged)
+    try:
+        settings = ProviderSettings.model_validate(merged)
+    except ValidationError as exc:
+        raise InvalidRequest(f"settings of {name}: {exc}", description=_first_problem(exc)) from exc
+    unknown = [g for g in settings.grant_types if g not in REALM_GRANT_TYPES]
+    if unknown:
+        raise InvalidRequest(f"unknown grant types {unknown}", description=f"grant_types: unknown grant type "
+                             f"{', '.join(unknown)}; known: {', '.join(REALM_GRANT_TYPES)}.")
     updated = Realm(name=realm.name, settings=settings, created_at=realm.created_at)
     services.storage.realms.put(updated)
     services.audit(AuditEvent(realm=name, action="settings.update", actor=actor, target=name,
@@ -56,3 +70,11 @@ def delete_realm(services: Services, name: str, *, actor: str = "system") -> Non
         raise NotFound(f"realm {name}", description=f"Realm '{name}' does not exist.")
     services.audit(AuditEvent(realm=name, action="realm.delete", actor=actor, target=name))
     services.changed()
+
+
+def _first_problem(exc: ValidationError) -> str:
+    """`field.path: message` for the first problem pydantic found (without its links and input echo)."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "settings"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {err['msg']}{more}."
