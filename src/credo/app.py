@@ -17,10 +17,11 @@ from credo.keys.sealing import Sealer
 from credo.keys.secrets import SecretHasher
 from credo.logs import configure as configure_logs
 from credo.management.realms import ensure_realm
+from credo.oauth.exchange_audit import AuditedTokenEndpoint
+from credo.oauth.grants.refresh_token import issue_refresh_token, revoke_refresh_token
 from credo.oauth.grants.registry import default_handlers
 from credo.oauth.services import Services
 from credo.oauth.throttle import FailureThrottle
-from credo.oauth.token_endpoint import TokenEndpoint
 from credo.scripting.quickjs_runner import QuickJsRunner
 from credo.settings import Settings
 from credo.storage.protocols import Storage
@@ -77,7 +78,8 @@ def build_app(settings: Settings, *, storage: Storage | None = None, base_url: s
     app.state.services = services
     app.state.settings = settings
     app.state.max_body_bytes = settings.max_body_bytes
-    app.state.token_endpoint = TokenEndpoint(services, default_handlers())
+    services.extras["refresh_revoker"] = revoke_refresh_token
+    app.state.token_endpoint = AuditedTokenEndpoint(services, default_handlers(), refresh_issuer=issue_refresh_token)
     return app
 
 

@@ -9,9 +9,11 @@ import sys
 import typer
 import uvicorn
 
+from credo.cli.agents import register as register_agent_commands
 from credo.cli.common import open_services
 from credo.cli.scripts import script_app
 from credo.domain.errors import OAuthError
+from credo.management.agent_demo import ensure_agent_demo
 from credo.management.demo import ensure_demo
 from credo.settings import Settings
 
@@ -27,6 +29,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(realm_app, name="realm")
 app.add_typer(client_app, name="client")
 app.add_typer(script_app, name="script")
+register_agent_commands(app)
 
 
 @app.command()
@@ -41,6 +44,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     services = open_services(Settings())
     if demo:
         creds = ensure_demo(services)
+        creds += ensure_agent_demo(services)
         base = f"{public_url}/am/oauth2/realms/root/realms/alpha"
         typer.echo("\nCredo demo is ready.\n")
         typer.echo(f"  Realm alpha:   {base}")

@@ -39,6 +39,7 @@ class Grant:
     issue_refresh_token: bool = False
     response_extra: dict[str, Any] = field(default_factory=dict)
     token_client: Client | None = None  # the client the token is issued to, when not the caller
+    refresh_claims: dict[str, Any] = field(default_factory=dict)  # carried into a rotated refresh token
 
 
 class GrantHandler(Protocol):

@@ -174,17 +174,18 @@ def is_live(services: Services, realm: Realm, token: AccessToken) -> bool:
         user = services.storage.users.get(realm.name, token.sub)
         if user is None or not user.active:
             return False
-    elif token.sub != token.client_id and not _enabled(services, realm, token.sub):
+    elif token.sub != token.client_id and not _enabled(services, realm, token.sub, token.iat):
         return False
     for actor in token.actors():
-        if not _enabled(services, realm, actor):
+        if not _enabled(services, realm, actor, token.iat):
             return False
-    return all(_enabled(services, realm, aud) for aud in token.audience)
+    return all(_enabled(services, realm, aud, token.iat) for aud in token.audience)
 
 
-def _enabled(services: Services, realm: Realm, client_id: str) -> bool:
+def _enabled(services: Services, realm: Realm, client_id: str, iat: int) -> bool:
+    """The client exists, is enabled, and is the one that existed when the token was issued."""
     client = services.client(realm.name, client_id)
-    return client is not None and client.enabled
+    return client is not None and client.enabled and client.created_at <= iat
 
 
 def revoke(services: Services, realm: Realm, token: AccessToken) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from credo.oauth.grants.client_credentials import ClientCredentials
+from credo.oauth.grants.password import Password
+from credo.oauth.grants.refresh_token import RefreshToken
+from credo.oauth.grants.token_exchange import TokenExchange
 from credo.oauth.token_endpoint import GrantHandler
 
 
 def default_handlers() -> list[GrantHandler]:
-    return [ClientCredentials()]
+    return [ClientCredentials(), Password(), RefreshToken(), TokenExchange()]

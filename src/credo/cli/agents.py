@@ -1,0 +1,174 @@
+"""`credo user | group | app | agent | audit`: end users, applications, AI agents and their policies."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import Any
+
+import typer
+
+from credo.cli.common import open_services
+from credo.domain.errors import OAuthError
+from credo.oauth.services import Services
+
+user_app = typer.Typer(help="End users.", no_args_is_help=True)
+group_app = typer.Typer(help="Groups of users.", no_args_is_help=True)
+application_app = typer.Typer(help="Applications (resources agents reach).", no_args_is_help=True)
+agent_app = typer.Typer(help="AI agents and their application policies.", no_args_is_help=True)
+
+
+@contextmanager
+def _services() -> Iterator[Services]:
+    services = open_services()
+    try:
+        yield services
+    except OAuthError as exc:
+        typer.echo(f"error: {exc.description}", err=True)
+        sys.exit(2)
+    finally:
+        services.storage.close()
+
+
+def _out(value: dict[str, Any]) -> None:
+    typer.echo(json.dumps(value, sort_keys=True))
+
+
+@user_app.command("create")
+def user_create(realm: str, username: str,
+                password: str = typer.Option(..., prompt=True, hide_input=True, help="The user's password.")) -> None:
+    """Create a user; prints its id."""
+    from credo.management.users import create_user
+
+    with _services() as services:
+        user = create_user(services, realm, username, password, actor="cli")
+        _out({"id": user.id, "username": user.username})
+
+
+@user_app.command("list")
+def user_list(realm: str) -> None:
+    """List users (never their password hashes)."""
+    from credo.management.users import list_users
+
+    with _services() as services:
+        for u in list_users(services, realm):
+            _out({"id": u.id, "username": u.username, "active": u.active})
+
+
+@user_app.command("set-active")
+def user_set_active(realm: str, username: str, active: bool = typer.Option(..., "--active/--inactive")) -> None:
+    """Activate or deactivate a user."""
+    from credo.management.users import find_user, update_user
+
+    with _services() as services:
+        user = update_user(services, realm, find_user(services, realm, username).id, active=active, actor="cli")
+        _out({"id": user.id, "username": user.username, "active": user.active})
+
+
+@group_app.command("put")
+def group_put(realm: str, name: str,
+              member: list[str] = typer.Option([], "--member", help="A username or user id (repeat).")) -> None:
+    """Create or replace a group."""
+    from credo.management.groups import put_group
+
+    with _services() as services:
+        group = put_group(services, realm, name, list(member), actor="cli")
+        _out({"name": group.name, "members": list(group.members)})
+
+
+@application_app.command("create")
+def app_create(realm: str, client_id: str,
+               app_type: str = typer.Option("service", "--type", help="web or service."),
+               name: str = typer.Option("", help="Display name."),
+               scope: str = typer.Option("", help="Space-separated scopes."),
+               grant: list[str] = typer.Option(["client_credentials"], help="Grant types (repeat)."),
+               secret: str = typer.Option(None, help="Client secret (16+ characters); generated when omitted."),
+               auth_method: str = typer.Option("client_secret_post"),
+               owner: list[str] = typer.Option([], help="Owner username or admin name (repeat).")) -> None:
+    """Create an application; prints its secret once."""
+    from credo.management.applications import create_application
+
+    with _services() as services:
+        client, plain = create_application(services, realm, client_id, name=name or client_id, app_type=app_type,
+                                           secret=secret, grant_types=tuple(grant), scopes=tuple(scope.split()),
+                                           auth_method=auth_method, owners=tuple(owner), actor="cli")
+        _out({"client_id": client.client_id, "client_secret": plain})
+
+
+@agent_app.command("create")
+def agent_create(realm: str, client_id: str,
+                 name: str = typer.Option("", help="Display name."),
+                 scope: str = typer.Option("", help="Space-separated scopes."),
+                 grant: list[str] = typer.Option(["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"],
+                                                 help="Grant types (repeat)."),
+                 secret: str = typer.Option(None, help="Client secret (16+ characters); generated when omitted."),
+                 auth_method: str = typer.Option("client_secret_post"),
+                 overrides: bool = typer.Option(False, help="Enable OAuth2 provider overrides."),
+                 stateless: bool = typer.Option(False, help="Issue client-side (JWT) tokens (needs --overrides)."),
+                 accept_audience: bool = typer.Option(False, help="Accept audience parameters in token exchange.")) -> None:
+    """Create an AI agent; prints its secret once."""
+    from credo.management.agents import create_agent
+
+    with _services() as services:
+        client, plain = create_agent(services, realm, client_id, name=name or client_id, secret=secret,
+                                     scopes=tuple(scope.split()), grant_types=tuple(grant), auth_method=auth_method,
+                                     overrides_enabled=overrides, stateless_tokens=stateless,
+                                     accept_audience=accept_audience, actor="cli")
+        _out({"client_id": client.client_id, "client_secret": plain})
+
+
+@agent_app.command("enable")
+def agent_enable(realm: str, client_id: str, enabled: bool = typer.Option(True, "--enabled/--disabled")) -> None:
+    """Enable or disable an AI agent."""
+    from credo.management.agents import set_agent_enabled
+
+    with _services() as services:
+        agent = set_agent_enabled(services, realm, client_id, enabled, actor="cli")
+        _out({"client_id": agent.client_id, "enabled": agent.enabled})
+
+
+@agent_app.command("policy")
+def agent_policy(realm: str, agent: str, application: str,
+                 subject: list[str] = typer.Option([], help="A username or user id the agent may act for (repeat)."),
+                 group: list[str] = typer.Option([], help="A group whose members the agent may act for (repeat)."),
+                 permission: list[str] = typer.Option([], help="A scope the agent may get (repeat); none: all.")) -> None:
+    """Create or replace the policy letting AGENT reach APPLICATION."""
+    from credo.management.agents import put_policy
+
+    with _services() as services:
+        policy = put_policy(services, realm, agent, application, subjects=tuple(subject), subject_groups=tuple(group),
+                            permissions=tuple(permission), actor="cli")
+        _out(asdict(policy))
+
+
+@agent_app.command("list")
+def agent_list(realm: str) -> None:
+    """List AI agents with their policies."""
+    from credo.management.agents import list_agents, list_policies
+
+    with _services() as services:
+        for a in list_agents(services, realm):
+            _out({"client_id": a.client_id, "enabled": a.enabled, "dynamic": a.dynamic, "scopes": list(a.scopes),
+                  "applications": [p.application_id for p in list_policies(services, realm, a.client_id)]})
+
+
+def audit(realm: str, action: str = typer.Option(None, help="e.g. token_exchange"),
+          actor: str = typer.Option(None, help="Client id or admin name."),
+          decision: str = typer.Option(None, help="allow, deny or info."),
+          limit: int = typer.Option(100, min=1, max=10000)) -> None:
+    """Print a realm's audit events as JSON lines, newest first."""
+    with _services() as services:
+        for event in services.storage.audit.query(realm, action=action, actor=actor, decision=decision, limit=limit):
+            _out(asdict(event))
+
+
+def register(app: typer.Typer, command: Callable[..., Any] = audit) -> None:
+    """Wire these commands into the main CLI."""
+    app.add_typer(user_app, name="user")
+    app.add_typer(group_app, name="group")
+    app.add_typer(application_app, name="app")
+    app.add_typer(agent_app, name="agent")
+    app.command("audit")(command)

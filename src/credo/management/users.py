@@ -1,0 +1,98 @@
+"""End users of a realm: the people AI agents act for. Passwords are stored as argon2id only."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+
+from credo.domain.errors import InvalidRequest, NotFound
+from credo.domain.models import AuditEvent, User
+from credo.management.policy_refs import forget_in_policies
+from credo.oauth.services import Services
+from credo.storage.protocols import Conflict
+
+MAX_USERNAME = 255
+
+
+def _check_username(username: str) -> None:
+    if not 1 <= len(username) <= MAX_USERNAME:
+        raise InvalidRequest("username length", description=f"username: use 1 to {MAX_USERNAME} characters.")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in username):
+        raise InvalidRequest("username control characters", description="username: control characters are not allowed.")
+
+
+def _check_password(password: str) -> None:
+    if not password:
+        raise InvalidRequest("empty password", description="password: must not be empty.")
+    if len(password) > 1024:
+        raise InvalidRequest("long password", description="password: at most 1024 characters.")
+
+
+def create_user(services: Services, realm: str, username: str, password: str, *, active: bool = True,
+                user_id: str | None = None, actor: str = "system") -> User:
+    services.realm(realm)
+    _check_username(username)
+    _check_password(password)
+    uid = user_id or str(uuid.uuid4())
+    if services.storage.users.get(realm, uid) is not None:
+        raise InvalidRequest(f"user id {uid} exists", description=f"user_id: '{uid}' already exists.")
+    user = User(realm=realm, id=uid, username=username, password_hash=services.hasher.hash_password(password),
+                active=active, created_at=services.clock.now())
+    try:
+        services.storage.users.put(user)
+    except Conflict as exc:
+        raise InvalidRequest(f"username {username} exists", description=f"username: '{username}' already exists.") from exc
+    services.audit(AuditEvent(realm=realm, action="user.create", actor=actor, target=uid,
+                              details={"username": username}))
+    services.changed()
+    return user
+
+
+def get_user(services: Services, realm: str, user_id: str) -> User:
+    user = services.storage.users.get(realm, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id}", description=f"user_id: '{user_id}' does not exist.")
+    return user
+
+
+def find_user(services: Services, realm: str, username: str) -> User:
+    user = services.storage.users.by_username(realm, username)
+    if user is None:
+        raise NotFound(f"username {username}", description=f"username: '{username}' does not exist.")
+    return user
+
+
+def resolve_user(services: Services, realm: str, id_or_username: str) -> User:
+    """A user by id, or else by username."""
+    user = services.storage.users.get(realm, id_or_username)
+    return user if user is not None else find_user(services, realm, id_or_username)
+
+
+def list_users(services: Services, realm: str) -> list[User]:
+    return services.storage.users.all(realm)
+
+
+def update_user(services: Services, realm: str, user_id: str, *, password: str | None = None,
+                active: bool | None = None, actor: str = "system") -> User:
+    user = get_user(services, realm, user_id)
+    changed: list[str] = []
+    if password is not None:
+        _check_password(password)
+        user = replace(user, password_hash=services.hasher.hash_password(password))
+        changed.append("password")
+    if active is not None:
+        user = replace(user, active=active)
+        changed.append("active")
+    services.storage.users.put(user)
+    services.audit(AuditEvent(realm=realm, action="user.update", actor=actor, target=user_id,
+                              details={"changed": changed}))
+    services.changed()
+    return user
+
+
+def delete_user(services: Services, realm: str, user_id: str, *, actor: str = "system") -> None:
+    if not services.storage.users.delete(realm, user_id):
+        raise NotFound(f"user {user_id}", description=f"user_id: '{user_id}' does not exist.")
+    forget_in_policies(services, realm, user_id=user_id)
+    services.audit(AuditEvent(realm=realm, action="user.delete", actor=actor, target=user_id))
+    services.changed()

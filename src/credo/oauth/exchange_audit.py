@@ -1,0 +1,50 @@
+"""Audit the token-exchange refusals the shared pipeline makes before the grant runs.
+
+After client authentication succeeded, the pipeline may still refuse a token exchange because the realm
+does not enable it (`unsupported_grant_type`) or the client did not register it (`unauthorized_client`).
+Those are denials of an authenticated caller, so they are audited like the grant's own. Failed client
+authentication is not audited (anyone could fill the audit log with it); it is logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import unquote_plus
+
+from credo.domain.errors import OAuthError, UnauthorizedClient, UnsupportedGrantType
+from credo.domain.models import AuditEvent
+from credo.domain.settings import GRANT_TOKEN_EXCHANGE
+from credo.oauth.token_endpoint import TokenEndpoint, TokenRequest
+
+AUDITED = "_credo_audited"
+
+
+def mark_audited(exc: OAuthError) -> None:
+    setattr(exc, AUDITED, True)
+
+
+def _caller(request: TokenRequest) -> str:
+    auth = request.authorization or ""
+    if auth[:6].lower() == "basic ":
+        try:
+            return unquote_plus(base64.b64decode(auth[6:].strip(), validate=True).decode().partition(":")[0])
+        except (binascii.Error, UnicodeDecodeError):
+            return "anonymous"
+    return request.params.get("client_id") or "anonymous"
+
+
+class AuditedTokenEndpoint(TokenEndpoint):
+    def handle(self, request: TokenRequest) -> dict[str, Any]:
+        try:
+            return super().handle(request)
+        except (UnsupportedGrantType, UnauthorizedClient) as exc:
+            params = request.params
+            if params.get("grant_type") == GRANT_TOKEN_EXCHANGE and not getattr(exc, AUDITED, False):
+                self._services.audit(AuditEvent(
+                    realm=request.realm.name, action="token_exchange", actor=_caller(request), decision="deny",
+                    target=params.get("audience") or params.get("resource") or "", reason=f"{exc.error}: {exc.detail}",
+                    details={"subject": None, "actor_chain": [], "audience": params.get("audience") or params.get("resource"),
+                             "scopes_requested": (params.get("scope") or "").split(), "scopes_granted": []}))
+            raise

@@ -1,0 +1,48 @@
+"""Resource Owner Password Credentials Grant (RFC 6749 §4.3): a trusted client sends a user's
+username and password. Off unless both the realm and the client enable it."""
+
+from __future__ import annotations
+
+import threading
+
+from credo.domain.errors import InvalidGrant
+from credo.domain.models import Client, Realm
+from credo.domain.settings import GRANT_PASSWORD, GRANT_REFRESH_TOKEN
+from credo.oauth.scopes import single
+from credo.oauth.services import Services
+from credo.oauth.token_endpoint import Grant, TokenRequest
+
+BAD_CREDENTIALS = "The username or password is incorrect."
+_dummy: dict[str, str] = {}
+_dummy_lock = threading.Lock()
+
+
+def _dummy_hash(services: Services) -> str:
+    """A real argon2id hash to verify against for unknown users, so timing does not reveal usernames."""
+    with _dummy_lock:
+        if "hash" not in _dummy:
+            _dummy["hash"] = services.hasher.hash_password("credo-dummy-password-never-matches")
+        return _dummy["hash"]
+
+
+def refresh_enabled(realm: Realm, client: Client) -> bool:
+    return GRANT_REFRESH_TOKEN in realm.settings.grant_types and GRANT_REFRESH_TOKEN in client.grant_types
+
+
+class Password:
+    grant_type = GRANT_PASSWORD
+
+    def __call__(self, services: Services, request: TokenRequest, client: Client,
+                 requested_scopes: tuple[str, ...]) -> Grant:
+        username = single(request.params, "username", required=True) or ""
+        password = single(request.params, "password", required=True) or ""
+        user = services.storage.users.by_username(request.realm.name, username)
+        if user is None:
+            services.hasher.verify(password, _dummy_hash(services))
+            raise InvalidGrant("unknown username", description=BAD_CREDENTIALS)
+        if not services.hasher.verify(password, user.password_hash):
+            raise InvalidGrant(f"wrong password for user {user.id}", description=BAD_CREDENTIALS)
+        if not user.active:
+            raise InvalidGrant(f"user {user.id} inactive", description=BAD_CREDENTIALS)
+        return Grant(sub=user.id, allowed_scopes=client.scopes, user=True,
+                     issue_refresh_token=refresh_enabled(request.realm, client))

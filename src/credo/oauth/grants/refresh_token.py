@@ -1,0 +1,113 @@
+"""Refreshing an Access Token (RFC 6749 §6) with stateful, opaque, rotating refresh tokens.
+
+Only the keyed hash of a refresh token is stored. Each use burns it (a compare-and-delete, so two
+concurrent uses cannot both win) and returns a new one of the same family; scope may only narrow, and
+the narrowed scope is what the new refresh token carries. A used token leaves a tombstone: presenting it
+again (a replay, so one copy was stolen) revokes the whole family, as the OAuth security BCP advises.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from credo.domain.errors import InvalidGrant
+from credo.domain.models import Client, Realm, TokenRecord
+from credo.domain.settings import GRANT_REFRESH_TOKEN
+from credo.keys.secrets import new_secret
+from credo.oauth.scopes import grant_scopes, single
+from credo.oauth.services import Services
+from credo.oauth.token_endpoint import Grant, TokenRequest
+
+BAD_REFRESH = "The refresh token is invalid, expired or revoked."
+FAMILY_REVOKED = "refresh-family:"
+USED_PREFIX = "refresh-used:"
+
+
+def issue_refresh_token(services: Services, request: TokenRequest, client: Client, grant: Grant,
+                        scopes: tuple[str, ...]) -> str:
+    """The TokenEndpoint's refresh issuer."""
+    now = services.clock.now()
+    value = new_secret(32)
+    family = str(grant.refresh_claims.get("family") or uuid.uuid4().hex)
+    services.storage.tokens.add(TokenRecord(
+        token_hash=services.hasher.keyed_hash(value), realm=request.realm.name, jti=uuid.uuid4().hex,
+        kind="refresh_token", client_id=client.client_id, sub=grant.sub, scopes=scopes, issued_at=now,
+        expires_at=now + request.realm.settings.refresh_token_lifetime, claims={"user": grant.user, "family": family}))
+    return value
+
+
+def _record(services: Services, realm: Realm, client: Client, token_hash: str) -> TokenRecord | None:
+    record = services.storage.tokens.get(token_hash)
+    if record is None or record.kind != "refresh_token" or record.realm != realm.name:
+        return None
+    if record.client_id != client.client_id or record.expires_at <= services.clock.now():
+        return None
+    return record
+
+
+def _family_revoked(services: Services, realm: Realm, record: TokenRecord) -> bool:
+    return services.storage.one_time.is_burned(realm.name, FAMILY_REVOKED + str(record.claims.get("family")))
+
+
+def find_refresh_token(services: Services, realm: Realm, client: Client, value: str) -> TokenRecord | None:
+    """The client's live refresh token with this value, or None."""
+    if not value or len(value) > 512:
+        return None
+    record = _record(services, realm, client, services.hasher.keyed_hash(value))
+    if record is None or record.claims.get("used") or _family_revoked(services, realm, record):
+        return None
+    return record
+
+
+def revoke_refresh_token(services: Services, realm: Realm, client: Client, value: str) -> None:
+    """The revocation endpoint's hook (RFC 7009): another client's token is left alone, silently."""
+    record = find_refresh_token(services, realm, client, value)
+    if record is not None:
+        services.storage.tokens.delete(record.token_hash)
+
+
+def _revoke_family(services: Services, realm: Realm, record: TokenRecord) -> None:
+    until = services.clock.now() + realm.settings.refresh_token_lifetime
+    services.storage.one_time.burn(realm.name, FAMILY_REVOKED + str(record.claims.get("family")), until)
+
+
+def _replayed(services: Services, realm: Realm, client: Client, value: str) -> None:
+    """A rotated-away token presented again: revoke its family."""
+    if not value or len(value) > 512:
+        return
+    tomb = _record(services, realm, client, services.hasher.keyed_hash(USED_PREFIX + value))
+    if tomb is not None and tomb.claims.get("used"):
+        _revoke_family(services, realm, tomb)
+        raise InvalidGrant(f"refresh token replayed; family {tomb.claims.get('family')} revoked", description=BAD_REFRESH)
+
+
+def _burn(services: Services, realm: Realm, record: TokenRecord, value: str) -> None:
+    if not services.storage.tokens.delete(record.token_hash):
+        _revoke_family(services, realm, record)  # two concurrent uses of one token: treat as a replay
+        raise InvalidGrant("refresh token used concurrently; family revoked", description=BAD_REFRESH)
+    services.storage.tokens.add(TokenRecord(
+        token_hash=services.hasher.keyed_hash(USED_PREFIX + value), realm=realm.name, jti=record.jti,
+        kind="refresh_token", client_id=record.client_id, sub=record.sub, scopes=(), issued_at=record.issued_at,
+        expires_at=record.expires_at, claims={"used": True, "family": record.claims.get("family")}))
+
+
+class RefreshToken:
+    grant_type = GRANT_REFRESH_TOKEN
+
+    def __call__(self, services: Services, request: TokenRequest, client: Client,
+                 requested_scopes: tuple[str, ...]) -> Grant:
+        realm = request.realm
+        value = single(request.params, "refresh_token", required=True) or ""
+        record = find_refresh_token(services, realm, client, value)
+        if record is None:
+            _replayed(services, realm, client, value)
+            raise InvalidGrant("unknown, expired or foreign refresh token", description=BAD_REFRESH)
+        grant_scopes(requested_scopes, record.scopes)  # refuse a wider scope before burning the token
+        user = bool(record.claims.get("user"))
+        if user:
+            account = services.storage.users.get(realm.name, record.sub)
+            if account is None or not account.active:
+                raise InvalidGrant(f"user {record.sub} gone or inactive", description=BAD_REFRESH)
+        _burn(services, realm, record, value)
+        return Grant(sub=record.sub, allowed_scopes=record.scopes, user=user, issue_refresh_token=True,
+                     refresh_claims={"family": record.claims.get("family")})

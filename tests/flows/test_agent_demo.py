@@ -1,0 +1,25 @@
+"""`credo serve --demo` also sets up both agent seeds; their requests work with the printed credentials."""
+
+from __future__ import annotations
+
+from credo.management.agent_demo import DEMO_USER, ensure_agent_demo
+from tests.agents_support import Party, exchange, password_token
+from tests.support import LiveServer
+
+
+def test_agent_demo_runs_both_seeds(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+    ensure_agent_demo(sqlite_server.services)
+    creds = {c.client_id: c.client_secret for c in ensure_agent_demo(sqlite_server.services)}  # idempotent
+    base = sqlite_server.realm_url("alpha")
+    bot = Party("bot-traffic-analyzer", creds["bot-traffic-analyzer"])
+    assistant = Party("digital-assistant-ai-agent", creds["digital-assistant-ai-agent"])
+    web = Party("digital-assistant-web-app", creds["digital-assistant-web-app"])
+    with sqlite_server.client() as http:
+        own = http.post(f"{base}/access_token", data={"grant_type": "client_credentials", "scope": "monitor-system",
+                                                      **bot.auth}).json()["access_token"]
+        r = exchange(http, base, bot, own, "access-log-api", "logs-read logs-search")
+        assert r.status_code == 200 and r.json()["scope"] == "logs-read logs-search", r.text
+        user = password_token(http, base, web, "openid", username=DEMO_USER, password=creds[DEMO_USER])
+        assert user.status_code == 200 and user.json()["refresh_token"], user.text
+        r = exchange(http, base, assistant, user.json()["access_token"], "digital-assistant-web-app", "read-data")
+        assert r.status_code == 200 and r.json()["scope"] == "read-data", r.text

@@ -1,0 +1,75 @@
+"""The on-behalf-of set-up made entirely with the CLI, against the database of a running server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from credo.cli.main import app as cli
+from credo.management.demo import ensure_demo
+from tests.agents_support import Party, assert_error, exchange, password_token
+from tests.support import MASTER_KEY, LiveServer, live_server, make_storage
+
+TE = "urn:ietf:params:oauth:grant-type:token-exchange"
+
+
+@pytest.fixture
+def shared_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+    monkeypatch.setenv("CREDO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CREDO_MASTER_KEY", MASTER_KEY)
+    monkeypatch.delenv("CREDO_DATABASE_URL", raising=False)
+    with make_storage("sqlite", tmp_path) as storage, live_server(storage, tmp_path) as srv:
+        ensure_demo(srv.services)
+        yield srv
+
+
+def run(*args: str) -> list[dict[str, object]]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+def test_cli_setup_then_exchange(shared_db: LiveServer) -> None:
+    [user] = run("user", "create", "alpha", "barbara.jensen", "--password", "barbara-password")
+    run("group", "put", "alpha", "assistants", "--member", "barbara.jensen")
+    [app] = run("app", "create", "alpha", "assistant-app", "--type", "web", "--scope", "openid read-data write-data",
+                "--grant", "password", "--grant", "refresh_token", "--secret", "assistant-app-secret-1",
+                "--owner", "admin")
+    [agent] = run("agent", "create", "alpha", "assistant-agent", "--grant", TE, "--overrides", "--stateless",
+                  "--accept-audience")
+    [policy] = run("agent", "policy", "alpha", "assistant-agent", "assistant-app", "--group", "assistants",
+                   "--permission", "read-data")
+    assert policy["subject_groups"] == ["assistants"] and policy["permissions"] == ["read-data"]
+    assert app["client_secret"] == "assistant-app-secret-1" and isinstance(agent["client_secret"], str)
+    app_party = Party("assistant-app", "assistant-app-secret-1")
+    agent_party = Party("assistant-agent", str(agent["client_secret"]))
+    base = shared_db.realm_url("alpha")
+    with shared_db.client() as http:
+        user_token = password_token(http, base, app_party, username="barbara.jensen",
+                                    password="barbara-password").json()["access_token"]
+        r = exchange(http, base, agent_party, user_token, "assistant-app")
+        assert r.status_code == 200, r.text
+        info = http.post(f"{base}/introspect", data={"token": r.json()["access_token"], **agent_party.auth}).json()
+        assert info["sub"] == user["id"] and info["act"] == {"sub": "assistant-agent"} and info["scope"] == "read-data"
+        assert_error(exchange(http, base, agent_party, user_token, "assistant-app", "write-data"), 400, "invalid_scope")
+
+        [allow] = run("audit", "alpha", "--action", "token_exchange", "--decision", "allow")
+        [deny] = run("audit", "alpha", "--action", "token_exchange", "--decision", "deny")
+        assert allow["actor"] == deny["actor"] == "assistant-agent" and allow["target"] == "assistant-app"
+        assert str(deny["reason"]).startswith("invalid_scope")
+
+        run("agent", "enable", "alpha", "assistant-agent", "--disabled")
+        assert_error(exchange(http, base, agent_party, user_token, "assistant-app"), 401, "invalid_client")
+
+
+def test_cli_errors_name_the_field(shared_db: LiveServer) -> None:
+    result = CliRunner().invoke(cli, ["agent", "policy", "alpha", "nobody", "nothing"])
+    assert result.exit_code == 2 and "agent_id" in result.output
+    result = CliRunner().invoke(cli, ["app", "create", "alpha", "bad id", "--type", "service"])
+    assert result.exit_code == 2 and "client_id" in result.output
+    result = CliRunner().invoke(cli, ["app", "create", "alpha", "x", "--type", "desktop"])
+    assert result.exit_code == 2 and "app_type" in result.output
