@@ -14,7 +14,7 @@ from credo.cli.common import open_services
 from credo.cli.scripts import script_app
 from credo.domain.errors import OAuthError
 from credo.management.agent_demo import ensure_agent_demo
-from credo.management.demo import ensure_demo
+from credo.management.demo import DemoCredentials, ensure_demo
 from credo.settings import Settings
 
 app = typer.Typer(help="Credo: an OAuth 2.0 / OpenID Connect authorization server for AI agents.",
@@ -51,7 +51,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
         typer.echo(f"  Discovery:     {base}/.well-known/openid-configuration")
         typer.echo(f"  Register:      {base}/register   (open dynamic registration is on)")
         for c in creds:
-            typer.echo(f"  Client:        client_id={c.client_id}  client_secret={c.client_secret}  ({c.description})")
+            typer.echo(_credentials_line(c))
         typer.echo("\n  Try:")
         c = creds[0]
         typer.echo(f"    curl -s -X POST '{base}/access_token' -d grant_type=client_credentials "
@@ -59,6 +59,12 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     services.storage.close()
     uvicorn.run("credo.app:create_app", factory=True, host=host, port=port, workers=workers,
                 access_log=False, log_level="warning", lifespan="off")
+
+
+def _credentials_line(c: DemoCredentials) -> str:
+    if c.kind == "user":
+        return f"  User:          username={c.client_id}  password={c.client_secret}  ({c.description})"
+    return f"  Client:        client_id={c.client_id}  client_secret={c.client_secret}  ({c.description})"
 
 
 @db_app.command("upgrade")
