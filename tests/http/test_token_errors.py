@@ -16,6 +16,7 @@ from credo.keys.clock import FrozenClock
 from credo.management.clients import create_client, update_client
 from credo.management.demo import ensure_demo
 from credo.management.realms import ensure_realm
+from tests.conftest import SQL_BACKENDS
 from tests.support import LiveServer, live_server, make_storage
 
 
@@ -37,11 +38,11 @@ class Env:
         return str(r.json()["access_token"])
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+@pytest.fixture(scope="module", params=SQL_BACKENDS)
+def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     tmp: Path = tmp_path_factory.mktemp("token-errors")
     clock = FrozenClock(int(time.time()))
-    with make_storage("sqlite", tmp) as storage, live_server(storage, tmp, clock=clock) as srv:
+    with make_storage(request.param, tmp) as storage, live_server(storage, tmp, clock=clock) as srv:
         services = srv.services
         secrets = {c.client_id: c.client_secret for c in ensure_demo(services)}
         for cid, kw in {"basic-client": {"auth_method": "client_secret_basic"},

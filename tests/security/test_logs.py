@@ -120,13 +120,65 @@ def _script_paths(http: httpx.Client, base: str, s: Secrets, data_dir: Path) -> 
             http.post(f"{base}{endpoint}", json=body)
 
 
+EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+
+
+def _agent_setup(data_dir: Path, s: Secrets) -> dict[str, str]:
+    password = s.add(marker("Password"))
+    cli(data_dir, "user", "create", "alpha", "alice", "--password", password)
+    creds = {"password": password}
+    out = cli_json(data_dir, "app", "create", "alpha", "pw-c", "--scope", "data-read",
+                   "--grant", "password", "--grant", "refresh_token")
+    creds["pw-c"] = s.add(out["client_secret"])
+    out = cli_json(data_dir, "agent", "create", "alpha", "agent-1", "--scope", "data-read")
+    creds["agent-1"] = s.add(out["client_secret"])
+    cli(data_dir, "agent", "policy", "alpha", "agent-1", "pw-c", "--subject", "alice")
+    return creds
+
+
+def _agent_paths(http: httpx.Client, base: str, s: Secrets, creds: dict[str, str]) -> None:
+    pw = {"client_id": "pw-c", "client_secret": creds["pw-c"]}
+    r = http.post(f"{base}/access_token", data={"grant_type": "password", "username": "alice",
+                                                "password": creds["password"], "scope": "data-read", **pw})
+    assert r.status_code == 200, r.text
+    user_token, refresh = s.add(r.json()["access_token"]), s.add(r.json()["refresh_token"])
+    http.post(f"{base}/access_token", data={"grant_type": "password", "username": "alice",
+                                            "password": s.add(marker("wrongpw")), **pw})
+    http.post(f"{base}/access_token", data={"grant_type": "password", "username": "nobody",
+                                            "password": s.add(marker("nopw")), **pw})
+    r = http.post(f"{base}/access_token", data={"grant_type": "refresh_token", "refresh_token": refresh, **pw})
+    assert r.status_code == 200, r.text
+    s.add(r.json()["refresh_token"])
+    s.add(r.json()["access_token"])
+    http.post(f"{base}/access_token", data={"grant_type": "refresh_token", "refresh_token": refresh, **pw})  # replay
+    http.post(f"{base}/access_token", data={"grant_type": "refresh_token", "refresh_token": s.add(marker("rt")), **pw})
+    agent = {"client_id": "agent-1", "client_secret": creds["agent-1"]}
+    codes = []
+    for subject in (user_token, s.add(marker("subject")), s.add("eyJhbGciOiJub25lIn0." + marker("sj") + ".")):
+        r = http.post(f"{base}/access_token", data={
+            "grant_type": EXCHANGE, "subject_token": subject, "subject_token_type": ACCESS_TYPE,
+            "audience": "pw-c", "scope": "data-read", **agent})
+        codes.append(r.status_code)
+        if r.status_code == 200:
+            s.add(r.json()["access_token"])
+    assert codes[1:] == [400, 400], codes
+    http.post(f"{base}/access_token", data={
+        "grant_type": EXCHANGE, "subject_token": user_token, "subject_token_type": ACCESS_TYPE,
+        "actor_token": s.add(marker("actor")), "actor_token_type": ACCESS_TYPE, **agent})
+    http.post(f"{base}/access_token", data={
+        "grant_type": EXCHANGE, "subject_token": user_token, "subject_token_type": "urn:bogus", **agent})
+
+
 def test_no_secret_in_any_log_line(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     s = Secrets()
     cli(data_dir, "realm", "create", "alpha")
     cli(data_dir, "realm", "settings", "alpha", "--set",
-        '{"allow_open_registration": true, "registration_scope_allowlist": ["data-read"]}')
+        '{"allow_open_registration": true, "registration_scope_allowlist": ["data-read"], "grant_types": '
+        '["client_credentials", "password", "refresh_token", "urn:ietf:params:oauth:grant-type:token-exchange"]}')
+    agent_creds = _agent_setup(data_dir, s)
     creds = {}
     for cid, extra in (("stateful-c", []), ("stateless-c", ["--stateless"]),
                        ("basic-c", ["--auth-method", "client_secret_basic"])):
@@ -138,6 +190,7 @@ def test_no_secret_in_any_log_line(tmp_path: Path) -> None:
         _token_paths(http, base, s, creds)
         _malformed_bodies(http, base, s, creds)
         _registration_paths(http, base, s)
+        _agent_paths(http, base, s, agent_creds)
         _script_paths(http, base, s, data_dir)
     text = log.read_text(errors="replace")
     lines = text.splitlines()

@@ -6,13 +6,16 @@ not JSON are cut off (for those the fetcher runs with allow_private=True so the 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
 import socketserver
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -266,3 +269,53 @@ def test_connection_refused_is_an_error() -> None:
     with pytest.raises(RemoteJwksError) as err:
         RemoteJwks(allow_private=True).get(f"http://127.0.0.1:{port}/jwks")
     assert err.value.reason.startswith("connection failed")
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_https_certificate_is_verified(tmp_path: Path) -> None:
+    """An https target with an untrusted (self-signed) certificate is refused after the handshake fails."""
+    cert, key = _self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    handshakes: list[str] = []
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+
+        def serve() -> None:
+            conn, _ = server.accept()
+            with conn:
+                try:
+                    with context.wrap_socket(conn, server_side=True):
+                        handshakes.append("completed")
+                except (ssl.SSLError, OSError):
+                    handshakes.append("refused by the client")
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        with pytest.raises(RemoteJwksError) as err:
+            RemoteJwks(allow_private=True).get(f"https://127.0.0.1:{port}/jwks")
+        thread.join(5)
+    assert err.value.reason == "connection failed (SSLCertVerificationError)"
+    assert handshakes == ["refused by the client"]

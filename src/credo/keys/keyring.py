@@ -70,6 +70,8 @@ class KeyRing:
         self._cache: dict[str, tuple[float, dict[str, _Loaded]]] = {}
         self._headers: dict[tuple[str, str], bytes] = {}
         self._verified: dict[tuple[str, str, str | None], tuple[str, dict[str, Any]]] = {}
+        self._forced: dict[str, float] = {}
+        self.forced_reload_interval = 1.0  # seconds
         self._lock = threading.Lock()
 
     # --- administration -------------------------------------------------------------------------
@@ -116,6 +118,24 @@ class KeyRing:
                 self._cache.clear()
             else:
                 self._cache.pop(realm, None)
+
+    def mark_stale(self, realm: str | None = None) -> None:
+        """Re-read the key list on next use (one query; keys already unsealed are reused). Called when
+        the storage change counter moves, so a rotation by another process applies at once."""
+        with self._lock:
+            for name, (_, loaded) in list(self._cache.items()):
+                if realm is None or name == realm:
+                    self._cache[name] = (float("-inf"), loaded)
+
+    def _may_force_reload(self, realm: str) -> bool:
+        """Tokens with unknown `kid`s may force a key reload at most once a second per realm, so forged
+        tokens cannot turn into one database query each."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._forced.get(realm, float("-inf")) < self.forced_reload_interval:
+                return False
+            self._forced[realm] = now
+            return True
 
     # --- use ------------------------------------------------------------------------------------
 
@@ -173,8 +193,8 @@ class KeyRing:
         if typ is not None and str(header.get("typ", "")).lower() not in (typ, f"application/{typ}"):
             raise TokenRejected("wrong token type")
         key = self._loaded(realm).get(kid) if isinstance(kid, str) else None
-        if key is None and isinstance(kid, str):
-            self.invalidate(realm)  # a key rotated in by another process
+        if key is None and isinstance(kid, str) and self._may_force_reload(realm):
+            self.mark_stale(realm)  # a key rotated in by another process
             key = self._loaded(realm).get(kid)
         if key is None:
             raise TokenRejected("unknown kid")
@@ -221,8 +241,13 @@ class KeyRing:
         entry = self._cache.get(realm)
         if entry is not None and time.monotonic() - entry[0] < REFRESH_SECONDS:
             return entry[1]
+        previous = entry[1] if entry is not None else {}
         loaded: dict[str, _Loaded] = {}
         for key in self._repo.all(realm):
+            old = previous.get(key.kid)
+            if old is not None and (old.active, old.publish_until) == (key.active, key.publish_until):
+                loaded[key.kid] = old  # unchanged: no need to unseal it again
+                continue
             private = serialization.load_pem_private_key(
                 self._sealer.open(key.private_key_encrypted, self._ctx(realm, key.kid)), password=None)
             loaded[key.kid] = _Loaded(key.kid, key.alg, private if key.active else None,

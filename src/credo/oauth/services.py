@@ -99,7 +99,7 @@ class Services:
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
         self.cache = RecordCache(self.storage)
-        self.cache.on_change.append(self.keys.invalidate)  # keys rotated by another process apply at once
+        self.cache.on_change.append(self.keys.mark_stale)  # keys rotated by another process apply at once
         self.auth_throttle = FailureThrottle(self.clock)
         self._last_touch: dict[tuple[str, str], int] = {}
 
