@@ -32,8 +32,9 @@ def _banner(proc: subprocess.Popen[str]) -> list[str]:
 def test_demo_banner_credentials_work(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "CREDO_DATA_DIR": str(tmp_path), "CREDO_MASTER_KEY": MASTER_KEY}
+    log = (tmp_path / "stderr.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "credo.cli.main", "serve", "--demo", "--port", str(port)],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         lines = _banner(proc)
         users = [m.groups() for ln in lines if (m := re.match(r"\s+User:\s+username=(\S+)\s+password=(\S+)", ln))]
@@ -61,3 +62,5 @@ def test_demo_banner_credentials_work(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+        log.close()
+    assert "note: no database" not in (tmp_path / "stderr.log").read_text()  # the first start is not a mistake

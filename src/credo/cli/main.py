@@ -41,7 +41,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     settings = Settings()
     public_url = settings.resolved_public_url(host, port)
     os.environ["CREDO_PUBLIC_URL"] = public_url
-    services = open_services(Settings())
+    services = open_services(Settings(), note_new_database=False)
     if demo:
         creds = ensure_demo(services)
         creds += ensure_agent_demo(services)
