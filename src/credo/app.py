@@ -62,7 +62,9 @@ def _realm_route_factories() -> list[RouteFactory]:
 
 
 def _app_route_factories() -> list[RouteFactory]:
-    return []
+    from credo.admin.routes import admin_routes
+
+    return [admin_routes]
 
 
 def build_app(settings: Settings, *, storage: Storage | None = None, base_url: str | None = None,

@@ -9,6 +9,7 @@ import sys
 import typer
 import uvicorn
 
+from credo.cli.admin import print_first_admin, register
 from credo.cli.agents import register as register_agent_commands
 from credo.cli.common import open_services
 from credo.cli.scripts import script_app
@@ -28,8 +29,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(realm_app, name="realm")
 app.add_typer(client_app, name="client")
-app.add_typer(script_app, name="script")
+register(app)
 register_agent_commands(app)
+app.add_typer(script_app, name="script")
 
 
 @app.command()
@@ -42,6 +44,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     public_url = settings.resolved_public_url(host, port)
     os.environ["CREDO_PUBLIC_URL"] = public_url
     services = open_services(Settings(), note_new_database=False)
+    print_first_admin(services)
     if demo:
         creds = ensure_demo(services)
         creds += ensure_agent_demo(services)

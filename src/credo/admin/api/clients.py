@@ -1,0 +1,148 @@
+"""Admin API: applications, AI agents and their application policies, dynamic clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from credo.admin.api import shapes
+from credo.admin.api.base import Call, only, optional, require
+from credo.domain.errors import InvalidRequest, NotFound
+from credo.domain.settings import GRANT_TOKEN_EXCHANGE
+from credo.keys.secrets import WeakSecret
+from credo.management import usecases
+from credo.management.clients import delete_client, set_secret
+
+APP_FIELDS = ("client_id", "name", "app_type", "secret", "grant_types", "scopes", "auth_method", "owners")
+APP_CHANGES = ("name", "grant_types", "scopes", "auth_method", "owners", "enabled")
+AGENT_FIELDS = ("client_id", "name", "secret", "scopes", "grant_types", "auth_method", "overrides_enabled",
+                "stateless_tokens", "accept_audience")
+AGENT_CHANGES = ("name", "grant_types", "scopes", "auth_method", "enabled", "overrides_enabled",
+                 "stateless_tokens", "accept_audience")
+POLICY_FIELDS = ("subjects", "subject_groups", "permissions")
+
+
+def _typed(body: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    kinds: dict[str, Any] = {"grant_types": list, "scopes": list, "owners": list, "enabled": bool,
+                             "overrides_enabled": bool, "stateless_tokens": bool, "accept_audience": bool}
+    out = {}
+    for name in names:
+        if name in body:
+            out[name] = optional(body, name, kinds.get(name, str))
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in out.items() if v is not None}
+
+
+def list_applications(call: Call) -> list[dict[str, Any]]:
+    return [shapes.client(c) for c in usecases.list_applications(call.services, call.realm)]
+
+
+def create_application(call: Call) -> dict[str, Any]:
+    only(call.body, APP_FIELDS)
+    client_id = require(call.body, "client_id")
+    kw = _typed(call.body, APP_FIELDS[1:])
+    kw.setdefault("name", client_id)
+    client, secret = usecases.create_application(call.services, call.realm, client_id, actor=call.actor, **kw)
+    return shapes.with_secret(client, secret)
+
+
+def _app(call: Call) -> Any:
+    client = call.services.storage.clients.get(call.realm, call.path("client_id"))
+    if client is None or client.kind != "application":
+        raise NotFound("app", description=f"client_id: application '{call.path('client_id')}' does not exist.")
+    return client
+
+
+def get_application(call: Call) -> dict[str, Any]:
+    return shapes.client(_app(call))
+
+
+def update_application(call: Call) -> dict[str, Any]:
+    only(call.body, APP_CHANGES)
+    _app(call)
+    changes = _typed(call.body, APP_CHANGES)
+    return shapes.client(usecases.update_application(call.services, call.realm, call.path("client_id"), changes,
+                                                   actor=call.actor))
+
+
+def delete_application(call: Call) -> None:
+    usecases.delete_application(call.services, call.realm, call.path("client_id"), actor=call.actor)
+
+
+def list_agents(call: Call) -> list[dict[str, Any]]:
+    return [shapes.client(c) for c in usecases.list_agents(call.services, call.realm)]
+
+
+def create_agent(call: Call) -> dict[str, Any]:
+    only(call.body, AGENT_FIELDS)
+    client_id = require(call.body, "client_id")
+    kw = _typed(call.body, AGENT_FIELDS[1:])
+    kw.setdefault("name", client_id)
+    kw.setdefault("grant_types", ("client_credentials", GRANT_TOKEN_EXCHANGE))
+    client, secret = usecases.create_agent(call.services, call.realm, client_id, actor=call.actor, **kw)
+    return shapes.with_secret(client, secret)
+
+
+def _agent(call: Call, name: str = "client_id") -> Any:
+    client = call.services.storage.clients.get(call.realm, call.path(name))
+    if client is None or client.kind != "agent":
+        raise NotFound("agent", description=f"client_id: agent '{call.path(name)}' does not exist.")
+    return client
+
+
+def get_agent(call: Call) -> dict[str, Any]:
+    return shapes.client(_agent(call))
+
+
+def update_agent(call: Call) -> dict[str, Any]:
+    only(call.body, AGENT_CHANGES)
+    _agent(call)
+    changes = _typed(call.body, AGENT_CHANGES)
+    return shapes.client(usecases.update_agent(call.services, call.realm, call.path("client_id"), changes,
+                                             actor=call.actor))
+
+
+def delete_agent(call: Call) -> None:
+    usecases.delete_agent(call.services, call.realm, call.path("client_id"), actor=call.actor)
+
+
+def list_policies(call: Call) -> list[dict[str, Any]]:
+    _agent(call)
+    return [shapes.policy(p) for p in usecases.list_policies(call.services, call.realm, call.path("client_id"))]
+
+
+def put_policy(call: Call) -> dict[str, Any]:
+    only(call.body, POLICY_FIELDS)
+    _agent(call)
+    kw = {k: tuple(optional(call.body, k, list)) for k in POLICY_FIELDS if call.body.get(k) is not None}
+    policy = usecases.put_policy(call.services, call.realm, call.path("client_id"), call.path("application_id"),
+                               actor=call.actor, **kw)
+    return shapes.policy(policy)
+
+
+def delete_policy(call: Call) -> None:
+    usecases.delete_policy(call.services, call.realm, call.path("client_id"), call.path("application_id"),
+                         actor=call.actor)
+
+
+def new_secret(call: Call) -> dict[str, Any]:
+    """A new client secret (the given one, or generated), returned once."""
+    only(call.body, ("secret",))
+    kind = "application" if "/applications/" in call.request.url.path else "agent"
+    client = _app(call) if kind == "application" else _agent(call)
+    try:
+        secret = set_secret(call.services, call.realm, client.client_id, optional(call.body, "secret", str),
+                            actor=call.actor)
+    except WeakSecret as exc:
+        raise InvalidRequest("weak secret", description=f"client_secret: {exc}.") from exc
+    return shapes.with_secret(call.services.storage.clients.get(call.realm, client.client_id) or client, secret)
+
+
+def list_dynamic(call: Call) -> list[dict[str, Any]]:
+    store = call.services.storage.clients
+    return [shapes.client(c, store.last_used(call.realm, c.client_id)) for c in store.all(call.realm, dynamic=True)]
+
+
+def delete_dynamic(call: Call) -> None:
+    client = call.services.storage.clients.get(call.realm, call.path("client_id"))
+    if client is None or not client.dynamic:
+        raise NotFound("dynamic", description=f"client_id: dynamic client '{call.path('client_id')}' does not exist.")
+    delete_client(call.services, call.realm, client.client_id, actor=call.actor)

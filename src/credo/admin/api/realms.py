@@ -1,0 +1,84 @@
+"""Admin API: sign-in, realms, provider settings, signing keys, audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from credo.admin.api import shapes
+from credo.admin.api.base import Call, optional, require
+from credo.domain.errors import InvalidRequest
+from credo.management import keys, realms
+from credo.management.admins import ADMIN_TOKEN_LIFETIME, login
+from credo.management.export import export_realm, import_document
+
+AUDIT_FILTERS = ("action", "actor", "target", "decision", "text")
+
+
+def token(call: Call) -> dict[str, Any]:
+    username = require(call.body, "username")
+    password = require(call.body, "password")
+    source = call.request.client.host if call.request.client else ""
+    return {"access_token": login(call.services, username, password, source=source), "token_type": "Bearer",
+            "expires_in": ADMIN_TOKEN_LIFETIME}
+
+
+def list_realms(call: Call) -> list[dict[str, Any]]:
+    return [shapes.realm(r) for r in call.services.storage.realms.all()]
+
+
+def create_realm(call: Call) -> dict[str, Any]:
+    name = require(call.body, "name")
+    if call.services.storage.realms.get(name) is not None:
+        raise InvalidRequest("realm exists", description=f"name: realm '{name}' already exists.")
+    settings = optional(call.body, "settings", dict, {})
+    if not realms.REALM_NAME.match(name):
+        raise InvalidRequest("realm name", description="name: use lowercase letters, digits, '-' and '_' (max 63).")
+    realm = realms.ensure_realm(call.services, name, actor=call.actor)
+    if settings:
+        realm = realms.update_settings(call.services, name, settings, actor=call.actor)
+    return shapes.realm(realm)
+
+
+def delete_realm(call: Call) -> None:
+    realms.delete_realm(call.services, call.path("realm"), actor=call.actor)
+
+
+def get_settings(call: Call) -> dict[str, Any]:
+    return realms.get_realm(call.services, call.realm).settings.model_dump(mode="json")
+
+
+def patch_settings(call: Call) -> dict[str, Any]:
+    realm = realms.update_settings(call.services, call.realm, call.body, actor=call.actor)
+    return realm.settings.model_dump(mode="json")
+
+
+def export_config(call: Call) -> dict[str, Any]:
+    return export_realm(call.services, call.realm)
+
+
+def import_config(call: Call) -> dict[str, int]:
+    """Make the realm in the path match the document (its `realm`, when given, must agree)."""
+    name = call.path("realm")
+    if call.body.get("realm", name) != name:
+        raise InvalidRequest("realm mismatch", description=f"realm: the document is for '{call.body['realm']}'.")
+    return import_document(call.services, {**call.body, "realm": name}, actor=call.actor)
+
+
+def list_keys(call: Call) -> list[dict[str, Any]]:
+    return keys.list_keys(call.services, call.realm)
+
+
+def rotate_key(call: Call) -> dict[str, Any]:
+    alg = optional(call.body, "alg", str)
+    if alg is not None and alg not in ("ES256", "RS256"):
+        raise InvalidRequest("alg", description="alg: must be ES256 or RS256.")
+    return keys.rotate_key(call.services, call.realm, alg, actor=call.actor)
+
+
+def audit_log(call: Call) -> list[dict[str, Any]]:
+    filters = {name: call.query(name) for name in AUDIT_FILTERS}
+    raw_limit = call.query("limit") or "100"
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
+        raise InvalidRequest("limit", description="limit: an integer from 1 to 1000.")
+    events = call.services.storage.audit.query(call.realm, limit=int(raw_limit), **filters)
+    return [shapes.audit(e) for e in events]

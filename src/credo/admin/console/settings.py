@@ -1,0 +1,155 @@
+"""Console: OAuth2 provider settings and realms."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from credo.admin.console.base import Page, field_errors
+from credo.domain.errors import OAuthError
+from credo.domain.settings import KNOWN_GRANT_TYPES
+from credo.management import realms, usecases
+
+GRANT_LABELS = {"client_credentials": "Client Credentials", "password": "Resource Owner Password Credentials",
+                "urn:ietf:params:oauth:grant-type:token-exchange": "Token Exchange", "refresh_token": "Refresh Token"}
+NUMBERS = ("access_token_lifetime", "refresh_token_lifetime", "registration_access_token_lifetime",
+           "max_delegation_depth")
+
+
+def _number(page: Page, name: str) -> int | str | None:
+    raw = page.value(name)
+    if raw == "":
+        return None
+    return int(raw) if raw.lstrip("-").isdigit() else raw  # a non-number is left for pydantic to name
+
+
+# Form field -> location in the settings (for the protection section's nested values).
+NESTED = {
+    "policy_max_clients": ("protection", "policy", "max_clients"),
+    "policy_rate_limit_per_minute": ("protection", "policy", "rate_limit_per_minute"),
+    "policy_allowed_scopes": ("protection", "policy", "allowed_scopes"),
+    "policy_allowed_redirect_hosts": ("protection", "policy", "allowed_redirect_hosts"),
+    "ss_jwks_uri": ("protection", "software_statement_keys", "jwks_uri"),
+    "ss_jwks": ("protection", "software_statement_keys", "jwks"),
+    "ss_issuers": ("protection", "software_statement_keys", "issuers"),
+    "sr_jwks_uri": ("protection", "signed_request_keys", "jwks_uri"),
+    "sr_jwks": ("protection", "signed_request_keys", "jwks"),
+}
+
+
+class FormError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _jwks(page: Page, name: str) -> dict[str, Any] | None:
+    raw = page.value(name)
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise FormError(name, "not valid JSON.") from exc
+    if not isinstance(value, dict) or not isinstance(value.get("keys"), list):
+        raise FormError(name, 'a JWK Set is an object with a "keys" list.')
+    return value
+
+
+def _keys(current: dict[str, Any], page: Page, prefix: str) -> dict[str, Any]:
+    return {**current, "jwks_uri": page.value(f"{prefix}_jwks_uri") or None, "jwks": _jwks(page, f"{prefix}_jwks"),
+            **({"issuers": page.words(f"{prefix}_issuers")} if prefix == "ss" else {})}
+
+
+def settings_changes(page: Page, current: dict[str, Any]) -> dict[str, Any]:
+    protection = current["protection"]
+    policy = {**protection["policy"], "max_clients": _number(page, "policy_max_clients"),
+              "rate_limit_per_minute": _number(page, "policy_rate_limit_per_minute"),
+              "allowed_scopes": page.words("policy_allowed_scopes"),
+              "allowed_redirect_hosts": page.words("policy_allowed_redirect_hosts")}
+    changes: dict[str, Any] = {
+        "grant_types": page.values("grant_types"),
+        "registration_scope_allowlist": page.words("registration_scope_allowlist"),
+        "allow_open_registration": page.checked("allow_open_registration"),
+        "dcr_script": page.value("dcr_script") or None,
+        "token_format": page.value("token_format", "stateful"),
+        "signing_alg": page.value("signing_alg", "ES256"),
+        "protection": {**protection, "require_software_statement": page.checked("require_software_statement"),
+                       "require_signed_request": page.checked("require_signed_request"), "policy": policy,
+                       "software_statement_keys": _keys(protection["software_statement_keys"], page, "ss"),
+                       "signed_request_keys": _keys(protection["signed_request_keys"], page, "sr")},
+    }
+    for name in NUMBERS:
+        changes[name] = _number(page, name)
+    return changes
+
+
+def _flatten(errors: dict[str, str], exc: Exception) -> dict[str, str]:
+    if isinstance(exc, FormError):
+        return {exc.field: str(exc)}
+    if isinstance(exc, ValidationError):
+        for err in exc.errors():
+            loc = tuple(str(p) for p in err.get("loc", ()))
+            for name, where in NESTED.items():
+                if loc[:3] == where:
+                    errors[name] = str(err["msg"])
+    return errors
+
+
+def settings_page(page: Page) -> Response:
+    realm = page.services.realm(page.realm)
+    errors: dict[str, str] = {}
+    shown = realm.settings
+    if page.request.method == "POST":
+        try:
+            current = realm.settings.model_dump(mode="json")
+            changes = {k: v for k, v in settings_changes(page, current).items() if v != current.get(k)}
+            if changes:
+                realms.update_settings(page.services, realm.name, changes, actor=page.admin)
+            return page.redirect(f"/admin/r/{realm.name}/settings", "Settings saved.")
+        except (OAuthError, ValidationError, FormError) as exc:
+            errors = _flatten(field_errors(exc), exc)
+    scripts = [("", "— none —")] + [(s.id, s.name) for s in usecases.list_scripts(page.services, realm.name)]
+    posted = page.form if errors else {}
+
+    def f(name: str, stored: Any) -> Any:
+        """On a refused save, show what was typed; otherwise the stored value."""
+        return page.value(name) if posted else stored
+
+    def on(name: str, stored: bool) -> bool:
+        return page.checked(name) if posted else stored
+
+    def sel(name: str, stored: Any) -> Any:
+        return page.values(name) if posted else stored
+
+    return page.render("settings.html", s=shown, errors=errors, f=f, on=on, sel=sel, notice=page.request.query_params.get("notice"),
+                       grant_options=[(g, GRANT_LABELS.get(g, g)) for g in KNOWN_GRANT_TYPES],
+                       script_options=scripts, status=400 if errors else 200)
+
+
+def realms_page(page: Page) -> Response:
+    errors: dict[str, str] = {}
+    if page.request.method == "POST":
+        name = page.value("name")
+        try:
+            if page.services.storage.realms.get(name) is not None:
+                errors = {"name": f"realm '{name}' already exists."}
+            else:
+                realms.ensure_realm(page.services, name, actor=page.admin)
+                return page.redirect(f"/admin/r/{name}/settings", f"Realm {name} created.")
+        except OAuthError as exc:
+            errors = {"name": exc.description}
+    rows = [{"cells": [r.name, r.path], "href": f"/admin/r/{r.name}/settings", "key": r.name}
+            for r in page.services.storage.realms.all()]
+    return page.render("realms.html", rows=rows, errors=errors, title="Realms", headers=["Realm", "Path"],
+                       delete_base="/admin/realms",
+                       subtitle="Each realm has its own provider settings, clients, users and keys.",
+                       notice=page.request.query_params.get("notice"), status=400 if errors else 200)
+
+
+def delete_realm(page: Page) -> Response:
+    realms.delete_realm(page.services, page.realm, actor=page.admin)
+    return page.redirect("/admin/realms", "Realm deleted.")

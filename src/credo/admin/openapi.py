@@ -1,0 +1,231 @@
+"""The OpenAPI 3.1 description of the admin API (served at /admin/api/openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from credo.domain.settings import ProviderSettings
+
+STR = {"type": "string"}
+STRS = {"type": "array", "items": STR}
+INT = {"type": "integer"}
+BOOL = {"type": "boolean"}
+NINT = {"type": ["integer", "null"]}
+NSTR = {"type": ["string", "null"]}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(props: dict[str, Any], required: tuple[str, ...] = (), extra: bool = True) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        schema["required"] = list(required)
+    if not extra:
+        schema["additionalProperties"] = False
+    return schema
+
+
+CLIENT = _obj({
+    "client_id": STR, "name": STR, "kind": {"enum": ["client", "application", "agent"]}, "is_agent": BOOL,
+    "dynamic": BOOL, "enabled": BOOL, "grant_types": STRS, "scopes": STRS, "auth_method": STR,
+    "redirect_uris": STRS, "app_type": NSTR, "owners": STRS,
+    "attributes": {"type": "object", "additionalProperties": STRS},
+    "overrides_enabled": BOOL, "stateless_tokens": BOOL, "accept_audience": BOOL, "has_secret": BOOL,
+    "created_at": INT, "updated_at": INT, "last_used": NINT,
+}, ("client_id", "kind", "is_agent", "dynamic", "grant_types", "scopes", "auth_method", "created_at"))
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _obj({"error": STR, "error_description": STR, "field": STR}, ("error", "error_description")),
+    "TokenRequest": _obj({"username": STR, "password": STR}, ("username", "password")),
+    "TokenResponse": _obj({"access_token": STR, "token_type": {"const": "Bearer"}, "expires_in": INT},
+                          ("access_token", "token_type", "expires_in")),
+    "Realm": _obj({"name": STR, "path": STR, "created_at": INT}, ("name", "path", "created_at")),
+    "RealmCreate": _obj({"name": STR, "settings": {"type": "object"}}, ("name",)),
+    "ProviderSettings": ProviderSettings.model_json_schema(ref_template="#/components/schemas/{model}"),
+    "Client": CLIENT,
+    "ClientWithSecret": {"allOf": [CLIENT, _obj({"client_secret": NSTR}, ("client_secret",))]},
+    "ApplicationCreate": _obj({"client_id": STR, "name": STR, "app_type": {"enum": ["web", "service"]},
+                               "secret": STR, "grant_types": STRS, "scopes": STRS, "auth_method": STR,
+                               "owners": STRS}, ("client_id",), extra=False),
+    "ApplicationChange": _obj({"name": STR, "grant_types": STRS, "scopes": STRS, "auth_method": STR,
+                               "owners": STRS, "enabled": BOOL}, extra=False),
+    "AgentCreate": _obj({"client_id": STR, "name": STR, "secret": STR, "grant_types": STRS, "scopes": STRS,
+                         "auth_method": STR, "overrides_enabled": BOOL, "stateless_tokens": BOOL,
+                         "accept_audience": BOOL}, ("client_id",), extra=False),
+    "AgentChange": _obj({"name": STR, "grant_types": STRS, "scopes": STRS, "auth_method": STR, "enabled": BOOL,
+                         "overrides_enabled": BOOL, "stateless_tokens": BOOL, "accept_audience": BOOL}, extra=False),
+    "ConfigDocument": _obj({"version": {"const": 1}, "realm": STR, "settings": {"type": "object"},
+                            "scripts": {"type": "array", "items": {"type": "object"}},
+                            "applications": {"type": "array", "items": {"type": "object"}},
+                            "agents": {"type": "array", "items": {"type": "object"}},
+                            "users": {"type": "array", "items": {"type": "object"}},
+                            "groups": {"type": "array", "items": {"type": "object"}}}),
+    "ImportCounts": {"type": "object", "additionalProperties": INT,
+                     "description": "How many entries of each kind were created or changed (0: already matching)."},
+    "NewSecret": _obj({"secret": {"type": "string", "minLength": 16}}, extra=False),
+    "Policy": _obj({"agent_id": STR, "application_id": STR, "subjects": STRS, "subject_groups": STRS,
+                    "permissions": STRS}, ("agent_id", "application_id", "subjects", "subject_groups", "permissions")),
+    "PolicyPut": _obj({"subjects": STRS, "subject_groups": STRS, "permissions": STRS}, extra=False),
+    "User": _obj({"id": STR, "username": STR, "active": BOOL, "created_at": INT}, ("id", "username", "active")),
+    "UserCreate": _obj({"username": STR, "password": STR, "active": BOOL}, ("username", "password"), extra=False),
+    "UserChange": _obj({"password": STR, "active": BOOL}, extra=False),
+    "Group": _obj({"name": STR, "members": STRS}, ("name", "members")),
+    "GroupPut": _obj({"members": STRS}, extra=False),
+    "Script": _obj({"id": STR, "name": STR, "source": STR, "description": STR, "type": STR, "created_at": INT,
+                    "updated_at": INT}, ("id", "name", "source")),
+    "ScriptCreate": _obj({"name": STR, "source": STR, "description": STR}, ("name", "source"), extra=False),
+    "ScriptChange": _obj({"name": STR, "source": STR, "description": STR}, extra=False),
+    "ScriptTest": _obj({"source": STR, "operation": {"enum": ["CREATE", "UPDATE", "DELETE"]}, "is_ai_agent": BOOL,
+                        "attributes": {"type": "object"}, "metadata": {"type": "object"}}, ("source",), extra=False),
+    "ScriptTestResult": _obj({"ok": BOOL, "stored": BOOL, "attributes": {"type": "object"}, "logs": STRS,
+                              "error": STR, "message": STR}, ("ok",)),
+    "SigningKey": _obj({"kid": STR, "alg": STR, "active": BOOL, "created_at": INT, "publish_until": NINT,
+                        "public_jwk": _obj({"kty": STR, "kid": STR}, ("kty", "kid"))},
+                       ("kid", "alg", "active", "public_jwk")),
+    "KeyRotate": _obj({"alg": {"enum": ["ES256", "RS256"]}}, extra=False),
+    "AuditEvent": _obj({"id": NINT, "ts": INT, "realm": STR, "action": STR, "actor": STR,
+                        "decision": {"enum": ["allow", "deny", "info"]}, "target": STR, "reason": STR,
+                        "details": {"type": "object"}}, ("ts", "realm", "action", "actor", "decision")),
+}
+
+
+def _move_defs(schemas: dict[str, Any]) -> None:
+    defs = schemas["ProviderSettings"].pop("$defs", {})
+    schemas.update(defs)
+
+
+def _body(name: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _json(schema: dict[str, Any], text: str = "OK") -> dict[str, Any]:
+    return {"description": text, "content": {"application/json": {"schema": schema}}}
+
+
+ERRORS = {code: {"$ref": f"#/components/responses/{name}"} for code, name in
+          (("400", "BadRequest"), ("401", "Unauthorized"), ("403", "Forbidden"), ("404", "NotFound"))}
+
+
+def _op(op_id: str, summary: str, ok: str, schema: dict[str, Any] | None, body: str | None = None,
+        params: tuple[str, ...] = (), query: tuple[str, ...] = ()) -> dict[str, Any]:
+    op: dict[str, Any] = {"operationId": op_id, "summary": summary, "responses": {**ERRORS}}
+    op["responses"][ok] = _json(schema) if schema is not None else {"description": "Done"}
+    if body:
+        op["requestBody"] = _body(body)
+    parameters = [{"name": p, "in": "path", "required": True, "schema": STR} for p in params]
+    parameters += [{"name": q, "in": "query", "required": False, "schema": STR} for q in query]
+    if parameters:
+        op["parameters"] = parameters
+    return op
+
+
+def _list(name: str) -> dict[str, Any]:
+    return {"type": "array", "items": _ref(name)}
+
+
+def _paths() -> dict[str, Any]:
+    R, rp = "/realms/{realm}", ("realm",)  # noqa: N806
+    cp, ap = ("realm", "client_id"), ("realm", "client_id", "application_id")
+    token = _op("getAdminToken", "Sign in with an administrator's username and password", "200",
+                _ref("TokenResponse"), "TokenRequest")
+    token["security"] = []
+    token["responses"]["429"] = {"$ref": "#/components/responses/TooManyRequests"}
+    return {
+        "/token": {"post": token},
+        "/realms": {"get": _op("listRealms", "List realms", "200", _list("Realm")),
+                    "post": _op("createRealm", "Create a realm", "201", _ref("Realm"), "RealmCreate")},
+        R: {"delete": _op("deleteRealm", "Delete a realm", "204", None, params=rp)},
+        f"{R}/settings": {
+            "get": _op("getSettings", "The realm's OAuth2 provider settings", "200", _ref("ProviderSettings"), params=rp),
+            "patch": _op("patchSettings", "Change provider settings (merge)", "200", _ref("ProviderSettings"),
+                         "ProviderSettings", params=rp)},
+        f"{R}/config": {
+            "get": _op("exportConfig", "The realm's declarative configuration (secrets only as hashes)", "200",
+                       _ref("ConfigDocument"), params=rp),
+            "put": _op("importConfig", "Make the realm match a configuration document (idempotent)", "200",
+                       _ref("ImportCounts"), "ConfigDocument", params=rp)},
+        f"{R}/keys": {"get": _op("listKeys", "Signing keys (public parts)", "200", _list("SigningKey"), params=rp)},
+        f"{R}/keys/rotate": {"post": _op("rotateKey", "Add a new active signing key", "201", _ref("SigningKey"),
+                                         "KeyRotate", params=rp)},
+        f"{R}/audit": {"get": _op("auditLog", "Audit events, newest first", "200", _list("AuditEvent"), params=rp,
+                                  query=("action", "actor", "target", "decision", "text", "limit"))},
+        f"{R}/applications": {
+            "get": _op("listApplications", "List applications", "200", _list("Client"), params=rp),
+            "post": _op("createApplication", "Create an application (secret shown once)", "201",
+                        _ref("ClientWithSecret"), "ApplicationCreate", params=rp)},
+        f"{R}/applications/{{client_id}}": {
+            "get": _op("getApplication", "One application", "200", _ref("Client"), params=cp),
+            "patch": _op("updateApplication", "Change an application", "200", _ref("Client"), "ApplicationChange",
+                         params=cp),
+            "delete": _op("deleteApplication", "Delete an application", "204", None, params=cp)},
+        f"{R}/applications/{{client_id}}/secret": {
+            "post": _op("newApplicationSecret", "Set or generate a new client secret (returned once)", "200",
+                        _ref("ClientWithSecret"), "NewSecret", params=cp)},
+        f"{R}/agents/{{client_id}}/secret": {
+            "post": _op("newAgentSecret", "Set or generate a new client secret (returned once)", "200",
+                        _ref("ClientWithSecret"), "NewSecret", params=cp)},
+        f"{R}/agents": {
+            "get": _op("listAgents", "List AI agents (including dynamically registered)", "200", _list("Client"),
+                       params=rp),
+            "post": _op("createAgent", "Create an AI agent (secret shown once)", "201", _ref("ClientWithSecret"),
+                        "AgentCreate", params=rp)},
+        f"{R}/agents/{{client_id}}": {
+            "get": _op("getAgent", "One AI agent", "200", _ref("Client"), params=cp),
+            "patch": _op("updateAgent", "Change an AI agent", "200", _ref("Client"), "AgentChange", params=cp),
+            "delete": _op("deleteAgent", "Delete an AI agent", "204", None, params=cp)},
+        f"{R}/agents/{{client_id}}/policies": {
+            "get": _op("listPolicies", "The agent's application policies", "200", _list("Policy"), params=cp)},
+        f"{R}/agents/{{client_id}}/policies/{{application_id}}": {
+            "put": _op("putPolicy", "Create or replace an application policy", "200", _ref("Policy"), "PolicyPut",
+                       params=ap),
+            "delete": _op("deletePolicy", "Delete an application policy", "204", None, params=ap)},
+        f"{R}/dynamic-clients": {
+            "get": _op("listDynamicClients", "Dynamically registered clients", "200", _list("Client"), params=rp)},
+        f"{R}/dynamic-clients/{{client_id}}": {
+            "delete": _op("deleteDynamicClient", "Delete a dynamic client", "204", None, params=cp)},
+        f"{R}/users": {"get": _op("listUsers", "List users", "200", _list("User"), params=rp),
+                       "post": _op("createUser", "Create a user", "201", _ref("User"), "UserCreate", params=rp)},
+        f"{R}/users/{{user_id}}": {
+            "get": _op("getUser", "One user", "200", _ref("User"), params=("realm", "user_id")),
+            "patch": _op("updateUser", "Change a user", "200", _ref("User"), "UserChange", params=("realm", "user_id")),
+            "delete": _op("deleteUser", "Delete a user", "204", None, params=("realm", "user_id"))},
+        f"{R}/groups": {"get": _op("listGroups", "List groups", "200", _list("Group"), params=rp)},
+        f"{R}/groups/{{name}}": {
+            "put": _op("putGroup", "Create or replace a group", "200", _ref("Group"), "GroupPut", params=("realm", "name")),
+            "delete": _op("deleteGroup", "Delete a group", "204", None, params=("realm", "name"))},
+        f"{R}/scripts": {"get": _op("listScripts", "List DCR scripts", "200", _list("Script"), params=rp),
+                         "post": _op("createScript", "Create a DCR script", "201", _ref("Script"), "ScriptCreate",
+                                     params=rp)},
+        f"{R}/scripts/test": {"post": _op("testScript", "Run a script against a sample client", "200",
+                                          _ref("ScriptTestResult"), "ScriptTest", params=rp)},
+        f"{R}/scripts/{{script_id}}": {
+            "get": _op("getScript", "One script", "200", _ref("Script"), params=("realm", "script_id")),
+            "patch": _op("updateScript", "Change a script", "200", _ref("Script"), "ScriptChange",
+                         params=("realm", "script_id")),
+            "delete": _op("deleteScript", "Delete a script", "204", None, params=("realm", "script_id"))},
+    }
+
+
+def document() -> dict[str, Any]:
+    schemas = {k: v for k, v in SCHEMAS.items()}
+    schemas["ProviderSettings"] = dict(schemas["ProviderSettings"])
+    _move_defs(schemas)
+    err = {"description": "Error", "content": {"application/json": {"schema": _ref("Error")}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Credo admin API", "version": "1.0.0",
+                 "description": "Manage realms, provider settings, scripts, applications, AI agents, users, "
+                                "groups, dynamic clients, signing keys and the audit log. Every change is audited."},
+        "servers": [{"url": "/admin/api"}],
+        "security": [{"adminToken": []}],
+        "paths": _paths(),
+        "components": {
+            "schemas": schemas,
+            "responses": {"BadRequest": err, "Unauthorized": err, "Forbidden": err, "NotFound": err,
+                          "TooManyRequests": err},
+            "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer",
+                                               "description": "A token from POST /admin/api/token (1 hour)."}},
+        },
+    }

@@ -1,0 +1,48 @@
+"""The console session: a signed cookie carrying the admin token; a CSRF token bound to it."""
+
+from __future__ import annotations
+
+import hmac
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import Response
+
+from credo.management.admins import ADMIN_TOKEN_LIFETIME
+from credo.oauth.services import Services
+
+COOKIE = "credo_admin"
+
+
+def _serializer(services: Services) -> URLSafeTimedSerializer:
+    key = services.hasher.keyed_hash("credo-admin-session-signing-key")
+    return URLSafeTimedSerializer(key, salt="credo-admin-session")
+
+
+def session_token(services: Services, request: Request) -> str | None:
+    raw = request.cookies.get(COOKIE)
+    if not raw:
+        return None
+    try:
+        value = _serializer(services).loads(raw, max_age=ADMIN_TOKEN_LIFETIME)
+    except BadSignature:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def set_session(services: Services, response: Response, token: str) -> None:
+    secure = services.base_url.startswith("https://")
+    response.set_cookie(COOKIE, _serializer(services).dumps(token), max_age=ADMIN_TOKEN_LIFETIME, path="/admin",
+                        secure=secure, httponly=True, samesite="strict")
+
+
+def clear_session(response: Response) -> None:
+    response.delete_cookie(COOKIE, path="/admin")
+
+
+def csrf_token(services: Services, token: str) -> str:
+    return services.hasher.keyed_hash("csrf:" + token)
+
+
+def csrf_ok(services: Services, token: str, presented: str | None) -> bool:
+    return bool(presented) and hmac.compare_digest(csrf_token(services, token), presented or "")

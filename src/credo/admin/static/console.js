@@ -1,0 +1,21 @@
+// Small progressive enhancements; every page works without JavaScript.
+document.querySelectorAll("select.autosubmit").forEach(function (el) {
+  el.addEventListener("change", function () { el.form.submit(); });
+});
+document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+  form.addEventListener("submit", function (ev) { if (!window.confirm(form.dataset.confirm)) ev.preventDefault(); });
+});
+// Application policy form: offer only the chosen resource's scopes as permissions.
+(function () {
+  var select = document.getElementById("f-application_id");
+  if (!select) return;
+  function sync() {
+    document.querySelectorAll(".perm-group").forEach(function (group) {
+      var on = group.dataset.app === select.value;
+      group.hidden = !on;
+      group.querySelectorAll("input").forEach(function (input) { input.disabled = !on; });
+    });
+  }
+  select.addEventListener("change", sync);
+  sync();
+})();

@@ -1,0 +1,89 @@
+"""`credo admin create`, `credo import FILE`, `credo export REALM` and the first-start admin."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+import yaml
+
+from credo.cli.common import open_services
+from credo.domain.errors import OAuthError
+from credo.management.admins import bootstrap_admin, create_admin
+from credo.management.export import export_realm, import_document
+from credo.oauth.services import Services
+
+admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
+
+
+@admin_app.command("create")
+def admin_create(username: str = typer.Argument(..., help="The administrator's username."),
+                 password: bool = typer.Option(False, "--password", help="Prompt for the password instead of "
+                                               "generating one.")) -> None:
+    """Create an administrator (or reset one's password); a generated password is printed once."""
+    chosen = typer.prompt("Password", hide_input=True, confirmation_prompt=True) if password else None
+    services = open_services()
+    try:
+        _, plain = create_admin(services, username, chosen, actor="cli")
+    except OAuthError as exc:
+        typer.echo(f"error: {exc.description}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"administrator {username} is ready" + ("" if chosen else f"; one-time password: {plain}"))
+
+
+def print_first_admin(services: Services) -> None:
+    """At start-up: when no administrator exists, create one and print its one-time password to stderr."""
+    created = bootstrap_admin(services)
+    if created:
+        print(f"\nNo administrator existed: created '{created[0]}' with the one-time password\n\n    {created[1]}\n\n"
+              "Sign in at /admin and keep it safe; it is not shown again.\n", file=sys.stderr)
+
+
+def import_file(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A YAML or JSON document.")) -> None:
+    """Make a realm match a configuration document (idempotent)."""
+    doc = yaml.safe_load(file.read_text(encoding="utf-8"))
+    try:
+        counts = import_document(open_services(), doc, actor="cli-import")
+    except OAuthError as exc:
+        typer.echo(f"error: {exc.description}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(counts))
+
+
+def export(realm: str = typer.Argument(..., help="Realm to export."),
+           fmt: str = typer.Option("yaml", "--format", help="yaml or json.")) -> None:
+    """Print a realm's configuration (secrets only as hashes)."""
+    if fmt not in ("yaml", "json"):
+        typer.echo("error: --format must be yaml or json", err=True)
+        raise typer.Exit(2)
+    try:
+        doc = export_realm(open_services(), realm)
+    except OAuthError as exc:
+        typer.echo(f"error: {exc.description}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(doc, indent=2) if fmt == "json" else to_yaml(doc))
+
+
+class _Dumper(yaml.SafeDumper):  # type: ignore[misc,unused-ignore]  # untyped without the yaml stubs
+    pass
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def to_yaml(doc: object) -> str:
+    """YAML with multi-line strings (script sources) as literal blocks."""
+    return str(yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(admin_app, name="admin")
+    app.command("import")(import_file)
+    app.command("export")(export)

@@ -1,0 +1,108 @@
+"""Administrator accounts and their API tokens (stateful, stored hashed, one hour)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import replace
+
+from credo.domain.errors import InvalidGrant, InvalidRequest, InvalidToken
+from credo.domain.models import AdminUser, AuditEvent, TokenRecord
+from credo.keys.secrets import new_secret
+from credo.oauth.services import Services
+
+ADMIN_REALM = "__admin__"
+ADMIN_TOKEN_LIFETIME = 3600
+ADMIN_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+MIN_PASSWORD_LENGTH = 12
+
+
+def create_admin(services: Services, username: str, password: str | None = None, *,
+                 actor: str = "system") -> tuple[AdminUser, str]:
+    """Create (or reset the password of) an administrator; returns it with the plain password."""
+    if not ADMIN_NAME.match(username):
+        raise InvalidRequest(f"bad admin name {username!r}",
+                             description="username: use letters, digits, '.', '@', '-' and '_' (max 64).")
+    plain = password or new_secret(18)
+    if len(plain) < MIN_PASSWORD_LENGTH:
+        raise InvalidRequest("short password",
+                             description=f"password: at least {MIN_PASSWORD_LENGTH} characters are required.")
+    admin = AdminUser(username=username, password_hash=services.hasher.hash_password(plain),
+                      created_at=services.clock.now(), must_change_password=password is None)
+    services.storage.admins.put(admin)
+    services.audit(AuditEvent(realm=ADMIN_REALM, action="admin.create", actor=actor, target=username))
+    return admin, plain
+
+
+def bootstrap_admin(services: Services) -> tuple[str, str] | None:
+    """At first start: create `admin` with a one-time random password when no administrator exists."""
+    if services.storage.admins.all():
+        return None
+    _, plain = create_admin(services, "admin", actor="bootstrap")
+    return "admin", plain
+
+
+def login(services: Services, username: str, password: str, *, source: str = "") -> str:
+    """Check the credentials (constant time) and issue an admin token. Repeated failures for one
+    username and source address are throttled (429) like client authentication."""
+    key = (ADMIN_REALM, username[:64], source)
+    services.auth_throttle.check(key)
+    admin = services.storage.admins.get(username)
+    stored = admin.password_hash if admin else _DUMMY_HASH.get(services)
+    ok = services.hasher.verify(password, stored) and admin is not None
+    if not ok:
+        services.auth_throttle.failed(key)
+        services.audit(AuditEvent(realm=ADMIN_REALM, action="admin.login", actor=username[:64], decision="deny"))
+        raise InvalidGrant("bad admin credentials", description="username or password is incorrect.")
+    token = new_secret()
+    now = services.clock.now()
+    services.storage.tokens.add(TokenRecord(
+        token_hash=services.hasher.keyed_hash(token), realm=ADMIN_REALM, jti=secrets.token_hex(8),
+        kind="access_token", client_id="admin-console", sub=username, scopes=("admin",), issued_at=now,
+        expires_at=now + ADMIN_TOKEN_LIFETIME))
+    services.audit(AuditEvent(realm=ADMIN_REALM, action="admin.login", actor=username, decision="allow"))
+    return token
+
+
+def authenticate(services: Services, token: str) -> str:
+    """The administrator a token belongs to; raises InvalidToken."""
+    record = services.storage.tokens.get(services.hasher.keyed_hash(token)) if token else None
+    if record is None or record.realm != ADMIN_REALM or record.expires_at <= services.clock.now():
+        raise InvalidToken("admin token unknown or expired")
+    if services.storage.admins.get(record.sub) is None:
+        raise InvalidToken("admin removed")
+    return record.sub
+
+
+def change_password(services: Services, username: str, current: str, new: str, *, actor: str = "system") -> None:
+    """An administrator replaces their password (the one-time password must be replaced this way)."""
+    admin = services.storage.admins.get(username)
+    if admin is None or not services.hasher.verify(current, admin.password_hash):
+        raise InvalidRequest("wrong current password", description="current_password: is not correct.")
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise InvalidRequest("short password",
+                             description=f"new_password: at least {MIN_PASSWORD_LENGTH} characters are required.")
+    if new == current:
+        raise InvalidRequest("same password", description="new_password: must differ from the current one.")
+    services.storage.admins.put(replace(admin, password_hash=services.hasher.hash_password(new),
+                                        must_change_password=False))
+    services.audit(AuditEvent(realm=ADMIN_REALM, action="admin.password", actor=actor, target=username))
+
+
+def logout(services: Services, token: str) -> None:
+    services.storage.tokens.delete(services.hasher.keyed_hash(token))
+
+
+class _Dummy:
+    """A real argon2 hash to verify against when the username is unknown (same timing)."""
+
+    def __init__(self) -> None:
+        self._hash: str | None = None
+
+    def get(self, services: Services) -> str:
+        if self._hash is None:
+            self._hash = services.hasher.hash_password(new_secret())
+        return self._hash
+
+
+_DUMMY_HASH = _Dummy()

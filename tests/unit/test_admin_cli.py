@@ -1,0 +1,61 @@
+"""`credo admin create`, `credo import` and `credo export` end to end on a SQLite data directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from credo.cli.main import app
+from tests.support import MASTER_KEY
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CREDO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CREDO_MASTER_KEY", MASTER_KEY)
+    monkeypatch.delenv("CREDO_DATABASE_URL", raising=False)
+    monkeypatch.delenv("CREDO_PUBLIC_URL", raising=False)
+    return tmp_path
+
+
+def test_admin_create_prints_a_generated_password_once(env: Path) -> None:
+    runner = CliRunner()
+    out = runner.invoke(app, ["admin", "create", "ops"])
+    assert out.exit_code == 0, out.output
+    assert "one-time password: " in out.output
+    typed = runner.invoke(app, ["admin", "create", "ops2", "--password"],
+                          input="a-long-typed-password\na-long-typed-password\n")
+    assert typed.exit_code == 0 and "a-long-typed-password" not in typed.output and "one-time" not in typed.output
+    bad = runner.invoke(app, ["admin", "create", "bad name"])
+    assert bad.exit_code == 2 and "username:" in bad.output
+
+
+def test_import_twice_then_export(env: Path) -> None:
+    runner = CliRunner()
+    first = runner.invoke(app, ["import", str(EXAMPLES / "on-behalf-of.yaml")])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["agents"] == 1
+    second = runner.invoke(app, ["import", str(EXAMPLES / "on-behalf-of.yaml")])
+    assert set(json.loads(second.output).values()) == {0}
+    as_json = runner.invoke(app, ["export", "alpha", "--format", "json"])
+    as_yaml = runner.invoke(app, ["export", "alpha"])
+    assert as_json.exit_code == 0 and as_yaml.exit_code == 0
+    assert json.loads(as_json.output) == yaml.safe_load(as_yaml.output)
+    for clear in ("Demo-Passw0rd-Barbara", "demo-web-app-secret-change-me", "demo-assistant-agent-secret-change-me"):
+        assert clear not in as_json.output and clear not in as_yaml.output
+    missing = runner.invoke(app, ["export", "nowhere"])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+    assert runner.invoke(app, ["export", "alpha", "--format", "xml"]).exit_code == 2
+
+
+def test_import_refuses_a_bad_document(env: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("realm: alpha\nusers:\n  - username: x\n")
+    out = CliRunner().invoke(app, ["import", str(bad)])
+    assert out.exit_code == 2 and "users.password" in out.output
