@@ -62,3 +62,13 @@ def test_good_settings_reach_the_running_server(sqlite_server: LiveServer, sqlit
     with sqlite_server.client() as http:
         doc = http.get(f"{sqlite_server.realm_url()}/.well-known/openid-configuration").json()
         assert doc["scopes_supported"] == ["data-read", "dcr_register"]
+
+
+def test_import_broken_yaml(sqlite_server: LiveServer, sqlite_demo: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("realm: alpha\nsettings:\n  grant_types: [client_credentials\n")
+    _refused(run_cli(tmp_path, "import", str(bad)),
+             f"{bad} is not valid YAML or JSON: expected ',' or ']', but got '<stream end>' (line 4, column 1)")
+    binary = tmp_path / "bad.bin"
+    binary.write_bytes(b"\xff\xfe\x00realm")
+    _refused(run_cli(tmp_path, "import", str(binary)), f"{binary} is not valid YAML or JSON: UnicodeDecodeError")
