@@ -49,8 +49,6 @@ def build_services(settings: Settings, storage: Storage, *, base_url: str, clock
     services.script_runner = QuickJsRunner()
     services.auth_throttle = FailureThrottle(clock, limit=settings.auth_failure_limit,
                                              window=settings.auth_failure_window)
-    services.login_throttle = FailureThrottle(clock, limit=settings.auth_failure_limit,
-                                              window=settings.auth_failure_window, what="password login")
     return services
 
 

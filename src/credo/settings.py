@@ -35,9 +35,7 @@ class Settings(BaseSettings):
                                         description="Seconds between cache freshness checks (0: every request).")
     log_level: str = Field(default="info")
     auth_failure_limit: int = Field(default=10, ge=1, description="Failed client authentications per client id and "
-                                                                  "source address, and failed password logins per "
-                                                                  "username and source address, before 429 "
-                                                                  "(per process).")
+                                                                  "source address before 429 (per process).")
     auth_failure_window: int = Field(default=60, ge=1, description="Seconds the failures are counted over.")
 
     @field_validator("sqlite_synchronous")

@@ -95,14 +95,12 @@ class Services:
     script_runner: Any = None  # credo.scripting.ScriptRunner, when scripts are enabled
     extras: dict[str, Any] = field(default_factory=dict)
     auth_throttle: FailureThrottle = field(init=False)
-    login_throttle: FailureThrottle = field(init=False)  # password grant: per (realm, username, source)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
         self.cache = RecordCache(self.storage)
         self.cache.on_change.append(self.keys.mark_stale)  # keys rotated by another process apply at once
         self.auth_throttle = FailureThrottle(self.clock)
-        self.login_throttle = FailureThrottle(self.clock, what="password login")
         self._last_touch: dict[tuple[str, str], int] = {}
 
     def issuer(self, realm: Realm) -> str:

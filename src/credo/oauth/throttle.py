@@ -1,5 +1,4 @@
-"""Throttling of failed authentication, per (realm, claimed identity, source address): client
-authentication (the identity is the client_id) and the password grant (the identity is the username).
+"""Throttling of failed client authentication, per (realm, client_id, source address).
 
 After `limit` failures within `window` seconds, further attempts for that key are refused with
 `too_many_requests` (HTTP 429, Retry-After) until the oldest failure leaves the window, whether or not
@@ -20,15 +19,13 @@ ThrottleKey = tuple[str, str, str]
 
 
 class FailureThrottle:
-    def __init__(self, clock: Clock, *, limit: int = 10, window: int = 60, max_keys: int = 100_000,
-                 what: str = "client authentication") -> None:
+    def __init__(self, clock: Clock, *, limit: int = 10, window: int = 60, max_keys: int = 100_000) -> None:
         if limit < 1 or window < 1 or max_keys < 1:
             raise ValueError("limit, window and max_keys must be positive")
         self._clock = clock
         self.limit = limit
         self.window = window
         self._max_keys = max_keys
-        self._what = what
         self._failures: OrderedDict[ThrottleKey, deque[int]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -41,7 +38,7 @@ class FailureThrottle:
                 return
             self._expire(times, now)
             if len(times) >= self.limit:
-                raise TooManyRequests(f"{self._what} throttled for {key[1]!r}",
+                raise TooManyRequests(f"client authentication throttled for {key[1]!r}",
                                       retry_after=max(1, times[0] + self.window - now))
             if not times:
                 del self._failures[key]

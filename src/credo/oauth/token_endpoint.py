@@ -15,7 +15,7 @@ from credo.domain.models import Client, Realm
 from credo.oauth.client_auth import authenticate_client
 from credo.oauth.scopes import grant_scopes, parse_scope
 from credo.oauth.services import Services
-from credo.oauth.tokens import FAMILY_CLAIM, issue_access_token
+from credo.oauth.tokens import issue_access_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +80,9 @@ class TokenEndpoint:
         requested = parse_scope(params.get("scope"))
         grant = handler(services, request, client, requested)
         scopes = grant_scopes(requested, grant.allowed_scopes)
-        family = grant.refresh_claims.get("family") if grant.issue_refresh_token and self._refresh_issuer else None
         issued = issue_access_token(
             services, realm, client, sub=grant.sub, scopes=scopes, grant_type=grant_type,
-            audience=grant.audience, act=grant.act, user=grant.user, not_after=grant.not_after,
-            extra={FAMILY_CLAIM: family} if family else None)
+            audience=grant.audience, act=grant.act, user=grant.user, not_after=grant.not_after)
         services.note_use(realm.name, client.client_id)
         body: dict[str, Any] = {"access_token": issued.token.value}
         if grant.issue_refresh_token and self._refresh_issuer is not None:

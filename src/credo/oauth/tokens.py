@@ -20,8 +20,6 @@ from credo.keys.secrets import new_secret
 from credo.oauth.services import Services, audit_tracking_id
 
 REVOKED_PREFIX = "revoked:"
-FAMILY_REVOKED = "refresh-family:"  # burned when a refresh-token family is revoked
-FAMILY_CLAIM = "fid"  # private claim: the refresh-token family an access token was issued with
 STATELESS_CTS = "OAUTH2_STATELESS_GRANT"
 STATEFUL_CTS = "OAUTH2_STATEFUL_GRANT"
 
@@ -162,17 +160,9 @@ def read_access_token(services: Services, realm: Realm, value: str, *, check_liv
         token = AccessToken(value, realm.name, record.claims, False)
     if services.storage.one_time.is_burned(realm.name, REVOKED_PREFIX + token.jti):
         return None
-    if _family_revoked(services, realm, token):
-        return None
     if check_live and not is_live(services, realm, token):
         return None
     return token
-
-
-def _family_revoked(services: Services, realm: Realm, token: AccessToken) -> bool:
-    """Only tokens issued with a refresh token carry a family; others cost nothing here."""
-    family = token.claims.get(FAMILY_CLAIM)
-    return family is not None and services.storage.one_time.is_burned(realm.name, FAMILY_REVOKED + str(family))
 
 
 def is_live(services: Services, realm: Realm, token: AccessToken) -> bool:

@@ -1,14 +1,9 @@
 """Resource Owner Password Credentials Grant (RFC 6749 §4.3): a trusted client sends a user's
-username and password. Off unless both the realm and the client enable it.
-
-Failed logins are counted per (realm, username, source address) by `services.login_throttle`: past the
-limit the answer is `too_many_requests` (429, Retry-After), even for the right password, until the
-window moves on. Before the limit, a wrong password, an unknown and an inactive user look the same."""
+username and password. Off unless both the realm and the client enable it."""
 
 from __future__ import annotations
 
 import threading
-import uuid
 
 from credo.domain.errors import InvalidGrant
 from credo.domain.models import Client, Realm
@@ -41,16 +36,6 @@ class Password:
                  requested_scopes: tuple[str, ...]) -> Grant:
         username = single(request.params, "username", required=True) or ""
         password = single(request.params, "password", required=True) or ""
-        key = (request.realm.name, username, request.source)
-        services.login_throttle.check(key)
-        try:
-            return self._login(services, request, client, username, password)
-        except InvalidGrant:
-            services.login_throttle.failed(key)
-            raise
-
-    def _login(self, services: Services, request: TokenRequest, client: Client, username: str,
-               password: str) -> Grant:
         user = services.storage.users.by_username(request.realm.name, username)
         if user is None:
             services.hasher.verify(password, _dummy_hash(services))
@@ -59,7 +44,5 @@ class Password:
             raise InvalidGrant(f"wrong password for user {user.id}", description=BAD_CREDENTIALS)
         if not user.active:
             raise InvalidGrant(f"user {user.id} inactive", description=BAD_CREDENTIALS)
-        refresh = refresh_enabled(request.realm, client)
-        # The refresh-token family is chosen now, so the access token can carry it (revoked with it).
-        return Grant(sub=user.id, allowed_scopes=client.scopes, user=True, issue_refresh_token=refresh,
-                     refresh_claims={"family": uuid.uuid4().hex} if refresh else {})
+        return Grant(sub=user.id, allowed_scopes=client.scopes, user=True,
+                     issue_refresh_token=refresh_enabled(request.realm, client))

@@ -4,8 +4,6 @@ Only the keyed hash of a refresh token is stored. Each use burns it (a compare-a
 concurrent uses cannot both win) and returns a new one of the same family; scope may only narrow, and
 the narrowed scope is what the new refresh token carries. A used token leaves a tombstone: presenting it
 again (a replay, so one copy was stolen) revokes the whole family, as the OAuth security BCP advises.
-Revoking a refresh token (RFC 7009 §2.1) revokes its family too. Access tokens issued with a family
-carry its id (claim `fid`) and stop being active when the family is revoked.
 """
 
 from __future__ import annotations
@@ -19,9 +17,9 @@ from credo.keys.secrets import new_secret
 from credo.oauth.scopes import grant_scopes, single
 from credo.oauth.services import Services
 from credo.oauth.token_endpoint import Grant, TokenRequest
-from credo.oauth.tokens import FAMILY_REVOKED, token_lifetime
 
 BAD_REFRESH = "The refresh token is invalid, expired or revoked."
+FAMILY_REVOKED = "refresh-family:"
 USED_PREFIX = "refresh-used:"
 
 
@@ -65,13 +63,11 @@ def revoke_refresh_token(services: Services, realm: Realm, client: Client, value
     """The revocation endpoint's hook (RFC 7009): another client's token is left alone, silently."""
     record = find_refresh_token(services, realm, client, value)
     if record is not None:
-        _revoke_family(services, realm, record, client)
         services.storage.tokens.delete(record.token_hash)
 
 
-def _revoke_family(services: Services, realm: Realm, record: TokenRecord, client: Client) -> None:
-    """Burn the family for as long as any of its refresh or access tokens can still be live."""
-    until = services.clock.now() + max(realm.settings.refresh_token_lifetime, token_lifetime(realm, client))
+def _revoke_family(services: Services, realm: Realm, record: TokenRecord) -> None:
+    until = services.clock.now() + realm.settings.refresh_token_lifetime
     services.storage.one_time.burn(realm.name, FAMILY_REVOKED + str(record.claims.get("family")), until)
 
 
@@ -81,13 +77,13 @@ def _replayed(services: Services, realm: Realm, client: Client, value: str) -> N
         return
     tomb = _record(services, realm, client, services.hasher.keyed_hash(USED_PREFIX + value))
     if tomb is not None and tomb.claims.get("used"):
-        _revoke_family(services, realm, tomb, client)
+        _revoke_family(services, realm, tomb)
         raise InvalidGrant(f"refresh token replayed; family {tomb.claims.get('family')} revoked", description=BAD_REFRESH)
 
 
-def _burn(services: Services, realm: Realm, client: Client, record: TokenRecord, value: str) -> None:
+def _burn(services: Services, realm: Realm, record: TokenRecord, value: str) -> None:
     if not services.storage.tokens.delete(record.token_hash):
-        _revoke_family(services, realm, record, client)  # two concurrent uses of one token: treat as a replay
+        _revoke_family(services, realm, record)  # two concurrent uses of one token: treat as a replay
         raise InvalidGrant("refresh token used concurrently; family revoked", description=BAD_REFRESH)
     services.storage.tokens.add(TokenRecord(
         token_hash=services.hasher.keyed_hash(USED_PREFIX + value), realm=realm.name, jti=record.jti,
@@ -112,6 +108,6 @@ class RefreshToken:
             account = services.storage.users.get(realm.name, record.sub)
             if account is None or not account.active:
                 raise InvalidGrant(f"user {record.sub} gone or inactive", description=BAD_REFRESH)
-        _burn(services, realm, client, record, value)
+        _burn(services, realm, record, value)
         return Grant(sub=record.sub, allowed_scopes=record.scopes, user=user, issue_refresh_token=True,
                      refresh_claims={"family": record.claims.get("family")})
