@@ -8,6 +8,7 @@ import sys
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 
 from credo.cli.admin import print_first_admin, register
 from credo.cli.agents import register as register_agent_commands
@@ -143,12 +144,22 @@ def client_create(realm: str, client_id: str,
 def main() -> None:
     try:
         app()
+    except ValidationError as exc:  # a bad setting: name the first field, without pydantic's links
+        typer.echo(f"error: {_first_problem(exc)}", err=True)
+        sys.exit(2)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except OAuthError as exc:  # a management use case refused the request: its description names the field
         typer.echo(f"error: {exc.description}", err=True)
         sys.exit(2)
+
+
+def _first_problem(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "settings"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {err['msg']}{more}."
 
 
 if __name__ == "__main__":

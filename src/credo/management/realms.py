@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import ValidationError
-
 from credo.domain.errors import InvalidRequest, NotFound
 from credo.domain.models import AuditEvent, Realm
 from credo.domain.settings import KNOWN_GRANT_TYPES, ProviderSettings
@@ -41,16 +39,14 @@ def get_realm(services: Services, name: str) -> Realm:
 
 
 def update_settings(services: Services, name: str, changes: dict[str, Any], *, actor: str = "system") -> Realm:
-    """Merge `changes` into the realm's provider settings; validation errors name the field."""
+    """Merge `changes` into the realm's provider settings. Raises pydantic's ValidationError for a bad
+    value (the console maps it to form fields) and InvalidRequest naming the field otherwise."""
     realm = get_realm(services, name)
     if not isinstance(changes, dict):
         raise InvalidRequest("settings changes not an object",
                              description="settings: the changes must be a JSON object of setting names and values.")
     merged = {**realm.settings.model_dump(), **changes}
-    try:
-        settings = ProviderSettings.model_validate(merged)
-    except ValidationError as exc:
-        raise InvalidRequest(f"settings of {name}: {exc}", description=_first_problem(exc)) from exc
+    settings = ProviderSettings.model_validate(merged)
     unknown = [g for g in settings.grant_types if g not in REALM_GRANT_TYPES]
     if unknown:
         raise InvalidRequest(f"unknown grant types {unknown}", description=f"grant_types: unknown grant type "
@@ -71,10 +67,3 @@ def delete_realm(services: Services, name: str, *, actor: str = "system") -> Non
     services.audit(AuditEvent(realm=name, action="realm.delete", actor=actor, target=name))
     services.changed()
 
-
-def _first_problem(exc: ValidationError) -> str:
-    """`field.path: message` for the first problem pydantic found (without its links and input echo)."""
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "settings"
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {err['msg']}{more}."
