@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from credo.http.errors import HANDLERS
+from credo.http.fastlane import CredoApp
 from credo.http.routes import public_routes
 from credo.keys.clock import Clock, SystemClock
 from credo.keys.keyring import KeyRing
@@ -46,6 +47,7 @@ def build_services(settings: Settings, storage: Storage, *, base_url: str, clock
     services = Services(storage=storage, keys=KeyRing(storage.keys, Sealer(master), clock),
                         hasher=SecretHasher(pepper), clock=clock, base_url=base_url)
     services.cache._interval = settings.cache_check_interval
+    services.cache._max = settings.record_cache_entries
     services.script_runner = QuickJsRunner()
     services.auth_throttle = FailureThrottle(clock, limit=settings.auth_failure_limit,
                                              window=settings.auth_failure_window)
@@ -75,7 +77,7 @@ def build_app(settings: Settings, *, storage: Storage | None = None, base_url: s
     ensure_realm(services, "root")
     realm_extra: list[BaseRoute] = [r for f in _realm_route_factories() for r in f(services)]
     app_extra: list[BaseRoute] = [r for f in _app_route_factories() for r in f(services)]
-    app = Starlette(routes=[*app_extra, *public_routes(realm_extra)],
+    app = CredoApp(routes=[*app_extra, *public_routes(realm_extra)],
                     exception_handlers=HANDLERS)  # type: ignore[arg-type]
     app.state.services = services
     app.state.settings = settings

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest accepted request body.")
     cache_check_interval: float = Field(default=0.0, ge=0.0, le=5.0,
                                         description="Seconds between cache freshness checks (0: every request).")
+    record_cache_entries: int = Field(default=20_000, ge=0, description="Realm and client records kept in memory "
+                                      "per process (about 1.5 KB each).")
     log_level: str = Field(default="info")
     auth_failure_limit: int = Field(default=10, ge=1, description="Failed client authentications per client id and "
                                                                   "source address before 429 (per process).")

@@ -14,6 +14,7 @@ from credo.cli.admin import print_first_admin, register
 from credo.cli.agents import register as register_agent_commands
 from credo.cli.common import open_services
 from credo.cli.scripts import script_app
+from credo.cli.server_options import server_options
 from credo.domain.errors import OAuthError
 from credo.management.agent_demo import ensure_agent_demo
 from credo.management.demo import DemoCredentials, ensure_demo
@@ -61,8 +62,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
         typer.echo(f"    curl -s -X POST '{base}/access_token' -d grant_type=client_credentials "
                    f"-d client_id={c.client_id} -d client_secret={c.client_secret} -d scope=data-read\n")
     services.storage.close()
-    uvicorn.run("credo.app:create_app", factory=True, host=host, port=port, workers=workers,
-                access_log=False, log_level="warning", lifespan="off")
+    uvicorn.run("credo.app:create_app", factory=True, host=host, port=port, workers=workers, **server_options())
 
 
 def _credentials_line(c: DemoCredentials) -> str:

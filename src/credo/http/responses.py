@@ -13,8 +13,24 @@ from credo.logs import log
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 
 
+_NO_STORE_RAW = [(k.encode(), v.encode()) for k, v in NO_STORE.items()]
+_JSON_TYPE = (b"content-type", b"application/json")
+
+
+def _no_store_json(data: bytes, status: int) -> Response:
+    """What `Response(data, status, NO_STORE, "application/json")` builds, without its generic header code."""
+    response = Response.__new__(Response)
+    response.status_code = status
+    response.background = None
+    response.body = data
+    response.raw_headers = [*_NO_STORE_RAW, (b"content-length", str(len(data)).encode()), _JSON_TYPE]
+    return response
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None,
                   *, cache: bool = False) -> Response:
+    if not headers and not cache:
+        return _no_store_json(orjson.dumps(body), status)
     all_headers = {} if cache else dict(NO_STORE)
     if headers:
         all_headers.update(headers)

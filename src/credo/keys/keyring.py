@@ -29,7 +29,7 @@ ALLOWED_ALGS = ("ES256", "RS256")
 FORBIDDEN_HEADERS = ("jku", "jwk", "x5u", "x5c", "crit")
 REFRESH_SECONDS = 30.0
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "jti")
-VERIFIED_CACHE_SIZE = 20_000
+VERIFIED_CACHE_SIZE = 10_000  # about 2 KB each (token and claims)
 
 
 class TokenRejected(Exception):

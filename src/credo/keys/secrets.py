@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import threading
@@ -42,7 +41,7 @@ class SecretHasher:
 
     def keyed_hash(self, value: str) -> str:
         """The keyed hash used for tokens and server-generated secrets (hex, 64 characters)."""
-        return hmac.new(self._pepper, value.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._pepper, value.encode(), "sha256").hex()
 
     def hash_generated(self, value: str) -> str:
         return "h1$" + self.keyed_hash(value)

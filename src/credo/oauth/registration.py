@@ -104,11 +104,10 @@ def register(services: Services, request: RegistrationRequest) -> dict[str, Any]
         **_client_fields(metadata, body),
     )
     client = _scripted(services, realm, "CREATE", client, actor=client_id)
-    _store_new(services, client, None if access is None else (access.one_time_id, access.expires_at))
-    services.audit(AuditEvent(realm=realm.name, action="dcr.register",
-                              actor="anonymous" if access is None else access.client_id,
-                              decision="allow", target=client_id, details={"kind": client.kind,
-                                                                          "source": request.source}))
+    event = AuditEvent(realm=realm.name, action="dcr.register", actor="anonymous" if access is None else access.client_id,
+                       decision="allow", target=client_id, details={"kind": client.kind, "source": request.source},
+                       ts=now)
+    _store_new(services, client, None if access is None else (access.one_time_id, access.expires_at), event)
     services.changed()
     return render(services, realm, client, secret=secret, registration_token=token)
 
@@ -147,9 +146,9 @@ def _client_fields(metadata: Metadata, body: dict[str, Any]) -> dict[str, Any]:
             "response_types": metadata.response_types, "metadata": stored}
 
 
-def _store_new(services: Services, client: Client, burn: tuple[str, int] | None) -> None:
+def _store_new(services: Services, client: Client, burn: tuple[str, int] | None, audit: AuditEvent) -> None:
     try:
-        services.storage.clients.create(client, burn=burn)
+        services.storage.clients.create(client, burn=burn, audit=audit)  # one transaction, one commit
     except Conflict as exc:
         if burn is not None and services.storage.one_time.is_burned(client.realm, burn[0]):
             raise InvalidToken("initial access token used concurrently",

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,18 @@ from credo.keys.keyring import KeyRing
 from credo.keys.secrets import SecretHasher
 from credo.oauth.throttle import FailureThrottle
 from credo.storage.protocols import Storage
+
+_request_view: ContextVar[object | None] = ContextVar("credo_request_view", default=None)
+
+
+def begin_request() -> None:
+    """Mark the start of one request in the current context (an asyncio task per request).
+
+    The cache then checks the change counter once for the request instead of on every lookup: the
+    request sees every change committed before it started, and changes made later by this process
+    (`Services.changed`) at once. Outside a marked request every lookup checks.
+    """
+    _request_view.set(object())
 
 
 class RecordCache:
@@ -35,15 +48,19 @@ class RecordCache:
         self._entries: OrderedDict[tuple[str, ...], Any] = OrderedDict()
         self._seen = -1
         self._checked = 0.0
+        self._view: object | None = None
         self._lock = threading.Lock()
         self.on_change: list[Callable[[], None]] = []  # also told when another process changed something
 
     def _fresh(self) -> None:
+        view = _request_view.get()
+        if view is not None and view is self._view:
+            return  # this request already checked, and no other request checked since
         now = time.monotonic()
         if self._interval and now - self._checked < self._interval:
             return
-        self._checked = now
         counter = self._storage.change_counter()
+        self._checked, self._view = now, view
         if counter != self._seen:
             with self._lock:
                 self._entries.clear()
@@ -70,6 +87,7 @@ class RecordCache:
         with self._lock:
             self._entries.clear()
             self._checked = 0.0
+            self._view = None
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -67,7 +67,7 @@ class _Clients(_Base):
     def count(self, realm: str, *, dynamic: bool | None = None) -> int:
         return sum(1 for (r, _), c in self._rows.items() if r == realm and (dynamic is None or c.dynamic == dynamic))
 
-    def create(self, client: Client, *, burn: tuple[str, int] | None = None) -> None:
+    def create(self, client: Client, *, burn: tuple[str, int] | None = None, audit: AuditEvent | None = None) -> None:
         with self._lock:
             key = (client.realm, client.client_id)
             if key in self._rows:
@@ -76,6 +76,8 @@ class _Clients(_Base):
                 raise Conflict("one-time id already used")
             self._rows[key] = client
             self._s.bump()
+            if audit is not None:
+                self._s.audit.add(audit)
 
     def update(self, client: Client, *, expected_registration_token_hash: str | None = None) -> bool:
         with self._lock:

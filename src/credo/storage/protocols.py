@@ -45,9 +45,10 @@ class ClientRepository(Protocol):
     def all(self, realm: str, *, kind: str | None = None, dynamic: bool | None = None,
              limit: int = 1000, offset: int = 0) -> list[Client]: ...
     def count(self, realm: str, *, dynamic: bool | None = None) -> int: ...
-    def create(self, client: Client, *, burn: tuple[str, int] | None = None) -> None:
+    def create(self, client: Client, *, burn: tuple[str, int] | None = None, audit: AuditEvent | None = None) -> None:
         """Insert a client; raises Conflict if its id exists. With `burn=(one_time_id, expires_at)`
-        the id is burned in the same transaction, and Conflict is raised if it was burned already."""
+        the id is burned in the same transaction, and Conflict is raised if it was burned already.
+        With `audit`, the event is recorded in the same transaction (one commit instead of two)."""
         ...
     def update(self, client: Client, *, expected_registration_token_hash: str | None = None) -> bool:
         """Replace a client. With an expected hash, only if the stored registration token hash still

@@ -46,6 +46,41 @@ class _PerThread(threading.local):
     counter: int = 0
 
 
+CHECKPOINT_EVERY = 0.2  # seconds between background checkpoints while there are writes
+WAL_AUTOCHECKPOINT_PAGES = 10_000  # the WAL stays under ~40 MB; SQLite's default is 1,000
+
+
+class _Checkpointer(threading.Thread):
+    """Copies committed WAL pages into the database file off the request path.
+
+    A PASSIVE checkpoint (it never blocks readers or writers) runs a few times a second while there are
+    writes. Writing connections keep SQLite's automatic checkpoint, every 10,000 WAL pages instead of
+    1,000: under a steady stream of writes a passive checkpoint never catches up completely, and only a
+    checkpoint that does lets the next writer restart the WAL from its beginning, which keeps the file
+    bounded. That one runs inside a request, but rarely, and finds most pages already copied here, so
+    its cost (mostly one fsync) is spread over thousands of writes.
+    """
+
+    def __init__(self, open_connection: Callable[[], sqlite3.Connection]) -> None:
+        super().__init__(name="credo-sqlite-checkpoint", daemon=True)
+        self._open = open_connection
+        self.dirty = False
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            conn = self._open()
+        except StorageUnavailable:
+            return  # closed before the thread started
+        while not self.stop.wait(CHECKPOINT_EVERY):
+            if self.dirty:
+                self.dirty = False
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    self.dirty = True  # try again next time
+
+
 class SqliteFastPath:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -53,6 +88,7 @@ class SqliteFastPath:
         self._opened: list[Any] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._checkpointer: _Checkpointer | None = None
 
     @staticmethod
     def supports(engine: Engine) -> bool:
@@ -72,7 +108,16 @@ class SqliteFastPath:
         conn = self._local.conn
         if conn is None:
             conn = self._local.conn = self._open()
+            with self._lock:
+                if self._checkpointer is None and not self._closed:
+                    self._checkpointer = _Checkpointer(self._open)
+                    self._checkpointer.start()
+            conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         return conn
+
+    def _wrote(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.dirty = True
 
     @guarded
     def one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
@@ -82,7 +127,23 @@ class SqliteFastPath:
     @guarded
     def write(self, sql: str, params: tuple[Any, ...]) -> int:
         """One statement in its own transaction (autocommit); raises sqlite3.IntegrityError on a duplicate."""
-        return self._conn().execute(sql, params).rowcount
+        count = self._conn().execute(sql, params).rowcount
+        self._wrote()
+        return count
+
+    @guarded
+    def transaction(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Several statements in one write transaction (all or nothing); sqlite3.IntegrityError propagates."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, params in statements:
+                conn.execute(sql, params)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._wrote()
 
     @guarded
     def change_counter(self) -> int:
@@ -101,6 +162,10 @@ class SqliteFastPath:
         with self._lock:
             self._closed = True
             opened, self._opened = self._opened, []
+            checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.stop.set()
+            checkpointer.join(timeout=2)
         for conn in opened:
             try:
                 conn.close()

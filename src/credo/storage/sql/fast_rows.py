@@ -37,3 +37,17 @@ IS_BURNED_SQL = "SELECT 1 FROM one_time_ids WHERE realm = ? AND id = ?"
 def token_params(record: TokenRecord, claims_json: str) -> tuple[Any, ...]:
     return (record.token_hash, record.realm, record.jti, record.kind, record.client_id, record.sub,
             " ".join(record.scopes), record.issued_at, record.expires_at, claims_json)
+
+REALM_SQL = "SELECT name, settings, created_at FROM realms WHERE name = ?"
+COUNTER_BUMP_SQL = "UPDATE change_counter SET n = n + 1 WHERE id = 1"
+CLIENT_COLUMNS = ("realm", "client_id", "kind", "dynamic", "enabled", "created_at", "updated_at", "secret_hash",
+                  "registration_token_hash", "registration_token_expires_at", "data")
+CLIENT_INSERT_SQL = (f"INSERT INTO clients ({', '.join(CLIENT_COLUMNS)}) "  # noqa: S608
+                     f"VALUES ({', '.join('?' * len(CLIENT_COLUMNS))})")
+AUDIT_INSERT_SQL = ("INSERT INTO audit_events (realm, ts, action, actor, decision, target, reason, details) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def client_params(values: dict[str, Any]) -> tuple[Any, ...]:
+    """The insert parameters from store.py's `_client_values` (booleans as SQLite stores them)."""
+    return tuple(int(v) if isinstance(v, bool) else v for v in (values[c] for c in CLIENT_COLUMNS))

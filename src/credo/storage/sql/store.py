@@ -30,13 +30,18 @@ from credo.storage.protocols import Conflict, StorageUnavailable
 from credo.storage.sql import tables as t
 from credo.storage.sql.fast import SqliteFastPath
 from credo.storage.sql.fast_rows import (
+    AUDIT_INSERT_SQL,
     BURN_SQL,
+    CLIENT_INSERT_SQL,
     CLIENT_SQL,
+    COUNTER_BUMP_SQL,
     IS_BURNED_SQL,
+    REALM_SQL,
     TOKEN_GET_SQL,
     TOKEN_INSERT_SQL,
     TOUCH_SQL,
     ClientRow,
+    client_params,
     token_params,
 )
 
@@ -109,6 +114,9 @@ def _client_values(c: Client) -> dict[str, Any]:
 class SqlRealms(_Repo):
     @_unavailable
     def get(self, name: str) -> Realm | None:
+        if self._s.fast is not None:
+            raw = self._s.fast.one(REALM_SQL, (name,))
+            return None if raw is None else _realm_parsed(*raw)
         with self._read() as conn:
             row = conn.execute(select(t.realms).where(t.realms.c.name == name)).first()
         return None if row is None else _realm(row)
@@ -133,6 +141,22 @@ class SqlRealms(_Repo):
 
 def _realm(row: Any) -> Realm:
     return Realm(name=row.name, settings=ProviderSettings.model_validate_json(row.settings), created_at=row.created_at)
+
+
+_parsed_realms: dict[tuple[str, str, int], Realm] = {}
+
+
+def _realm_parsed(name: str, settings: str, created_at: int) -> Realm:
+    """The Realm for a row, reusing the parsed object while the stored row is unchanged (Realm and its
+    settings are immutable): reloading a realm after a cache flush then costs one indexed read."""
+    key = (name, settings, created_at)
+    realm = _parsed_realms.get(key)
+    if realm is None:
+        if len(_parsed_realms) >= 1000:
+            _parsed_realms.clear()
+        realm = _parsed_realms[key] = Realm(name=name, settings=ProviderSettings.model_validate_json(settings),
+                                            created_at=created_at)
+    return realm
 
 
 class SqlClients(_Repo):
@@ -169,12 +193,25 @@ class SqlClients(_Repo):
             return int(conn.execute(q).scalar_one())
 
     @_unavailable
-    def create(self, client: Client, *, burn: tuple[str, int] | None = None) -> None:
+    def create(self, client: Client, *, burn: tuple[str, int] | None = None, audit: AuditEvent | None = None) -> None:
+        if self._s.fast is not None:
+            statements: list[tuple[str, tuple[Any, ...]]] = [] if burn is None else [
+                (BURN_SQL, (client.realm, burn[0], burn[1]))]
+            statements += [(CLIENT_INSERT_SQL, client_params(_client_values(client))), (COUNTER_BUMP_SQL, ())]
+            if audit is not None:
+                statements.append((AUDIT_INSERT_SQL, _audit_params(audit)))
+            try:
+                self._s.fast.transaction(statements)
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(str(exc)) from exc
+            return
         try:
             with self._write(bump=True) as conn:
                 if burn is not None:
                     conn.execute(insert(t.one_time_ids).values(realm=client.realm, id=burn[0], expires_at=burn[1]))
                 conn.execute(insert(t.clients).values(**_client_values(client)))
+                if audit is not None:
+                    conn.execute(insert(t.audit_events).values(_audit_values(audit)))
         except IntegrityError as exc:
             raise Conflict(str(exc.orig)) from exc
 
@@ -500,13 +537,25 @@ class SqlKeys(_Repo):
                                                                   t.signing_keys.c.kid == kid)).rowcount)
 
 
+def _audit_values(event: AuditEvent) -> dict[str, Any]:
+    return {"realm": event.realm, "ts": event.ts, "action": event.action, "actor": event.actor,
+            "decision": event.decision, "target": event.target, "reason": event.reason,
+            "details": _dumps(event.details)}
+
+
+def _audit_params(event: AuditEvent) -> tuple[Any, ...]:
+    return (event.realm, event.ts, event.action, event.actor, event.decision, event.target, event.reason,
+            _dumps(event.details))
+
+
 class SqlAudit(_Repo):
     @_unavailable
     def add(self, event: AuditEvent) -> None:
+        if self._s.fast is not None:
+            self._s.fast.write(AUDIT_INSERT_SQL, _audit_params(event))
+            return
         with self._write() as conn:
-            conn.execute(insert(t.audit_events).values(
-                realm=event.realm, ts=event.ts, action=event.action, actor=event.actor, decision=event.decision,
-                target=event.target, reason=event.reason, details=_dumps(event.details)))
+            conn.execute(insert(t.audit_events).values(_audit_values(event)))
 
     @_unavailable
     def query(self, realm: str | None = None, *, action: str | None = None, actor: str | None = None,
@@ -560,6 +609,8 @@ class SqlStorage:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.fast = SqliteFastPath(engine) if SqliteFastPath.supports(engine) else None
+        if self.fast is not None:
+            self.change_counter = self.fast.change_counter  # type: ignore[method-assign]
         self.realms = SqlRealms(self)
         self.clients = SqlClients(self)
         self.users = SqlUsers(self)

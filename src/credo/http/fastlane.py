@@ -1,0 +1,81 @@
+"""The hot endpoints, dispatched without walking the route table and middleware stack.
+
+`POST .../access_token`, `POST .../introspect` and `POST .../register` are most of the traffic of an
+authorization server for agents. For them the application matches the path itself, builds the same
+`Request` and calls the same handler functions as the router would, and renders errors with the same
+exception handlers; everything else
+(other paths, other methods, other protocols) goes through Starlette unchanged. The saving is the
+generic routing (three mounts, regular expressions) and the per-request middleware wrappers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from credo.http import introspect, register, token
+from credo.oauth.services import begin_request
+
+Handler = Callable[[Request], Awaitable[Response]]
+ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
+
+HOT_ENDPOINTS: dict[str, Handler] = {
+    "access_token": token.token,
+    "introspect": introspect.introspect,
+    "register": register.register_client,  # POST only here; RFC 7592 reads and updates go through the router
+}
+REALM_PREFIX = "/am/oauth2/realms/root/realms/"
+ROOT_PREFIXES = ("/am/oauth2/realms/root/", "/am/oauth2/")
+
+
+def match(path: str) -> tuple[Handler, dict[str, str]] | None:
+    """The handler and path parameters for a hot endpoint path, as the route table would find them."""
+    head, _, last = path.rpartition("/")
+    handler = HOT_ENDPOINTS.get(last)
+    if handler is None:
+        return None
+    prefix = head + "/"
+    if prefix.startswith(REALM_PREFIX):
+        realm = prefix[len(REALM_PREFIX):-1]
+        if realm and "/" not in realm:
+            return handler, {"realm": realm}
+        return None
+    if prefix in ROOT_PREFIXES:
+        return handler, {}
+    return None
+
+
+class CredoApp(Starlette):
+    """Starlette with the fast lane in front of its router."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            hit = match(scope["path"])
+            if hit is not None:
+                scope["app"] = self
+                scope["path_params"] = hit[1]
+                begin_request()
+                await self._fast(hit[0], Request(scope, receive), send)
+                return
+        await super().__call__(scope, receive, send)
+
+    async def _fast(self, handler: Handler, request: Request, send: Send) -> None:
+        try:
+            response = await handler(request)
+        except Exception as exc:  # rendered by the registered handlers, as the middleware stack would
+            response = await self._render(request, exc)
+        await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def _render(self, request: Request, exc: Exception) -> Response:
+        handlers: dict[Any, ExceptionHandler] = self.exception_handlers
+        for cls in type(exc).__mro__:
+            handler = handlers.get(cls)
+            if handler is not None:
+                return await handler(request, exc)
+        raise exc

@@ -1,0 +1,111 @@
+"""Two server processes on one database (as `credo serve --workers N` runs them): a change made through
+one is in force at once in the other, although both cache realm and client records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from credo.management.clients import delete_client, set_secret, update_client
+from credo.management.demo import ensure_demo
+from credo.management.realms import update_settings
+from credo.storage.sql.engine import make_engine
+from credo.storage.sql.migrate import upgrade
+from credo.storage.sql.store import SqlStorage
+from tests.conftest import SQL_BACKENDS
+from tests.support import LiveServer, live_server, postgres_database
+
+
+@contextmanager
+def _database_url(kind: str, tmp_path: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'shared.db'}"
+    else:
+        with postgres_database() as url:
+            yield url
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def twins(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two servers, each with its own engine, storage and caches, on the same database."""
+    with ExitStack() as stack:
+        url = stack.enter_context(_database_url(request.param, tmp_path))
+        servers = []
+        for name in ("a", "b"):
+            engine = make_engine(url)
+            upgrade(engine)
+            storage = SqlStorage(engine)
+            stack.callback(storage.close)
+            (tmp_path / name).mkdir()
+            servers.append(stack.enter_context(live_server(storage, tmp_path / name)))
+        yield servers[0], servers[1]
+
+
+def _cc(http: httpx.Client, base: str, client_id: str, secret: str) -> httpx.Response:
+    return http.post(f"{base}/access_token", data={"grant_type": "client_credentials", "client_id": client_id,
+                                                   "client_secret": secret, "scope": "data-read"})
+
+
+def _warm(http: httpx.Client, base: str, secret: str) -> str:
+    """Fill B's caches (realm, client, verified signature) and return a token B considers active."""
+    r = _cc(http, base, "bench-client", secret)
+    assert r.status_code == 200, r.text
+    token = r.json()["access_token"]
+    auth = {"client_id": "bench-client", "client_secret": secret}
+    assert http.post(f"{base}/introspect", data={"token": token, **auth}).json()["active"] is True
+    return str(token)
+
+
+def test_disable_and_delete_take_effect_at_once_in_the_other_process(twins: tuple[LiveServer, LiveServer]) -> None:
+    a, b = twins
+    creds = {c.client_id: c.client_secret for c in ensure_demo(a.services)}
+    base = b.realm_url("alpha")
+    with b.client() as http:
+        token = _warm(http, base, creds["bench-client"])
+        other = _cc(http, base, "demo-client", creds["demo-client"]).json()["access_token"]
+
+        update_client(a.services, "alpha", "bench-client", {"enabled": False})
+        r = _cc(http, base, "bench-client", creds["bench-client"])
+        assert (r.status_code, r.json()["error"]) == (401, "invalid_client")
+        auth = {"client_id": "demo-client", "client_secret": creds["demo-client"]}
+        assert http.post(f"{base}/introspect", data={"token": token, **auth}).json() == {"active": False}
+
+        update_client(a.services, "alpha", "bench-client", {"enabled": True})
+        assert _cc(http, base, "bench-client", creds["bench-client"]).status_code == 200
+
+        delete_client(a.services, "alpha", "demo-client")
+        r = _cc(http, base, "demo-client", creds["demo-client"])
+        assert (r.status_code, r.json()["error"]) == (401, "invalid_client")
+        auth = {"client_id": "bench-client", "client_secret": creds["bench-client"]}
+        assert http.post(f"{base}/introspect", data={"token": other, **auth}).json() == {"active": False}
+
+
+def test_secret_rotation_and_realm_settings_take_effect_at_once(twins: tuple[LiveServer, LiveServer]) -> None:
+    a, b = twins
+    creds = {c.client_id: c.client_secret for c in ensure_demo(a.services)}
+    base = b.realm_url("alpha")
+    with b.client() as http:
+        _warm(http, base, creds["bench-client"])
+        new = set_secret(a.services, "alpha", "bench-client")
+        r = _cc(http, base, "bench-client", creds["bench-client"])
+        assert (r.status_code, r.json()["error"]) == (401, "invalid_client")
+        assert _cc(http, base, "bench-client", new).status_code == 200
+
+        update_settings(a.services, "alpha", {"grant_types": ["password"]})
+        r = _cc(http, base, "bench-client", new)
+        assert (r.status_code, r.json()["error"]) == (400, "unsupported_grant_type")
+
+
+def test_revocation_in_one_process_is_seen_by_the_other(twins: tuple[LiveServer, LiveServer]) -> None:
+    a, b = twins
+    creds = {c.client_id: c.client_secret for c in ensure_demo(a.services)}
+    update_settings(a.services, "alpha", {"issuer": "https://id.example.test/alpha"})  # one public URL for both
+    auth = {"client_id": "bench-client", "client_secret": creds["bench-client"]}
+    with b.client() as hb, a.client() as ha:
+        token = _warm(hb, b.realm_url("alpha"), creds["bench-client"])
+        assert ha.post(f"{a.realm_url('alpha')}/token/revoke", data={"token": token, **auth}).status_code == 200
+        assert hb.post(f"{b.realm_url('alpha')}/introspect", data={"token": token, **auth}).json() == {"active": False}
