@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 import yaml
@@ -43,13 +44,25 @@ def print_first_admin(services: Services) -> None:
 
 def import_file(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A YAML or JSON document.")) -> None:
     """Make a realm match a configuration document (idempotent)."""
-    doc = yaml.safe_load(file.read_text(encoding="utf-8"))
+    doc = _load(file)
     try:
         counts = import_document(open_services(), doc, actor="cli-import")
     except OAuthError as exc:
         typer.echo(f"error: {exc.description}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(json.dumps(counts))
+
+
+def _load(file: Path) -> Any:
+    """The parsed document, or one `error:` line saying where the YAML (or JSON) is broken."""
+    try:
+        return yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        typer.echo(f"error: {file} is not valid YAML or JSON: {problem}{where}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def export(realm: str = typer.Argument(..., help="Realm to export."),

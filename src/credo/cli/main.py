@@ -8,14 +8,16 @@ import sys
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 
 from credo.cli.admin import print_first_admin, register
 from credo.cli.agents import register as register_agent_commands
 from credo.cli.common import open_services
 from credo.cli.scripts import script_app
 from credo.cli.server_options import server_options
+from credo.domain.errors import OAuthError
 from credo.management.agent_demo import ensure_agent_demo
-from credo.management.demo import ensure_demo
+from credo.management.demo import DemoCredentials, ensure_demo
 from credo.settings import Settings
 
 app = typer.Typer(help="Credo: an OAuth 2.0 / OpenID Connect authorization server for AI agents.",
@@ -43,7 +45,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     settings = Settings()
     public_url = settings.resolved_public_url(host, port)
     os.environ["CREDO_PUBLIC_URL"] = public_url
-    services = open_services(Settings())
+    services = open_services(Settings(), note_new_database=False)
     print_first_admin(services)
     if demo:
         creds = ensure_demo(services)
@@ -54,13 +56,19 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
         typer.echo(f"  Discovery:     {base}/.well-known/openid-configuration")
         typer.echo(f"  Register:      {base}/register   (open dynamic registration is on)")
         for c in creds:
-            typer.echo(f"  Client:        client_id={c.client_id}  client_secret={c.client_secret}  ({c.description})")
+            typer.echo(_credentials_line(c))
         typer.echo("\n  Try:")
         c = creds[0]
         typer.echo(f"    curl -s -X POST '{base}/access_token' -d grant_type=client_credentials "
                    f"-d client_id={c.client_id} -d client_secret={c.client_secret} -d scope=data-read\n")
     services.storage.close()
     uvicorn.run("credo.app:create_app", factory=True, host=host, port=port, workers=workers, **server_options())
+
+
+def _credentials_line(c: DemoCredentials) -> str:
+    if c.kind == "user":
+        return f"  User:          username={c.client_id}  password={c.client_secret}  ({c.description})"
+    return f"  Client:        client_id={c.client_id}  client_secret={c.client_secret}  ({c.description})"
 
 
 @db_app.command("upgrade")
@@ -136,9 +144,22 @@ def client_create(realm: str, client_id: str,
 def main() -> None:
     try:
         app()
+    except ValidationError as exc:  # a bad setting: name the first field, without pydantic's links
+        typer.echo(f"error: {_first_problem(exc)}", err=True)
+        sys.exit(2)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except OAuthError as exc:  # a management use case refused the request: its description names the field
+        typer.echo(f"error: {exc.description}", err=True)
+        sys.exit(2)
+
+
+def _first_problem(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "settings"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {err['msg']}{more}."
 
 
 if __name__ == "__main__":

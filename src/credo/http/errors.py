@@ -6,6 +6,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from structlog.contextvars import bound_contextvars
 
 from credo.domain.errors import OAuthError, ServiceUnavailable
 from credo.http.responses import error_response, json_response
@@ -13,9 +14,13 @@ from credo.logs import log
 from credo.storage.protocols import StorageUnavailable
 
 
-async def oauth_error(_request: Request, exc: Exception) -> Response:
+async def oauth_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OAuthError)
-    return error_response(exc)
+    # The log line says where the refusal happened: the handler's name and the realm, never the raw
+    # path or query (a query may carry a token).
+    endpoint = getattr(request.scope.get("endpoint"), "__name__", "")
+    with bound_contextvars(endpoint=endpoint, realm=request.path_params.get("realm", "root")):
+        return error_response(exc)
 
 
 async def storage_unavailable(_request: Request, exc: Exception) -> Response:

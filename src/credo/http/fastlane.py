@@ -59,6 +59,7 @@ class CredoApp(Starlette):
             if hit is not None:
                 scope["app"] = self
                 scope["path_params"] = hit[1]
+                scope["endpoint"] = hit[0]  # as the router sets it (refusal logs name the endpoint)
                 begin_request()
                 await self._fast(hit[0], Request(scope, receive), send)
                 return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 
 from credo.http import discovery, introspect, openapi_public, register, revoke, token, tokeninfo
+from credo.http.wellknown import well_known_routes
 
 REALM_PREFIX = "/am/oauth2/realms/root/realms/{realm}"
 ROOT_PREFIX = "/am/oauth2"
@@ -30,4 +31,4 @@ def public_routes(extra: list[BaseRoute] | None = None) -> list[BaseRoute]:
     routes = realm_routes(extra)
     return [Route("/am/oauth2/openapi.json", openapi_public.openapi, methods=["GET"]),
             Mount(REALM_PREFIX, routes=routes), Mount("/am/oauth2/realms/root", routes=routes),
-            Mount(ROOT_PREFIX, routes=routes)]
+            Mount(ROOT_PREFIX, routes=routes), *well_known_routes()]

@@ -53,7 +53,7 @@ def ensure_agent_demo(services: Services) -> list[DemoCredentials]:
             owners=("admin",))[1]
         out.append(DemoCredentials(REALM, client_id, str(secret), f"application ({app_type}), scopes {' '.join(scopes)}"))
     password = _user_password(services)
-    out.append(DemoCredentials(REALM, DEMO_USER, password, "end user: these are its username and password"))
+    out.append(DemoCredentials(REALM, DEMO_USER, password, "end user, for the password grant", kind="user"))
     for client_id, name, scopes, grants, app, on_behalf, permissions in AGENTS:
         secret = _existing(services, client_id) or create_agent(
             services, REALM, client_id, name=name, scopes=scopes, grant_types=grants, overrides_enabled=True,

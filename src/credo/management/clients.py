@@ -26,6 +26,8 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
     if not CLIENT_ID.match(client_id):
         raise InvalidRequest(f"bad client id {client_id!r}",
                              description="client_id: use only letters, digits, '-' and '_'.")
+    if services.storage.realms.get(realm) is None:
+        raise NotFound(f"realm {realm}", description=f"Realm '{realm}' does not exist.")
     if auth_method not in AUTH_METHODS:
         raise InvalidClientMetadata(f"auth method {auth_method}",
                                     description=f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}.")

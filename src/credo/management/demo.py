@@ -30,6 +30,7 @@ class DemoCredentials:
     client_id: str
     client_secret: str
     description: str
+    kind: str = "client"  # "user": client_id and client_secret are the user's username and password
 
 
 DEMO_CLIENTS = (

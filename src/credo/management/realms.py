@@ -7,10 +7,12 @@ from typing import Any
 
 from credo.domain.errors import InvalidRequest, NotFound
 from credo.domain.models import AuditEvent, Realm
-from credo.domain.settings import ProviderSettings
+from credo.domain.settings import KNOWN_GRANT_TYPES, ProviderSettings
 from credo.oauth.services import Services
 
 REALM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# Grants a realm may enable: the token endpoint's, plus the redirect-based ones dynamic clients may register.
+REALM_GRANT_TYPES = (*KNOWN_GRANT_TYPES, "authorization_code", "implicit")
 
 
 def ensure_realm(services: Services, name: str, settings: ProviderSettings | None = None, *,
@@ -37,10 +39,18 @@ def get_realm(services: Services, name: str) -> Realm:
 
 
 def update_settings(services: Services, name: str, changes: dict[str, Any], *, actor: str = "system") -> Realm:
-    """Merge `changes` into the realm's provider settings; validation errors name the field."""
+    """Merge `changes` into the realm's provider settings. Raises pydantic's ValidationError for a bad
+    value (the console maps it to form fields) and InvalidRequest naming the field otherwise."""
     realm = get_realm(services, name)
+    if not isinstance(changes, dict):
+        raise InvalidRequest("settings changes not an object",
+                             description="settings: the changes must be a JSON object of setting names and values.")
     merged = {**realm.settings.model_dump(), **changes}
     settings = ProviderSettings.model_validate(merged)
+    unknown = [g for g in settings.grant_types if g not in REALM_GRANT_TYPES]
+    if unknown:
+        raise InvalidRequest(f"unknown grant types {unknown}", description=f"grant_types: unknown grant type "
+                             f"{', '.join(unknown)}; known: {', '.join(REALM_GRANT_TYPES)}.")
     updated = Realm(name=realm.name, settings=settings, created_at=realm.created_at)
     services.storage.realms.put(updated)
     services.audit(AuditEvent(realm=name, action="settings.update", actor=actor, target=name,
@@ -56,3 +66,4 @@ def delete_realm(services: Services, name: str, *, actor: str = "system") -> Non
         raise NotFound(f"realm {name}", description=f"Realm '{name}' does not exist.")
     services.audit(AuditEvent(realm=name, action="realm.delete", actor=actor, target=name))
     services.changed()
+

@@ -16,7 +16,8 @@ from credo.domain.models import Client
 from credo.oauth.services import Services
 
 
-def _basic(authorization: str) -> tuple[str, str]:
+def _basic(authorization: str) -> tuple[str, str, str]:
+    """client_id, secret (form-decoded, RFC 6749 §2.3.1) and the secret as sent."""
     try:
         raw = base64.b64decode(authorization[6:].strip(), validate=True).decode()
         client_id, _, secret = raw.partition(":")
@@ -24,7 +25,7 @@ def _basic(authorization: str) -> tuple[str, str]:
         raise InvalidClient("malformed Basic header") from exc
     if not _:
         raise InvalidClient("malformed Basic header")
-    return unquote_plus(client_id), unquote_plus(secret)
+    return unquote_plus(client_id), unquote_plus(secret), secret
 
 
 def authenticate_client(services: Services, realm: str, params: Mapping[str, str],
@@ -56,14 +57,15 @@ def _authenticate(services: Services, realm: str, params: Mapping[str, str], aut
     if authorization and authorization[:6].lower() == "basic ":
         if body_secret is not None:
             raise InvalidClient("two authentication methods in one request")
-        client_id, secret = _basic(authorization)
+        client_id, secret, raw_secret = _basic(authorization)
         if body_id is not None and body_id != client_id:
             raise InvalidClient("client_id in body differs from the Basic header")
         method = "client_secret_basic"
     elif body_secret is not None:
         client_id, secret, method = body_id or "", body_secret, "client_secret_post"
+        raw_secret = secret
     elif body_id:
-        client_id, secret, method = body_id, "", "none"
+        client_id, secret, raw_secret, method = body_id, "", "", "none"
     else:
         raise InvalidClient("no client authentication")
 
@@ -73,7 +75,29 @@ def _authenticate(services: Services, realm: str, params: Mapping[str, str], aut
         services.hasher.verify(secret or "x", "h1$" + "0" * 64)
         raise InvalidClient(f"unknown or disabled client {client_id!r}")
     if client.auth_method != method:
-        raise InvalidClient(f"client {client_id} registered {client.auth_method}, used {method}")
-    if method != "none" and not services.hasher.verify(secret, client.secret_hash):
+        raise _wrong_method(services, client, method, secret)
+    if method != "none" and not _secret_matches(services, client, secret, raw_secret):
         raise InvalidClient(f"wrong secret for client {client_id}")
     return client
+
+
+def _secret_matches(services: Services, client: Client, secret: str, raw: str) -> bool:
+    """RFC 6749 §2.3.1 form-encodes Basic credentials, but many clients (`curl -u`) send them as they
+    are: a secret whose decoded and sent forms differ (it holds `+` or `%`) is checked both ways."""
+    if services.hasher.verify(secret, client.secret_hash):
+        return True
+    return raw != secret and services.hasher.verify(raw, client.secret_hash)
+
+
+_HOW = {"client_secret_basic": "send client_id and client_secret in an HTTP Basic Authorization header",
+        "client_secret_post": "send client_id and client_secret as form parameters in the request body"}
+
+
+def _wrong_method(services: Services, client: Client, method: str, secret: str) -> InvalidClient:
+    """The error for a client that used a method it did not register. Only a caller that proved it
+    holds the secret learns which method to use; everybody else gets the generic answer."""
+    detail = f"client {client.client_id} registered {client.auth_method}, used {method}"
+    how = _HOW.get(client.auth_method)
+    if how is None or method == "none" or not services.hasher.verify(secret, client.secret_hash):
+        return InvalidClient(detail)
+    return InvalidClient(detail, description=f"This client is registered for {client.auth_method}: {how}.")

@@ -113,7 +113,9 @@ def _auth_method(body: dict[str, Any], grants: tuple[str, ...]) -> str:
     if method not in AUTH_METHODS:
         raise _bad("token_endpoint_auth_method", f"must be one of {', '.join(AUTH_METHODS)}")
     if method == "none" and "client_credentials" in grants:
-        raise _bad("token_endpoint_auth_method", "'none' (a public client) cannot use the client_credentials grant")
+        default = "" if "grant_types" in body else " (the default grant_types)"
+        raise _bad("token_endpoint_auth_method",
+                   f"'none' (a public client) cannot use the client_credentials grant{default}")
     return str(method)
 
 
