@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from credo.domain.errors import NotFound
-from credo.domain.models import AuditEvent, Client, Realm
+from credo.domain.models import AuditEvent, Client, Realm, User
 from credo.keys.clock import Clock
 from credo.keys.keyring import KeyRing
 from credo.keys.secrets import SecretHasher
@@ -133,6 +133,16 @@ class Services:
     def client(self, realm: str, client_id: str) -> Client | None:
         return self.cache.get(("client", realm, client_id),  # type: ignore[no-any-return]
                               lambda: self.storage.clients.get(realm, client_id))
+
+    def user(self, realm: str, user_id: str) -> User | None:
+        """A user record, cached like clients (every user write moves the change counter)."""
+        return self.cache.get(("user", realm, user_id),  # type: ignore[no-any-return]
+                              lambda: self.storage.users.get(realm, user_id))
+
+    def groups_of(self, realm: str, user_id: str) -> tuple[str, ...]:
+        """The names of the groups a user belongs to, cached like clients (group writes move the counter)."""
+        return self.cache.get(("groups_of", realm, user_id),  # type: ignore[no-any-return]
+                              lambda: tuple(self.storage.groups.groups_of(realm, user_id)))
 
     def note_use(self, realm: str, client_id: str) -> None:
         """Record a client's last use, at most once a minute per client and process (best effort)."""

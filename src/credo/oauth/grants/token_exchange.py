@@ -52,7 +52,7 @@ def _subject(services: Services, realm: Realm, token: AccessToken, policy: Appli
     active; the user's groups are looked up only when the policy could need them."""
     groups: tuple[str, ...] = ()
     if token.is_user_token and policy is not None and policy.subject_groups and token.sub not in policy.subjects:
-        groups = tuple(services.storage.groups.groups_of(realm.name, token.sub))
+        groups = services.groups_of(realm.name, token.sub)
     return Subject(sub=token.sub, client_id=token.client_id, is_user=token.is_user_token, act=token.act,
                    may_act=token.claims.get("may_act"), user_active=True, user_groups=groups)
 
