@@ -98,6 +98,13 @@ def _unescape(text: str) -> str:
     return unquote_plus(text, errors="strict") if "%" in text or "+" in text else text
 
 
+def _pair(part: str) -> tuple[str, str]:
+    key, _, value = part.partition("=")
+    if "%" in part or "+" in part:
+        return _unescape(key), _unescape(value)
+    return key, value
+
+
 def parse_form(raw: str) -> dict[str, str]:
     """parse_pairs without parse_qsl: only the parts with an escape are decoded (a token exchange body
     carries long tokens without escapes next to short escaped URNs). Same rules and same errors, in
@@ -110,8 +117,7 @@ def parse_form(raw: str) -> dict[str, str]:
     if raw.count("&") >= MAX_FIELDS:
         raise InvalidRequest("too many fields", description="The request has too many parameters.")
     try:
-        pairs = [(_unescape(key), _unescape(value))
-                 for key, _, value in (part.partition("=") for part in raw.split("&") if part)]
+        pairs = [_pair(part) for part in raw.split("&") if part]
     except UnicodeDecodeError as exc:
         raise InvalidRequest("percent-encoded bytes not UTF-8",
                              description="A parameter is not valid UTF-8 once decoded.") from exc

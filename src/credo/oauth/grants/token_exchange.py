@@ -118,7 +118,8 @@ class TokenExchange:
                details: dict[str, Any]) -> None:
         services.audit(AuditEvent(realm=request.realm.name, action="token_exchange", actor=client.client_id,
                                   decision="allow" if decision == "allow" else "deny",
-                                  target=str(details.get("audience") or ""), reason=reason, details=dict(details)))
+                                  target=str(details.get("audience") or ""), reason=reason, details=dict(details),
+                                  ts=services.clock.now()))
 
 
 def _chain(act: dict[str, Any]) -> list[str]:

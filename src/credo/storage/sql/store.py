@@ -562,7 +562,10 @@ class SqlAudit(_Repo):
         if not events:
             return
         if self._s.fast is not None:
-            self._s.fast.transaction([(AUDIT_INSERT_SQL, _audit_params(event)) for event in events])
+            if len(events) == 1:  # autocommit: one statement instead of BEGIN, INSERT, COMMIT
+                self._s.fast.write(AUDIT_INSERT_SQL, _audit_params(events[0]))
+            else:
+                self._s.fast.transaction([(AUDIT_INSERT_SQL, _audit_params(event)) for event in events])
             return
         with self._write() as conn:
             conn.execute(insert(t.audit_events), [_audit_values(event) for event in events])
