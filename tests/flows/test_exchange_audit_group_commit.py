@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -18,6 +20,7 @@ from tests.agents_support import autonomous_setup, exchange
 from tests.support import LiveServer, make_storage
 
 APP = "access-log-api"
+T = TypeVar("T")
 
 
 def _exchanges(server: LiveServer, n: int) -> list[httpx.Response]:
@@ -44,6 +47,12 @@ def test_every_concurrent_exchange_is_audited_once(server: LiveServer, demo: dic
     assert all(e.ts > 0 and e.actor == "bot-traffic-analyzer" for e in events)
 
 
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run on a thread of its own (another test may have left this thread's loop running)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def _event(n: int) -> AuditEvent:
     return AuditEvent(realm="alpha", action="token_exchange", actor=f"agent-{n}", decision="allow", target="app",
                       reason="autonomous", details={"n": n}, ts=1_700_000_000 + n)
@@ -60,7 +69,7 @@ def test_one_batch_per_loop_step(kind: str, tmp_path: Path) -> None:
             assert storage.audit.query("alpha") == []  # nothing before the next loop step
             await asyncio.gather(*(s.durable() for s in sinks))
             await RequestAudit(group).durable()  # a request without events does not wait
-        asyncio.run(run())
+        _run(run())
         assert sorted(e.actor for e in storage.audit.query("alpha")) == [f"agent-{i}" for i in range(5)]
 
 
@@ -76,6 +85,6 @@ def test_failed_commit_fails_every_waiting_request(tmp_path: Path) -> None:
                 sink(_event(i))
             return await asyncio.gather(*(s.durable() for s in sinks), return_exceptions=True)
 
-        outcomes = asyncio.run(run())
+        outcomes = _run(run())
         assert all(isinstance(o, StorageUnavailable) for o in outcomes)
         assert len({id(o) for o in outcomes}) == 3  # a fresh error per request
