@@ -73,6 +73,19 @@ def test_one_batch_per_loop_step(kind: str, tmp_path: Path) -> None:
         assert sorted(e.actor for e in storage.audit.query("alpha")) == [f"agent-{i}" for i in range(5)]
 
 
+def test_the_commit_runs_before_the_waiting_request_resumes(tmp_path: Path) -> None:
+    """durable() yields once: the batch's commit, scheduled first, has run when the request resumes."""
+    with make_storage("sqlite", tmp_path) as storage:
+        async def run() -> bool:
+            group = AuditGroupCommit(storage, asyncio.get_running_loop())
+            sink = RequestAudit(group)
+            sink(_event(1))
+            done = group.add(_event(2))
+            await asyncio.sleep(0)
+            return done.done() and len(storage.audit.query("alpha")) == 2
+        assert _run(run())
+
+
 def test_failed_commit_fails_every_waiting_request(tmp_path: Path) -> None:
     with make_storage("sqlite", tmp_path) as storage:
         closed: Storage = storage

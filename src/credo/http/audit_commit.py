@@ -61,10 +61,16 @@ class RequestAudit:
         self._done = self._group.add(event)
 
     async def durable(self) -> None:
-        if self._done is None:
+        done = self._done
+        if done is None:
             return
+        if not done.done():
+            # One bare yield: the commit was scheduled (call_soon) when the batch's first event came, so
+            # it runs before this task resumes, in the same loop step; awaiting the future would cost
+            # another step (its wake-up is scheduled only once the result is set).
+            await asyncio.sleep(0)
         try:
-            await self._done
+            await done  # normally already done: no suspension
         except StorageUnavailable as exc:
             raise StorageUnavailable(str(exc)) from None  # a fresh error per request of the batch
 
