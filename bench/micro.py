@@ -22,10 +22,13 @@ import orjson
 from starlette.applications import Starlette
 
 from credo.app import build_app
+from credo.management.agent_demo import DEMO_USER, ensure_agent_demo
 from credo.management.demo import ensure_demo
 from credo.settings import Settings
 
 REALM = "/am/oauth2/realms/root/realms/alpha"
+TE = "urn:ietf:params:oauth:grant-type:token-exchange"
+AT = "urn:ietf:params:oauth:token-type:access_token"
 REGISTER = orjson.dumps({"grant_types": ["client_credentials"], "response_types": ["token"],
                          "redirect_uris": ["https://example.com/callback"], "client_name": "Bench Client",
                          "token_endpoint_auth_method": "client_secret_post"})
@@ -53,12 +56,35 @@ async def call(app: Any, path: str, body: bytes) -> tuple[int, bytes]:
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 
-async def run(n: int, profile: bool) -> None:
+async def _token(app: Any, fields: dict[str, str]) -> str:
+    status, out = await call(app, REALM + "/access_token", urlencode(fields).encode())
+    assert status == 200, out
+    return str(orjson.loads(out)["access_token"])
+
+
+async def exchange_bodies(app: Any, creds: dict[str, str]) -> dict[str, bytes]:
+    """An autonomous exchange (the agent's own token) and an on-behalf-of exchange (a user's token)."""
+    bot = {"client_id": "bot-traffic-analyzer", "client_secret": creds["bot-traffic-analyzer"]}
+    own = await _token(app, {"grant_type": "client_credentials", **bot})
+    assistant = {"client_id": "digital-assistant-ai-agent", "client_secret": creds["digital-assistant-ai-agent"]}
+    user = await _token(app, {"grant_type": "password", "username": DEMO_USER, "password": creds[DEMO_USER],
+                              "client_id": "digital-assistant-web-app",
+                              "client_secret": creds["digital-assistant-web-app"], "scope": "read-data"})
+    return {
+        "xchg-auto": urlencode({"grant_type": TE, "subject_token": own, "subject_token_type": AT,
+                                "audience": "access-log-api", "scope": "logs-read", **bot}).encode(),
+        "xchg-obo": urlencode({"grant_type": TE, "subject_token": user, "subject_token_type": AT,
+                               "audience": "digital-assistant-web-app", "scope": "read-data", **assistant}).encode(),
+    }
+
+
+async def run(n: int, profile: bool, only: set[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), master_key="micro-bench-master-key-0123456789abcdef",
                             _env_file=None)  # type: ignore[call-arg]
         app = build_app(settings, base_url="http://127.0.0.1:8123")
-        creds = {c.client_id: c.client_secret for c in ensure_demo(app.state.services)}
+        services = app.state.services
+        creds = {c.client_id: c.client_secret for c in ensure_demo(services) + ensure_agent_demo(services)}
         cc = urlencode({"grant_type": "client_credentials", "client_id": "bench-client",
                         "client_secret": creds["bench-client"], "scope": "data-read"}).encode()
         status, out = await call(app, REALM + "/access_token", cc)
@@ -68,8 +94,13 @@ async def run(n: int, profile: bool) -> None:
                            "client_secret": creds["bench-client"]}).encode()
         cc_stateful = urlencode({"grant_type": "client_credentials", "client_id": "demo-client",
                                  "client_secret": creds["demo-client"], "scope": "data-read"}).encode()
-        for name, path, body in (("cc", "/access_token", cc), ("introspect", "/introspect", intro),
-                                 ("cc-stateful", "/access_token", cc_stateful), ("register", "/register", REGISTER)):
+        xchg = await exchange_bodies(app, creds)
+        cases = [("cc", "/access_token", cc), ("introspect", "/introspect", intro),
+                 ("cc-stateful", "/access_token", cc_stateful), ("register", "/register", REGISTER),
+                 *((name, "/access_token", body) for name, body in xchg.items())]
+        for name, path, body in cases:
+            if only and name not in only:
+                continue
             for _ in range(200):
                 await call(app, REALM + path, body)
             prof = cProfile.Profile() if profile else None
@@ -91,13 +122,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--n", type=int, default=5000)
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--only", default="", help="comma-separated case names (cc,introspect,cc-stateful,register,"
+                                              "xchg-auto,xchg-obo)")
     p.add_argument("--no-fastlane", action="store_true", help="route the hot endpoints through Starlette too")
     args = p.parse_args()
     if args.no_fastlane:
         from credo.http.fastlane import CredoApp
 
         CredoApp.__call__ = Starlette.__call__  # type: ignore[method-assign]
-    asyncio.run(run(args.n, args.profile))
+    asyncio.run(run(args.n, args.profile, {c for c in args.only.split(",") if c}))
 
 
 if __name__ == "__main__":

@@ -10,12 +10,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from credo.management.agents import delete_policy
 from credo.management.clients import delete_client, set_secret, update_client
 from credo.management.demo import ensure_demo
+from credo.management.groups import put_group
 from credo.management.realms import update_settings
+from credo.management.users import update_user
 from credo.storage.sql.engine import make_engine
 from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
+from tests.agents_support import USER_ID, exchange, on_behalf_setup, password_token
 from tests.conftest import SQL_BACKENDS
 from tests.support import LiveServer, live_server, postgres_database
 
@@ -109,3 +113,36 @@ def test_revocation_in_one_process_is_seen_by_the_other(twins: tuple[LiveServer,
         token = _warm(hb, b.realm_url("alpha"), creds["bench-client"])
         assert ha.post(f"{a.realm_url('alpha')}/token/revoke", data={"token": token, **auth}).status_code == 200
         assert hb.post(f"{b.realm_url('alpha')}/introspect", data={"token": token, **auth}).json() == {"active": False}
+
+
+OBO = "digital-assistant-web-app"
+
+
+def test_user_group_and_policy_changes_reach_the_other_process_exchange(twins: tuple[LiveServer, LiveServer]) -> None:
+    """Users, group memberships and policies are cached too: a change through A is in force in B's
+    next token exchange."""
+    a, b = twins
+    ensure_demo(a.services)
+    put_group(a.services, "alpha", "assistants", [])
+    agent, app = on_behalf_setup(a.services, subjects=(), groups=("assistants",))
+    put_group(a.services, "alpha", "assistants", [USER_ID])
+    base = b.realm_url("alpha")
+    with b.client() as http:
+        user_token = password_token(http, base, app, scope="read-data").json()["access_token"]
+        assert exchange(http, base, agent, user_token, OBO, "read-data").status_code == 200  # B's caches warm
+
+        put_group(a.services, "alpha", "assistants", [])
+        r = exchange(http, base, agent, user_token, OBO, "read-data")
+        assert (r.status_code, r.json()["error"]) == (403, "access_denied")
+        put_group(a.services, "alpha", "assistants", [USER_ID])
+        assert exchange(http, base, agent, user_token, OBO, "read-data").status_code == 200
+
+        update_user(a.services, "alpha", USER_ID, active=False)
+        r = exchange(http, base, agent, user_token, OBO, "read-data")
+        assert (r.status_code, r.json()["error"]) == (400, "invalid_grant")
+        update_user(a.services, "alpha", USER_ID, active=True)
+        assert exchange(http, base, agent, user_token, OBO, "read-data").status_code == 200
+
+        delete_policy(a.services, "alpha", agent.client_id, OBO)
+        r = exchange(http, base, agent, user_token, OBO, "read-data")
+        assert (r.status_code, r.json()["error"]) == (400, "invalid_target")

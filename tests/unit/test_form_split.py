@@ -7,7 +7,7 @@ import random
 import pytest
 
 from credo.domain.errors import InvalidRequest
-from credo.http.forms import parse_pairs, parse_plain
+from credo.http.forms import parse_form, parse_pairs, parse_plain
 
 CASES = ["a=1&b=2", "a&b=", "&&a=1&", "a==b", "", "=x", "a=1&a=2", "x=\x00", "\x00=1", "a=1&&a=2",
          "grant_type=client_credentials&client_id=c&client_secret=s-_.~x&scope=data-read",
@@ -38,3 +38,21 @@ def test_field_limit() -> None:
     assert len(parse_plain("&".join(f"k{i}=v" for i in range(100)))) == 100
     with pytest.raises(InvalidRequest):
         parse_plain("&".join(f"k{i}=v" for i in range(101)))
+
+
+ESCAPED = ["a=%41&b=+", "a%3D=1", "a=1&a%3D=2", "a=%41&a=A", "a=%ff", "a=1&a=1&b=%ff", "a=%00", "%00=1", "a=%4", "a=%zz&b=1",
+           "a=%2B+%20", "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=x.y.z",
+           "&".join(f"k{i}=%41" for i in range(100)), "&".join(f"k{i}=%41" for i in range(101)), "%C3%A9=%E2%82%AC"]
+
+
+@pytest.mark.parametrize("raw", CASES + ESCAPED)
+def test_escaped_parser_same_result_as_the_general_parser(raw: str) -> None:
+    assert _outcome(parse_form, raw) == _outcome(parse_pairs, raw)
+
+
+def test_escaped_parser_same_result_on_random_bodies() -> None:
+    rng = random.Random(2)
+    alphabet = ["a", "b", "=", "&", "+", "%", "%41", "%3D", "%26", "%00", "%ff", "%C3", "%A9", "%2", "\x00", "~"]
+    for _ in range(5000):
+        raw = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 10)))
+        assert _outcome(parse_form, raw) == _outcome(parse_pairs, raw), raw

@@ -8,12 +8,12 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any
 
 from credo.domain.errors import NotFound
-from credo.domain.models import AuditEvent, Client, Realm
+from credo.domain.models import AuditEvent, Client, Realm, User
 from credo.keys.clock import Clock
 from credo.keys.keyring import KeyRing
 from credo.keys.secrets import SecretHasher
@@ -21,6 +21,20 @@ from credo.oauth.throttle import FailureThrottle
 from credo.storage.protocols import Storage
 
 _request_view: ContextVar[object | None] = ContextVar("credo_request_view", default=None)
+_audit_sink: ContextVar[Callable[[AuditEvent], None] | None] = ContextVar("credo_audit_sink", default=None)
+
+
+def route_audit(sink: Callable[[AuditEvent], None] | None) -> Token[Callable[[AuditEvent], None] | None]:
+    """Send the audit events of the current context (one request's task) to `sink` instead of storage.
+
+    The edge uses it to commit the events of many concurrent requests in one transaction and to answer
+    each request only once its events are committed (see credo.http.audit_commit). Undo with
+    `unroute_audit(token)`."""
+    return _audit_sink.set(sink)
+
+
+def unroute_audit(token: Token[Callable[[AuditEvent], None] | None]) -> None:
+    _audit_sink.reset(token)
 
 
 def begin_request() -> None:
@@ -136,6 +150,16 @@ class Services:
         return self.cache.get(("client", realm, client_id),  # type: ignore[no-any-return]
                               lambda: self.storage.clients.get(realm, client_id))
 
+    def user(self, realm: str, user_id: str) -> User | None:
+        """A user record, cached like clients (every user write moves the change counter)."""
+        return self.cache.get(("user", realm, user_id),  # type: ignore[no-any-return]
+                              lambda: self.storage.users.get(realm, user_id))
+
+    def groups_of(self, realm: str, user_id: str) -> tuple[str, ...]:
+        """The names of the groups a user belongs to, cached like clients (group writes move the counter)."""
+        return self.cache.get(("groups_of", realm, user_id),  # type: ignore[no-any-return]
+                              lambda: tuple(self.storage.groups.groups_of(realm, user_id)))
+
     def note_use(self, realm: str, client_id: str) -> None:
         """Record a client's last use, at most once a minute per client and process (best effort)."""
         now = self.clock.now()
@@ -152,7 +176,12 @@ class Services:
         self.cache.clear()
 
     def audit(self, event: AuditEvent) -> None:
-        self.storage.audit.add(event if event.ts else AuditEvent(**{**_fields(event), "ts": self.clock.now()}))
+        event = event if event.ts else AuditEvent(**{**_fields(event), "ts": self.clock.now()})
+        sink = _audit_sink.get()
+        if sink is None:
+            self.storage.audit.add(event)
+        else:
+            sink(event)
 
 
 def _fields(event: AuditEvent) -> dict[str, Any]:

@@ -181,7 +181,7 @@ def is_live(services: Services, realm: Realm, token: AccessToken) -> bool:
     if client is None or not client.enabled or client.created_at > token.iat:
         return False
     if token.is_user_token:
-        user = services.storage.users.get(realm.name, token.sub)
+        user = services.user(realm.name, token.sub)
         if user is None or not user.active:
             return False
     elif token.sub != token.client_id and not _enabled(services, realm, token.sub, token.iat):

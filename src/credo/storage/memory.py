@@ -307,6 +307,10 @@ class _Audit(_Base):
         with self._lock:
             self._rows.append(replace(event, id=next(self._ids)))
 
+    def add_many(self, events: list[AuditEvent]) -> None:
+        with self._lock:
+            self._rows.extend(replace(event, id=next(self._ids)) for event in events)
+
     def query(self, realm: str | None = None, *, action: str | None = None, actor: str | None = None,
               target: str | None = None, decision: str | None = None, text: str | None = None,
               limit: int = 100) -> list[AuditEvent]:

@@ -120,6 +120,7 @@ class KeyRepository(Protocol):
 
 class AuditRepository(Protocol):
     def add(self, event: AuditEvent) -> None: ...
+    def add_many(self, events: list[AuditEvent]) -> None: ...  # one transaction: all or none
     def query(self, realm: str | None = None, *, action: str | None = None, actor: str | None = None,
               target: str | None = None, decision: str | None = None, text: str | None = None,
               limit: int = 100) -> list[AuditEvent]: ...

@@ -52,7 +52,7 @@ def _subject(services: Services, realm: Realm, token: AccessToken, policy: Appli
     active; the user's groups are looked up only when the policy could need them."""
     groups: tuple[str, ...] = ()
     if token.is_user_token and policy is not None and policy.subject_groups and token.sub not in policy.subjects:
-        groups = tuple(services.storage.groups.groups_of(realm.name, token.sub))
+        groups = services.groups_of(realm.name, token.sub)
     return Subject(sub=token.sub, client_id=token.client_id, is_user=token.is_user_token, act=token.act,
                    may_act=token.claims.get("may_act"), user_active=True, user_groups=groups)
 
@@ -119,7 +119,8 @@ class TokenExchange:
                details: dict[str, Any]) -> None:
         services.audit(AuditEvent(realm=request.realm.name, action="token_exchange", actor=client.client_id,
                                   decision="allow" if decision == "allow" else "deny",
-                                  target=str(details.get("audience") or ""), reason=reason, details=dict(details)))
+                                  target=str(details.get("audience") or ""), reason=reason, details=dict(details),
+                                  ts=services.clock.now()))
 
 
 def _chain(act: dict[str, Any]) -> list[str]:

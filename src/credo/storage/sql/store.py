@@ -562,6 +562,19 @@ class SqlAudit(_Repo):
             conn.execute(insert(t.audit_events).values(_audit_values(event)))
 
     @_unavailable
+    def add_many(self, events: list[AuditEvent]) -> None:
+        if not events:
+            return
+        if self._s.fast is not None:
+            if len(events) == 1:  # autocommit: one statement instead of BEGIN, INSERT, COMMIT
+                self._s.fast.write(AUDIT_INSERT_SQL, _audit_params(events[0]))
+            else:
+                self._s.fast.transaction([(AUDIT_INSERT_SQL, _audit_params(event)) for event in events])
+            return
+        with self._write() as conn:
+            conn.execute(insert(t.audit_events), [_audit_values(event) for event in events])
+
+    @_unavailable
     def query(self, realm: str | None = None, *, action: str | None = None, actor: str | None = None,
               target: str | None = None, decision: str | None = None, text: str | None = None,
               limit: int = 100) -> list[AuditEvent]:

@@ -1,0 +1,103 @@
+"""Token-exchange audit events are group-committed: many concurrent exchanges (allowed and denied) over
+real HTTP each leave exactly one audit record, committed before the answer; a failed commit fails the
+requests of its batch with 503 instead of answering unaudited."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from credo.domain.models import AuditEvent
+from credo.http.audit_commit import AuditGroupCommit, RequestAudit
+from credo.storage.protocols import Storage, StorageUnavailable
+from tests.agents_support import autonomous_setup, exchange
+from tests.support import LiveServer, make_storage
+
+APP = "access-log-api"
+T = TypeVar("T")
+
+
+def _exchanges(server: LiveServer, n: int) -> list[httpx.Response]:
+    agent, _ = autonomous_setup(server.services)
+    base = server.realm_url("alpha")
+    with server.client() as http:
+        own = http.post(f"{base}/access_token", data={"grant_type": "client_credentials", **agent.auth}).json()
+    def one(i: int) -> httpx.Response:
+        with server.client() as http:  # one connection per request: the server handles them concurrently
+            return exchange(http, base, agent, own["access_token"], APP if i % 3 else "no-such-app", "logs-read")
+    with ThreadPoolExecutor(16) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def test_every_concurrent_exchange_is_audited_once(server: LiveServer, demo: dict[str, str]) -> None:
+    responses = _exchanges(server, 60)
+    allowed = [r for r in responses if r.status_code == 200]
+    denied = [r for r in responses if r.status_code != 200]
+    assert len(allowed) == 40 and len(denied) == 20
+    assert {(r.status_code, r.json()["error"]) for r in denied} == {(400, "invalid_target")}
+    events = server.services.storage.audit.query("alpha", action="token_exchange", limit=1000)
+    assert sum(e.decision == "allow" for e in events) == 40
+    assert sum(e.decision == "deny" for e in events) == 20
+    assert all(e.ts > 0 and e.actor == "bot-traffic-analyzer" for e in events)
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run on a thread of its own (another test may have left this thread's loop running)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _event(n: int) -> AuditEvent:
+    return AuditEvent(realm="alpha", action="token_exchange", actor=f"agent-{n}", decision="allow", target="app",
+                      reason="autonomous", details={"n": n}, ts=1_700_000_000 + n)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_one_batch_per_loop_step(kind: str, tmp_path: Path) -> None:
+    with make_storage(kind, tmp_path) as storage:
+        async def run() -> None:
+            group = AuditGroupCommit(storage, asyncio.get_running_loop())
+            sinks = [RequestAudit(group) for _ in range(5)]
+            for i, sink in enumerate(sinks):
+                sink(_event(i))
+            assert storage.audit.query("alpha") == []  # nothing before the next loop step
+            await asyncio.gather(*(s.durable() for s in sinks))
+            await RequestAudit(group).durable()  # a request without events does not wait
+        _run(run())
+        assert sorted(e.actor for e in storage.audit.query("alpha")) == [f"agent-{i}" for i in range(5)]
+
+
+def test_the_commit_runs_before_the_waiting_request_resumes(tmp_path: Path) -> None:
+    """durable() yields once: the batch's commit, scheduled first, has run when the request resumes."""
+    with make_storage("sqlite", tmp_path) as storage:
+        async def run() -> bool:
+            group = AuditGroupCommit(storage, asyncio.get_running_loop())
+            sink = RequestAudit(group)
+            sink(_event(1))
+            done = group.add(_event(2))
+            await asyncio.sleep(0)
+            return done.done() and len(storage.audit.query("alpha")) == 2
+        assert _run(run())
+
+
+def test_failed_commit_fails_every_waiting_request(tmp_path: Path) -> None:
+    with make_storage("sqlite", tmp_path) as storage:
+        closed: Storage = storage
+        closed.close()
+
+        async def run() -> list[BaseException | None]:
+            group = AuditGroupCommit(closed, asyncio.get_running_loop())
+            sinks = [RequestAudit(group) for _ in range(3)]
+            for i, sink in enumerate(sinks):
+                sink(_event(i))
+            return await asyncio.gather(*(s.durable() for s in sinks), return_exceptions=True)
+
+        outcomes = _run(run())
+        assert all(isinstance(o, StorageUnavailable) for o in outcomes)
+        assert len({id(o) for o in outcomes}) == 3  # a fresh error per request
