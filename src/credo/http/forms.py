@@ -65,14 +65,7 @@ def parse_pairs(raw: str) -> dict[str, str]:
                              description="A parameter is not valid UTF-8 once decoded.") from exc
     except ValueError as exc:
         raise InvalidRequest("too many fields", description="The request has too many parameters.") from exc
-    params: dict[str, str] = {}
-    for key, value in pairs:
-        if key in params:
-            raise InvalidRequest(f"repeated {key}", description=f"The '{key}' parameter is repeated.")
-        if "\x00" in value or "\x00" in key:
-            raise InvalidRequest("NUL byte", description="A parameter contains a NUL character.")
-        params[key] = value
-    return params
+    return _unique(pairs)
 
 
 def parse_plain(raw: str) -> dict[str, str]:
@@ -121,14 +114,7 @@ def parse_form(raw: str) -> dict[str, str]:
     except UnicodeDecodeError as exc:
         raise InvalidRequest("percent-encoded bytes not UTF-8",
                              description="A parameter is not valid UTF-8 once decoded.") from exc
-    params: dict[str, str] = {}
-    for key, value in pairs:
-        if key in params:
-            raise InvalidRequest(f"repeated {key}", description=f"The '{key}' parameter is repeated.")
-        if "\x00" in value or "\x00" in key:
-            raise InvalidRequest("NUL byte", description="A parameter contains a NUL character.")
-        params[key] = value
-    return params
+    return _unique(pairs)
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -160,3 +146,15 @@ async def read_json_object(request: Request) -> tuple[dict[str, object], bytes]:
 
 def query_params(request: Request) -> dict[str, str]:
     return parse_pairs(request.url.query)
+
+
+def _unique(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """The parameters as a dict; a repeated name (RFC 6749 §3.1) or a NUL character is refused."""
+    params: dict[str, str] = {}
+    for key, value in pairs:
+        if key in params:
+            raise InvalidRequest(f"repeated {key}", description=f"The '{key}' parameter is repeated.")
+        if "\x00" in value or "\x00" in key:
+            raise InvalidRequest("NUL byte", description="A parameter contains a NUL character.")
+        params[key] = value
+    return params
