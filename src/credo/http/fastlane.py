@@ -6,6 +6,11 @@ authorization server for agents. For them the application matches the path itsel
 exception handlers; everything else
 (other paths, other methods, other protocols) goes through Starlette unchanged. The saving is the
 generic routing (three mounts, regular expressions) and the per-request middleware wrappers.
+
+Before either, a public path with one trailing slash (`.../register/`, `.../access_token/`) is served
+as the path without it: the same endpoint answers, where Starlette would redirect (307), which a
+client that does not follow redirects for POST takes for a failure. The admin paths keep Starlette's
+behaviour.
 """
 
 from __future__ import annotations
@@ -31,6 +36,19 @@ HOT_ENDPOINTS: dict[str, Handler] = {
 }
 REALM_PREFIX = "/am/oauth2/realms/root/realms/"
 ROOT_PREFIXES = ("/am/oauth2/realms/root/", "/am/oauth2/")
+PUBLIC_PREFIXES = ("/am/oauth2/", "/.well-known/")  # where a trailing slash names the same endpoint
+
+
+def without_trailing_slash(scope: Scope) -> Scope:
+    """The scope for the same public path without one trailing slash (the scope itself otherwise)."""
+    path: str = scope["path"]
+    if path[-1:] != "/" or not path.startswith(PUBLIC_PREFIXES) or path in PUBLIC_PREFIXES:
+        return scope
+    stripped = {**scope, "path": path[:-1]}
+    raw: bytes | None = scope.get("raw_path")
+    if raw is not None and raw.endswith(b"/"):
+        stripped["raw_path"] = raw[:-1]
+    return stripped
 
 
 def match(path: str) -> tuple[Handler, dict[str, str]] | None:
@@ -54,6 +72,8 @@ class CredoApp(Starlette):
     """Starlette with the fast lane in front of its router."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = without_trailing_slash(scope)
         if scope["type"] == "http" and scope["method"] == "POST":
             hit = match(scope["path"])
             if hit is not None:
