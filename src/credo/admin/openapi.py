@@ -114,6 +114,7 @@ def _op(op_id: str, summary: str, ok: str, schema: dict[str, Any] | None, body: 
     op["responses"][ok] = _json(schema) if schema is not None else {"description": "Done"}
     if body:
         op["requestBody"] = _body(body)
+        op["responses"]["415"] = {"$ref": "#/components/responses/UnsupportedMediaType"}
     parameters = [{"name": p, "in": "path", "required": True, "schema": STR} for p in params]
     parameters += [{"name": q, "in": "query", "required": False, "schema": STR} for q in query]
     if parameters:
@@ -224,7 +225,9 @@ def document() -> dict[str, Any]:
         "components": {
             "schemas": schemas,
             "responses": {"BadRequest": err, "Unauthorized": err, "Forbidden": err, "NotFound": err,
-                          "TooManyRequests": err},
+                          "TooManyRequests": err,
+                          "UnsupportedMediaType": {**err, "description": "The request body is not application/json "
+                                                                         "(error invalid_request, field body)"}},
             "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer",
                                                "description": "A token from POST /admin/api/token (1 hour)."}},
         },

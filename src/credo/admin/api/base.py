@@ -21,6 +21,12 @@ from credo.oauth.services import Services
 SAFE_METHODS = ("GET", "HEAD")
 
 
+class UnsupportedMediaType(InvalidRequest):
+    """A request body that is not application/json: 415, as the public endpoints answer (RFC 9110 §15.5.16)."""
+
+    status = 415
+
+
 @dataclass
 class Call:
     request: Request
@@ -83,7 +89,7 @@ async def json_body(request: Request) -> dict[str, Any]:
     if not raw:
         return {}  # e.g. POST .../keys/rotate with no options
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-        raise InvalidRequest("not json", description="body: the request body must be application/json.")
+        raise UnsupportedMediaType("not json", description="body: the request body must be application/json.")
     try:
         value = orjson.loads(raw or b"{}")
     except orjson.JSONDecodeError as exc:
