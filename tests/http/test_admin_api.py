@@ -63,7 +63,7 @@ def test_token_endpoint_refuses_bad_credentials(sqlite_server: LiveServer) -> No
         assert_error(check(r), 400, "invalid_grant")
         assert_error(check(http.post("/admin/api/token", json={"username": ADMIN})), 400, "invalid_request", "password")
         r = http.post("/admin/api/token", content=b"username=x", headers={"content-type": "text/plain"})
-        assert_error(check(r), 400, "invalid_request", "body")
+        assert_error(check(r), 415, "invalid_request", "body")
     denied = sqlite_server.services.storage.audit.query("__admin__", action="admin.login", decision="deny")
     assert len(denied) == 2 and all(PASSWORD not in str(e) for e in denied)
 
