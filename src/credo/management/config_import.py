@@ -2,23 +2,28 @@
 
 Import accepts either clear secrets (hashed on import) or their hashes. Users are referred to by
 username in groups and policies. Entries that already match are neither written nor audited, so
-importing the same document twice changes nothing the second time. A document refused for its shape or
-its meaning (see import_checks.py) changes nothing: everything is checked before the first write.
+importing the same document twice changes nothing the second time. A document refused for its shape,
+its references (import_checks.py) or any record's values (rehearsed first, import_rehearsal.py) changes
+nothing: nothing is written until the whole document went through.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
 
-from credo.domain.errors import InvalidRequest
+from credo.domain.errors import InvalidRequest, OAuthError
 from credo.domain.models import AuditEvent, Client
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE, ProviderSettings
-from credo.keys.secrets import new_secret
+from credo.keys.secrets import WeakSecret, new_secret
 from credo.management import clients, realms, usecases
-from credo.management.import_checks import check_document
+from credo.management.import_checks import Items, check_document
+from credo.management.import_rehearsal import rehearsal_services
+from credo.management.import_shape import items_of, need
 from credo.oauth.services import Services
 
 FORMAT_VERSION = 1
@@ -26,88 +31,88 @@ CLIENT_KEYS = ("name", "grant_types", "scopes", "auth_method", "enabled", "attri
 
 
 def import_document(services: Services, doc: dict[str, Any], *, actor: str = "import") -> dict[str, int]:
-    """Make the realm match the document; returns how many entries were created or changed."""
+    """Make the realm match the document; returns how many entries were created or changed.
+
+    All or nothing: the document's shape and references are checked, then the whole import is
+    rehearsed on an in-memory copy of the records it touches (import_rehearsal.py), with the same use
+    cases; only when every record went through is it applied to the store. A refused document raises
+    InvalidRequest naming the field, the record and the rule, and changes nothing."""
     if not isinstance(doc, dict) or not isinstance(doc.get("realm"), str):
         raise InvalidRequest("no realm", description="realm: the document must name a realm.")
     if doc.get("version", FORMAT_VERSION) != FORMAT_VERSION:
         raise InvalidRequest("version", description=f"version: only version {FORMAT_VERSION} is supported.")
     realm = doc["realm"]
-    sections = {section: _items(doc, section)  # check every entry's shape before writing anything
+    sections = {section: items_of(doc, section)  # check every entry's shape before writing anything
                 for section in ("scripts", "users", "groups", "applications", "agents")}
-    check_document(services, realm, sections, doc.get("settings") or {})  # and its meaning
+    settings = doc.get("settings") or {}
+    check_document(services, realm, sections, settings)  # and what it refers to
+    _apply(rehearsal_services(services, realm, sections), realm, sections, settings, actor)  # and every record
+    return _apply(services, realm, sections, settings, actor)
+
+
+def _apply(services: Services, realm: str, sections: Items, settings: dict[str, Any], actor: str) -> dict[str, int]:
     counts = {"realm": 0, "settings": 0, "scripts": 0, "users": 0, "groups": 0, "applications": 0, "agents": 0,
               "policies": 0}
     if services.storage.realms.get(realm) is None:
-        realms.ensure_realm(services, realm, actor=actor)
+        with _entry("realm", ""):
+            realms.ensure_realm(services, realm, actor=actor)
         counts["realm"] = 1
-    script_ids = {s["name"]: _script(services, realm, s, actor, counts) for s in _items(doc, "scripts")}
-    counts["settings"] = _settings(services, realm, doc.get("settings") or {}, script_ids, actor)
-    user_ids = {u["username"]: _user(services, realm, u, actor, counts) for u in _items(doc, "users")}
-    for g in _items(doc, "groups"):
-        _group(services, realm, g, user_ids, actor, counts)
-    for a in _items(doc, "applications"):
-        _client(services, realm, "application", a, actor, counts)
-    for a in _items(doc, "agents"):
-        _client(services, realm, "agent", a, actor, counts)
-        for p in a.get("policies") or []:
-            _policy(services, realm, a["client_id"], p, user_ids, actor, counts)
+    script_ids: dict[str, str] = {}
+    for i, s in enumerate(sections["scripts"]):
+        with _entry("scripts", f"scripts[{i}]", s["name"]):
+            script_ids[s["name"]] = _script(services, realm, s, actor, counts)
+    with _entry("settings", ""):
+        counts["settings"] = _settings(services, realm, settings, script_ids, actor)
+    user_ids: dict[str, str] = {}
+    for i, u in enumerate(sections["users"]):
+        with _entry("users", f"users[{i}]", u["username"]):
+            user_ids[u["username"]] = _user(services, realm, u, actor, counts)
+    for i, g in enumerate(sections["groups"]):
+        with _entry("groups", f"groups[{i}]", g["name"]):
+            _group(services, realm, g, user_ids, actor, counts)
+    for i, a in enumerate(sections["applications"]):
+        with _entry("applications", f"applications[{i}]", a["client_id"]):
+            _client(services, realm, "application", a, actor, counts)
+    for i, a in enumerate(sections["agents"]):
+        with _entry("agents", f"agents[{i}]", a["client_id"]):
+            _client(services, realm, "agent", a, actor, counts)
+        for j, p in enumerate(a.get("policies") or []):
+            with _entry("agents.policies", f"agents[{i}].policies[{j}]", p["application"]):
+                _policy(services, realm, a["client_id"], p, user_ids, actor, counts)
     return counts
 
 
-def _items(doc: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    items = doc.get(key) or []
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise InvalidRequest(f"bad {key}", description=f"{key}: must be a list of objects.")
-    for item in items:
-        _check_types(item, key)
-        policies = item.get("policies") or []
-        if key == "agents" and (not isinstance(policies, list) or not all(isinstance(p, dict) for p in policies)):
-            raise InvalidRequest("policies", description="agents.policies: must be a list of objects.")
-        for policy in policies if key == "agents" else []:
-            _check_types(policy, "agents.policies")
-    return items
+# A use case names its own parameter; the document's name for it, where they differ.
+DOC_FIELDS = {"client_secret": "secret", "user_id": "id", "application_id": "application",
+              "agent_id": "client_id", "token_endpoint_auth_method": "auth_method"}
 
 
-LIST_FIELDS = ("scopes", "grant_types", "owners", "members", "subjects", "subject_groups", "permissions")
+@contextmanager
+def _entry(section: str, where: str, name: str = "") -> Iterator[None]:
+    """Re-raise a use case's refusal of one record as `{section}.{field}: {record}: {rule}`."""
+    try:
+        yield
+    except (OAuthError, WeakSecret) as exc:
+        text = exc.description if isinstance(exc, OAuthError) else f"client_secret: {exc}."
+        head, sep, rule = text.partition(": ")
+        if not sep or " " in head:
+            head, rule = "", text
+        if not head:
+            field = section
+        elif head == section or head.startswith(section + "."):
+            field = head  # already named in the document's terms
+        else:
+            field = f"{section}.{DOC_FIELDS.get(head, head)}"
+        record = f"{where} '{_short(name)}': " if where else ""
+        raise InvalidRequest(f"import {field}: {exc}", description=f"{field}: {record}{rule}") from exc
 
 
-REQUIRED = {"scripts": ("name", "source"), "users": ("username",), "groups": ("name",),
-            "applications": ("client_id",), "agents": ("client_id",), "agents.policies": ("application",)}
-
-
-def _check_types(item: dict[str, Any], section: str) -> None:
-    """Required names present; lists are lists of strings, flags booleans, attributes a map of string lists."""
-    for name in REQUIRED.get(section, ()):
-        _need(item, section, name)
-    if section == "users" and not item.get("password") and not item.get("password_hash"):
-        raise InvalidRequest("no password", description=f"users.password: '{item['username']}' needs password or "
-                                                        "password_hash.")
-    for name in LIST_FIELDS:
-        value = item.get(name)
-        if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
-            raise InvalidRequest(f"{section}.{name}", description=f"{section}.{name}: must be a list of strings.")
-    for name in ("active", "enabled"):
-        if name in item and not isinstance(item[name], bool):
-            raise InvalidRequest(f"{section}.{name}", description=f"{section}.{name}: must be true or false.")
-    for name in ("secret", "secret_hash", "password", "password_hash", "name", "description", "source", "id"):
-        if item.get(name) is not None and not isinstance(item[name], str):
-            raise InvalidRequest(f"{section}.{name}", description=f"{section}.{name}: must be a string.")
-    attrs = item.get("attributes")
-    if attrs is not None and (not isinstance(attrs, dict) or not all(
-            isinstance(v, list) and all(isinstance(x, str) for x in v) for v in attrs.values())):
-        raise InvalidRequest(f"{section}.attributes",
-                             description=f"{section}.attributes: must map names to lists of strings.")
-
-
-def _need(item: dict[str, Any], section: str, name: str) -> str:
-    value = item.get(name)
-    if not isinstance(value, str) or not value:
-        raise InvalidRequest(f"missing {section}.{name}", description=f"{section}.{name}: required.")
-    return value
+def _short(name: str) -> str:
+    return name if len(name) <= 40 else name[:40] + "..."
 
 
 def _script(services: Services, realm: str, s: dict[str, Any], actor: str, counts: dict[str, int]) -> str:
-    name, source = _need(s, "scripts", "name"), _need(s, "scripts", "source")
+    name, source = need(s, "scripts", "name"), need(s, "scripts", "source")
     description = str(s.get("description") or "")
     current = next((x for x in usecases.list_scripts(services, realm) if x.name == name), None)
     if current is None:
@@ -141,7 +146,7 @@ def _settings(services: Services, realm: str, wanted: dict[str, Any], script_ids
 
 
 def _user(services: Services, realm: str, u: dict[str, Any], actor: str, counts: dict[str, int]) -> str:
-    username = _need(u, "users", "username")
+    username = need(u, "users", "username")
     password, password_hash = u.get("password"), u.get("password_hash")
     if not password and not password_hash:
         raise InvalidRequest("no password", description=f"users.password: '{username}' needs password or password_hash.")
@@ -176,7 +181,7 @@ def _placeholder() -> str:
 
 def _group(services: Services, realm: str, g: dict[str, Any], user_ids: dict[str, str], actor: str,
            counts: dict[str, int]) -> None:
-    name = _need(g, "groups", "name")
+    name = need(g, "groups", "name")
     members = [_user_id(services, realm, m, user_ids, "groups.members") for m in g.get("members") or []]
     current = services.storage.groups.get(realm, name)
     if current is not None and sorted(current.members) == sorted(members):
@@ -196,7 +201,7 @@ def _user_id(services: Services, realm: str, username: str, user_ids: dict[str, 
 
 def _client(services: Services, realm: str, kind: str, c: dict[str, Any], actor: str, counts: dict[str, int]) -> None:
     section = "applications" if kind == "application" else "agents"
-    client_id = _need(c, section, "client_id")
+    client_id = need(c, section, "client_id")
     secret, secret_hash = c.get("secret"), c.get("secret_hash")
     current = services.storage.clients.get(realm, client_id)
     if current is not None and current.kind != kind:
@@ -260,7 +265,7 @@ def _reconcile(services: Services, current: Client, c: dict[str, Any], actor: st
 
 def _policy(services: Services, realm: str, agent_id: str, p: dict[str, Any], user_ids: dict[str, str], actor: str,
             counts: dict[str, int]) -> None:
-    app = _need(p, "agents.policies", "application")
+    app = need(p, "agents.policies", "application")
     subjects = tuple(_user_id(services, realm, s, user_ids, "agents.policies.subjects") for s in p.get("subjects") or [])
     groups, permissions = tuple(p.get("subject_groups") or ()), tuple(p.get("permissions") or ())
     current = services.storage.policies.get(realm, agent_id, app)

@@ -12,6 +12,7 @@ from credo.oauth.services import Services
 from credo.storage.protocols import Conflict
 
 MAX_USERNAME = 255
+MAX_USER_ID = 64
 
 
 def _check_username(username: str) -> None:
@@ -19,6 +20,12 @@ def _check_username(username: str) -> None:
         raise InvalidRequest("username length", description=f"username: use 1 to {MAX_USERNAME} characters.")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in username):
         raise InvalidRequest("username control characters", description="username: control characters are not allowed.")
+
+
+def _check_user_id(user_id: str) -> None:
+    if not 1 <= len(user_id) <= MAX_USER_ID or any(ord(ch) < 32 or ord(ch) == 127 for ch in user_id):
+        raise InvalidRequest("bad user id", description=f"user_id: use 1 to {MAX_USER_ID} characters, "
+                                                        "no control characters.")
 
 
 def _check_password(password: str) -> None:
@@ -34,6 +41,7 @@ def create_user(services: Services, realm: str, username: str, password: str, *,
     _check_username(username)
     _check_password(password)
     uid = user_id or str(uuid.uuid4())
+    _check_user_id(uid)
     if services.storage.users.get(realm, uid) is not None:
         raise InvalidRequest(f"user id {uid} exists", description=f"user_id: '{uid}' already exists.")
     user = User(realm=realm, id=uid, username=username, password_hash=services.hasher.hash_password(password),
