@@ -26,6 +26,8 @@ def test_change_counter_follows_commits_of_other_connections(tmp_path: Path) -> 
         start = one.change_counter()
         assert one.change_counter() == start  # nothing committed: no change
         two.clients.create(Client(realm="r", client_id="a"))
+        assert one.change_counter() == start  # a creation is not a change any cache must see
+        two.clients.update(Client(realm="r", client_id="a", name="renamed"))
         assert one.change_counter() == start + 1
         two.tokens.add(TokenRecord(token_hash="h", realm="r", jti="j", kind="access_token", client_id="a", sub="a",
                                    scopes=(), issued_at=1, expires_at=2, claims={}))

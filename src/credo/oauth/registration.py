@@ -107,8 +107,8 @@ def register(services: Services, request: RegistrationRequest) -> dict[str, Any]
     event = AuditEvent(realm=realm.name, action="dcr.register", actor="anonymous" if access is None else access.client_id,
                        decision="allow", target=client_id, details={"kind": client.kind, "source": request.source},
                        ts=now)
+    # No cache to invalidate: unknown client ids are never cached (Services.client), here or elsewhere.
     _store_new(services, client, None if access is None else (access.one_time_id, access.expires_at), event)
-    services.changed()
     return render(services, realm, client, secret=secret, registration_token=token)
 
 

@@ -74,8 +74,7 @@ class _Clients(_Base):
                 raise Conflict(f"client {client.client_id} exists")
             if burn is not None and not self._s.one_time.burn(client.realm, *burn):
                 raise Conflict("one-time id already used")
-            self._rows[key] = client
-            self._s.bump()
+            self._rows[key] = client  # no counter bump, as in the SQL stores: a new client is in no cache
             if audit is not None:
                 self._s.audit.add(audit)
 

@@ -34,7 +34,6 @@ from credo.storage.sql.fast_rows import (
     BURN_SQL,
     CLIENT_INSERT_SQL,
     CLIENT_SQL,
-    COUNTER_BUMP_SQL,
     IS_BURNED_SQL,
     REALM_SQL,
     TOKEN_GET_SQL,
@@ -201,7 +200,7 @@ class SqlClients(_Repo):
         if self._s.fast is not None:
             statements: list[tuple[str, tuple[Any, ...]]] = [] if burn is None else [
                 (BURN_SQL, (client.realm, burn[0], burn[1]))]
-            statements += [(CLIENT_INSERT_SQL, client_params(_client_values(client))), (COUNTER_BUMP_SQL, ())]
+            statements.append((CLIENT_INSERT_SQL, client_params(_client_values(client))))
             if audit is not None:
                 statements.append((AUDIT_INSERT_SQL, _audit_params(audit)))
             try:
@@ -210,7 +209,7 @@ class SqlClients(_Repo):
                 raise Conflict(str(exc)) from exc
             return
         try:
-            with self._write(bump=True) as conn:
+            with self._write() as conn:  # no counter bump: a new client is in no cache (Services.client)
                 if burn is not None:
                     conn.execute(insert(t.one_time_ids).values(realm=client.realm, id=burn[0], expires_at=burn[1]))
                 conn.execute(insert(t.clients).values(**_client_values(client)))
