@@ -153,6 +153,34 @@ class SqliteFastPath:
         self._wrote()
 
     @guarded
+    def transaction_each(self, groups: list[list[tuple[str, tuple[Any, ...]]]]) -> list[sqlite3.IntegrityError | None]:
+        """Groups of statements in one write transaction (one commit), each group all or nothing on its
+        own (a savepoint each): an IntegrityError undoes only its group and is returned in its place;
+        any other error undoes everything and propagates."""
+        conn = self._conn()
+        outcomes: list[sqlite3.IntegrityError | None] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statements in groups:
+                conn.execute("SAVEPOINT item")
+                try:
+                    for sql, params in statements:
+                        conn.execute(sql, params)
+                except sqlite3.IntegrityError as exc:
+                    conn.execute("ROLLBACK TO item")
+                    outcomes.append(exc)
+                else:
+                    outcomes.append(None)
+                conn.execute("RELEASE item")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self._wrote()
+        return outcomes
+
+    @guarded
     def change_counter(self) -> int:
         local = self._local
         conn = self._conn()
