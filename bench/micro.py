@@ -1,6 +1,6 @@
 """In-process cost of one request through the whole ASGI app (no sockets, no load generator).
 
-    python bench/micro.py [--n 5000] [--profile]
+    python bench/micro.py [--n 5000] [--profile] [--concurrency 8]
 
 Machine load from other processes barely affects these numbers (they are CPU time per request of
 the server's own code), so they are the ones to compare before and after a change.
@@ -78,7 +78,7 @@ async def exchange_bodies(app: Any, creds: dict[str, str]) -> dict[str, bytes]:
     }
 
 
-async def run(n: int, profile: bool, only: set[str]) -> None:
+async def run(n: int, profile: bool, only: set[str], concurrency: int = 1) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), master_key="micro-bench-master-key-0123456789abcdef",
                             _env_file=None)  # type: ignore[call-arg]
@@ -107,13 +107,19 @@ async def run(n: int, profile: bool, only: set[str]) -> None:
             start = time.process_time()
             if prof:
                 prof.enable()
-            for _ in range(n):
-                status, out = await call(app, REALM + path, body)
+            rounds = n // concurrency
+            for _ in range(rounds):  # `concurrency` requests at once, as one event-loop step sees them
+                if concurrency == 1:
+                    status, out = await call(app, REALM + path, body)
+                else:
+                    status, out = (await asyncio.gather(*(call(app, REALM + path, body)
+                                                          for _ in range(concurrency))))[-1]
             if prof:
                 prof.disable()
             took = time.process_time() - start
             assert status in (200, 201) and b'"active":false' not in out, out
-            print(f"{name:12s} {took / n * 1e6:7.1f} us CPU/request  ({n / took:8.0f} req/s in-process)")
+            done = rounds * concurrency
+            print(f"{name:12s} {took / done * 1e6:7.1f} us CPU/request  ({done / took:8.0f} req/s in-process)")
             if prof:
                 pstats.Stats(prof).sort_stats("tottime").print_stats(40)
 
@@ -124,13 +130,15 @@ def main() -> None:
     p.add_argument("--profile", action="store_true")
     p.add_argument("--only", default="", help="comma-separated case names (cc,introspect,cc-stateful,register,"
                                               "xchg-auto,xchg-obo)")
+    p.add_argument("--concurrency", type=int, default=1,
+                   help="requests started together (default 1: one after the other); shows what batching saves")
     p.add_argument("--no-fastlane", action="store_true", help="route the hot endpoints through Starlette too")
     args = p.parse_args()
     if args.no_fastlane:
         from credo.http.fastlane import CredoApp
 
         CredoApp.__call__ = Starlette.__call__  # type: ignore[method-assign]
-    asyncio.run(run(args.n, args.profile, {c for c in args.only.split(",") if c}))
+    asyncio.run(run(args.n, args.profile, {c for c in args.only.split(",") if c}, max(1, args.concurrency)))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,12 @@ def _bumps(storage: Storage, action: Callable[[], object]) -> None:
     assert storage.change_counter() > before
 
 
+def _leaves_counter(storage: Storage, action: Callable[[], object]) -> None:
+    before = storage.change_counter()
+    action()
+    assert storage.change_counter() == before
+
+
 # --- realms ---------------------------------------------------------------------------------------
 
 def test_realms_roundtrip(any_storage: Storage) -> None:
@@ -74,7 +80,8 @@ def test_client_create_get_conflict(any_storage: Storage) -> None:
                 redirect_uris=("https://a.example/cb",), attributes={"k": ["v"]}, metadata={"logo_uri": "https://l"},
                 dynamic=True, app_type="web", owners=("u1",), registration_token_hash="rt1",
                 registration_token_expires_at=999, auth_method="client_secret_post")
-    _bumps(s, lambda: s.clients.create(c))
+    # A creation moves no counter: caches never hold an unknown client id (Services.client).
+    _leaves_counter(s, lambda: s.clients.create(c))
     assert s.clients.get(R, "c1") == c
     assert s.clients.get("other", "c1") is None
     with pytest.raises(Conflict):

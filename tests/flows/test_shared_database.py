@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from credo.management.agents import delete_policy
-from credo.management.clients import delete_client, set_secret, update_client
+from credo.management.clients import create_client, delete_client, set_secret, update_client
 from credo.management.demo import ensure_demo
 from credo.management.groups import put_group
 from credo.management.realms import update_settings
@@ -146,3 +146,45 @@ def test_user_group_and_policy_changes_reach_the_other_process_exchange(twins: t
         delete_policy(a.services, "alpha", agent.client_id, OBO)
         r = exchange(http, base, agent, user_token, OBO, "read-data")
         assert (r.status_code, r.json()["error"]) == (400, "invalid_target")
+
+
+REGISTRATION = {"grant_types": ["client_credentials"], "response_types": ["token"], "scopes": ["data-read"],
+                "redirect_uris": ["https://example.com/callback"], "client_name": "Late Client",
+                "token_endpoint_auth_method": "client_secret_post"}
+
+
+def test_a_client_registered_through_one_process_works_at_once_through_the_other(
+        twins: tuple[LiveServer, LiveServer]) -> None:
+    """A registration drops no cache entry and moves no change counter, yet the new client works in the
+    other process on its very next request (unknown client ids are never cached)."""
+    a, b = twins
+    creds = {c.client_id: c.client_secret for c in ensure_demo(a.services)}
+    base = b.realm_url("alpha")
+    with a.client() as ha, b.client() as hb:
+        _warm(hb, base, creds["bench-client"])
+        counter = b.services.storage.change_counter()
+        r = ha.post(f"{a.realm_url('alpha')}/register", json=REGISTRATION)
+        assert r.status_code == 201, r.text
+        new = r.json()
+        assert b.services.storage.change_counter() == counter
+        token = _cc(hb, base, new["client_id"], new["client_secret"])
+        assert token.status_code == 200, token.text
+        auth = {"client_id": new["client_id"], "client_secret": new["client_secret"]}
+        assert hb.post(f"{base}/introspect", data={"token": token.json()["access_token"], **auth}).json()["active"]
+        read = hb.get(f"{base}/register/{new['client_id']}",
+                      headers={"authorization": f"Bearer {new['registration_access_token']}"})
+        assert read.status_code == 200 and read.json()["client_id"] == new["client_id"]
+
+
+def test_an_unknown_client_id_works_as_soon_as_it_is_created(twins: tuple[LiveServer, LiveServer]) -> None:
+    """B refused an id it did not know; created through A (or through B itself), it works in B at once."""
+    a, b = twins
+    ensure_demo(a.services)
+    base = b.realm_url("alpha")
+    with b.client() as http:
+        for creator, client_id in ((a, "late-through-a"), (b, "late-through-b")):
+            r = _cc(http, base, client_id, "s" * 40)
+            assert (r.status_code, r.json()["error"]) == (401, "invalid_client")
+            _, secret = create_client(creator.services, "alpha", client_id, scopes=("data-read",))
+            assert secret is not None
+            assert _cc(http, base, client_id, secret).status_code == 200

@@ -26,15 +26,20 @@ def test_change_counter_follows_commits_of_other_connections(tmp_path: Path) -> 
         start = one.change_counter()
         assert one.change_counter() == start  # nothing committed: no change
         two.clients.create(Client(realm="r", client_id="a"))
+        assert one.change_counter() == start  # a creation is not a change any cache must see
+        two.clients.update(Client(realm="r", client_id="a", name="renamed"))
         assert one.change_counter() == start + 1
         two.tokens.add(TokenRecord(token_hash="h", realm="r", jti="j", kind="access_token", client_id="a", sub="a",
                                    scopes=(), issued_at=1, expires_at=2, claims={}))
         assert one.change_counter() == start + 1  # a commit that is not a client/realm change
         one.clients.delete("r", "a")  # through SQLAlchemy, another connection of the same storage
         assert one.change_counter() == start + 2
+        one.tokens.add(TokenRecord(token_hash="h2", realm="r", jti="j2", kind="access_token", client_id="a",
+                                   sub="a", scopes=(), issued_at=1, expires_at=2, claims={}))  # its own write
+        assert one.change_counter() == start + 2
         with sqlite3.connect(tmp_path / "c.db") as raw:  # any other writer, e.g. another process
             raw.execute("UPDATE change_counter SET n = n + 5 WHERE id = 1")
-        assert one.change_counter() == start + 7
+        assert one.change_counter() == start + 7  # seen although `one` polls on the connection it writes with
     finally:
         one.close()
         two.close()

@@ -56,7 +56,6 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
     except Conflict as exc:
         raise InvalidRequest(f"client {client_id} exists", description=f"client_id: '{client_id}' already exists.") from exc
     services.audit(AuditEvent(realm=realm, action=f"{kind}.create", actor=actor, target=client_id))
-    services.changed()
     return client, plain
 
 

@@ -41,7 +41,7 @@ from credo.oauth.registration_protection import (
 )
 from credo.oauth.services import Services
 from credo.scripting.api import Operation, ScriptError, ScriptInput
-from credo.storage.protocols import Conflict
+from credo.storage.protocols import Conflict, NewClient
 
 AGENT_TYPE_DYNAMIC = "dynamic"
 BOOLEAN_ATTRIBUTES = (ATTR_OVERRIDES_ENABLED, ATTR_STATELESS, ATTR_ACCEPT_AUDIENCE)
@@ -79,7 +79,44 @@ def registration_endpoint(services: Services, realm: Realm, *, agent: bool) -> s
 # --- create -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PendingRegistration:
+    """A checked registration, ready to store: the new client with its initial-access-token burn and
+    audit event (`new`), and the values to show once in the answer."""
+
+    realm: Realm
+    new: NewClient
+    secret: str | None
+    registration_token: str
+
+
 def register(services: Services, request: RegistrationRequest) -> dict[str, Any]:
+    """Check, store (one transaction: client, burn, audit event) and answer a registration."""
+    pending = prepare_registration(services, request)
+    new = pending.new
+    try:
+        services.storage.clients.create(new.client, burn=new.burn, audit=new.audit)
+    except Conflict as exc:
+        return registered(services, pending, exc)
+    return registered(services, pending, None)
+
+
+def registered(services: Services, pending: PendingRegistration, conflict: Conflict | None) -> dict[str, Any]:
+    """The answer once `pending.new` was stored, or the error when storing it hit `conflict`.
+
+    Nothing to invalidate after a creation: unknown client ids are never cached (Services.client)."""
+    client = pending.new.client
+    if conflict is not None:
+        burn = pending.new.burn
+        if burn is not None and services.storage.one_time.is_burned(client.realm, burn[0]):
+            raise InvalidToken("initial access token used concurrently",
+                               description="A valid initial access token is required to register a client.") from conflict
+        raise OAuthError(f"client id collision {client.client_id}") from conflict
+    return render(services, pending.realm, client, secret=pending.secret, registration_token=pending.registration_token)
+
+
+def prepare_registration(services: Services, request: RegistrationRequest) -> PendingRegistration:
+    """Every check of a registration, and the client it creates (not yet stored)."""
     realm = request.realm
     check_rate(services, realm, request.source)
     access = initial_access(services, realm, request.authorization)
@@ -107,9 +144,8 @@ def register(services: Services, request: RegistrationRequest) -> dict[str, Any]
     event = AuditEvent(realm=realm.name, action="dcr.register", actor="anonymous" if access is None else access.client_id,
                        decision="allow", target=client_id, details={"kind": client.kind, "source": request.source},
                        ts=now)
-    _store_new(services, client, None if access is None else (access.one_time_id, access.expires_at), event)
-    services.changed()
-    return render(services, realm, client, secret=secret, registration_token=token)
+    burn = None if access is None else (access.one_time_id, access.expires_at)
+    return PendingRegistration(realm, NewClient(client, burn, event), secret, token)
 
 
 def _request_body(services: Services, request: RegistrationRequest) -> dict[str, Any]:
@@ -144,16 +180,6 @@ def _client_fields(metadata: Metadata, body: dict[str, Any]) -> dict[str, Any]:
     return {"name": metadata.client_name, "grant_types": metadata.grant_types, "scopes": metadata.scopes,
             "auth_method": metadata.auth_method, "redirect_uris": metadata.redirect_uris,
             "response_types": metadata.response_types, "metadata": stored}
-
-
-def _store_new(services: Services, client: Client, burn: tuple[str, int] | None, audit: AuditEvent) -> None:
-    try:
-        services.storage.clients.create(client, burn=burn, audit=audit)  # one transaction, one commit
-    except Conflict as exc:
-        if burn is not None and services.storage.one_time.is_burned(client.realm, burn[0]):
-            raise InvalidToken("initial access token used concurrently",
-                               description="A valid initial access token is required to register a client.") from exc
-        raise OAuthError(f"client id collision {client.client_id}") from exc
 
 
 # --- the DCR script ---------------------------------------------------------------------------

@@ -52,7 +52,8 @@ class RecordCache:
 
     Entries are dropped when the storage's change counter moves (any process writing to the same
     database bumps it), checked at most every `check_interval` seconds (0: on every lookup), and
-    immediately when this process writes.
+    immediately when this process writes. A lookup with `keep_absent=False` does not remember that a
+    record is missing, so a record created later needs no invalidation: creations leave the counter alone.
     """
 
     def __init__(self, storage: Storage, max_entries: int = 100_000, check_interval: float = 0.0) -> None:
@@ -82,7 +83,7 @@ class RecordCache:
             for callback in self.on_change:
                 callback()
 
-    def get(self, key: tuple[str, ...], load: Callable[[], Any]) -> Any:
+    def get(self, key: tuple[str, ...], load: Callable[[], Any], *, keep_absent: bool = True) -> Any:
         self._fresh()
         try:
             value = self._entries[key]
@@ -91,6 +92,8 @@ class RecordCache:
         except KeyError:
             pass
         value = load()
+        if value is None and not keep_absent:
+            return None
         with self._lock:
             self._entries[key] = value
             if len(self._entries) > self._max:
@@ -147,8 +150,11 @@ class Services:
         return realm  # type: ignore[no-any-return]
 
     def client(self, realm: str, client_id: str) -> Client | None:
+        """A client record, cached while it exists. An unknown id is read again on every lookup: that
+        is what lets a new client (registered by any process) work at once although a creation moves
+        no change counter and drops no cache entry."""
         return self.cache.get(("client", realm, client_id),  # type: ignore[no-any-return]
-                              lambda: self.storage.clients.get(realm, client_id))
+                              lambda: self.storage.clients.get(realm, client_id), keep_absent=False)
 
     def user(self, realm: str, user_id: str) -> User | None:
         """A user record, cached like clients (every user write moves the change counter)."""
@@ -172,7 +178,8 @@ class Services:
         self.storage.clients.touch(realm, client_id, now)
 
     def changed(self) -> None:
-        """Call after this process wrote a realm or client, so its own cache drops stale entries."""
+        """Call after this process changed or deleted a cached record (realm, client, user, group,
+        policy, script), so its own cache drops stale entries. Not needed after creating a client."""
         self.cache.clear()
 
     def audit(self, event: AuditEvent) -> None:

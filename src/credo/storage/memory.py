@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 from itertools import count
 
@@ -18,7 +19,7 @@ from credo.domain.models import (
     TokenRecord,
     User,
 )
-from credo.storage.protocols import Conflict
+from credo.storage.protocols import Conflict, NewClient
 
 
 class _Base:
@@ -74,10 +75,21 @@ class _Clients(_Base):
                 raise Conflict(f"client {client.client_id} exists")
             if burn is not None and not self._s.one_time.burn(client.realm, *burn):
                 raise Conflict("one-time id already used")
-            self._rows[key] = client
-            self._s.bump()
+            self._rows[key] = client  # no counter bump, as in the SQL stores: a new client is in no cache
             if audit is not None:
                 self._s.audit.add(audit)
+
+    def create_many(self, new: Sequence[NewClient]) -> list[Conflict | None]:
+        outcomes: list[Conflict | None] = []
+        with self._lock:  # re-entrant: the batch is one step for other threads
+            for item in new:
+                try:
+                    self.create(item.client, burn=item.burn, audit=item.audit)
+                except Conflict as exc:
+                    outcomes.append(exc)
+                else:
+                    outcomes.append(None)
+        return outcomes
 
     def update(self, client: Client, *, expected_registration_token_hash: str | None = None) -> bool:
         with self._lock:

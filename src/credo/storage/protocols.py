@@ -9,6 +9,7 @@ Rules every implementation keeps:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from credo.domain.models import (
@@ -27,6 +28,15 @@ from credo.domain.models import (
 
 class Conflict(Exception):
     """A unique key already exists."""
+
+
+@dataclass(frozen=True)
+class NewClient:
+    """One client for `ClientRepository.create_many`, with what `create` takes besides it."""
+
+    client: Client
+    burn: tuple[str, int] | None = None
+    audit: AuditEvent | None = None
 
 
 class StorageUnavailable(Exception):
@@ -48,7 +58,13 @@ class ClientRepository(Protocol):
     def create(self, client: Client, *, burn: tuple[str, int] | None = None, audit: AuditEvent | None = None) -> None:
         """Insert a client; raises Conflict if its id exists. With `burn=(one_time_id, expires_at)`
         the id is burned in the same transaction, and Conflict is raised if it was burned already.
-        With `audit`, the event is recorded in the same transaction (one commit instead of two)."""
+        With `audit`, the event is recorded in the same transaction (one commit instead of two).
+        Unlike every other client write, it leaves the change counter alone."""
+        ...
+    def create_many(self, new: Sequence[NewClient]) -> list[Conflict | None]:
+        """`create` for each item, all in one transaction (one commit), each item all or nothing on its
+        own: a Conflict undoes only its item and is returned in its place (None: created). Any other
+        error undoes every item and is raised."""
         ...
     def update(self, client: Client, *, expected_registration_token_hash: str | None = None) -> bool:
         """Replace a client. With an expected hash, only if the stored registration token hash still
@@ -148,7 +164,8 @@ class Storage(Protocol):
 
     def change_counter(self) -> int:
         """A number that grows on every client, realm, user, group, policy, script or signing key change, shared by all
-        processes using the same database: caches compare it to know when to drop entries."""
+        processes using the same database: caches compare it to know when to drop entries. Creating a client
+        does not move it (caches never remember an unknown client id, so there is nothing to drop)."""
         ...
 
     def close(self) -> None: ...

@@ -5,9 +5,11 @@ events); the token and introspection endpoints run a handful of fixed, single-ro
 SQLite they go straight to `sqlite3`. Each thread gets its own connections, taken from the engine (so
 they carry the same pragmas: WAL, synchronous, busy timeout) and kept for the thread's life.
 
-Each thread has two connections: one runs the statements, the other only reads `PRAGMA data_version`,
-which changes whenever another connection (in this or any other process) commits. Because the probe
-never writes, every commit anywhere moves it, which makes the change counter cheap to poll and exact.
+The change counter is polled through the same connection with `PRAGMA data_version`, which changes
+whenever another connection (in this or any other process) commits, and not when this one does. That
+is exact because no statement here moves the counter (every counter bump goes through SQLAlchemy, on
+other connections), and it spares a re-read of the counter after each of this thread's own writes
+(a registration, a stateful token).
 """
 
 from __future__ import annotations
@@ -47,7 +49,6 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
 
 class _PerThread(threading.local):
     conn: sqlite3.Connection | None = None
-    probe: sqlite3.Connection | None = None
     data_version: int = -1
     counter: int = 0
 
@@ -152,28 +153,54 @@ class SqliteFastPath:
         self._wrote()
 
     @guarded
+    def transaction_each(self, groups: list[list[tuple[str, tuple[Any, ...]]]]) -> list[sqlite3.IntegrityError | None]:
+        """Groups of statements in one write transaction (one commit), each group all or nothing on its
+        own (a savepoint each): an IntegrityError undoes only its group and is returned in its place;
+        any other error undoes everything and propagates."""
+        conn = self._conn()
+        outcomes: list[sqlite3.IntegrityError | None] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statements in groups:
+                conn.execute("SAVEPOINT item")
+                try:
+                    for sql, params in statements:
+                        conn.execute(sql, params)
+                except sqlite3.IntegrityError as exc:
+                    conn.execute("ROLLBACK TO item")
+                    outcomes.append(exc)
+                else:
+                    outcomes.append(None)
+                conn.execute("RELEASE item")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self._wrote()
+        return outcomes
+
+    @guarded
     def change_counter(self) -> int:
         local = self._local
-        probe = local.probe
-        if probe is None:
-            probe = local.probe = self._open()
-        version = probe.execute("PRAGMA data_version").fetchone()[0]
+        conn = self._conn()
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
         if version != local.data_version:
             # data_version first, then the counter: a commit in between only causes one extra read later.
-            row = probe.execute("SELECT n FROM change_counter WHERE id = 1").fetchone()
+            row = conn.execute("SELECT n FROM change_counter WHERE id = 1").fetchone()
             local.data_version, local.counter = version, int(row[0]) if row else 0
         return local.counter
 
     def forget_thread_connections(self) -> None:
         """Close this thread's connections, so the next call reopens the file (after it was repaired)."""
         local = self._local
-        for conn in (local.conn, local.probe):
-            if conn is not None:
-                with self._lock:
-                    if conn in self._opened:
-                        self._opened.remove(conn)
-                conn.close()
-        local.conn = local.probe = None
+        conn = local.conn
+        if conn is not None:
+            with self._lock:
+                if conn in self._opened:
+                    self._opened.remove(conn)
+            conn.close()
+        local.conn = None
         local.data_version = -1
 
     def close(self) -> None:

@@ -39,7 +39,6 @@ def token_params(record: TokenRecord, claims_json: str) -> tuple[Any, ...]:
             " ".join(record.scopes), record.issued_at, record.expires_at, claims_json)
 
 REALM_SQL = "SELECT name, settings, created_at FROM realms WHERE name = ?"
-COUNTER_BUMP_SQL = "UPDATE change_counter SET n = n + 1 WHERE id = 1"
 CLIENT_COLUMNS = ("realm", "client_id", "kind", "dynamic", "enabled", "created_at", "updated_at", "secret_hash",
                   "registration_token_hash", "registration_token_expires_at", "data")
 CLIENT_INSERT_SQL = (f"INSERT INTO clients ({', '.join(CLIENT_COLUMNS)}) "  # noqa: S608

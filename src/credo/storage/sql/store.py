@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -26,7 +26,7 @@ from credo.domain.models import (
     User,
 )
 from credo.domain.settings import ProviderSettings
-from credo.storage.protocols import Conflict, StorageUnavailable
+from credo.storage.protocols import Conflict, NewClient, StorageUnavailable
 from credo.storage.sql import tables as t
 from credo.storage.sql.fast import SqliteFastPath
 from credo.storage.sql.fast_rows import (
@@ -34,7 +34,6 @@ from credo.storage.sql.fast_rows import (
     BURN_SQL,
     CLIENT_INSERT_SQL,
     CLIENT_SQL,
-    COUNTER_BUMP_SQL,
     IS_BURNED_SQL,
     REALM_SQL,
     TOKEN_GET_SQL,
@@ -163,6 +162,24 @@ def _realm_parsed(name: str, settings: str, created_at: int) -> Realm:
     return realm
 
 
+def _create_statements(new: NewClient) -> list[tuple[str, tuple[Any, ...]]]:
+    """The fast path's statements for one `create`: the burn, the client row, the audit event."""
+    statements: list[tuple[str, tuple[Any, ...]]] = [] if new.burn is None else [
+        (BURN_SQL, (new.client.realm, new.burn[0], new.burn[1]))]
+    statements.append((CLIENT_INSERT_SQL, client_params(_client_values(new.client))))
+    if new.audit is not None:
+        statements.append((AUDIT_INSERT_SQL, _audit_params(new.audit)))
+    return statements
+
+
+def _insert_new(conn: Connection, new: NewClient) -> None:
+    if new.burn is not None:
+        conn.execute(insert(t.one_time_ids).values(realm=new.client.realm, id=new.burn[0], expires_at=new.burn[1]))
+    conn.execute(insert(t.clients).values(**_client_values(new.client)))
+    if new.audit is not None:
+        conn.execute(insert(t.audit_events).values(_audit_values(new.audit)))
+
+
 class SqlClients(_Repo):
     def _key(self, realm: str, client_id: str) -> Any:
         return and_(t.clients.c.realm == realm, t.clients.c.client_id == client_id)
@@ -198,26 +215,35 @@ class SqlClients(_Repo):
 
     @_unavailable
     def create(self, client: Client, *, burn: tuple[str, int] | None = None, audit: AuditEvent | None = None) -> None:
+        # No counter bump (here or in create_many): a new client is in no cache (Services.client).
         if self._s.fast is not None:
-            statements: list[tuple[str, tuple[Any, ...]]] = [] if burn is None else [
-                (BURN_SQL, (client.realm, burn[0], burn[1]))]
-            statements += [(CLIENT_INSERT_SQL, client_params(_client_values(client))), (COUNTER_BUMP_SQL, ())]
-            if audit is not None:
-                statements.append((AUDIT_INSERT_SQL, _audit_params(audit)))
             try:
-                self._s.fast.transaction(statements)
+                self._s.fast.transaction(_create_statements(NewClient(client, burn, audit)))
             except sqlite3.IntegrityError as exc:
                 raise Conflict(str(exc)) from exc
             return
         try:
-            with self._write(bump=True) as conn:
-                if burn is not None:
-                    conn.execute(insert(t.one_time_ids).values(realm=client.realm, id=burn[0], expires_at=burn[1]))
-                conn.execute(insert(t.clients).values(**_client_values(client)))
-                if audit is not None:
-                    conn.execute(insert(t.audit_events).values(_audit_values(audit)))
+            with self._write() as conn:
+                _insert_new(conn, NewClient(client, burn, audit))
         except IntegrityError as exc:
             raise Conflict(str(exc.orig)) from exc
+
+    @_unavailable
+    def create_many(self, new: Sequence[NewClient]) -> list[Conflict | None]:
+        if self._s.fast is not None:
+            failed = self._s.fast.transaction_each([_create_statements(item) for item in new])
+            return [None if exc is None else Conflict(str(exc)) for exc in failed]
+        outcomes: list[Conflict | None] = []
+        with self._write() as conn:
+            for item in new:
+                try:
+                    with conn.begin_nested():  # a savepoint: a conflict undoes this item only
+                        _insert_new(conn, item)
+                except IntegrityError as exc:
+                    outcomes.append(Conflict(str(exc.orig)))
+                else:
+                    outcomes.append(None)
+        return outcomes
 
     @_unavailable
     def update(self, client: Client, *, expected_registration_token_hash: str | None = None) -> bool:

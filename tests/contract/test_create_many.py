@@ -1,0 +1,42 @@
+"""`clients.create_many`: one transaction for a batch of creations, each one all or nothing on its own."""
+
+from __future__ import annotations
+
+from credo.domain.models import AuditEvent, Client
+from credo.storage.protocols import Conflict, NewClient, Storage
+
+
+def _new(client_id: str, burn: str | None = None) -> NewClient:
+    event = AuditEvent(realm="r", action="dcr.register", actor="anonymous", decision="allow", target=client_id,
+                       details={"kind": "client"}, ts=100)
+    return NewClient(Client(realm="r", client_id=client_id, name=client_id), None if burn is None else (burn, 10**10),
+                     event)
+
+
+def test_a_conflict_fails_only_its_own_item(any_storage: Storage) -> None:
+    s = any_storage
+    s.clients.create(Client(realm="r", client_id="taken"))
+    s.one_time.burn("r", "iat-used", 10**10)
+    counter = s.change_counter()
+    outcomes = s.clients.create_many([
+        _new("a", burn="iat-1"),
+        _new("taken", burn="iat-2"),  # id exists: its burn must not happen either
+        _new("b"),
+        _new("c", burn="iat-used"),  # initial access token already used: no client c
+        _new("a"),  # created earlier in this same batch
+        _new("d", burn="iat-1"),  # burned earlier in this same batch
+        _new("e"),
+    ])
+    assert [type(o) for o in outcomes] == [type(None), Conflict, type(None), Conflict, Conflict, Conflict, type(None)]
+    assert sorted(c.client_id for c in s.clients.all("r")) == ["a", "b", "e", "taken"]
+    assert s.one_time.is_burned("r", "iat-1") and not s.one_time.is_burned("r", "iat-2")
+    assert sorted(e.target for e in s.audit.query("r", action="dcr.register")) == ["a", "b", "e"]
+    assert s.change_counter() == counter  # creations move no counter, batched or not
+
+
+def test_an_empty_or_single_batch(any_storage: Storage) -> None:
+    assert any_storage.clients.create_many([]) == []
+    assert any_storage.clients.create_many([_new("only")]) == [None]
+    [conflict] = any_storage.clients.create_many([_new("only")])
+    assert isinstance(conflict, Conflict)
+    assert [e.target for e in any_storage.audit.query("r", action="dcr.register")] == ["only"]
