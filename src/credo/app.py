@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections.abc import Callable
 from typing import Any
@@ -95,4 +96,18 @@ def state(app: Starlette) -> Any:
 
 def create_app() -> Starlette:
     """The uvicorn factory (`credo serve` sets CREDO_PUBLIC_URL before it starts workers)."""
-    return build_app(Settings())
+    app = build_app(Settings())
+    settle_garbage_collector()
+    return app
+
+
+def settle_garbage_collector() -> None:
+    """Move everything built at start-up (modules, routes, settings, keys) out of the collector's sight and
+    collect the young generation less often: a full collection then walks only what requests allocate and
+    keep, which shortens the pauses that otherwise land in the slowest 1 % of requests."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
+GC_YOUNG_THRESHOLD = 7_000  # allocations between young collections (CPython's default: 700)

@@ -268,6 +268,23 @@ def test_tokens(any_storage: Storage) -> None:
     assert s.tokens.purge_expired(100) == 0
 
 
+def test_tokens_add_many_is_all_or_nothing(any_storage: Storage) -> None:
+    s = any_storage
+    s.tokens.add_many([])
+    batch = [_token("b1", 100), _token("b2", 200), _token("b3", 300)]
+    s.tokens.add_many(batch)
+    assert [s.tokens.get(h) for h in ("b1", "b2", "b3")] == batch
+    s.tokens.add_many([_token("b4", 400)])
+    assert s.tokens.get("b4") == _token("b4", 400)
+    with pytest.raises(Conflict):  # one duplicate: none of the batch is stored
+        s.tokens.add_many([_token("b5", 500), _token("b1", 600), _token("b6", 700)])
+    assert s.tokens.get("b5") is None and s.tokens.get("b6") is None
+    assert s.tokens.get("b1") == batch[0]
+    with pytest.raises(Conflict):  # a duplicate inside the batch itself
+        s.tokens.add_many([_token("b7", 500), _token("b7", 600)])
+    assert s.tokens.get("b7") is None
+
+
 def test_one_time_ids(any_storage: Storage) -> None:
     s = any_storage
     assert s.one_time.is_burned(R, "x") is False

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from credo.domain.errors import NotFound
-from credo.domain.models import AuditEvent, Client, Realm, User
+from credo.domain.models import AuditEvent, Client, Realm, TokenRecord, User
 from credo.keys.clock import Clock
 from credo.keys.keyring import KeyRing
 from credo.keys.secrets import SecretHasher
@@ -21,20 +21,22 @@ from credo.oauth.throttle import FailureThrottle
 from credo.storage.protocols import Storage
 
 _request_view: ContextVar[object | None] = ContextVar("credo_request_view", default=None)
-_audit_sink: ContextVar[Callable[[AuditEvent], None] | None] = ContextVar("credo_audit_sink", default=None)
+Deferred = AuditEvent | TokenRecord
+_write_sink: ContextVar[Callable[[Deferred], None] | None] = ContextVar("credo_write_sink", default=None)
 
 
-def route_audit(sink: Callable[[AuditEvent], None] | None) -> Token[Callable[[AuditEvent], None] | None]:
-    """Send the audit events of the current context (one request's task) to `sink` instead of storage.
+def route_writes(sink: Callable[[Deferred], None] | None) -> Token[Callable[[Deferred], None] | None]:
+    """Send the current context's (one request's task) audit events and new access-token records to `sink`
+    instead of storage.
 
-    The edge uses it to commit the events of many concurrent requests in one transaction and to answer
-    each request only once its events are committed (see credo.http.audit_commit). Undo with
-    `unroute_audit(token)`."""
-    return _audit_sink.set(sink)
+    The edge uses it to commit the writes of many concurrent requests in one transaction per kind and to
+    answer each request only once its writes are committed (see credo.http.group_commit). Undo with
+    `unroute_writes(token)`."""
+    return _write_sink.set(sink)
 
 
-def unroute_audit(token: Token[Callable[[AuditEvent], None] | None]) -> None:
-    _audit_sink.reset(token)
+def unroute_writes(token: Token[Callable[[Deferred], None] | None]) -> None:
+    _write_sink.reset(token)
 
 
 def begin_request() -> None:
@@ -184,11 +186,19 @@ class Services:
 
     def audit(self, event: AuditEvent) -> None:
         event = event if event.ts else AuditEvent(**{**_fields(event), "ts": self.clock.now()})
-        sink = _audit_sink.get()
+        sink = _write_sink.get()
         if sink is None:
             self.storage.audit.add(event)
         else:
             sink(event)
+
+    def store_token(self, record: TokenRecord) -> None:
+        """Store a new token record; inside a routed request it is committed with the request's group."""
+        sink = _write_sink.get()
+        if sink is None:
+            self.storage.tokens.add(record)
+        else:
+            sink(record)
 
 
 def _fields(event: AuditEvent) -> dict[str, Any]:

@@ -134,7 +134,7 @@ def issue_access_token(services: Services, realm: Realm, client: Client, *, sub:
         value = services.keys.sign(realm.name, claims)
         return IssuedToken(AccessToken(value, realm.name, claims, True), exp - now)
     value = new_secret(32)
-    services.storage.tokens.add(TokenRecord(
+    services.store_token(TokenRecord(
         token_hash=services.hasher.keyed_hash(value), realm=realm.name, jti=claims["jti"], kind="access_token",
         client_id=client.client_id, sub=sub, scopes=scopes, issued_at=now, expires_at=exp, claims=claims))
     return IssuedToken(AccessToken(value, realm.name, claims, False), exp - now)

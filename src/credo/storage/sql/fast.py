@@ -53,7 +53,7 @@ class _PerThread(threading.local):
     counter: int = 0
 
 
-CHECKPOINT_EVERY = 0.2  # seconds between background checkpoints while there are writes
+CHECKPOINT_EVERY = 0.02  # seconds between background checkpoints while there are writes
 WAL_AUTOCHECKPOINT_PAGES = 10_000  # the WAL stays under ~40 MB; SQLite's default is 1,000
 
 

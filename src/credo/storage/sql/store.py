@@ -462,10 +462,26 @@ class SqlTokens(_Repo):
             return
         try:
             with self._write() as conn:
-                conn.execute(insert(t.tokens).values(
-                    token_hash=record.token_hash, realm=record.realm, jti=record.jti, kind=record.kind,
-                    client_id=record.client_id, sub=record.sub, scopes=" ".join(record.scopes),
-                    issued_at=record.issued_at, expires_at=record.expires_at, claims=_dumps(record.claims)))
+                conn.execute(insert(t.tokens).values(**_token_values(record)))
+        except IntegrityError as exc:
+            raise Conflict("token exists") from exc
+
+    @_unavailable
+    def add_many(self, records: list[TokenRecord]) -> None:
+        if not records:
+            return
+        if len(records) == 1:
+            self.add(records[0])
+            return
+        if self._s.fast is not None:
+            try:
+                self._s.fast.transaction([(TOKEN_INSERT_SQL, token_params(r, _dumps(r.claims))) for r in records])
+            except sqlite3.IntegrityError as exc:
+                raise Conflict("token exists") from exc
+            return
+        try:
+            with self._write() as conn:
+                conn.execute(insert(t.tokens), [_token_values(r) for r in records])
         except IntegrityError as exc:
             raise Conflict("token exists") from exc
 
@@ -565,6 +581,12 @@ class SqlKeys(_Repo):
         with self._write(bump=True) as conn:
             return bool(conn.execute(delete(t.signing_keys).where(t.signing_keys.c.realm == realm,
                                                                   t.signing_keys.c.kid == kid)).rowcount)
+
+
+def _token_values(record: TokenRecord) -> dict[str, Any]:
+    return {"token_hash": record.token_hash, "realm": record.realm, "jti": record.jti, "kind": record.kind,
+            "client_id": record.client_id, "sub": record.sub, "scopes": " ".join(record.scopes),
+            "issued_at": record.issued_at, "expires_at": record.expires_at, "claims": _dumps(record.claims)}
 
 
 def _audit_values(event: AuditEvent) -> dict[str, Any]:

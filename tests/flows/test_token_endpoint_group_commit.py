@@ -1,0 +1,165 @@
+"""The token endpoint's writes are group-committed: many concurrent exchanges (allowed and denied) over
+real HTTP each leave exactly one audit record, and many concurrent opaque tokens are each stored, all
+committed before the answer; a failed commit fails the requests of its batch with 503 instead of
+answering unaudited or with a token that was not stored."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from credo.domain.models import AuditEvent, TokenRecord
+from credo.http.group_commit import GroupCommit, RequestWrites
+from credo.storage.protocols import Storage, StorageUnavailable
+from tests.agents_support import autonomous_setup, exchange
+from tests.support import LiveServer, make_storage
+
+APP = "access-log-api"
+T = TypeVar("T")
+
+
+def _exchanges(server: LiveServer, n: int) -> list[httpx.Response]:
+    agent, _ = autonomous_setup(server.services)
+    base = server.realm_url("alpha")
+    with server.client() as http:
+        own = http.post(f"{base}/access_token", data={"grant_type": "client_credentials", **agent.auth}).json()
+    def one(i: int) -> httpx.Response:
+        with server.client() as http:  # one connection per request: the server handles them concurrently
+            return exchange(http, base, agent, own["access_token"], APP if i % 3 else "no-such-app", "logs-read")
+    with ThreadPoolExecutor(16) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def test_every_concurrent_exchange_is_audited_once(server: LiveServer, demo: dict[str, str]) -> None:
+    responses = _exchanges(server, 60)
+    allowed = [r for r in responses if r.status_code == 200]
+    denied = [r for r in responses if r.status_code != 200]
+    assert len(allowed) == 40 and len(denied) == 20
+    assert {(r.status_code, r.json()["error"]) for r in denied} == {(400, "invalid_target")}
+    events = server.services.storage.audit.query("alpha", action="token_exchange", limit=1000)
+    assert sum(e.decision == "allow" for e in events) == 40
+    assert sum(e.decision == "deny" for e in events) == 20
+    assert all(e.ts > 0 and e.actor == "bot-traffic-analyzer" for e in events)
+
+
+def test_every_concurrent_opaque_token_is_stored_before_its_answer(server: LiveServer, demo: dict[str, str]) -> None:
+    base = server.realm_url("alpha")
+    form = {"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": demo["demo-client"],
+            "scope": "data-read"}
+
+    def one(_: int) -> tuple[str, bool]:
+        with server.client() as http:  # one connection per request: the server handles them concurrently
+            token = http.post(f"{base}/access_token", data=form).json()["access_token"]
+            # a second process (another connection, a fresh read) sees it at once: it was committed first
+            active = http.post(f"{base}/introspect", data={"token": token, "client_id": "demo-client",
+                                                           "client_secret": demo["demo-client"]}).json()["active"]
+            return token, active
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(one, range(48)))
+    assert len({token for token, _ in results}) == 48
+    assert all(active is True for _, active in results)
+    stored = [server.services.storage.tokens.get(server.services.hasher.keyed_hash(t)) for t, _ in results]
+    assert all(r is not None and r.client_id == "demo-client" for r in stored)
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run on a thread of its own (another test may have left this thread's loop running)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _event(n: int) -> AuditEvent:
+    return AuditEvent(realm="alpha", action="token_exchange", actor=f"agent-{n}", decision="allow", target="app",
+                      reason="autonomous", details={"n": n}, ts=1_700_000_000 + n)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_one_batch_per_loop_step(kind: str, tmp_path: Path) -> None:
+    with make_storage(kind, tmp_path) as storage:
+        async def run() -> None:
+            group = GroupCommit(storage, asyncio.get_running_loop())
+            sinks = [RequestWrites(group) for _ in range(5)]
+            for i, sink in enumerate(sinks):
+                sink(_event(i))
+            assert storage.audit.query("alpha") == []  # nothing before the next loop step
+            await asyncio.gather(*(s.durable() for s in sinks))
+            await RequestWrites(group).durable()  # a request without events does not wait
+        _run(run())
+        assert sorted(e.actor for e in storage.audit.query("alpha")) == [f"agent-{i}" for i in range(5)]
+
+
+def _record(n: int) -> TokenRecord:
+    return TokenRecord(token_hash=f"hash-{n}", realm="alpha", jti=f"jti-{n}", kind="access_token", client_id="c",
+                       sub="c", scopes=("s",), issued_at=1, expires_at=2_000_000_000, claims={"n": n})
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_tokens_and_events_of_one_step_commit_together(kind: str, tmp_path: Path) -> None:
+    with make_storage(kind, tmp_path) as storage:
+        async def run() -> None:
+            group = GroupCommit(storage, asyncio.get_running_loop())
+            sinks = [RequestWrites(group) for _ in range(4)]
+            for i, sink in enumerate(sinks):
+                sink(_record(i))
+                if i % 2:
+                    sink(_event(i))
+            assert storage.tokens.get("hash-0") is None  # nothing before the next loop step
+            await asyncio.gather(*(s.durable() for s in sinks))
+        _run(run())
+        assert [storage.tokens.get(f"hash-{i}") for i in range(4)] == [_record(i) for i in range(4)]
+        assert sorted(e.actor for e in storage.audit.query("alpha")) == ["agent-1", "agent-3"]
+
+
+def test_a_failed_token_commit_fails_the_batch_and_stores_nothing(tmp_path: Path) -> None:
+    with make_storage("sqlite", tmp_path) as storage:
+        storage.tokens.add(_record(9))
+
+        async def run() -> list[BaseException | None]:
+            group = GroupCommit(storage, asyncio.get_running_loop())
+            sinks = [RequestWrites(group) for _ in range(3)]
+            for i, sink in enumerate(sinks):
+                sink(_record(9 if i == 2 else i))  # the last one collides
+                sink(_event(i))
+            return await asyncio.gather(*(s.durable() for s in sinks), return_exceptions=True)
+
+        outcomes = _run(run())
+        assert all(isinstance(o, StorageUnavailable) for o in outcomes)  # the edge answers 503
+        assert storage.tokens.get("hash-0") is None and storage.tokens.get("hash-1") is None
+        assert storage.audit.query("alpha") == []  # no audit record for writes that failed
+
+
+def test_the_commit_runs_before_the_waiting_request_resumes(tmp_path: Path) -> None:
+    """durable() yields once: the batch's commit, scheduled first, has run when the request resumes."""
+    with make_storage("sqlite", tmp_path) as storage:
+        async def run() -> bool:
+            group = GroupCommit(storage, asyncio.get_running_loop())
+            sink = RequestWrites(group)
+            sink(_event(1))
+            done = group.add(_event(2))
+            await asyncio.sleep(0)
+            return done.done() and len(storage.audit.query("alpha")) == 2
+        assert _run(run())
+
+
+def test_failed_commit_fails_every_waiting_request(tmp_path: Path) -> None:
+    with make_storage("sqlite", tmp_path) as storage:
+        closed: Storage = storage
+        closed.close()
+
+        async def run() -> list[BaseException | None]:
+            group = GroupCommit(closed, asyncio.get_running_loop())
+            sinks = [RequestWrites(group) for _ in range(3)]
+            for i, sink in enumerate(sinks):
+                sink(_event(i))
+            return await asyncio.gather(*(s.durable() for s in sinks), return_exceptions=True)
+
+        outcomes = _run(run())
+        assert all(isinstance(o, StorageUnavailable) for o in outcomes)
+        assert len({id(o) for o in outcomes}) == 3  # a fresh error per request
