@@ -43,7 +43,7 @@ class RegistrationGroupCommit:
         done, index = self.add(new)
         if not done.done():
             # One bare yield: the commit was scheduled (call_soon) when the batch's first item came, so it
-            # runs before this task resumes, in the same loop step (see credo.http.audit_commit).
+            # runs before this task resumes, in the same loop step (see credo.http.group_commit).
             await asyncio.sleep(0)
         try:
             outcomes = await done  # normally already done: no suspension
