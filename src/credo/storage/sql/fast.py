@@ -5,9 +5,11 @@ events); the token and introspection endpoints run a handful of fixed, single-ro
 SQLite they go straight to `sqlite3`. Each thread gets its own connections, taken from the engine (so
 they carry the same pragmas: WAL, synchronous, busy timeout) and kept for the thread's life.
 
-Each thread has two connections: one runs the statements, the other only reads `PRAGMA data_version`,
-which changes whenever another connection (in this or any other process) commits. Because the probe
-never writes, every commit anywhere moves it, which makes the change counter cheap to poll and exact.
+Each thread has two connections: one runs the statements, the other reads `PRAGMA data_version`, which
+changes whenever another connection (in this or any other process) commits. Every commit that can move
+the change counter is made on another connection, so it moves the probe, which makes the change counter
+cheap to poll and exact. The probe also writes the audit rows (`write_quiet`): they never move the
+counter, and a connection's own commits leave its `data_version` alone, so they cost no counter re-read.
 """
 
 from __future__ import annotations
@@ -151,12 +153,34 @@ class SqliteFastPath:
             raise
         self._wrote()
 
+    def _probe(self) -> sqlite3.Connection:
+        probe = self._local.probe
+        if probe is None:
+            probe = self._local.probe = self._open()
+        return probe
+
+    @guarded
+    def write_quiet(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Statements that never touch the change counter (audit rows), committed on the probe connection
+        (one autocommit statement, or one transaction for several). Not for anything a cache depends on."""
+        probe = self._probe()
+        if len(statements) == 1:
+            probe.execute(*statements[0])
+        else:
+            probe.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, params in statements:
+                    probe.execute(sql, params)
+                probe.execute("COMMIT")
+            except BaseException:
+                probe.execute("ROLLBACK")
+                raise
+        self._wrote()
+
     @guarded
     def change_counter(self) -> int:
         local = self._local
-        probe = local.probe
-        if probe is None:
-            probe = local.probe = self._open()
+        probe = self._probe()
         version = probe.execute("PRAGMA data_version").fetchone()[0]
         if version != local.data_version:
             # data_version first, then the counter: a commit in between only causes one extra read later.

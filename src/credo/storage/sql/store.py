@@ -556,7 +556,7 @@ class SqlAudit(_Repo):
     @_unavailable
     def add(self, event: AuditEvent) -> None:
         if self._s.fast is not None:
-            self._s.fast.write(AUDIT_INSERT_SQL, _audit_params(event))
+            self._s.fast.write_quiet([(AUDIT_INSERT_SQL, _audit_params(event))])
             return
         with self._write() as conn:
             conn.execute(insert(t.audit_events).values(_audit_values(event)))
@@ -565,11 +565,8 @@ class SqlAudit(_Repo):
     def add_many(self, events: list[AuditEvent]) -> None:
         if not events:
             return
-        if self._s.fast is not None:
-            if len(events) == 1:  # autocommit: one statement instead of BEGIN, INSERT, COMMIT
-                self._s.fast.write(AUDIT_INSERT_SQL, _audit_params(events[0]))
-            else:
-                self._s.fast.transaction([(AUDIT_INSERT_SQL, _audit_params(event)) for event in events])
+        if self._s.fast is not None:  # a batch of one is one autocommit statement; no counter re-read after
+            self._s.fast.write_quiet([(AUDIT_INSERT_SQL, _audit_params(event)) for event in events])
             return
         with self._write() as conn:
             conn.execute(insert(t.audit_events), [_audit_values(event) for event in events])
