@@ -9,6 +9,7 @@ from pathlib import Path
 
 from credo.domain.models import AuditEvent, Client, TokenRecord
 from credo.storage.sql.engine import make_engine
+from credo.storage.sql.fast import WAL_AUTOCHECKPOINT_PAGES
 from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
 
@@ -94,3 +95,16 @@ def test_audit_rows_cost_no_counter_reread_and_hide_no_change(tmp_path: Path) ->
     finally:
         one.close()
         two.close()
+
+
+def test_the_probe_writing_audit_rows_keeps_the_large_checkpoint_threshold(tmp_path: Path) -> None:
+    storage = _storage(tmp_path / "p.db")
+    try:
+        assert storage.fast is not None
+        storage.audit.add(AuditEvent(realm="r", action="a", actor="x", ts=1))  # first use: the probe only
+        probe = storage.fast._local.probe
+        assert probe is not None
+        assert probe.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == WAL_AUTOCHECKPOINT_PAGES
+        assert storage.fast._checkpointer is not None  # its WAL pages are checkpointed in the background too
+    finally:
+        storage.close()

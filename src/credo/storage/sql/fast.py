@@ -116,12 +116,15 @@ class SqliteFastPath:
         conn = self._local.conn
         if conn is None:
             conn = self._local.conn = self._open()
-            with self._lock:
-                if self._checkpointer is None and not self._closed:
-                    self._checkpointer = _Checkpointer(self._open)
-                    self._checkpointer.start()
+            self._start_checkpointer()
             conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         return conn
+
+    def _start_checkpointer(self) -> None:
+        with self._lock:
+            if self._checkpointer is None and not self._closed:
+                self._checkpointer = _Checkpointer(self._open)
+                self._checkpointer.start()
 
     def _wrote(self) -> None:
         if self._checkpointer is not None:
@@ -157,6 +160,8 @@ class SqliteFastPath:
         probe = self._local.probe
         if probe is None:
             probe = self._local.probe = self._open()
+            self._start_checkpointer()  # it writes audit rows
+            probe.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         return probe
 
     @guarded
