@@ -160,19 +160,14 @@ def read_access_token(services: Services, realm: Realm, value: str, *, check_liv
         if record.expires_at <= services.clock.now():
             return None
         token = AccessToken(value, realm.name, record.claims, False)
-    if services.storage.one_time.is_burned(realm.name, REVOKED_PREFIX + token.jti):
-        return None
-    if _family_revoked(services, realm, token):
+    # Revoked itself, or (issued with a refresh token) its refresh family revoked: one query for both.
+    family = token.claims.get(FAMILY_CLAIM)
+    burned = (REVOKED_PREFIX + token.jti,) if family is None else (REVOKED_PREFIX + token.jti, FAMILY_REVOKED + str(family))
+    if services.storage.one_time.any_burned(realm.name, burned):
         return None
     if check_live and not is_live(services, realm, token):
         return None
     return token
-
-
-def _family_revoked(services: Services, realm: Realm, token: AccessToken) -> bool:
-    """Only tokens issued with a refresh token carry a family; others cost nothing here."""
-    family = token.claims.get(FAMILY_CLAIM)
-    return family is not None and services.storage.one_time.is_burned(realm.name, FAMILY_REVOKED + str(family))
 
 
 def is_live(services: Services, realm: Realm, token: AccessToken) -> bool:

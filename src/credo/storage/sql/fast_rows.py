@@ -32,6 +32,15 @@ TOKEN_INSERT_SQL = (f"INSERT INTO tokens ({', '.join(TOKEN_COLUMNS)}) "  # noqa:
 
 BURN_SQL = "INSERT INTO one_time_ids (realm, id, expires_at) VALUES (?, ?, ?)"
 IS_BURNED_SQL = "SELECT 1 FROM one_time_ids WHERE realm = ? AND id = ?"
+_ANY_BURNED_SQL = {n: f"SELECT 1 FROM one_time_ids WHERE realm = ? AND id IN ({', '.join('?' * n)}) LIMIT 1"  # noqa: S608
+                   for n in range(2, 5)}
+
+
+def any_burned_sql(count: int) -> str:
+    """The statement for `count` ids (prepared for two to four: a token's jti and its refresh family)."""
+    sql = _ANY_BURNED_SQL.get(count)
+    return sql if sql is not None else (
+        f"SELECT 1 FROM one_time_ids WHERE realm = ? AND id IN ({', '.join('?' * count)}) LIMIT 1")  # noqa: S608
 
 
 def token_params(record: TokenRecord, claims_json: str) -> tuple[Any, ...]:
