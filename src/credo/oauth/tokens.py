@@ -161,9 +161,9 @@ def read_access_token(services: Services, realm: Realm, value: str, *, check_liv
             return None
         token = AccessToken(value, realm.name, record.claims, False)
     # Revoked itself, or (issued with a refresh token) its refresh family revoked: one query for both.
-    family = token.claims.get(FAMILY_CLAIM)
-    burned = (REVOKED_PREFIX + token.jti,) if family is None else (REVOKED_PREFIX + token.jti, FAMILY_REVOKED + str(family))
-    if services.storage.one_time.any_burned(realm.name, burned):
+    one_time, revoked, family = services.storage.one_time, REVOKED_PREFIX + token.jti, token.claims.get(FAMILY_CLAIM)
+    if (one_time.is_burned(realm.name, revoked) if family is None
+            else one_time.any_burned(realm.name, (revoked, FAMILY_REVOKED + str(family)))):
         return None
     if check_live and not is_live(services, realm, token):
         return None
