@@ -34,8 +34,11 @@ class UnsupportedMediaType(OAuthError):
 
 
 async def read_body(request: Request) -> bytes:
+    return await _read_body(request, request.headers.get("content-length"))
+
+
+async def _read_body(request: Request, declared: str | None) -> bytes:
     limit: int = request.app.state.max_body_bytes
-    declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise PayloadTooLarge(f"declared body size {declared}")
     chunks: list[bytes] = []
@@ -58,6 +61,20 @@ async def read_body(request: Request) -> bytes:
 
 def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _content_headers(request: Request) -> tuple[str, str | None]:
+    """The media type and the declared length, as `_media_type` and `request.headers` give them (the
+    first of repeated headers), in one pass over the raw ASGI headers (names are lower case there)."""
+    kind = length = None
+    for name, value in request.scope["headers"]:
+        if name == b"content-type":
+            if kind is None:
+                kind = value
+        elif name == b"content-length" and length is None:
+            length = value
+    media = kind.decode("latin-1").split(";")[0].strip().lower() if kind is not None else ""
+    return media, length.decode("latin-1") if length is not None else None
 
 
 def parse_pairs(raw: str) -> dict[str, str]:
@@ -125,10 +142,11 @@ def parse_form(raw: str) -> dict[str, str]:
 
 async def read_form(request: Request) -> dict[str, str]:
     """The form body of a POST (RFC 6749 §3.2 requires application/x-www-form-urlencoded)."""
-    if _media_type(request) != FORM:
+    media_type, declared = _content_headers(request)
+    if media_type != FORM:
         raise UnsupportedMediaType("not a form body",
                                    description=f"The request body must be {FORM}.")
-    body = await read_body(request)
+    body = await _read_body(request, declared)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
