@@ -299,6 +299,18 @@ def test_one_time_ids(any_storage: Storage) -> None:
     assert s.one_time.burn(R, "x", 500) is True  # after purge it is a fresh id
 
 
+def test_any_burned(any_storage: Storage) -> None:
+    s = any_storage
+    assert s.one_time.any_burned(R, ()) is False
+    assert s.one_time.any_burned(R, ("a", "b")) is False
+    s.one_time.burn(R, "b", 10**10)
+    s.one_time.burn("bravo", "a", 10**10)
+    assert s.one_time.any_burned(R, ("a", "b")) is True and s.one_time.any_burned(R, ("b", "a")) is True
+    assert s.one_time.any_burned(R, ("a",)) is False and s.one_time.any_burned(R, ("b",)) is True
+    assert s.one_time.any_burned(R, ("a", "c", "d", "e")) is False  # the other realm's "a" does not count
+    assert s.one_time.any_burned("bravo", ("c", "a")) is True and s.one_time.any_burned("bravo", ("b", "c")) is False
+
+
 # --- keys, audit, admins --------------------------------------------------------------------------
 
 def test_keys(any_storage: Storage) -> None:

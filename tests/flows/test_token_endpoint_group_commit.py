@@ -135,17 +135,49 @@ def test_a_failed_token_commit_fails_the_batch_and_stores_nothing(tmp_path: Path
         assert storage.audit.query("alpha") == []  # no audit record for writes that failed
 
 
-def test_the_commit_runs_before_the_waiting_request_resumes(tmp_path: Path) -> None:
-    """durable() yields once: the batch's commit, scheduled first, has run when the request resumes."""
+def test_one_transaction_before_any_request_of_the_batch_answers(tmp_path: Path) -> None:
+    """durable() yields once; the first request to resume commits the whole batch, in one transaction,
+    and no request of the batch returns before that commit."""
     with make_storage("sqlite", tmp_path) as storage:
-        async def run() -> bool:
+        statements: list[str] = []
+
+        async def run() -> list[int]:
+            fast = storage.fast  # type: ignore[attr-defined]
+            fast.change_counter()  # opens this thread's connection, which commits the rows
+            fast._local.conn.set_trace_callback(statements.append)
+            group = GroupCommit(storage, asyncio.get_running_loop())
+            sinks = [RequestWrites(group) for _ in range(3)]
+            seen: list[int] = []
+
+            async def answer(i: int) -> None:
+                sinks[i](_event(i))
+                await sinks[i].durable()
+                seen.append(len(storage.audit.query("alpha")))  # what is durable when it answers
+
+            await asyncio.gather(*(answer(i) for i in range(3)))
+            sinks[0](_event(3))  # after the commit: a new batch
+            await sinks[0].durable()
+            return seen
+
+        assert _run(run()) == [3, 3, 3]
+        assert [s.split(" ")[0] for s in statements] == ["BEGIN", "INSERT", "INSERT", "INSERT", "COMMIT", "INSERT"]
+
+
+def test_a_cancelled_request_still_commits_its_batch(tmp_path: Path) -> None:
+    with make_storage("sqlite", tmp_path) as storage:
+        async def run() -> None:
             group = GroupCommit(storage, asyncio.get_running_loop())
             sink = RequestWrites(group)
             sink(_event(1))
-            done = group.add(_event(2))
-            await asyncio.sleep(0)
-            return done.done() and len(storage.audit.query("alpha")) == 2
-        assert _run(run())
+            sink(_record(1))
+            waiting = asyncio.ensure_future(sink.durable())
+            await asyncio.sleep(0)  # it now waits in its yield
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+        _run(run())
+        assert [e.actor for e in storage.audit.query("alpha")] == ["agent-1"]
+        assert storage.tokens.get("hash-1") == _record(1)
 
 
 def test_failed_commit_fails_every_waiting_request(tmp_path: Path) -> None:

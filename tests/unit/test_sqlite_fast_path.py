@@ -7,7 +7,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from credo.domain.models import Client, TokenRecord
+from credo.domain.models import AuditEvent, Client, TokenRecord
 from credo.storage.sql.engine import make_engine
 from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
@@ -73,3 +73,31 @@ def test_wal_stays_bounded_under_a_steady_stream_of_writes(tmp_path: Path) -> No
         assert wal.stat().st_size < 64 * 1024 * 1024, wal.stat().st_size  # 10,000 pages of 4 KB, plus slack
     finally:
         storage.close()
+
+
+def test_audit_rows_cost_no_counter_reread_and_hide_no_change(tmp_path: Path) -> None:
+    """Audit rows are committed on the thread's own connection, which also polls data_version: its own
+    commits leave data_version alone (no counter re-read on the next poll), while every other connection's
+    commit still moves it."""
+    one, two = _storage(tmp_path / "a.db"), _storage(tmp_path / "a.db")
+    try:
+        assert one.fast is not None
+        start = one.change_counter()
+        conn = one.fast._local.conn
+        assert conn is not None
+        statements: list[str] = []
+        conn.set_trace_callback(statements.append)
+        one.audit.add_many([AuditEvent(realm="r", action="token_exchange", actor="a", ts=1)])
+        one.audit.add(AuditEvent(realm="r", action="token_exchange", actor="a", ts=2))
+        one.audit.add_many([AuditEvent(realm="r", action="token_exchange", actor=f"b{i}", ts=3) for i in range(3)])
+        statements.clear()
+        assert one.change_counter() == start
+        assert statements == ["PRAGMA data_version"]  # the counter itself was not read again
+        assert [e.actor for e in two.audit.query("r", limit=10)].count("a") == 2  # committed, seen elsewhere
+        two.clients.create(Client(realm="r", client_id="c"))
+        two.clients.update(Client(realm="r", client_id="c", name="renamed"))  # an update moves the counter
+        one.audit.add(AuditEvent(realm="r", action="token_exchange", actor="a", ts=4))
+        assert one.change_counter() == start + 1  # another connection's change is still seen
+    finally:
+        one.close()
+        two.close()

@@ -73,7 +73,7 @@ class Client:
     @property
     def stateless_tokens(self) -> bool | None:
         """The client's token-format override, or None to follow the realm."""
-        if not self.overrides_enabled or ATTR_STATELESS not in self.attributes:
+        if ATTR_STATELESS not in self.attributes or not self.overrides_enabled:
             return None
         return _truthy(self.attributes.get(ATTR_STATELESS))
 
@@ -84,7 +84,7 @@ class Client:
     @property
     def access_token_lifetime(self) -> int | None:
         values = self.attributes.get(ATTR_ACCESS_TOKEN_LIFETIME)
-        if not self.overrides_enabled or not values:
+        if not values or not self.overrides_enabled:
             return None
         try:
             return max(60, int(values[0]))

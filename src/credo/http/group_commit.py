@@ -4,12 +4,14 @@ Two kinds of rows are written per token request: the audit event of every token 
 denied) and the record of every stateful (opaque) access token. Committed one by one that is a write
 transaction per request: most of the request's database time, and on SQLite a few WAL pages per commit,
 whose checkpoints then stall the server. Here the writes of all the requests handled in one event-loop
-step are committed together, one transaction per kind, at the start of the next step, and each request
-answers only after the commit of its own writes returned. So a response never leaves the server before
-its token and audit record are in the database (the same guarantee as one commit per request), and if a
-commit fails, every request of the batch fails with a 503 instead of answering with an unstored token or
-unaudited. Nothing is held in memory across requests: the batch is only the writes of the requests that
-are waiting for it, so there is no crash window and nothing to flush at shutdown.
+step form a batch; each of those requests yields once, and the first of them to resume (at the start of
+the next step) commits the whole batch, one transaction per kind, before it answers; the others find it
+committed. So a response never leaves the server before its token and audit record are in the database
+(the same guarantee as one commit per request), and if a commit fails, every request of the batch fails
+with a 503 instead of answering with an unstored token or unaudited. A request cancelled while it waits
+still commits the batch if nobody has yet. Nothing is held in memory across requests: the batch is only
+the writes of the requests that are waiting for it, so there is no crash window and nothing to flush at
+shutdown. (No future and no scheduled callback: the yield is the only event-loop work a batch costs.)
 """
 
 from __future__ import annotations
@@ -22,67 +24,79 @@ from credo.domain.models import AuditEvent, TokenRecord
 from credo.storage.protocols import Storage, StorageUnavailable
 
 
+class WriteBatch:
+    """The writes of one loop step's requests, and the outcome of their commit once it ran."""
+
+    __slots__ = ("committed", "error", "events", "tokens")
+
+    def __init__(self) -> None:
+        self.events: list[AuditEvent] = []
+        self.tokens: list[TokenRecord] = []
+        self.committed = False
+        self.error: Exception | None = None
+
+
 class GroupCommit:
     """The writes of one event loop's requests, committed once per loop step."""
 
     def __init__(self, storage: Storage, loop: asyncio.AbstractEventLoop) -> None:
         self.storage = storage
         self.loop = loop
-        self._events: list[AuditEvent] = []
-        self._tokens: list[TokenRecord] = []
-        self._done: asyncio.Future[None] | None = None
+        self._open: WriteBatch | None = None  # the batch writes join until it is committed
 
-    def add(self, write: AuditEvent | TokenRecord) -> asyncio.Future[None]:
-        if self._done is None:
-            self._done = self.loop.create_future()
-            self.loop.call_soon(self._commit)
+    def add(self, write: AuditEvent | TokenRecord) -> WriteBatch:
+        batch = self._open
+        if batch is None:
+            batch = self._open = WriteBatch()
         if isinstance(write, TokenRecord):
-            self._tokens.append(write)
+            batch.tokens.append(write)
         else:
-            self._events.append(write)
-        return self._done
+            batch.events.append(write)
+        return batch
 
-    def _commit(self) -> None:
-        events, tokens, done = self._events, self._tokens, self._done
-        self._events, self._tokens, self._done = [], [], None
-        assert done is not None
+    def commit(self, batch: WriteBatch) -> None:
+        """Commit `batch` unless that was done already; later writes start a new batch."""
+        if batch.committed:
+            return
+        batch.committed = True
+        if self._open is batch:
+            self._open = None
         try:
             # Tokens first: if the audit commit then fails, the stored tokens were never handed out.
-            self.storage.tokens.add_many(tokens)
-            self.storage.audit.add_many(events)
+            self.storage.tokens.add_many(batch.tokens)
+            self.storage.audit.add_many(batch.events)
         except Exception as exc:  # every waiting request fails with it
-            done.set_exception(exc)
-        else:
-            done.set_result(None)
+            batch.error = exc
 
 
 class RequestWrites:
     """One request's write sink: its writes join the loop's group; `durable()` waits for their commit."""
 
-    __slots__ = ("_done", "_group")
+    __slots__ = ("_batch", "_group")
 
     def __init__(self, group: GroupCommit) -> None:
         self._group = group
-        self._done: asyncio.Future[None] | None = None
+        self._batch: WriteBatch | None = None
 
     def __call__(self, write: AuditEvent | TokenRecord) -> None:
-        self._done = self._group.add(write)
+        self._batch = self._group.add(write)
 
     async def durable(self) -> None:
-        done = self._done
-        if done is None:
+        batch = self._batch
+        if batch is None:
             return
-        if not done.done():
-            # One bare yield: the commit was scheduled (call_soon) when the batch's first write came, so
-            # it runs before this task resumes, in the same loop step; awaiting the future would cost
-            # another step (its wake-up is scheduled only once the result is set).
-            await asyncio.sleep(0)
-        try:
-            await done  # normally already done: no suspension
-        except StorageUnavailable as exc:
-            raise StorageUnavailable(str(exc)) from None  # a fresh error per request of the batch
-        except Exception as exc:  # e.g. a token-hash collision: nothing of the batch was stored; retry
-            raise StorageUnavailable(f"group commit failed: {type(exc).__name__}") from None
+        if not batch.committed:
+            try:
+                await asyncio.sleep(0)  # every request of this loop step adds its writes meanwhile
+            finally:
+                self._group.commit(batch)  # first to resume (or to be cancelled): commit for all
+        error = batch.error
+        if error is None:
+            return
+        if isinstance(error, StorageUnavailable):
+            raise StorageUnavailable(str(error)) from None  # a fresh error per request of the batch
+        # e.g. a token-hash collision: nothing of the batch was stored; the client may retry
+        raise StorageUnavailable(f"group commit failed: {type(error).__name__}") from None
 
 
 def request_writes(request: Request) -> RequestWrites:

@@ -9,7 +9,6 @@ claim checks (issuer, times, audience, required claims) stay in keyring.py.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 from typing import Any
@@ -32,7 +31,7 @@ class MalformedJws(ValueError):
 
 
 def b64url(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URL).rstrip(b"=")
 
 
 def b64url_decode(segment: bytes) -> bytes:
@@ -45,6 +44,7 @@ def b64url_decode(segment: bytes) -> bytes:
 
 
 _TO_STD = bytes.maketrans(b"-_", b"+/")
+_TO_URL = bytes.maketrans(b"+/", b"-_")
 
 
 def encoded_header(alg: str, kid: str, typ: str) -> bytes:

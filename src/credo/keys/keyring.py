@@ -216,7 +216,7 @@ class KeyRing:
         now = self._clock.now()
         exp, nbf = claims["exp"], claims.get("nbf", claims["iat"])
         # Credo issues integer NumericDates only: strings, booleans and floats are refused, not coerced.
-        if not all(type(v) is int for v in (exp, nbf, claims["iat"])):
+        if type(exp) is not int or type(nbf) is not int or type(claims["iat"]) is not int:
             raise TokenRejected("time claim is not an integer")
         if exp <= now:
             raise TokenRejected("expired")

@@ -62,6 +62,10 @@ class Decision:
 
 def choose_target(audience: str | None, resource: str | None, accepts_audience: bool) -> str:
     """The one application named by `audience` and/or `resource`."""
+    if resource is None and audience is not None and accepts_audience:  # the usual request
+        words = audience.split()
+        if len(words) == 1:
+            return words[0]
     given = [v for v in (audience, resource) if v is not None]
     if not given:
         raise InvalidTarget("no audience", description="The 'audience' parameter naming the target application is required.")

@@ -160,36 +160,34 @@ def read_access_token(services: Services, realm: Realm, value: str, *, check_liv
         if record.expires_at <= services.clock.now():
             return None
         token = AccessToken(value, realm.name, record.claims, False)
-    if services.storage.one_time.is_burned(realm.name, REVOKED_PREFIX + token.jti):
-        return None
-    if _family_revoked(services, realm, token):
+    # Revoked itself, or (issued with a refresh token) its refresh family revoked: one query for both.
+    one_time, revoked, family = services.storage.one_time, REVOKED_PREFIX + token.jti, token.claims.get(FAMILY_CLAIM)
+    if (one_time.is_burned(realm.name, revoked) if family is None
+            else one_time.any_burned(realm.name, (revoked, FAMILY_REVOKED + str(family)))):
         return None
     if check_live and not is_live(services, realm, token):
         return None
     return token
 
 
-def _family_revoked(services: Services, realm: Realm, token: AccessToken) -> bool:
-    """Only tokens issued with a refresh token carry a family; others cost nothing here."""
-    family = token.claims.get(FAMILY_CLAIM)
-    return family is not None and services.storage.one_time.is_burned(realm.name, FAMILY_REVOKED + str(family))
-
-
 def is_live(services: Services, realm: Realm, token: AccessToken) -> bool:
     """The cascade: everything the token depends on must still exist and be enabled."""
-    client = services.client(realm.name, token.client_id)
-    if client is None or not client.enabled or client.created_at > token.iat:
+    client_id, sub, iat = token.client_id, token.sub, token.iat
+    if not _enabled(services, realm, client_id, iat):
         return False
     if token.is_user_token:
-        user = services.user(realm.name, token.sub)
+        user = services.user(realm.name, sub)
         if user is None or not user.active:
             return False
-    elif token.sub != token.client_id and not _enabled(services, realm, token.sub, token.iat):
+    elif sub != client_id and not _enabled(services, realm, sub, iat):
         return False
     for actor in token.actors():
-        if not _enabled(services, realm, actor, token.iat):
+        if not _enabled(services, realm, actor, iat):
             return False
-    return all(_enabled(services, realm, aud, token.iat) for aud in token.audience)
+    for aud in token.audience:  # the token's own client (checked above) is often one of them
+        if aud != client_id and not _enabled(services, realm, aud, iat):
+            return False
+    return True
 
 
 def _enabled(services: Services, realm: Realm, client_id: str, iat: int) -> bool:

@@ -282,6 +282,9 @@ class _OneTime(_Base):
     def is_burned(self, realm: str, one_time_id: str) -> bool:
         return (realm, one_time_id) in self._rows
 
+    def any_burned(self, realm: str, one_time_ids: tuple[str, ...]) -> bool:
+        return any((realm, one_time_id) in self._rows for one_time_id in one_time_ids)
+
     def purge_expired(self, now: int) -> int:
         with self._lock:
             dead = [k for k, exp in self._rows.items() if exp <= now]

@@ -119,7 +119,7 @@ class TokenExchange:
                details: dict[str, Any]) -> None:
         services.audit(AuditEvent(realm=request.realm.name, action="token_exchange", actor=client.client_id,
                                   decision="allow" if decision == "allow" else "deny",
-                                  target=str(details.get("audience") or ""), reason=reason, details=dict(details),
+                                  target=str(details["audience"] or ""), reason=reason, details=details,
                                   ts=services.clock.now()))
 
 

@@ -40,6 +40,7 @@ from credo.storage.sql.fast_rows import (
     TOKEN_INSERT_SQL,
     TOUCH_SQL,
     ClientRow,
+    any_burned_sql,
     client_params,
     token_params,
 )
@@ -535,6 +536,19 @@ class SqlOneTime(_Repo):
             return self._s.fast.one(IS_BURNED_SQL, (realm, one_time_id)) is not None
         with self._read() as conn:
             q = select(t.one_time_ids.c.id).where(t.one_time_ids.c.realm == realm, t.one_time_ids.c.id == one_time_id)
+            return conn.execute(q).first() is not None
+
+    @_unavailable
+    def any_burned(self, realm: str, one_time_ids: tuple[str, ...]) -> bool:
+        if len(one_time_ids) == 1:
+            return self.is_burned(realm, one_time_ids[0])
+        if not one_time_ids:
+            return False
+        if self._s.fast is not None:
+            return self._s.fast.one(any_burned_sql(len(one_time_ids)), (realm, *one_time_ids)) is not None
+        with self._read() as conn:
+            q = select(t.one_time_ids.c.id).where(t.one_time_ids.c.realm == realm,
+                                                  t.one_time_ids.c.id.in_(one_time_ids)).limit(1)
             return conn.execute(q).first() is not None
 
     @_unavailable
