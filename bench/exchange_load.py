@@ -59,6 +59,17 @@ def load(url: str, body: str, seconds: int, connections: int) -> tuple[float, fl
     return rps, p99, int(bad.group(1)) if bad else 0
 
 
+def peer_cc(args: argparse.Namespace, agent: dict[str, str]) -> tuple[float, float, int]:
+    """One round of peer.py's `cc` workload; the peer's requests/s, p99 and failures."""
+    out = subprocess.run([sys.executable, args.peer_script, "--ours-base", args.base, "--client-id",
+                          agent["client_id"], "--client-secret", agent["client_secret"], "--scope", "monitor",
+                          "--workloads", "cc", "--rounds", "1", "--seconds", str(args.seconds),
+                          "--connections", str(args.connections), "--json"],
+                         capture_output=True, text=True, timeout=args.seconds * 4 + 120, check=False)
+    row = json.loads(out.stdout.strip().splitlines()[-1])["cc"]
+    return row["peer_rps"], row["peer_p99_ms"], int(row["peer_errors"])
+
+
 def setup(realm: str, tag: str) -> dict[str, dict[str, str]]:
     app, user = f"bench-app-{tag}", f"bench-user-{tag}"
     app_secret = cli("app", "create", realm, app, "--type", "web", "--scope", "read-data write-data",
@@ -83,6 +94,8 @@ def main() -> int:
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.add_argument("--peer-script", default="", help="peer.py: after each round, run its `cc` workload (peer and "
+                   "ours) once, and print each exchange's ratio to the peer's client credentials")
     args = p.parse_args()
     parties = setup(args.realm, uuid.uuid4().hex[:8])
     app = parties["app"]
@@ -101,9 +114,13 @@ def main() -> int:
             post(token_url, fields)  # fail fast if the set-up is wrong
             loads[f"exchange {flow} ({fmt} tokens)"] = urllib.parse.urlencode(fields)
     runs: dict[str, list[tuple[float, float, int]]] = {name: [] for name in loads}
+    if args.peer_script:
+        runs["peer cc (node-oidc-provider)"] = []
     for _ in range(args.rounds):  # interleaved, so that a drifting machine hurts every workload alike
         for name, body in loads.items():
             runs[name].append(load(token_url, body, args.seconds, args.connections))
+        if args.peer_script:
+            runs["peer cc (node-oidc-provider)"].append(peer_cc(args, parties["jwt"]))
     results: dict[str, dict[str, float]] = {}
     for name, samples in runs.items():
         rps = statistics.median(r for r, _, _ in samples)
@@ -111,6 +128,12 @@ def main() -> int:
         bad = sum(b for _, _, b in samples)
         results[name] = {"rps": rps, "p99_ms": p99, "failed": bad}
         print(f"{name:45s} {rps:9.1f} req/s   p99 {p99:8.1f} ms   failed {bad}")
+    peer = results.get("peer cc (node-oidc-provider)")
+    if peer:
+        for name, row in results.items():
+            if name.startswith("exchange"):
+                print(f"ratio {name} / peer cc: {row['rps'] / peer['rps']:.2f}   "
+                      f"p99 {row['p99_ms']:.1f} ms vs {peer['p99_ms']:.1f} ms")
     if args.json:
         print(json.dumps(results))
     return 0
