@@ -149,3 +149,17 @@ change_counter = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("n", BigInteger, nullable=False),
 )
+
+# One row per failed client authentication or password login (the failure throttles); key_hash is a keyed
+# hash of (throttle, realm, claimed identity, source address). Rows are purged once expired.
+# AUTOINCREMENT on SQLite: ids are never reused, so processes can follow new rows by id.
+auth_failures = Table(
+    "auth_failures", metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("failed_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_auth_failures_key_hash", "key_hash", "failed_at"),
+    Index("ix_auth_failures_expires_at", "expires_at"),
+    sqlite_autoincrement=True,
+)
