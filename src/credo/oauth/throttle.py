@@ -37,6 +37,7 @@ from credo.storage.protocols import FailureLog
 
 ThrottleKey = tuple[str, str, str]
 SYNC_BATCH = 1000  # log rows read per sync; more are read at the next check
+DIGESTS_KEPT = 10_000  # digests of recently checked keys kept in memory
 
 
 class _Entry:
@@ -73,6 +74,7 @@ class FailureThrottle:
         self._name = name  # separates the keys of throttles sharing one log
         self.sync_interval = sync_interval
         self._known: OrderedDict[str, _Entry] = OrderedDict()
+        self._digests: dict[ThrottleKey, str] = {}
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()
         self._next_sync = 0.0
@@ -128,8 +130,15 @@ class FailureThrottle:
         return len(self._known)
 
     def _key(self, key: ThrottleKey) -> str:
-        realm, identity, source = key
-        return self._digest(f"throttle:{self._name}:{len(realm)}:{realm}:{len(identity)}:{identity}:{source}")
+        """The key's digest, remembered for the keys seen lately (a keyed hash costs about 2 us)."""
+        k = self._digests.get(key)
+        if k is None:
+            realm, identity, source = key
+            k = self._digest(f"throttle:{self._name}:{len(realm)}:{realm}:{len(identity)}:{identity}:{source}")
+            if len(self._digests) >= DIGESTS_KEPT:
+                self._digests.clear()
+            self._digests[key] = k
+        return k
 
     def _refuse(self, key: ThrottleKey, retry_after: int) -> None:
         raise TooManyRequests(f"{self._what} throttled for {key[1]!r}", retry_after=max(1, retry_after))
