@@ -130,7 +130,9 @@ audit_events = Table(
     Column("action", String(64), nullable=False),
     Column("actor", String(255), nullable=False),
     Column("decision", String(8), nullable=False),
-    Column("target", String(255), nullable=False),
+    # Unbounded: a policy's `agent->application`, or the audience a refused exchange asked for. SQLite keeps
+    # its declared VARCHAR(255) (it does not enforce lengths; see migration 0003).
+    Column("target", Text().with_variant(String(255), "sqlite"), nullable=False),
     Column("reason", Text, nullable=False),
     Column("details", Text, nullable=False),
     Index("ix_audit_realm_ts", "realm", "ts"),
