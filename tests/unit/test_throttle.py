@@ -7,7 +7,7 @@ import pytest
 from credo.domain.errors import TooManyRequests
 from credo.keys.clock import FrozenClock
 from credo.keys.secrets import SecretHasher
-from credo.oauth.throttle import FailureThrottle
+from credo.oauth.throttle import DIGESTS_KEPT, FailureThrottle
 from credo.storage.memory import MemoryStorage
 from credo.storage.protocols import FailureLog
 
@@ -199,3 +199,23 @@ def test_the_log_holds_no_identity_or_address_and_is_purged() -> None:
 def test_a_shared_log_needs_a_digest() -> None:
     with pytest.raises(ValueError):
         FailureThrottle(FrozenClock(), log=MemoryStorage().auth_failures)
+
+
+def test_remembered_digests_are_bounded_and_still_right() -> None:
+    clock = FrozenClock()
+    calls: list[str] = []
+
+    def digest(text: str) -> str:
+        calls.append(text)
+        return _digest(text)
+
+    log = MemoryStorage().auth_failures
+    t = FailureThrottle(clock, limit=2, window=60, log=log, digest=digest)
+    t.failed(KEY)
+    for i in range(DIGESTS_KEPT + 10):
+        t.check(("alpha", f"c{i}", "ip"))
+    assert len(t._digests) <= DIGESTS_KEPT
+    t.failed(KEY)  # its digest was forgotten on the way: computed again, and the same
+    assert calls.count(calls[0]) == 2
+    with pytest.raises(TooManyRequests):
+        t.check(KEY)
