@@ -50,10 +50,13 @@ def build_services(settings: Settings, storage: Storage, *, base_url: str, clock
     services.cache._interval = settings.cache_check_interval
     services.cache._max = settings.record_cache_entries
     services.script_runner = QuickJsRunner()
-    services.auth_throttle = FailureThrottle(clock, limit=settings.auth_failure_limit,
-                                             window=settings.auth_failure_window)
-    services.login_throttle = FailureThrottle(clock, limit=settings.auth_failure_limit,
-                                              window=settings.auth_failure_window, what="password login")
+    # Failures are shared through the database by every process using it (see credo.oauth.throttle).
+    for attr, name, what in (("auth_throttle", "auth", "client authentication"),
+                             ("login_throttle", "login", "password login")):
+        setattr(services, attr, FailureThrottle(
+            clock, limit=settings.auth_failure_limit, window=settings.auth_failure_window, what=what, name=name,
+            log=storage.auth_failures, digest=services.hasher.keyed_hash,
+            sync_interval=settings.auth_failure_sync_interval))
     return services
 
 

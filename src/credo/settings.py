@@ -38,9 +38,13 @@ class Settings(BaseSettings):
     log_level: str = Field(default="info")
     auth_failure_limit: int = Field(default=10, ge=1, description="Failed client authentications per client id and "
                                                                   "source address, and failed password logins per "
-                                                                  "username and source address, before 429 "
-                                                                  "(per process).")
+                                                                  "username and source address, before 429. "
+                                                                  "Counted over all processes sharing the database.")
     auth_failure_window: int = Field(default=60, ge=1, description="Seconds the failures are counted over.")
+    auth_failure_sync_interval: float = Field(
+        default=1.0, ge=0.0, le=60.0, description="Seconds between reads of the failures other processes recorded "
+                                                  "(0: before every authentication). A process checks a key it "
+                                                  "knows failures for against the shared count on every attempt.")
 
     @field_validator("sqlite_synchronous")
     @classmethod

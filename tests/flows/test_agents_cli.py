@@ -73,3 +73,14 @@ def test_cli_errors_name_the_field(shared_db: LiveServer) -> None:
     assert result.exit_code == 2 and "client_id" in result.output
     result = CliRunner().invoke(cli, ["app", "create", "alpha", "x", "--type", "desktop"])
     assert result.exit_code == 2 and "app_type" in result.output
+
+
+@pytest.mark.parametrize("command", [("app", "create"), ("agent", "create")])
+def test_cli_refuses_a_long_client_name(shared_db: LiveServer, command: tuple[str, str]) -> None:
+    result = CliRunner().invoke(cli, [*command, "alpha", "long-name", "--name", "n" * 256])
+    assert result.exit_code == 2, result.output
+    assert "error: name: must be a string of at most 255 characters." in result.output
+    assert shared_db.services.storage.clients.get("alpha", "long-name") is None
+    [ok] = run(*command, "alpha", "long-name", "--name", "n" * 255)
+    assert ok["client_id"] == "long-name"
+    assert shared_db.services.storage.clients.get("alpha", "long-name").name == "n" * 255  # type: ignore[union-attr]

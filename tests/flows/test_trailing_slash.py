@@ -119,3 +119,29 @@ def test_only_public_paths_lose_their_trailing_slash(path: str, expected: str) -
     out = without_trailing_slash(scope)
     assert out["path"] == expected and out["raw_path"] == expected.encode()
     assert scope["path"] == path  # the caller's scope is not changed
+
+
+@pytest.mark.parametrize("method, path", [
+    ("POST", "/am/oauth2/realms/root/realms/alpha/register//"),
+    ("POST", "/am/oauth2/realms/root/realms/alpha/register///"),
+    ("POST", "/am/oauth2/register//"),
+    ("POST", "/am/oauth2/realms/root/realms/alpha/aiagent/register//"),
+    ("POST", "/am/oauth2/realms/root/realms/alpha/access_token//"),
+    ("POST", "/am/oauth2/realms/root/realms/alpha/introspect//"),
+    ("GET", "/am/oauth2/realms/root/realms/alpha/register/some-client//"),
+    ("GET", "/am/oauth2/realms/root/realms/alpha/.well-known/openid-configuration//"),
+    ("GET", "/.well-known/oauth-authorization-server/am/oauth2//"),
+])
+def test_a_double_trailing_slash_is_an_unknown_path(sqlite_server: LiveServer, sqlite_demo: dict[str, str],
+                                                    method: str, path: str) -> None:
+    """Not the endpoint, and not a redirect to it: 404 exactly as for a path that names nothing."""
+    with sqlite_server.client() as http:
+        unknown = http.request(method, "/am/oauth2/realms/root/realms/alpha/no-such-endpoint", json=SEED_BODY)
+        r = http.request(method, path, json=SEED_BODY)
+    assert unknown.status_code == 404
+    assert r.status_code == 404, r.text
+    assert "location" not in r.headers
+    assert r.json() == unknown.json() == {"error": "not_found", "error_description": "Not Found"}
+    assert r.headers["content-type"] == unknown.headers["content-type"]
+    assert r.headers.get("cache-control") == unknown.headers.get("cache-control")
+    assert sqlite_server.services.storage.clients.count("alpha", dynamic=True) == 0

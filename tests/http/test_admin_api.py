@@ -224,6 +224,10 @@ BAD_INPUTS = [
     ("POST", "/realms/alpha/applications", {"client_id": "new", "grant_types": ["implicit"]}, 400,
      "invalid_client_metadata", "grant_types"),
     ("POST", "/realms/alpha/agents", {"name": "no id"}, 400, "invalid_request", "client_id"),
+    ("POST", "/realms/alpha/applications", {"client_id": "new", "name": "n" * 256}, 400, "invalid_request", "name"),
+    ("POST", "/realms/alpha/agents", {"client_id": "new", "name": "n" * 256}, 400, "invalid_request", "name"),
+    ("PATCH", "/realms/alpha/applications/app", {"name": "n" * 256}, 400, "invalid_request", "name"),
+    ("PATCH", "/realms/alpha/agents/agent", {"name": "n" * 256}, 400, "invalid_request", "name"),
     ("POST", "/realms/alpha/agents", {"client_id": "new", "stateless_tokens": "yes"}, 400, "invalid_request",
      "stateless_tokens"),
     ("PUT", "/realms/alpha/agents/agent/policies/nope", {}, 400, "invalid_request", "application_id"),
@@ -399,3 +403,17 @@ def test_console_forms_never_fail_with_a_server_error(sqlite_server: LiveServer)
                 assert "Traceback" not in r.text
     finally:
         http.close()
+
+
+def test_a_client_name_is_checked_alike_on_create_and_update(admin: Admin) -> None:
+    admin("POST", "/realms", {"name": "alpha"})
+    for kind in ("applications", "agents"):
+        created = admin("POST", f"/realms/alpha/{kind}", {"client_id": f"long-{kind}", "name": "n" * 256})
+        assert created.status_code == 400, created.text
+        assert created.json() == {"error": "invalid_request", "field": "name",
+                                  "error_description": "name: must be a string of at most 255 characters."}
+        ok = admin("POST", f"/realms/alpha/{kind}", {"client_id": f"ok-{kind}", "name": "n" * 255})
+        assert ok.status_code == 201 and ok.json()["name"] == "n" * 255, ok.text
+        updated = admin("PATCH", f"/realms/alpha/{kind}/ok-{kind}", {"name": "n" * 256})
+        assert (updated.status_code, updated.json()) == (created.status_code, created.json())
+        assert admin("GET", f"/realms/alpha/{kind}/long-{kind}").status_code == 404

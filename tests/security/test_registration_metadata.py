@@ -88,6 +88,7 @@ BAD_METADATA: list[tuple[str, dict[str, Any], str]] = [
     ("jwks empty", {"jwks": {"keys": []}}, "jwks:"),
     ("jwks not object", {"jwks": "keys"}, "jwks:"),
     ("client_name not string", {"client_name": 42}, "client_name:"),
+    ("client_name too long", {"client_name": "n" * 256}, "client_name: must be a string of at most 255 characters."),
     ("logo_uri javascript", {"logo_uri": "javascript:alert(1)"}, "logo_uri:"),
     ("contacts not list", {"contacts": "a@example.com"}, "contacts:"),
 ]

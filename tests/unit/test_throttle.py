@@ -6,7 +6,10 @@ import pytest
 
 from credo.domain.errors import TooManyRequests
 from credo.keys.clock import FrozenClock
-from credo.oauth.throttle import FailureThrottle
+from credo.keys.secrets import SecretHasher
+from credo.oauth.throttle import DIGESTS_KEPT, FailureThrottle
+from credo.storage.memory import MemoryStorage
+from credo.storage.protocols import FailureLog
 
 KEY = ("alpha", "c1", "10.0.0.1")
 
@@ -68,3 +71,151 @@ def test_expired_entries_are_dropped_on_check() -> None:
 def test_refuses_nonsense_settings(kw: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         FailureThrottle(FrozenClock(), **kw)
+
+
+# --- shared through a FailureLog (several processes on one database) --------------------------------
+
+class CountingLog:
+    """A real log (MemoryStorage's) that counts the calls made to it."""
+
+    def __init__(self, log: FailureLog) -> None:
+        self.log = log
+        self.calls: list[str] = []
+
+    def add(self, key: str, at: int, expires_at: int) -> int:
+        self.calls.append("add")
+        return self.log.add(key, at, expires_at)
+
+    def recent(self, key: str, since: int, limit: int) -> list[int]:
+        self.calls.append("recent")
+        return self.log.recent(key, since, limit)
+
+    def newer(self, after_id: int, now: int, limit: int) -> list[tuple[int, str, int]]:
+        self.calls.append("newer")
+        return self.log.newer(after_id, now, limit)
+
+    def purge_expired(self, now: int) -> int:
+        self.calls.append("purge")
+        return self.log.purge_expired(now)
+
+
+def _digest(text: str) -> str:
+    return SecretHasher(b"p" * 32).keyed_hash(text)
+
+
+def _pair(clock: FrozenClock, log: FailureLog, interval: float = 0.0, limit: int = 3) -> tuple[FailureThrottle, ...]:
+    return tuple(FailureThrottle(clock, limit=limit, window=60, log=log, digest=_digest, sync_interval=interval)
+                 for _ in range(2))
+
+
+def test_failures_in_one_process_count_in_another() -> None:
+    clock = FrozenClock()
+    one, two = _pair(clock, MemoryStorage().auth_failures)
+    one.failed(KEY)
+    two.failed(KEY)
+    clock.advance(10)
+    one.check(KEY)
+    two.check(KEY)
+    one.failed(KEY)  # three failures in all: both refuse, though neither saw three itself
+    for throttle in (one, two):
+        with pytest.raises(TooManyRequests) as err:
+            throttle.check(KEY)
+        assert err.value.retry_after == 50  # the first failure (t=0) leaves the window at t=60; now t=10
+    two.check(("alpha", "c1", "10.0.0.2"))  # other keys are not affected
+    clock.advance(50)
+    one.check(KEY)
+    two.check(KEY)
+
+
+def test_a_new_process_learns_the_failures_at_its_first_check() -> None:
+    clock = FrozenClock()
+    log = MemoryStorage().auth_failures
+    one, _ = _pair(clock, log)
+    for _ in range(3):
+        one.failed(KEY)
+    fresh = FailureThrottle(clock, limit=3, window=60, log=log, digest=_digest, sync_interval=3600)
+    with pytest.raises(TooManyRequests):
+        fresh.check(KEY)
+
+
+def test_between_syncs_a_process_learns_a_key_by_its_own_failure() -> None:
+    clock = FrozenClock()
+    log = CountingLog(MemoryStorage().auth_failures)
+    one = FailureThrottle(clock, limit=3, window=60, log=log, digest=_digest)
+    late = FailureThrottle(clock, limit=3, window=60, log=log, digest=_digest, sync_interval=3600)
+    late.check(KEY)  # synced now, next sync in an hour
+    one.failed(KEY)
+    one.failed(KEY)
+    late.check(KEY)  # it has not read the log since: the key is unknown to it (the documented gap)
+    late.failed(KEY)  # its own failure makes the key known, and the shared count applies at once
+    with pytest.raises(TooManyRequests):
+        late.check(KEY)
+
+
+def test_success_costs_no_log_access_and_a_refused_key_no_reads() -> None:
+    clock = FrozenClock()
+    log = CountingLog(MemoryStorage().auth_failures)
+    one = FailureThrottle(clock, limit=3, window=60, log=log, digest=_digest, sync_interval=3600)
+    one.check(KEY)
+    assert log.calls == ["newer"]  # the first sync
+    for _ in range(100):
+        one.check(KEY)
+        one.check(("alpha", "c2", "10.0.0.1"))
+    assert log.calls == ["newer"]
+    one.failed(KEY)
+    assert log.calls == ["newer", "add", "purge"]
+    one.check(("alpha", "c2", "10.0.0.1"))  # a key without failures: still no read
+    one.check(KEY)  # a key with failures: checked against the shared count
+    assert log.calls[3:] == ["recent"]
+    other = FailureThrottle(clock, limit=3, window=60, log=log, digest=_digest, sync_interval=3600)
+    other.failed(KEY)
+    other.failed(KEY)
+    del log.calls[:]
+    with pytest.raises(TooManyRequests):
+        one.check(KEY)
+    assert log.calls == ["recent"]
+    for _ in range(5):
+        with pytest.raises(TooManyRequests):
+            one.check(KEY)  # refused from memory until the window frees a slot
+    assert log.calls == ["recent"]
+
+
+def test_the_log_holds_no_identity_or_address_and_is_purged() -> None:
+    clock = FrozenClock()
+    log = MemoryStorage().auth_failures
+    auth = FailureThrottle(clock, limit=3, window=60, log=log, digest=_digest, name="auth")
+    login = FailureThrottle(clock, limit=3, window=60, log=log, digest=_digest, name="login")
+    auth.failed(("alpha", "alice", "10.0.0.1"))
+    login.failed(("alpha", "alice", "10.0.0.1"))
+    rows = log.newer(0, clock.now(), 10)
+    assert len(rows) == 2 and rows[0][1] != rows[1][1]  # the two throttles count separately
+    for _, key, _ in rows:
+        assert len(key) == 64 and "alice" not in key and "10.0.0.1" not in key
+    clock.advance(60)
+    auth.failed(("alpha", "bob", "10.0.0.1"))  # once a window, a failure purges expired rows
+    assert [k for _, k, _ in log.newer(0, clock.now(), 10)] == [auth._key(("alpha", "bob", "10.0.0.1"))]
+
+
+def test_a_shared_log_needs_a_digest() -> None:
+    with pytest.raises(ValueError):
+        FailureThrottle(FrozenClock(), log=MemoryStorage().auth_failures)
+
+
+def test_remembered_digests_are_bounded_and_still_right() -> None:
+    clock = FrozenClock()
+    calls: list[str] = []
+
+    def digest(text: str) -> str:
+        calls.append(text)
+        return _digest(text)
+
+    log = MemoryStorage().auth_failures
+    t = FailureThrottle(clock, limit=2, window=60, log=log, digest=digest)
+    t.failed(KEY)
+    for i in range(DIGESTS_KEPT + 10):
+        t.check(("alpha", f"c{i}", "ip"))
+    assert len(t._digests) <= DIGESTS_KEPT
+    t.failed(KEY)  # its digest was forgotten on the way: computed again, and the same
+    assert calls.count(calls[0]) == 2
+    with pytest.raises(TooManyRequests):
+        t.check(KEY)

@@ -9,8 +9,9 @@ generic routing (three mounts, regular expressions) and the per-request middlewa
 
 Before either, a public path with one trailing slash (`.../register/`, `.../access_token/`) is served
 as the path without it: the same endpoint answers, where Starlette would redirect (307), which a
-client that does not follow redirects for POST takes for a failure. The admin paths keep Starlette's
-behaviour.
+client that does not follow redirects for POST takes for a failure. A public path that still ends with
+a slash after that (`.../register//`) names no endpoint: it answers 404 `not_found`, exactly as an
+unknown path does, instead of Starlette's redirect. The admin paths keep Starlette's behaviour.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -51,6 +53,11 @@ def without_trailing_slash(scope: Scope) -> Scope:
     return stripped
 
 
+def empty_last_segment(path: str) -> bool:
+    """A public path ending with a slash once one trailing slash is gone (`.../register//`): no endpoint."""
+    return path[-1:] == "/" and path.startswith(PUBLIC_PREFIXES)
+
+
 def match(path: str) -> tuple[Handler, dict[str, str]] | None:
     """The handler and path parameters for a hot endpoint path, as the route table would find them."""
     head, _, last = path.rpartition("/")
@@ -74,6 +81,12 @@ class CredoApp(Starlette):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             scope = without_trailing_slash(scope)
+            if empty_last_segment(scope["path"]):  # the router would redirect (307); answer as for any unknown path
+                scope["app"] = self
+                request = Request(scope, receive)
+                response = await self._render(request, HTTPException(404))
+                await response(scope, receive, send)
+                return
         if scope["type"] == "http" and scope["method"] == "POST":
             hit = match(scope["path"])
             if hit is not None:

@@ -8,7 +8,7 @@ from credo.domain.errors import InvalidRequest, InvalidScope, NotFound
 from credo.domain.models import AUTH_METHODS, Client
 from credo.domain.settings import KNOWN_GRANT_TYPES
 from credo.keys.secrets import WeakSecret
-from credo.management.clients import create_client, delete_client, set_secret, update_client
+from credo.management.clients import check_name, create_client, delete_client, set_secret, update_client
 from credo.oauth.scopes import parse_scope
 from credo.oauth.services import Services
 
@@ -95,8 +95,8 @@ def validated_update(services: Services, realm: str, client_id: str, fields: dic
         raise InvalidRequest("auth method", description=f"auth_method: must be one of {', '.join(AUTH_METHODS)}.")
     if "enabled" in fields and not isinstance(fields["enabled"], bool):
         raise InvalidRequest("enabled", description="enabled: must be true or false.")
-    if "name" in fields and (not isinstance(fields["name"], str) or len(fields["name"]) > 255):
-        raise InvalidRequest("name", description="name: must be a string of at most 255 characters.")
+    if "name" in fields:
+        check_name(fields["name"])
     return update_client(services, realm, client_id, fields, actor=actor)
 
 

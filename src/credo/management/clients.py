@@ -16,6 +16,15 @@ from credo.storage.protocols import Conflict
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 
 
+MAX_NAME = 255
+
+
+def check_name(name: object) -> None:
+    """A client's display name: a string of at most 255 characters (on create and on update alike)."""
+    if not isinstance(name, str) or len(name) > MAX_NAME:
+        raise InvalidRequest("name", description=f"name: must be a string of at most {MAX_NAME} characters.")
+
+
 def create_client(services: Services, realm: str, client_id: str, *, kind: ClientKind = "client",
                   secret: str | None = None, name: str = "", grant_types: tuple[str, ...] = ("client_credentials",),
                   scopes: tuple[str, ...] = (), auth_method: str = "client_secret_post",
@@ -26,6 +35,7 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
     if not CLIENT_ID.match(client_id):
         raise InvalidRequest(f"bad client id {client_id!r}",
                              description="client_id: use only letters, digits, '-' and '_'.")
+    check_name(name)
     if services.storage.realms.get(realm) is None:
         raise NotFound(f"realm {realm}", description=f"Realm '{realm}' does not exist.")
     if auth_method not in AUTH_METHODS:

@@ -2,63 +2,176 @@
 authentication (the identity is the client_id) and the password grant (the identity is the username).
 
 After `limit` failures within `window` seconds, further attempts for that key are refused with
-`too_many_requests` (HTTP 429, Retry-After) until the oldest failure leaves the window, whether or not
-the new attempt carries the right secret. Counting is in-process: each server process (worker) keeps
-its own counters, so with N workers an attacker gets at most N x limit guesses per window. Memory is
-bounded: at most `max_keys` keys are tracked, the least recently failed key is dropped first.
+`too_many_requests` (HTTP 429, Retry-After) until the oldest of those failures leaves the window, whether
+or not the new attempt carries the right secret.
+
+With a `FailureLog` (the storage's `auth_failures`), every process on the database shares the count:
+
+- a failure is recorded in the log (under a keyed hash of the key: no identity, address or password is
+  stored) and in this process's memory;
+- a success costs nothing extra: a key this process knows no recent failure for is let through at once,
+  without reading the log;
+- a key with recent failures (its own, or another process's, learnt from the log) is checked against the
+  log's count on every attempt, and once over the limit it is refused from memory until the window
+  frees a slot;
+- the process learns which keys other processes saw failures for by reading the log's new rows, at most
+  every `sync_interval` seconds (0: before every check). Until then a process that has seen no failure
+  for a key lets an attempt for it through; its first failure makes the key known at once. So with N
+  processes an attacker gets at most limit + N - 1 guesses per window, and only by reaching each process
+  within `sync_interval` of the other processes' failures.
+
+Without a log the counting is in this process only (each process counts separately). Memory is bounded:
+at most `max_keys` keys are tracked, the least recently failed key is dropped first.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict, deque
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 
 from credo.domain.errors import TooManyRequests
 from credo.keys.clock import Clock
+from credo.storage.protocols import FailureLog
 
 ThrottleKey = tuple[str, str, str]
+SYNC_BATCH = 1000  # log rows read per sync; more are read at the next check
+DIGESTS_KEPT = 10_000  # digests of recently checked keys kept in memory
+
+
+class _Entry:
+    """What this process knows of one key: the newest failures (time, log row id; 0 when not logged),
+    oldest first, and until when the log's count refuses the key."""
+
+    __slots__ = ("blocked_until", "failures")
+
+    def __init__(self) -> None:
+        self.failures: list[tuple[int, int]] = []
+        self.blocked_until = 0
+
+
+def plain_key(text: str) -> str:
+    return text
 
 
 class FailureThrottle:
     def __init__(self, clock: Clock, *, limit: int = 10, window: int = 60, max_keys: int = 100_000,
-                 what: str = "client authentication") -> None:
-        if limit < 1 or window < 1 or max_keys < 1:
-            raise ValueError("limit, window and max_keys must be positive")
+                 what: str = "client authentication", log: FailureLog | None = None,
+                 digest: Callable[[str], str] | None = None, sync_interval: float = 1.0,
+                 name: str = "auth") -> None:
+        if limit < 1 or window < 1 or max_keys < 1 or sync_interval < 0:
+            raise ValueError("limit, window and max_keys must be positive, sync_interval not negative")
+        if log is not None and digest is None:
+            raise ValueError("a shared failure log needs a keyed digest (keys are never stored in the clear)")
         self._clock = clock
         self.limit = limit
         self.window = window
         self._max_keys = max_keys
         self._what = what
-        self._failures: OrderedDict[ThrottleKey, deque[int]] = OrderedDict()
+        self._log = log
+        self._digest = digest or plain_key
+        self._name = name  # separates the keys of throttles sharing one log
+        self.sync_interval = sync_interval
+        self._known: OrderedDict[str, _Entry] = OrderedDict()
+        self._digests: dict[ThrottleKey, str] = {}
         self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._next_sync = 0.0
+        self._cursor = 0
+        self._purged_at = 0
 
     def check(self, key: ThrottleKey) -> None:
         """Raise TooManyRequests if the key has used up its failures in the current window."""
         now = self._clock.now()
+        if self._log is not None:
+            self._sync(now)
+        if not self._known:
+            return  # no recent failure known for any key: nothing to look up
+        k = self._key(key)
         with self._lock:
-            times = self._failures.get(key)
-            if times is None:
+            entry = self._known.get(k)
+            if entry is None:
                 return
-            self._expire(times, now)
-            if len(times) >= self.limit:
-                raise TooManyRequests(f"{self._what} throttled for {key[1]!r}",
-                                      retry_after=max(1, times[0] + self.window - now))
-            if not times:
-                del self._failures[key]
+            self._expire(entry, now)
+            if entry.blocked_until > now:
+                self._refuse(key, entry.blocked_until - now)
+            if len(entry.failures) >= self.limit:  # this process's failures alone reach the limit
+                self._refuse(key, entry.failures[-self.limit][0] + self.window - now)
+            if not entry.failures:
+                del self._known[k]
+                return
+        if self._log is None:
+            return
+        times = self._log.recent(k, now - self.window, self.limit)  # newest first
+        if len(times) >= self.limit:
+            until = times[self.limit - 1] + self.window
+            with self._lock:
+                entry = self._known.get(k)
+                if entry is not None:
+                    entry.blocked_until = until
+            self._refuse(key, until - now)
 
     def failed(self, key: ThrottleKey) -> None:
         now = self._clock.now()
-        with self._lock:
-            times = self._failures.pop(key, None) or deque(maxlen=self.limit)
-            self._expire(times, now)
-            times.append(now)
-            self._failures[key] = times
-            while len(self._failures) > self._max_keys:
-                self._failures.popitem(last=False)
+        k = self._key(key)
+        row_id = 0
+        try:
+            if self._log is not None:
+                row_id = self._log.add(k, now, now + self.window)
+        finally:
+            with self._lock:
+                self._note(k, now, row_id)
+        if self._log is not None and now - self._purged_at >= self.window:
+            self._purged_at = now
+            self._log.purge_expired(now)
 
     def __len__(self) -> int:
-        return len(self._failures)
+        return len(self._known)
 
-    def _expire(self, times: deque[int], now: int) -> None:
-        while times and times[0] <= now - self.window:
-            times.popleft()
+    def _key(self, key: ThrottleKey) -> str:
+        """The key's digest, remembered for the keys seen lately (a keyed hash costs about 2 us)."""
+        k = self._digests.get(key)
+        if k is None:
+            realm, identity, source = key
+            k = self._digest(f"throttle:{self._name}:{len(realm)}:{realm}:{len(identity)}:{identity}:{source}")
+            if len(self._digests) >= DIGESTS_KEPT:
+                self._digests.clear()
+            self._digests[key] = k
+        return k
+
+    def _refuse(self, key: ThrottleKey, retry_after: int) -> None:
+        raise TooManyRequests(f"{self._what} throttled for {key[1]!r}", retry_after=max(1, retry_after))
+
+    def _note(self, k: str, at: int, row_id: int) -> None:
+        """Remember one failure of key k (under self._lock); a log row already known is not counted twice."""
+        entry = self._known.pop(k, None) or _Entry()
+        self._known[k] = entry  # now the most recently failed
+        failures = entry.failures
+        if not (row_id and any(i == row_id for _, i in failures)):
+            failures.append((at, row_id))
+            failures.sort()
+            del failures[:-self.limit]
+        while len(self._known) > self._max_keys:
+            self._known.popitem(last=False)
+
+    def _sync(self, now: int) -> None:
+        """Learn the failures other processes recorded since the last sync (at most every sync_interval)."""
+        assert self._log is not None
+        if time.monotonic() < self._next_sync or not self._sync_lock.acquire(blocking=False):
+            return  # synced recently, or another thread is syncing right now
+        try:
+            rows = self._log.newer(self._cursor, now, SYNC_BATCH)
+            self._next_sync = 0.0 if len(rows) == SYNC_BATCH else time.monotonic() + self.sync_interval
+            if rows:
+                with self._lock:
+                    for row_id, k, at in rows:
+                        self._note(k, at, row_id)
+                    self._cursor = rows[-1][0]
+        finally:
+            self._sync_lock.release()
+
+    def _expire(self, entry: _Entry, now: int) -> None:
+        failures = entry.failures
+        while failures and failures[0][0] <= now - self.window:
+            failures.pop(0)

@@ -364,6 +364,43 @@ class _Admins(_Base):
             return self._rows.pop(username, None) is not None
 
 
+class _AuthFailures:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[int, tuple[str, int, int]] = {}  # id -> (key, at, expires_at), in id order
+        self._by_key: dict[str, list[int]] = {}
+        self._ids = count(1)
+
+    def add(self, key: str, at: int, expires_at: int) -> int:
+        with self._lock:
+            row_id = next(self._ids)
+            self._rows[row_id] = (key, at, expires_at)
+            self._by_key.setdefault(key, []).append(row_id)
+            return row_id
+
+    def recent(self, key: str, since: int, limit: int) -> list[int]:
+        with self._lock:
+            times = [self._rows[i][1] for i in self._by_key.get(key, ())]
+        return sorted((at for at in times if at > since), reverse=True)[:limit]
+
+    def newer(self, after_id: int, now: int, limit: int) -> list[tuple[int, str, int]]:
+        with self._lock:
+            rows = [(i, key, at) for i, (key, at, expires_at) in self._rows.items()
+                    if i > after_id and expires_at > now]
+        return rows[:limit]
+
+    def purge_expired(self, now: int) -> int:
+        with self._lock:
+            gone = [i for i, row in self._rows.items() if row[2] <= now]
+            for i in gone:
+                key = self._rows.pop(i)[0]
+                ids = self._by_key[key]
+                ids.remove(i)
+                if not ids:
+                    del self._by_key[key]
+            return len(gone)
+
+
 class MemoryStorage:
     def __init__(self) -> None:
         self.lock = threading.RLock()
@@ -379,6 +416,7 @@ class MemoryStorage:
         self.keys = _Keys(self)
         self.audit = _Audit(self)
         self.admins = _Admins(self)
+        self.auth_failures = _AuthFailures()
 
     def bump(self) -> None:
         self._changes += 1

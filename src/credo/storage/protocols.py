@@ -146,6 +146,26 @@ class AuditRepository(Protocol):
               limit: int = 100) -> list[AuditEvent]: ...
 
 
+class FailureLog(Protocol):
+    """Failed authentication attempts, shared by every process on one database (the failure throttles).
+
+    Keys arrive as keyed hashes of (throttle, realm, claimed identity, source address): the backend never
+    sees a password, and not the username or address either. Each failure is one row, kept until
+    `expires_at` (the end of its counting window) and then removed by `purge_expired`.
+    """
+
+    def add(self, key: str, at: int, expires_at: int) -> int:
+        """Record one failure; returns its id (ids grow with every failure recorded)."""
+        ...
+    def recent(self, key: str, since: int, limit: int) -> list[int]:
+        """The times of the key's failures after `since`, newest first, at most `limit` of them."""
+        ...
+    def newer(self, after_id: int, now: int, limit: int) -> list[tuple[int, str, int]]:
+        """(id, key, at) of unexpired failures with an id above `after_id`, in id order, at most `limit`."""
+        ...
+    def purge_expired(self, now: int) -> int: ...
+
+
 class AdminRepository(Protocol):
     def get(self, username: str) -> AdminUser | None: ...
     def all(self) -> list[AdminUser]: ...
@@ -165,6 +185,7 @@ class Storage(Protocol):
     keys: KeyRepository
     audit: AuditRepository
     admins: AdminRepository
+    auth_failures: FailureLog
 
     def change_counter(self) -> int:
         """A number that grows on every client, realm, user, group, policy, script or signing key change, shared by all
@@ -176,7 +197,7 @@ class Storage(Protocol):
 
 
 __all__: Sequence[str] = (
-    "AdminRepository", "AuditRepository", "ClientRepository", "Conflict", "GroupRepository",
+    "AdminRepository", "AuditRepository", "ClientRepository", "Conflict", "FailureLog", "GroupRepository",
     "KeyRepository", "OneTimeIds", "PolicyRepository", "RealmRepository", "ScriptRepository",
     "Storage", "StorageUnavailable", "TokenRepository", "UserRepository",
 )

@@ -701,6 +701,9 @@ class SqlStorage:
         self.keys = SqlKeys(self)
         self.audit = SqlAudit(self)
         self.admins = SqlAdmins(self)
+        from credo.storage.sql.throttle_store import SqlAuthFailures  # here: it builds on this module
+
+        self.auth_failures = SqlAuthFailures(self)
 
     @_unavailable
     def change_counter(self) -> int:

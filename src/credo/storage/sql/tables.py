@@ -130,7 +130,9 @@ audit_events = Table(
     Column("action", String(64), nullable=False),
     Column("actor", String(255), nullable=False),
     Column("decision", String(8), nullable=False),
-    Column("target", String(255), nullable=False),
+    # Unbounded: a policy's `agent->application`, or the audience a refused exchange asked for. SQLite keeps
+    # its declared VARCHAR(255) (it does not enforce lengths; see migration 0003).
+    Column("target", Text().with_variant(String(255), "sqlite"), nullable=False),
     Column("reason", Text, nullable=False),
     Column("details", Text, nullable=False),
     Index("ix_audit_realm_ts", "realm", "ts"),
@@ -148,4 +150,18 @@ change_counter = Table(
     "change_counter", metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("n", BigInteger, nullable=False),
+)
+
+# One row per failed client authentication or password login (the failure throttles); key_hash is a keyed
+# hash of (throttle, realm, claimed identity, source address). Rows are purged once expired.
+# AUTOINCREMENT on SQLite: ids are never reused, so processes can follow new rows by id.
+auth_failures = Table(
+    "auth_failures", metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("failed_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_auth_failures_key_hash", "key_hash", "failed_at"),
+    Index("ix_auth_failures_expires_at", "expires_at"),
+    sqlite_autoincrement=True,
 )

@@ -1,0 +1,87 @@
+"""Audit targets longer than 255 characters are recorded whole (on PostgreSQL the write used to fail,
+and the request with it): a policy between two clients with 255-character ids, and a refused token
+exchange asking for a long audience. Lookups by the full target find them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import text
+
+from credo.domain.models import AuditEvent
+from credo.management.agents import create_agent, delete_policy, put_policy
+from credo.management.applications import create_application
+from credo.management.demo import ensure_demo
+from credo.storage.protocols import Storage
+from credo.storage.sql.engine import make_engine
+from credo.storage.sql.migrate import alembic_config, upgrade
+from credo.storage.sql.store import SqlStorage
+from tests.conftest import SQL_BACKENDS
+from tests.support import LiveServer, postgres_database, services_for
+
+TE = "urn:ietf:params:oauth:grant-type:token-exchange"
+AT = "urn:ietf:params:oauth:token-type:access_token"
+
+
+def test_the_store_keeps_a_long_target_whole(any_storage: Storage) -> None:
+    target = "agent-" + "a" * 300 + "->" + "app-" + "b" * 300
+    any_storage.audit.add(AuditEvent("alpha", "policy.put", "admin", "allow", target, ts=100))
+    any_storage.audit.add_many([AuditEvent("alpha", "policy.delete", "admin", "allow", target, ts=101)])
+    found = any_storage.audit.query("alpha", target=target)
+    assert [(e.action, e.target) for e in found] == [("policy.delete", target), ("policy.put", target)]
+    assert any_storage.audit.query("alpha", target=target[:255]) == []
+
+
+def test_policy_between_two_longest_client_ids_is_audited_whole(sql_storage: Storage, tmp_path: Path) -> None:
+    services = services_for(sql_storage, tmp_path)
+    ensure_demo(services)
+    agent, app = "g" * 255, "p" * 255
+    create_agent(services, "alpha", agent, name="Long Agent")
+    create_application(services, "alpha", app, name="Long App")
+    put_policy(services, "alpha", agent, app, permissions=("read-data",))
+    delete_policy(services, "alpha", agent, app)
+    events = sql_storage.audit.query("alpha", target=f"{agent}->{app}")
+    assert [e.action for e in events] == ["policy.delete", "policy.put"]
+    assert all(len(e.target) == 512 for e in events)
+
+
+def test_a_refused_exchange_for_a_long_audience_is_audited(server: LiveServer) -> None:
+    creds = {c.client_id: c.client_secret for c in ensure_demo(server.services)}
+    audience = "https://api.example.com/" + "x" * 400
+    with server.client() as http:
+        r = http.post(server.realm_url() + "/access_token", data={
+            "grant_type": TE, "client_id": "demo-client", "client_secret": creds["demo-client"],
+            "audience": audience, "subject_token": "x", "subject_token_type": AT})
+    assert r.status_code == 400, r.text
+    assert r.json() == {"error": "unauthorized_client",
+                        "error_description": "The client is not authorized to use this grant type."}
+    [event] = server.services.storage.audit.query("alpha", action="token_exchange", target=audience)
+    assert (event.actor, event.decision) == ("demo-client", "deny")
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
+def test_upgrading_keeps_the_audit_log_and_accepts_long_targets(kind: str, tmp_path: Path) -> None:
+    from alembic import command
+
+    def run(url: str) -> None:
+        engine = make_engine(url)
+        command.upgrade(alembic_config(engine), "0002")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO audit_events (realm, ts, action, actor, decision, target, reason, details) "
+                              "VALUES ('alpha', 1, 'policy.put', 'admin', 'allow', 'a->b', '', :d)"),
+                         {"d": orjson.dumps({}).decode()})
+        upgrade(engine)
+        storage = SqlStorage(engine)
+        try:
+            storage.audit.add(AuditEvent("alpha", "policy.put", "admin", "allow", "t" * 600, ts=2))
+            assert [e.target for e in storage.audit.query("alpha")] == ["t" * 600, "a->b"]
+        finally:
+            storage.close()
+
+    if kind == "sqlite":
+        run(f"sqlite:///{tmp_path / 'old.db'}")
+    else:
+        with postgres_database() as url:
+            run(url)
