@@ -18,6 +18,8 @@ USERNAME = "barbara.jensen"
 PASSWORD = "barbara-password-1"
 APP_SECRET = "application-secret-0123456789"
 AGENT_SECRET = "agent-secret-0123456789abcdef"
+OBO_AGENT, OBO_APP = "digital-assistant-ai-agent", "digital-assistant-web-app"  # the seed's on-behalf-of pair
+AUTO_AGENT, AUTO_APP = "bot-traffic-analyzer", "access-log-api"  # the seed's autonomous pair
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,16 @@ def postgres_database() -> Iterator[str]:
 
 
 @contextmanager
+def shared_database_url(kind: str, tmp_path: Path) -> Iterator[str]:
+    """A database URL several servers can share: a SQLite file in tmp_path, or a fresh PostgreSQL database."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'shared.db'}"
+    else:
+        with postgres_database() as url:
+            yield url
+
+
+@contextmanager
 def make_storage(kind: str, tmp_path: Path) -> Iterator[Storage]:
     if kind == "memory":
         yield MemoryStorage()

@@ -4,7 +4,7 @@ one is in force at once in the other, although both cache realm and client recor
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -21,23 +21,14 @@ from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
 from tests.agents_support import USER_ID, exchange, on_behalf_setup, password_token
 from tests.conftest import SQL_BACKENDS
-from tests.support import LiveServer, live_server, postgres_database
-
-
-@contextmanager
-def _database_url(kind: str, tmp_path: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path / 'shared.db'}"
-    else:
-        with postgres_database() as url:
-            yield url
+from tests.support import LiveServer, live_server, shared_database_url
 
 
 @pytest.fixture(params=SQL_BACKENDS)
 def twins(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
     """Two servers, each with its own engine, storage and caches, on the same database."""
     with ExitStack() as stack:
-        url = stack.enter_context(_database_url(request.param, tmp_path))
+        url = stack.enter_context(shared_database_url(request.param, tmp_path))
         servers = []
         for name in ("a", "b"):
             engine = make_engine(url)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
 from tests.agents_support import on_behalf_setup, password_token
 from tests.conftest import SQL_BACKENDS
-from tests.support import LiveServer, live_server, postgres_database
+from tests.support import LiveServer, live_server, shared_database_url
 
 # The answer to a throttled attempt, exactly as a single process gives it.
 THROTTLED = {"error": "too_many_requests", "error_description": "Too many requests; retry later."}
@@ -45,19 +45,10 @@ class Shared:
         return self.stack.enter_context(live_server(storage, self.tmp_path / name, clock=self.clock, **settings))
 
 
-@contextmanager
-def _database_url(kind: str, tmp_path: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path / 'shared.db'}"
-    else:
-        with postgres_database() as url:
-            yield url
-
-
 @pytest.fixture(params=SQL_BACKENDS)
 def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shared]:
     with ExitStack() as stack:
-        url = stack.enter_context(_database_url(request.param, tmp_path))
+        url = stack.enter_context(shared_database_url(request.param, tmp_path))
         yield Shared(url, FrozenClock(int(time.time())), tmp_path, stack)
 
 

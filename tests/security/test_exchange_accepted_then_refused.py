@@ -12,6 +12,10 @@ from credo.management.realms import update_settings
 from credo.management.users import delete_user, update_user
 from tests.agents_support import (
     AGENT_SECRET,
+    AUTO_AGENT,
+    AUTO_APP,
+    OBO_AGENT,
+    OBO_APP,
     USER_ID,
     Party,
     assert_error,
@@ -22,9 +26,6 @@ from tests.agents_support import (
     password_token,
 )
 from tests.support import LiveServer
-
-OBO_AGENT, OBO_APP = "digital-assistant-ai-agent", "digital-assistant-web-app"
-AUTO_AGENT, AUTO_APP = "bot-traffic-analyzer", "access-log-api"
 
 
 def _accepted(srv: LiveServer, agent: Party, subject: str, audience: str) -> str:

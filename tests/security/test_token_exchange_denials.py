@@ -22,6 +22,10 @@ from credo.management.users import create_user, delete_user, update_user
 from credo.oauth.tokens import issue_access_token
 from tests.agents_support import (
     AGENT_SECRET,
+    AUTO_AGENT,
+    AUTO_APP,
+    OBO_AGENT,
+    OBO_APP,
     USER_ID,
     Party,
     assert_error,
@@ -33,8 +37,6 @@ from tests.agents_support import (
 )
 from tests.support import LiveServer, live_server, make_storage
 
-OBO_AGENT, OBO_APP = "digital-assistant-ai-agent", "digital-assistant-web-app"
-AUTO_AGENT, AUTO_APP = "bot-traffic-analyzer", "access-log-api"
 JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 
 
