@@ -686,10 +686,13 @@ class SqlAdmins(_Repo):
 
 
 class SqlStorage:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, fast_path: bool = True) -> None:
+        """`fast_path=False`: every statement through SQLAlchemy (to compare the fast paths against)."""
         self.engine = engine
         self.fast: SqliteFastPath | PgFastPath | None = None
-        if SqliteFastPath.supports(engine):
+        if not fast_path:
+            pass
+        elif SqliteFastPath.supports(engine):
             self.fast = SqliteFastPath(engine)
         elif PgFastPath.supports(engine):
             self.fast = PgFastPath(engine)
