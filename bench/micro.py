@@ -1,6 +1,6 @@
 """In-process cost of one request through the whole ASGI app (no sockets, no load generator).
 
-    python bench/micro.py [--n 5000] [--profile] [--concurrency 8]
+    python bench/micro.py [--n 5000] [--profile] [--concurrency 8] [--database-url postgresql://...]
 
 Machine load from other processes barely affects these numbers (they are CPU time per request of
 the server's own code), so they are the ones to compare before and after a change.
@@ -78,10 +78,10 @@ async def exchange_bodies(app: Any, creds: dict[str, str]) -> dict[str, bytes]:
     }
 
 
-async def run(n: int, profile: bool, only: set[str], concurrency: int = 1) -> None:
+async def run(n: int, profile: bool, only: set[str], concurrency: int = 1, database_url: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), master_key="micro-bench-master-key-0123456789abcdef",
-                            _env_file=None)  # type: ignore[call-arg]
+                            database_url=database_url, _env_file=None)  # type: ignore[call-arg]
         app = build_app(settings, base_url="http://127.0.0.1:8123")
         services = app.state.services
         creds = {c.client_id: c.client_secret for c in ensure_demo(services) + ensure_agent_demo(services)}
@@ -132,13 +132,16 @@ def main() -> None:
                                               "xchg-auto,xchg-obo)")
     p.add_argument("--concurrency", type=int, default=1,
                    help="requests started together (default 1: one after the other); shows what batching saves")
+    p.add_argument("--database-url", default=None,
+                   help="run against this database (e.g. an empty PostgreSQL database) instead of a temporary SQLite file")
     p.add_argument("--no-fastlane", action="store_true", help="route the hot endpoints through Starlette too")
     args = p.parse_args()
     if args.no_fastlane:
         from credo.http.fastlane import CredoApp
 
         CredoApp.__call__ = Starlette.__call__  # type: ignore[method-assign]
-    asyncio.run(run(args.n, args.profile, {c for c in args.only.split(",") if c}, max(1, args.concurrency)))
+    asyncio.run(run(args.n, args.profile, {c for c in args.only.split(",") if c}, max(1, args.concurrency),
+                    args.database_url))
 
 
 if __name__ == "__main__":

@@ -24,13 +24,15 @@ from sqlalchemy import Engine
 
 from credo.storage.protocols import StorageUnavailable
 from credo.storage.sql.engine import is_unusable_file
+from credo.storage.sql.fast_rows import COUNTER_SQL, Duplicate
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 def guarded(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn sqlite3's operational errors into StorageUnavailable (the edge answers 503)."""
+    """Turn sqlite3's operational errors into StorageUnavailable (the edge answers 503), and a unique
+    violation into Duplicate."""
 
     @wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -38,6 +40,8 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except sqlite3.OperationalError as exc:
             raise StorageUnavailable("database busy" if "locked" in str(exc) else "database unreachable") from exc
+        except sqlite3.IntegrityError as exc:
+            raise Duplicate(str(exc)) from exc
         except sqlite3.DatabaseError as exc:
             if not is_unusable_file(exc):
                 raise
@@ -133,14 +137,14 @@ class SqliteFastPath:
 
     @guarded
     def write(self, sql: str, params: tuple[Any, ...]) -> int:
-        """One statement in its own transaction (autocommit); raises sqlite3.IntegrityError on a duplicate."""
+        """One statement in its own transaction (autocommit); raises Duplicate on a unique violation."""
         count = self._conn().execute(sql, params).rowcount
         self._wrote()
         return count
 
     @guarded
     def transaction(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
-        """Several statements in one write transaction (all or nothing); sqlite3.IntegrityError propagates."""
+        """Several statements in one write transaction (all or nothing); Duplicate propagates."""
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -153,12 +157,12 @@ class SqliteFastPath:
         self._wrote()
 
     @guarded
-    def transaction_each(self, groups: list[list[tuple[str, tuple[Any, ...]]]]) -> list[sqlite3.IntegrityError | None]:
+    def transaction_each(self, groups: list[list[tuple[str, tuple[Any, ...]]]]) -> list[Duplicate | None]:
         """Groups of statements in one write transaction (one commit), each group all or nothing on its
-        own (a savepoint each): an IntegrityError undoes only its group and is returned in its place;
+        own (a savepoint each): a unique violation undoes only its group and is returned in its place;
         any other error undoes everything and propagates."""
         conn = self._conn()
-        outcomes: list[sqlite3.IntegrityError | None] = []
+        outcomes: list[Duplicate | None] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
             for statements in groups:
@@ -168,7 +172,7 @@ class SqliteFastPath:
                         conn.execute(sql, params)
                 except sqlite3.IntegrityError as exc:
                     conn.execute("ROLLBACK TO item")
-                    outcomes.append(exc)
+                    outcomes.append(Duplicate(str(exc)))
                 else:
                     outcomes.append(None)
                 conn.execute("RELEASE item")
@@ -187,7 +191,7 @@ class SqliteFastPath:
         version = conn.execute("PRAGMA data_version").fetchone()[0]
         if version != local.data_version:
             # data_version first, then the counter: a commit in between only causes one extra read later.
-            row = conn.execute("SELECT n FROM change_counter WHERE id = 1").fetchone()
+            row = conn.execute(COUNTER_SQL).fetchone()
             local.data_version, local.counter = version, int(row[0]) if row else 0
         return local.counter
 

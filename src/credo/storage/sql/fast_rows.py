@@ -1,4 +1,6 @@
-"""The fixed statements of the SQLite fast path (same tables and row format as tables.py / store.py)."""
+"""The fixed statements of the fast paths (same tables and row format as tables.py / store.py).
+
+Written with SQLite's `?` placeholders; the PostgreSQL fast path converts them (fast_pg.pg_sql)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,13 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from credo.domain.models import TokenRecord
+
+
+class Duplicate(Exception):
+    """A fast path statement broke a unique constraint (the driver's IntegrityError, whichever driver)."""
+
+
+COUNTER_SQL = "SELECT n FROM change_counter WHERE id = 1"
 
 
 class ClientRow(NamedTuple):
@@ -57,5 +66,6 @@ AUDIT_INSERT_SQL = ("INSERT INTO audit_events (realm, ts, action, actor, decisio
 
 
 def client_params(values: dict[str, Any]) -> tuple[Any, ...]:
-    """The insert parameters from store.py's `_client_values` (booleans as SQLite stores them)."""
-    return tuple(int(v) if isinstance(v, bool) else v for v in (values[c] for c in CLIENT_COLUMNS))
+    """The insert parameters from store.py's `_client_values` (booleans stay booleans: sqlite3 stores
+    them as 0 and 1, PostgreSQL's columns are boolean)."""
+    return tuple(values[c] for c in CLIENT_COLUMNS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import wraps
@@ -29,6 +28,7 @@ from credo.domain.settings import ProviderSettings
 from credo.storage.protocols import Conflict, NewClient, StorageUnavailable
 from credo.storage.sql import tables as t
 from credo.storage.sql.fast import SqliteFastPath
+from credo.storage.sql.fast_pg import PgFastPath
 from credo.storage.sql.fast_rows import (
     AUDIT_INSERT_SQL,
     BURN_SQL,
@@ -40,6 +40,7 @@ from credo.storage.sql.fast_rows import (
     TOKEN_INSERT_SQL,
     TOUCH_SQL,
     ClientRow,
+    Duplicate,
     any_burned_sql,
     client_params,
     token_params,
@@ -220,7 +221,7 @@ class SqlClients(_Repo):
         if self._s.fast is not None:
             try:
                 self._s.fast.transaction(_create_statements(NewClient(client, burn, audit)))
-            except sqlite3.IntegrityError as exc:
+            except Duplicate as exc:
                 raise Conflict(str(exc)) from exc
             return
         try:
@@ -458,7 +459,7 @@ class SqlTokens(_Repo):
         if self._s.fast is not None:
             try:
                 self._s.fast.write(TOKEN_INSERT_SQL, token_params(record, _dumps(record.claims)))
-            except sqlite3.IntegrityError as exc:
+            except Duplicate as exc:
                 raise Conflict("token exists") from exc
             return
         try:
@@ -477,7 +478,7 @@ class SqlTokens(_Repo):
         if self._s.fast is not None:
             try:
                 self._s.fast.transaction([(TOKEN_INSERT_SQL, token_params(r, _dumps(r.claims))) for r in records])
-            except sqlite3.IntegrityError as exc:
+            except Duplicate as exc:
                 raise Conflict("token exists") from exc
             return
         try:
@@ -520,7 +521,7 @@ class SqlOneTime(_Repo):
         if self._s.fast is not None:
             try:
                 self._s.fast.write(BURN_SQL, (realm, one_time_id, expires_at))
-            except sqlite3.IntegrityError:
+            except Duplicate:
                 return False
             return True
         try:
@@ -685,9 +686,16 @@ class SqlAdmins(_Repo):
 
 
 class SqlStorage:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, fast_path: bool = True) -> None:
+        """`fast_path=False`: every statement through SQLAlchemy (to compare the fast paths against)."""
         self.engine = engine
-        self.fast = SqliteFastPath(engine) if SqliteFastPath.supports(engine) else None
+        self.fast: SqliteFastPath | PgFastPath | None = None
+        if not fast_path:
+            pass
+        elif SqliteFastPath.supports(engine):
+            self.fast = SqliteFastPath(engine)
+        elif PgFastPath.supports(engine):
+            self.fast = PgFastPath(engine)
         if self.fast is not None:
             self.change_counter = self.fast.change_counter  # type: ignore[method-assign]
         self.realms = SqlRealms(self)

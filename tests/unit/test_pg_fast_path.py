@@ -1,0 +1,168 @@
+"""The PostgreSQL fast path: the same rows as the SQLAlchemy path, an exact change counter across
+connections, unique violations as conflicts, and dropped connections answered with 503 and replaced."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from credo.domain.models import AuditEvent, Client, Realm, TokenRecord
+from credo.domain.settings import ProviderSettings
+from credo.management.demo import ensure_demo
+from credo.storage.protocols import Conflict, NewClient, StorageUnavailable
+from credo.storage.sql.engine import make_engine
+from credo.storage.sql.fast_pg import APPLICATION_NAME, PgFastPath, pg_sql
+from credo.storage.sql.migrate import upgrade
+from credo.storage.sql.store import SqlStorage
+from tests.conftest import PG_SKIP
+from tests.support import live_server, postgres_database
+
+ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+
+def test_placeholders_become_psycopg_style() -> None:
+    assert pg_sql("SELECT 1 FROM t WHERE a = ? AND b = ?") == ("SELECT 1 FROM t WHERE a = %s AND b = %s", None)
+    # numbered placeholders: plain %s, with the order in which to pass the parameters
+    assert pg_sql("SELECT ?2 UNION ALL SELECT ?1 WHERE x = ?2") == (
+        "SELECT %s UNION ALL SELECT %s WHERE x = %s", (1, 0, 1))
+    assert pg_sql("SELECT '100%' WHERE a = ?")[0] == "SELECT '100%%' WHERE a = %s"
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    with postgres_database() as database_url:
+        yield database_url
+
+
+def _storage(url: str, *, fast: bool = True) -> SqlStorage:
+    engine = make_engine(url)
+    upgrade(engine)
+    return SqlStorage(engine, fast_path=fast)
+
+
+def _terminate_fast_connections(url: str) -> int:
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        rows = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE datname = %s AND application_name = %s",
+                             (make_url(url).database, APPLICATION_NAME)).fetchall()
+    return len(rows)
+
+
+def _token(token_hash: str) -> TokenRecord:
+    return TokenRecord(token_hash=token_hash, realm="r", jti="j-" + token_hash, kind="access_token", client_id="a",
+                       sub="a", scopes=("read", "write"), issued_at=1, expires_at=2, claims={"x": [1, "é"]})
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(PG_SKIP is not None, reason=PG_SKIP or "")
+def test_fast_path_rows_equal_the_sqlalchemy_rows(url: str) -> None:
+    fast, slow = _storage(url), _storage(url, fast=False)
+    try:
+        assert isinstance(fast.fast, PgFastPath) and slow.fast is None
+        fast.realms.put(Realm(name="r", settings=ProviderSettings(), created_at=5))
+        client = Client(realm="r", client_id="a", name="A", secret_hash="s", grant_types=("client_credentials",),
+                        scopes=("read",), attributes={"k": "v"}, enabled=False, dynamic=True, created_at=7,
+                        updated_at=8, registration_token_hash="rt", registration_token_expires_at=99)
+        fast.clients.create(client, burn=("jti-1", 10**10),
+                            audit=AuditEvent(realm="r", action="register", actor="a", decision="allow",
+                                             target="a", reason="", details={"n": 1}, ts=3))
+        fast.tokens.add(_token("h1"))
+        fast.tokens.add_many([_token("h2"), _token("h3")])
+        assert fast.clients.get("r", "a") == slow.clients.get("r", "a") == client
+        assert fast.clients.get("r", "missing") is None
+        assert fast.realms.get("r") == slow.realms.get("r")
+        assert fast.realms.get("missing") is None
+        for h in ("h1", "h2", "h3"):
+            assert fast.tokens.get(h) == slow.tokens.get(h) == _token(h)
+        assert fast.tokens.get("nope") is None
+        assert fast.one_time.is_burned("r", "jti-1") and slow.one_time.is_burned("r", "jti-1")
+        assert fast.one_time.any_burned("r", ("x", "jti-1", "y")) is True
+        assert fast.one_time.any_burned("r", ("x", "y")) is False
+        assert [e.details for e in slow.audit.query("r")] == [{"n": 1}]
+        assert fast.change_counter() == slow.change_counter()
+    finally:
+        fast.close()
+        slow.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(PG_SKIP is not None, reason=PG_SKIP or "")
+def test_change_counter_follows_commits_of_other_connections(url: str) -> None:
+    one, two = _storage(url), _storage(url)
+    try:
+        start = one.change_counter()
+        two.clients.create(Client(realm="r", client_id="a"))
+        assert one.change_counter() == start  # a creation is not a change any cache must see
+        two.clients.update(Client(realm="r", client_id="a", name="renamed"))
+        assert one.change_counter() == start + 1
+        with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
+                             autocommit=True) as raw:  # any other writer, e.g. another process
+            raw.execute("UPDATE change_counter SET n = n + 5 WHERE id = 1")
+        assert one.change_counter() == start + 6
+    finally:
+        one.close()
+        two.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(PG_SKIP is not None, reason=PG_SKIP or "")
+def test_unique_violations_are_conflicts(url: str) -> None:
+    storage = _storage(url)
+    try:
+        storage.tokens.add(_token("h"))
+        with pytest.raises(Conflict):
+            storage.tokens.add(_token("h"))
+        assert storage.one_time.burn("r", "x", 10**10) is True
+        assert storage.one_time.burn("r", "x", 10**10) is False
+        storage.clients.create(Client(realm="r", client_id="b"))
+        outcomes = storage.clients.create_many([NewClient(Client(realm="r", client_id=c)) for c in "abc"])
+        assert [type(o) for o in outcomes] == [type(None), Conflict, type(None)]  # only the duplicate undone
+        assert {c.client_id for c in storage.clients.all("r")} == {"a", "b", "c"}
+        assert storage.tokens.get("h") is not None  # the connection is still usable after the errors
+    finally:
+        storage.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(PG_SKIP is not None, reason=PG_SKIP or "")
+def test_dropped_connections_fail_one_write_and_are_replaced(url: str) -> None:
+    storage = _storage(url)
+    try:
+        storage.tokens.add(_token("h1"))
+        assert _terminate_fast_connections(url) == 1
+        assert storage.clients.get("r", "a") is None  # a read retries once on a fresh connection
+        assert _terminate_fast_connections(url) == 1
+        with pytest.raises(StorageUnavailable):  # a write is not retried: its COMMIT may have been applied
+            storage.tokens.add(_token("h2"))
+        storage.tokens.add(_token("h2"))  # the next call reconnects
+        assert storage.tokens.get("h2") == _token("h2")
+    finally:
+        storage.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(PG_SKIP is not None, reason=PG_SKIP or "")
+def test_unreachable_database_answers_503_until_it_is_back(url: str, tmp_path: Path) -> None:
+    storage = _storage(url)
+    name = make_url(url).database
+    try:
+        with live_server(storage, tmp_path) as srv, srv.client() as http:
+            services_secret = {c.client_id: c.client_secret for c in ensure_demo(srv.services)}
+            body = {"grant_type": "client_credentials", "client_id": "bench-client",
+                    "client_secret": services_secret["bench-client"], "scope": "data-read"}
+            assert http.post(srv.realm_url() + "/access_token", data=body).status_code == 200
+            with psycopg.connect(ADMIN, autocommit=True) as admin:
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+                try:
+                    assert _terminate_fast_connections(url) >= 1
+                    r = http.post(srv.realm_url() + "/access_token", data=body)
+                    assert r.status_code == 503, r.text
+                finally:
+                    admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            assert http.post(srv.realm_url() + "/access_token", data=body).status_code == 200
+    finally:
+        storage.close()
