@@ -5,7 +5,7 @@ its batch."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,7 +15,7 @@ import pytest
 
 from credo.domain.models import AuditEvent, Client
 from credo.http.registration_commit import RegistrationGroupCommit
-from credo.storage.protocols import Conflict, NewClient, StorageUnavailable
+from credo.storage.protocols import Conflict, NewClient, Storage, StorageUnavailable
 from tests.dcr_support import SEED_BODY, access_token, iat_client, settings
 from tests.support import LiveServer, make_storage
 
@@ -34,9 +34,36 @@ def _new(client_id: str, burn: str | None = None) -> NewClient:
     return NewClient(Client(realm="alpha", client_id=client_id), None if burn is None else (burn, 2_000_000_000), event)
 
 
+def _record_batches(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The client ids of every write the group commit makes: one list per create_many or create call."""
+    batches: list[list[str]] = []
+    inside: list[bool] = []  # a create_many may itself call create (MemoryStorage): that is not another write
+    create_many, create = storage.clients.create_many, storage.clients.create
+
+    def recording_create_many(new: Sequence[NewClient]) -> list[Conflict | None]:
+        batches.append([n.client.client_id for n in new])
+        inside.append(True)
+        try:
+            return create_many(new)
+        finally:
+            inside.pop()
+
+    def recording_create(client: Client, **kw: Any) -> None:
+        if not inside:
+            batches.append([client.client_id])
+        create(client, **kw)
+
+    monkeypatch.setattr(storage.clients, "create_many", recording_create_many)
+    monkeypatch.setattr(storage.clients, "create", recording_create)
+    return batches
+
+
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
-def test_one_batch_per_loop_step_and_a_conflict_fails_alone(kind: str, tmp_path: Path) -> None:
+def test_one_batch_per_loop_step_and_a_conflict_fails_alone(kind: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     with make_storage(kind, tmp_path) as storage:
+        batches = _record_batches(storage, monkeypatch)
+
         async def run() -> list[Conflict | None]:
             group = RegistrationGroupCommit(storage, asyncio.get_running_loop())
             pending = [asyncio.ensure_future(group.store(new)) for new in (
@@ -46,21 +73,24 @@ def test_one_batch_per_loop_step_and_a_conflict_fails_alone(kind: str, tmp_path:
             return await asyncio.gather(*pending)
 
         outcomes = _run(run())
+        assert batches == [["a", "b", "a", "c"]]  # the four stored together, in one create_many call
         assert [o is None for o in outcomes] == [True, False, False, True]
         assert all(isinstance(o, Conflict) for o in outcomes[1:3])
         assert sorted(c.client_id for c in storage.clients.all("alpha")) == ["a", "c"]
         assert sorted(e.target for e in storage.audit.query("alpha", action="dcr.register")) == ["a", "c"]
 
 
-def test_a_failed_commit_fails_every_waiting_registration(tmp_path: Path) -> None:
+def test_a_failed_commit_fails_every_waiting_registration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with make_storage("sqlite", tmp_path) as storage:
         storage.close()
+        batches = _record_batches(storage, monkeypatch)
 
         async def run() -> list[BaseException | Conflict | None]:
             group = RegistrationGroupCommit(storage, asyncio.get_running_loop())
             return await asyncio.gather(*(group.store(_new(f"c{i}")) for i in range(3)), return_exceptions=True)
 
         outcomes = _run(run())
+        assert batches == [["c0", "c1", "c2"]]  # one commit attempt for the three
         assert all(isinstance(o, StorageUnavailable) for o in outcomes)
         assert len({id(o) for o in outcomes}) == 3  # a fresh error per request
 
