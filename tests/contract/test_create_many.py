@@ -40,3 +40,15 @@ def test_an_empty_or_single_batch(any_storage: Storage) -> None:
     [conflict] = any_storage.clients.create_many([_new("only")])
     assert isinstance(conflict, Conflict)
     assert [e.target for e in any_storage.audit.query("r", action="dcr.register")] == ["only"]
+
+
+def test_a_batch_without_conflicts_stores_every_item(any_storage: Storage) -> None:
+    """The usual case (nothing conflicts), which the PostgreSQL fast path stores without savepoints."""
+    s = any_storage
+    counter = s.change_counter()
+    outcomes = s.clients.create_many([_new("a", burn="iat-1"), _new("b"), _new("c", burn="iat-2"), _new("d")])
+    assert outcomes == [None, None, None, None]
+    assert sorted(c.client_id for c in s.clients.all("r")) == ["a", "b", "c", "d"]
+    assert s.one_time.is_burned("r", "iat-1") and s.one_time.is_burned("r", "iat-2")
+    assert sorted(e.target for e in s.audit.query("r", action="dcr.register")) == ["a", "b", "c", "d"]
+    assert s.change_counter() == counter

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -123,6 +124,34 @@ def test_unique_violations_are_conflicts(url: str) -> None:
         assert [type(o) for o in outcomes] == [type(None), Conflict, type(None)]  # only the duplicate undone
         assert {c.client_id for c in storage.clients.all("r")} == {"a", "b", "c"}
         assert storage.tokens.get("h") is not None  # the connection is still usable after the errors
+    finally:
+        storage.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(PG_SKIP is not None, reason=PG_SKIP or "")
+def test_a_batch_is_one_transaction_and_savepoints_only_after_a_conflict(url: str,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    storage = _storage(url)
+    fast = storage.fast
+    assert isinstance(fast, PgFastPath)
+    runs: list[str] = []
+    run = fast._run
+
+    def counting_run(work: Any, *, read: bool) -> Any:
+        runs.append("run")
+        return run(work, read=read)
+
+    monkeypatch.setattr(fast, "_run", counting_run)
+    try:
+        assert storage.clients.create_many([NewClient(Client(realm="r", client_id=c)) for c in "abc"]) == [None] * 3
+        assert runs == ["run"]  # one transaction for the whole batch
+        assert {c.client_id for c in storage.clients.all("r")} == {"a", "b", "c"}
+        runs.clear()
+        outcomes = storage.clients.create_many([NewClient(Client(realm="r", client_id=c)) for c in "dbe"])
+        assert [type(o) for o in outcomes] == [type(None), Conflict, type(None)]
+        assert runs == ["run", "run"]  # the batch in one transaction, rolled back; again with a savepoint each
+        assert {c.client_id for c in storage.clients.all("r")} == {"a", "b", "c", "d", "e"}
     finally:
         storage.close()
 
