@@ -129,11 +129,16 @@ def test_disabled_agent_in_the_subject_tokens_chain(sqlite_server: LiveServer, s
     put_policy(s, "alpha", "second-agent", OBO_APP, subjects=(USER_ID,), permissions=("read-data",))
     second = Party("second-agent", AGENT_SECRET)
     first = _accepted(sqlite_server, agent, _user_jwt(sqlite_server, app), OBO_APP)  # act: the first agent
-    _accepted(sqlite_server, second, first, OBO_APP)
+    # The second agent's token: its client is the second agent, and the first agent is only in its act chain
+    # (neither its client_id nor one of its audiences), so only the chain can refuse it.
+    chained = _accepted(sqlite_server, second, first, OBO_APP)
+    _accepted(sqlite_server, second, chained, OBO_APP)
     set_agent_enabled(s, "alpha", OBO_AGENT, False)
-    _refused(sqlite_server, second, first, OBO_APP)
+    _refused(sqlite_server, second, first, OBO_APP)  # the first agent is this token's client
+    _refused(sqlite_server, second, chained, OBO_APP)  # the first agent is in this token's act chain
     set_agent_enabled(s, "alpha", OBO_AGENT, True)
     _accepted(sqlite_server, second, first, OBO_APP)
+    _accepted(sqlite_server, second, chained, OBO_APP)
     set_agent_enabled(s, "alpha", "second-agent", False)  # the caller itself
     _refused(sqlite_server, second, first, OBO_APP, 401, "invalid_client")
 
