@@ -48,7 +48,9 @@ def test_every_concurrent_exchange_is_audited_once(server: LiveServer, demo: dic
     assert all(e.ts > 0 and e.actor == "bot-traffic-analyzer" for e in events)
 
 
-def test_every_concurrent_opaque_token_is_stored_before_its_answer(server: LiveServer, demo: dict[str, str]) -> None:
+def test_every_concurrent_opaque_token_is_stored_and_introspects(server: LiveServer, demo: dict[str, str]) -> None:
+    """Every token of a concurrent burst is stored and active. Over HTTP this cannot tell a commit before
+    the answer from one just after it; test_one_transaction_before_any_request_of_the_batch_answers does."""
     base = server.realm_url("alpha")
     form = {"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": demo["demo-client"],
             "scope": "data-read"}
@@ -56,7 +58,7 @@ def test_every_concurrent_opaque_token_is_stored_before_its_answer(server: LiveS
     def one(_: int) -> tuple[str, bool]:
         with server.client() as http:  # one connection per request: the server handles them concurrently
             token = http.post(f"{base}/access_token", data=form).json()["access_token"]
-            # a second process (another connection, a fresh read) sees it at once: it was committed first
+            # the next request, on another connection, reads it from the database
             active = http.post(f"{base}/introspect", data={"token": token, "client_id": "demo-client",
                                                            "client_secret": demo["demo-client"]}).json()["active"]
             return token, active
