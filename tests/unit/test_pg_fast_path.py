@@ -190,6 +190,8 @@ def test_unreachable_database_answers_503_until_it_is_back(url: str, tmp_path: P
                     assert _terminate_fast_connections(url) >= 1
                     r = http.post(srv.realm_url() + "/access_token", data=body)
                     assert r.status_code == 503, r.text
+                    assert r.json()["error"] == "temporarily_unavailable"
+                    assert r.headers["retry-after"] == "1" and r.headers["cache-control"] == "no-store"
                 finally:
                     admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
             assert http.post(srv.realm_url() + "/access_token", data=body).status_code == 200
