@@ -3,9 +3,13 @@ one is in force at once in the other, although both cache realm and client recor
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import time
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -16,6 +20,7 @@ from credo.management.demo import ensure_demo
 from credo.management.groups import put_group
 from credo.management.realms import update_settings
 from credo.management.users import update_user
+from credo.oauth import services as services_module
 from credo.storage.sql.engine import make_engine
 from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
@@ -77,6 +82,85 @@ def test_disable_and_delete_take_effect_at_once_in_the_other_process(twins: tupl
         assert (r.status_code, r.json()["error"]) == (401, "invalid_client")
         auth = {"client_id": "bench-client", "client_secret": creds["bench-client"]}
         assert http.post(f"{base}/introspect", data={"token": other, **auth}).json() == {"active": False}
+
+
+T = TypeVar("T")
+
+
+def _run(work: Coroutine[object, object, T]) -> T:
+    """Run a coroutine on its own event loop (a thread of its own: the test may already run inside a loop)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, work).result()
+
+
+REFUSED = {"error": "invalid_client", "error_description": "Client authentication failed."}
+
+
+async def _burst(base: str, client_id: str, secret: str, n: int) -> list[int]:
+    data = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret, "scope": "data-read"}
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=n)) as http:
+        replies = await asyncio.gather(*(http.post(f"{base}/access_token", data=data) for _ in range(n)))
+    return [r.status_code for r in replies]
+
+
+@pytest.mark.parametrize("clock", ["monotonic", "coarse"])
+def test_a_change_is_seen_by_the_next_request_after_a_burst_of_concurrent_ones(
+        twins: tuple[LiveServer, LiveServer], clock: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """B serves many requests at once, sharing change-counter reads among them; a client disabled through
+    A right after is refused by B's next request, every time. With a clock that does not move (as coarse
+    as a clock can be) no two instants differ, so no read may be shared, and the rule must still hold."""
+    if clock == "coarse":
+        monkeypatch.setattr(services_module, "_now", lambda: 1)
+    a, b = twins
+    creds = {c.client_id: c.client_secret for c in ensure_demo(a.services)}
+    secret = creds["bench-client"]
+    base = b.realm_url("alpha")
+    with b.client() as http:
+        _warm(http, base, secret)
+        for _ in range(5):
+            assert _run(_burst(base, "bench-client", secret, 32)) == [200] * 32
+            update_client(a.services, "alpha", "bench-client", {"enabled": False})
+            r = _cc(http, base, "bench-client", secret)
+            assert (r.status_code, r.json()) == (401, REFUSED)
+            update_client(a.services, "alpha", "bench-client", {"enabled": True})
+            assert _cc(http, base, "bench-client", secret).status_code == 200
+
+
+def test_a_change_committed_while_requests_are_in_flight_is_seen_by_every_later_request(
+        twins: tuple[LiveServer, LiveServer]) -> None:
+    """Requests keep arriving at B while A disables the client: no request sent after A's commit returned
+    gets a token (they are refused, or throttled once the refusals pile up)."""
+    a, b = twins
+    creds = {c.client_id: c.client_secret for c in ensure_demo(a.services)}
+    secret = creds["bench-client"]
+    base = b.realm_url("alpha")
+    data = {"grant_type": "client_credentials", "client_id": "bench-client", "client_secret": secret,
+            "scope": "data-read"}
+
+    async def load() -> list[tuple[float, int]]:
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=16)) as http:
+            async def one() -> tuple[float, int]:
+                sent = time.monotonic()
+                return sent, (await http.post(f"{base}/access_token", data=data)).status_code
+
+            async def disable_soon() -> float:
+                await asyncio.sleep(0.05)
+                await asyncio.to_thread(update_client, a.services, "alpha", "bench-client", {"enabled": False})
+                return time.monotonic()
+
+            waves: list[tuple[float, int]] = []
+            disabled = asyncio.ensure_future(disable_soon())
+            while not disabled.done() or len(waves) < 64:
+                waves += await asyncio.gather(*(one() for _ in range(16)))
+            committed = await disabled
+            return [(sent - committed, status) for sent, status in waves]
+
+    with b.client() as http:
+        _warm(http, base, secret)
+    results = _run(load())
+    after = [status for offset, status in results if offset > 0]
+    assert after and 200 not in after
+    assert 200 in {status for offset, status in results if offset < 0}
 
 
 def test_secret_rotation_and_realm_settings_take_effect_at_once(twins: tuple[LiveServer, LiveServer]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 import time
 import uuid
@@ -20,7 +21,9 @@ from credo.keys.secrets import SecretHasher
 from credo.oauth.throttle import FailureThrottle
 from credo.storage.protocols import Storage
 
-_request_view: ContextVar[object | None] = ContextVar("credo_request_view", default=None)
+_arrival: ContextVar[int | None] = ContextVar("credo_request_arrival", default=None)
+_now = time.monotonic_ns  # one clock for the whole process (all threads and event loops)
+_NEVER = (-1, -1)  # (sent, value) before the first counter read
 Deferred = AuditEvent | TokenRecord
 _write_sink: ContextVar[Callable[[Deferred], None] | None] = ContextVar("credo_write_sink", default=None)
 
@@ -40,13 +43,14 @@ def unroute_writes(token: Token[Callable[[Deferred], None] | None]) -> None:
 
 
 def begin_request() -> None:
-    """Mark the start of one request in the current context (an asyncio task per request).
+    """Mark the arrival of one request in the current context (an asyncio task per request).
 
-    The cache then checks the change counter once for the request instead of on every lookup: the
-    request sees every change committed before it started, and changes made later by this process
-    (`Services.changed`) at once. Outside a marked request every lookup checks.
+    Call it as early as possible (when the request is dispatched). The cache then reads the change
+    counter at most once for the request, and not at all when a read sent after the request arrived is
+    known (see `RecordCache`): the request sees every change committed before it arrived, and changes
+    made later by this process (`Services.changed`) at once. Outside a marked request every lookup reads.
     """
-    _request_view.set(object())
+    _arrival.set(_now())
 
 
 class RecordCache:
@@ -56,6 +60,13 @@ class RecordCache:
     database bumps it), checked at most every `check_interval` seconds (0: on every lookup), and
     immediately when this process writes. A lookup with `keep_absent=False` does not remember that a
     record is missing, so a record created later needs no invalidation: creations leave the counter alone.
+
+    With `check_interval` 0 the check is exact without reading the counter for every request: the cache
+    remembers its latest counter read and the clock instant taken just before that read was sent. A
+    request that arrived strictly before that instant (`begin_request`) uses the remembered value, since
+    every change committed before the request arrived was committed before the read was sent, so the
+    read saw it. Any other lookup (a later request, or one outside a marked request) reads the counter.
+    The comparison is strict, so two instants on one tick of a coarse clock never share a read.
     """
 
     def __init__(self, storage: Storage, max_entries: int = 100_000, check_interval: float = 0.0) -> None:
@@ -64,23 +75,36 @@ class RecordCache:
         self._interval = check_interval
         self._entries: OrderedDict[tuple[str, ...], Any] = OrderedDict()
         self._seen = -1
-        self._checked = 0.0
-        self._view: object | None = None
+        self._checked = -math.inf
+        self._last = _NEVER  # (sent, value) of the latest counter read, replaced as one tuple
+        self._generation = 0  # moves on every clear: a load that raced with a clear is not kept
         self._lock = threading.Lock()
         self.on_change: list[Callable[[], None]] = []  # also told when another process changed something
+        self.counter_reads = 0  # for tests and benchmarks
+        # A read costs a round trip: the edge lets the requests dispatched together mark their arrival
+        # before the first of them reads, so that one read serves them all.
+        self.counter_round_trip = storage.counter_round_trip
 
     def _fresh(self) -> None:
-        view = _request_view.get()
-        if view is not None and view is self._view:
-            return  # this request already checked, and no other request checked since
-        now = time.monotonic()
-        if self._interval and now - self._checked < self._interval:
-            return
-        counter = self._storage.change_counter()
-        self._checked, self._view = now, view
+        arrival = _arrival.get()
+        last = self._last  # one tuple: its instant and value belong together whatever other threads do
+        if arrival is not None and arrival < last[0]:
+            counter = last[1]  # a read sent after this request arrived
+        else:
+            now = time.monotonic()
+            if self._interval and now - self._checked < self._interval:
+                return
+            sent = _now()
+            counter = self._storage.change_counter()
+            self.counter_reads += 1
+            self._checked = now
+            with self._lock:
+                if sent > self._last[0]:  # reads on other threads may finish out of order
+                    self._last = (sent, counter)
         if counter != self._seen:
             with self._lock:
                 self._entries.clear()
+                self._generation += 1
                 self._seen = counter
             for callback in self.on_change:
                 callback()
@@ -93,20 +117,23 @@ class RecordCache:
             return value
         except KeyError:
             pass
+        generation = self._generation
         value = load()
         if value is None and not keep_absent:
             return None
         with self._lock:
-            self._entries[key] = value
-            if len(self._entries) > self._max:
-                self._entries.popitem(last=False)
+            if generation == self._generation:  # else a clear ran during the load: the value may be stale
+                self._entries[key] = value
+                if len(self._entries) > self._max:
+                    self._entries.popitem(last=False)
         return value
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-            self._checked = 0.0
-            self._view = None
+            self._generation += 1
+            self._checked = -math.inf
+            self._last = _NEVER
 
     def __len__(self) -> int:
         return len(self._entries)

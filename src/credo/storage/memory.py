@@ -402,6 +402,8 @@ class _AuthFailures:
 
 
 class MemoryStorage:
+    counter_round_trip = False
+
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self._changes = 0

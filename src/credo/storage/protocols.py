@@ -186,6 +186,7 @@ class Storage(Protocol):
     audit: AuditRepository
     admins: AdminRepository
     auth_failures: FailureLog
+    counter_round_trip: bool  # change_counter() asks a database server (worth sharing among requests)
 
     def change_counter(self) -> int:
         """A number that grows on every client, realm, user, group, policy, script or signing key change, shared by all

@@ -690,6 +690,7 @@ class SqlStorage:
         """`fast_path=False`: every statement through SQLAlchemy (to compare the fast paths against)."""
         self.engine = engine
         self.fast: SqliteFastPath | PgFastPath | None = None
+        self.counter_round_trip = engine.dialect.name != "sqlite"
         if not fast_path:
             pass
         elif SqliteFastPath.supports(engine):

@@ -1,0 +1,176 @@
+"""The record cache's change-counter rule: one counter read serves every request that arrived strictly
+before it was sent; any other lookup reads again."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from credo.oauth import services as services_module
+from credo.oauth.services import RecordCache, begin_request
+
+
+class Clock:
+    """A settable stand-in for the monotonic clock (nanoseconds); coarse on purpose: it only moves when told."""
+
+    def __init__(self) -> None:
+        self.t = 0
+
+    def __call__(self) -> int:
+        return self.t
+
+
+class Counter:
+    """A storage whose change counter another process bumps; counts the reads."""
+
+    counter_round_trip = True
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.reads = 0
+        self.before_read: Callable[[], None] | None = None
+
+    def change_counter(self) -> int:
+        if self.before_read is not None:
+            self.before_read()
+        self.reads += 1
+        return self.value
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    c = Clock()
+    monkeypatch.setattr(services_module, "_now", c)
+    return c
+
+
+def request(clock: Clock, at: int) -> contextvars.Context:
+    """A new request's context, marked as arrived at `at`."""
+    ctx = contextvars.copy_context()
+    clock.t = at
+    ctx.run(begin_request)
+    return ctx
+
+
+def lookup(ctx: contextvars.Context, cache: RecordCache, key: str = "k", value: Any = "v") -> Any:
+    return ctx.run(cache.get, ("client", key), lambda: value)
+
+
+def test_a_request_arrived_before_the_last_read_reuses_it(clock: Clock) -> None:
+    storage = Counter()
+    cache = RecordCache(storage)  # type: ignore[arg-type]
+    early = request(clock, 5)
+    first = request(clock, 10)
+    clock.t = 20
+    lookup(first, cache)  # sent at 20
+    assert storage.reads == 1
+    lookup(early, cache)
+    lookup(request(clock, 19), cache)
+    lookup(first, cache)
+    assert storage.reads == 1
+
+
+def test_a_request_arrived_after_the_last_read_reads_again_and_sees_the_change(clock: Clock) -> None:
+    storage = Counter()
+    cache = RecordCache(storage)  # type: ignore[arg-type]
+    lookup(request(clock, 10), cache, value="old")  # read sent at 10, "old" cached
+    storage.value += 1  # another process changes the record and commits at 11
+    late = request(clock, 12)
+    clock.t = 13
+    assert lookup(late, cache, value="new") == "new"
+    assert storage.reads == 2
+
+
+def test_a_request_arrived_on_the_same_tick_as_the_read_reads_again(clock: Clock) -> None:
+    """With a coarse clock a change can be committed and a request arrive after a read on the same tick:
+    equal instants never share a read."""
+    storage = Counter()
+    cache = RecordCache(storage)  # type: ignore[arg-type]
+    lookup(request(clock, 10), cache, value="old")  # sent at 10
+    storage.value += 1  # committed after that read, still at 10
+    same_tick = request(clock, 10)
+    assert lookup(same_tick, cache, value="new") == "new"
+    assert storage.reads == 2
+    assert lookup(same_tick, cache, value="newer") == "new"  # its own read was sent on its arrival tick: reads again
+    assert storage.reads == 3
+
+
+def test_lookups_outside_a_request_always_read(clock: Clock) -> None:
+    storage = Counter()
+    cache = RecordCache(storage)  # type: ignore[arg-type]
+    clock.t = 10
+    lookup(contextvars.copy_context(), cache)
+    clock.t = 11
+    lookup(contextvars.copy_context(), cache)
+    assert storage.reads == 2
+
+
+def test_a_local_write_forgets_the_remembered_read(clock: Clock) -> None:
+    storage = Counter()
+    cache = RecordCache(storage)  # type: ignore[arg-type]
+    waiting = request(clock, 5)
+    other = request(clock, 6)
+    clock.t = 10
+    lookup(other, cache, value="old")
+    storage.value += 1
+    cache.clear()  # what Services.changed() does after this process's own write
+    assert lookup(waiting, cache, value="new") == "new"
+    assert storage.reads == 2
+
+
+def test_a_read_that_finishes_late_does_not_replace_a_later_one(clock: Clock) -> None:
+    """Reads on two threads: the one sent first finishes last. The remembered read stays the later one, so
+    a request that arrived between the two sends still reuses it."""
+    storage = Counter()
+    cache = RecordCache(storage)  # type: ignore[arg-type]
+    started, release = threading.Event(), threading.Event()
+
+    def slow() -> None:
+        if threading.current_thread() is not threading.main_thread():
+            started.set()
+            release.wait(5)
+
+    storage.before_read = slow
+    slow_request = request(clock, 1)
+    clock.t = 5
+    thread = threading.Thread(target=lookup, args=(slow_request, cache))
+    thread.start()  # sent at 5, waits
+    assert started.wait(5)
+    between = request(clock, 6)
+    clock.t = 7
+    lookup(between, cache)  # arrived at 6, after the slow read was sent: reads, sent at 7
+    release.set()
+    thread.join(5)
+    assert storage.reads == 2
+    lookup(request(clock, 6), cache)
+    assert storage.reads == 2  # 6 < 7: the read sent at 7 serves it
+
+
+def test_a_load_that_raced_with_a_clear_is_not_kept(clock: Clock) -> None:
+    storage = Counter()
+    cache = RecordCache(storage)  # type: ignore[arg-type]
+    ctx = request(clock, 1)
+    clock.t = 2
+
+    def load_then_other_thread_clears() -> str:
+        cache.clear()  # another thread's write lands while this load is under way
+        return "stale"
+
+    assert ctx.run(cache.get, ("client", "k"), load_then_other_thread_clears) == "stale"
+    assert ctx.run(cache.get, ("client", "k"), lambda: "fresh") == "fresh"
+
+
+def test_check_interval_still_limits_reads(clock: Clock) -> None:
+    storage = Counter()
+    cache = RecordCache(storage, check_interval=3600)  # type: ignore[arg-type]
+    for t in (1, 10, 20):
+        lookup(request(clock, t), cache)
+        lookup(contextvars.copy_context(), cache)
+    assert storage.reads == 1
+    cache.clear()
+    lookup(contextvars.copy_context(), cache)
+    assert storage.reads == 2
