@@ -105,35 +105,28 @@ class PgFastPath:
 
     def _run(self, work: Callable[[psycopg.Connection[Any]], R], *, read: bool) -> R:
         conn, was_idle = self._take()
-        try:
-            result = work(conn)
-        except psycopg.OperationalError as exc:
-            conn.close()
-            if not (read and was_idle):
-                raise _unreachable(exc) from exc
-            conn = self._open()  # a dropped idle connection: once more on a fresh one
+        retry = read and was_idle  # a dropped idle connection: a read goes once more on a fresh one
+        while True:
             try:
                 result = work(conn)
-            except psycopg.OperationalError as again:
+            except psycopg.OperationalError as exc:
                 conn.close()
-                raise _unreachable(again) from again
-            except psycopg.IntegrityError as dup:
+                if not retry:
+                    raise _unreachable(exc) from exc
+                retry = False
+                conn = self._open()
+                continue
+            except psycopg.InterfaceError as exc:  # e.g. the connection was closed under us
+                conn.close()
+                raise _unreachable(exc) from exc
+            except psycopg.IntegrityError as exc:
                 self._give(conn)
-                raise Duplicate(str(dup)) from dup
+                raise Duplicate(str(exc)) from exc
             except BaseException:
                 conn.close()
                 raise
-        except psycopg.InterfaceError as exc:  # e.g. the connection was closed under us
-            conn.close()
-            raise _unreachable(exc) from exc
-        except psycopg.IntegrityError as exc:
             self._give(conn)
-            raise Duplicate(str(exc)) from exc
-        except BaseException:
-            conn.close()
-            raise
-        self._give(conn)
-        return result
+            return result
 
     def one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         text, order = pg_sql(sql)
