@@ -4,14 +4,10 @@ Two kinds of rows are written per token request: the audit event of every token 
 denied) and the record of every stateful (opaque) access token. Committed one by one that is a write
 transaction per request: most of the request's database time, and on SQLite a few WAL pages per commit,
 whose checkpoints then stall the server. Here the writes of all the requests handled in one event-loop
-step form a batch; each of those requests yields once, and the first of them to resume (at the start of
-the next step) commits the whole batch, one transaction per kind, before it answers; the others find it
-committed. So a response never leaves the server before its token and audit record are in the database
-(the same guarantee as one commit per request), and if a commit fails, every request of the batch fails
-with a 503 instead of answering with an unstored token or unaudited. A request cancelled while it waits
-still commits the batch if nobody has yet. Nothing is held in memory across requests: the batch is only
-the writes of the requests that are waiting for it, so there is no crash window and nothing to flush at
-shutdown. (No future and no scheduled callback: the yield is the only event-loop work a batch costs.)
+step are committed together, one transaction per kind (the mechanism: credo.http.step_commit). So a
+response never leaves the server before its token and audit record are in the database (the same
+guarantee as one commit per request), and if a commit fails, every request of the batch fails with a 503
+instead of answering with an unstored token or unaudited.
 """
 
 from __future__ import annotations
@@ -21,52 +17,30 @@ import asyncio
 from starlette.requests import Request
 
 from credo.domain.models import AuditEvent, TokenRecord
+from credo.http.step_commit import StepBatch, StepCommit
 from credo.storage.protocols import Storage, StorageUnavailable
 
-
-class WriteBatch:
-    """The writes of one loop step's requests, and the outcome of their commit once it ran."""
-
-    __slots__ = ("committed", "error", "events", "tokens")
-
-    def __init__(self) -> None:
-        self.events: list[AuditEvent] = []
-        self.tokens: list[TokenRecord] = []
-        self.committed = False
-        self.error: Exception | None = None
+Write = AuditEvent | TokenRecord
 
 
-class GroupCommit:
+class GroupCommit(StepCommit[Write, None]):
     """The writes of one event loop's requests, committed once per loop step."""
 
     def __init__(self, storage: Storage, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop, self._store)
         self.storage = storage
-        self.loop = loop
-        self._open: WriteBatch | None = None  # the batch writes join until it is committed
 
-    def add(self, write: AuditEvent | TokenRecord) -> WriteBatch:
-        batch = self._open
-        if batch is None:
-            batch = self._open = WriteBatch()
-        if isinstance(write, TokenRecord):
-            batch.tokens.append(write)
-        else:
-            batch.events.append(write)
-        return batch
-
-    def commit(self, batch: WriteBatch) -> None:
-        """Commit `batch` unless that was done already; later writes start a new batch."""
-        if batch.committed:
-            return
-        batch.committed = True
-        if self._open is batch:
-            self._open = None
+    def _store(self, writes: list[Write]) -> None:
+        tokens = [w for w in writes if isinstance(w, TokenRecord)]
+        events = [w for w in writes if not isinstance(w, TokenRecord)]
         try:
             # Tokens first: if the audit commit then fails, the stored tokens were never handed out.
-            self.storage.tokens.add_many(batch.tokens)
-            self.storage.audit.add_many(batch.events)
-        except Exception as exc:  # every waiting request fails with it
-            batch.error = exc
+            self.storage.tokens.add_many(tokens)
+            self.storage.audit.add_many(events)
+        except StorageUnavailable:
+            raise
+        except Exception as exc:  # e.g. a token-hash collision: nothing of the batch was stored; retry
+            raise StorageUnavailable(f"group commit failed: {type(exc).__name__}") from exc
 
 
 class RequestWrites:
@@ -76,27 +50,14 @@ class RequestWrites:
 
     def __init__(self, group: GroupCommit) -> None:
         self._group = group
-        self._batch: WriteBatch | None = None
+        self._batch: StepBatch[Write, None] | None = None
 
-    def __call__(self, write: AuditEvent | TokenRecord) -> None:
+    def __call__(self, write: Write) -> None:
         self._batch = self._group.add(write)
 
     async def durable(self) -> None:
-        batch = self._batch
-        if batch is None:
-            return
-        if not batch.committed:
-            try:
-                await asyncio.sleep(0)  # every request of this loop step adds its writes meanwhile
-            finally:
-                self._group.commit(batch)  # first to resume (or to be cancelled): commit for all
-        error = batch.error
-        if error is None:
-            return
-        if isinstance(error, StorageUnavailable):
-            raise StorageUnavailable(str(error)) from None  # a fresh error per request of the batch
-        # e.g. a token-hash collision: nothing of the batch was stored; the client may retry
-        raise StorageUnavailable(f"group commit failed: {type(error).__name__}") from None
+        if self._batch is not None:
+            await self._group.wait(self._batch)
 
 
 def request_writes(request: Request) -> RequestWrites:
