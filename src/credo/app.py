@@ -23,7 +23,7 @@ from credo.oauth.exchange_audit import AuditedTokenEndpoint
 from credo.oauth.grants.refresh_token import issue_refresh_token, revoke_refresh_token
 from credo.oauth.grants.registry import default_handlers
 from credo.oauth.services import Services
-from credo.oauth.throttle import FailureThrottle
+from credo.oauth.throttle import auth_throttle
 from credo.scripting.quickjs_runner import QuickJsRunner
 from credo.settings import Settings
 from credo.storage.protocols import Storage
@@ -53,10 +53,10 @@ def build_services(settings: Settings, storage: Storage, *, base_url: str, clock
     # Failures are shared through the database by every process using it (see credo.oauth.throttle).
     for attr, name, what in (("auth_throttle", "auth", "client authentication"),
                              ("login_throttle", "login", "password login")):
-        setattr(services, attr, FailureThrottle(
-            clock, limit=settings.auth_failure_limit, window=settings.auth_failure_window, what=what, name=name,
-            log=storage.auth_failures, digest=services.hasher.keyed_hash,
-            sync_interval=settings.auth_failure_sync_interval))
+        setattr(services, attr, auth_throttle(
+            clock, limit=settings.auth_failure_limit, identity_limit=settings.auth_identity_failure_limit,
+            window=settings.auth_failure_window, what=what, name=name, log=storage.auth_failures,
+            digest=services.hasher.keyed_hash, sync_interval=settings.auth_failure_sync_interval))
     return services
 
 

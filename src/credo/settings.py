@@ -40,6 +40,10 @@ class Settings(BaseSettings):
                                                                   "source address, and failed password logins per "
                                                                   "username and source address, before 429. "
                                                                   "Counted over all processes sharing the database.")
+    auth_identity_failure_limit: int = Field(
+        default=50, ge=1, description="Failed client authentications per client id, and failed password logins per "
+                                      "username, from all source addresses together, before 429 for every "
+                                      "address: bounds guessing spread over many addresses.")
     auth_failure_window: int = Field(default=60, ge=1, description="Seconds the failures are counted over.")
     auth_failure_sync_interval: float = Field(
         default=1.0, ge=0.0, le=60.0, description="Seconds between reads of the failures other processes recorded "

@@ -219,3 +219,34 @@ def test_remembered_digests_are_bounded_and_still_right() -> None:
     assert calls.count(calls[0]) == 2
     with pytest.raises(TooManyRequests):
         t.check(KEY)
+
+
+def test_identity_count_spans_addresses_and_leaves_other_identities_alone() -> None:
+    from credo.oauth.throttle import auth_throttle
+
+    clock = FrozenClock()
+    t = auth_throttle(clock, limit=3, identity_limit=5, window=60)
+    for i in range(5):  # one failure from each of five addresses
+        key = ("alpha", "c1", f"10.0.0.{i}")
+        t.check(key)
+        t.failed(key)
+    with pytest.raises(TooManyRequests):
+        t.check(("alpha", "c1", "10.9.9.9"))  # a new address: the identity is over its own limit
+    t.check(("alpha", "c2", "10.0.0.1"))  # another identity from an address that failed is not refused
+    t.check(("beta", "c1", "10.0.0.1"))  # nor the same name in another realm
+    clock.advance(60)
+    t.check(("alpha", "c1", "10.9.9.9"))  # the window frees the identity
+
+
+def test_one_address_is_refused_before_the_identity() -> None:
+    from credo.oauth.throttle import auth_throttle
+
+    clock = FrozenClock()
+    t = auth_throttle(clock, limit=3, identity_limit=5, window=60)
+    key = ("alpha", "c1", "10.0.0.1")
+    for _ in range(3):
+        t.check(key)
+        t.failed(key)
+    with pytest.raises(TooManyRequests):
+        t.check(key)
+    t.check(("alpha", "c1", "10.0.0.2"))  # three failures: the identity still answers elsewhere

@@ -40,8 +40,18 @@ app.add_typer(script_app, name="script")
 def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
           port: int = typer.Option(8080, help="Port to listen on."),
           workers: int = typer.Option(1, min=1, help="Worker processes sharing the database."),
-          demo: bool = typer.Option(False, help="Create the demo realms and clients and print their credentials.")) -> None:
+          demo: bool = typer.Option(False, help="Create the demo realms and clients and print their credentials."),
+          proxy_headers: bool = typer.Option(
+              False, help="Take the client address from X-Forwarded-For (and the scheme from X-Forwarded-Proto) "
+                          "when the request comes from one of --forwarded-allow-ips. Off: the socket's peer address."),
+          forwarded_allow_ips: str = typer.Option(
+              "", help="Comma-separated addresses or networks of the proxies to trust with --proxy-headers "
+                       "(e.g. 10.0.0.5 or 10.0.0.0/24); required with it.")) -> None:
     """Run the server."""
+    try:
+        options = server_options(proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips or None)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--forwarded-allow-ips") from exc
     settings = Settings()
     public_url = settings.resolved_public_url(host, port)
     os.environ["CREDO_PUBLIC_URL"] = public_url
@@ -62,7 +72,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
         typer.echo(f"    curl -s -X POST '{base}/access_token' -d grant_type=client_credentials "
                    f"-d client_id={c.client_id} -d client_secret={c.client_secret} -d scope=data-read\n")
     services.storage.close()
-    uvicorn.run("credo.app:create_app", factory=True, host=host, port=port, workers=workers, **server_options())
+    uvicorn.run("credo.app:create_app", factory=True, host=host, port=port, workers=workers, **options)
 
 
 def _credentials_line(c: DemoCredentials) -> str:

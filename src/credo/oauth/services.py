@@ -18,7 +18,7 @@ from credo.domain.models import AuditEvent, Client, Realm, TokenRecord, User
 from credo.keys.clock import Clock
 from credo.keys.keyring import KeyRing
 from credo.keys.secrets import SecretHasher
-from credo.oauth.throttle import FailureThrottle
+from credo.oauth.throttle import AuthThrottle, auth_throttle
 from credo.storage.protocols import Storage
 
 _arrival: ContextVar[int | None] = ContextVar("credo_request_arrival", default=None)
@@ -158,15 +158,15 @@ class Services:
     cache: RecordCache = field(init=False)
     script_runner: Any = None  # credo.scripting.ScriptRunner, when scripts are enabled
     extras: dict[str, Any] = field(default_factory=dict)
-    auth_throttle: FailureThrottle = field(init=False)
-    login_throttle: FailureThrottle = field(init=False)  # password grant: per (realm, username, source)
+    auth_throttle: AuthThrottle = field(init=False)
+    login_throttle: AuthThrottle = field(init=False)  # password grant: per (realm, username, source)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
         self.cache = RecordCache(self.storage)
         self.cache.on_change.append(self.keys.mark_stale)  # keys rotated by another process apply at once
-        self.auth_throttle = FailureThrottle(self.clock)
-        self.login_throttle = FailureThrottle(self.clock, what="password login")
+        self.auth_throttle = auth_throttle(self.clock)
+        self.login_throttle = auth_throttle(self.clock, what="password login", name="login")
         self._last_touch: dict[tuple[str, str], int] = {}
 
     def issuer(self, realm: Realm) -> str:

@@ -1,5 +1,9 @@
 """Throttling of failed authentication, per (realm, claimed identity, source address): client
 authentication (the identity is the client_id) and the password grant (the identity is the username).
+`AuthThrottle` counts every failure twice: per source address (`limit` failures) and per identity
+whatever the address (`identity_limit` failures), so guesses spread over many addresses are bounded too.
+The source address is the socket's peer unless the operator trusts a proxy (`credo serve
+--proxy-headers --forwarded-allow-ips ...`): a header the caller chooses never picks the key.
 
 After `limit` failures within `window` seconds, further attempts for that key are refused with
 `too_many_requests` (HTTP 429, Retry-After) until the oldest of those failures leaves the window, whether
@@ -175,3 +179,43 @@ class FailureThrottle:
         failures = entry.failures
         while failures and failures[0][0] <= now - self.window:
             failures.pop(0)
+
+
+class AuthThrottle:
+    """Failures counted per (realm, identity, source) and per (realm, identity) over all sources.
+
+    The per-source count refuses one address that keeps failing, early (`limit`, default 10 a minute),
+    without touching the identity's other callers. The per-identity count (`identity_limit`, higher)
+    bounds the guesses an attacker spreading over many addresses gets for one account; reaching it
+    refuses that identity from every address until the window frees a slot (the price of bounding
+    distributed guessing: see SECURITY.md)."""
+
+    def __init__(self, per_source: FailureThrottle, per_identity: FailureThrottle) -> None:
+        self.per_source = per_source
+        self.per_identity = per_identity
+        self.limit = per_source.limit  # failures per source address within the window
+        self.window = per_source.window
+
+    def check(self, key: ThrottleKey) -> None:
+        self.per_source.check(key)
+        self.per_identity.check(_identity(key))
+
+    def failed(self, key: ThrottleKey) -> None:
+        try:
+            self.per_source.failed(key)
+        finally:
+            self.per_identity.failed(_identity(key))
+
+
+def _identity(key: ThrottleKey) -> ThrottleKey:
+    return key[0], key[1], "*"  # "*" is no address: the identity's count over every source
+
+
+def auth_throttle(clock: Clock, *, limit: int = 10, identity_limit: int = 50, window: int = 60,
+                  what: str = "client authentication", name: str = "auth", log: FailureLog | None = None,
+                  digest: Callable[[str], str] | None = None, sync_interval: float = 1.0) -> AuthThrottle:
+    """The two counts of one throttle, sharing one failure log under different names."""
+    def make(n: str, lim: int) -> FailureThrottle:
+        return FailureThrottle(clock, limit=lim, window=window, what=what, name=n, log=log, digest=digest,
+                               sync_interval=sync_interval)
+    return AuthThrottle(make(name, limit), make(f"{name}-identity", identity_limit))
