@@ -26,6 +26,7 @@ from credo.oauth.services import Services
 from credo.oauth.throttle import auth_throttle
 from credo.scripting.quickjs_runner import QuickJsRunner
 from credo.settings import Settings
+from credo.storage.cached import CachedStorage
 from credo.storage.protocols import Storage
 from credo.storage.sql.engine import make_engine
 from credo.storage.sql.migrate import upgrade
@@ -45,10 +46,12 @@ def build_services(settings: Settings, storage: Storage, *, base_url: str, clock
     master = settings.resolved_master_key()
     pepper = hashlib.sha256(b"credo-token-hashing" + master).digest()
     clock = clock or SystemClock()
-    services = Services(storage=storage, keys=KeyRing(storage.keys, Sealer(master), clock),
+    cached = CachedStorage(storage, max_entries=settings.record_cache_entries,
+                           check_interval=settings.cache_check_interval)
+    keys = KeyRing(storage.keys, Sealer(master), clock)
+    cached.cache.on_change.append(keys.mark_stale)  # keys rotated by another process apply at once
+    services = Services(storage=cached, keys=keys,  # CachedStorage has the Storage shape (delegation)
                         hasher=SecretHasher(pepper), clock=clock, base_url=base_url)
-    services.cache._interval = settings.cache_check_interval
-    services.cache._max = settings.record_cache_entries
     services.script_runner = QuickJsRunner()
     # Failures are shared through the database by every process using it (see credo.oauth.throttle).
     for attr, name, what in (("auth_throttle", "auth", "client authentication"),

@@ -38,7 +38,7 @@ def test_damaged_sqlite_file_is_503_and_recovers(tmp_path: Path) -> None:
         path = tmp_path / "credo.db"
         original = _damage(path)
         try:
-            srv.services.changed()  # no cached realm or client hides the damage
+            srv.services.storage.cache.clear()  # no cached realm or client hides the damage
             calls = [("POST", "/access_token", form),
                      ("POST", "/introspect", {"token": token, **form}),
                      ("GET", "/tokeninfo?access_token=" + token, None),

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from credo.oauth import services as services_module
-from credo.oauth.services import RecordCache, begin_request
+from credo.storage import cached as services_module
+from credo.storage.cached import RecordCache, begin_request
 
 
 class Clock:
@@ -117,7 +117,7 @@ def test_a_local_write_forgets_the_remembered_read(clock: Clock) -> None:
     clock.t = 10
     lookup(other, cache, value="old")
     storage.value += 1
-    cache.clear()  # what Services.changed() does after this process's own write
+    cache.clear()  # what a write through CachedStorage does
     assert lookup(waiting, cache, value="new") == "new"
     assert storage.reads == 2
 

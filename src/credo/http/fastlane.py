@@ -27,7 +27,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from credo.http import introspect, register, token
-from credo.oauth.services import begin_request
+from credo.storage.cached import begin_request
 
 Handler = Callable[[Request], Awaitable[Response]]
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
@@ -95,7 +95,7 @@ class CredoApp(Starlette):
                 scope["path_params"] = hit[1]
                 scope["endpoint"] = hit[0]  # as the router sets it (refusal logs name the endpoint)
                 begin_request()
-                if self.state.services.cache.counter_round_trip:
+                if self.state.services.storage.counter_round_trip:
                     await asyncio.sleep(0)  # the requests dispatched with this one mark their arrival too
                 await self._fast(hit[0], Request(scope, receive), send)
                 return

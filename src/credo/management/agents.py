@@ -128,7 +128,6 @@ def put_policy(services: Services, realm: str, agent_id: str, application_id: st
     services.audit(AuditEvent(realm=realm, action="policy.put", actor=actor, target=f"{agent_id}->{application_id}",
                               details={"subjects": list(policy.subjects), "subject_groups": list(policy.subject_groups),
                                        "permissions": list(policy.permissions)}))
-    services.changed()
     return policy
 
 
@@ -143,4 +142,3 @@ def delete_policy(services: Services, realm: str, agent_id: str, application_id:
         raise NotFound(f"policy {agent_id}->{application_id}",
                        description=f"application_id: agent '{agent_id}' has no policy for '{application_id}'.")
     services.audit(AuditEvent(realm=realm, action="policy.delete", actor=actor, target=f"{agent_id}->{application_id}"))
-    services.changed()

@@ -83,7 +83,6 @@ def update_client(services: Services, realm: str, client_id: str, changes: dict[
     services.storage.clients.update(updated)
     services.audit(AuditEvent(realm=realm, action=f"{client.kind}.update", actor=actor, target=client_id,
                               details={"changed": sorted(changes)}))
-    services.changed()
     return updated
 
 
@@ -99,4 +98,3 @@ def delete_client(services: Services, realm: str, client_id: str, *, actor: str 
     client = get_client(services, realm, client_id)
     services.storage.clients.delete(realm, client_id)
     services.audit(AuditEvent(realm=realm, action=f"{client.kind}.delete", actor=actor, target=client_id))
-    services.changed()

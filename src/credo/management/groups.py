@@ -29,7 +29,6 @@ def put_group(services: Services, realm: str, name: str, members: list[str], *, 
     services.storage.groups.put(group)
     services.audit(AuditEvent(realm=realm, action="group.put", actor=actor, target=name,
                               details={"members": list(group.members)}))
-    services.changed()
     return group
 
 
@@ -49,4 +48,3 @@ def delete_group(services: Services, realm: str, name: str, *, actor: str = "sys
         raise NotFound(f"group {name}", description=f"name: group '{name}' does not exist.")
     forget_in_policies(services, realm, group=name)
     services.audit(AuditEvent(realm=realm, action="group.delete", actor=actor, target=name))
-    services.changed()

@@ -26,7 +26,6 @@ def ensure_realm(services: Services, name: str, settings: ProviderSettings | Non
         realm = Realm(name=name, settings=settings or ProviderSettings(), created_at=services.clock.now())
         services.storage.realms.put(realm)
         services.audit(AuditEvent(realm=name, action="realm.create", actor=actor, target=name))
-        services.changed()
     services.keys.ensure_key(name, realm.settings.signing_alg)
     return realm
 
@@ -55,7 +54,6 @@ def update_settings(services: Services, name: str, changes: dict[str, Any], *, a
     services.storage.realms.put(updated)
     services.audit(AuditEvent(realm=name, action="settings.update", actor=actor, target=name,
                               details={"changed": sorted(changes)}))
-    services.changed()
     return updated
 
 
@@ -65,5 +63,4 @@ def delete_realm(services: Services, name: str, *, actor: str = "system") -> Non
     if not services.storage.realms.delete(name):
         raise NotFound(f"realm {name}", description=f"Realm '{name}' does not exist.")
     services.audit(AuditEvent(realm=name, action="realm.delete", actor=actor, target=name))
-    services.changed()
 

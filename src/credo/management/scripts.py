@@ -37,7 +37,6 @@ def create_script(services: Services, realm: str, *, name: str, source: str, des
     services.storage.scripts.put(script)
     services.audit(AuditEvent(realm=realm, action="script.create", actor=actor, target=script.id,
                               details={"name": name}))
-    services.changed()
     return script
 
 
@@ -69,7 +68,6 @@ def update_script(services: Services, realm: str, script_id: str, *, name: str |
     services.storage.scripts.put(updated)
     services.audit(AuditEvent(realm=realm, action="script.update", actor=actor, target=script_id,
                               details={"changed": sorted(changes)}))
-    services.changed()
     return updated
 
 
@@ -81,7 +79,6 @@ def delete_script(services: Services, realm: str, script_id: str, *, actor: str 
                                          "select another script (or none) first.")
     services.storage.scripts.delete(realm, script_id)
     services.audit(AuditEvent(realm=realm, action="script.delete", actor=actor, target=script_id))
-    services.changed()
 
 
 def select_realm_script(services: Services, realm: str, script_id: str | None, *, actor: str = "system") -> Realm:

@@ -52,7 +52,6 @@ def create_user(services: Services, realm: str, username: str, password: str, *,
         raise InvalidRequest(f"username {username} exists", description=f"username: '{username}' already exists.") from exc
     services.audit(AuditEvent(realm=realm, action="user.create", actor=actor, target=uid,
                               details={"username": username}))
-    services.changed()
     return user
 
 
@@ -94,7 +93,6 @@ def update_user(services: Services, realm: str, user_id: str, *, password: str |
     services.storage.users.put(user)
     services.audit(AuditEvent(realm=realm, action="user.update", actor=actor, target=user_id,
                               details={"changed": changed}))
-    services.changed()
     return user
 
 
@@ -103,4 +101,3 @@ def delete_user(services: Services, realm: str, user_id: str, *, actor: str = "s
         raise NotFound(f"user {user_id}", description=f"user_id: '{user_id}' does not exist.")
     forget_in_policies(services, realm, user_id=user_id)
     services.audit(AuditEvent(realm=realm, action="user.delete", actor=actor, target=user_id))
-    services.changed()

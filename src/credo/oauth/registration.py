@@ -239,7 +239,6 @@ def _rotated(services: Services, realm: Realm, client: Client) -> tuple[Client, 
 def _swap(services: Services, old: Client, new: Client) -> None:
     if not services.storage.clients.update(new, expected_registration_token_hash=old.registration_token_hash):
         raise InvalidToken(f"registration token of {old.client_id} changed concurrently", description=TOKEN_REFUSED)
-    services.changed()
 
 
 def read_registration(services: Services, realm: Realm, client_id: str | None,
@@ -291,7 +290,6 @@ def delete_registration(services: Services, realm: Realm, client_id: str | None,
     if not services.storage.clients.delete(realm.name, client.client_id,
                                            expected_registration_token_hash=client.registration_token_hash):
         raise InvalidToken(f"registration token of {client.client_id} changed concurrently", description=TOKEN_REFUSED)
-    services.changed()
     services.audit(AuditEvent(realm=realm.name, action="dcr.delete", actor=client.client_id, target=client.client_id,
                               decision="allow"))
 

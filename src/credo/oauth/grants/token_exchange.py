@@ -58,8 +58,7 @@ def _subject(services: Services, realm: Realm, token: AccessToken, policy: Appli
 
 
 def _policy(services: Services, realm: Realm, agent_id: str, target_id: str) -> ApplicationPolicy | None:
-    return services.cache.get(("policy", realm.name, agent_id, target_id),  # type: ignore[no-any-return]
-                              lambda: services.storage.policies.get(realm.name, agent_id, target_id))
+    return services.storage.policies.get(realm.name, agent_id, target_id)
 
 
 def _target(services: Services, realm: Realm, client_id: str) -> Target | None:

@@ -1,0 +1,197 @@
+"""A read-through cache in front of a storage backend: the records the hot path reads on every request
+(realms, clients, users, group memberships, application policies) are kept in process memory and stay
+exact.
+
+`CachedStorage(inner)` has the shape of every storage (the `Storage` protocol). Its repositories serve
+the cached reads from memory and pass everything else to `inner`:
+
+- a write through this storage (any repository method that is not a read) drops every cached record once
+  it returns, so this process sees its own changes at once, whoever wrote them (a use case, the admin
+  API, an import): no caller has to remember to invalidate;
+- a change made by another process is noticed through the storage's change counter (every write except
+  a client creation moves it), read as `RecordCache` explains: a request sees every change committed
+  before it arrived;
+- a creation needs no invalidation: client lookups never remember an unknown id, so a client registered
+  by any process is found at once.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any, cast
+
+from credo.storage.protocols import (
+    ClientRepository,
+    GroupRepository,
+    PolicyRepository,
+    RealmRepository,
+    Storage,
+    UserRepository,
+)
+
+_arrival: ContextVar[int | None] = ContextVar("credo_request_arrival", default=None)
+_now = time.monotonic_ns  # one clock for the whole process (all threads and event loops)
+_NEVER = (-1, -1)  # (sent, value) before the first counter read
+
+
+def begin_request() -> None:
+    """Mark the arrival of one request in the current context (an asyncio task per request).
+
+    The public dispatcher calls it as the first step of every request. The cache then reads the change
+    counter at most once for the request, and not at all when a read sent after the request arrived is
+    known (see `RecordCache`): the request sees every change committed before it arrived, and changes
+    made later by this process at once. Outside a marked request every lookup reads.
+    """
+    _arrival.set(_now())
+
+
+class RecordCache:
+    """A bounded LRU cache of records, exact against the storage's change counter.
+
+    Entries are dropped when the change counter moves (any process writing to the same database bumps
+    it), checked at most every `check_interval` seconds (0: on every lookup), and immediately when this
+    process writes (`clear`). A lookup with `keep_absent=False` does not remember that a record is
+    missing, so a record created later needs no invalidation.
+
+    With `check_interval` 0 the check is exact without reading the counter for every request: the cache
+    remembers its latest counter read and the clock instant taken just before that read was sent. A
+    request that arrived strictly before that instant (`begin_request`) uses the remembered value, since
+    every change committed before the request arrived was committed before the read was sent, so the
+    read saw it. Any other lookup (a later request, or one outside a marked request) reads the counter.
+    The comparison is strict, so two instants on one tick of a coarse clock never share a read.
+    """
+
+    def __init__(self, storage: Storage, max_entries: int = 100_000, check_interval: float = 0.0) -> None:
+        self._storage = storage
+        self._max = max_entries
+        self._interval = check_interval
+        self._entries: OrderedDict[tuple[str, ...], Any] = OrderedDict()
+        self._seen = -1
+        self._checked = -math.inf
+        self._last = _NEVER  # (sent, value) of the latest counter read, replaced as one tuple
+        self._generation = 0  # moves on every clear: a load that raced with a clear is not kept
+        self._lock = threading.Lock()
+        self.on_change: list[Callable[[], None]] = []  # also told when another process changed something
+        self.counter_reads = 0  # for tests and benchmarks
+        # A read costs a round trip: the dispatcher lets the requests dispatched together mark their
+        # arrival before the first of them reads, so that one read serves them all.
+        self.counter_round_trip = storage.counter_round_trip
+
+    def _fresh(self) -> None:
+        arrival = _arrival.get()
+        last = self._last  # one tuple: its instant and value belong together whatever other threads do
+        if arrival is not None and arrival < last[0]:
+            counter = last[1]  # a read sent after this request arrived
+        else:
+            now = time.monotonic()
+            if self._interval and now - self._checked < self._interval:
+                return
+            sent = _now()
+            counter = self._storage.change_counter()
+            self.counter_reads += 1
+            self._checked = now
+            with self._lock:
+                if sent > self._last[0]:  # reads on other threads may finish out of order
+                    self._last = (sent, counter)
+        if counter != self._seen:
+            with self._lock:
+                self._entries.clear()
+                self._generation += 1
+                self._seen = counter
+            for callback in self.on_change:
+                callback()
+
+    def get(self, key: tuple[str, ...], load: Callable[[], Any], *, keep_absent: bool = True) -> Any:
+        self._fresh()
+        try:
+            value = self._entries[key]
+            self._entries.move_to_end(key)
+            return value
+        except KeyError:
+            pass
+        generation = self._generation
+        value = load()
+        if value is None and not keep_absent:
+            return None
+        with self._lock:
+            if generation == self._generation:  # else a clear ran during the load: the value may be stale
+                self._entries[key] = value
+                if len(self._entries) > self._max:
+                    self._entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._generation += 1
+            self._checked = -math.inf
+            self._last = _NEVER
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# Per repository: the cached reads (method name -> whether a missing record is remembered) and the
+# methods that are neither cached reads nor writes that change a cached record. Every other method is a
+# write: it drops the cache once it returned.
+_CACHED: dict[str, dict[str, bool]] = {
+    "realms": {"get": True},
+    "clients": {"get": False},  # never remember an unknown client id: creations then need no invalidation
+    "users": {"get": True},
+    "groups": {"groups_of": True},
+    "policies": {"get": True},
+}
+_PLAIN = frozenset({"all", "count", "by_username", "for_agent", "last_used", "touch", "create", "create_many"})
+
+
+class _CachedRepository:
+    """One repository seen through the cache (see the module docstring)."""
+
+    def __init__(self, name: str, inner: Any, cache: RecordCache) -> None:
+        self._name = name
+        self._inner = inner
+        self._cache = cache
+        self._cached = _CACHED[name]
+
+    def __getattr__(self, method: str) -> Any:
+        target = getattr(self._inner, method)
+        if method in self._cached:
+            key, keep_absent, load = (self._name, method), self._cached[method], target
+
+            def read(*args: str) -> Any:
+                return self._cache.get((*key, *args), lambda: load(*args), keep_absent=keep_absent)
+            wrapped: Any = read
+        elif method in _PLAIN or not callable(target):
+            wrapped = target
+        else:
+            write, clear = target, self._cache.clear
+
+            def written(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return write(*args, **kwargs)
+                finally:
+                    clear()
+            wrapped = written
+        setattr(self, method, wrapped)  # resolved once per method
+        return wrapped
+
+
+class CachedStorage:
+    """`inner` with the hot records cached (see the module docstring); everything else passes through."""
+
+    def __init__(self, inner: Storage, *, max_entries: int = 100_000, check_interval: float = 0.0) -> None:
+        self.inner = inner
+        self.cache = RecordCache(inner, max_entries, check_interval)
+        self.realms = cast(RealmRepository, _CachedRepository("realms", inner.realms, self.cache))
+        self.clients = cast(ClientRepository, _CachedRepository("clients", inner.clients, self.cache))
+        self.users = cast(UserRepository, _CachedRepository("users", inner.users, self.cache))
+        self.groups = cast(GroupRepository, _CachedRepository("groups", inner.groups, self.cache))
+        self.policies = cast(PolicyRepository, _CachedRepository("policies", inner.policies, self.cache))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)  # tokens, one_time, keys, audit, ..., change_counter, close

@@ -1,0 +1,73 @@
+"""The read-through cache in front of storage: this process's own writes are seen at once (with the
+change counter not read for an hour, only the write's own invalidation can make them visible), an
+unknown client id is never remembered, and another process's writes are seen through the counter."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from credo.domain.models import ApplicationPolicy, Client, Group, Realm, User
+from credo.domain.settings import ProviderSettings
+from credo.storage.cached import CachedStorage
+from credo.storage.memory import MemoryStorage
+
+
+def _cached(interval: float = 3600) -> tuple[MemoryStorage, CachedStorage]:
+    inner = MemoryStorage()
+    cached = CachedStorage(inner, check_interval=interval)  # type: ignore[arg-type]
+    cached.realms.put(Realm("alpha"))
+    return inner, cached
+
+
+def test_own_writes_are_seen_at_once_for_every_cached_record() -> None:
+    _, s = _cached()
+    s.clients.create(Client("alpha", "c1"))
+    s.users.put(User("alpha", "u1", "ann", "h"))
+    s.groups.put(Group("alpha", "g1", members=("u1",)))
+    s.policies.put(ApplicationPolicy("alpha", "a1", "app1", permissions=("read",)))
+    assert s.clients.get("alpha", "c1").enabled  # type: ignore[union-attr]
+    assert s.users.get("alpha", "u1").active  # type: ignore[union-attr]
+    assert s.groups.groups_of("alpha", "u1") == ["g1"]
+    assert s.policies.get("alpha", "a1", "app1").permissions == ("read",)  # type: ignore[union-attr]
+    assert s.realms.get("alpha").settings.issuer is None  # type: ignore[union-attr]
+
+    s.clients.update(replace(s.clients.get("alpha", "c1"), enabled=False))  # type: ignore[type-var]
+    s.users.put(User("alpha", "u1", "ann", "h", active=False))
+    s.groups.put(Group("alpha", "g1", members=()))
+    s.policies.put(ApplicationPolicy("alpha", "a1", "app1", permissions=("write",)))
+    s.realms.put(Realm("alpha", ProviderSettings(issuer="https://issuer.example")))
+
+    assert not s.clients.get("alpha", "c1").enabled  # type: ignore[union-attr]
+    assert not s.users.get("alpha", "u1").active  # type: ignore[union-attr]
+    assert s.groups.groups_of("alpha", "u1") == []
+    assert s.policies.get("alpha", "a1", "app1").permissions == ("write",)  # type: ignore[union-attr]
+    assert s.realms.get("alpha").settings.issuer == "https://issuer.example"  # type: ignore[union-attr]
+
+    assert s.clients.delete("alpha", "c1")
+    assert s.policies.delete("alpha", "a1", "app1")
+    assert s.clients.get("alpha", "c1") is None
+    assert s.policies.get("alpha", "a1", "app1") is None
+
+
+def test_an_unknown_client_id_is_not_remembered() -> None:
+    inner, s = _cached()
+    assert s.clients.get("alpha", "new") is None
+    inner.clients.create(Client("alpha", "new"))  # another process's creation moves no counter
+    assert s.clients.get("alpha", "new") is not None
+
+
+def test_cached_reads_come_from_memory_until_the_counter_moves() -> None:
+    inner, s = _cached(interval=0)
+    s.clients.create(Client("alpha", "c1"))
+    first = s.clients.get("alpha", "c1")
+    assert s.clients.get("alpha", "c1") is first  # served from memory
+    inner.clients.update(replace(first, enabled=False))  # type: ignore[type-var]  # another process
+    assert not s.clients.get("alpha", "c1").enabled  # type: ignore[union-attr]
+
+
+def test_other_repositories_and_reads_pass_through() -> None:
+    inner, s = _cached()
+    s.users.put(User("alpha", "u1", "ann", "h"))
+    inner.users.put(User("alpha", "u1", "bob", "h"))
+    assert s.users.by_username("alpha", "bob") is not None  # not a cached read
+    assert s.tokens is inner.tokens and s.audit is inner.audit
