@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import uvicorn
@@ -24,6 +26,8 @@ from credo.storage.protocols import Storage
 from credo.storage.sql.engine import make_engine
 from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
+
+T = TypeVar("T")
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 MASTER_KEY = "test-master-key-0123456789abcdef0123456789"
@@ -136,3 +140,9 @@ def live_server(storage: Storage, tmp_path: Path, *, clock: Clock | None = None,
 
 def services_for(storage: Storage, tmp_path: Path, *, clock: Clock | None = None) -> Services:
     return build_services(test_settings(tmp_path), storage, base_url="http://credo.test", clock=clock)
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to the end on a thread of its own (this thread may already run an event loop)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()

@@ -224,7 +224,6 @@ def test_autonomous_agent(console: Console) -> None:
     assert c.server.services.hasher.verify(fresh, agent.secret_hash)
     c.server.services.storage.clients.update(replace(agent, secret_hash=c.server.services.hasher.hash_human(
         "bot-secret-0123456789abc")))
-    c.server.services.changed()
     policy = c.server.services.storage.policies.get("alpha", agent.client_id, "web-server-logs-api-app")
     assert policy is not None and set(policy.permissions) == {"logs-read", "logs-search"}
     base = c.server.realm_url("alpha")

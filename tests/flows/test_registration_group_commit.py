@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from credo.domain.models import AuditEvent, Client
-from credo.http.registration_commit import RegistrationGroupCommit
 from credo.storage.protocols import Conflict, NewClient, Storage, StorageUnavailable
+from credo.storage.unit_of_work import GroupCommitter, UnitOfWork
 from tests.dcr_support import SEED_BODY, access_token, iat_client, settings
 from tests.support import LiveServer, make_storage
 
@@ -28,10 +28,13 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-def _new(client_id: str, burn: str | None = None) -> NewClient:
-    event = AuditEvent(realm="alpha", action="dcr.register", actor="anonymous", decision="allow", target=client_id,
-                       details={"kind": "client"}, ts=1_700_000_000)
-    return NewClient(Client(realm="alpha", client_id=client_id), None if burn is None else (burn, 2_000_000_000), event)
+def _new(client_id: str, burn: str | None = None) -> UnitOfWork:
+    """One registration's unit of work: the client, the initial access token it burns, its audit event."""
+    work = UnitOfWork()
+    work.create_client(Client(realm="alpha", client_id=client_id), burn=None if burn is None else (burn, 2_000_000_000))
+    work.audit(AuditEvent(realm="alpha", action="dcr.register", actor="anonymous", decision="allow", target=client_id,
+                          details={"kind": "client"}, ts=1_700_000_000))
+    return work
 
 
 def _record_batches(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
@@ -65,8 +68,8 @@ def test_one_batch_per_loop_step_and_a_conflict_fails_alone(kind: str, tmp_path:
         batches = _record_batches(storage, monkeypatch)
 
         async def run() -> list[Conflict | None]:
-            group = RegistrationGroupCommit(storage, asyncio.get_running_loop())
-            pending = [asyncio.ensure_future(group.store(new)) for new in (
+            group = GroupCommitter(storage)
+            pending = [asyncio.ensure_future(group.commit(new)) for new in (
                 _new("a", burn="iat-1"), _new("b", burn="iat-1"), _new("a"), _new("c"))]
             await asyncio.sleep(0)  # the four requests run to their store call in this step
             assert storage.clients.get("alpha", "a") is None  # nothing before the next loop step
@@ -86,8 +89,8 @@ def test_a_failed_commit_fails_every_waiting_registration(tmp_path: Path, monkey
         batches = _record_batches(storage, monkeypatch)
 
         async def run() -> list[BaseException | Conflict | None]:
-            group = RegistrationGroupCommit(storage, asyncio.get_running_loop())
-            return await asyncio.gather(*(group.store(_new(f"c{i}")) for i in range(3)), return_exceptions=True)
+            group = GroupCommitter(storage)
+            return await asyncio.gather(*(group.commit(_new(f"c{i}")) for i in range(3)), return_exceptions=True)
 
         outcomes = _run(run())
         assert batches == [["c0", "c1", "c2"]]  # one commit attempt for the three

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from credo.domain.models import AuditEvent, TokenRecord
-from credo.http.group_commit import GroupCommit, RequestWrites
 from credo.storage.protocols import Storage, StorageUnavailable
+from credo.storage.unit_of_work import GroupCommitter, UnitOfWork
 from tests.agents_support import autonomous_setup, exchange
 from tests.support import LiveServer, make_storage
 
@@ -86,13 +86,13 @@ def _event(n: int) -> AuditEvent:
 def test_one_batch_per_loop_step(kind: str, tmp_path: Path) -> None:
     with make_storage(kind, tmp_path) as storage:
         async def run() -> None:
-            group = GroupCommit(storage, asyncio.get_running_loop())
-            sinks = [RequestWrites(group) for _ in range(5)]
+            group = GroupCommitter(storage)
+            sinks = [UnitOfWork() for _ in range(5)]
             for i, sink in enumerate(sinks):
-                sink(_event(i))
+                sink.audit(_event(i))
             assert storage.audit.query("alpha") == []  # nothing before the next loop step
-            await asyncio.gather(*(s.durable() for s in sinks))
-            await RequestWrites(group).durable()  # a request without events does not wait
+            await asyncio.gather(*(group.commit(s) for s in sinks))
+            assert await group.commit(UnitOfWork()) is None  # a request without writes does not wait
         _run(run())
         assert sorted(e.actor for e in storage.audit.query("alpha")) == [f"agent-{i}" for i in range(5)]
 
@@ -106,14 +106,14 @@ def _record(n: int) -> TokenRecord:
 def test_tokens_and_events_of_one_step_commit_together(kind: str, tmp_path: Path) -> None:
     with make_storage(kind, tmp_path) as storage:
         async def run() -> None:
-            group = GroupCommit(storage, asyncio.get_running_loop())
-            sinks = [RequestWrites(group) for _ in range(4)]
+            group = GroupCommitter(storage)
+            sinks = [UnitOfWork() for _ in range(4)]
             for i, sink in enumerate(sinks):
-                sink(_record(i))
+                sink.add_token(_record(i))
                 if i % 2:
-                    sink(_event(i))
+                    sink.audit(_event(i))
             assert storage.tokens.get("hash-0") is None  # nothing before the next loop step
-            await asyncio.gather(*(s.durable() for s in sinks))
+            await asyncio.gather(*(group.commit(s) for s in sinks))
         _run(run())
         assert [storage.tokens.get(f"hash-{i}") for i in range(4)] == [_record(i) for i in range(4)]
         assert sorted(e.actor for e in storage.audit.query("alpha")) == ["agent-1", "agent-3"]
@@ -124,12 +124,12 @@ def test_a_failed_token_commit_fails_the_batch_and_stores_nothing(tmp_path: Path
         storage.tokens.add(_record(9))
 
         async def run() -> list[BaseException | None]:
-            group = GroupCommit(storage, asyncio.get_running_loop())
-            sinks = [RequestWrites(group) for _ in range(3)]
+            group = GroupCommitter(storage)
+            sinks = [UnitOfWork() for _ in range(3)]
             for i, sink in enumerate(sinks):
-                sink(_record(9 if i == 2 else i))  # the last one collides
-                sink(_event(i))
-            return await asyncio.gather(*(s.durable() for s in sinks), return_exceptions=True)
+                sink.add_token(_record(9 if i == 2 else i))  # the last one collides
+                sink.audit(_event(i))
+            return await asyncio.gather(*(group.commit(s) for s in sinks), return_exceptions=True)
 
         outcomes = _run(run())
         assert all(isinstance(o, StorageUnavailable) for o in outcomes)  # the edge answers 503
@@ -138,7 +138,7 @@ def test_a_failed_token_commit_fails_the_batch_and_stores_nothing(tmp_path: Path
 
 
 def test_one_transaction_before_any_request_of_the_batch_answers(tmp_path: Path) -> None:
-    """durable() yields once; the first request to resume commits the whole batch, in one transaction,
+    """commit() yields once; the first request to resume commits the whole batch, in one transaction,
     and no request of the batch returns before that commit."""
     with make_storage("sqlite", tmp_path) as storage:
         statements: list[str] = []
@@ -147,18 +147,19 @@ def test_one_transaction_before_any_request_of_the_batch_answers(tmp_path: Path)
             fast = storage.fast  # type: ignore[attr-defined]
             fast.change_counter()  # opens this thread's connection, which commits the rows
             fast._local.conn.set_trace_callback(statements.append)
-            group = GroupCommit(storage, asyncio.get_running_loop())
-            sinks = [RequestWrites(group) for _ in range(3)]
+            group = GroupCommitter(storage)
+            sinks = [UnitOfWork() for _ in range(3)]
             seen: list[int] = []
 
             async def answer(i: int) -> None:
-                sinks[i](_event(i))
-                await sinks[i].durable()
+                sinks[i].audit(_event(i))
+                await group.commit(sinks[i])
                 seen.append(len(storage.audit.query("alpha")))  # what is durable when it answers
 
             await asyncio.gather(*(answer(i) for i in range(3)))
-            sinks[0](_event(3))  # after the commit: a new batch
-            await sinks[0].durable()
+            later = UnitOfWork()  # a request after the commit: a new batch
+            later.audit(_event(3))
+            await group.commit(later)
             return seen
 
         assert _run(run()) == [3, 3, 3]
@@ -168,11 +169,11 @@ def test_one_transaction_before_any_request_of_the_batch_answers(tmp_path: Path)
 def test_a_cancelled_request_still_commits_its_batch(tmp_path: Path) -> None:
     with make_storage("sqlite", tmp_path) as storage:
         async def run() -> None:
-            group = GroupCommit(storage, asyncio.get_running_loop())
-            sink = RequestWrites(group)
-            sink(_event(1))
-            sink(_record(1))
-            waiting = asyncio.ensure_future(sink.durable())
+            group = GroupCommitter(storage)
+            sink = UnitOfWork()
+            sink.audit(_event(1))
+            sink.add_token(_record(1))
+            waiting = asyncio.ensure_future(group.commit(sink))
             await asyncio.sleep(0)  # it now waits in its yield
             waiting.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -188,11 +189,11 @@ def test_failed_commit_fails_every_waiting_request(tmp_path: Path) -> None:
         closed.close()
 
         async def run() -> list[BaseException | None]:
-            group = GroupCommit(closed, asyncio.get_running_loop())
-            sinks = [RequestWrites(group) for _ in range(3)]
+            group = GroupCommitter(closed)
+            sinks = [UnitOfWork() for _ in range(3)]
             for i, sink in enumerate(sinks):
-                sink(_event(i))
-            return await asyncio.gather(*(s.durable() for s in sinks), return_exceptions=True)
+                sink.audit(_event(i))
+            return await asyncio.gather(*(group.commit(s) for s in sinks), return_exceptions=True)
 
         outcomes = _run(run())
         assert all(isinstance(o, StorageUnavailable) for o in outcomes)

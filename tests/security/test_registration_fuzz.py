@@ -16,7 +16,7 @@ from credo.management.demo import ensure_demo
 from credo.oauth.registration import RegistrationRequest, register, replace_registration
 from credo.oauth.services import Services
 from tests.dcr_support import SEED_BODY
-from tests.support import make_storage, services_for
+from tests.support import make_storage, run_async, services_for
 
 FIELDS = ["redirect_uris", "grant_types", "response_types", "scope", "scopes", "token_endpoint_auth_method",
           "client_name", "jwks", "jwks_uri", "logo_uri", "client_uri", "contacts", "software_statement",
@@ -47,7 +47,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
 def test_any_body(services: Services, body: dict[str, Any], agent: bool) -> None:
     request = RegistrationRequest(realm=services.realm("alpha"), body=body, agent=agent)
     try:
-        out = register(services, request)
+        out = run_async(register(services, request))
     except OAuthError as exc:
         assert exc.status == 400 and exc.error in ERRORS, (exc.error, exc.detail)
         assert exc.description
@@ -57,7 +57,7 @@ def test_any_body(services: Services, body: dict[str, Any], agent: bool) -> None
 
 @pytest.fixture(scope="module")
 def registered(services: Services) -> dict[str, Any]:
-    return register(services, RegistrationRequest(realm=services.realm("alpha"), body=dict(SEED_BODY)))
+    return run_async(register(services, RegistrationRequest(realm=services.realm("alpha"), body=dict(SEED_BODY))))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -20,6 +20,7 @@ from credo.management.groups import put_group
 from credo.management.realms import update_settings
 from credo.management.users import create_user, delete_user, update_user
 from credo.oauth.tokens import issue_access_token
+from credo.storage.unit_of_work import UnitOfWork
 from tests.agents_support import (
     AGENT_SECRET,
     AUTO_AGENT,
@@ -373,8 +374,11 @@ def test_may_act(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None
     base = sqlite_server.realm_url("alpha")
 
     def subject(may_act: object) -> str:
-        return issue_access_token(s, realm, app_client, sub=USER_ID, scopes=("openid",), grant_type="password",
-                                  user=True, extra={"may_act": may_act}).token.value
+        issued = UnitOfWork()
+        value = issue_access_token(s, realm, app_client, sub=USER_ID, scopes=("openid",), grant_type="password",
+                                   user=True, extra={"may_act": may_act}, work=issued).token.value
+        s.commit_now(issued)
+        return value
 
     with sqlite_server.client() as http:
         for bad in ({"sub": "someone-else"}, {"client_id": "someone-else"}, {"sub": OBO_AGENT, "client_id": "x"},

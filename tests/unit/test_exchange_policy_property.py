@@ -26,7 +26,8 @@ from credo.oauth.grants.registry import default_handlers
 from credo.oauth.token_endpoint import TokenEndpoint, TokenRequest
 from credo.oauth.tokens import issue_access_token, read_access_token
 from credo.storage.memory import MemoryStorage
-from tests.support import services_for
+from credo.storage.unit_of_work import UnitOfWork
+from tests.support import run_async, services_for
 
 AGENT = "agent-a"
 SCOPES = ["a", "b", "c", "d"]
@@ -155,8 +156,11 @@ def test_end_to_end_through_the_token_endpoint(w: dict[str, Any]) -> None:
     app_client, agent_client = services.client("alpha", "app"), services.client("alpha", AGENT)
     assert app_client is not None and agent_client is not None
     user = w["user"]
+    issued = UnitOfWork()
     subject = issue_access_token(services, realm, app_client if user else agent_client,
-                                 sub=ids[user] if user else AGENT, scopes=(), grant_type="password", user=bool(user))
+                                 sub=ids[user] if user else AGENT, scopes=(), grant_type="password", user=bool(user),
+                                 work=issued)
+    services.commit_now(issued)
     endpoint = TokenEndpoint(services, default_handlers(), refresh_issuer=issue_refresh_token)
     params = {"grant_type": GRANT_TOKEN_EXCHANGE, "client_id": AGENT, "client_secret": secret or "",
               "subject_token": subject.token.value, "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
@@ -165,7 +169,7 @@ def test_end_to_end_through_the_token_endpoint(w: dict[str, Any]) -> None:
     in_policy = user is None or user in w["subjects"] or any(user in w["groups"][g] for g in w["policy_groups"])
     expected = w["has_policy"] and in_policy and set(w["requested"]) <= set(allowed)
     try:
-        body = endpoint.handle(TokenRequest(realm=realm, params=params))
+        body = run_async(endpoint.handle(TokenRequest(realm=realm, params=params)))
     except OAuthError as exc:
         assert not expected, f"refused: {exc.error} {exc.detail}"
         events = services.storage.audit.query("alpha", action="token_exchange", decision="deny")
@@ -198,8 +202,10 @@ def _fuzz_world() -> dict[str, Any]:
         realm = services.realm("alpha")
         app_client = services.client("alpha", "app")
         assert app_client is not None
+        issued = UnitOfWork()
         token = issue_access_token(services, realm, app_client, sub=user.id, scopes=("a",), grant_type="password",
-                                   user=True).token.value
+                                   user=True, work=issued).token.value
+        services.commit_now(issued)
         _WORLD.update(services=services, realm=realm, token=token,
                       endpoint=TokenEndpoint(services, default_handlers(), refresh_issuer=issue_refresh_token))
     return _WORLD
@@ -219,8 +225,8 @@ def test_any_input_gets_a_token_or_an_rfc_error(params: dict[str, str], caller: 
     params = {k: (w["token"] if v == "TOKEN" else v) for k, v in params.items()}
     secret = "agent-secret-0123456789" if caller == AGENT else "app-secret-0123456789"
     try:
-        body = w["endpoint"].handle(TokenRequest(realm=w["realm"], params={**params, "client_id": caller,
-                                                                          "client_secret": secret}))
+        body = w["endpoint"].decide(TokenRequest(realm=w["realm"], params={**params, "client_id": caller,
+                                                                           "client_secret": secret}), UnitOfWork())
     except OAuthError as exc:
         assert 400 <= exc.status < 500 and exc.error != "server_error"
         return

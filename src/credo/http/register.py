@@ -10,14 +10,12 @@ from starlette.responses import Response
 from credo.domain.errors import InvalidRequest
 from credo.http.context import realm_of, services_of, source_ip
 from credo.http.forms import UnsupportedMediaType, query_params, read_body, read_json_object
-from credo.http.registration_commit import store_new_client
 from credo.http.responses import NO_STORE, json_response
 from credo.oauth.registration import (
     RegistrationRequest,
     delete_registration,
-    prepare_registration,
     read_registration,
-    registered,
+    register,
     replace_registration,
 )
 
@@ -42,11 +40,8 @@ async def _registration_request(request: Request, *, agent: bool) -> Registratio
 
 
 async def _register(request: Request, *, agent: bool) -> Response:
-    """Check, then store with the other registrations of this loop step (one commit), then answer."""
-    services = services_of(request)
-    pending = prepare_registration(services, await _registration_request(request, agent=agent))
-    conflict = await store_new_client(request, pending.new)
-    return json_response(registered(services, pending, conflict), 201)
+    body = await register(services_of(request), await _registration_request(request, agent=agent))
+    return json_response(body, 201)
 
 
 async def register_client(request: Request) -> Response:

@@ -17,6 +17,7 @@ from credo.domain.errors import OAuthError, UnauthorizedClient, UnsupportedGrant
 from credo.domain.models import AuditEvent
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE
 from credo.oauth.token_endpoint import TokenEndpoint, TokenRequest
+from credo.storage.unit_of_work import UnitOfWork
 
 AUDITED = "_credo_audited"
 
@@ -36,13 +37,13 @@ def _caller(request: TokenRequest) -> str:
 
 
 class AuditedTokenEndpoint(TokenEndpoint):
-    def handle(self, request: TokenRequest) -> dict[str, Any]:
+    def decide(self, request: TokenRequest, work: UnitOfWork) -> dict[str, Any]:
         try:
-            return super().handle(request)
+            return super().decide(request, work)
         except (UnsupportedGrantType, UnauthorizedClient) as exc:
             params = request.params
             if params.get("grant_type") == GRANT_TOKEN_EXCHANGE and not getattr(exc, AUDITED, False):
-                self._services.audit(AuditEvent(
+                work.audit(AuditEvent(
                     realm=request.realm.name, action="token_exchange", actor=_caller(request), decision="deny",
                     target=params.get("audience") or params.get("resource") or "", reason=f"{exc.error}: {exc.detail}",
                     details={"subject": None, "actor_chain": [], "audience": params.get("audience") or params.get("resource"),

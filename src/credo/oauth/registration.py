@@ -41,7 +41,8 @@ from credo.oauth.registration_protection import (
 )
 from credo.oauth.services import Services
 from credo.scripting.api import Operation, ScriptError, ScriptInput
-from credo.storage.protocols import Conflict, NewClient
+from credo.storage.protocols import Conflict
+from credo.storage.unit_of_work import UnitOfWork
 
 AGENT_TYPE_DYNAMIC = "dynamic"
 BOOLEAN_ATTRIBUTES = (ATTR_OVERRIDES_ENABLED, ATTR_STATELESS, ATTR_ACCEPT_AUDIENCE)
@@ -81,33 +82,33 @@ def registration_endpoint(services: Services, realm: Realm, *, agent: bool) -> s
 
 @dataclass(frozen=True)
 class PendingRegistration:
-    """A checked registration, ready to store: the new client with its initial-access-token burn and
-    audit event (`new`), and the values to show once in the answer."""
+    """A checked registration: the new client with the initial-access-token id it burns (both in the
+    request's unit of work), and the values to show once in the answer."""
 
     realm: Realm
-    new: NewClient
+    client: Client
+    burn: tuple[str, int] | None
     secret: str | None
     registration_token: str
 
 
-def register(services: Services, request: RegistrationRequest) -> dict[str, Any]:
-    """Check, store (one transaction: client, burn, audit event) and answer a registration."""
-    pending = prepare_registration(services, request)
-    new = pending.new
+async def register(services: Services, request: RegistrationRequest) -> dict[str, Any]:
+    """Check a registration, store it (client, burn and audit event: one unit of work, committed with the
+    other registrations of this event-loop step) and answer it. A refusal's audit event (a failed script)
+    is committed too."""
+    work = UnitOfWork()
     try:
-        services.storage.clients.create(new.client, burn=new.burn, audit=new.audit)
-    except Conflict as exc:
-        return registered(services, pending, exc)
-    return registered(services, pending, None)
+        pending = prepare_registration(services, request, work)
+    finally:
+        conflict = await services.commit(work)
+    return registered(services, pending, conflict)
 
 
 def registered(services: Services, pending: PendingRegistration, conflict: Conflict | None) -> dict[str, Any]:
-    """The answer once `pending.new` was stored, or the error when storing it hit `conflict`.
-
-    Nothing to invalidate after a creation: unknown client ids are never cached (Services.client)."""
-    client = pending.new.client
+    """The answer once the client was stored, or the error when storing it hit `conflict`."""
+    client = pending.client
     if conflict is not None:
-        burn = pending.new.burn
+        burn = pending.burn
         if burn is not None and services.storage.one_time.is_burned(client.realm, burn[0]):
             raise InvalidToken("initial access token used concurrently",
                                description="A valid initial access token is required to register a client.") from conflict
@@ -115,8 +116,8 @@ def registered(services: Services, pending: PendingRegistration, conflict: Confl
     return render(services, pending.realm, client, secret=pending.secret, registration_token=pending.registration_token)
 
 
-def prepare_registration(services: Services, request: RegistrationRequest) -> PendingRegistration:
-    """Every check of a registration, and the client it creates (not yet stored)."""
+def prepare_registration(services: Services, request: RegistrationRequest, work: UnitOfWork) -> PendingRegistration:
+    """Every check of a registration; the client it creates and its audit event go into `work`."""
     realm = request.realm
     check_rate(services, realm, request.source)
     access = initial_access(services, realm, request.authorization)
@@ -140,12 +141,14 @@ def prepare_registration(services: Services, request: RegistrationRequest) -> Pe
         registration_token_expires_at=now + realm.settings.registration_access_token_lifetime,
         **_client_fields(metadata, body),
     )
-    client = _scripted(services, realm, "CREATE", client, actor=client_id)
+    client = _scripted(services, realm, "CREATE", client, actor=client_id, work=work)
     event = AuditEvent(realm=realm.name, action="dcr.register", actor="anonymous" if access is None else access.client_id,
                        decision="allow", target=client_id, details={"kind": client.kind, "source": request.source},
                        ts=now)
     burn = None if access is None else (access.one_time_id, access.expires_at)
-    return PendingRegistration(realm, NewClient(client, burn, event), secret, token)
+    work.create_client(client, burn=burn)
+    work.audit(event)
+    return PendingRegistration(realm, client, burn, secret, token)
 
 
 def _request_body(services: Services, request: RegistrationRequest) -> dict[str, Any]:
@@ -185,7 +188,8 @@ def _client_fields(metadata: Metadata, body: dict[str, Any]) -> dict[str, Any]:
 # --- the DCR script ---------------------------------------------------------------------------
 
 
-def _scripted(services: Services, realm: Realm, operation: Operation, client: Client, *, actor: str) -> Client:
+def _scripted(services: Services, realm: Realm, operation: Operation, client: Client, *, actor: str,
+              work: UnitOfWork) -> Client:
     """The client with the attributes the realm's script stored (unchanged if it stored nothing)."""
     script_id = realm.settings.dcr_script
     if not script_id:
@@ -200,9 +204,9 @@ def _scripted(services: Services, realm: Realm, operation: Operation, client: Cl
             attributes={k: list(v) for k, v in client.attributes.items()},
             metadata=render(services, realm, client), realm=realm.name))
     except ScriptError as exc:
-        services.audit(AuditEvent(realm=realm.name, action="dcr.script_failed", actor=actor, decision="deny",
-                                  target=client.client_id, reason=exc.reason,
-                                  details={"operation": operation, "script": script_id, "message": str(exc)[:500]}))
+        work.audit(AuditEvent(realm=realm.name, action="dcr.script_failed", actor=actor, decision="deny",
+                              target=client.client_id, reason=exc.reason,
+                              details={"operation": operation, "script": script_id, "message": str(exc)[:500]}))
         # The script's own message may quote client metadata: it goes to the audit trail, not the log.
         raise ScriptFailed(exc.reason, f"registration script {script_id} failed on {operation} ({exc.reason}); "
                                        "message in the audit trail") from exc
@@ -252,6 +256,15 @@ def read_registration(services: Services, realm: Realm, client_id: str | None,
 
 def replace_registration(services: Services, realm: Realm, client_id: str | None, body: dict[str, Any],
                          authorization: str | None) -> dict[str, Any]:
+    work = UnitOfWork()
+    try:
+        return _replace(services, realm, client_id, body, authorization, work)
+    finally:
+        services.commit_now(work)
+
+
+def _replace(services: Services, realm: Realm, client_id: str | None, body: dict[str, Any],
+             authorization: str | None, work: UnitOfWork) -> dict[str, Any]:
     client = _authorized(services, realm, client_id, authorization)
     if body.get("client_id") != client.client_id:
         raise InvalidClientMetadata("client_id mismatch on update",
@@ -267,10 +280,10 @@ def replace_registration(services: Services, realm: Realm, client_id: str | None
     secret, secret_hash = _secret_change(services, client, metadata.auth_method)
     updated, token = _rotated(services, realm, client)
     updated = replace(updated, secret_hash=secret_hash, **_client_fields(metadata, clean))
-    updated = _scripted(services, realm, "UPDATE", updated, actor=client.client_id)
+    updated = _scripted(services, realm, "UPDATE", updated, actor=client.client_id, work=work)
     _swap(services, client, updated)
-    services.audit(AuditEvent(realm=realm.name, action="dcr.update", actor=client.client_id, target=client.client_id,
-                              decision="allow", details={"fields": sorted(clean)}))
+    work.audit(AuditEvent(realm=realm.name, action="dcr.update", actor=client.client_id, target=client.client_id,
+                          decision="allow", details={"fields": sorted(clean)}))
     return render(services, realm, updated, secret=secret, registration_token=token)
 
 
@@ -285,13 +298,18 @@ def _secret_change(services: Services, client: Client, method: str) -> tuple[str
 
 
 def delete_registration(services: Services, realm: Realm, client_id: str | None, authorization: str | None) -> None:
-    client = _authorized(services, realm, client_id, authorization)
-    _scripted(services, realm, "DELETE", client, actor=client.client_id)
-    if not services.storage.clients.delete(realm.name, client.client_id,
-                                           expected_registration_token_hash=client.registration_token_hash):
-        raise InvalidToken(f"registration token of {client.client_id} changed concurrently", description=TOKEN_REFUSED)
-    services.audit(AuditEvent(realm=realm.name, action="dcr.delete", actor=client.client_id, target=client.client_id,
-                              decision="allow"))
+    work = UnitOfWork()
+    try:
+        client = _authorized(services, realm, client_id, authorization)
+        _scripted(services, realm, "DELETE", client, actor=client.client_id, work=work)
+        if not services.storage.clients.delete(realm.name, client.client_id,
+                                               expected_registration_token_hash=client.registration_token_hash):
+            raise InvalidToken(f"registration token of {client.client_id} changed concurrently",
+                               description=TOKEN_REFUSED)
+        work.audit(AuditEvent(realm=realm.name, action="dcr.delete", actor=client.client_id,
+                              target=client.client_id, decision="allow"))
+    finally:
+        services.commit_now(work)
 
 
 # --- the response -----------------------------------------------------------------------------

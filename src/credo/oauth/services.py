@@ -8,36 +8,17 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable
-from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any
 
 from credo.domain.errors import NotFound
-from credo.domain.models import AuditEvent, Client, Realm, TokenRecord, User
+from credo.domain.models import AuditEvent, Client, Realm, User
 from credo.keys.clock import Clock
 from credo.keys.keyring import KeyRing
 from credo.keys.secrets import SecretHasher
 from credo.oauth.throttle import AuthThrottle, auth_throttle
-from credo.storage.protocols import Storage
-
-Deferred = AuditEvent | TokenRecord
-_write_sink: ContextVar[Callable[[Deferred], None] | None] = ContextVar("credo_write_sink", default=None)
-
-
-def route_writes(sink: Callable[[Deferred], None] | None) -> Token[Callable[[Deferred], None] | None]:
-    """Send the current context's (one request's task) audit events and new access-token records to `sink`
-    instead of storage.
-
-    The edge uses it to commit the writes of many concurrent requests in one transaction per kind and to
-    answer each request only once its writes are committed (see credo.http.group_commit). Undo with
-    `unroute_writes(token)`."""
-    return _write_sink.set(sink)
-
-
-def unroute_writes(token: Token[Callable[[Deferred], None] | None]) -> None:
-    _write_sink.reset(token)
-
+from credo.storage.protocols import Conflict, Storage
+from credo.storage.unit_of_work import GroupCommitter, UnitOfWork
 
 _audit_counter = itertools.count()
 _audit_prefix = str(uuid.uuid4())
@@ -65,6 +46,7 @@ class Services:
         self.auth_throttle = auth_throttle(self.clock)
         self.login_throttle = auth_throttle(self.clock, what="password login", name="login")
         self._last_touch: dict[tuple[str, str], int] = {}
+        self.committer = GroupCommitter(self.storage)
 
     def issuer(self, realm: Realm) -> str:
         return realm.settings.issuer or f"{self.base_url}{realm.url_path}"
@@ -96,20 +78,23 @@ class Services:
         self.storage.clients.touch(realm, client_id, now)
 
     def audit(self, event: AuditEvent) -> None:
-        event = event if event.ts else AuditEvent(**{**_fields(event), "ts": self.clock.now()})
-        sink = _write_sink.get()
-        if sink is None:
-            self.storage.audit.add(event)
-        else:
-            sink(event)
+        """Record one audit event now (administration; a request records its events in its unit of work)."""
+        self.commit_now(UnitOfWork(events=[event]))
 
-    def store_token(self, record: TokenRecord) -> None:
-        """Store a new token record; inside a routed request it is committed with the request's group."""
-        sink = _write_sink.get()
-        if sink is None:
-            self.storage.tokens.add(record)
-        else:
-            sink(record)
+    def commit_now(self, work: UnitOfWork) -> Conflict | None:
+        """Store a unit of work at once (outside an event loop: administration, the CLI)."""
+        return self.committer.commit_now(self._stamped(work))
+
+    async def commit(self, work: UnitOfWork) -> Conflict | None:
+        """Store a request's unit of work with the others of this event-loop step (see GroupCommitter)."""
+        return await self.committer.commit(self._stamped(work))
+
+    def _stamped(self, work: UnitOfWork) -> UnitOfWork:
+        """Audit events get the time of the commit unless they carry their own."""
+        if any(not e.ts for e in work.events):
+            now = self.clock.now()
+            work.events = [e if e.ts else AuditEvent(**{**_fields(e), "ts": now}) for e in work.events]
+        return work
 
 
 def _fields(event: AuditEvent) -> dict[str, Any]:

@@ -1,8 +1,11 @@
 """The token endpoint's shared pipeline (RFC 6749 §3.2), which every grant plugs into:
 
     client authentication → grant allowed for this realm and client → grant → scope policy → issue
+    → commit the request's unit of work
 
 No grant handler can skip a step: handlers only decide who the token is for and which scopes are allowed.
+Every write of the request (new token records, audit events) goes into its unit of work, committed before
+the answer, and also when the request is refused (a denial's audit event is kept).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from credo.oauth.client_auth import authenticate_client
 from credo.oauth.scopes import grant_scopes, parse_scope
 from credo.oauth.services import Services
 from credo.oauth.tokens import FAMILY_CLAIM, issue_access_token
+from credo.storage.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +51,12 @@ class GrantHandler(Protocol):
     grant_type: str
 
     def __call__(self, services: Services, request: TokenRequest, client: Client,
-                 requested_scopes: tuple[str, ...]) -> Grant: ...
+                 requested_scopes: tuple[str, ...], work: UnitOfWork) -> Grant: ...
 
 
 class RefreshIssuer(Protocol):
     def __call__(self, services: Services, request: TokenRequest, client: Client, grant: Grant,
-                 scopes: tuple[str, ...]) -> str: ...
+                 scopes: tuple[str, ...], work: UnitOfWork) -> str: ...
 
 
 class TokenEndpoint:
@@ -66,7 +70,15 @@ class TokenEndpoint:
     def grant_types(self) -> tuple[str, ...]:
         return tuple(self._handlers)
 
-    def handle(self, request: TokenRequest) -> dict[str, Any]:
+    async def handle(self, request: TokenRequest) -> dict[str, Any]:
+        work = UnitOfWork()
+        try:
+            return self.decide(request, work)
+        finally:
+            await self._services.commit(work)
+
+    def decide(self, request: TokenRequest, work: UnitOfWork) -> dict[str, Any]:
+        """The answer, with the request's writes collected in `work` (not yet stored)."""
         services, params, realm = self._services, request.params, request.realm
         client = authenticate_client(services, realm.name, params, request.authorization,
                                      source=request.source)
@@ -79,18 +91,18 @@ class TokenEndpoint:
         if grant_type not in client.grant_types:
             raise UnauthorizedClient(f"client {client.client_id} may not use {grant_type}")
         requested = parse_scope(params.get("scope"))
-        grant = handler(services, request, client, requested)
+        grant = handler(services, request, client, requested, work)
         scopes = grant_scopes(requested, grant.allowed_scopes)
         family = grant.refresh_claims.get("family") if grant.issue_refresh_token and self._refresh_issuer else None
         family = family or grant.family
         issued = issue_access_token(
             services, realm, client, sub=grant.sub, scopes=scopes, grant_type=grant_type,
             audience=grant.audience, act=grant.act, user=grant.user, not_after=grant.not_after,
-            extra={FAMILY_CLAIM: family} if family else None)
+            extra={FAMILY_CLAIM: family} if family else None, work=work)
         services.note_use(realm.name, client.client_id)
         body: dict[str, Any] = {"access_token": issued.token.value}
         if grant.issue_refresh_token and self._refresh_issuer is not None:
-            body["refresh_token"] = self._refresh_issuer(services, request, client, grant, scopes)
+            body["refresh_token"] = self._refresh_issuer(services, request, client, grant, scopes, work)
         body.update(grant.response_extra)
         body.update({"scope": " ".join(scopes), "token_type": "Bearer", "expires_in": issued.expires_in})
         return body

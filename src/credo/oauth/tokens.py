@@ -18,6 +18,7 @@ from credo.domain.models import Client, Realm, TokenRecord
 from credo.keys.keyring import TokenRejected
 from credo.keys.secrets import new_secret
 from credo.oauth.services import Services, audit_tracking_id
+from credo.storage.unit_of_work import UnitOfWork
 
 REVOKED_PREFIX = "revoked:"
 FAMILY_REVOKED = "refresh-family:"  # burned when a refresh-token family is revoked
@@ -102,7 +103,7 @@ def token_lifetime(realm: Realm, client: Client) -> int:
 def issue_access_token(services: Services, realm: Realm, client: Client, *, sub: str, scopes: tuple[str, ...],
                        grant_type: str, audience: tuple[str, ...] | None = None,
                        act: dict[str, Any] | None = None, user: bool = False, not_after: int | None = None,
-                       extra: dict[str, Any] | None = None) -> IssuedToken:
+                       extra: dict[str, Any] | None = None, work: UnitOfWork) -> IssuedToken:
     now = services.clock.now()
     exp = now + token_lifetime(realm, client)
     if not_after is not None:
@@ -134,7 +135,7 @@ def issue_access_token(services: Services, realm: Realm, client: Client, *, sub:
         value = services.keys.sign(realm.name, claims)
         return IssuedToken(AccessToken(value, realm.name, claims, True), exp - now)
     value = new_secret(32)
-    services.store_token(TokenRecord(
+    work.add_token(TokenRecord(
         token_hash=services.hasher.keyed_hash(value), realm=realm.name, jti=claims["jti"], kind="access_token",
         client_id=client.client_id, sub=sub, scopes=scopes, issued_at=now, expires_at=exp, claims=claims))
     return IssuedToken(AccessToken(value, realm.name, claims, False), exp - now)

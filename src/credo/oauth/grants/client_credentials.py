@@ -6,11 +6,12 @@ from credo.domain.models import Client
 from credo.domain.settings import GRANT_CLIENT_CREDENTIALS
 from credo.oauth.services import Services
 from credo.oauth.token_endpoint import Grant, TokenRequest
+from credo.storage.unit_of_work import UnitOfWork
 
 
 class ClientCredentials:
     grant_type = GRANT_CLIENT_CREDENTIALS
 
     def __call__(self, services: Services, request: TokenRequest, client: Client,
-                 requested_scopes: tuple[str, ...]) -> Grant:
+                 requested_scopes: tuple[str, ...], work: UnitOfWork) -> Grant:
         return Grant(sub=client.client_id, allowed_scopes=client.scopes)

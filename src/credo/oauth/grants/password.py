@@ -16,6 +16,7 @@ from credo.domain.settings import GRANT_PASSWORD, GRANT_REFRESH_TOKEN
 from credo.oauth.scopes import single
 from credo.oauth.services import Services
 from credo.oauth.token_endpoint import Grant, TokenRequest
+from credo.storage.unit_of_work import UnitOfWork
 
 BAD_CREDENTIALS = "The username or password is incorrect."
 _dummy: dict[str, str] = {}
@@ -38,7 +39,7 @@ class Password:
     grant_type = GRANT_PASSWORD
 
     def __call__(self, services: Services, request: TokenRequest, client: Client,
-                 requested_scopes: tuple[str, ...]) -> Grant:
+                 requested_scopes: tuple[str, ...], work: UnitOfWork) -> Grant:
         username = single(request.params, "username", required=True) or ""
         password = single(request.params, "password", required=True) or ""
         key = (request.realm.name, username, request.source)

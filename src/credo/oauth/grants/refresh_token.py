@@ -20,18 +20,19 @@ from credo.oauth.scopes import grant_scopes, single
 from credo.oauth.services import Services
 from credo.oauth.token_endpoint import Grant, TokenRequest
 from credo.oauth.tokens import FAMILY_REVOKED, token_lifetime
+from credo.storage.unit_of_work import UnitOfWork
 
 BAD_REFRESH = "The refresh token is invalid, expired or revoked."
 USED_PREFIX = "refresh-used:"
 
 
 def issue_refresh_token(services: Services, request: TokenRequest, client: Client, grant: Grant,
-                        scopes: tuple[str, ...]) -> str:
-    """The TokenEndpoint's refresh issuer."""
+                        scopes: tuple[str, ...], work: UnitOfWork) -> str:
+    """The TokenEndpoint's refresh issuer: the new token is stored with the request's unit of work."""
     now = services.clock.now()
     value = new_secret(32)
     family = str(grant.refresh_claims.get("family") or uuid.uuid4().hex)
-    services.storage.tokens.add(TokenRecord(
+    work.add_token(TokenRecord(
         token_hash=services.hasher.keyed_hash(value), realm=request.realm.name, jti=uuid.uuid4().hex,
         kind="refresh_token", client_id=client.client_id, sub=grant.sub, scopes=scopes, issued_at=now,
         expires_at=now + request.realm.settings.refresh_token_lifetime, claims={"user": grant.user, "family": family}))
@@ -99,7 +100,7 @@ class RefreshToken:
     grant_type = GRANT_REFRESH_TOKEN
 
     def __call__(self, services: Services, request: TokenRequest, client: Client,
-                 requested_scopes: tuple[str, ...]) -> Grant:
+                 requested_scopes: tuple[str, ...], work: UnitOfWork) -> Grant:
         realm = request.realm
         value = single(request.params, "refresh_token", required=True) or ""
         record = find_refresh_token(services, realm, client, value)

@@ -23,6 +23,7 @@ from credo.oauth.exchange_policy import (
 from credo.oauth.services import Services
 from credo.oauth.token_endpoint import Grant, TokenRequest
 from credo.oauth.tokens import FAMILY_CLAIM, AccessToken, read_access_token
+from credo.storage.unit_of_work import UnitOfWork
 
 
 def read_token(services: Services, realm: Realm, value: str, token_type: str, what: str) -> AccessToken:
@@ -72,7 +73,7 @@ class TokenExchange:
     grant_type = GRANT_TOKEN_EXCHANGE
 
     def __call__(self, services: Services, request: TokenRequest, client: Client,
-                 requested_scopes: tuple[str, ...]) -> Grant:
+                 requested_scopes: tuple[str, ...], work: UnitOfWork) -> Grant:
         params = request.params
         details: dict[str, Any] = {"subject": None, "actor_chain": [],
                                    "audience": params.get("audience") or params.get("resource"),
@@ -80,11 +81,11 @@ class TokenExchange:
         try:
             decision, subject = self._decide(services, request, client, requested_scopes, details)
         except OAuthError as exc:
-            self._audit(services, request, client, "deny", f"{exc.error}: {exc.detail}", details)
+            self._audit(services, request, client, "deny", f"{exc.error}: {exc.detail}", details, work)
             mark_audited(exc)
             raise
         details.update(actor_chain=_chain(decision.act), scopes_granted=list(decision.scopes))
-        self._audit(services, request, client, "allow", decision.mode, details)
+        self._audit(services, request, client, "allow", decision.mode, details, work)
         family = subject.claims.get(FAMILY_CLAIM)  # a token from a refresh family dies with it
         return Grant(sub=decision.sub, allowed_scopes=decision.scopes, audience=decision.audience, act=decision.act,
                      user=decision.user, not_after=subject.exp, family=str(family) if family else None,
@@ -115,8 +116,8 @@ class TokenExchange:
 
     @staticmethod
     def _audit(services: Services, request: TokenRequest, client: Client, decision: str, reason: str,
-               details: dict[str, Any]) -> None:
-        services.audit(AuditEvent(realm=request.realm.name, action="token_exchange", actor=client.client_id,
+               details: dict[str, Any], work: UnitOfWork) -> None:
+        work.audit(AuditEvent(realm=request.realm.name, action="token_exchange", actor=client.client_id,
                                   decision="allow" if decision == "allow" else "deny",
                                   target=str(details["audience"] or ""), reason=reason, details=details,
                                   ts=services.clock.now()))

@@ -1,0 +1,67 @@
+"""The unit of work on its own: each unit all or nothing, a conflict undoes its unit only (its audit
+event too), and what the core hands it is stored only when committed."""
+
+from __future__ import annotations
+
+import pytest
+
+from credo.domain.models import AuditEvent, Client, TokenRecord
+from credo.storage.memory import MemoryStorage
+from credo.storage.protocols import Conflict
+from credo.storage.unit_of_work import GroupCommitter, UnitOfWork, commit_units
+from tests.support import run_async
+
+
+def _event(target: str) -> AuditEvent:
+    return AuditEvent(realm="alpha", action="dcr.register", actor="anonymous", target=target, ts=1)
+
+
+def _token(n: int) -> TokenRecord:
+    return TokenRecord(token_hash=f"h{n}", realm="alpha", jti=f"j{n}", kind="access_token", client_id="c", sub="c",
+                       scopes=(), issued_at=1, expires_at=2_000_000_000, claims={})
+
+
+def _registration(client_id: str, burn: str | None = None, *, token: int | None = None) -> UnitOfWork:
+    work = UnitOfWork()
+    work.create_client(Client("alpha", client_id), burn=None if burn is None else (burn, 2_000_000_000))
+    work.audit(_event(client_id))
+    if token is not None:
+        work.add_token(_token(token))
+    return work
+
+
+def test_a_conflict_undoes_its_unit_only() -> None:
+    storage = MemoryStorage()
+    plain = UnitOfWork()
+    plain.add_token(_token(1))
+    plain.audit(_event("plain"))
+    units = [_registration("a", "iat"), _registration("b", "iat", token=2), plain]
+    outcomes = commit_units(storage, units)  # type: ignore[arg-type]
+    assert outcomes[0] is None and isinstance(outcomes[1], Conflict) and outcomes[2] is None
+    assert storage.clients.get("alpha", "a") is not None and storage.clients.get("alpha", "b") is None
+    assert storage.tokens.get("h2") is None  # the conflicting unit's token went with it
+    assert storage.tokens.get("h1") is not None
+    assert sorted(e.target for e in storage.audit.query("alpha")) == ["a", "plain"]
+
+
+def test_nothing_is_stored_before_the_commit_and_an_empty_unit_costs_nothing() -> None:
+    storage = MemoryStorage()
+    group = GroupCommitter(storage)  # type: ignore[arg-type]
+    work = _registration("a")
+    assert storage.clients.get("alpha", "a") is None
+
+    async def run() -> None:
+        assert await group.commit(UnitOfWork()) is None
+        assert await group.commit(work) is None
+    run_async(run())
+    assert storage.clients.get("alpha", "a") is not None
+    assert [e.target for e in storage.audit.query("alpha")] == ["a"]
+
+
+def test_one_client_and_its_one_event_per_unit() -> None:
+    work = _registration("a")
+    with pytest.raises(ValueError, match="one new client"):
+        work.create_client(Client("alpha", "b"))
+    work.audit(_event("again"))
+    with pytest.raises(ValueError, match="at most its one audit event"):
+        commit_units(MemoryStorage(), [work])  # type: ignore[arg-type]
