@@ -35,11 +35,10 @@ def test_a_conflict_undoes_its_unit_only() -> None:
     plain = UnitOfWork()
     plain.add_token(_token(1))
     plain.audit(_event("plain"))
-    units = [_registration("a", "iat"), _registration("b", "iat", token=2), plain]
+    units = [_registration("a", "iat"), _registration("b", "iat"), plain]
     outcomes = commit_units(storage, units)  # type: ignore[arg-type]
     assert outcomes[0] is None and isinstance(outcomes[1], Conflict) and outcomes[2] is None
     assert storage.clients.get("alpha", "a") is not None and storage.clients.get("alpha", "b") is None
-    assert storage.tokens.get("h2") is None  # the conflicting unit's token went with it
     assert storage.tokens.get("h1") is not None
     assert sorted(e.target for e in storage.audit.query("alpha")) == ["a", "plain"]
 
@@ -65,3 +64,5 @@ def test_one_client_and_its_one_event_per_unit() -> None:
     work.audit(_event("again"))
     with pytest.raises(ValueError, match="at most its one audit event"):
         commit_units(MemoryStorage(), [work])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="no token"):
+        commit_units(MemoryStorage(), [_registration("c", token=1)])  # type: ignore[arg-type]

@@ -9,8 +9,9 @@ already used) undoes that unit only and is returned to it; any other failure fai
 one event-loop step together: each request yields once, and the first of them to resume (at the start
 of the next step), or to be cancelled, commits the whole batch (`commit_units`: one transaction for the
 new clients, one for the tokens, one for the audit events) before it answers; the others find it
-committed. So no request answers before the commit that holds its writes returned, a failed commit fails
-every request of the batch (503 when the database is unavailable), and nothing is held across requests:
+committed. So no request answers before the commit that holds its writes returned; an unreachable
+database fails every request of the batch (503), rows that cannot be stored fail only the request they
+belong to (the batch step is retried unit by unit), and nothing is held across requests:
 a batch is only the units of the requests waiting for it. Committed one by one, the commit would be most
 of a token request's or a registration's database time (and on SQLite a few WAL pages each, whose
 checkpoints stall the server). `commit_now` stores a unit at once, for callers outside an event loop
@@ -20,11 +21,14 @@ checkpoints stall the server). `commit_now` stores a unit at once, for callers o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from credo.domain.models import AuditEvent, Client, TokenRecord
 from credo.storage.protocols import Conflict, NewClient, Storage, StorageUnavailable
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -51,48 +55,92 @@ class UnitOfWork:
         return bool(self.tokens or self.events or self.client)
 
 
-Outcome = Conflict | None
+Outcome = Exception | None  # None: stored; a Conflict: the new client's conflict undid it; else: not stored
 
 
 def commit_units(storage: Storage, units: Sequence[UnitOfWork]) -> list[Outcome]:
-    """Store `units`: the new clients (each with its burn and audit events, a savepoint each) in one
-    transaction, then every token in one, then every other audit event in one. Tokens go before events:
-    if the audit commit then fails, the stored tokens were never handed out."""
+    """Store `units` in three steps, each one transaction for the whole batch: the new clients (each with
+    its burn and audit event, a savepoint each), then every token, then every other audit event. Tokens go
+    before events: if the audit commit then fails, the stored tokens were never handed out.
+
+    A step that fails for another reason than an unreachable database is retried unit by unit, so one
+    unit whose rows cannot be stored fails alone (its outcome is the error) and the others are stored.
+    An unreachable database (StorageUnavailable) fails the whole batch: it is raised."""
     outcomes: list[Outcome] = [None] * len(units)
     creating = [i for i, unit in enumerate(units) if unit.client is not None]
     if creating:
-        for i, conflict in zip(creating, _create_clients(storage, [units[i] for i in creating]), strict=True):
-            outcomes[i] = conflict
-    stored = [unit for unit, outcome in zip(units, outcomes, strict=True) if outcome is None]
-    tokens = [token for unit in stored for token in unit.tokens]
-    events = [event for unit in stored if unit.client is None for event in unit.events]
-    try:
-        if tokens:
-            storage.tokens.add_many(tokens)
-        if events:
-            storage.audit.add_many(events)
-    except StorageUnavailable:
-        raise
-    except Exception as exc:  # e.g. a token-hash collision: nothing of the batch was stored; retry
-        raise StorageUnavailable(f"group commit failed: {type(exc).__name__}") from exc
+        for i, outcome in zip(creating, _create_clients(storage, [units[i] for i in creating]), strict=True):
+            outcomes[i] = outcome
+    live = [i for i, unit in enumerate(units) if outcomes[i] is None and unit.tokens]
+    for i, outcome in zip(live, _each_or_all(storage.tokens.add_many, [units[i].tokens for i in live]), strict=True):
+        outcomes[i] = outcome
+    # A new client's event was stored with it; the other units' events now.
+    live = [i for i, unit in enumerate(units) if outcomes[i] is None and unit.events and unit.client is None]
+    for i, outcome in zip(live, _each_or_all(storage.audit.add_many, [units[i].events for i in live]), strict=True):
+        outcomes[i] = outcome
     return outcomes
 
 
+def _each_or_all(step: Callable[[list[T]], None], rows: list[list[T]]) -> list[Outcome]:
+    """`step` on every unit's rows at once; if that fails (and the database is reachable), on each unit's
+    rows alone, so that only the units whose rows cannot be stored fail."""
+    if not rows:
+        return []
+    try:
+        step([row for unit_rows in rows for row in unit_rows])
+        return [None] * len(rows)
+    except StorageUnavailable:
+        raise
+    except Exception as exc:
+        if len(rows) == 1:
+            return [NotStored(exc)]
+    outcomes: list[Outcome] = []
+    for unit_rows in rows:
+        try:
+            step(unit_rows)
+            outcomes.append(None)
+        except StorageUnavailable:
+            raise
+        except Exception as exc:
+            outcomes.append(NotStored(exc))
+    return outcomes
+
+
+class NotStored(Exception):
+    """A unit's rows could not be stored (a token-hash collision, a value the database refuses)."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(type(cause).__name__)
+        self.__cause__ = cause
+
+
 def _create_clients(storage: Storage, units: list[UnitOfWork]) -> list[Outcome]:
-    new = []
-    for unit in units:
-        assert unit.client is not None
-        if len(unit.events) > 1:
-            raise ValueError("a unit creating a client carries at most its one audit event")
-        new.append(NewClient(unit.client, unit.burn, unit.events[0] if unit.events else None))
+    new = [_new_client(unit) for unit in units]
     if len(new) > 1:
-        return storage.clients.create_many(new)
-    [one] = new
+        try:
+            return list(storage.clients.create_many(new))
+        except StorageUnavailable:
+            raise
+        except Exception:  # nothing of the batch was stored: each client on its own
+            return [_create(storage, one) for one in new]
+    return [_create(storage, one) for one in new]
+
+
+def _new_client(unit: UnitOfWork) -> NewClient:
+    assert unit.client is not None
+    if len(unit.events) > 1 or unit.tokens:
+        raise ValueError("a unit creating a client carries at most its one audit event and no token")
+    return NewClient(unit.client, unit.burn, unit.events[0] if unit.events else None)
+
+
+def _create(storage: Storage, one: NewClient) -> Outcome:
     try:
         storage.clients.create(one.client, burn=one.burn, audit=one.audit)
-    except Conflict as exc:
-        return [exc]
-    return [None]
+    except StorageUnavailable:
+        raise
+    except Exception as exc:  # a Conflict, or rows that cannot be stored
+        return exc
+    return None
 
 
 class _Batch:
@@ -116,10 +164,10 @@ class GroupCommitter:
         # Per event loop (each serving thread has its own), the batch units join until it is committed.
         self._open: dict[asyncio.AbstractEventLoop, _Batch] = {}
 
-    def commit_now(self, unit: UnitOfWork) -> Outcome:
-        return commit_units(self.storage, [unit])[0] if unit else None
+    def commit_now(self, unit: UnitOfWork) -> Conflict | None:
+        return _conflict_or_raise(commit_units(self.storage, [unit])[0]) if unit else None
 
-    async def commit(self, unit: UnitOfWork) -> Outcome:
+    async def commit(self, unit: UnitOfWork) -> Conflict | None:
         """Store `unit` with the units of this loop step: None once committed, or the Conflict that undid it."""
         if not unit:
             return None
@@ -134,11 +182,9 @@ class GroupCommitter:
                 await asyncio.sleep(0)  # every request of this loop step adds its unit meanwhile
             finally:
                 self._commit(batch)  # first to resume (or to be cancelled): commit for all
-        if batch.error is None:
-            return batch.outcomes[index]
-        if isinstance(batch.error, StorageUnavailable):
+        if batch.error is not None:  # the database was unreachable: every unit of the batch fails
             raise StorageUnavailable(str(batch.error)) from None  # a fresh error per request of the batch
-        raise batch.error
+        return _conflict_or_raise(batch.outcomes[index])
 
     def _commit(self, batch: _Batch) -> None:
         if batch.committed:
@@ -148,5 +194,13 @@ class GroupCommitter:
             del self._open[batch.loop]
         try:
             batch.outcomes = commit_units(self.storage, batch.units)
-        except Exception as exc:  # every waiting request fails with it
+        except Exception as exc:  # the database is unreachable (or a bug): every waiting request fails with it
             batch.error = exc
+
+
+def _conflict_or_raise(outcome: Outcome) -> Conflict | None:
+    """A unit's outcome as its request sees it: None (stored), the Conflict that undid it, or a 503 for rows
+    that could not be stored (the detail goes to the log, not to the client)."""
+    if outcome is None or isinstance(outcome, Conflict):
+        return outcome
+    raise StorageUnavailable(f"unit of work not stored: {type(outcome).__name__}") from outcome
