@@ -6,21 +6,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from credo.http.context import realm_of, source_ip
-from credo.http.forms import read_form
+from credo.http.forms import RequestHeaders, read_form
 from credo.http.group_commit import request_writes
 from credo.http.responses import json_response
 from credo.oauth.services import route_writes, unroute_writes
 from credo.oauth.token_endpoint import TokenRequest
 
 
-async def token(request: Request) -> Response:
+async def token(request: Request, headers: RequestHeaders) -> Response:
     realm = realm_of(request)
-    params = await read_form(request)
+    params = (await read_form(request, headers)).params
     writes = request_writes(request)  # audit events and opaque tokens are group-committed before the answer
     routed = route_writes(writes)
     try:
         body = request.app.state.token_endpoint.handle(TokenRequest(
-            realm=realm, params=params, authorization=request.headers.get("authorization"), source=source_ip(request)))
+            realm=realm, params=params, basic=headers.basic, source=source_ip(request)))
     finally:
         unroute_writes(routed)
         await writes.durable()

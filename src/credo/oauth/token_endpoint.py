@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from credo.domain.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from credo.domain.models import Client, Realm
 from credo.oauth.client_auth import authenticate_client
+from credo.oauth.credentials import BasicCredentials
 from credo.oauth.scopes import grant_scopes, parse_scope
 from credo.oauth.services import Services
 from credo.oauth.tokens import FAMILY_CLAIM, issue_access_token
@@ -22,7 +23,7 @@ from credo.oauth.tokens import FAMILY_CLAIM, issue_access_token
 class TokenRequest:
     realm: Realm
     params: dict[str, str]
-    authorization: str | None = None
+    basic: BasicCredentials | None = None  # from an `Authorization: Basic` header
     source: str = ""
 
 
@@ -68,7 +69,7 @@ class TokenEndpoint:
 
     def handle(self, request: TokenRequest) -> dict[str, Any]:
         services, params, realm = self._services, request.params, request.realm
-        client = authenticate_client(services, realm.name, params, request.authorization,
+        client = authenticate_client(services, realm.name, params, request.basic,
                                      source=request.source)
         grant_type = params.get("grant_type")
         if not grant_type:
