@@ -108,3 +108,29 @@ def test_lifespan_and_state_are_shared(app: Any) -> None:
 
     asyncio.run(app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send))
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+def _token_calls(app: Any, n: int) -> list[httpx.Response]:
+    creds = {c.client_id: c.client_secret for c in ensure_demo(app.state.services)}
+    data = {"grant_type": "client_credentials", "scope": "data-read", "client_id": "bench-client",
+            "client_secret": creds["bench-client"]}
+
+    async def run() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://credo.test") as http:
+            return list(await asyncio.gather(*(http.post(f"{A}/access_token", data=data) for _ in range(n))))
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("round_trip, reads", [(True, 1), (False, 8)])
+def test_requests_dispatched_together_share_one_counter_read(app: Any, round_trip: bool, reads: int) -> None:
+    """The dispatcher's cross-cutting steps: each request marks its arrival, and when the change counter
+    is a round trip (PostgreSQL) yields once first, so one read serves the requests dispatched together."""
+    cache = app.state.services.cache
+    cache.counter_round_trip = round_trip
+    _token_calls(app, 1)
+    before = cache.counter_reads
+    responses = _token_calls(app, 8)
+    assert [r.status_code for r in responses] == [200] * 8
+    assert cache.counter_reads - before == reads
