@@ -10,7 +10,8 @@ Every request takes the same path:
           1. one trailing slash dropped   `.../register/` is `.../register` (never a redirect); a path still
                                           ending with `/` (`.../register//`) names no endpoint: 404 `not_found`
           2. endpoint and path parameters the realm prefix parsed once (routes.REALM_PREFIX, ROOT_PREFIXES,
-                                          the host-level paths); no endpoint: 404 `not_found`
+                                          the host-level paths); no endpoint (any other path, `/am/oauth2`
+                                          itself included): 404 `not_found`
           3. handler                      routes.TABLE[(endpoint, method)]; another method: 405 with `allow`
           4. cross-cutting steps          STEPS, in order: the request's arrival mark, then (PostgreSQL) one
                                           yield so the requests dispatched together mark theirs before the
@@ -18,7 +19,8 @@ Every request takes the same path:
           5. the request parsed once      forms.request_headers: media type, length, Basic, Bearer
           6. handler(request, headers)    any exception rendered by the one renderer (errors.HANDLERS)
 
-Public paths are matched before anything else: no request walks the admin route table.
+Telling an admin path from a public one is one prefix comparison: no public request walks the admin
+route table, and the public table is a dictionary lookup.
 """
 
 from __future__ import annotations
