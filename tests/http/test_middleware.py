@@ -4,8 +4,10 @@ included) and the admin surfaces, in process through httpx's ASGI transport."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -18,6 +20,13 @@ from tests import support
 from tests.dcr_support import SEED_BODY
 
 A = "/am/oauth2/realms/root/realms/alpha"
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run on a thread of its own (another test may have left this thread's loop running)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 class Recorder:
@@ -78,7 +87,7 @@ def test_a_middleware_sees_every_endpoint(app: Any) -> None:
     app.add_middleware(Recorder, seen=seen, tag="inner")
     app.add_middleware(Recorder, seen=seen, tag="outer")  # the last added runs first, as in Starlette
     calls = _calls(creds)
-    responses = asyncio.run(_run(app, calls))
+    responses = run(_run(app, calls))
     expected = [200, 200, 201, 401, 201, 401, 200, 200, 200, 200, 200, 401, 404]
     assert [r.status_code for r in responses] == expected, [r.text for r in responses]
     # each request passed both middleware, inner then outer on the way out
@@ -89,7 +98,7 @@ def test_a_middleware_sees_every_endpoint(app: Any) -> None:
 
 
 def test_no_middleware_once_started(app: Any) -> None:
-    asyncio.run(_run(app, [("GET", "/am/oauth2/openapi.json", {})]))
+    run(_run(app, [("GET", "/am/oauth2/openapi.json", {})]))
     with pytest.raises(RuntimeError):
         app.add_middleware(Recorder, seen=[])
 
@@ -106,7 +115,7 @@ def test_lifespan_and_state_are_shared(app: Any) -> None:
     async def send(message: Message) -> None:
         sent.append(message["type"])
 
-    asyncio.run(app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send))
+    run(app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send))
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
 
 
@@ -115,12 +124,12 @@ def _token_calls(app: Any, n: int) -> list[httpx.Response]:
     data = {"grant_type": "client_credentials", "scope": "data-read", "client_id": "bench-client",
             "client_secret": creds["bench-client"]}
 
-    async def run() -> list[httpx.Response]:
+    async def calls() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://credo.test") as http:
             return list(await asyncio.gather(*(http.post(f"{A}/access_token", data=data) for _ in range(n))))
 
-    return asyncio.run(run())
+    return run(calls())
 
 
 @pytest.mark.parametrize("round_trip, reads", [(True, 1), (False, 8)])
