@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from starlette.applications import Starlette
 
 from credo.app import build_app
 from credo.management.agent_demo import DEMO_USER, ensure_agent_demo
@@ -134,12 +133,7 @@ def main() -> None:
                    help="requests started together (default 1: one after the other); shows what batching saves")
     p.add_argument("--database-url", default=None,
                    help="run against this database (e.g. an empty PostgreSQL database) instead of a temporary SQLite file")
-    p.add_argument("--no-fastlane", action="store_true", help="route the hot endpoints through Starlette too")
     args = p.parse_args()
-    if args.no_fastlane:
-        from credo.http.fastlane import CredoApp
-
-        CredoApp.__call__ = Starlette.__call__  # type: ignore[method-assign]
     asyncio.run(run(args.n, args.profile, {c for c in args.only.split(",") if c}, max(1, args.concurrency),
                     args.database_url))
 

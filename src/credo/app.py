@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Callable
 from typing import Any
 
-from starlette.applications import Starlette
-from starlette.routing import BaseRoute
-
+from credo.admin.routes import admin_app
+from credo.http.dispatch import CredoApp
 from credo.http.errors import HANDLERS
-from credo.http.fastlane import CredoApp
-from credo.http.routes import public_routes
 from credo.keys.clock import Clock, SystemClock
 from credo.keys.keyring import KeyRing
 from credo.keys.sealing import Sealer
@@ -63,31 +59,16 @@ def build_services(settings: Settings, storage: Storage, *, base_url: str, clock
     return services
 
 
-# Extension points filled by feature packages (registration, admin, ...): each gets the services
-# and returns routes to add. Kept as a list so each feature wires itself in one line here.
-RouteFactory = Callable[[Services], list[BaseRoute]]
-
-
-def _realm_route_factories() -> list[RouteFactory]:
-    return []
-
-
-def _app_route_factories() -> list[RouteFactory]:
-    from credo.admin.routes import admin_routes
-
-    return [admin_routes]
-
-
 def build_app(settings: Settings, *, storage: Storage | None = None, base_url: str | None = None,
-              clock: Clock | None = None) -> Starlette:
+              clock: Clock | None = None) -> CredoApp:
+    """The application: the public dispatcher (credo.http.dispatch), with the admin application mounted
+    under /admin; both render errors with the same handlers and share `app.state`."""
     configure_logs(settings.log_level)
     store: Storage = storage if storage is not None else open_storage(settings)
     services = build_services(settings, store, base_url=base_url or settings.resolved_public_url(), clock=clock)
     ensure_realm(services, "root")
-    realm_extra: list[BaseRoute] = [r for f in _realm_route_factories() for r in f(services)]
-    app_extra: list[BaseRoute] = [r for f in _app_route_factories() for r in f(services)]
-    app = CredoApp(routes=[*app_extra, *public_routes(realm_extra)],
-                    exception_handlers=HANDLERS)  # type: ignore[arg-type]
+    app = CredoApp(exception_handlers=HANDLERS)
+    app.admin = admin_app(services, state=app.state, exception_handlers=HANDLERS)
     app.state.services = services
     app.state.settings = settings
     app.state.max_body_bytes = settings.max_body_bytes
@@ -96,11 +77,11 @@ def build_app(settings: Settings, *, storage: Storage | None = None, base_url: s
     return app
 
 
-def state(app: Starlette) -> Any:
+def state(app: CredoApp) -> Any:
     return app.state
 
 
-def create_app() -> Starlette:
+def create_app() -> CredoApp:
     """The uvicorn factory (`credo serve` sets CREDO_PUBLIC_URL before it starts workers)."""
     app = build_app(Settings())
     settle_garbage_collector()

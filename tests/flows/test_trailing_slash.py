@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from credo.http.fastlane import without_trailing_slash
+from credo.http.dispatch import without_trailing_slash
 from tests.dcr_support import SEED_BODY
 from tests.support import LiveServer
 

@@ -92,7 +92,8 @@ def test_client_without_the_grant(env: Env) -> None:
 
 
 @pytest.mark.parametrize("case", ["unknown", "wrong-secret", "basic-and-post", "basic-for-post-client",
-                                  "post-for-basic-client", "disabled", "no-auth", "bad-basic", "empty-secret"])
+                                  "post-for-basic-client", "disabled", "no-auth", "bad-basic", "non-ascii-basic",
+                                  "empty-secret"])
 def test_invalid_client(env: Env, case: str) -> None:
     data = {"grant_type": "client_credentials"}
     auth: tuple[str, str] | None = None
@@ -112,6 +113,8 @@ def test_invalid_client(env: Env, case: str) -> None:
         data |= {"client_id": "off-client", "client_secret": env.secrets["off-client"]}
     elif case == "bad-basic":
         headers["Authorization"] = "Basic !!!not-base64"
+    elif case == "non-ascii-basic":  # latin-1 bytes in the header: malformed credentials, not a server error
+        headers["Authorization"] = "Basic \u00e9\u00e9==".encode("latin-1")  # type: ignore[assignment]
     elif case == "empty-secret":
         data |= {"client_id": "demo-client", "client_secret": ""}
     r = env.http.post(f"{env.base}/access_token", data=data, auth=auth, headers=headers)

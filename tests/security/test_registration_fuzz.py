@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from credo.domain.errors import OAuthError
 from credo.management.demo import ensure_demo
+from credo.oauth.credentials import BearerToken
 from credo.oauth.registration import RegistrationRequest, register, replace_registration
 from credo.oauth.services import Services
 from tests.dcr_support import SEED_BODY
@@ -68,7 +69,7 @@ def test_any_update(services: Services, registered: dict[str, Any], body: dict[s
     body.pop("client_secret", None)
     try:
         out = replace_registration(services, realm, registered["client_id"], body,
-                                   f"Bearer {registered['registration_access_token']}")
+                                   BearerToken(registered["registration_access_token"]))
     except OAuthError as exc:
         assert exc.status == 400 and exc.error in ERRORS, (exc.error, exc.detail)
         return

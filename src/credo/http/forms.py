@@ -1,15 +1,25 @@
-"""Parse a request once at the edge: size cap, content type, repeated parameters refused."""
+"""Parse a request once at the edge into frozen typed values: the headers the endpoints read
+(`RequestHeaders`: media type, declared length, Basic client credentials, Bearer token) and the body
+(`Form`, or a JSON object), with the size cap, the content-type check and repeated parameters refused.
+
+Everything here reads the raw ASGI scope and messages; the handlers and the core see only the values.
+The one form parser (`parse_form`) also parses query strings.
+"""
 
 from __future__ import annotations
 
+import base64
 import re
-from urllib.parse import parse_qsl, unquote_plus
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
 
 import orjson
 from starlette.requests import ClientDisconnect, Request
+from starlette.types import Scope
 
 from credo.domain.errors import InvalidRequest, OAuthError
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE
+from credo.oauth.credentials import MALFORMED_BASIC, BasicCredentials, BearerToken
 
 FORM = "application/x-www-form-urlencoded"
 MAX_FIELDS = 100
@@ -33,11 +43,64 @@ class UnsupportedMediaType(OAuthError):
     public_description = "The request body has an unsupported content type."
 
 
-async def read_body(request: Request) -> bytes:
-    return await _read_body(request, request.headers.get("content-length"))
+@dataclass(frozen=True, slots=True)
+class RequestHeaders:
+    """The request headers the public endpoints read, parsed once (the first of repeated headers,
+    as `request.headers.get` gives it)."""
+
+    media_type: str  # the Content-Type's type/subtype, lower case; "" without one
+    content_length: str | None  # as declared (checked against the limit when the body is read)
+    basic: BasicCredentials | None  # `Authorization: Basic ...` (RFC 6749 §2.3.1), malformed or not
+    bearer: BearerToken | None  # `Authorization: Bearer <non-empty>`
 
 
-async def _read_body(request: Request, declared: str | None) -> bytes:
+@dataclass(frozen=True, slots=True)
+class Form:
+    """An application/x-www-form-urlencoded body (or a query string): every name once (RFC 6749 §3.1)."""
+
+    params: dict[str, str]
+
+
+def request_headers(scope: Scope) -> RequestHeaders:
+    """One pass over the raw ASGI headers (names are lower case there)."""
+    kind = length = authorization = None
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            if kind is None:
+                kind = value
+        elif name == b"content-length":
+            if length is None:
+                length = value
+        elif name == b"authorization" and authorization is None:
+            authorization = value
+    media = kind.decode("latin-1").split(";")[0].strip().lower() if kind is not None else ""
+    basic = bearer = None
+    if authorization is not None:
+        auth = authorization.decode("latin-1")
+        scheme = auth[:7].lower()
+        if scheme[:6] == "basic ":
+            basic = parse_basic(auth[6:])
+        elif scheme == "bearer ":
+            token = auth[7:].strip()
+            bearer = BearerToken(token) if token else None
+    return RequestHeaders(media, length.decode("latin-1") if length is not None else None, basic, bearer)
+
+
+def parse_basic(credentials: str) -> BasicCredentials:
+    """The credentials of `Basic <credentials>`: base64 of `id:secret`, each form-encoded (RFC 6749 §2.3.1)."""
+    try:
+        raw = base64.b64decode(credentials.strip(), validate=True).decode()
+    except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 once decoded
+        return MALFORMED_BASIC
+    client_id, colon, secret = raw.partition(":")
+    if not colon:
+        return MALFORMED_BASIC
+    return BasicCredentials(unquote_plus(client_id), unquote_plus(secret), secret)
+
+
+async def read_body(request: Request, headers: RequestHeaders) -> bytes:
+    """The body, refused past the server's size limit (413)."""
+    declared = headers.content_length
     limit: int = request.app.state.max_body_bytes
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise PayloadTooLarge(f"declared body size {declared}")
@@ -59,40 +122,8 @@ async def _read_body(request: Request, declared: str | None) -> bytes:
     return body
 
 
-def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";")[0].strip().lower()
-
-
-def _content_headers(request: Request) -> tuple[str, str | None]:
-    """The media type and the declared length, as `_media_type` and `request.headers` give them (the
-    first of repeated headers), in one pass over the raw ASGI headers (names are lower case there)."""
-    kind = length = None
-    for name, value in request.scope["headers"]:
-        if name == b"content-type":
-            if kind is None:
-                kind = value
-        elif name == b"content-length" and length is None:
-            length = value
-    media = kind.decode("latin-1").split(";")[0].strip().lower() if kind is not None else ""
-    return media, length.decode("latin-1") if length is not None else None
-
-
-def parse_pairs(raw: str) -> dict[str, str]:
-    if _BAD_PERCENT.search(raw):
-        raise InvalidRequest("malformed percent-encoding",
-                             description="The request contains malformed percent-encoding.")
-    try:
-        pairs = parse_qsl(raw, keep_blank_values=True, strict_parsing=False, max_num_fields=100, errors="strict")
-    except UnicodeDecodeError as exc:
-        raise InvalidRequest("percent-encoded bytes not UTF-8",
-                             description="A parameter is not valid UTF-8 once decoded.") from exc
-    except ValueError as exc:
-        raise InvalidRequest("too many fields", description="The request has too many parameters.") from exc
-    return _unique(pairs)
-
-
 def parse_plain(raw: str) -> dict[str, str]:
-    """parse_pairs for a body without escapes ('%' or '+'), the usual case: decoding is the identity,
+    """parse_form for a body without escapes ('%' or '+'), the usual case: decoding is the identity,
     so it only splits. Same rules: blank values kept, empty parts skipped, 100 fields at most."""
     if raw.count("&") >= MAX_FIELDS:
         raise InvalidRequest("too many fields", description="The request has too many parameters.")
@@ -122,9 +153,10 @@ def _pair(part: str) -> tuple[str, str]:
 
 
 def parse_form(raw: str) -> dict[str, str]:
-    """parse_pairs without parse_qsl: only the parts with an escape are decoded (a token exchange body
-    carries long tokens without escapes next to short escaped URNs). Same rules and same errors, in
-    the same order: malformed escapes, too many fields, undecodable bytes, repeats and NULs."""
+    """The parameters of an application/x-www-form-urlencoded text, as `urllib.parse.parse_qsl` reads it
+    (blank values kept, empty parts skipped, 100 fields at most), but only the parts with an escape are
+    decoded (a token exchange body carries long tokens without escapes next to short escaped URNs).
+    Refused, in this order: malformed escapes, too many fields, undecodable bytes, repeats and NULs."""
     if "%" not in raw and "+" not in raw:
         return parse_plain(raw)
     if _BAD_PERCENT.search(raw):
@@ -140,25 +172,24 @@ def parse_form(raw: str) -> dict[str, str]:
     return _unique(pairs, nul="\x00" in raw or "%00" in raw)  # only %00 decodes to NUL
 
 
-async def read_form(request: Request) -> dict[str, str]:
+async def read_form(request: Request, headers: RequestHeaders) -> Form:
     """The form body of a POST (RFC 6749 §3.2 requires application/x-www-form-urlencoded)."""
-    media_type, declared = _content_headers(request)
-    if media_type != FORM:
+    if headers.media_type != FORM:
         raise UnsupportedMediaType("not a form body",
                                    description=f"The request body must be {FORM}.")
-    body = await _read_body(request, declared)
+    body = await read_body(request, headers)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidRequest("body not UTF-8", description="The request body is not valid UTF-8.") from exc
-    return parse_form(text)
+    return Form(parse_form(text))
 
 
-async def read_json_object(request: Request) -> tuple[dict[str, object], bytes]:
+async def read_json_object(request: Request, headers: RequestHeaders) -> tuple[dict[str, object], bytes]:
     """A JSON object body (registration); returns the object and the raw bytes."""
-    if _media_type(request) != "application/json":
+    if headers.media_type != "application/json":
         raise UnsupportedMediaType("not JSON", description="The request body must be application/json.")
-    body = await read_body(request)
+    body = await read_body(request, headers)
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -168,8 +199,13 @@ async def read_json_object(request: Request) -> tuple[dict[str, object], bytes]:
     return value, body
 
 
-def query_params(request: Request) -> dict[str, str]:
-    return parse_pairs(request.url.query)
+def query_params(scope: Scope) -> Form:
+    """The query string, by the same rules as a form body."""
+    try:
+        text = scope["query_string"].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest("query not UTF-8", description="A parameter is not valid UTF-8 once decoded.") from exc
+    return Form(parse_form(text))
 
 
 def _unique(pairs: list[tuple[str, str]], *, nul: bool = True) -> dict[str, str]:

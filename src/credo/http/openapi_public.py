@@ -8,6 +8,8 @@ from importlib.resources import files
 from starlette.requests import Request
 from starlette.responses import Response
 
+from credo.http.forms import RequestHeaders
+
 SPEC_FILE = "openapi_public.json"
 
 
@@ -16,5 +18,5 @@ def spec_bytes() -> bytes:
     return files("credo.http").joinpath(SPEC_FILE).read_bytes()
 
 
-async def openapi(_request: Request) -> Response:
+async def openapi(_request: Request, _headers: RequestHeaders) -> Response:
     return Response(spec_bytes(), media_type="application/json", headers={"cache-control": "public, max-age=300"})

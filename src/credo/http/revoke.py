@@ -6,14 +6,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from credo.http.context import realm_of, services_of, source_ip
-from credo.http.forms import read_form
+from credo.http.forms import RequestHeaders, read_form
 from credo.http.responses import json_response
 from credo.oauth.revocation import revoke_token
 
 
-async def revoke(request: Request) -> Response:
+async def revoke(request: Request, headers: RequestHeaders) -> Response:
     realm = realm_of(request)
-    params = await read_form(request)
-    revoke_token(services_of(request), realm, params, request.headers.get("authorization"),
-                 source=source_ip(request))
+    form = await read_form(request, headers)
+    revoke_token(services_of(request), realm, form.params, headers.basic, source=source_ip(request))
     return json_response({})

@@ -1,34 +1,53 @@
-"""The route table: every public endpoint of a realm, under the seeds' paths."""
+"""The public endpoint table: `(endpoint, method) -> handler`, for the dispatcher (credo.http.dispatch).
+
+An endpoint is either a path under a realm prefix (`access_token`, `register/{client_id}`; a realm serves
+each of them under the three prefixes below), or a path at the host's root (it starts with `/`; the
+well-known documents of wellknown.py take an issuer path in place of `{issuer}`). A GET endpoint answers
+HEAD too, as Starlette's routes do.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute, Mount, Route
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
 
 from credo.http import discovery, introspect, openapi_public, register, revoke, token, tokeninfo
-from credo.http.wellknown import well_known_routes
+from credo.http.forms import RequestHeaders
+from credo.http.wellknown import DOCUMENTS, ISSUER
 
-REALM_PREFIX = "/am/oauth2/realms/root/realms/{realm}"
-ROOT_PREFIX = "/am/oauth2"
+Handler = Callable[[Request, RequestHeaders], Awaitable[Response]]
+
+REALM_PREFIX = "/am/oauth2/realms/root/realms/"  # + {realm}/ + endpoint
+ROOT_PREFIXES = ("/am/oauth2/realms/root/", "/am/oauth2/")  # + endpoint, in the root realm
+OPENAPI_PATH = "/am/oauth2/openapi.json"
+CLIENT_ID = "register/{client_id}"
+
+REALM_ENDPOINTS: list[tuple[str, Handler, tuple[str, ...]]] = [
+    (".well-known/openid-configuration", discovery.discovery, ("GET",)),
+    (".well-known/oauth-authorization-server", discovery.discovery, ("GET",)),
+    ("connect/jwk_uri", discovery.jwks, ("GET",)),
+    ("access_token", token.token, ("POST",)),
+    ("introspect", introspect.introspect, ("POST",)),
+    ("tokeninfo", tokeninfo.tokeninfo, ("GET", "POST")),
+    ("token/revoke", revoke.revoke, ("POST",)),
+    ("register", register.register_client, ("POST", "GET", "PUT", "DELETE")),
+    (CLIENT_ID, register.manage, ("GET", "PUT", "DELETE")),
+    ("aiagent/register", register.register_agent, ("POST",)),
+]
+HOST_ENDPOINTS: list[tuple[str, Handler, tuple[str, ...]]] = [
+    (OPENAPI_PATH, openapi_public.openapi, ("GET",)),
+    *((document + ISSUER, discovery.discovery, ("GET",)) for document in DOCUMENTS),
+]
+ENDPOINTS = [*REALM_ENDPOINTS, *HOST_ENDPOINTS]
+UNDER_REALM = frozenset(endpoint for endpoint, _, _ in REALM_ENDPOINTS if endpoint != CLIENT_ID)  # fixed paths
 
 
-def realm_routes(extra: list[BaseRoute] | None = None) -> list[BaseRoute]:
-    return [
-        Route("/.well-known/openid-configuration", discovery.discovery, methods=["GET"]),
-        Route("/.well-known/oauth-authorization-server", discovery.discovery, methods=["GET"]),
-        Route("/connect/jwk_uri", discovery.jwks, methods=["GET"]),
-        Route("/access_token", token.token, methods=["POST"]),
-        Route("/introspect", introspect.introspect, methods=["POST"]),
-        Route("/tokeninfo", tokeninfo.tokeninfo, methods=["GET", "POST"]),
-        Route("/token/revoke", revoke.revoke, methods=["POST"]),
-        Route("/register", register.register_client, methods=["POST", "GET", "PUT", "DELETE"]),
-        Route("/register/{client_id}", register.manage, methods=["GET", "PUT", "DELETE"]),
-        Route("/aiagent/register", register.register_agent, methods=["POST"]),
-        *(extra or []),
-    ]
+def _with_head(methods: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(m for method in methods for m in ((method, "HEAD") if method == "GET" else (method,)))
 
 
-def public_routes(extra: list[BaseRoute] | None = None) -> list[BaseRoute]:
-    routes = realm_routes(extra)
-    return [Route("/am/oauth2/openapi.json", openapi_public.openapi, methods=["GET"]),
-            Mount(REALM_PREFIX, routes=routes), Mount("/am/oauth2/realms/root", routes=routes),
-            Mount(ROOT_PREFIX, routes=routes), *well_known_routes()]
+TABLE: dict[tuple[str, str], Handler] = {
+    (endpoint, method): handler for endpoint, handler, methods in ENDPOINTS for method in _with_head(methods)}
+ALLOW: dict[str, str] = {endpoint: ", ".join(_with_head(methods)) for endpoint, _, methods in ENDPOINTS}

@@ -6,14 +6,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from credo.http.context import realm_of, source_ip
-from credo.http.forms import read_form
+from credo.http.forms import RequestHeaders, read_form
 from credo.http.responses import json_response
 from credo.oauth.token_endpoint import TokenRequest
 
 
-async def token(request: Request) -> Response:
+async def token(request: Request, headers: RequestHeaders) -> Response:
     realm = realm_of(request)
-    params = await read_form(request)
+    params = (await read_form(request, headers)).params
     body = await request.app.state.token_endpoint.handle(TokenRequest(
-        realm=realm, params=params, authorization=request.headers.get("authorization"), source=source_ip(request)))
+        realm=realm, params=params, basic=headers.basic, source=source_ip(request)))
     return json_response(body)

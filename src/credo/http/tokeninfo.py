@@ -6,16 +6,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from credo.http.context import realm_of, services_of
-from credo.http.forms import query_params, read_form
+from credo.http.forms import RequestHeaders, query_params, read_form
 from credo.http.responses import json_response
 from credo.oauth.tokeninfo import tokeninfo as do_tokeninfo
 
 
-async def tokeninfo(request: Request) -> Response:
+async def tokeninfo(request: Request, headers: RequestHeaders) -> Response:
     realm = realm_of(request)
-    params = await read_form(request) if request.method == "POST" else query_params(request)
-    value = params.get("access_token")
-    auth = request.headers.get("authorization", "")
-    if value is None and auth[:7].lower() == "bearer ":
-        value = auth[7:].strip()
+    form = await read_form(request, headers) if request.method == "POST" else query_params(request.scope)
+    value = form.params.get("access_token")
+    if value is None and headers.bearer is not None:
+        value = headers.bearer.value
     return json_response(do_tokeninfo(services_of(request), realm, value))

@@ -6,58 +6,43 @@ wrongly authenticated client always gets the same `invalid_client` answer.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
-from urllib.parse import unquote_plus
 
 from credo.domain.errors import InvalidClient
 from credo.domain.models import Client
+from credo.oauth.credentials import BasicCredentials
 from credo.oauth.services import Services
 
 
-def _basic(authorization: str) -> tuple[str, str, str]:
-    """client_id, secret (form-decoded, RFC 6749 §2.3.1) and the secret as sent."""
-    try:
-        raw = base64.b64decode(authorization[6:].strip(), validate=True).decode()
-        client_id, _, secret = raw.partition(":")
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidClient("malformed Basic header") from exc
-    if not _:
-        raise InvalidClient("malformed Basic header")
-    return unquote_plus(client_id), unquote_plus(secret), secret
-
-
 def authenticate_client(services: Services, realm: str, params: Mapping[str, str],
-                        authorization: str | None, *, source: str = "") -> Client:
+                        basic: BasicCredentials | None, *, source: str = "") -> Client:
     """The authenticated client, or InvalidClient; TooManyRequests after too many recent failures
-    for this (realm, client_id, source address)."""
-    claimed = _claimed_id(params, authorization)
+    for this (realm, client_id, source address). `basic`: the request's Basic credentials, if any."""
+    claimed = _claimed_id(params, basic)
     key = (realm, claimed, source)
     services.auth_throttle.check(key)
     try:
-        return _authenticate(services, realm, params, authorization)
+        return _authenticate(services, realm, params, basic)
     except InvalidClient:
         services.auth_throttle.failed(key)
         raise
 
 
-def _claimed_id(params: Mapping[str, str], authorization: str | None) -> str:
-    if authorization and authorization[:6].lower() == "basic ":
-        try:
-            return _basic(authorization)[0]
-        except InvalidClient:
-            return ""
+def _claimed_id(params: Mapping[str, str], basic: BasicCredentials | None) -> str:
+    if basic is not None:
+        return basic.client_id  # "" when malformed
     return params.get("client_id") or ""
 
 
-def _authenticate(services: Services, realm: str, params: Mapping[str, str], authorization: str | None) -> Client:
+def _authenticate(services: Services, realm: str, params: Mapping[str, str], basic: BasicCredentials | None) -> Client:
     body_id, body_secret = params.get("client_id"), params.get("client_secret")
     method: str
-    if authorization and authorization[:6].lower() == "basic ":
+    if basic is not None:
         if body_secret is not None:
             raise InvalidClient("two authentication methods in one request")
-        client_id, secret, raw_secret = _basic(authorization)
+        if basic.malformed:
+            raise InvalidClient("malformed Basic header")
+        client_id, secret, raw_secret = basic.client_id, basic.secret, basic.raw_secret
         if body_id is not None and body_id != client_id:
             raise InvalidClient("client_id in body differs from the Basic header")
         method = "client_secret_basic"

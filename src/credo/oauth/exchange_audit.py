@@ -8,10 +8,7 @@ authentication is not audited (anyone could fill the audit log with it); it is l
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
-from urllib.parse import unquote_plus
 
 from credo.domain.errors import OAuthError, UnauthorizedClient, UnsupportedGrantType
 from credo.domain.models import AuditEvent
@@ -27,12 +24,9 @@ def mark_audited(exc: OAuthError) -> None:
 
 
 def _caller(request: TokenRequest) -> str:
-    auth = request.authorization or ""
-    if auth[:6].lower() == "basic ":
-        try:
-            return unquote_plus(base64.b64decode(auth[6:].strip(), validate=True).decode().partition(":")[0])
-        except (binascii.Error, UnicodeDecodeError):
-            return "anonymous"
+    basic = request.basic
+    if basic is not None:
+        return "anonymous" if basic.malformed else basic.client_id
     return request.params.get("client_id") or "anonymous"
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from credo.domain.errors import InvalidRequest
 from credo.domain.models import Client, Realm
 from credo.oauth.client_auth import authenticate_client
+from credo.oauth.credentials import BasicCredentials
 from credo.oauth.services import Services
 from credo.oauth.tokens import AccessToken, read_access_token
 
@@ -54,9 +55,9 @@ def introspection_body(services: Services, token: AccessToken) -> dict[str, Any]
     return body
 
 
-def introspect(services: Services, realm: Realm, params: Mapping[str, str], authorization: str | None,
+def introspect(services: Services, realm: Realm, params: Mapping[str, str], basic: BasicCredentials | None,
                *, source: str = "") -> dict[str, Any]:
-    client = authenticate_client(services, realm.name, params, authorization, source=source)
+    client = authenticate_client(services, realm.name, params, basic, source=source)
     value = params.get("token")
     if not value:
         raise InvalidRequest("missing token", description="The 'token' parameter is required.")

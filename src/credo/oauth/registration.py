@@ -30,9 +30,9 @@ from credo.domain.models import (
     Realm,
 )
 from credo.keys.secrets import new_secret
+from credo.oauth.credentials import BearerToken
 from credo.oauth.registration_metadata import SERVER_MANAGED, Metadata, validate_metadata
 from credo.oauth.registration_protection import (
-    bearer,
     check_policy,
     check_rate,
     initial_access,
@@ -64,7 +64,7 @@ class RegistrationRequest:
     realm: Realm
     body: dict[str, Any] | None  # a JSON body, or None when the body is a signed request
     signed_body: str | None = None  # a compact JWS whose payload is the metadata
-    authorization: str | None = None
+    bearer: BearerToken | None = None  # the initial access token, when registration is protected
     source: str = ""
     agent: bool = False  # /aiagent/register
 
@@ -120,7 +120,7 @@ def prepare_registration(services: Services, request: RegistrationRequest, work:
     """Every check of a registration; the client it creates and its audit event go into `work`."""
     realm = request.realm
     check_rate(services, realm, request.source)
-    access = initial_access(services, realm, request.authorization)
+    access = initial_access(services, realm, request.bearer)
     body = _request_body(services, request)
     if request.agent and "client_id" in body:
         raise InvalidClientMetadata("client_id sent to /aiagent/register",
@@ -220,10 +220,10 @@ def _scripted(services: Services, realm: Realm, operation: Operation, client: Cl
 # --- RFC 7592 management ----------------------------------------------------------------------
 
 
-def _authorized(services: Services, realm: Realm, client_id: str | None, authorization: str | None) -> Client:
+def _authorized(services: Services, realm: Realm, client_id: str | None, bearer: BearerToken | None) -> Client:
     """The dynamic client whose current registration access token was presented; the same
     `invalid_token` answer whether the client is missing, the token wrong, expired or another client's."""
-    value = bearer(authorization) or ""
+    value = bearer.value if bearer is not None else ""
     client = services.storage.clients.get(realm.name, client_id) if client_id else None
     expected = client.registration_token_hash if client is not None and client.dynamic else None
     presented = services.hasher.keyed_hash(value)
@@ -246,8 +246,8 @@ def _swap(services: Services, old: Client, new: Client) -> None:
 
 
 def read_registration(services: Services, realm: Realm, client_id: str | None,
-                      authorization: str | None) -> dict[str, Any]:
-    client = _authorized(services, realm, client_id, authorization)
+                      bearer: BearerToken | None) -> dict[str, Any]:
+    client = _authorized(services, realm, client_id, bearer)
     updated, token = _rotated(services, realm, client)
     _swap(services, client, updated)
     services.audit(AuditEvent(realm=realm.name, action="dcr.read", actor=client.client_id, target=client.client_id))
@@ -255,17 +255,17 @@ def read_registration(services: Services, realm: Realm, client_id: str | None,
 
 
 def replace_registration(services: Services, realm: Realm, client_id: str | None, body: dict[str, Any],
-                         authorization: str | None) -> dict[str, Any]:
+                         bearer: BearerToken | None) -> dict[str, Any]:
     work = UnitOfWork()
     try:
-        return _replace(services, realm, client_id, body, authorization, work)
+        return _replace(services, realm, client_id, body, bearer, work)
     finally:
         services.commit_now(work)
 
 
 def _replace(services: Services, realm: Realm, client_id: str | None, body: dict[str, Any],
-             authorization: str | None, work: UnitOfWork) -> dict[str, Any]:
-    client = _authorized(services, realm, client_id, authorization)
+             bearer: BearerToken | None, work: UnitOfWork) -> dict[str, Any]:
+    client = _authorized(services, realm, client_id, bearer)
     if body.get("client_id") != client.client_id:
         raise InvalidClientMetadata("client_id mismatch on update",
                                     description="client_id: must be present and equal the client being updated.")
@@ -297,10 +297,10 @@ def _secret_change(services: Services, client: Client, method: str) -> tuple[str
     return None, client.secret_hash
 
 
-def delete_registration(services: Services, realm: Realm, client_id: str | None, authorization: str | None) -> None:
+def delete_registration(services: Services, realm: Realm, client_id: str | None, bearer: BearerToken | None) -> None:
     work = UnitOfWork()
     try:
-        client = _authorized(services, realm, client_id, authorization)
+        client = _authorized(services, realm, client_id, bearer)
         _scripted(services, realm, "DELETE", client, actor=client.client_id, work=work)
         if not services.storage.clients.delete(realm.name, client.client_id,
                                                expected_registration_token_hash=client.registration_token_hash):

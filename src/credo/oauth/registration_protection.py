@@ -29,6 +29,7 @@ from credo.domain.errors import (
 )
 from credo.domain.models import Realm
 from credo.domain.settings import KeySource
+from credo.oauth.credentials import BearerToken
 from credo.oauth.registration_metadata import Metadata
 from credo.oauth.services import Services
 from credo.oauth.tokens import REVOKED_PREFIX, read_access_token
@@ -52,11 +53,11 @@ class InitialAccess:
     client_id: str
 
 
-def initial_access(services: Services, realm: Realm, authorization: str | None) -> InitialAccess | None:
+def initial_access(services: Services, realm: Realm, bearer: BearerToken | None) -> InitialAccess | None:
     """None when open registration is on; else the initial access token to consume with the new client."""
     if realm.settings.allow_open_registration:
         return None
-    value = bearer(authorization)
+    value = bearer.value if bearer is not None else None
     token = read_access_token(services, realm, value) if value else None
     if token is None:
         raise InvalidToken("initial access token missing, invalid, expired or used",
@@ -68,12 +69,6 @@ def initial_access(services: Services, realm: Realm, authorization: str | None) 
         raise InsufficientScope(f"token of {token.client_id} lacks {DCR_SCOPE}",
                                 description=f"The access token needs the '{DCR_SCOPE}' scope.")
     return InitialAccess(REVOKED_PREFIX + token.jti, token.exp, token.client_id)
-
-
-def bearer(authorization: str | None) -> str | None:
-    if not authorization or authorization[:7].lower() != "bearer ":
-        return None
-    return authorization[7:].strip() or None
 
 
 # --- signed JWTs from outside -----------------------------------------------------------------

@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from credo.domain.errors import InvalidRequest
 from credo.domain.models import Realm
 from credo.oauth.client_auth import authenticate_client
+from credo.oauth.credentials import BasicCredentials
 from credo.oauth.services import Services
 from credo.oauth.tokens import read_access_token, revoke
 
 
-def revoke_token(services: Services, realm: Realm, params: Mapping[str, str], authorization: str | None,
+def revoke_token(services: Services, realm: Realm, params: Mapping[str, str], basic: BasicCredentials | None,
                  *, source: str = "") -> None:
-    client = authenticate_client(services, realm.name, params, authorization, source=source)
+    client = authenticate_client(services, realm.name, params, basic, source=source)
     value = params.get("token")
     if not value:
         raise InvalidRequest("missing token", description="The 'token' parameter is required.")

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from credo.domain.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from credo.domain.models import Client, Realm
 from credo.oauth.client_auth import authenticate_client
+from credo.oauth.credentials import BasicCredentials
 from credo.oauth.scopes import grant_scopes, parse_scope
 from credo.oauth.services import Services
 from credo.oauth.tokens import FAMILY_CLAIM, issue_access_token
@@ -26,7 +27,7 @@ from credo.storage.unit_of_work import UnitOfWork
 class TokenRequest:
     realm: Realm
     params: dict[str, str]
-    authorization: str | None = None
+    basic: BasicCredentials | None = None  # from an `Authorization: Basic` header
     source: str = ""
 
 
@@ -80,7 +81,7 @@ class TokenEndpoint:
     def decide(self, request: TokenRequest, work: UnitOfWork) -> dict[str, Any]:
         """The answer, with the request's writes collected in `work` (not yet stored)."""
         services, params, realm = self._services, request.params, request.realm
-        client = authenticate_client(services, realm.name, params, request.authorization,
+        client = authenticate_client(services, realm.name, params, request.basic,
                                      source=request.source)
         grant_type = params.get("grant_type")
         if not grant_type:

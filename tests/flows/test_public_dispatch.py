@@ -1,14 +1,15 @@
-"""The hot endpoints are dispatched by the fast lane: same paths, same answers, same error shapes as
-the route table, over a real server."""
+"""The public dispatcher: every public path resolves to its endpoint and path parameters as the former
+route table did; over a real server, the same answers and error shapes on every prefix."""
 
 from __future__ import annotations
 
 import pytest
 
-from credo.http.fastlane import match
+from credo.http.dispatch import resolve
 from tests.support import LiveServer
 
 BODY = {"grant_type": "client_credentials", "scope": "data-read"}
+A = "/am/oauth2/realms/root/realms/alpha"
 
 
 def _error(r: object, status: int, error: str) -> None:
@@ -18,27 +19,47 @@ def _error(r: object, status: int, error: str) -> None:
     assert r.headers["content-type"] == "application/json"  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("path, realm", [
-    ("/am/oauth2/realms/root/realms/alpha/access_token", "alpha"),
-    ("/am/oauth2/realms/root/realms/alpha/introspect", "alpha"),
-    ("/am/oauth2/realms/root/access_token", None),
-    ("/am/oauth2/introspect", None),
-    ("/am/oauth2/realms/root/realms/alpha/register", "alpha"),
+@pytest.mark.parametrize("path, endpoint, params", [
+    (f"{A}/access_token", "access_token", {"realm": "alpha"}),
+    (f"{A}/introspect", "introspect", {"realm": "alpha"}),
+    ("/am/oauth2/realms/root/access_token", "access_token", {}),
+    ("/am/oauth2/introspect", "introspect", {}),
+    (f"{A}/register", "register", {"realm": "alpha"}),
+    (f"{A}/register/some-client", "register/{client_id}", {"realm": "alpha", "client_id": "some-client"}),
+    ("/am/oauth2/register/{client_id}", "register/{client_id}", {"client_id": "{client_id}"}),
+    (f"{A}/aiagent/register", "aiagent/register", {"realm": "alpha"}),
+    ("/am/oauth2/aiagent/register", "aiagent/register", {}),
+    (f"{A}/token/revoke", "token/revoke", {"realm": "alpha"}),
+    ("/am/oauth2/realms/root/tokeninfo", "tokeninfo", {}),
+    (f"{A}/connect/jwk_uri", "connect/jwk_uri", {"realm": "alpha"}),
+    (f"{A}/.well-known/openid-configuration", ".well-known/openid-configuration", {"realm": "alpha"}),
+    ("/am/oauth2/.well-known/oauth-authorization-server", ".well-known/oauth-authorization-server", {}),
+    ("/am/oauth2/openapi.json", "/am/oauth2/openapi.json", {}),
+    ("/.well-known/oauth-authorization-server/am/oauth2", "/.well-known/oauth-authorization-server{issuer}", {}),
+    ("/.well-known/openid-configuration/am/oauth2/realms/root", "/.well-known/openid-configuration{issuer}", {}),
+    (f"/.well-known/openid-configuration{A}", "/.well-known/openid-configuration{issuer}", {"realm": "alpha"}),
 ])
-def test_match_finds_the_hot_endpoints(path: str, realm: str | None) -> None:
-    hit = match(path)
-    assert hit is not None and hit[1] == ({"realm": realm} if realm else {})
+def test_resolve_finds_every_endpoint(path: str, endpoint: str, params: dict[str, str]) -> None:
+    assert resolve(path, "GET") == (endpoint, params)
 
 
 @pytest.mark.parametrize("path", [
-    "/am/oauth2/realms/root/realms/alpha/token/revoke", "/am/oauth2/realms/root/realms//access_token",
-    "/am/oauth2/realms/root/realms/a/b/access_token", "/access_token", "/am/oauth2/realms/access_token",
-    "/am/oauth2/realms/root/realms/alpha/access_token/", "/x/am/oauth2/access_token",
-    "/am/oauth2/realms/root/realms/alpha/aiagent/register", "/am/oauth2/aiagent/register",
-    "/am/oauth2/realms/root/realms/alpha/register/some-client",
+    "/am/oauth2/realms/root/realms//access_token", "/am/oauth2/realms/root/realms/a/b/access_token",
+    "/access_token", "/am/oauth2/realms/access_token", f"{A}/access_token/", "/x/am/oauth2/access_token",
+    f"{A}/register/a/b", f"{A}/register/", "/am/oauth2", "/am/oauth2/", "/am/oauth2/realms/root",
+    "/am/oauth2//am/oauth2/openapi.json", "/am/oauth2/realms/root/openapi.json", f"{A}/openapi.json",
+    "/.well-known/openid-configuration", "/.well-known/openid-configuration/",
+    "/.well-known/oauth-authorization-server/am/oauth2/realms/root/realms/", "/.well-known/openid-configuration/am",
+    f"/.well-known/openid-configuration{A}/x", "/.well-known/openid-configurationx/am/oauth2", "/admin/api/realms",
 ])
-def test_match_leaves_everything_else_to_the_router(path: str) -> None:
-    assert match(path) is None
+def test_resolve_finds_nothing_elsewhere(path: str) -> None:
+    assert resolve(path, "GET") is None
+
+
+def test_openapi_json_is_only_served_for_get_and_head() -> None:
+    """For another method the path is the root realm's `openapi.json`, which names nothing: 404, not 405."""
+    assert resolve("/am/oauth2/openapi.json", "HEAD") is not None
+    assert resolve("/am/oauth2/openapi.json", "POST") is None
 
 
 def test_token_on_every_prefix(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
@@ -67,8 +88,9 @@ def test_errors_keep_their_shape(sqlite_server: LiveServer, sqlite_demo: dict[st
         _error(http.post(f"{sqlite_server.base_url}/am/oauth2/realms/root/realms/nowhere/access_token",
                          data={**BODY, **auth}), 404, "not_found")
         assert http.post(f"{base}/introspect", data={"token": "junk", **auth}).json() == {"active": False}
-        r = http.get(f"{base}/access_token")  # other methods still go through the router
-        assert r.status_code == 405
+        r = http.get(f"{base}/access_token")
+        assert r.status_code == 405 and r.headers["allow"] == "POST"
+        _error(r, 405, "method_not_allowed")
 
 
 def test_escaped_bodies_take_the_general_parser(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:

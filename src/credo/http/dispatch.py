@@ -1,0 +1,191 @@
+"""The application: one dispatcher for the whole public URL space, the admin surfaces mounted under
+`/admin`, and the middleware added with `add_middleware` around both.
+
+Every request takes the same path:
+
+    middleware (add_middleware, outermost first)
+      → CredoApp.dispatch:
+          `/admin` and `/admin/...`      → the admin application (Starlette: its own routes, 404, 405, redirects)
+          anything else is public:
+          1. one trailing slash dropped   `.../register/` is `.../register` (never a redirect); a path still
+                                          ending with `/` (`.../register//`) names no endpoint: 404 `not_found`
+          2. endpoint and path parameters the realm prefix parsed once (routes.REALM_PREFIX, ROOT_PREFIXES,
+                                          the host-level paths); no endpoint (any other path, `/am/oauth2`
+                                          itself included): 404 `not_found`
+          3. handler                      routes.TABLE[(endpoint, method)]; another method: 405 with `allow`
+          4. cross-cutting steps          STEPS, in order: the request's arrival mark, then (PostgreSQL) one
+                                          yield so the requests dispatched together mark theirs before the
+                                          first of them reads the change counter
+          5. the request parsed once      forms.request_headers: media type, length, Basic, Bearer
+          6. handler(request, headers)    any exception rendered by the one renderer (errors.HANDLERS)
+
+Telling an admin path from a public one is one prefix comparison: no public request walks the admin
+route table, and the public table is a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ParamSpec
+
+from starlette.datastructures import State
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware, _MiddlewareFactory
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from credo.http.forms import request_headers
+from credo.http.routes import (
+    ALLOW,
+    CLIENT_ID,
+    OPENAPI_PATH,
+    REALM_PREFIX,
+    ROOT_PREFIXES,
+    TABLE,
+    UNDER_REALM,
+    Handler,
+)
+from credo.http.wellknown import well_known
+from credo.storage.cached import begin_request
+
+P = ParamSpec("P")
+ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
+Step = Callable[["CredoApp"], Awaitable[None]]
+
+ADMIN_PREFIX = "/admin"
+PUBLIC_PREFIXES = ("/am/oauth2/", "/.well-known/")  # where a trailing slash names the same endpoint
+
+
+async def mark_arrival(_app: CredoApp) -> None:
+    begin_request()  # the record cache may use a change-counter read sent after this instant
+
+
+async def gather_arrivals(app: CredoApp) -> None:
+    if app.state.services.storage.cache.counter_round_trip:
+        await asyncio.sleep(0)  # the requests dispatched with this one mark their arrival too
+
+
+STEPS: tuple[Step, ...] = (mark_arrival, gather_arrivals)
+
+
+def without_trailing_slash(scope: Scope) -> Scope:
+    """The scope for the same public path without one trailing slash (the scope itself otherwise)."""
+    path: str = scope["path"]
+    if path[-1:] != "/" or not path.startswith(PUBLIC_PREFIXES) or path in PUBLIC_PREFIXES:
+        return scope
+    stripped = {**scope, "path": path[:-1]}
+    raw: bytes | None = scope.get("raw_path")
+    if raw is not None and raw.endswith(b"/"):
+        stripped["raw_path"] = raw[:-1]
+    return stripped
+
+
+def _under_realm(rest: str, params: dict[str, str]) -> tuple[str, dict[str, str]] | None:
+    if rest in UNDER_REALM:
+        return rest, params
+    head, _, client_id = rest.partition("/")
+    if head == "register" and client_id and "/" not in client_id:
+        return CLIENT_ID, {**params, "client_id": client_id}
+    return None
+
+
+def resolve(path: str, method: str) -> tuple[str, dict[str, str]] | None:
+    """The table endpoint and path parameters for a public path, None when it names no endpoint.
+    `openapi.json` is the host-level description for GET and HEAD; for any other method the path is
+    the root realm's, where it names no endpoint (404, not 405)."""
+    if path == OPENAPI_PATH and (OPENAPI_PATH, method) in TABLE:
+        return OPENAPI_PATH, {}
+    if path.startswith(REALM_PREFIX):
+        realm, slash, rest = path[len(REALM_PREFIX):].partition("/")
+        if realm and slash:
+            return _under_realm(rest, {"realm": realm})
+    for prefix in ROOT_PREFIXES:
+        if path.startswith(prefix):
+            return _under_realm(path[len(prefix):], {})
+    return well_known(path)
+
+
+class CredoApp:
+    """The ASGI application. `state` is shared with the admin application; `add_middleware` works as
+    Starlette's (the last added runs first) and its middleware sees every request."""
+
+    def __init__(self, *, admin: ASGIApp | None = None,
+                 exception_handlers: Mapping[Any, Any] | None = None) -> None:
+        self.state = State()
+        self.admin = admin
+        self.exception_handlers: dict[Any, ExceptionHandler] = dict(exception_handlers or {})
+        self.user_middleware: list[Middleware] = []
+        self.middleware_stack: ASGIApp | None = None
+
+    def add_middleware(self, middleware_class: _MiddlewareFactory[P], *args: P.args, **kwargs: P.kwargs) -> None:
+        if self.middleware_stack is not None:
+            raise RuntimeError("Cannot add middleware after an application has started")
+        self.user_middleware.insert(0, Middleware(middleware_class, *args, **kwargs))
+
+    def build_middleware_stack(self) -> ASGIApp:
+        app: ASGIApp = self.dispatch
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        if self.middleware_stack is None:
+            self.middleware_stack = self.build_middleware_stack()
+        await self.middleware_stack(scope, receive, send)
+
+    async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if self.admin is not None and (path == ADMIN_PREFIX or path.startswith("/admin/")):
+            await self.admin(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            await self._not_http(scope, receive, send)
+            return
+        scope = without_trailing_slash(scope)  # 1
+        hit = resolve(scope["path"], scope["method"])  # 2 (a path still ending with "/" resolves to nothing)
+        request = Request(scope, receive)
+        if hit is None:
+            await self._send(await self._render(request, HTTPException(404)), send)
+            return
+        endpoint, scope["path_params"] = hit
+        handler: Handler | None = TABLE.get((endpoint, scope["method"]))  # 3
+        if handler is None:
+            error = HTTPException(405, headers={"Allow": ALLOW[endpoint]})
+            await self._send(await self._render(request, error), send)
+            return
+        scope["endpoint"] = handler  # as a router sets it (refusal logs name the endpoint)
+        for step in STEPS:  # 4
+            await step(self)
+        try:
+            response = await handler(request, request_headers(scope))  # 5, 6
+        except Exception as exc:  # rendered by the registered handlers
+            response = await self._render(request, exc)
+        await self._send(response, send)
+
+    @staticmethod
+    async def _send(response: Response, send: Send) -> None:
+        await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def _render(self, request: Request, exc: Exception) -> Response:
+        for cls in type(exc).__mro__:
+            handler = self.exception_handlers.get(cls)
+            if handler is not None:
+                return await handler(request, exc)
+        raise exc
+
+    @staticmethod
+    async def _not_http(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":  # nothing to start or stop
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        elif scope["type"] == "websocket":  # no public websocket endpoint: closed, as a router does
+            await send({"type": "websocket.close", "code": 1000, "reason": ""})
