@@ -119,8 +119,7 @@ def test_lifespan_and_state_are_shared(app: Any) -> None:
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
 
 
-def _token_calls(app: Any, n: int) -> list[httpx.Response]:
-    creds = {c.client_id: c.client_secret for c in ensure_demo(app.state.services)}
+def _token_calls(app: Any, creds: dict[str, str | None], n: int) -> list[httpx.Response]:
     data = {"grant_type": "client_credentials", "scope": "data-read", "client_id": "bench-client",
             "client_secret": creds["bench-client"]}
 
@@ -138,8 +137,9 @@ def test_requests_dispatched_together_share_one_counter_read(app: Any, round_tri
     is a round trip (PostgreSQL) yields once first, so one read serves the requests dispatched together."""
     cache = app.state.services.storage.cache
     cache.counter_round_trip = round_trip
-    _token_calls(app, 1)
+    creds = {c.client_id: c.client_secret for c in ensure_demo(app.state.services)}
+    _token_calls(app, creds, 1)
     before = cache.counter_reads
-    responses = _token_calls(app, 8)
+    responses = _token_calls(app, creds, 8)
     assert [r.status_code for r in responses] == [200] * 8
     assert cache.counter_reads - before == reads
