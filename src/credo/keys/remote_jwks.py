@@ -173,7 +173,7 @@ _dns_slots = threading.BoundedSemaphore(DNS_THREADS)
 
 
 def _getaddrinfo_within(host: str, port: int, deadline: float | None) -> list[Any]:
-    if not _dns_slots.acquire(timeout=-1 if deadline is None else max(0.0, deadline - time.monotonic())):
+    if not _dns_slots.acquire(timeout=_left(deadline)):
         raise RemoteJwksError("timed out")
     answer: list[Any] = []
     failure: list[BaseException] = []
@@ -193,13 +193,17 @@ def _getaddrinfo_within(host: str, port: int, deadline: float | None) -> list[An
     except BaseException:
         _dns_slots.release()
         raise
-    if not done.wait(None if deadline is None else max(0.0, deadline - time.monotonic())):
+    if not done.wait(_left(deadline)):
         raise RemoteJwksError("timed out")
     if failure:
         if isinstance(failure[0], OSError | UnicodeError):
             raise RemoteJwksError("host does not resolve") from failure[0]
         raise failure[0]
     return answer
+
+
+def _left(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 @dataclass(frozen=True, slots=True)
