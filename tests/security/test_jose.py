@@ -261,6 +261,83 @@ def test_tampered_claims(env: Env) -> None:
     env.assert_refused(f"{head}.{b64(json.dumps(claims).encode())}.{sig}")
 
 
+# --- JWTs from outside: software statements and signed registration requests ---------------------
+
+
+def _non_finite(claims: dict[str, Any], name: str, literal: str) -> dict[str, Any]:
+    """`claims` whose `name` serialises as `literal` (json.dumps writes NaN / Infinity for these floats)."""
+    return {**claims, name: {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}[literal]}
+
+
+@pytest.fixture
+def statement_signer(env: Env) -> Iterator[Any]:
+    from tests.dcr_support import Signer, settings
+
+    signer = Signer()
+    settings(env.srv.services, protection={"require_software_statement": True,
+                                           "software_statement_keys": {"jwks": signer.jwks,
+                                                                       "issuers": ["https://issuer.example"]},
+                                           "signed_request_keys": {"jwks": signer.jwks,
+                                                                   "issuers": ["https://issuer.example"]}})
+    try:
+        yield signer
+    finally:
+        settings(env.srv.services, protection={})
+
+
+def _signed_by(signer: Any, claims: dict[str, Any]) -> str:
+    return compact({"alg": "ES256", "kid": signer.kid, "typ": "JWT"}, claims, es256(signer.key))
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity"])
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+def test_software_statement_with_non_finite_time(env: Env, statement_signer: Any, name: str, literal: str) -> None:
+    """A NaN exp compares false with everything, so a lenient decoder would take it as never expiring."""
+    from tests.dcr_support import SEED_BODY, assert_error, now
+
+    good = {"iss": "https://issuer.example", "iat": now(), "nbf": now(), "exp": now() + 600, "software_id": "nan-test"}
+    bad = _signed_by(statement_signer, _non_finite(good, name, literal))
+    assert literal in base64.urlsafe_b64decode(bad.split(".")[1] + "==").decode()
+    r = env.http.post(f"{env.base}/register", json={**SEED_BODY, "software_statement": bad})
+    assert_error(r, 400, "invalid_software_statement")
+    fractional = _signed_by(statement_signer, {**good, name: good[name] + 0.5})
+    assert_error(env.http.post(f"{env.base}/register", json={**SEED_BODY, "software_statement": fractional}),
+                 400, "invalid_software_statement")
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+def test_signed_registration_request_with_non_finite_time(env: Env, statement_signer: Any, name: str,
+                                                          literal: str) -> None:
+    import uuid
+
+    from tests.dcr_support import SEED_BODY, assert_error, now
+
+    claims = {**SEED_BODY, "iss": "https://issuer.example", "aud": f"{env.base}/register", "iat": now(),
+              "nbf": now(), "exp": now() + 300, "jti": uuid.uuid4().hex}
+    statement = _signed_by(statement_signer, {"iss": "https://issuer.example", "iat": now()})
+    bad = _signed_by(statement_signer, {**_non_finite(claims, name, literal), "software_statement": statement})
+    r = env.http.post(f"{env.base}/register", content=bad, headers={"content-type": "application/jose"})
+    assert_error(r, 400, "invalid_request")
+
+
+def test_registration_controls_are_accepted(env: Env, statement_signer: Any) -> None:
+    """The same statement and signed request with finite integer times are accepted (the helpers are sound)."""
+    import uuid
+
+    from tests.dcr_support import SEED_BODY, now
+
+    statement = _signed_by(statement_signer, {"iss": "https://issuer.example", "iat": now(), "nbf": now(),
+                                              "exp": now() + 600, "software_id": "nan-test"})
+    r = env.http.post(f"{env.base}/register", json={**SEED_BODY, "software_statement": statement})
+    assert r.status_code == 201, r.text
+    claims = {**SEED_BODY, "iss": "https://issuer.example", "aud": f"{env.base}/register", "iat": now(),
+              "nbf": now(), "exp": now() + 300, "jti": uuid.uuid4().hex, "software_statement": statement}
+    r = env.http.post(f"{env.base}/register", content=_signed_by(statement_signer, claims),
+                      headers={"content-type": "application/jose"})
+    assert r.status_code == 201, r.text
+
+
 def test_retired_and_purged_key(env: Env) -> None:
     """Runs last in this module: it rotates alpha's key."""
     old = env.issue()

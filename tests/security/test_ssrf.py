@@ -319,3 +319,155 @@ def test_https_certificate_is_verified(tmp_path: Path) -> None:
         thread.join(5)
     assert err.value.reason == "connection failed (SSLCertVerificationError)"
     assert handshakes == ["refused by the client"]
+
+
+# --- failures remembered, DNS inside the deadline, the pinned address over TLS ----------------------
+
+
+def test_a_failed_fetch_is_remembered_briefly(listener: Listener) -> None:
+    now = [1000.0]
+    fetcher = RemoteJwks(allow_private=True, clock=lambda: now[0])
+    listener.mode = "nonjson"
+    with pytest.raises(RemoteJwksError) as first:
+        fetcher.get(listener.url)
+    assert first.value.reason == "response is not JSON" and not first.value.cached
+    listener.mode = "jwks"  # the server recovers, but the failure is remembered for 30 seconds
+    now[0] += 29
+    with pytest.raises(RemoteJwksError) as again:
+        fetcher.get(listener.url)
+    assert again.value.reason == "response is not JSON" and again.value.cached
+    assert listener.connections == 1
+    now[0] += 2
+    assert fetcher.get(listener.url) == JWKS
+    assert listener.connections == 2
+
+
+def test_an_unreachable_jwks_uri_costs_one_timeout_not_one_per_request(listener: Listener) -> None:
+    listener.mode = "slow-headers"
+    fetcher = RemoteJwks(allow_private=True, timeout=1.0)
+    start = time.monotonic()
+    for _ in range(5):
+        with pytest.raises(RemoteJwksError) as err:
+            fetcher.get(listener.url)
+        assert err.value.reason == "timed out"
+    assert time.monotonic() - start < 2.5
+    assert listener.connections == 1
+
+
+def _fake_dns(monkeypatch: pytest.MonkeyPatch, name: str, address: str, delay: float = 0.0) -> list[str]:
+    calls: list[str] = []
+    real = socket.getaddrinfo
+
+    def resolver(host: str, port: int, *args: object, **kwargs: object) -> list[tuple[object, ...]]:
+        if host != name:
+            return real(host, port, *args, **kwargs)  # type: ignore[arg-type]
+        calls.append(host)
+        time.sleep(delay)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    return calls
+
+
+def test_dns_time_counts_against_the_deadline(listener: Listener, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resolver that never answers in time is cut off by the overall deadline, and a slow one leaves
+    only the rest of the deadline for the connection."""
+    _fake_dns(monkeypatch, "hung-dns.test", "127.0.0.1", delay=30)
+    start = time.monotonic()
+    with pytest.raises(RemoteJwksError) as err:
+        RemoteJwks(allow_private=True, timeout=1.0).get(f"http://hung-dns.test:{listener.port}/jwks")
+    assert err.value.reason == "timed out"
+    assert time.monotonic() - start < 1.8
+    assert listener.connections == 0
+    _fake_dns(monkeypatch, "slow-dns.test", "127.0.0.1", delay=1.0)
+    listener.mode = "slow"
+    start = time.monotonic()
+    with pytest.raises(RemoteJwksError) as err:
+        RemoteJwks(allow_private=True, timeout=1.5).get(f"http://slow-dns.test:{listener.port}/jwks")
+    assert err.value.reason == "timed out"
+    assert 1.4 <= time.monotonic() - start < 2.2  # 1.0 s of DNS + 0.5 s of slow body, not 1.0 + 1.5
+    assert listener.connections == 1
+
+
+@pytest.mark.parametrize("answers", [["127.0.0.1"], ["93.184.216.34", "127.0.0.1"], ["10.0.0.7", "93.184.216.34"],
+                                     ["::ffff:127.0.0.1"], ["169.254.169.254"]])
+def test_a_name_with_any_non_public_address_is_refused(listener: Listener, monkeypatch: pytest.MonkeyPatch,
+                                                       answers: list[str]) -> None:
+    def resolver(host: str, port: int, *args: object, **kwargs: object) -> list[tuple[object, ...]]:
+        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+                for a in answers]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    with pytest.raises(RemoteJwksError) as err:
+        RemoteJwks().get(f"https://jwks.example:{listener.port}/jwks")
+    assert err.value.reason == "host resolves to a non-public address"
+    assert listener.connections == 0
+
+
+def _tls_server(tmp: Path, cert_name: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server context with a self-signed certificate for `cert_name`, client context trusting it)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cert_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(cert_name)]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp / f"{cert_name}.pem", tmp / f"{cert_name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_path, key_path)
+    client = ssl.create_default_context()
+    client.load_verify_locations(cert_path)
+    return server, client
+
+
+@pytest.mark.parametrize("cert_name, ok", [("jwks.pinned.test", True), ("other.pinned.test", False)])
+def test_https_goes_to_the_pinned_address_with_the_name_as_sni_and_host(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cert_name: str, ok: bool) -> None:
+    server_tls, client_tls = _tls_server(tmp_path, cert_name)
+    seen: dict[str, object] = {}
+    server_tls.sni_callback = lambda _sock, sni, _ctx: seen.__setitem__("sni", sni)  # type: ignore[assignment,func-returns-value]
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+
+        def serve() -> None:
+            conn, peer = server.accept()
+            seen["peer"] = peer[0]
+            try:
+                with server_tls.wrap_socket(conn, server_side=True) as tls:
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        data += tls.recv(4096)
+                    seen["request"] = data.decode()
+                    body = json.dumps(JWKS).encode()
+                    tls.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+            except (ssl.SSLError, OSError):
+                seen["handshake"] = "refused by the client"
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        calls = _fake_dns(monkeypatch, "jwks.pinned.test", "127.0.0.1")
+        fetcher = RemoteJwks(allow_private=True, tls=client_tls)
+        url = f"https://jwks.pinned.test:{port}/jwks"
+        if ok:
+            assert fetcher.get(url) == JWKS
+            assert f"Host: jwks.pinned.test:{port}\r\n" in str(seen["request"])
+        else:
+            with pytest.raises(RemoteJwksError) as err:
+                fetcher.get(url)
+            assert err.value.reason == "connection failed (SSLCertVerificationError)"
+        thread.join(5)
+    assert calls == ["jwks.pinned.test"]  # resolved once; the connection went to that answer
+    assert seen["peer"] == "127.0.0.1" and seen["sni"] == "jwks.pinned.test"

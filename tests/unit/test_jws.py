@@ -186,3 +186,56 @@ def test_a_remembered_signature_dies_with_its_key() -> None:
     assert ring.purge_retired("alpha") == 1
     with pytest.raises(TokenRejected, match="unknown kid"):
         ring.verify("alpha", token, issuer=ISS)
+
+
+def _resigned(ring: KeyRing, kid: str, payload: bytes) -> str:
+    """A token with exactly `payload` as its claims segment, correctly signed with the realm key."""
+    return jwt.api_jws.PyJWS().encode(payload, _private(ring, kid), algorithm="ES256",  # type: ignore[arg-type]
+                                      headers={"kid": kid, "typ": "at+jwt"})
+
+
+@pytest.mark.parametrize("exp", ["NaN", "Infinity", "-Infinity", "1e400", "1.0", "2e9", '"9999999999"', "true"])
+def test_numeric_dates_must_be_finite_integers(exp: str) -> None:
+    """NaN and Infinity are not JSON: the strict decoder refuses them (a lenient one would let NaN never
+    expire, since every comparison with it is false); floats, strings and booleans are refused too."""
+    ring, clock, kid = _ring()
+    for name in ("exp", "nbf", "iat"):
+        claims = _claims(clock, nbf=clock.now())
+        body = json.dumps({**claims, name: "__X__"}).replace('"__X__"', exp).encode()
+        with pytest.raises(TokenRejected, match="malformed claims"):
+            ring.verify("alpha", _resigned(ring, kid, body), issuer=ISS)
+    good = json.dumps(_claims(clock, nbf=clock.now())).encode()
+    assert ring.verify("alpha", _resigned(ring, kid, good), issuer=ISS)["sub"] == "c"
+
+
+def test_a_key_set_lookup_never_takes_a_key_from_the_token() -> None:
+    """verify_with_key_set: the key comes from the set we own, by kid; embedded or remote keys are refused,
+    and so are algorithms outside the allow-list even with a key of the set."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from credo.keys import jose
+
+    ours, theirs = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    jwks = {"keys": [jose.public_jwk(ours.public_key(), "k1", "ES256")]}
+    claims = {"iss": "x", "exp": 2_000_000_000}
+
+    def verify(token: str, algorithms: tuple[str, ...] = ("ES256",)) -> dict[str, object]:
+        return jose.verify_with_key_set(token, jwks, algorithms=algorithms, now=1_000_000_000)
+
+    assert verify(jwt.encode(claims, ours, algorithm="ES256", headers={"kid": "k1"}))["iss"] == "x"
+    assert verify(jwt.encode(claims, ours, algorithm="ES256"))["iss"] == "x"  # no kid: any key of the set
+    with pytest.raises(jose.JoseError, match="no trusted key verified"):
+        verify(jwt.encode(claims, theirs, algorithm="ES256", headers={"kid": "k1"}))
+    with pytest.raises(jose.JoseError, match="no trusted key matches"):
+        verify(jwt.encode(claims, ours, algorithm="ES256", headers={"kid": "k2"}))
+    embedded = json.loads(ECAlgorithm.to_jwk(theirs.public_key()))
+    for header in ({"kid": "k1", "jwk": embedded}, {"jku": "https://evil.test/k"}, {"x5u": "https://evil.test/c"}):
+        with pytest.raises(jose.JoseError, match="forbidden header"):
+            verify(jwt.encode(claims, theirs, algorithm="ES256", headers=header))
+    with pytest.raises(jose.JoseError, match="not allowed"):
+        verify(jwt.encode(claims, None, algorithm="none"))  # type: ignore[arg-type]
+    with pytest.raises(jose.JoseError, match="not allowed"):
+        verify(jwt.encode(claims, ours, algorithm="ES256", headers={"kid": "k1"}), algorithms=("RS256",))
+    with pytest.raises(jose.JoseError, match="not allowed"):  # HMAC never, even when a caller lists it
+        verify(jwt.encode(claims, "a-shared-secret-of-32-bytes-long", algorithm="HS256", headers={"kid": "k1"}),
+               algorithms=("HS256",))

@@ -3,30 +3,29 @@
 Verification never trusts the token: the key is looked up by `kid` among this realm's own keys, the
 algorithm must be the one that key was made for (ES256 or RS256; never `none` or HMAC), and headers
 that point elsewhere for key material (`jku`, `jwk`, `x5u`, `x5c`) or demand unknown processing
-(`crit`) are refused.
+(`crit`) are refused. The JOSE work itself (parsing, signatures, strict JSON, NumericDates) is
+credo.keys.jose's; this module adds the realm's keys, issuer, type, audience and validity checks.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
+from cachetools import LRUCache
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from credo.domain.models import SigningKey
-from credo.keys import jws
+from credo.keys import jose
 from credo.keys.clock import Clock
 from credo.keys.sealing import Sealer
 from credo.storage.protocols import KeyRepository
 
 ALLOWED_ALGS = ("ES256", "RS256")
-FORBIDDEN_HEADERS = ("jku", "jwk", "x5u", "x5c", "crit")
 REFRESH_SECONDS = 30.0
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "jti")
 VERIFIED_CACHE_SIZE = 10_000  # about 2 KB each (token and claims)
@@ -45,6 +44,8 @@ class _Loaded:
     jwk: dict[str, Any]
     active: bool
     publish_until: int | None
+    signer: jose.Key | None  # the private key, prepared for `alg` (active keys only)
+    verifier: jose.Key  # the public key, prepared for `alg`
 
 
 def generate_private_key(alg: str) -> Any:
@@ -56,10 +57,7 @@ def generate_private_key(alg: str) -> Any:
 
 
 def public_jwk(public_key: Any, kid: str, alg: str) -> dict[str, Any]:
-    algo = ECAlgorithm if alg == "ES256" else RSAAlgorithm
-    jwk: dict[str, Any] = json.loads(algo.to_jwk(public_key))
-    jwk.update({"kid": kid, "alg": alg, "use": "sig"})
-    return jwk
+    return jose.public_jwk(public_key, kid, alg)
 
 
 class KeyRing:
@@ -69,7 +67,9 @@ class KeyRing:
         self._clock = clock
         self._cache: dict[str, tuple[float, dict[str, _Loaded]]] = {}
         self._headers: dict[tuple[str, str], bytes] = {}
-        self._verified: dict[tuple[str, str, str | None], tuple[str, dict[str, Any]]] = {}
+        # Signatures already checked, per token string; least recently used dropped first.
+        self._verified: LRUCache[tuple[str, str, str | None], tuple[str, dict[str, Any]]] = \
+            LRUCache(maxsize=VERIFIED_CACHE_SIZE)
         self._forced: dict[str, float] = {}
         self.forced_reload_interval = 1.0  # seconds
         self._lock = threading.Lock()
@@ -145,11 +145,11 @@ class KeyRing:
 
     def sign(self, realm: str, claims: dict[str, Any], typ: str = "at+jwt") -> str:
         signer = self._active(realm)
-        assert signer.private is not None
+        assert signer.signer is not None
         header = self._headers.get((signer.kid, typ))
         if header is None:
-            header = self._headers[(signer.kid, typ)] = jws.encoded_header(signer.alg, signer.kid, typ)
-        return jws.sign(header, claims, signer.private, signer.alg)
+            header = self._headers[(signer.kid, typ)] = jose.encoded_header(signer.alg, signer.kid, typ)
+        return jose.sign(header, claims, signer.signer)
 
     def signing_alg(self, realm: str) -> str:
         return self._active(realm).alg
@@ -159,7 +159,8 @@ class KeyRing:
         """The claims of a token signed by one of this realm's keys, with the given issuer, type and
         audience, within its validity period. Signature results are remembered per token string
         (bounded), only while the signing key is still one of the realm's keys."""
-        remembered = self._verified.get((realm, token, typ))
+        with self._lock:
+            remembered = self._verified.get((realm, token, typ))
         if remembered is not None and remembered[0] in self._loaded(realm):
             claims = dict(remembered[1])
         else:
@@ -174,50 +175,40 @@ class KeyRing:
                 raise TokenRejected(f"missing claim {name}")
         if claims["iss"] != issuer:
             raise TokenRejected("wrong issuer")
-        if audience is not None:
-            aud = claims.get("aud")
-            if not (aud == audience or (isinstance(aud, list) and audience in aud)):
-                raise TokenRejected("wrong audience")
+        if audience is not None and not jose.audience_matches(claims, audience):
+            raise TokenRejected("wrong audience")
 
     def _verify_signature(self, realm: str, token: str, typ: str | None) -> dict[str, Any]:
         try:
-            header, payload, signing_input, signature = jws.split(token)
-        except jws.MalformedJws as exc:
-            raise TokenRejected(f"malformed token: {exc}") from exc
-        for name in FORBIDDEN_HEADERS:
-            if name in header:
-                raise TokenRejected(f"forbidden header {name}")
-        alg, kid = header.get("alg"), header.get("kid")
-        if alg not in ALLOWED_ALGS:
-            raise TokenRejected(f"algorithm {alg!r} not allowed")
-        if typ is not None and str(header.get("typ", "")).lower() not in (typ, f"application/{typ}"):
+            parsed = jose.parse(token, ALLOWED_ALGS)
+        except jose.JoseError as exc:
+            raise TokenRejected(str(exc)) from exc
+        if typ is not None and str(parsed.header.get("typ", "")).lower() not in (typ, f"application/{typ}"):
             raise TokenRejected("wrong token type")
-        key = self._loaded(realm).get(kid) if isinstance(kid, str) else None
-        if key is None and isinstance(kid, str) and self._may_force_reload(realm):
+        kid = parsed.kid
+        key = self._loaded(realm).get(kid) if kid is not None else None
+        if key is None and kid is not None and self._may_force_reload(realm):
             self.mark_stale(realm)  # a key rotated in by another process
             key = self._loaded(realm).get(kid)
         if key is None:
             raise TokenRejected("unknown kid")
-        if key.alg != alg:
+        if key.alg != parsed.alg:
             raise TokenRejected("algorithm does not match the key")
-        if not jws.signature_valid(key.public, key.alg, signing_input, signature):
+        if not jose.signature_valid(parsed, key.verifier):
             raise TokenRejected("bad signature")
         try:
-            claims = jws.claims_of(payload)
-        except jws.MalformedJws as exc:
+            claims = jose.claims_of(parsed)
+        except jose.JoseError as exc:
             raise TokenRejected(f"malformed claims: {exc}") from exc
-        if len(self._verified) >= VERIFIED_CACHE_SIZE:
-            self._verified.clear()
-        self._verified[(realm, token, typ)] = (key.kid, dict(claims))
+        with self._lock:
+            self._verified[(realm, token, typ)] = (key.kid, dict(claims))
         return claims
 
     def _check_times(self, claims: dict[str, Any]) -> None:
         """Expiry against the injected clock (PyJWT would use the wall clock)."""
         now = self._clock.now()
+        # The claims come from jose.claims_of: exp, nbf and iat are integers (never floats, NaN or strings).
         exp, nbf = claims["exp"], claims.get("nbf", claims["iat"])
-        # Credo issues integer NumericDates only: strings, booleans and floats are refused, not coerced.
-        if type(exp) is not int or type(nbf) is not int or type(claims["iat"]) is not int:
-            raise TokenRejected("time claim is not an integer")
         if exp <= now:
             raise TokenRejected("expired")
         if nbf > now:
@@ -250,8 +241,11 @@ class KeyRing:
                 continue
             private = serialization.load_pem_private_key(
                 self._sealer.open(key.private_key_encrypted, self._ctx(realm, key.kid)), password=None)
-            loaded[key.kid] = _Loaded(key.kid, key.alg, private if key.active else None,
-                                      private.public_key(), key.public_jwk, key.active, key.publish_until)
+            public = private.public_key()
+            loaded[key.kid] = _Loaded(key.kid, key.alg, private if key.active else None, public, key.public_jwk,
+                                      key.active, key.publish_until,
+                                      jose.prepare(private, key.alg, key.kid) if key.active else None,
+                                      jose.prepare(public, key.alg, key.kid))
         with self._lock:
             self._cache[realm] = (time.monotonic(), loaded)
         return loaded

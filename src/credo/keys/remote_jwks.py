@@ -3,33 +3,49 @@
 The rules (server-side request forgery guard):
 - `https` only; plain `http` only when `allow_private` is on (tests, closed networks);
 - no user-info in the URL, no fragments;
-- the host is resolved ONCE; every address it resolves to must be public (not loopback, private,
-  link-local incl. 169.254.169.254, CGNAT 100.64/10, multicast, unspecified, reserved, IPv6 ULA /
-  link-local / loopback, or an IPv4-mapped / -compatible IPv6 form of those), and the connection goes
-  to that resolved address, so a second DNS answer cannot rebind it; the name is still sent as the
-  Host header and as TLS SNI, and the certificate is checked against it;
+- the host is resolved ONCE, in a worker thread, within the fetch's overall deadline; every address it
+  resolves to must be public (not loopback, private, link-local incl. 169.254.169.254, CGNAT 100.64/10,
+  multicast, unspecified, reserved, IPv6 ULA / link-local / loopback, or an IPv4-mapped / -compatible
+  IPv6 form of those), and the connection goes to that resolved address, so a second DNS answer cannot
+  rebind it; the name is still sent as the Host header and as TLS SNI, and the certificate is checked
+  against it;
 - numeric host forms (`2130706433`, `0x7f000001`, `017700000001`, `127.1`) are normalised first;
-- redirects are not followed; the response is read with one overall deadline and cut off at
-  `max_bytes`; it must be a JSON object with a `keys` list.
+- redirects are not followed; every socket operation is bounded by one overall deadline (DNS
+  included) and the response is cut off at `max_bytes`; it must be a JSON object with a `keys` list;
+- a successful fetch is cached for `ttl` seconds, a failed one for `failure_ttl` seconds, so an
+  unreachable URL costs one timeout per `failure_ttl`, not one per request.
+
+The HTTP client is httpx; its transport is httpcore's connection pool with a network backend that can
+only connect to the pinned address and that applies the deadline and the size cap to every read.
+
+`RemoteJwks.get` blocks (DNS, connect, read: up to `timeout` seconds on a cache miss); call it from a
+worker thread, not on an event loop.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import socket
 import ssl
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
+import httpx
+import orjson
+from cachetools import TLRUCache
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 HEADER_ALLOWANCE = 16 * 1024
 CACHE_ENTRIES = 1024
+FAILURE_TTL = 30.0  # seconds a failed fetch is remembered
+DNS_THREADS = 8  # lookups in flight at once (a hung resolver holds one until it gives up)
+REQUEST_HEADERS = {"Accept": "application/jwk-set+json, application/json", "Accept-Encoding": "identity",
+                   "User-Agent": "credo-jwks-fetcher", "Connection": "close"}
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -37,9 +53,10 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 class RemoteJwksError(Exception):
     """The JWK Set could not be fetched safely; `reason` says why (safe to log, never contains data)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, cached: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.cached = cached  # a failure remembered from an earlier fetch, without a new attempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,14 +155,12 @@ def check_url(url: str, allow_private: bool = False) -> Target:
     return Target(scheme, str(ip) if ip is not None else host, port or (443 if scheme == "https" else 80), path, ip)
 
 
-def resolve_once(target: Target, allow_private: bool) -> IPAddress:
-    """The one address to connect to; every address the name resolves to must be public."""
+def resolve_once(target: Target, allow_private: bool, deadline: float | None = None) -> IPAddress:
+    """The one address to connect to; every address the name resolves to must be public. The lookup
+    runs in a daemon thread and counts against `deadline` (a time.monotonic() value)."""
     if target.ip is not None:
         return target.ip
-    try:
-        infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
-        raise RemoteJwksError("host does not resolve") from exc
+    infos = _getaddrinfo_within(target.host, target.port, deadline)
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     if not addresses:
         raise RemoteJwksError("host does not resolve")
@@ -154,140 +169,256 @@ def resolve_once(target: Target, allow_private: bool) -> IPAddress:
     return addresses[0]
 
 
+_dns_slots = threading.BoundedSemaphore(DNS_THREADS)
+
+
+def _getaddrinfo_within(host: str, port: int, deadline: float | None) -> list[Any]:
+    if not _dns_slots.acquire(timeout=_left(deadline)):
+        raise RemoteJwksError("timed out")
+    answer: list[Any] = []
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            answer.extend(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as exc:  # handed to the waiting caller
+            failure.append(exc)
+        finally:
+            done.set()
+            _dns_slots.release()
+
+    try:
+        threading.Thread(target=lookup, name="credo-jwks-dns", daemon=True).start()
+    except BaseException:
+        _dns_slots.release()
+        raise
+    if not done.wait(_left(deadline)):
+        raise RemoteJwksError("timed out")
+    if failure:
+        if isinstance(failure[0], OSError | UnicodeError):
+            raise RemoteJwksError("host does not resolve") from failure[0]
+        raise failure[0]
+    return answer
+
+
+def _left(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+@dataclass(frozen=True, slots=True)
+class _Remembered:
+    jwks: dict[str, Any] | None
+    reason: str | None  # set for a failed fetch
+    ttl: float
+
+
 class RemoteJwks:
     def __init__(self, *, timeout: float = 3.0, max_bytes: int = 65536, ttl: int = 300, allow_private: bool = False,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, failure_ttl: float = FAILURE_TTL,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.ttl = ttl
+        self.failure_ttl = failure_ttl
         self.allow_private = allow_private
         self._clock = clock
-        self._cache: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        # Fetched sets and failures, each until its own expiry; past CACHE_ENTRIES URLs, expired entries
+        # go first, then the least recently used.
+        self._cache: TLRUCache[str, _Remembered] = TLRUCache(maxsize=CACHE_ENTRIES, ttu=_expiry, timer=clock)
         self._lock = threading.Lock()
+        self._tls = tls or ssl.create_default_context()  # certificates checked against the name in the URL
 
     def get(self, url: str) -> dict[str, Any]:
-        """The JWK Set at `url` (cached for `ttl` seconds); raises RemoteJwksError."""
-        now = self._clock()
+        """The JWK Set at `url` (cached for `ttl` seconds, a failure for `failure_ttl`); raises RemoteJwksError."""
         with self._lock:
             hit = self._cache.get(url)
-            if hit is not None and hit[0] > now:
-                return hit[1]
-        jwks = self._fetch(url)
+        if hit is not None:
+            if hit.jwks is not None:
+                return hit.jwks
+            raise RemoteJwksError(hit.reason or "fetch failed", cached=True)
+        try:
+            jwks = self._fetch(url)
+        except RemoteJwksError as exc:
+            with self._lock:
+                self._cache[url] = _Remembered(None, exc.reason, self.failure_ttl)
+            raise
         with self._lock:
-            self._cache[url] = (now + self.ttl, jwks)
-            self._cache.move_to_end(url)
-            while len(self._cache) > CACHE_ENTRIES:
-                self._cache.popitem(last=False)
+            self._cache[url] = _Remembered(jwks, None, self.ttl)
         return jwks
 
     def _fetch(self, url: str) -> dict[str, Any]:
         target = check_url(url, self.allow_private)
         deadline = time.monotonic() + self.timeout
-        ip = resolve_once(target, self.allow_private)
-        raw = self._exchange(target, ip, deadline)
-        return parse_jwks(decode_http_response(raw, self.max_bytes))
+        ip = resolve_once(target, self.allow_private, deadline)
+        return parse_jwks(self._exchange(target, ip, deadline))
 
     def _exchange(self, target: Target, ip: IPAddress, deadline: float) -> bytes:
-        request = (f"GET {target.path} HTTP/1.1\r\nHost: {_host_header(target)}\r\n"
-                   "Accept: application/jwk-set+json, application/json\r\nAccept-Encoding: identity\r\n"
-                   "User-Agent: credo-jwks-fetcher\r\nConnection: close\r\n\r\n").encode("ascii")
-        limit = self.max_bytes + HEADER_ALLOWANCE
+        # The URL is rebuilt from the checked target (numeric host forms normalised); the name in it is
+        # what httpx sends as Host and SNI and checks the certificate against.
+        url = f"{target.scheme}://{_authority(target)}{target.path}"
+        backend = _PinnedBackend(ip, target.port, deadline, self.max_bytes + HEADER_ALLOWANCE)
+        pool = httpcore.ConnectionPool(ssl_context=self._tls, network_backend=backend, max_connections=1,
+                                       max_keepalive_connections=0, retries=0)
         try:
-            with self._connect(target, ip, deadline) as sock:
-                sock.sendall(request)
-                return _read_until_closed(sock, deadline, limit)
+            with httpx.Client(transport=_Transport(pool), headers=REQUEST_HEADERS, follow_redirects=False,
+                              trust_env=False, timeout=self.timeout) as client, \
+                    client.stream("GET", url) as response:
+                return self._body(response)
         except RemoteJwksError:
             raise
-        except (OSError, ssl.SSLError) as exc:
-            raise RemoteJwksError(f"connection failed ({type(exc).__name__})") from exc
+        except (httpx.TimeoutException, httpcore.TimeoutException) as exc:
+            raise RemoteJwksError("timed out") from exc
+        except (httpx.HTTPError, httpcore.ProtocolError) as exc:
+            if isinstance(exc, httpx.RemoteProtocolError | httpcore.RemoteProtocolError):
+                raise RemoteJwksError("malformed HTTP response") from exc
+            raise RemoteJwksError(f"connection failed ({_root_cause(exc)})") from exc
+        except (httpcore.NetworkError, OSError) as exc:
+            raise RemoteJwksError(f"connection failed ({_root_cause(exc)})") from exc
 
-    def _connect(self, target: Target, ip: IPAddress, deadline: float) -> socket.socket:
-        sock = socket.create_connection((str(ip), target.port), timeout=_remaining(deadline))
-        if target.scheme != "https":
-            return sock
-        context = ssl.create_default_context()
-        sock.settimeout(_remaining(deadline))
-        return context.wrap_socket(sock, server_hostname=target.host)
+    def _body(self, response: httpx.Response) -> bytes:
+        """Only 200 is accepted (redirects are not followed); the body is read raw, up to max_bytes."""
+        status = response.status_code
+        if status != 200:
+            kind = "redirect not followed" if 300 <= status < 400 else "unexpected status"
+            raise RemoteJwksError(f"{kind} ({status})")
+        if response.headers.get("content-encoding", "identity").lower() != "identity":
+            raise RemoteJwksError("compressed responses are not accepted")
+        length = response.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            raise RemoteJwksError("response too large" if length.isdigit() else "malformed HTTP response")
+        body = bytearray()
+        for chunk in response.iter_raw():
+            body += chunk
+            if len(body) > self.max_bytes:
+                raise RemoteJwksError("response too large")
+        return bytes(body)
 
 
-def _host_header(target: Target) -> str:
+def _authority(target: Target) -> str:
     host = f"[{target.host}]" if ":" in target.host else target.host
     default = 443 if target.scheme == "https" else 80
     return host if target.port == default else f"{host}:{target.port}"
 
 
+def _expiry(_url: str, value: _Remembered, now: float) -> float:
+    return now + value.ttl
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The name of the innermost error (e.g. ConnectionRefusedError, SSLCertVerificationError)."""
+    seen = exc
+    while seen.__cause__ is not None or seen.__context__ is not None:
+        seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
+    return type(seen).__name__
+
+
 def _remaining(deadline: float) -> float:
     left = deadline - time.monotonic()
     if left <= 0:
-        raise RemoteJwksError("timed out")
+        raise httpcore.ReadTimeout("deadline passed")
     return left
 
 
-def _read_until_closed(sock: socket.socket, deadline: float, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        sock.settimeout(_remaining(deadline))
-        try:
-            chunk = sock.recv(16384)
-        except TimeoutError as exc:
-            raise RemoteJwksError("timed out") from exc
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > limit:
+def _bounded(timeout: float | None, deadline: float) -> float:
+    left = _remaining(deadline)
+    return left if timeout is None else min(timeout, left)
+
+
+class _PinnedStream(httpcore.NetworkStream):
+    """A connection whose every operation ends by the deadline and which reads at most `limit` bytes."""
+
+    def __init__(self, inner: httpcore.NetworkStream, deadline: float, limit: int) -> None:
+        self._inner = inner
+        self._deadline = deadline
+        self._left = limit
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        data = self._inner.read(max_bytes, _bounded(timeout, self._deadline))
+        self._left -= len(data)
+        if self._left < 0:
             raise RemoteJwksError("response too large")
-        chunks.append(chunk)
+        return data
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _bounded(timeout, self._deadline))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout, self._deadline))
+        return _PinnedStream(inner, self._deadline, self._left)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
 
 
-def decode_http_response(raw: bytes, max_bytes: int) -> bytes:
-    """The body of a complete HTTP/1.1 response; only 200 is accepted (redirects are not followed)."""
-    head, sep, body = raw.partition(b"\r\n\r\n")
-    if not sep:
-        raise RemoteJwksError("malformed HTTP response")
-    lines = head.decode("latin-1").split("\r\n")
-    status = lines[0].split(" ")
-    if len(status) < 2 or not status[0].startswith("HTTP/1."):
-        raise RemoteJwksError("malformed HTTP response")
-    if status[1] != "200":
-        kind = "redirect not followed" if status[1].startswith("3") else "unexpected status"
-        raise RemoteJwksError(f"{kind} ({status[1][:3]})")
-    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    if headers.get("content-encoding", "identity").lower() != "identity":
-        raise RemoteJwksError("compressed responses are not accepted")
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        body = _dechunk(body)
-    elif "content-length" in headers:
-        length = headers["content-length"]
-        if not length.isdigit() or int(length) > len(body):
-            raise RemoteJwksError("truncated response")
-        body = body[:int(length)]
-    if len(body) > max_bytes:
-        raise RemoteJwksError("response too large")
-    return body
+class _PinnedBackend(httpcore.NetworkBackend):
+    """Connects only to the address the name was resolved to once, whatever host the request names."""
+
+    def __init__(self, ip: IPAddress, port: int, deadline: float, limit: int) -> None:
+        self._ip = ip
+        self._port = port
+        self._deadline = deadline
+        self._limit = limit
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        if port != self._port:
+            raise RemoteJwksError("connection to an unchecked port refused")
+        inner = self._inner.connect_tcp(str(self._ip), port, _bounded(timeout, self._deadline),
+                                        local_address, socket_options)
+        return _PinnedStream(inner, self._deadline, self._limit)
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        raise RemoteJwksError("unix sockets are not allowed")
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(min(seconds, _remaining(self._deadline)))
 
 
-def _dechunk(body: bytes) -> bytes:
-    out = bytearray()
-    rest = body
-    while True:
-        line, sep, rest = rest.partition(b"\r\n")
-        try:
-            size = int(line.split(b";")[0].strip(), 16)
-        except ValueError as exc:
-            raise RemoteJwksError("malformed chunked body") from exc
-        if not sep or size < 0 or len(rest) < size:
-            raise RemoteJwksError("truncated response")
-        if size == 0:
-            return bytes(out)
-        out += rest[:size]
-        rest = rest[size + 2:]
+class _Transport(httpx.BaseTransport):
+    """httpx over an httpcore pool (the same hand-over httpx's own HTTPTransport does, with our backend)."""
+
+    def __init__(self, pool: httpcore.ConnectionPool) -> None:
+        self._pool = pool
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.SyncByteStream)
+        response = self._pool.handle_request(httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(scheme=request.url.raw_scheme, host=request.url.raw_host, port=request.url.port,
+                             target=request.url.raw_path),
+            headers=request.headers.raw, content=request.stream, extensions=request.extensions))
+        assert isinstance(response.stream, Iterable)
+        return httpx.Response(status_code=response.status, headers=response.headers,
+                              stream=_ResponseStream(response.stream), extensions=response.extensions)
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class _ResponseStream(httpx.SyncByteStream):
+    def __init__(self, stream: Iterable[bytes]) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._stream
+
+    def close(self) -> None:
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            close()
 
 
 def parse_jwks(body: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise RemoteJwksError("response is not JSON") from exc
     if not isinstance(value, dict) or not isinstance(value.get("keys"), list) \
             or not all(isinstance(k, dict) for k in value["keys"]):

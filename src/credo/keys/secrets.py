@@ -17,8 +17,10 @@ import threading
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cachetools import LRUCache
 
 MIN_HUMAN_SECRET_LENGTH = 16
+VERIFIED_SECRETS = 100_000  # remembered fast hashes of human secrets (least recently used dropped first)
 _argon2 = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 
 
@@ -36,7 +38,7 @@ class SecretHasher:
         if len(pepper) < 32:
             raise ValueError("the hashing pepper needs at least 32 bytes")
         self._pepper = pepper
-        self._verified: dict[str, str] = {}  # argon2 hash -> HMAC of the verified secret
+        self._verified: LRUCache[str, str] = LRUCache(maxsize=VERIFIED_SECRETS)  # argon2 hash -> HMAC of the secret
         self._lock = threading.Lock()
 
     def keyed_hash(self, value: str) -> str:
@@ -71,7 +73,8 @@ class SecretHasher:
 
     def _verify_slow(self, value: str, argon_hash: str) -> bool:
         fast = self.keyed_hash(value)
-        remembered = self._verified.get(argon_hash)
+        with self._lock:
+            remembered = self._verified.get(argon_hash)
         if remembered is not None and hmac.compare_digest(remembered, fast):
             return True
         try:
@@ -79,8 +82,6 @@ class SecretHasher:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
         with self._lock:
-            if len(self._verified) > 100_000:
-                self._verified.clear()
             self._verified[argon_hash] = fast
         return True
 

@@ -11,11 +11,11 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
+from cachetools import LRUCache
 
 from credo.domain.errors import (
     InsufficientScope,
@@ -29,6 +29,7 @@ from credo.domain.errors import (
 )
 from credo.domain.models import Realm
 from credo.domain.settings import KeySource
+from credo.keys import jose
 from credo.oauth.credentials import BearerToken
 from credo.oauth.registration_metadata import Metadata
 from credo.oauth.services import Services
@@ -36,7 +37,7 @@ from credo.oauth.tokens import REVOKED_PREFIX, read_access_token
 
 DCR_SCOPE = "dcr_register"
 JWS_ALGS = ("ES256", "RS256", "PS256", "EdDSA")
-FORBIDDEN_HEADERS = ("jku", "jwk", "x5u", "x5c", "crit")
+NBF_LEEWAY = 5
 JWT_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "nbf", "jti")
 SIGNED_REQUEST_MAX_LIFETIME = 3600
 
@@ -96,46 +97,10 @@ class _KeysUnavailable(Exception):
 
 def verify_jws(token: str, jwks: dict[str, Any], *, now: int, require: list[str],
                audience: str | None = None) -> dict[str, Any]:
-    """Claims of a JWS signed by one of `jwks`'s keys with an allowed algorithm, not expired at `now`;
-    jwt.PyJWTError otherwise."""
-    claims = _verify_signature(token, jwks, require=require, audience=audience)
-    if "exp" in claims and (not _number(claims["exp"]) or claims["exp"] <= now):
-        raise jwt.ExpiredSignatureError("expired")
-    if "nbf" in claims and (not _number(claims["nbf"]) or claims["nbf"] > now + 5):
-        raise jwt.ImmatureSignatureError("not yet valid")
-    return claims
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _verify_signature(token: str, jwks: dict[str, Any], *, require: list[str],
-                      audience: str | None) -> dict[str, Any]:
-    header = jwt.get_unverified_header(token)
-    for name in FORBIDDEN_HEADERS:
-        if name in header:
-            raise jwt.InvalidTokenError(f"forbidden header {name}")
-    alg, kid = header.get("alg"), header.get("kid")
-    if alg not in JWS_ALGS:
-        raise jwt.InvalidAlgorithmError(f"algorithm {alg!r} not allowed")
-    candidates = [k for k in jwks.get("keys", []) if isinstance(k, dict) and (kid is None or k.get("kid") == kid)]
-    if not candidates:
-        raise jwt.InvalidTokenError("no trusted key matches the kid")
-    last: Exception = jwt.InvalidSignatureError("no key verified the signature")
-    for data in candidates:
-        if data.get("alg") not in (None, alg) or "d" in data or data.get("kty") == "oct":
-            continue
-        try:
-            key = jwt.PyJWK(data, algorithm=str(alg))
-            return jwt.decode(token, key.key, algorithms=[str(alg)], audience=audience,
-                              options={"require": require, "verify_aud": audience is not None, "verify_exp": False,
-                                       "verify_nbf": False, "verify_iat": False})
-        except (jwt.PyJWTError, ValueError, TypeError) as exc:
-            last = exc
-            if isinstance(exc, jwt.InvalidAudienceError | jwt.MissingRequiredClaimError):
-                break
-    raise last if isinstance(last, jwt.PyJWTError) else jwt.InvalidTokenError(str(last))
+    """Claims of a JWS signed by one of `jwks`'s keys with an allowed algorithm, not expired at `now`
+    (integer NumericDates only); jose.JoseError otherwise."""
+    return jose.verify_with_key_set(token, jwks, algorithms=JWS_ALGS, now=now, require=require, audience=audience,
+                                    nbf_leeway=NBF_LEEWAY)
 
 
 def software_statement_claims(services: Services, realm: Realm, statement: Any) -> dict[str, Any]:
@@ -151,7 +116,7 @@ def software_statement_claims(services: Services, realm: Realm, statement: Any) 
         raise UnapprovedSoftwareStatement("no software statement keys configured")
     try:
         claims = verify_jws(statement, jwks, now=services.clock.now(), require=["iss"])
-    except jwt.PyJWTError as exc:
+    except jose.JoseError as exc:
         raise InvalidSoftwareStatement(f"software statement rejected: {exc}") from exc
     if source.issuers and claims.get("iss") not in source.issuers:
         raise UnapprovedSoftwareStatement(f"issuer {claims.get('iss')!r} not approved")
@@ -177,12 +142,12 @@ def signed_request_metadata(services: Services, realm: Realm, jws: str, endpoint
     try:
         claims = verify_jws(jws.strip(), jwks, now=services.clock.now(), require=["exp", "jti", "aud", "iss"],
                             audience=endpoint)
-    except jwt.PyJWTError as exc:
+    except jose.JoseError as exc:
         raise InvalidSignedRequest(f"signed request rejected: {exc}") from exc
     if source.issuers and claims.get("iss") not in source.issuers:
         raise InvalidSignedRequest(f"signed request issuer {claims.get('iss')!r} not approved")
     now = services.clock.now()
-    exp = int(claims["exp"])
+    exp: int = claims["exp"]  # an integer: verify_jws refuses any other NumericDate
     if exp > now + SIGNED_REQUEST_MAX_LIFETIME:
         raise InvalidSignedRequest("signed request lives too long",
                                    description="The signed registration request must expire within an hour.")
@@ -228,21 +193,20 @@ class RateLimiter:
     max_keys: int = 100_000
 
     def __post_init__(self) -> None:
-        self._hits: OrderedDict[tuple[str, str], deque[int]] = OrderedDict()
+        self._hits: LRUCache[tuple[str, str], deque[int]] = LRUCache(maxsize=self.max_keys)
         self._lock = threading.Lock()
 
     def hit(self, key: tuple[str, str], limit: int, now: int) -> int:
         """0 if allowed (and counted); otherwise the seconds to wait."""
         with self._lock:
-            window = self._hits.pop(key, None) or deque()
-            self._hits[key] = window  # now the most recently hit
+            window = self._hits.get(key)  # a hit makes the key the most recently used
+            if window is None:
+                window = self._hits[key] = deque()
             while window and window[0] <= now - 60:
                 window.popleft()
             if len(window) >= limit:
                 return max(1, window[0] + 60 - now)
             window.append(now)
-            while len(self._hits) > self.max_keys:
-                self._hits.popitem(last=False)
             return 0
 
     def __len__(self) -> int:
