@@ -18,7 +18,7 @@ import httpx
 import uvicorn
 
 from credo.app import build_app, build_services
-from credo.keys.clock import Clock
+from credo.domain.clock import Clock
 from credo.oauth.services import Services
 from credo.settings import Settings
 from credo.storage.memory import MemoryStorage

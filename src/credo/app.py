@@ -7,16 +7,16 @@ import hashlib
 from typing import Any
 
 from credo.admin.routes import admin_app
+from credo.domain.clock import Clock, SystemClock
 from credo.http.dispatch import CredoApp
 from credo.http.errors import HANDLERS
-from credo.keys.clock import Clock, SystemClock
 from credo.keys.keyring import KeyRing
 from credo.keys.sealing import Sealer
 from credo.keys.secrets import SecretHasher
 from credo.logs import configure as configure_logs
 from credo.management.realms import ensure_realm
 from credo.oauth.exchange_audit import AuditedTokenEndpoint
-from credo.oauth.grants.refresh_token import issue_refresh_token, revoke_refresh_token
+from credo.oauth.grants.refresh_token import issue_refresh_token
 from credo.oauth.grants.registry import default_handlers
 from credo.oauth.services import Services
 from credo.oauth.throttle import auth_throttle
@@ -72,7 +72,6 @@ def build_app(settings: Settings, *, storage: Storage | None = None, base_url: s
     app.state.services = services
     app.state.settings = settings
     app.state.max_body_bytes = settings.max_body_bytes
-    services.extras["refresh_revoker"] = revoke_refresh_token
     app.state.token_endpoint = AuditedTokenEndpoint(services, default_handlers(), refresh_issuer=issue_refresh_token)
     return app
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from credo.keys.clock import FrozenClock
+from credo.domain.clock import FrozenClock
 from credo.management.clients import create_client
 from credo.management.demo import ensure_demo
 from credo.storage.sql.engine import make_engine

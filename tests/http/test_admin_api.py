@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
+from credo.domain.clock import FrozenClock
 from credo.domain.models import Client
-from credo.keys.clock import FrozenClock
 from credo.management.export import export_realm
 from tests.http.admin_support import ADMIN, ALL_OPERATIONS, DOC, PASSWORD, Admin, assert_error, check
 from tests.support import LiveServer, live_server, make_storage

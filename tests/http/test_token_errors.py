@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from credo.domain.clock import FrozenClock
 from credo.domain.settings import ProviderSettings
-from credo.keys.clock import FrozenClock
 from credo.management.clients import create_client, update_client
 from credo.management.demo import ensure_demo
 from credo.management.realms import ensure_realm

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm
 
-from credo.keys.clock import FrozenClock
+from credo.domain.clock import FrozenClock
 from credo.management.demo import ensure_demo
 from tests.support import LiveServer, live_server, make_storage
 

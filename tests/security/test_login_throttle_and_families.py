@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from credo.keys.clock import FrozenClock
+from credo.domain.clock import FrozenClock
 from credo.management.demo import ensure_demo
 from credo.management.realms import update_settings
 from credo.management.users import create_user

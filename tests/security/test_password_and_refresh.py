@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from credo.domain.clock import FrozenClock
 from credo.domain.settings import GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD
-from credo.keys.clock import FrozenClock
 from credo.management.applications import create_application, update_application
 from credo.management.demo import ensure_demo
 from credo.management.users import create_user, update_user

@@ -59,7 +59,7 @@ def test_statement_keys_from_jwks_uri(sqlite_server: LiveServer, sqlite_demo: di
         refused = http.post(f"{base}/register", json=body)
         assert_error(refused, 400, "unapproved_software_statement")
         assert served.hits == 0
-        sqlite_server.services.extras["remote_jwks"] = RemoteJwks(allow_private=True)
+        sqlite_server.services.remote_jwks = RemoteJwks(allow_private=True)
         ok = http.post(f"{base}/register", json=body)
         assert ok.status_code == 201, ok.text
         assert ok.json()["software_id"] == "from-uri" and served.hits == 1

@@ -12,7 +12,7 @@ from typing import Any
 import jwt
 import pytest
 
-from credo.keys.clock import FrozenClock
+from credo.domain.clock import FrozenClock
 from credo.management.demo import ensure_demo
 from tests.dcr_support import SEED_BODY, Signer, access_token, assert_error, iat_client, now, settings, unsigned
 from tests.support import LiveServer, live_server, make_storage

@@ -11,8 +11,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from credo.domain.clock import FrozenClock
 from credo.domain.settings import GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE
-from credo.keys.clock import FrozenClock
 from credo.management.agents import create_agent, delete_agent, put_policy, set_agent_enabled, update_agent
 from credo.management.applications import create_application, delete_application, update_application
 from credo.management.demo import ensure_demo

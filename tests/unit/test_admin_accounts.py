@@ -9,8 +9,8 @@ from starlette.responses import Response
 
 from credo.admin.session import COOKIE, csrf_ok, csrf_token, set_session
 from credo.cli.admin import print_first_admin
+from credo.domain.clock import FrozenClock
 from credo.domain.errors import InvalidGrant, InvalidRequest, InvalidToken
-from credo.keys.clock import FrozenClock
 from credo.management.admins import authenticate, bootstrap_admin, create_admin, login, logout
 from credo.storage.memory import MemoryStorage
 from tests.support import services_for

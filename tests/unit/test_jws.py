@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from credo.keys.clock import FrozenClock
+from credo.domain.clock import FrozenClock
 from credo.keys.keyring import KeyRing, TokenRejected
 from credo.keys.sealing import Sealer
 from credo.storage.memory import MemoryStorage

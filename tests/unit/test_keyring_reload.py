@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from credo.keys.clock import FrozenClock
+from credo.domain.clock import FrozenClock
 from credo.keys.keyring import KeyRing, TokenRejected
 from credo.keys.sealing import Sealer
 from credo.storage.memory import MemoryStorage

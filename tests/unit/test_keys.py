@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from credo.keys.clock import FrozenClock
+from credo.domain.clock import FrozenClock
 from credo.keys.keyring import KeyRing, TokenRejected
 from credo.keys.sealing import Sealer
 from credo.keys.secrets import SecretHasher, WeakSecret, new_secret

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from credo.oauth.registration_protection import RateLimiter
+from credo.oauth.throttle import RateLimiter
 
 NOW = 1_000_000
 VICTIM = ("alpha", "203.0.113.7")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from credo.domain.clock import FrozenClock
 from credo.domain.errors import TooManyRequests
-from credo.keys.clock import FrozenClock
 from credo.keys.secrets import SecretHasher
 from credo.oauth.throttle import DIGESTS_KEPT, FailureThrottle
 from credo.storage.memory import MemoryStorage

@@ -19,9 +19,9 @@ from cachetools import LRUCache
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from credo.domain.clock import Clock
 from credo.domain.models import SigningKey
 from credo.keys import jose
-from credo.keys.clock import Clock
 from credo.keys.sealing import Sealer
 from credo.storage.protocols import KeyRepository
 

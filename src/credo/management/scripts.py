@@ -105,7 +105,7 @@ def runner_for(services: Services) -> ScriptRunner:
     """The services' script runner, or a shared default one when none is configured."""
     global _default_runner
     if services.script_runner is not None:
-        return services.script_runner  # type: ignore[no-any-return]
+        return services.script_runner
     with _default_lock:
         if _default_runner is None:
             _default_runner = QuickJsRunner()

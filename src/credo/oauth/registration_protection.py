@@ -10,12 +10,8 @@
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
-
-from cachetools import LRUCache
 
 from credo.domain.errors import (
     InsufficientScope,
@@ -80,13 +76,8 @@ def trusted_jwks(services: Services, source: KeySource) -> dict[str, Any] | None
         return source.jwks
     if source.jwks_uri is None:
         return None
-    fetcher = services.extras.get("remote_jwks")
-    if fetcher is None:
-        from credo.keys.remote_jwks import RemoteJwks
-
-        fetcher = services.extras.setdefault("remote_jwks", RemoteJwks())
     try:
-        return fetcher.get(str(source.jwks_uri))  # type: ignore[no-any-return]
+        return services.remote_jwks.get(str(source.jwks_uri))
     except Exception as exc:  # RemoteJwksError and anything the fetch raised: no keys, refuse
         raise _KeysUnavailable(f"jwks_uri fetch failed: {type(exc).__name__}") from exc
 
@@ -185,39 +176,10 @@ def _rule(rule: str, message: str) -> InvalidClientMetadata:
     return InvalidClientMetadata(f"policy rule {rule}: {message}", description=f"{message} (policy rule {rule}).")
 
 
-@dataclass
-class RateLimiter:
-    """A sliding one-minute window per key, in this process only. Memory is bounded: past `max_keys`
-    keys, the least recently hit key is dropped first, so addresses that keep hitting keep their count."""
-
-    max_keys: int = 100_000
-
-    def __post_init__(self) -> None:
-        self._hits: LRUCache[tuple[str, str], deque[int]] = LRUCache(maxsize=self.max_keys)
-        self._lock = threading.Lock()
-
-    def hit(self, key: tuple[str, str], limit: int, now: int) -> int:
-        """0 if allowed (and counted); otherwise the seconds to wait."""
-        with self._lock:
-            window = self._hits.get(key)  # a hit makes the key the most recently used
-            if window is None:
-                window = self._hits[key] = deque()
-            while window and window[0] <= now - 60:
-                window.popleft()
-            if len(window) >= limit:
-                return max(1, window[0] + 60 - now)
-            window.append(now)
-            return 0
-
-    def __len__(self) -> int:
-        return len(self._hits)
-
-
 def check_rate(services: Services, realm: Realm, source: str) -> None:
     limit = realm.settings.protection.policy.rate_limit_per_minute
     if limit is None:
         return
-    limiter: RateLimiter = services.extras.setdefault("registration_rate_limiter", RateLimiter())
-    wait = limiter.hit((realm.name, source), limit, services.clock.now())
+    wait = services.registration_rate.hit((realm.name, source), limit, services.clock.now())
     if wait:
         raise TooManyRequests(f"registration rate limit for {source}", retry_after=wait)

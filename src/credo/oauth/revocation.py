@@ -9,6 +9,7 @@ from credo.domain.errors import InvalidRequest
 from credo.domain.models import Realm
 from credo.oauth.client_auth import authenticate_client
 from credo.oauth.credentials import BasicCredentials
+from credo.oauth.grants.refresh_token import revoke_refresh_token
 from credo.oauth.services import Services
 from credo.oauth.tokens import read_access_token, revoke
 
@@ -23,6 +24,4 @@ def revoke_token(services: Services, realm: Realm, params: Mapping[str, str], ba
     if token is not None and token.client_id == client.client_id:
         revoke(services, realm, token)
         return
-    refresh = services.extras.get("refresh_revoker")
-    if refresh is not None:
-        refresh(services, realm, client, value)
+    revoke_refresh_token(services, realm, client, value)

@@ -11,12 +11,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from credo.domain.clock import Clock
 from credo.domain.errors import NotFound
 from credo.domain.models import AuditEvent, Client, Realm, User
-from credo.keys.clock import Clock
 from credo.keys.keyring import KeyRing
+from credo.keys.remote_jwks import RemoteJwks
 from credo.keys.secrets import SecretHasher
-from credo.oauth.throttle import AuthThrottle, auth_throttle
+from credo.oauth.throttle import AuthThrottle, RateLimiter, auth_throttle
+from credo.scripting.api import ScriptRunner
 from credo.storage.protocols import Conflict, Storage
 from credo.storage.unit_of_work import GroupCommitter, UnitOfWork
 
@@ -36,8 +38,9 @@ class Services:
     hasher: SecretHasher
     clock: Clock
     base_url: str
-    script_runner: Any = None  # credo.scripting.ScriptRunner, when scripts are enabled
-    extras: dict[str, Any] = field(default_factory=dict)
+    script_runner: ScriptRunner | None = None  # the DCR script engine, when scripts are enabled
+    remote_jwks: RemoteJwks = field(default_factory=RemoteJwks)  # key sets behind jwks_uri (SSRF-guarded)
+    registration_rate: RateLimiter = field(default_factory=RateLimiter)  # registrations per source and minute
     auth_throttle: AuthThrottle = field(init=False)
     login_throttle: AuthThrottle = field(init=False)  # password grant: per (realm, username, source)
 

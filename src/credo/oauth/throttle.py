@@ -32,11 +32,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from cachetools import LRUCache
+
+from credo.domain.clock import Clock
 from credo.domain.errors import TooManyRequests
-from credo.keys.clock import Clock
 from credo.storage.protocols import FailureLog
 
 ThrottleKey = tuple[str, str, str]
@@ -219,3 +222,31 @@ def auth_throttle(clock: Clock, *, limit: int = 10, identity_limit: int = 50, wi
         return FailureThrottle(clock, limit=lim, window=window, what=what, name=n, log=log, digest=digest,
                                sync_interval=sync_interval)
     return AuthThrottle(make(name, limit), make(f"{name}-identity", identity_limit))
+
+
+@dataclass
+class RateLimiter:
+    """A sliding one-minute window per key, in this process only. Memory is bounded: past `max_keys`
+    keys, the least recently hit key is dropped first, so addresses that keep hitting keep their count."""
+
+    max_keys: int = 100_000
+
+    def __post_init__(self) -> None:
+        self._hits: LRUCache[tuple[str, str], deque[int]] = LRUCache(maxsize=self.max_keys)
+        self._lock = threading.Lock()
+
+    def hit(self, key: tuple[str, str], limit: int, now: int) -> int:
+        """0 if allowed (and counted); otherwise the seconds to wait."""
+        with self._lock:
+            window = self._hits.get(key)  # a hit makes the key the most recently used
+            if window is None:
+                window = self._hits[key] = deque()
+            while window and window[0] <= now - 60:
+                window.popleft()
+            if len(window) >= limit:
+                return max(1, window[0] + 60 - now)
+            window.append(now)
+            return 0
+
+    def __len__(self) -> int:
+        return len(self._hits)
