@@ -68,8 +68,8 @@ def test_any_update(services: Services, registered: dict[str, Any], body: dict[s
     body = {**body, "client_id": registered["client_id"]}
     body.pop("client_secret", None)
     try:
-        out = replace_registration(services, realm, registered["client_id"], body,
-                                   BearerToken(registered["registration_access_token"]))
+        out = run_async(replace_registration(services, realm, registered["client_id"], body,
+                                             BearerToken(registered["registration_access_token"])))
     except OAuthError as exc:
         assert exc.status == 400 and exc.error in ERRORS, (exc.error, exc.detail)
         return

@@ -225,8 +225,9 @@ def test_any_input_gets_a_token_or_an_rfc_error(params: dict[str, str], caller: 
     params = {k: (w["token"] if v == "TOKEN" else v) for k, v in params.items()}
     secret = "agent-secret-0123456789" if caller == AGENT else "app-secret-0123456789"
     try:
-        body = w["endpoint"].decide(TokenRequest(realm=w["realm"], params={**params, "client_id": caller,
-                                                                           "client_secret": secret}), UnitOfWork())
+        body = run_async(w["endpoint"].decide(TokenRequest(realm=w["realm"], params={**params, "client_id": caller,
+                                                                                     "client_secret": secret}),
+                                              UnitOfWork()))
     except OAuthError as exc:
         assert 400 <= exc.status < 500 and exc.error != "server_error"
         return

@@ -14,5 +14,5 @@ from credo.oauth.introspection import introspect as do_introspect
 async def introspect(request: Request, headers: RequestHeaders) -> Response:
     realm = realm_of(request)
     form = await read_form(request, headers)
-    return json_response(do_introspect(services_of(request), realm, form.params, headers.basic,
-                                       source=source_ip(request)))
+    return json_response(await do_introspect(services_of(request), realm, form.params, headers.basic,
+                                             source=source_ip(request)))

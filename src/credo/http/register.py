@@ -61,9 +61,9 @@ async def manage(request: Request, headers: RequestHeaders) -> Response:
     if request.method == "GET":
         return json_response(read_registration(services, realm, client_id, bearer))
     if request.method == "DELETE":
-        delete_registration(services, realm, client_id, bearer)
+        await delete_registration(services, realm, client_id, bearer)
         return Response(status_code=204, headers=dict(NO_STORE))
     if headers.media_type in JWS_MEDIA_TYPES:
         raise UnsupportedMediaType("signed update", description="The request body must be application/json.")
     body, _ = await read_json_object(request, headers)
-    return json_response(replace_registration(services, realm, client_id, body, bearer))
+    return json_response(await replace_registration(services, realm, client_id, body, bearer))

@@ -14,5 +14,5 @@ from credo.oauth.revocation import revoke_token
 async def revoke(request: Request, headers: RequestHeaders) -> Response:
     realm = realm_of(request)
     form = await read_form(request, headers)
-    revoke_token(services_of(request), realm, form.params, headers.basic, source=source_ip(request))
+    await revoke_token(services_of(request), realm, form.params, headers.basic, source=source_ip(request))
     return json_response({})

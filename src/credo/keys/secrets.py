@@ -61,6 +61,10 @@ class SecretHasher:
         """Users' and administrators' passwords (argon2id)."""
         return "argon2$" + _argon2.hash(value)
 
+    def is_slow(self, stored: str | None) -> bool:
+        """Whether verifying against `stored` can take milliseconds (argon2id)."""
+        return stored is not None and stored.startswith("argon2$")
+
     def verify(self, value: str, stored: str | None) -> bool:
         """Constant-time comparison against a stored hash of either kind."""
         if not stored or not value:

@@ -14,7 +14,7 @@ from credo.oauth.credentials import BasicCredentials
 from credo.oauth.services import Services
 
 
-def authenticate_client(services: Services, realm: str, params: Mapping[str, str],
+async def authenticate_client(services: Services, realm: str, params: Mapping[str, str],
                         basic: BasicCredentials | None, *, source: str = "") -> Client:
     """The authenticated client, or InvalidClient; TooManyRequests after too many recent failures
     for this (realm, client_id, source address). `basic`: the request's Basic credentials, if any."""
@@ -22,7 +22,7 @@ def authenticate_client(services: Services, realm: str, params: Mapping[str, str
     key = (realm, claimed, source)
     services.auth_throttle.check(key)
     try:
-        return _authenticate(services, realm, params, basic)
+        return await _authenticate(services, realm, params, basic)
     except InvalidClient:
         services.auth_throttle.failed(key)
         raise
@@ -34,7 +34,7 @@ def _claimed_id(params: Mapping[str, str], basic: BasicCredentials | None) -> st
     return params.get("client_id") or ""
 
 
-def _authenticate(services: Services, realm: str, params: Mapping[str, str], basic: BasicCredentials | None) -> Client:
+async def _authenticate(services: Services, realm: str, params: Mapping[str, str], basic: BasicCredentials | None) -> Client:
     body_id, body_secret = params.get("client_id"), params.get("client_secret")
     method: str
     if basic is not None:
@@ -57,32 +57,32 @@ def _authenticate(services: Services, realm: str, params: Mapping[str, str], bas
     client = services.client(realm, client_id) if client_id else None
     if client is None or not client.enabled:
         # Spend the same time as a real check, so response timing does not reveal which ids exist.
-        services.hasher.verify(secret or "x", "h1$" + "0" * 64)
+        await services.verify_secret(secret or "x", "h1$" + "0" * 64)
         raise InvalidClient(f"unknown or disabled client {client_id!r}")
     if client.auth_method != method:
-        raise _wrong_method(services, client, method, secret)
-    if method != "none" and not _secret_matches(services, client, secret, raw_secret):
+        raise await _wrong_method(services, client, method, secret)
+    if method != "none" and not await _secret_matches(services, client, secret, raw_secret):
         raise InvalidClient(f"wrong secret for client {client_id}")
     return client
 
 
-def _secret_matches(services: Services, client: Client, secret: str, raw: str) -> bool:
+async def _secret_matches(services: Services, client: Client, secret: str, raw: str) -> bool:
     """RFC 6749 §2.3.1 form-encodes Basic credentials, but many clients (`curl -u`) send them as they
     are: a secret whose decoded and sent forms differ (it holds `+` or `%`) is checked both ways."""
-    if services.hasher.verify(secret, client.secret_hash):
+    if await services.verify_secret(secret, client.secret_hash):
         return True
-    return raw != secret and services.hasher.verify(raw, client.secret_hash)
+    return raw != secret and await services.verify_secret(raw, client.secret_hash)
 
 
 _HOW = {"client_secret_basic": "send client_id and client_secret in an HTTP Basic Authorization header",
         "client_secret_post": "send client_id and client_secret as form parameters in the request body"}
 
 
-def _wrong_method(services: Services, client: Client, method: str, secret: str) -> InvalidClient:
+async def _wrong_method(services: Services, client: Client, method: str, secret: str) -> InvalidClient:
     """The error for a client that used a method it did not register. Only a caller that proved it
     holds the secret learns which method to use; everybody else gets the generic answer."""
     detail = f"client {client.client_id} registered {client.auth_method}, used {method}"
     how = _HOW.get(client.auth_method)
-    if how is None or method == "none" or not services.hasher.verify(secret, client.secret_hash):
+    if how is None or method == "none" or not await services.verify_secret(secret, client.secret_hash):
         return InvalidClient(detail)
     return InvalidClient(detail, description=f"This client is registered for {client.auth_method}: {how}.")

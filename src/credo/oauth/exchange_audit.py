@@ -31,9 +31,9 @@ def _caller(request: TokenRequest) -> str:
 
 
 class AuditedTokenEndpoint(TokenEndpoint):
-    def decide(self, request: TokenRequest, work: UnitOfWork) -> dict[str, Any]:
+    async def decide(self, request: TokenRequest, work: UnitOfWork) -> dict[str, Any]:
         try:
-            return super().decide(request, work)
+            return await super().decide(request, work)
         except (UnsupportedGrantType, UnauthorizedClient) as exc:
             params = request.params
             if params.get("grant_type") == GRANT_TOKEN_EXCHANGE and not getattr(exc, AUDITED, False):

@@ -98,7 +98,7 @@ async def register(services: Services, request: RegistrationRequest) -> dict[str
     is committed too."""
     work = UnitOfWork()
     try:
-        pending = prepare_registration(services, request, work)
+        pending = await prepare_registration(services, request, work)
     finally:
         conflict = await services.commit(work)
     return registered(services, pending, conflict)
@@ -116,16 +116,17 @@ def registered(services: Services, pending: PendingRegistration, conflict: Confl
     return render(services, pending.realm, client, secret=pending.secret, registration_token=pending.registration_token)
 
 
-def prepare_registration(services: Services, request: RegistrationRequest, work: UnitOfWork) -> PendingRegistration:
+async def prepare_registration(services: Services, request: RegistrationRequest, work: UnitOfWork) -> PendingRegistration:
     """Every check of a registration; the client it creates and its audit event go into `work`."""
     realm = request.realm
     check_rate(services, realm, request.source)
     access = initial_access(services, realm, request.bearer)
-    body = _request_body(services, request)
+    body = await _request_body(services, request)
     if request.agent and "client_id" in body:
         raise InvalidClientMetadata("client_id sent to /aiagent/register",
                                     description="client_id: the server generates the client ID.")
-    body = _with_software_statement(services, realm, body, required=realm.settings.protection.require_software_statement)
+    body = await _with_software_statement(services, realm, body,
+                                          required=realm.settings.protection.require_software_statement)
     metadata = validate_metadata(body, realm)
     check_policy(services, realm, metadata, creating=True)
     client_id = str(uuid.uuid4())
@@ -141,7 +142,7 @@ def prepare_registration(services: Services, request: RegistrationRequest, work:
         registration_token_expires_at=now + realm.settings.registration_access_token_lifetime,
         **_client_fields(metadata, body),
     )
-    client = _scripted(services, realm, "CREATE", client, actor=client_id, work=work)
+    client = await _scripted(services, realm, "CREATE", client, actor=client_id, work=work)
     event = AuditEvent(realm=realm.name, action="dcr.register", actor="anonymous" if access is None else access.client_id,
                        decision="allow", target=client_id, details={"kind": client.kind, "source": request.source},
                        ts=now)
@@ -151,18 +152,18 @@ def prepare_registration(services: Services, request: RegistrationRequest, work:
     return PendingRegistration(realm, client, burn, secret, token)
 
 
-def _request_body(services: Services, request: RegistrationRequest) -> dict[str, Any]:
+async def _request_body(services: Services, request: RegistrationRequest) -> dict[str, Any]:
     realm = request.realm
     if request.signed_body is not None:
         endpoint = registration_endpoint(services, realm, agent=request.agent)
-        return signed_request_metadata(services, realm, request.signed_body, endpoint)
+        return await signed_request_metadata(services, realm, request.signed_body, endpoint)
     if realm.settings.protection.require_signed_request:
         raise InvalidRequest("unsigned registration request",
                              description="This realm requires a signed registration request (application/jose).")
     return dict(request.body or {})
 
 
-def _with_software_statement(services: Services, realm: Realm, body: dict[str, Any], *,
+async def _with_software_statement(services: Services, realm: Realm, body: dict[str, Any], *,
                              required: bool) -> dict[str, Any]:
     statement = body.get("software_statement")
     if statement is None:
@@ -170,7 +171,7 @@ def _with_software_statement(services: Services, realm: Realm, body: dict[str, A
             raise InvalidSoftwareStatement("software statement missing",
                                            description="software_statement: required in this realm.")
         return body
-    claims = software_statement_claims(services, realm, statement)
+    claims = await software_statement_claims(services, realm, statement)
     return {**body, **claims, "software_statement": statement}
 
 
@@ -188,7 +189,7 @@ def _client_fields(metadata: Metadata, body: dict[str, Any]) -> dict[str, Any]:
 # --- the DCR script ---------------------------------------------------------------------------
 
 
-def _scripted(services: Services, realm: Realm, operation: Operation, client: Client, *, actor: str,
+async def _scripted(services: Services, realm: Realm, operation: Operation, client: Client, *, actor: str,
               work: UnitOfWork) -> Client:
     """The client with the attributes the realm's script stored (unchanged if it stored nothing)."""
     script_id = realm.settings.dcr_script
@@ -199,7 +200,7 @@ def _scripted(services: Services, realm: Realm, operation: Operation, client: Cl
     try:
         if script is None or runner is None:
             raise ScriptError("unavailable", f"script {script_id} or the script engine is missing")
-        out = runner.run(script.source, ScriptInput(
+        out = await services.blocking.run(runner.run, script.source, ScriptInput(
             operation=operation, client_id=client.client_id, is_ai_agent=client.is_agent,
             attributes={k: list(v) for k, v in client.attributes.items()},
             metadata=render(services, realm, client), realm=realm.name))
@@ -254,33 +255,33 @@ def read_registration(services: Services, realm: Realm, client_id: str | None,
     return render(services, realm, updated, registration_token=token)
 
 
-def replace_registration(services: Services, realm: Realm, client_id: str | None, body: dict[str, Any],
+async def replace_registration(services: Services, realm: Realm, client_id: str | None, body: dict[str, Any],
                          bearer: BearerToken | None) -> dict[str, Any]:
     work = UnitOfWork()
     try:
-        return _replace(services, realm, client_id, body, bearer, work)
+        return await _replace(services, realm, client_id, body, bearer, work)
     finally:
         services.commit_now(work)
 
 
-def _replace(services: Services, realm: Realm, client_id: str | None, body: dict[str, Any],
+async def _replace(services: Services, realm: Realm, client_id: str | None, body: dict[str, Any],
              bearer: BearerToken | None, work: UnitOfWork) -> dict[str, Any]:
     client = _authorized(services, realm, client_id, bearer)
     if body.get("client_id") != client.client_id:
         raise InvalidClientMetadata("client_id mismatch on update",
                                     description="client_id: must be present and equal the client being updated.")
     if "client_secret" in body and not (isinstance(body["client_secret"], str) and
-                                        services.hasher.verify(body["client_secret"], client.secret_hash)):
+                                        await services.verify_secret(body["client_secret"], client.secret_hash)):
         raise InvalidClientMetadata("client_secret mismatch on update",
                                     description="client_secret: does not match the client's secret.")
     clean = {k: v for k, v in body.items() if k not in SERVER_MANAGED and k != "client_id"}
-    clean = _with_software_statement(services, realm, clean, required=False)
+    clean = await _with_software_statement(services, realm, clean, required=False)
     metadata = validate_metadata(clean, realm)
     check_policy(services, realm, metadata, creating=False)
     secret, secret_hash = _secret_change(services, client, metadata.auth_method)
     updated, token = _rotated(services, realm, client)
     updated = replace(updated, secret_hash=secret_hash, **_client_fields(metadata, clean))
-    updated = _scripted(services, realm, "UPDATE", updated, actor=client.client_id, work=work)
+    updated = await _scripted(services, realm, "UPDATE", updated, actor=client.client_id, work=work)
     _swap(services, client, updated)
     work.audit(AuditEvent(realm=realm.name, action="dcr.update", actor=client.client_id, target=client.client_id,
                           decision="allow", details={"fields": sorted(clean)}))
@@ -297,11 +298,11 @@ def _secret_change(services: Services, client: Client, method: str) -> tuple[str
     return None, client.secret_hash
 
 
-def delete_registration(services: Services, realm: Realm, client_id: str | None, bearer: BearerToken | None) -> None:
+async def delete_registration(services: Services, realm: Realm, client_id: str | None, bearer: BearerToken | None) -> None:
     work = UnitOfWork()
     try:
         client = _authorized(services, realm, client_id, bearer)
-        _scripted(services, realm, "DELETE", client, actor=client.client_id, work=work)
+        await _scripted(services, realm, "DELETE", client, actor=client.client_id, work=work)
         if not services.storage.clients.delete(realm.name, client.client_id,
                                                expected_registration_token_hash=client.registration_token_hash):
             raise InvalidToken(f"registration token of {client.client_id} changed concurrently",

@@ -71,13 +71,13 @@ def initial_access(services: Services, realm: Realm, bearer: BearerToken | None)
 # --- signed JWTs from outside -----------------------------------------------------------------
 
 
-def trusted_jwks(services: Services, source: KeySource) -> dict[str, Any] | None:
+async def trusted_jwks(services: Services, source: KeySource) -> dict[str, Any] | None:
     if source.jwks is not None:
         return source.jwks
     if source.jwks_uri is None:
         return None
     try:
-        return services.remote_jwks.get(str(source.jwks_uri))
+        return await services.blocking.run(services.remote_jwks.get, str(source.jwks_uri))  # may block: off the loop
     except Exception as exc:  # RemoteJwksError and anything the fetch raised: no keys, refuse
         raise _KeysUnavailable(f"jwks_uri fetch failed: {type(exc).__name__}") from exc
 
@@ -94,13 +94,13 @@ def verify_jws(token: str, jwks: dict[str, Any], *, now: int, require: list[str]
                                     nbf_leeway=NBF_LEEWAY)
 
 
-def software_statement_claims(services: Services, realm: Realm, statement: Any) -> dict[str, Any]:
+async def software_statement_claims(services: Services, realm: Realm, statement: Any) -> dict[str, Any]:
     """The verified claims of a software statement (RFC 7591 §2.3)."""
     source = realm.settings.protection.software_statement_keys
     if not isinstance(statement, str) or statement.count(".") != 2 or len(statement) > 16384:
         raise InvalidSoftwareStatement("software statement not a compact JWS")
     try:
-        jwks = trusted_jwks(services, source)
+        jwks = await trusted_jwks(services, source)
     except _KeysUnavailable as exc:
         raise UnapprovedSoftwareStatement(str(exc)) from exc
     if jwks is None:
@@ -120,11 +120,11 @@ class InvalidSignedRequest(OAuthError):
     public_description = "The signed registration request is invalid."
 
 
-def signed_request_metadata(services: Services, realm: Realm, jws: str, endpoint: str) -> dict[str, Any]:
+async def signed_request_metadata(services: Services, realm: Realm, jws: str, endpoint: str) -> dict[str, Any]:
     """The metadata carried by a signed request body, after signature, audience, expiry and replay checks."""
     source = realm.settings.protection.signed_request_keys
     try:
-        jwks = trusted_jwks(services, source)
+        jwks = await trusted_jwks(services, source)
     except _KeysUnavailable as exc:
         raise InvalidSignedRequest(str(exc)) from exc
     if jwks is None:

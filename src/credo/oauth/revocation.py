@@ -14,9 +14,9 @@ from credo.oauth.services import Services
 from credo.oauth.tokens import read_access_token, revoke
 
 
-def revoke_token(services: Services, realm: Realm, params: Mapping[str, str], basic: BasicCredentials | None,
+async def revoke_token(services: Services, realm: Realm, params: Mapping[str, str], basic: BasicCredentials | None,
                  *, source: str = "") -> None:
-    client = authenticate_client(services, realm.name, params, basic, source=source)
+    client = await authenticate_client(services, realm.name, params, basic, source=source)
     value = params.get("token")
     if not value:
         raise InvalidRequest("missing token", description="The 'token' parameter is required.")

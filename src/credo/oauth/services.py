@@ -17,6 +17,7 @@ from credo.domain.models import AuditEvent, Client, Realm, User
 from credo.keys.keyring import KeyRing
 from credo.keys.remote_jwks import RemoteJwks
 from credo.keys.secrets import SecretHasher
+from credo.oauth.blocking import Blocking
 from credo.oauth.throttle import AuthThrottle, RateLimiter, auth_throttle
 from credo.scripting.api import ScriptRunner
 from credo.storage.protocols import Conflict, Storage
@@ -41,6 +42,7 @@ class Services:
     script_runner: ScriptRunner | None = None  # the DCR script engine, when scripts are enabled
     remote_jwks: RemoteJwks = field(default_factory=RemoteJwks)  # key sets behind jwks_uri (SSRF-guarded)
     registration_rate: RateLimiter = field(default_factory=RateLimiter)  # registrations per source and minute
+    blocking: Blocking = field(default_factory=Blocking)  # where argon2, scripts and outbound fetches run
     auth_throttle: AuthThrottle = field(init=False)
     login_throttle: AuthThrottle = field(init=False)  # password grant: per (realm, username, source)
 
@@ -50,6 +52,13 @@ class Services:
         self.login_throttle = auth_throttle(self.clock, what="password login", name="login")
         self._last_touch: dict[tuple[str, str], int] = {}
         self.committer = GroupCommitter(self.storage)
+
+    async def verify_secret(self, value: str, stored: str | None) -> bool:
+        """`hasher.verify`, off the event loop when the stored hash is a slow one (argon2id): a generated
+        secret's HMAC is checked at once."""
+        if self.hasher.is_slow(stored):
+            return await self.blocking.run(self.hasher.verify, value, stored)
+        return self.hasher.verify(value, stored)
 
     def issuer(self, realm: Realm) -> str:
         return realm.settings.issuer or f"{self.base_url}{realm.url_path}"

@@ -10,6 +10,7 @@ the answer, and also when the request is refused (a denial's audit event is kept
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -52,7 +53,7 @@ class GrantHandler(Protocol):
     grant_type: str
 
     def __call__(self, services: Services, request: TokenRequest, client: Client,
-                 requested_scopes: tuple[str, ...], work: UnitOfWork) -> Grant: ...
+                 requested_scopes: tuple[str, ...], work: UnitOfWork) -> Awaitable[Grant]: ...
 
 
 class RefreshIssuer(Protocol):
@@ -74,14 +75,14 @@ class TokenEndpoint:
     async def handle(self, request: TokenRequest) -> dict[str, Any]:
         work = UnitOfWork()
         try:
-            return self.decide(request, work)
+            return await self.decide(request, work)
         finally:
             await self._services.commit(work)
 
-    def decide(self, request: TokenRequest, work: UnitOfWork) -> dict[str, Any]:
+    async def decide(self, request: TokenRequest, work: UnitOfWork) -> dict[str, Any]:
         """The answer, with the request's writes collected in `work` (not yet stored)."""
         services, params, realm = self._services, request.params, request.realm
-        client = authenticate_client(services, realm.name, params, request.basic,
+        client = await authenticate_client(services, realm.name, params, request.basic,
                                      source=request.source)
         grant_type = params.get("grant_type")
         if not grant_type:
@@ -92,7 +93,7 @@ class TokenEndpoint:
         if grant_type not in client.grant_types:
             raise UnauthorizedClient(f"client {client.client_id} may not use {grant_type}")
         requested = parse_scope(params.get("scope"))
-        grant = handler(services, request, client, requested, work)
+        grant = await handler(services, request, client, requested, work)
         scopes = grant_scopes(requested, grant.allowed_scopes)
         family = grant.refresh_claims.get("family") if grant.issue_refresh_token and self._refresh_issuer else None
         family = family or grant.family

@@ -12,6 +12,6 @@ from credo.storage.unit_of_work import UnitOfWork
 class ClientCredentials:
     grant_type = GRANT_CLIENT_CREDENTIALS
 
-    def __call__(self, services: Services, request: TokenRequest, client: Client,
-                 requested_scopes: tuple[str, ...], work: UnitOfWork) -> Grant:
+    async def __call__(self, services: Services, request: TokenRequest, client: Client,
+                       requested_scopes: tuple[str, ...], work: UnitOfWork) -> Grant:
         return Grant(sub=client.client_id, allowed_scopes=client.scopes)

@@ -38,25 +38,25 @@ def refresh_enabled(realm: Realm, client: Client) -> bool:
 class Password:
     grant_type = GRANT_PASSWORD
 
-    def __call__(self, services: Services, request: TokenRequest, client: Client,
-                 requested_scopes: tuple[str, ...], work: UnitOfWork) -> Grant:
+    async def __call__(self, services: Services, request: TokenRequest, client: Client,
+                       requested_scopes: tuple[str, ...], work: UnitOfWork) -> Grant:
         username = single(request.params, "username", required=True) or ""
         password = single(request.params, "password", required=True) or ""
         key = (request.realm.name, username, request.source)
         services.login_throttle.check(key)
         try:
-            return self._login(services, request, client, username, password)
+            return await self._login(services, request, client, username, password)
         except InvalidGrant:
             services.login_throttle.failed(key)
             raise
 
-    def _login(self, services: Services, request: TokenRequest, client: Client, username: str,
+    async def _login(self, services: Services, request: TokenRequest, client: Client, username: str,
                password: str) -> Grant:
         user = services.storage.users.by_username(request.realm.name, username)
         if user is None:
-            services.hasher.verify(password, _dummy_hash(services))
+            await services.verify_secret(password, _dummy_hash(services))
             raise InvalidGrant("unknown username", description=BAD_CREDENTIALS)
-        if not services.hasher.verify(password, user.password_hash):
+        if not await services.verify_secret(password, user.password_hash):
             raise InvalidGrant(f"wrong password for user {user.id}", description=BAD_CREDENTIALS)
         if not user.active:
             raise InvalidGrant(f"user {user.id} inactive", description=BAD_CREDENTIALS)

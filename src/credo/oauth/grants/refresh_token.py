@@ -99,8 +99,8 @@ def _burn(services: Services, realm: Realm, client: Client, record: TokenRecord,
 class RefreshToken:
     grant_type = GRANT_REFRESH_TOKEN
 
-    def __call__(self, services: Services, request: TokenRequest, client: Client,
-                 requested_scopes: tuple[str, ...], work: UnitOfWork) -> Grant:
+    async def __call__(self, services: Services, request: TokenRequest, client: Client,
+                       requested_scopes: tuple[str, ...], work: UnitOfWork) -> Grant:
         realm = request.realm
         value = single(request.params, "refresh_token", required=True) or ""
         record = find_refresh_token(services, realm, client, value)

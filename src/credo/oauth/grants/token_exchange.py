@@ -72,8 +72,8 @@ def _target(services: Services, realm: Realm, client_id: str) -> Target | None:
 class TokenExchange:
     grant_type = GRANT_TOKEN_EXCHANGE
 
-    def __call__(self, services: Services, request: TokenRequest, client: Client,
-                 requested_scopes: tuple[str, ...], work: UnitOfWork) -> Grant:
+    async def __call__(self, services: Services, request: TokenRequest, client: Client,
+                       requested_scopes: tuple[str, ...], work: UnitOfWork) -> Grant:
         params = request.params
         details: dict[str, Any] = {"subject": None, "actor_chain": [],
                                    "audience": params.get("audience") or params.get("resource"),
