@@ -11,6 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from cachetools import LRUCache
+
 from credo.domain.clock import Clock
 from credo.domain.errors import NotFound
 from credo.domain.models import AuditEvent, Client, Realm, User
@@ -50,7 +52,7 @@ class Services:
         self.base_url = self.base_url.rstrip("/")
         self.auth_throttle = auth_throttle(self.clock)
         self.login_throttle = auth_throttle(self.clock, what="password login", name="login")
-        self._last_touch: dict[tuple[str, str], int] = {}
+        self._last_touch: LRUCache[tuple[str, str], int] = LRUCache(maxsize=100_000)  # last recorded use
         self.committer = GroupCommitter(self.storage)
 
     async def verify_secret(self, value: str, stored: str | None) -> bool:
@@ -84,8 +86,6 @@ class Services:
         key = (realm, client_id)
         if now - self._last_touch.get(key, -10**9) < 60:
             return
-        if len(self._last_touch) > 100_000:
-            self._last_touch.clear()
         self._last_touch[key] = now
         self.storage.clients.touch(realm, client_id, now)
 

@@ -25,14 +25,14 @@ With a `FailureLog` (the storage's `auth_failures`), every process on the databa
   within `sync_interval` of the other processes' failures.
 
 Without a log the counting is in this process only (each process counts separately). Memory is bounded:
-at most `max_keys` keys are tracked, the least recently failed key is dropped first.
+at most `max_keys` keys are tracked, the least recently checked or failed key is dropped first.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -74,14 +74,13 @@ class FailureThrottle:
         self._clock = clock
         self.limit = limit
         self.window = window
-        self._max_keys = max_keys
         self._what = what
         self._log = log
         self._digest = digest or plain_key
         self._name = name  # separates the keys of throttles sharing one log
         self.sync_interval = sync_interval
-        self._known: OrderedDict[str, _Entry] = OrderedDict()
-        self._digests: dict[ThrottleKey, str] = {}
+        self._known: LRUCache[str, _Entry] = LRUCache(maxsize=max_keys)  # the least recently seen key goes first
+        self._digests: LRUCache[ThrottleKey, str] = LRUCache(maxsize=DIGESTS_KEPT)
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()
         self._next_sync = 0.0
@@ -138,13 +137,13 @@ class FailureThrottle:
 
     def _key(self, key: ThrottleKey) -> str:
         """The key's digest, remembered for the keys seen lately (a keyed hash costs about 2 us)."""
-        k = self._digests.get(key)
+        with self._lock:
+            k = self._digests.get(key)
         if k is None:
             realm, identity, source = key
             k = self._digest(f"throttle:{self._name}:{len(realm)}:{realm}:{len(identity)}:{identity}:{source}")
-            if len(self._digests) >= DIGESTS_KEPT:
-                self._digests.clear()
-            self._digests[key] = k
+            with self._lock:
+                self._digests[key] = k
         return k
 
     def _refuse(self, key: ThrottleKey, retry_after: int) -> None:
@@ -152,15 +151,13 @@ class FailureThrottle:
 
     def _note(self, k: str, at: int, row_id: int) -> None:
         """Remember one failure of key k (under self._lock); a log row already known is not counted twice."""
-        entry = self._known.pop(k, None) or _Entry()
-        self._known[k] = entry  # now the most recently failed
+        entry = self._known.get(k) or _Entry()
+        self._known[k] = entry  # now the most recently seen
         failures = entry.failures
         if not (row_id and any(i == row_id for _, i in failures)):
             failures.append((at, row_id))
             failures.sort()
             del failures[:-self.limit]
-        while len(self._known) > self._max_keys:
-            self._known.popitem(last=False)
 
     def _sync(self, now: int) -> None:
         """Learn the failures other processes recorded since the last sync (at most every sync_interval)."""

@@ -20,10 +20,11 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, cast
+
+from cachetools import LRUCache
 
 from credo.storage.protocols import (
     ClientRepository,
@@ -37,6 +38,7 @@ from credo.storage.protocols import (
 _arrival: ContextVar[int | None] = ContextVar("credo_request_arrival", default=None)
 _now = time.monotonic_ns  # one clock for the whole process (all threads and event loops)
 _NEVER = (-1, -1)  # (sent, value) before the first counter read
+_MISSING = object()
 
 
 def begin_request() -> None:
@@ -68,9 +70,8 @@ class RecordCache:
 
     def __init__(self, storage: Storage, max_entries: int = 100_000, check_interval: float = 0.0) -> None:
         self._storage = storage
-        self._max = max_entries
         self._interval = check_interval
-        self._entries: OrderedDict[tuple[str, ...], Any] = OrderedDict()
+        self._entries: LRUCache[tuple[str, ...], Any] = LRUCache(maxsize=max(1, max_entries))
         self._seen = -1
         self._checked = -math.inf
         self._last = _NEVER  # (sent, value) of the latest counter read, replaced as one tuple
@@ -108,21 +109,17 @@ class RecordCache:
 
     def get(self, key: tuple[str, ...], load: Callable[[], Any], *, keep_absent: bool = True) -> Any:
         self._fresh()
-        try:
-            value = self._entries[key]
-            self._entries.move_to_end(key)
+        with self._lock:  # a hit reorders the LRU: not safe without the lock when threads share the cache
+            value = self._entries.get(key, _MISSING)
+        if value is not _MISSING:
             return value
-        except KeyError:
-            pass
         generation = self._generation
         value = load()
         if value is None and not keep_absent:
             return None
         with self._lock:
             if generation == self._generation:  # else a clear ran during the load: the value may be stale
-                self._entries[key] = value
-                if len(self._entries) > self._max:
-                    self._entries.popitem(last=False)
+                self._entries[key] = value  # the least recently used entry goes when full
         return value
 
     def clear(self) -> None:
