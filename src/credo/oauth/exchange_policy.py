@@ -108,13 +108,17 @@ def _nested_act(agent_id: str, previous: dict[str, Any] | None, max_depth: int) 
     return {"sub": agent_id} if previous is None else {"sub": agent_id, "act": previous}
 
 
+NO_ACCESS = "This agent has no access to the target application."
+
+
 def _check_target(facts: ExchangeFacts) -> tuple[Target, ApplicationPolicy]:
     target, policy = facts.target, facts.policy
+    # One answer whether the application does not exist, is not an application, is disabled or has no
+    # policy for this agent: the answers must not tell an agent which application ids exist.
     if target is None or target.kind != "application" or not target.enabled:
-        raise InvalidTarget("target is not an enabled application", description="The target application is not available.")
+        raise InvalidTarget("target is not an enabled application", description=NO_ACCESS)
     if policy is None or policy.agent_id != facts.agent_id or policy.application_id != target.client_id:
-        raise InvalidTarget(f"no policy {facts.agent_id}->{target.client_id}",
-                            description="This agent has no access to the target application.")
+        raise InvalidTarget(f"no policy {facts.agent_id}->{target.client_id}", description=NO_ACCESS)
     return target, policy
 
 
