@@ -14,6 +14,16 @@ GRANT_PASSWORD = "password"
 GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 GRANT_REFRESH_TOKEN = "refresh_token"
 KNOWN_GRANT_TYPES = (GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_TOKEN_EXCHANGE, GRANT_REFRESH_TOKEN)
+# Grants only an authenticated (confidential) client may use: a public client (`none`) has no secret,
+# so anyone who knows its id would act as it (RFC 6749 §4.4; RFC 8693 §5 on unauthenticated exchange).
+CONFIDENTIAL_GRANTS = (GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE)
+
+
+def public_client_grant(auth_method: str, grant_types: tuple[str, ...] | list[str]) -> str | None:
+    """The first grant a client with `auth_method` may not use, or None."""
+    if auth_method != "none":
+        return None
+    return next((g for g in grant_types if g in CONFIDENTIAL_GRANTS), None)
 
 TokenFormat = Literal["stateful", "stateless"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from credo.domain.errors import InvalidClientMetadata, InvalidRequest, NotFound
 from credo.domain.models import AUTH_METHODS, AuditEvent, Client, ClientKind
-from credo.domain.settings import KNOWN_GRANT_TYPES
+from credo.domain.settings import KNOWN_GRANT_TYPES, public_client_grant
 from credo.keys.secrets import WeakSecret, new_secret
 from credo.oauth.services import Services
 from credo.storage.protocols import Conflict
@@ -44,6 +44,7 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
     unknown = [g for g in grant_types if g not in KNOWN_GRANT_TYPES]
     if unknown:
         raise InvalidClientMetadata(f"grant types {unknown}", description=f"grant_types: unknown {', '.join(unknown)}.")
+    _check_public(auth_method, grant_types)
     plain: str | None = None
     secret_hash: str | None = None
     if auth_method != "none":
@@ -69,6 +70,14 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
     return client, plain
 
 
+def _check_public(auth_method: str, grant_types: tuple[str, ...]) -> None:
+    refused = public_client_grant(auth_method, grant_types)
+    if refused is not None:
+        raise InvalidClientMetadata(f"public client with {refused}",
+                                    description=f"token_endpoint_auth_method: 'none' (a public client) cannot use the "
+                                                f"{refused} grant.")
+
+
 def get_client(services: Services, realm: str, client_id: str) -> Client:
     client = services.storage.clients.get(realm, client_id)
     if client is None:
@@ -80,6 +89,7 @@ def update_client(services: Services, realm: str, client_id: str, changes: dict[
                   actor: str = "system") -> Client:
     client = get_client(services, realm, client_id)
     updated = replace(client, **changes, updated_at=services.clock.now())
+    _check_public(updated.auth_method, updated.grant_types)
     services.storage.clients.update(updated)
     services.audit(AuditEvent(realm=realm, action=f"{client.kind}.update", actor=actor, target=client_id,
                               details={"changed": sorted(changes)}))

@@ -17,6 +17,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from credo.domain.errors import InvalidClientMetadata, InvalidRedirectUri, InvalidScope
 from credo.domain.models import Realm
+from credo.domain.settings import public_client_grant
 from credo.oauth.scopes import parse_scope
 
 AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none")
@@ -112,10 +113,10 @@ def _auth_method(body: dict[str, Any], grants: tuple[str, ...]) -> str:
     method = body.get("token_endpoint_auth_method", DEFAULT_AUTH_METHOD)
     if method not in AUTH_METHODS:
         raise _bad("token_endpoint_auth_method", f"must be one of {', '.join(AUTH_METHODS)}")
-    if method == "none" and "client_credentials" in grants:
+    refused = public_client_grant(str(method), grants)
+    if refused is not None:
         default = "" if "grant_types" in body else " (the default grant_types)"
-        raise _bad("token_endpoint_auth_method",
-                   f"'none' (a public client) cannot use the client_credentials grant{default}")
+        raise _bad("token_endpoint_auth_method", f"'none' (a public client) cannot use the {refused} grant{default}")
     return str(method)
 
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from credo.domain.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from credo.domain.models import Client, Realm
+from credo.domain.settings import public_client_grant
 from credo.oauth.client_auth import authenticate_client
 from credo.oauth.credentials import BasicCredentials
 from credo.oauth.scopes import grant_scopes, parse_scope
@@ -92,6 +93,8 @@ class TokenEndpoint:
             raise UnsupportedGrantType(f"grant {grant_type!r} not supported in realm {realm.name}")
         if grant_type not in client.grant_types:
             raise UnauthorizedClient(f"client {client.client_id} may not use {grant_type}")
+        if public_client_grant(client.auth_method, (grant_type,)):  # stored before the rule, or imported
+            raise UnauthorizedClient(f"public client {client.client_id} may not use {grant_type}")
         requested = parse_scope(params.get("scope"))
         grant = await handler(services, request, client, requested, work)
         scopes = grant_scopes(requested, grant.allowed_scopes)
