@@ -1,9 +1,11 @@
-"""The PostgreSQL fast path: the same rows as the SQLAlchemy path, an exact change counter across
+"""The PostgreSQL fast path (psycopg on a psycopg_pool pool): its rows read back the same through the
+administration (SQLAlchemy) statements and the other way round, an exact change counter across
 connections, unique violations as conflicts, and dropped connections answered with 503 and replaced."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from credo.domain.settings import ProviderSettings
 from credo.management.demo import ensure_demo
 from credo.storage.protocols import Conflict, NewClient, StorageUnavailable
 from credo.storage.sql.engine import make_engine
-from credo.storage.sql.fast_pg import APPLICATION_NAME, PgFastPath, pg_sql
+from credo.storage.sql.fast_pg import APPLICATION_NAME, PgFastPath
 from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
 from tests.conftest import PG_SKIP
@@ -25,24 +27,16 @@ from tests.support import live_server, postgres_database
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 
-def test_placeholders_become_psycopg_style() -> None:
-    assert pg_sql("SELECT 1 FROM t WHERE a = ? AND b = ?") == ("SELECT 1 FROM t WHERE a = %s AND b = %s", None)
-    # numbered placeholders: plain %s, with the order in which to pass the parameters
-    assert pg_sql("SELECT ?2 UNION ALL SELECT ?1 WHERE x = ?2") == (
-        "SELECT %s UNION ALL SELECT %s WHERE x = %s", (1, 0, 1))
-    assert pg_sql("SELECT '100%' WHERE a = ?")[0] == "SELECT '100%%' WHERE a = %s"
-
-
 @pytest.fixture
 def url() -> Iterator[str]:
     with postgres_database() as database_url:
         yield database_url
 
 
-def _storage(url: str, *, fast: bool = True) -> SqlStorage:
+def _storage(url: str) -> SqlStorage:
     engine = make_engine(url)
     upgrade(engine)
-    return SqlStorage(engine, fast_path=fast)
+    return SqlStorage(engine)
 
 
 def _terminate_fast_connections(url: str) -> int:
@@ -60,34 +54,41 @@ def _token(token_hash: str) -> TokenRecord:
 
 @pytest.mark.postgres
 @pytest.mark.skipif(PG_SKIP is not None, reason=PG_SKIP or "")
-def test_fast_path_rows_equal_the_sqlalchemy_rows(url: str) -> None:
-    fast, slow = _storage(url), _storage(url, fast=False)
+def test_driver_rows_and_sqlalchemy_rows_agree(url: str) -> None:
+    storage = _storage(url)
     try:
-        assert isinstance(fast.fast, PgFastPath) and slow.fast is None
-        fast.realms.put(Realm(name="r", settings=ProviderSettings(), created_at=5))
+        assert isinstance(storage.fast, PgFastPath)
+        realm = Realm(name="r", settings=ProviderSettings(), created_at=5)
+        storage.realms.put(realm)  # SQLAlchemy writes, the driver reads
+        assert storage.realms.get("r") == realm and storage.realms.all() == [realm]
+        assert storage.realms.get("missing") is None
         client = Client(realm="r", client_id="a", name="A", secret_hash="s", grant_types=("client_credentials",),
                         scopes=("read",), attributes={"k": "v"}, enabled=False, dynamic=True, created_at=7,
                         updated_at=8, registration_token_hash="rt", registration_token_expires_at=99)
-        fast.clients.create(client, burn=("jti-1", 10**10),
-                            audit=AuditEvent(realm="r", action="register", actor="a", decision="allow",
-                                             target="a", reason="", details={"n": 1}, ts=3))
-        fast.tokens.add(_token("h1"))
-        fast.tokens.add_many([_token("h2"), _token("h3")])
-        assert fast.clients.get("r", "a") == slow.clients.get("r", "a") == client
-        assert fast.clients.get("r", "missing") is None
-        assert fast.realms.get("r") == slow.realms.get("r")
-        assert fast.realms.get("missing") is None
+        storage.clients.create(client, burn=("jti-1", 10**10),
+                               audit=AuditEvent(realm="r", action="register", actor="a", decision="allow",
+                                                target="a", reason="", details={"n": 1}, ts=3))
+        assert storage.clients.get("r", "a") == client and storage.clients.all("r") == [client]
+        assert storage.clients.get("r", "missing") is None
+        renamed = replace(client, name="B", enabled=True)
+        storage.clients.update(renamed)  # SQLAlchemy writes, the driver reads
+        assert storage.clients.get("r", "a") == renamed
+        storage.clients.touch("r", "a", 42)
+        assert storage.clients.last_used("r", "a") == 42
+        storage.tokens.add(_token("h1"))
+        storage.tokens.add_many([_token("h2"), _token("h3")])
         for h in ("h1", "h2", "h3"):
-            assert fast.tokens.get(h) == slow.tokens.get(h) == _token(h)
-        assert fast.tokens.get("nope") is None
-        assert fast.one_time.is_burned("r", "jti-1") and slow.one_time.is_burned("r", "jti-1")
-        assert fast.one_time.any_burned("r", ("x", "jti-1", "y")) is True
-        assert fast.one_time.any_burned("r", ("x", "y")) is False
-        assert [e.details for e in slow.audit.query("r")] == [{"n": 1}]
-        assert fast.change_counter() == slow.change_counter()
+            assert storage.tokens.get(h) == _token(h)
+        assert storage.tokens.get("nope") is None
+        assert storage.tokens.delete("h3") and storage.tokens.get("h3") is None
+        assert storage.one_time.is_burned("r", "jti-1")
+        assert storage.one_time.any_burned("r", ("x", "jti-1", "y")) is True
+        assert storage.one_time.any_burned("r", ("x", "y")) is False
+        assert [e.details for e in storage.audit.query("r")] == [{"n": 1}]
+        with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)) as raw:
+            assert storage.change_counter() == raw.execute("SELECT n FROM change_counter").fetchone()[0]
     finally:
-        fast.close()
-        slow.close()
+        storage.close()
 
 
 @pytest.mark.postgres
@@ -164,7 +165,7 @@ def test_dropped_connections_fail_one_write_and_are_replaced(url: str) -> None:
         storage.tokens.add(_token("h1"))
         assert _terminate_fast_connections(url) == 1
         assert storage.clients.get("r", "a") is None  # a read retries once on a fresh connection
-        assert _terminate_fast_connections(url) == 1
+        assert _terminate_fast_connections(url) >= 1  # the pool may have opened one more meanwhile
         with pytest.raises(StorageUnavailable):  # a write is not retried: its COMMIT may have been applied
             storage.tokens.add(_token("h2"))
         storage.tokens.add(_token("h2"))  # the next call reconnects

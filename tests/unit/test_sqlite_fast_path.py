@@ -7,9 +7,14 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+from sqlalchemy import Column, MetaData, String, Table
+
 from credo.domain.models import AuditEvent, Client, TokenRecord
+from credo.storage.sql import tables as t
 from credo.storage.sql.engine import make_engine
 from credo.storage.sql.migrate import upgrade
+from credo.storage.sql.statements import AUDIT_INSERT, CLIENT_INSERT, TOKEN_INSERT, any_burned, insert_row
 from credo.storage.sql.store import SqlStorage
 
 
@@ -101,3 +106,20 @@ def test_audit_rows_cost_no_counter_reread_and_hide_no_change(tmp_path: Path) ->
     finally:
         one.close()
         two.close()
+
+
+def test_hot_statements_are_compiled_from_the_tables() -> None:
+    """The driver statements name the columns of tables.py (no hand-written list to drift), and a row
+    that lacks a value for one of them fails at once instead of leaving the column out."""
+    assert TOKEN_INSERT.keys == tuple(c.name for c in t.tokens.columns)
+    assert AUDIT_INSERT.keys == tuple(c.name for c in t.audit_events.columns if c.name != "id")
+    assert CLIENT_INSERT.keys == tuple(c.name for c in t.clients.columns if c.name != "last_used_at")
+    assert TOKEN_INSERT.sqlite.startswith("INSERT INTO tokens (token_hash, realm,") and "?" in TOKEN_INSERT.sqlite
+    assert "%s" in TOKEN_INSERT.postgresql and "?" not in TOKEN_INSERT.postgresql
+    table = Table("x", MetaData(), Column("a", String, primary_key=True), Column("b", String))
+    stmt = insert_row(table)
+    assert stmt.sqlite == "INSERT INTO x (a, b) VALUES (?, ?)" and stmt.postgresql == "INSERT INTO x (a, b) VALUES (%s, %s)"
+    assert stmt.params({"b": 2, "a": 1}) == (1, 2)
+    with pytest.raises(KeyError):
+        stmt.params({"a": 1})
+    assert any_burned(3).keys == ("realm", "id") * 3

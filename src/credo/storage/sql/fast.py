@@ -1,8 +1,9 @@
 """The SQLite fast path: plain DB-API statements for the few queries on the hot path.
 
 SQLAlchemy Core costs tens of microseconds per statement (compilation cache lookups, pool checkout,
-events); the token and introspection endpoints run a handful of fixed, single-row statements, so on
-SQLite they go straight to `sqlite3`. Each thread gets its own connections, taken from the engine (so
+events); the token and introspection endpoints run a handful of fixed, single-row statements
+(statements.py, compiled once from tables.py), so on SQLite they go straight to `sqlite3`, and only
+this way (the repositories have no SQLAlchemy version of them). Each thread gets its own connections, taken from the engine (so
 they carry the same pragmas: WAL, synchronous, busy timeout) and kept for the thread's life.
 
 The change counter is polled through the same connection with `PRAGMA data_version`, which changes
@@ -24,7 +25,7 @@ from sqlalchemy import Engine
 
 from credo.storage.protocols import StorageUnavailable
 from credo.storage.sql.engine import is_unusable_file
-from credo.storage.sql.fast_rows import COUNTER_SQL, Duplicate
+from credo.storage.sql.statements import COUNTER, Duplicate, Statement
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -131,25 +132,25 @@ class SqliteFastPath:
             self._checkpointer.dirty = True
 
     @guarded
-    def one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        row: tuple[Any, ...] | None = self._conn().execute(sql, params).fetchone()
+    def one(self, stmt: Statement, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._conn().execute(stmt.sqlite, params).fetchone()
         return row
 
     @guarded
-    def write(self, sql: str, params: tuple[Any, ...]) -> int:
+    def write(self, stmt: Statement, params: tuple[Any, ...]) -> int:
         """One statement in its own transaction (autocommit); raises Duplicate on a unique violation."""
-        count = self._conn().execute(sql, params).rowcount
+        count = self._conn().execute(stmt.sqlite, params).rowcount
         self._wrote()
         return count
 
     @guarded
-    def transaction(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+    def transaction(self, statements: list[tuple[Statement, tuple[Any, ...]]]) -> None:
         """Several statements in one write transaction (all or nothing); Duplicate propagates."""
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for sql, params in statements:
-                conn.execute(sql, params)
+            for stmt, params in statements:
+                conn.execute(stmt.sqlite, params)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -157,7 +158,7 @@ class SqliteFastPath:
         self._wrote()
 
     @guarded
-    def transaction_each(self, groups: list[list[tuple[str, tuple[Any, ...]]]]) -> list[Duplicate | None]:
+    def transaction_each(self, groups: list[list[tuple[Statement, tuple[Any, ...]]]]) -> list[Duplicate | None]:
         """Groups of statements in one write transaction (one commit), each group all or nothing on its
         own (a savepoint each): a unique violation undoes only its group and is returned in its place;
         any other error undoes everything and propagates."""
@@ -168,8 +169,8 @@ class SqliteFastPath:
             for statements in groups:
                 conn.execute("SAVEPOINT item")
                 try:
-                    for sql, params in statements:
-                        conn.execute(sql, params)
+                    for stmt, params in statements:
+                        conn.execute(stmt.sqlite, params)
                 except sqlite3.IntegrityError as exc:
                     conn.execute("ROLLBACK TO item")
                     outcomes.append(Duplicate(str(exc)))
@@ -191,7 +192,7 @@ class SqliteFastPath:
         version = conn.execute("PRAGMA data_version").fetchone()[0]
         if version != local.data_version:
             # data_version first, then the counter: a commit in between only causes one extra read later.
-            row = conn.execute(COUNTER_SQL).fetchone()
+            row = conn.execute(COUNTER.sqlite).fetchone()
             local.data_version, local.counter = version, int(row[0]) if row else 0
         return local.counter
 

@@ -2,16 +2,21 @@
 
 Through SQLAlchemy every statement costs four round trips on PostgreSQL (the pool's pre-ping, BEGIN, the
 statement, COMMIT or ROLLBACK) plus the Core overhead; the token and introspection endpoints run a
-handful of fixed, single-row statements, so on PostgreSQL they go straight to psycopg: autocommit
-connections (one round trip for a single statement), every statement prepared on the server on first
-use (`prepare_threshold=0`), several statements in one explicit transaction.
+handful of fixed, single-row statements (statements.py, compiled once from tables.py), so on PostgreSQL
+they go straight to psycopg, and only this way: autocommit connections (one round trip for a single
+statement), every statement prepared on the server on first use (`prepare_threshold=0`), several
+statements in one explicit transaction.
 
-Connections come from a small list of idle ones (a call takes one and gives it back), so a process holds
-about as many as it runs calls at once, not one per thread of the thread pool. A connection that fails
-(the server went away, the backend was terminated) is closed and the call answers StorageUnavailable
-(503); a read first tries once more on a fresh connection, as the engine's pre-ping would have, so an
-idle connection dropped by a server restart costs no failed request. Writes are not retried: a failed
-COMMIT may have been applied.
+Connections come from a `psycopg_pool.ConnectionPool` (a call takes one and gives it back), so a process
+holds about as many as it runs calls at once, not one per thread of the thread pool. A connection that
+fails (the server went away, the backend was terminated) is closed, the pool replaces it in the
+background, the pool's idle connections are checked (one round trip each: after a server restart they
+are all dead, and each would fail a call), and the call answers StorageUnavailable (503); a read first
+tries once more, as the engine's pre-ping would have, so a server restart costs no failed read. Writes
+are not retried: a failed COMMIT may have been applied.
+A call that gets no connection within POOL_WAIT seconds (the server unreachable, or every connection
+busy) answers 503 too. The pool gives up reconnecting after RECONNECT_TIMEOUT, so the next call after an
+outage connects at once instead of waiting out the pool's back-off.
 
 The change counter is one prepared `SELECT n FROM change_counter WHERE id = 1` per request. A
 LISTEN/NOTIFY scheme would spare that round trip but tells other processes of a change asynchronously,
@@ -21,136 +26,118 @@ the query stays (it costs about as much as one loopback round trip).
 
 from __future__ import annotations
 
-import re
-import threading
 from collections.abc import Callable
-from functools import cache
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg import pq
+from psycopg_pool import ConnectionPool, PoolClosed
 from sqlalchemy import Engine
 
 from credo.storage.protocols import StorageUnavailable
-from credo.storage.sql.fast_rows import COUNTER_SQL, Duplicate
+from credo.storage.sql.statements import COUNTER, Duplicate, Statement
 
 R = TypeVar("R")
 
-MAX_IDLE = 8  # idle connections kept per process; more at once are opened and closed as needed
+MIN_CONNECTIONS = 0  # opened on first use (as many as calls run at once), closed after MAX_IDLE unused
+MAX_CONNECTIONS = 16  # per process; a call waits for one when all are busy
+MAX_IDLE = 600.0  # seconds
+POOL_WAIT = 2.0  # seconds a call waits for a connection before it answers 503
+RECONNECT_TIMEOUT = 2.0  # seconds the pool retries a failed connection attempt (with back-off) in the background
 CONNECT_TIMEOUT = 5  # seconds
 APPLICATION_NAME = "credo-fast"  # how these connections show in pg_stat_activity
 
-
-@cache
-def pg_sql(sql: str) -> tuple[str, tuple[int, ...] | None]:
-    """The fixed statements' SQLite placeholders in psycopg's style: `?` becomes `%s`; numbered ones
-    (`?1`, `?2`) become `%s` too, with the order in which to pass the parameters (None: as given)."""
-    order: list[int] = []
-
-    def placeholder(match: re.Match[str]) -> str:
-        if match.group(1):
-            order.append(int(match.group(1)) - 1)
-        return "%s"
-
-    converted = re.sub(r"\?(\d*)", placeholder, sql.replace("%", "%%"))
-    return converted, tuple(order) if order else None
-
-
-def _params(order: tuple[int, ...] | None, params: tuple[Any, ...]) -> tuple[Any, ...]:
-    return params if order is None else tuple(params[i] for i in order)
+Statements = list[tuple[Statement, tuple[Any, ...]]]
 
 
 def _unreachable(exc: psycopg.Error) -> StorageUnavailable:
+    if isinstance(exc, PoolClosed):
+        return StorageUnavailable("storage closed")
     return StorageUnavailable("database unreachable" if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
                               else "database error")
 
 
+class _Connection(psycopg.Connection[Any]):
+    """A pooled connection with one cursor for all its statements: `conn.execute` makes and drops a
+    cursor per statement, which costs more CPU than the pool's checkout and return together."""
+
+    cur: psycopg.Cursor[Any]
+
+
+def _configure(conn: _Connection) -> None:
+    conn.cur = conn.cursor()
+
+
 class PgFastPath:
     def __init__(self, engine: Engine) -> None:
-        self._conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._idle: list[psycopg.Connection[Any]] = []
-        self._lock = threading.Lock()
-        self._closed = False
+        conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._pool: ConnectionPool[_Connection] = ConnectionPool(
+            conninfo, connection_class=_Connection, configure=_configure, open=False, name=APPLICATION_NAME,
+            min_size=MIN_CONNECTIONS, max_size=MAX_CONNECTIONS, max_idle=MAX_IDLE, timeout=POOL_WAIT,
+            reconnect_timeout=RECONNECT_TIMEOUT,
+            kwargs={"autocommit": True, "prepare_threshold": 0, "connect_timeout": CONNECT_TIMEOUT,
+                    "application_name": APPLICATION_NAME})
+        self._pool.open()  # connects on first use: an unreachable server does not stop the start
 
     @staticmethod
     def supports(engine: Engine) -> bool:
         return engine.url.get_backend_name() == "postgresql" and engine.url.get_driver_name() == "psycopg"
 
-    def _open(self) -> psycopg.Connection[Any]:
-        if self._closed:
-            raise StorageUnavailable("storage closed")
+    def _get(self) -> _Connection:
         try:
-            return psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=0,
-                                   connect_timeout=CONNECT_TIMEOUT, application_name=APPLICATION_NAME)
-        except psycopg.Error as exc:
+            return self._pool.getconn()
+        except psycopg.OperationalError as exc:  # PoolTimeout, PoolClosed
             raise _unreachable(exc) from exc
 
-    def _take(self) -> tuple[psycopg.Connection[Any], bool]:
-        """A connection, and whether it was idle (it may have been dropped meanwhile)."""
-        try:
-            return self._idle.pop(), True
-        except IndexError:
-            return self._open(), False
-
-    def _give(self, conn: psycopg.Connection[Any]) -> None:
-        if (not self._closed and not conn.closed and len(self._idle) < MAX_IDLE
-                and conn.info.transaction_status == pq.TransactionStatus.IDLE):
-            self._idle.append(conn)
-            if not self._closed:
-                return
-            with self._lock:  # closed meanwhile: close() may have missed it
-                if conn in self._idle:
-                    self._idle.remove(conn)
+    def _discard(self, conn: _Connection) -> None:
         conn.close()
+        self._pool.putconn(conn)  # a closed connection: the pool replaces it
 
-    def _run(self, work: Callable[[psycopg.Connection[Any]], R], *, read: bool) -> R:
-        conn, was_idle = self._take()
-        retry = read and was_idle  # a dropped idle connection: a read goes once more on a fresh one
+    def _run(self, work: Callable[[_Connection], R], *, read: bool) -> R:
+        conn = self._get()
+        retry = read  # a dropped idle connection: a read goes once more on another one
         while True:
             try:
                 result = work(conn)
             except psycopg.OperationalError as exc:
-                conn.close()
+                self._discard(conn)
+                self._pool.check()  # if the server restarted, the idle connections died too: replace them
                 if not retry:
                     raise _unreachable(exc) from exc
                 retry = False
-                conn = self._open()
+                conn = self._get()
                 continue
             except psycopg.InterfaceError as exc:  # e.g. the connection was closed under us
-                conn.close()
+                self._discard(conn)
                 raise _unreachable(exc) from exc
             except psycopg.IntegrityError as exc:
-                self._give(conn)
+                self._pool.putconn(conn)
                 raise Duplicate(str(exc)) from exc
             except BaseException:
-                conn.close()
+                self._discard(conn)
                 raise
-            self._give(conn)
+            self._pool.putconn(conn)
             return result
 
-    def one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        text, order = pg_sql(sql)
-        args = _params(order, params)
-        return self._run(lambda conn: conn.execute(text, args).fetchone(), read=True)
+    def one(self, stmt: Statement, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        sql = stmt.postgresql
+        return self._run(lambda conn: conn.cur.execute(sql, params).fetchone(), read=True)
 
-    def write(self, sql: str, params: tuple[Any, ...]) -> int:
+    def write(self, stmt: Statement, params: tuple[Any, ...]) -> int:
         """One statement in its own transaction (autocommit); raises Duplicate on a unique violation."""
-        text, order = pg_sql(sql)
-        args = _params(order, params)
-        return self._run(lambda conn: conn.execute(text, args).rowcount, read=False)
+        sql = stmt.postgresql
+        return self._run(lambda conn: conn.cur.execute(sql, params).rowcount, read=False)
 
-    def transaction(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+    def transaction(self, statements: Statements) -> None:
         """Several statements in one transaction (all or nothing); Duplicate propagates."""
-        prepared = [(*pg_sql(sql), params) for sql, params in statements]
 
-        def work(conn: psycopg.Connection[Any]) -> None:
+        def work(conn: _Connection) -> None:
             with conn.transaction():
-                for text, order, params in prepared:
-                    conn.execute(text, _params(order, params))
+                for stmt, params in statements:
+                    conn.cur.execute(stmt.postgresql, params)
 
         self._run(work, read=False)
 
-    def transaction_each(self, groups: list[list[tuple[str, tuple[Any, ...]]]]) -> list[Duplicate | None]:
+    def transaction_each(self, groups: list[Statements]) -> list[Duplicate | None]:
         """Groups of statements in one transaction (one commit), each group all or nothing on its own (a
         savepoint each): a unique violation undoes only its group and is returned in its place; any
         other error undoes everything and propagates."""
@@ -165,16 +152,15 @@ class PgFastPath:
             return [None] * len(groups)
         except Duplicate:
             pass  # nothing was stored; once more with a savepoint per group
-        prepared = [[(*pg_sql(sql), params) for sql, params in statements] for statements in groups]
 
-        def work(conn: psycopg.Connection[Any]) -> list[Duplicate | None]:
+        def work(conn: _Connection) -> list[Duplicate | None]:
             outcomes: list[Duplicate | None] = []
             with conn.transaction():
-                for statements in prepared:
+                for statements in groups:
                     try:
                         with conn.transaction():  # a savepoint
-                            for text, order, params in statements:
-                                conn.execute(text, _params(order, params))
+                            for stmt, params in statements:
+                                conn.cur.execute(stmt.postgresql, params)
                     except psycopg.IntegrityError as exc:
                         outcomes.append(Duplicate(str(exc)))
                     else:
@@ -184,16 +170,8 @@ class PgFastPath:
         return self._run(work, read=False)
 
     def change_counter(self) -> int:
-        row = self.one(COUNTER_SQL, ())
+        row = self.one(COUNTER, ())
         return int(row[0]) if row else 0
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            try:
-                conn.close()
-            except Exception:  # noqa: S110 - closing at shutdown
-                pass
-
+        self._pool.close()

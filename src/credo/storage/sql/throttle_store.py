@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, insert, select
 
 from credo.storage.sql import tables as t
-from credo.storage.sql.store import _Repo, _unavailable
+from credo.storage.sql.repo import _Repo, _unavailable
 
 _f = t.auth_failures.c
 

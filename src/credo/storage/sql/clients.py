@@ -1,0 +1,133 @@
+"""SQL clients. Reading, creating (with the burn and the audit event of a registration) and touching
+are hot statements (driver only); listing, updating and deleting are administration (SQLAlchemy)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, delete, func, select, update
+
+from credo.domain.models import AuditEvent, Client
+from credo.storage.protocols import Conflict, NewClient
+from credo.storage.sql import tables as t
+from credo.storage.sql.audit import audit_params
+from credo.storage.sql.repo import Statements, _dumps, _Repo, _unavailable
+from credo.storage.sql.statements import AUDIT_INSERT, BURN, CLIENT_GET, CLIENT_INSERT, TOUCH, Duplicate, row_type
+
+_ClientRow = row_type("ClientRow", t.clients)
+
+
+def _client_from_row(row: Any) -> Client:
+    d = orjson.loads(row.data)
+    return Client(
+        realm=row.realm, client_id=row.client_id, secret_hash=row.secret_hash, kind=row.kind,
+        name=d.get("name", ""), grant_types=tuple(d.get("grant_types", ())), scopes=tuple(d.get("scopes", ())),
+        auth_method=d.get("auth_method", "client_secret_basic"), redirect_uris=tuple(d.get("redirect_uris", ())),
+        response_types=tuple(d.get("response_types", ())), attributes=d.get("attributes", {}),
+        metadata=d.get("metadata", {}), enabled=bool(row.enabled), dynamic=bool(row.dynamic),
+        created_at=row.created_at, updated_at=row.updated_at, app_type=d.get("app_type"),
+        owners=tuple(d.get("owners", ())), registration_token_hash=row.registration_token_hash,
+        registration_token_expires_at=row.registration_token_expires_at,
+    )
+
+
+def _client_values(c: Client) -> dict[str, Any]:
+    """A client's row (but last_used_at), for CLIENT_INSERT and the administration updates (booleans stay
+    booleans: sqlite3 stores them as 0 and 1, PostgreSQL's columns are boolean)."""
+    data = {"name": c.name, "grant_types": list(c.grant_types), "scopes": list(c.scopes),
+            "auth_method": c.auth_method, "redirect_uris": list(c.redirect_uris),
+            "response_types": list(c.response_types), "attributes": c.attributes, "metadata": c.metadata,
+            "app_type": c.app_type, "owners": list(c.owners)}
+    return {"realm": c.realm, "client_id": c.client_id, "kind": c.kind, "dynamic": c.dynamic,
+            "enabled": c.enabled, "created_at": c.created_at, "updated_at": c.updated_at,
+            "secret_hash": c.secret_hash, "registration_token_hash": c.registration_token_hash,
+            "registration_token_expires_at": c.registration_token_expires_at, "data": _dumps(data)}
+
+
+def _create_statements(new: NewClient) -> Statements:
+    """The statements of one creation, all or nothing: the burn, the client row, the audit event."""
+    statements: Statements = [] if new.burn is None else [(BURN, (new.client.realm, new.burn[0], new.burn[1]))]
+    statements.append((CLIENT_INSERT, CLIENT_INSERT.params(_client_values(new.client))))
+    if new.audit is not None:
+        statements.append((AUDIT_INSERT, audit_params(new.audit)))
+    return statements
+
+
+class SqlClients(_Repo):
+    def _key(self, realm: str, client_id: str) -> Any:
+        return and_(t.clients.c.realm == realm, t.clients.c.client_id == client_id)
+
+    @_unavailable
+    def get(self, realm: str, client_id: str) -> Client | None:
+        raw = self._fast.one(CLIENT_GET, (realm, client_id))
+        return None if raw is None else _client_from_row(_ClientRow._make(raw))
+
+    @_unavailable
+    def all(self, realm: str, *, kind: str | None = None, dynamic: bool | None = None,
+            limit: int = 1000, offset: int = 0) -> list[Client]:
+        q = select(t.clients).where(t.clients.c.realm == realm)
+        if kind is not None:
+            q = q.where(t.clients.c.kind == kind)
+        if dynamic is not None:
+            q = q.where(t.clients.c.dynamic == dynamic)
+        q = q.order_by(t.clients.c.client_id).limit(limit).offset(offset)
+        with self._read() as conn:
+            return [_client_from_row(r) for r in conn.execute(q)]
+
+    @_unavailable
+    def count(self, realm: str, *, dynamic: bool | None = None) -> int:
+        q = select(func.count()).select_from(t.clients).where(t.clients.c.realm == realm)
+        if dynamic is not None:
+            q = q.where(t.clients.c.dynamic == dynamic)
+        with self._read() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    @_unavailable
+    def create(self, client: Client, *, burn: tuple[str, int] | None = None,
+               audit: AuditEvent | None = None) -> None:
+        # No counter bump (here or in create_many): a new client is in no cache (Services.client).
+        try:
+            self._fast.transaction(_create_statements(NewClient(client, burn, audit)))
+        except Duplicate as exc:
+            raise Conflict(str(exc)) from exc
+
+    @_unavailable
+    def create_many(self, new: Sequence[NewClient]) -> list[Conflict | None]:
+        if not new:
+            return []
+        failed = self._fast.transaction_each([_create_statements(item) for item in new])
+        return [None if exc is None else Conflict(str(exc)) for exc in failed]
+
+    @_unavailable
+    def update(self, client: Client, *, expected_registration_token_hash: str | None = None) -> bool:
+        q = update(t.clients).where(self._key(client.realm, client.client_id))
+        if expected_registration_token_hash is not None:
+            q = q.where(t.clients.c.registration_token_hash == expected_registration_token_hash)
+        values = _client_values(client)
+        del values["realm"], values["client_id"]
+        with self._write(bump=True) as conn:
+            return bool(conn.execute(q.values(**values)).rowcount)
+
+    @_unavailable
+    def delete(self, realm: str, client_id: str, *, expected_registration_token_hash: str | None = None) -> bool:
+        q = delete(t.clients).where(self._key(realm, client_id))
+        if expected_registration_token_hash is not None:
+            q = q.where(t.clients.c.registration_token_hash == expected_registration_token_hash)
+        with self._write(bump=True) as conn:
+            gone = bool(conn.execute(q).rowcount)
+            if gone:
+                conn.execute(delete(t.policies).where(and_(
+                    t.policies.c.realm == realm,
+                    (t.policies.c.agent_id == client_id) | (t.policies.c.application_id == client_id))))
+            return gone
+
+    @_unavailable
+    def touch(self, realm: str, client_id: str, when: int) -> None:
+        self._fast.write(TOUCH, (when, realm, client_id))
+
+    @_unavailable
+    def last_used(self, realm: str, client_id: str) -> int | None:
+        with self._read() as conn:
+            return conn.execute(select(t.clients.c.last_used_at).where(self._key(realm, client_id))).scalar()

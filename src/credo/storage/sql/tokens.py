@@ -1,0 +1,92 @@
+"""SQL token records and one-time ids. Storing, reading and burning are hot statements (driver only);
+deleting and purging are administration (SQLAlchemy)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import delete
+
+from credo.domain.models import TokenRecord
+from credo.storage.protocols import Conflict
+from credo.storage.sql import tables as t
+from credo.storage.sql.repo import _dumps, _Repo, _unavailable
+from credo.storage.sql.statements import BURN, IS_BURNED, TOKEN_GET, TOKEN_INSERT, Duplicate, any_burned, row_type
+
+_TokenRow = row_type("TokenRow", t.tokens)
+
+
+def _token_values(record: TokenRecord) -> dict[str, Any]:
+    return {"token_hash": record.token_hash, "realm": record.realm, "jti": record.jti, "kind": record.kind,
+            "client_id": record.client_id, "sub": record.sub, "scopes": " ".join(record.scopes),
+            "issued_at": record.issued_at, "expires_at": record.expires_at, "claims": _dumps(record.claims)}
+
+
+class SqlTokens(_Repo):
+    @_unavailable
+    def add(self, record: TokenRecord) -> None:
+        try:
+            self._fast.write(TOKEN_INSERT, TOKEN_INSERT.params(_token_values(record)))
+        except Duplicate as exc:
+            raise Conflict("token exists") from exc
+
+    @_unavailable
+    def add_many(self, records: list[TokenRecord]) -> None:
+        if not records:
+            return
+        if len(records) == 1:  # autocommit: one statement instead of BEGIN, INSERT, COMMIT
+            self.add(records[0])
+            return
+        try:
+            self._fast.transaction([(TOKEN_INSERT, TOKEN_INSERT.params(_token_values(r))) for r in records])
+        except Duplicate as exc:
+            raise Conflict("token exists") from exc
+
+    @_unavailable
+    def get(self, token_hash: str) -> TokenRecord | None:
+        raw = self._fast.one(TOKEN_GET, (token_hash,))
+        if raw is None:
+            return None
+        row = _TokenRow._make(raw)
+        return TokenRecord(token_hash=row.token_hash, realm=row.realm, jti=row.jti, kind=row.kind,
+                           client_id=row.client_id, sub=row.sub, scopes=tuple(row.scopes.split()),
+                           issued_at=row.issued_at, expires_at=row.expires_at, claims=orjson.loads(row.claims))
+
+    @_unavailable
+    def delete(self, token_hash: str) -> bool:
+        with self._write() as conn:
+            return bool(conn.execute(delete(t.tokens).where(t.tokens.c.token_hash == token_hash)).rowcount)
+
+    @_unavailable
+    def purge_expired(self, now: int) -> int:
+        with self._write() as conn:
+            return int(conn.execute(delete(t.tokens).where(t.tokens.c.expires_at <= now)).rowcount)
+
+
+class SqlOneTime(_Repo):
+    @_unavailable
+    def burn(self, realm: str, one_time_id: str, expires_at: int) -> bool:
+        try:
+            self._fast.write(BURN, (realm, one_time_id, expires_at))
+        except Duplicate:
+            return False
+        return True
+
+    @_unavailable
+    def is_burned(self, realm: str, one_time_id: str) -> bool:
+        return self._fast.one(IS_BURNED, (realm, one_time_id)) is not None
+
+    @_unavailable
+    def any_burned(self, realm: str, one_time_ids: tuple[str, ...]) -> bool:
+        if len(one_time_ids) == 1:
+            return self.is_burned(realm, one_time_ids[0])
+        if not one_time_ids:
+            return False
+        params = tuple(value for one_time_id in one_time_ids for value in (realm, one_time_id))
+        return self._fast.one(any_burned(len(one_time_ids)), params) is not None
+
+    @_unavailable
+    def purge_expired(self, now: int) -> int:
+        with self._write() as conn:
+            return int(conn.execute(delete(t.one_time_ids).where(t.one_time_ids.c.expires_at <= now)).rowcount)
