@@ -119,6 +119,8 @@ class PgFastPath:
             return result
 
     def one(self, stmt: Statement, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        if any(isinstance(p, str) and "\x00" in p for p in params):
+            return None  # PostgreSQL text cannot hold NUL, so no stored key has one: no row (not a 500)
         sql = stmt.postgresql
         return self._run(lambda conn: conn.cur.execute(sql, params).fetchone(), read=True)
 
