@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from credo.domain.settings import ProviderSettings
+from credo.domain.settings import MAX_ACCESS_TOKEN_LIFETIME, ProviderSettings
 
 ClientKind = Literal["client", "application", "agent"]
 AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none")
@@ -86,8 +86,8 @@ class Client:
         values = self.attributes.get(ATTR_ACCESS_TOKEN_LIFETIME)
         if not values or not self.overrides_enabled:
             return None
-        try:
-            return max(60, int(values[0]))
+        try:  # a script or an administrator may store anything: clamped to what a realm may ask for
+            return min(MAX_ACCESS_TOKEN_LIFETIME, max(60, int(values[0])))
         except ValueError:
             return None
 

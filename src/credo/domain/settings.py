@@ -14,6 +14,8 @@ GRANT_PASSWORD = "password"
 GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 GRANT_REFRESH_TOKEN = "refresh_token"
 KNOWN_GRANT_TYPES = (GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_TOKEN_EXCHANGE, GRANT_REFRESH_TOKEN)
+MAX_ACCESS_TOKEN_LIFETIME = 86400 * 30  # seconds: the longest access token a realm or a client may ask for
+
 # Grants only an authenticated (confidential) client may use: a public client (`none`) has no secret,
 # so anyone who knows its id would act as it (RFC 6749 §4.4; RFC 8693 §5 on unauthenticated exchange).
 CONFIDENTIAL_GRANTS = (GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE)
@@ -75,7 +77,7 @@ class ProviderSettings(BaseModel):
         description="When off, /register requires an initial access token carrying the `dcr_register` scope.",
     )
     dcr_script: str | None = Field(default=None, description="ID of the DCR script run on registration events.")
-    access_token_lifetime: int = Field(default=3600, ge=60, le=86400 * 30)
+    access_token_lifetime: int = Field(default=3600, ge=60, le=MAX_ACCESS_TOKEN_LIFETIME)
     refresh_token_lifetime: int = Field(default=86400 * 7, ge=60)
     registration_access_token_lifetime: int = Field(default=86400 * 30, ge=60)
     token_format: TokenFormat = Field(default="stateful", description="Default access token format in this realm.")
