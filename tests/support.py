@@ -1,7 +1,8 @@
-"""Test support: storages on every backend, and a real Credo HTTP server on a free port."""
+"""Test support: storages on every backend, and Credo served in process or on a free loopback port."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -99,8 +100,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@dataclass
-class LiveServer:
+class Server:
+    """What a test sees of a running Credo: its URLs, its services and HTTP clients for it.
+
+    Two kinds: `InProcessServer` (the default: the app is called through ASGI on an event loop of its own,
+    no socket) and `LiveServer` (uvicorn on a loopback port, for tests whose point is the socket itself)."""
+
     base_url: str
     services: Services
     app: Any
@@ -108,8 +113,30 @@ class LiveServer:
     def realm_url(self, realm: str = "alpha") -> str:
         return self.base_url + ("/am/oauth2" if realm == "root" else f"/am/oauth2/realms/root/realms/{realm}")
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=10)
+    def client(self, *, source: str = "127.0.0.1") -> httpx.Client:
+        """A client for this server; `source` is the client address the server sees."""
+        raise NotImplementedError
+
+    def async_client(self, **kw: Any) -> httpx.AsyncClient:
+        raise NotImplementedError
+
+
+@dataclass
+class LiveServer(Server):
+    """Credo served by uvicorn on a loopback port: for tests of the socket itself (HTTP parsing, the server
+    protocol, keep-alive), of other processes (a browser, node, the command line) and of client libraries
+    that open their own connections."""
+
+    base_url: str
+    services: Services
+    app: Any
+
+    def client(self, *, source: str = "127.0.0.1") -> httpx.Client:
+        transport = httpx.HTTPTransport(local_address=source)
+        return httpx.Client(base_url=self.base_url, timeout=10, transport=transport)
+
+    def async_client(self, **kw: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, timeout=10, **kw)
 
 
 @contextmanager
@@ -132,6 +159,81 @@ def live_server(storage: Storage, tmp_path: Path, *, clock: Clock | None = None,
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+IN_PROCESS_URL = "http://credo.test"
+REQUEST_TIMEOUT = 30.0
+
+
+class _OnLoop:
+    """Runs one request through httpx's ASGI transport on the server's event loop and reads the whole answer
+    there, as uvicorn would: every request of every client of one server runs on that one loop, so
+    concurrent requests share its steps (the group commits rely on this). Exceptions that escape the app
+    become a 500, as uvicorn answers them."""
+
+    def __init__(self, app: Any, loop: asyncio.AbstractEventLoop, source: str) -> None:
+        self._asgi = httpx.ASGITransport(app, raise_app_exceptions=False, client=(source, 50000))
+        self._loop = loop
+
+    async def _answer(self, request: httpx.Request) -> httpx.Response:
+        response = await self._asgi.handle_async_request(request)
+        body = b"".join([part async for part in response.aiter_raw()])
+        return httpx.Response(response.status_code, headers=response.headers.raw, stream=httpx.ByteStream(body),
+                              extensions={"http_version": b"HTTP/1.1"})
+
+
+class _SyncOnLoop(_OnLoop, httpx.BaseTransport):
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()  # the body as bytes: a stream both sync and async code can read
+        return asyncio.run_coroutine_threadsafe(self._answer(request), self._loop).result(REQUEST_TIMEOUT)
+
+
+class _AsyncOnLoop(_OnLoop, httpx.AsyncBaseTransport):
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        future = asyncio.run_coroutine_threadsafe(self._answer(request), self._loop)
+        return await asyncio.wait_for(asyncio.wrap_future(future), REQUEST_TIMEOUT)
+
+
+@dataclass
+class InProcessServer(Server):
+    """Credo called in process (ASGI, no socket) on an event loop running in a thread of its own."""
+
+    base_url: str
+    services: Services
+    app: Any
+    loop: asyncio.AbstractEventLoop
+
+    def client(self, *, source: str = "127.0.0.1") -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, transport=_SyncOnLoop(self.app, self.loop, source))
+
+    def async_client(self, *, source: str = "127.0.0.1", **kw: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, transport=_AsyncOnLoop(self.app, self.loop, source))
+
+
+@contextmanager
+def in_process_server(storage: Storage, tmp_path: Path, *, clock: Clock | None = None,
+                      **settings: Any) -> Iterator[InProcessServer]:
+    """Credo on `storage`, answering at IN_PROCESS_URL without a socket (see InProcessServer)."""
+    app = build_app(test_settings(tmp_path, **settings), storage=storage, base_url=IN_PROCESS_URL, clock=clock)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="credo-test-loop", daemon=True)
+    thread.start()
+    try:
+        yield InProcessServer(IN_PROCESS_URL, app.state.services, app, loop)
+    finally:
+        asyncio.run_coroutine_threadsafe(_cancel_the_rest(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+async def _cancel_the_rest() -> None:
+    """Cancel what requests left running on the loop (as uvicorn's shutdown does), and wait for it to end."""
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def services_for(storage: Storage, tmp_path: Path, *, clock: Clock | None = None) -> Services:

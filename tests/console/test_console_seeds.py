@@ -10,7 +10,7 @@ import pytest
 
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE
 from tests.console.conftest import Console
-from tests.support import LiveServer
+from tests.support import Server
 
 pytestmark = pytest.mark.browser
 
@@ -350,7 +350,7 @@ def test_refused_agent_save_keeps_what_was_typed(console: Console) -> None:
     c.shot("17-agent-field-error")
 
 
-def test_one_time_password_must_be_replaced(browser: Any, sqlite_server: LiveServer) -> None:
+def test_one_time_password_must_be_replaced(browser: Any, sqlite_server: Server) -> None:
     from credo.management.admins import bootstrap_admin
 
     created = bootstrap_admin(sqlite_server.services)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from credo.http.fastlane import match
-from tests.support import LiveServer
+from tests.support import Server
 
 BODY = {"grant_type": "client_credentials", "scope": "data-read"}
 
@@ -41,7 +41,7 @@ def test_match_leaves_everything_else_to_the_router(path: str) -> None:
     assert match(path) is None
 
 
-def test_token_on_every_prefix(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_token_on_every_prefix(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     data = {**BODY, "client_id": "bench-client", "client_secret": sqlite_demo["bench-client"]}
     with sqlite_server.client() as http:
         r = http.post(f"{sqlite_server.realm_url('alpha')}/access_token", data=data)
@@ -52,7 +52,7 @@ def test_token_on_every_prefix(sqlite_server: LiveServer, sqlite_demo: dict[str,
             _error(http.post(f"{sqlite_server.base_url}{root}/access_token", data=data), 401, "invalid_client")
 
 
-def test_errors_keep_their_shape(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_errors_keep_their_shape(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     base = sqlite_server.realm_url("alpha")
     auth = {"client_id": "bench-client", "client_secret": sqlite_demo["bench-client"]}
     with sqlite_server.client() as http:
@@ -71,7 +71,7 @@ def test_errors_keep_their_shape(sqlite_server: LiveServer, sqlite_demo: dict[st
         assert r.status_code == 405
 
 
-def test_escaped_bodies_take_the_general_parser(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_escaped_bodies_take_the_general_parser(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     base = sqlite_server.realm_url("alpha")
     secret = sqlite_demo["bench-client"]
     body = f"grant_type=client%5Fcredentials&client_id=bench-client&client_secret={secret}&scope=data-read+data-write"

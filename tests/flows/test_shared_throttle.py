@@ -20,9 +20,9 @@ from credo.management.demo import ensure_demo
 from credo.storage.sql.engine import make_engine
 from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
-from tests.agents_support import on_behalf_setup, password_token
 from tests.conftest import SQL_BACKENDS
-from tests.support import LiveServer, live_server, shared_database_url
+from tests.factories import on_behalf_setup, password_token
+from tests.support import Server, in_process_server, shared_database_url
 
 # The answer to a throttled attempt, exactly as a single process gives it.
 THROTTLED = {"error": "too_many_requests", "error_description": "Too many requests; retry later."}
@@ -35,14 +35,14 @@ class Shared:
     tmp_path: Path
     stack: ExitStack
 
-    def server(self, name: str, **settings: Any) -> LiveServer:
+    def server(self, name: str, **settings: Any) -> Server:
         """Another server process on the same database, with its own engine, storage and caches."""
         engine = make_engine(self.url)
         upgrade(engine)
         storage = SqlStorage(engine)
         self.stack.callback(storage.close)
         (self.tmp_path / name).mkdir()
-        return self.stack.enter_context(live_server(storage, self.tmp_path / name, clock=self.clock, **settings))
+        return self.stack.enter_context(in_process_server(storage, self.tmp_path / name, clock=self.clock, **settings))
 
 
 @pytest.fixture(params=SQL_BACKENDS)

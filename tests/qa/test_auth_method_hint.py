@@ -4,7 +4,7 @@ onboarding guides send the secret in the body)."""
 
 from __future__ import annotations
 
-from tests.support import LiveServer
+from tests.support import Server
 
 GENERIC = "Client authentication failed."
 
@@ -15,7 +15,7 @@ def _register(http, base: str, body: dict) -> dict:  # type: ignore[no-untyped-d
     return r.json()  # type: ignore[no-any-return]
 
 
-def test_basic_client_posting_its_secret_is_told_to_use_basic(sqlite_server: LiveServer,
+def test_basic_client_posting_its_secret_is_told_to_use_basic(sqlite_server: Server,
                                                                sqlite_demo: dict[str, str]) -> None:
     base = sqlite_server.realm_url("alpha")
     with sqlite_server.client() as http:
@@ -39,7 +39,7 @@ def test_basic_client_posting_its_secret_is_told_to_use_basic(sqlite_server: Liv
         assert ok.status_code == 200, ok.text
 
 
-def test_post_client_using_basic_is_told_to_post(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_post_client_using_basic_is_told_to_post(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     base = sqlite_server.realm_url("alpha")
     with sqlite_server.client() as http:
         r = http.post(f"{base}/introspect", data={"token": "x"}, auth=("demo-client", sqlite_demo["demo-client"]))

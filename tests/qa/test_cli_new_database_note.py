@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.qa.cli_support import run_cli
+from tests.procs import run_cli
 from tests.support import MASTER_KEY
 
 

@@ -25,7 +25,7 @@ from jwt.algorithms import ECAlgorithm
 
 from credo.keys.clock import FrozenClock
 from credo.management.demo import ensure_demo
-from tests.support import LiveServer, live_server, make_storage
+from tests.support import Server, in_process_server, make_storage
 
 
 def b64(data: bytes) -> str:
@@ -39,7 +39,7 @@ def compact(header: dict[str, Any], claims: dict[str, Any], sign: Callable[[byte
 
 @dataclass
 class Env:
-    srv: LiveServer
+    srv: Server
     clock: FrozenClock
     secret: str
     http: httpx.Client
@@ -91,7 +91,7 @@ class Env:
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     tmp: Path = tmp_path_factory.mktemp("jose")
     clock = FrozenClock(int(time.time()))
-    with make_storage("sqlite", tmp) as storage, live_server(storage, tmp, clock=clock) as srv:
+    with make_storage("sqlite", tmp) as storage, in_process_server(storage, tmp, clock=clock) as srv:
         creds = {c.client_id: c.client_secret for c in ensure_demo(srv.services)}
         secret = creds["bench-client"]
         with srv.client() as http:

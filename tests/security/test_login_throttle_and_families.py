@@ -13,30 +13,30 @@ from credo.keys.clock import FrozenClock
 from credo.management.demo import ensure_demo
 from credo.management.realms import update_settings
 from credo.management.users import create_user
-from tests.agents_support import (
+from tests.conftest import SQL_BACKENDS
+from tests.factories import (
     PASSWORD,
     USERNAME,
     Party,
-    assert_error,
+    assert_oauth_error,
     exchange,
     on_behalf_setup,
     password_token,
 )
-from tests.conftest import SQL_BACKENDS
-from tests.support import LiveServer, live_server, make_storage
+from tests.support import Server, in_process_server, make_storage
 
 
 @pytest.fixture(params=SQL_BACKENDS)
-def frozen(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[LiveServer, FrozenClock]]:
+def frozen(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Server, FrozenClock]]:
     clock = FrozenClock(int(time.time()))
-    with make_storage(request.param, tmp_path) as storage, live_server(storage, tmp_path, clock=clock) as srv:
+    with make_storage(request.param, tmp_path) as storage, in_process_server(storage, tmp_path, clock=clock) as srv:
         ensure_demo(srv.services)
         yield srv, clock
 
 
 # --- 1. failed password logins are throttled per (realm, username, source address) ------------------
 
-def test_failed_logins_are_throttled(frozen: tuple[LiveServer, FrozenClock]) -> None:
+def test_failed_logins_are_throttled(frozen: tuple[Server, FrozenClock]) -> None:
     srv, clock = frozen
     _, app = on_behalf_setup(srv.services)
     create_user(srv.services, "alpha", "other.user", "other-password")
@@ -44,19 +44,19 @@ def test_failed_logins_are_throttled(frozen: tuple[LiveServer, FrozenClock]) -> 
     limit = srv.services.login_throttle.limit
     with srv.client() as http:
         for _ in range(limit):
-            assert_error(password_token(http, base, app, password="wrong-password"), 400, "invalid_grant")
+            assert_oauth_error(password_token(http, base, app, password="wrong-password"), 400, "invalid_grant")
         blocked = password_token(http, base, app)  # the right password does not help while throttled
-        assert_error(blocked, 429, "too_many_requests")
+        assert_oauth_error(blocked, 429, "too_many_requests")
         assert 1 <= int(blocked.headers["retry-after"]) <= srv.services.login_throttle.window
         # Another user from the same address, and the same user from another address, are not affected.
         assert password_token(http, base, app, username="other.user", password="other-password").status_code == 200
-        with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=10) as other:
+        with srv.client(source="127.0.0.2") as other:
             assert password_token(other, base, app).status_code == 200
         clock.advance(srv.services.login_throttle.window)
         assert password_token(http, base, app).status_code == 200
 
 
-def test_unknown_and_inactive_users_count_and_look_alike(frozen: tuple[LiveServer, FrozenClock]) -> None:
+def test_unknown_and_inactive_users_count_and_look_alike(frozen: tuple[Server, FrozenClock]) -> None:
     srv, _ = frozen
     _, app = on_behalf_setup(srv.services)
     create_user(srv.services, "alpha", "inactive.user", "inactive-password", active=False)
@@ -67,15 +67,15 @@ def test_unknown_and_inactive_users_count_and_look_alike(frozen: tuple[LiveServe
         answers += [password_token(http, base, app, username="inactive.user", password="inactive-password")
                     for _ in range(limit)]
         for r in answers:
-            assert_error(r, 400, "invalid_grant")
+            assert_oauth_error(r, 400, "invalid_grant")
         assert len({r.text for r in answers}) == 1
-        assert_error(password_token(http, base, app, username="nobody", password=PASSWORD), 429, "too_many_requests")
+        assert_oauth_error(password_token(http, base, app, username="nobody", password=PASSWORD), 429, "too_many_requests")
         r = password_token(http, base, app, username="inactive.user", password="inactive-password")
-        assert_error(r, 429, "too_many_requests")
+        assert_oauth_error(r, 429, "too_many_requests")
         assert password_token(http, base, app, username=USERNAME).status_code == 200
 
 
-def test_successful_logins_do_not_count(frozen: tuple[LiveServer, FrozenClock]) -> None:
+def test_successful_logins_do_not_count(frozen: tuple[Server, FrozenClock]) -> None:
     srv, _ = frozen
     _, app = on_behalf_setup(srv.services)
     base = srv.realm_url("alpha")
@@ -97,7 +97,7 @@ def _active(http: httpx.Client, base: str, app: Party, access_token: str) -> boo
 
 
 @pytest.mark.parametrize("token_format", ["stateless", "stateful"])
-def test_replay_deactivates_the_family_access_tokens(frozen: tuple[LiveServer, FrozenClock], token_format: str) -> None:
+def test_replay_deactivates_the_family_access_tokens(frozen: tuple[Server, FrozenClock], token_format: str) -> None:
     srv, _ = frozen
     _, app = on_behalf_setup(srv.services)
     update_settings(srv.services, "alpha", {"token_format": token_format})
@@ -108,17 +108,17 @@ def test_replay_deactivates_the_family_access_tokens(frozen: tuple[LiveServer, F
         bystander = password_token(http, base, app).json()  # another family of the same user and client
         assert (login["access_token"].count(".") == 2) == (token_format == "stateless")
         assert _active(http, base, app, login["access_token"]) and _active(http, base, app, rotated["access_token"])
-        assert_error(_refresh(http, base, app, login["refresh_token"]), 400, "invalid_grant")  # replay
+        assert_oauth_error(_refresh(http, base, app, login["refresh_token"]), 400, "invalid_grant")  # replay
         assert not _active(http, base, app, login["access_token"])
         assert not _active(http, base, app, rotated["access_token"])
         info = http.get(f"{base}/tokeninfo", headers={"authorization": f"Bearer {rotated['access_token']}"})
-        assert_error(info, 401, "invalid_token")
-        assert_error(_refresh(http, base, app, rotated["refresh_token"]), 400, "invalid_grant")
+        assert_oauth_error(info, 401, "invalid_token")
+        assert_oauth_error(_refresh(http, base, app, rotated["refresh_token"]), 400, "invalid_grant")
         assert _active(http, base, app, bystander["access_token"])
         assert _refresh(http, base, app, bystander["refresh_token"]).status_code == 200
 
 
-def test_revoking_a_refresh_token_deactivates_its_access_tokens(frozen: tuple[LiveServer, FrozenClock]) -> None:
+def test_revoking_a_refresh_token_deactivates_its_access_tokens(frozen: tuple[Server, FrozenClock]) -> None:
     srv, _ = frozen
     _, app = on_behalf_setup(srv.services)
     base = srv.realm_url("alpha")
@@ -134,7 +134,7 @@ def test_revoking_a_refresh_token_deactivates_its_access_tokens(frozen: tuple[Li
 
 
 @pytest.mark.parametrize("stateless", [True, False])
-def test_exchanged_tokens_die_with_the_family(frozen: tuple[LiveServer, FrozenClock], stateless: bool) -> None:
+def test_exchanged_tokens_die_with_the_family(frozen: tuple[Server, FrozenClock], stateless: bool) -> None:
     srv, _ = frozen
     agent, app = on_behalf_setup(srv.services, stateless=stateless)
     base = srv.realm_url("alpha")
@@ -146,5 +146,5 @@ def test_exchanged_tokens_die_with_the_family(frozen: tuple[LiveServer, FrozenCl
         assert (delegated.count(".") == 2) == stateless
         assert _active(http, base, app, delegated)
         _refresh(http, base, app, login["refresh_token"])
-        assert_error(_refresh(http, base, app, login["refresh_token"]), 400, "invalid_grant")  # replay
+        assert_oauth_error(_refresh(http, base, app, login["refresh_token"]), 400, "invalid_grant")  # replay
         assert not _active(http, base, app, delegated)

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from tests.dcr_support import SEED_BODY, access_token, iat_client, settings
-from tests.support import LiveServer
+from tests.factories import SEED_BODY, access_token, iat_client, realm_settings
+from tests.support import Server
 
 
 def _race(n: int, call: Callable[[httpx.Client, int], httpx.Response]) -> list[httpx.Response]:
@@ -30,9 +30,9 @@ def _race(n: int, call: Callable[[httpx.Client, int], httpx.Response]) -> list[h
     return results
 
 
-def test_one_initial_access_token_one_client(server: LiveServer, demo: dict[str, str]) -> None:
+def test_one_initial_access_token_one_client(server: Server, demo: dict[str, str]) -> None:
     base = server.realm_url()
-    settings(server.services, allow_open_registration=False)
+    realm_settings(server.services, allow_open_registration=False)
     cid, secret = iat_client(server.services)
     with server.client() as http:
         token = access_token(http, base, cid, secret)
@@ -44,7 +44,7 @@ def test_one_initial_access_token_one_client(server: LiveServer, demo: dict[str,
     assert server.services.storage.clients.count("alpha", dynamic=True) == 1
 
 
-def test_two_puts_one_token(server: LiveServer, demo: dict[str, str]) -> None:
+def test_two_puts_one_token(server: Server, demo: dict[str, str]) -> None:
     base = server.realm_url()
     with server.client() as http:
         reg = http.post(f"{base}/register", json=SEED_BODY).json()

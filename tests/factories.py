@@ -1,16 +1,80 @@
-"""The administrator set-ups of the two AI-agent seeds, made through the management use cases."""
+"""What tests make and check, in one place: realms and their settings, clients, agents and their policies,
+users, tokens (over HTTP), signing keys and signed JWTs, and the one check of an OAuth error answer.
+
+Everything here goes through the management use cases or the public HTTP endpoints, as an administrator
+or a client would."""
 
 from __future__ import annotations
 
+import json
+import time
+import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
 
 from credo.domain.settings import GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_REFRESH_TOKEN, GRANT_TOKEN_EXCHANGE
 from credo.management.agents import create_agent, put_policy
 from credo.management.applications import create_application
+from credo.management.clients import create_client
+from credo.management.demo import ensure_demo
+from credo.management.realms import update_settings
 from credo.management.users import create_user
 from credo.oauth.services import Services
+
+# --- the one check of an OAuth error answer -------------------------------------------------------------
+
+
+def assert_oauth_error(r: httpx.Response, status: int, error: str, field: str | None = None) -> None:
+    """`r` is the refusal `error` with `status`: a JSON body with the error code and a description, never
+    cached. `field` (admin API) is the request field the description names first."""
+    assert r.status_code == status, (r.status_code, r.text)
+    assert r.headers["content-type"].startswith("application/json"), r.headers
+    body = r.json()
+    assert body["error"] == error, body
+    assert isinstance(body.get("error_description"), str) and body["error_description"], body
+    assert r.headers["cache-control"] == "no-store", r.headers
+    if field is not None:
+        assert body.get("field") == field, body
+        assert body["error_description"].startswith(f"{field}:"), body
+
+
+# --- realms and clients ---------------------------------------------------------------------------------
+
+
+def demo_secrets(services: Services) -> dict[str, str]:
+    """The demo realms and clients (idempotent); returns {client_id: secret} of the demo clients."""
+    return {c.client_id: c.client_secret for c in ensure_demo(services)}
+
+
+def realm_settings(services: Services, realm: str = "alpha", **changes: Any) -> None:
+    """Change provider settings of `realm` as an administrator would."""
+    update_settings(services, realm, changes)
+
+
+def iat_client(services: Services, realm: str = "alpha", scopes: tuple[str, ...] = ("dcr_register",)) -> tuple[str, str]:
+    """A client that may obtain initial access tokens (client credentials with `dcr_register`)."""
+    client_id = f"iat-{uuid.uuid4().hex[:8]}"
+    _, secret = create_client(services, realm, client_id, scopes=scopes, auth_method="client_secret_post")
+    assert secret is not None
+    return client_id, secret
+
+
+# A registration body most dynamic client registration tests start from.
+SEED_BODY: dict[str, Any] = {
+    "grant_types": ["client_credentials"],
+    "response_types": ["token"],
+    "redirect_uris": ["https://example.com/callback"],
+    "scopes": ["data-read", "data-write"],
+    "client_name": "Retail Chatbot",
+    "token_endpoint_auth_method": "client_secret_post",
+}
+
+# --- agents, applications and users (the two AI-agent seeds) --------------------------------------------
 
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 USER_ID = "2199ef22-7927-4ecf-8345-ee58df8f6328"
@@ -61,6 +125,9 @@ def on_behalf_setup(services: Services, realm: str = "alpha", *, stateless: bool
     return Party("digital-assistant-ai-agent", AGENT_SECRET), Party("digital-assistant-web-app", APP_SECRET)
 
 
+# --- tokens, over HTTP ----------------------------------------------------------------------------------
+
+
 def token(http: httpx.Client, base: str, **data: str) -> httpx.Response:
     return http.post(f"{base}/access_token", data=data)
 
@@ -76,6 +143,16 @@ def cc_token(http: httpx.Client, base: str, agent: Party, scope: str = "monitor-
     return str(r.json()["access_token"])
 
 
+def access_token(http: httpx.Client, base: str, client_id: str, secret: str, scope: str | None = None) -> str:
+    """A client credentials access token of `client_id` (asserted to be granted)."""
+    data = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    if scope:
+        data["scope"] = scope
+    r = http.post(f"{base}/access_token", data=data)
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])
+
+
 def exchange(http: httpx.Client, base: str, agent: Party, subject_token: str, audience: str | None,
              scope: str | None = None, **extra: str) -> httpx.Response:
     data = {"grant_type": GRANT_TOKEN_EXCHANGE, "subject_token": subject_token,
@@ -87,7 +164,26 @@ def exchange(http: httpx.Client, base: str, agent: Party, subject_token: str, au
     return http.post(f"{base}/access_token", data=data)
 
 
-def assert_error(r: httpx.Response, status: int, error: str) -> None:
-    assert r.status_code == status, r.text
-    assert r.json()["error"] == error, r.text
-    assert r.headers["cache-control"] == "no-store"
+# --- keys and signed JWTs -------------------------------------------------------------------------------
+
+
+class Signer:
+    """An EC P-256 key with its public JWK Set, to sign software statements and request bodies."""
+
+    def __init__(self, kid: str | None = None) -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.kid = kid or uuid.uuid4().hex[:8]
+        jwk = json.loads(ECAlgorithm.to_jwk(self.key.public_key()))
+        jwk.update({"kid": self.kid, "alg": "ES256", "use": "sig"})
+        self.jwks = {"keys": [jwk]}
+
+    def sign(self, claims: dict[str, Any], headers: dict[str, Any] | None = None) -> str:
+        return jwt.encode(claims, self.key, algorithm="ES256", headers={"kid": self.kid, **(headers or {})})
+
+
+def unsigned(claims: dict[str, Any]) -> str:
+    return jwt.encode(claims, None, algorithm="none")  # type: ignore[arg-type]
+
+
+def now() -> int:
+    return int(time.time())
