@@ -16,6 +16,7 @@ from tests.support import (
     InProcessServer,
     LiveServer,
     Server,
+    drop_emptied_databases,
     in_process_server,
     live_server,
     make_storage,
@@ -23,6 +24,10 @@ from tests.support import (
 )
 
 PG_SKIP = postgres_reachable()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    drop_emptied_databases()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -69,6 +74,22 @@ def sqlite_server(tmp_path: Path) -> Iterator[InProcessServer]:
     """Credo on SQLite only, called in process (for tests whose logic does not depend on the backend)."""
     with make_storage("sqlite", tmp_path) as storage, in_process_server(storage, tmp_path) as srv:
         yield srv
+
+
+@pytest.fixture
+def frozen(clock: FrozenClock, tmp_path: Path) -> Iterator[tuple[InProcessServer, FrozenClock]]:
+    """Credo on SQLite with the demo realms whose time is the `clock` fixture: (server, clock)."""
+    with make_storage("sqlite", tmp_path) as storage, in_process_server(storage, tmp_path, clock=clock) as srv:
+        demo_secrets(srv.services)
+        yield srv, clock
+
+
+@pytest.fixture
+def frozen_sql(clock: FrozenClock, sql_storage: Storage, tmp_path: Path) -> Iterator[tuple[InProcessServer, FrozenClock]]:
+    """As `frozen`, on SQLite and on PostgreSQL."""
+    with in_process_server(sql_storage, tmp_path, clock=clock) as srv:
+        demo_secrets(srv.services)
+        yield srv, clock
 
 
 @pytest.fixture

@@ -43,17 +43,12 @@ def postgres_reachable() -> str | None:
 
 @contextmanager
 def postgres_database() -> Iterator[str]:
-    """A fresh, uniquely named PostgreSQL database, dropped afterwards."""
-    import psycopg
-
-    name = f"credo_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    """A fresh, empty, uniquely named PostgreSQL database, dropped afterwards."""
+    name = _create_database()
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        yield _url(name)
     finally:
-        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(name)
 
 
 @contextmanager
@@ -80,7 +75,7 @@ def make_storage(kind: str, tmp_path: Path) -> Iterator[Storage]:
         finally:
             storage.close()
         return
-    with postgres_database() as url:
+    with migrated_postgres_database() as url:
         engine = make_engine(url)
         upgrade(engine)
         storage = SqlStorage(engine)
@@ -88,6 +83,108 @@ def make_storage(kind: str, tmp_path: Path) -> Iterator[Storage]:
             yield storage
         finally:
             storage.close()
+
+
+# Migrated PostgreSQL databases that earlier tests used and that were emptied since: creating and
+# migrating a database takes far longer than emptying one. Each test still gets a database of its own,
+# holding exactly what the migrations left in it.
+_EMPTIED: list[str] = []
+_MIGRATED_ROWS: dict[str, list[tuple[str, list[str], list[tuple[Any, ...]]]]] = {}  # rows the migrations insert
+
+
+@contextmanager
+def migrated_postgres_database() -> Iterator[str]:
+    """The URL of a migrated PostgreSQL database for this caller alone, as it is after the migrations."""
+    import psycopg
+
+    if _EMPTIED:
+        name = _EMPTIED.pop()
+    else:
+        name = _create_database()
+        engine = make_engine(_url(name))
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
+        with psycopg.connect(_dsn(name)) as conn:
+            _MIGRATED_ROWS[name] = [(table, *_rows(conn, table)) for table in _tables(conn)]
+    try:
+        yield _url(name)
+    finally:
+        if _empty(name):
+            _EMPTIED.append(name)
+        else:
+            _drop_database(name)
+
+
+def drop_emptied_databases() -> None:
+    while _EMPTIED:
+        _drop_database(_EMPTIED.pop())
+
+
+def _dsn(name: str) -> str:
+    return f"host=127.0.0.1 port=5432 user=postgres dbname={name}"
+
+
+def _url(name: str) -> str:
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def _tables(conn: Any) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]
+
+
+def _rows(conn: Any, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    from psycopg import sql
+
+    cur = conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(table)))
+    return [d.name for d in cur.description], cur.fetchall()
+
+
+def _empty(name: str) -> bool:
+    """Bring a used database back to what the migrations left (False if that cannot be done: drop it)."""
+    import psycopg
+    from psycopg import sql
+
+    try:
+        with psycopg.connect(_dsn(name), autocommit=True) as conn:
+            # Nothing of the finished test may still hold a connection (or a lock) here.
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            conn.execute("SET lock_timeout = '5s'")
+            seeded = _MIGRATED_ROWS[name]
+            if _tables(conn) != [table for table, _, _ in seeded]:
+                return False
+            with conn.transaction():  # rows, not files: DELETE is many times faster than TRUNCATE on tiny tables
+                conn.execute("SET LOCAL session_replication_role = replica")  # no foreign-key order to follow
+                for table, columns, rows in seeded:
+                    conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
+                    if rows:
+                        insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)),
+                            sql.SQL(", ").join(sql.Placeholder() * len(columns)))
+                        conn.cursor().executemany(insert, rows)
+                conn.execute("SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false) "
+                             "FROM pg_sequences WHERE schemaname = 'public'")
+        return True
+    except psycopg.Error:
+        return False
+
+
+def _create_database() -> str:
+    import psycopg
+
+    name = f"credo_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def _drop_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_settings(tmp_path: Path, **overrides: Any) -> Settings:

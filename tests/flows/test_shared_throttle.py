@@ -4,7 +4,6 @@ server started later (a restart) still refuses, and the window's end lets the cl
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -46,10 +45,10 @@ class Shared:
 
 
 @pytest.fixture(params=SQL_BACKENDS)
-def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shared]:
+def shared(request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> Iterator[Shared]:
     with ExitStack() as stack:
         url = stack.enter_context(shared_database_url(request.param, tmp_path))
-        yield Shared(url, FrozenClock(int(time.time())), tmp_path, stack)
+        yield Shared(url, clock, tmp_path, stack)
 
 
 def _assert_throttled(r: httpx.Response, window: int = 60) -> None:

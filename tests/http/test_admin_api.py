@@ -4,7 +4,6 @@ that names the field and changes nothing, and every response checked against the
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from credo.keys.clock import FrozenClock
 from credo.management.export import export_realm
 from tests.factories import assert_oauth_error
 from tests.http.admin_support import ADMIN, ALL_OPERATIONS, DOC, PASSWORD, Admin, check
-from tests.support import Server, in_process_server, make_storage
+from tests.support import Server
 
 TX = "urn:ietf:params:oauth:grant-type:token-exchange"
 
@@ -69,16 +68,15 @@ def test_token_endpoint_refuses_bad_credentials(sqlite_server: Server) -> None:
     assert len(denied) == 2 and all(PASSWORD not in str(e) for e in denied)
 
 
-def test_admin_token_expires_after_an_hour(tmp_path: Path) -> None:
-    clock = FrozenClock()
-    with make_storage("sqlite", tmp_path) as storage, in_process_server(storage, tmp_path, clock=clock) as srv:
-        admin = Admin(srv)
-        assert admin("GET", "/realms").status_code == 200
-        clock.advance(3599)
-        assert admin("GET", "/realms").status_code == 200
-        clock.advance(2)
-        assert_oauth_error(admin("GET", "/realms"), 401, "invalid_token")
-        admin.close()
+def test_admin_token_expires_after_an_hour(frozen: tuple[Server, FrozenClock]) -> None:
+    srv, clock = frozen
+    admin = Admin(srv)
+    assert admin("GET", "/realms").status_code == 200
+    clock.advance(3599)
+    assert admin("GET", "/realms").status_code == 200
+    clock.advance(2)
+    assert_oauth_error(admin("GET", "/realms"), 401, "invalid_token")
+    admin.close()
 
 
 def _login_csrf(http: Any) -> str:

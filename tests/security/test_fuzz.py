@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 from credo.http.openapi_public import spec_bytes
 from credo.management.clients import create_client
 from credo.management.demo import ensure_demo
-from tests.support import Server, in_process_server, make_storage
+from tests.support import Server, live_server, make_storage
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 SPEC = Path(__file__).resolve().parents[2] / "src" / "credo" / "http" / "openapi_public.json"
@@ -48,8 +48,9 @@ class Target:
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    # A live server: schemathesis sends its cases with its own HTTP client (requests) over a socket.
     tmp = tmp_path_factory.mktemp("fuzz")
-    with make_storage("sqlite", tmp) as storage, in_process_server(storage, tmp) as srv:
+    with make_storage("sqlite", tmp) as storage, live_server(storage, tmp) as srv:
         ensure_demo(srv.services)
         _, secret = create_client(srv.services, "alpha", "fuzz-basic", scopes=("data-read",),
                                   auth_method="client_secret_basic")

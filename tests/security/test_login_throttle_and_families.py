@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import pytest
 
 from credo.keys.clock import FrozenClock
-from credo.management.demo import ensure_demo
 from credo.management.realms import update_settings
 from credo.management.users import create_user
-from tests.conftest import SQL_BACKENDS
 from tests.factories import (
     PASSWORD,
     USERNAME,
@@ -23,21 +17,12 @@ from tests.factories import (
     on_behalf_setup,
     password_token,
 )
-from tests.support import Server, in_process_server, make_storage
-
-
-@pytest.fixture(params=SQL_BACKENDS)
-def frozen(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Server, FrozenClock]]:
-    clock = FrozenClock(int(time.time()))
-    with make_storage(request.param, tmp_path) as storage, in_process_server(storage, tmp_path, clock=clock) as srv:
-        ensure_demo(srv.services)
-        yield srv, clock
-
+from tests.support import Server
 
 # --- 1. failed password logins are throttled per (realm, username, source address) ------------------
 
-def test_failed_logins_are_throttled(frozen: tuple[Server, FrozenClock]) -> None:
-    srv, clock = frozen
+def test_failed_logins_are_throttled(frozen_sql: tuple[Server, FrozenClock]) -> None:
+    srv, clock = frozen_sql
     _, app = on_behalf_setup(srv.services)
     create_user(srv.services, "alpha", "other.user", "other-password")
     base = srv.realm_url("alpha")
@@ -56,8 +41,8 @@ def test_failed_logins_are_throttled(frozen: tuple[Server, FrozenClock]) -> None
         assert password_token(http, base, app).status_code == 200
 
 
-def test_unknown_and_inactive_users_count_and_look_alike(frozen: tuple[Server, FrozenClock]) -> None:
-    srv, _ = frozen
+def test_unknown_and_inactive_users_count_and_look_alike(frozen_sql: tuple[Server, FrozenClock]) -> None:
+    srv, _ = frozen_sql
     _, app = on_behalf_setup(srv.services)
     create_user(srv.services, "alpha", "inactive.user", "inactive-password", active=False)
     base = srv.realm_url("alpha")
@@ -75,8 +60,8 @@ def test_unknown_and_inactive_users_count_and_look_alike(frozen: tuple[Server, F
         assert password_token(http, base, app, username=USERNAME).status_code == 200
 
 
-def test_successful_logins_do_not_count(frozen: tuple[Server, FrozenClock]) -> None:
-    srv, _ = frozen
+def test_successful_logins_do_not_count(frozen_sql: tuple[Server, FrozenClock]) -> None:
+    srv, _ = frozen_sql
     _, app = on_behalf_setup(srv.services)
     base = srv.realm_url("alpha")
     with srv.client() as http:
@@ -97,8 +82,8 @@ def _active(http: httpx.Client, base: str, app: Party, access_token: str) -> boo
 
 
 @pytest.mark.parametrize("token_format", ["stateless", "stateful"])
-def test_replay_deactivates_the_family_access_tokens(frozen: tuple[Server, FrozenClock], token_format: str) -> None:
-    srv, _ = frozen
+def test_replay_deactivates_the_family_access_tokens(frozen_sql: tuple[Server, FrozenClock], token_format: str) -> None:
+    srv, _ = frozen_sql
     _, app = on_behalf_setup(srv.services)
     update_settings(srv.services, "alpha", {"token_format": token_format})
     base = srv.realm_url("alpha")
@@ -118,8 +103,8 @@ def test_replay_deactivates_the_family_access_tokens(frozen: tuple[Server, Froze
         assert _refresh(http, base, app, bystander["refresh_token"]).status_code == 200
 
 
-def test_revoking_a_refresh_token_deactivates_its_access_tokens(frozen: tuple[Server, FrozenClock]) -> None:
-    srv, _ = frozen
+def test_revoking_a_refresh_token_deactivates_its_access_tokens(frozen_sql: tuple[Server, FrozenClock]) -> None:
+    srv, _ = frozen_sql
     _, app = on_behalf_setup(srv.services)
     base = srv.realm_url("alpha")
     with srv.client() as http:
@@ -134,8 +119,8 @@ def test_revoking_a_refresh_token_deactivates_its_access_tokens(frozen: tuple[Se
 
 
 @pytest.mark.parametrize("stateless", [True, False])
-def test_exchanged_tokens_die_with_the_family(frozen: tuple[Server, FrozenClock], stateless: bool) -> None:
-    srv, _ = frozen
+def test_exchanged_tokens_die_with_the_family(frozen_sql: tuple[Server, FrozenClock], stateless: bool) -> None:
+    srv, _ = frozen_sql
     agent, app = on_behalf_setup(srv.services, stateless=stateless)
     base = srv.realm_url("alpha")
     with srv.client() as http:

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from credo.domain.settings import GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD
 from credo.keys.clock import FrozenClock
 from credo.management.applications import create_application, update_application
-from credo.management.demo import ensure_demo
 from credo.management.users import create_user, update_user
 from tests.factories import (
     APP_SECRET,
@@ -24,7 +17,7 @@ from tests.factories import (
     password_token,
     token,
 )
-from tests.support import Server, in_process_server, make_storage
+from tests.support import Server
 
 APP = "digital-assistant-web-app"
 
@@ -142,14 +135,6 @@ def test_refresh_token_of_another_client_revocation_and_user(sqlite_server: Serv
         last = password_token(http, base, app).json()["refresh_token"]
         update_user(s, "alpha", USER_ID, active=False)
         assert_oauth_error(_refresh(http, base, app, last), 400, "invalid_grant")
-
-
-@pytest.fixture
-def frozen(tmp_path: Path) -> Iterator[tuple[Server, FrozenClock]]:
-    clock = FrozenClock(int(time.time()))
-    with make_storage("sqlite", tmp_path) as storage, in_process_server(storage, tmp_path, clock=clock) as srv:
-        ensure_demo(srv.services)
-        yield srv, clock
 
 
 def test_refresh_token_expires(frozen: tuple[Server, FrozenClock]) -> None:

@@ -3,17 +3,12 @@ bodies, the registration policy and the rate limit; each refusal with its exact 
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import jwt
-import pytest
 
 from credo.keys.clock import FrozenClock
-from credo.management.demo import ensure_demo
 from tests.factories import (
     SEED_BODY,
     Signer,
@@ -24,16 +19,7 @@ from tests.factories import (
     realm_settings,
     unsigned,
 )
-from tests.support import Server, in_process_server, make_storage
-
-
-@pytest.fixture
-def frozen(tmp_path: Path) -> Iterator[tuple[Server, FrozenClock]]:
-    clock = FrozenClock(int(time.time()))
-    with make_storage("sqlite", tmp_path) as storage, in_process_server(storage, tmp_path, clock=clock) as srv:
-        ensure_demo(srv.services)
-        yield srv, clock
-
+from tests.support import Server
 
 # --- initial access token ---------------------------------------------------------------------
 

@@ -3,10 +3,6 @@ of the one error table in docs/agents.md, and every decision is audited."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -15,7 +11,6 @@ from credo.domain.settings import GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE
 from credo.keys.clock import FrozenClock
 from credo.management.agents import create_agent, delete_agent, put_policy, set_agent_enabled, update_agent
 from credo.management.applications import create_application, delete_application, update_application
-from credo.management.demo import ensure_demo
 from credo.management.groups import put_group
 from credo.management.realms import update_settings
 from credo.management.users import create_user, delete_user, update_user
@@ -35,7 +30,7 @@ from tests.factories import (
     on_behalf_setup,
     password_token,
 )
-from tests.support import Server, in_process_server, make_storage
+from tests.support import Server
 
 JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 
@@ -385,14 +380,6 @@ def test_may_act(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
 
 
 # --- time --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def frozen(tmp_path: Path) -> Iterator[tuple[Server, FrozenClock]]:
-    clock = FrozenClock(int(time.time()))
-    with make_storage("sqlite", tmp_path) as storage, in_process_server(storage, tmp_path, clock=clock) as srv:
-        ensure_demo(srv.services)
-        yield srv, clock
 
 
 @pytest.mark.parametrize("stateless", [True, False], ids=["jwt", "opaque"])
