@@ -54,6 +54,7 @@ class Console:
         return str(found.inner_text())
 
 
+# A live server: the console is driven by a real browser.
 @pytest.fixture
 def console(browser: Any, live_sqlite_server: LiveServer) -> Iterator[Console]:
     create_admin(live_sqlite_server.services, ADMIN, PASSWORD)

@@ -25,6 +25,7 @@ def _validated(body: dict[str, Any]) -> None:
     claims.validate()
 
 
+# A live server: authlib's OAuth2Client opens its own connections (it is the client under test).
 def test_authlib_register_use_read_update_delete(live_sql_server: LiveServer, live_sql_demo: dict[str, str]) -> None:
     base = live_sql_server.realm_url("alpha")
     with OAuth2Client(timeout=10) as anonymous:

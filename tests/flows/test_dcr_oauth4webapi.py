@@ -27,6 +27,7 @@ def _ready() -> str | None:
     return None
 
 
+# A live server: the client is oauth4webapi in a node process.
 def test_oauth4webapi_register_token_read_delete(live_sqlite_server: LiveServer, live_sqlite_demo: dict[str, str]) -> None:
     reason = _ready()
     if reason:

@@ -21,6 +21,7 @@ def _run(realm_url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["bash", str(SCRIPT), realm_url], capture_output=True, text=True, timeout=120, check=False)
 
 
+# Live servers: the walkthrough is a shell script that talks to the server with curl.
 def test_walkthrough_passes(live_sql_server: LiveServer, live_sql_demo: dict[str, str]) -> None:
     for realm in ("alpha", "bravo"):
         done = _run(live_sql_server.realm_url(realm))

@@ -18,6 +18,7 @@ from tests.support import MASTER_KEY, LiveServer
 DOC = Path(__file__).resolve().parents[2] / "docs" / "walkthroughs.md"
 
 
+# A live server: the documented blocks run in bash, with curl and the command line.
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the walkthroughs use curl")
 def test_walkthrough_blocks_run(live_sqlite_server: LiveServer, live_sqlite_demo: dict[str, str], tmp_path: Path) -> None:
     from credo.management.agent_demo import ensure_agent_demo
