@@ -137,10 +137,39 @@ def password_token(http: httpx.Client, base: str, app: Party, scope: str = "open
     return token(http, base, grant_type="password", username=username, password=password, scope=scope, **app.auth)
 
 
+def refresh(http: httpx.Client, base: str, app: Party, value: str, scope: str | None = None) -> httpx.Response:
+    data = {"grant_type": "refresh_token", "refresh_token": value, **app.auth}
+    if scope is not None:
+        data["scope"] = scope
+    return http.post(f"{base}/access_token", data=data)
+
+
+def user_access_token(server: Any, app: Party, realm: str = "alpha") -> str:
+    """An access token of the seed's user, obtained by `app` with the password grant on `server`."""
+    with server.client() as http:
+        r = password_token(http, server.realm_url(realm), app)
+        assert r.status_code == 200, r.text
+        return str(r.json()["access_token"])
+
+
 def cc_token(http: httpx.Client, base: str, agent: Party, scope: str = "monitor-system") -> str:
     r = token(http, base, grant_type="client_credentials", scope=scope, **agent.auth)
     assert r.status_code == 200, r.text
     return str(r.json()["access_token"])
+
+
+def client_credentials(http: httpx.Client, base: str, client_id: str, secret: str,
+                       scope: str = "data-read") -> httpx.Response:
+    """The token endpoint's answer to a client credentials request (secret in the body)."""
+    return token(http, base, grant_type="client_credentials", client_id=client_id, client_secret=secret, scope=scope)
+
+
+def register(http: httpx.Client, base: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Register a client dynamically (open registration; SEED_BODY unless told); returns the 201 body."""
+    r = http.post(f"{base}/register", json=SEED_BODY if body is None else body)
+    assert r.status_code == 201, r.text
+    assert r.headers["cache-control"] == "no-store"
+    return dict(r.json())
 
 
 def access_token(http: httpx.Client, base: str, client_id: str, secret: str, scope: str | None = None) -> str:

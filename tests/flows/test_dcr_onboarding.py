@@ -3,17 +3,8 @@ and the RFC 7592 life cycle of the registered client, on SQLite and PostgreSQL."
 
 from __future__ import annotations
 
-from typing import Any
-
-from tests.factories import SEED_BODY, assert_oauth_error
+from tests.factories import SEED_BODY, assert_oauth_error, register
 from tests.support import Server
-
-
-def _register(http: Any, base: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    r = http.post(f"{base}/register", json=body or SEED_BODY)
-    assert r.status_code == 201, r.text
-    assert r.headers["cache-control"] == "no-store"
-    return dict(r.json())
 
 
 def test_seed_register_token_introspect(server: Server, demo: dict[str, str]) -> None:
@@ -23,7 +14,7 @@ def test_seed_register_token_introspect(server: Server, demo: dict[str, str]) ->
         assert conf["registration_endpoint"] == f"{base}/register"
         assert {"data-read", "data-write"} <= set(conf["scopes_supported"])
 
-        reg = _register(http, conf["registration_endpoint"].removesuffix("/register"))
+        reg = register(http, conf["registration_endpoint"].removesuffix("/register"))
         assert len(reg["client_id"]) == 36 and reg["client_secret"]
         assert reg["grant_types"] == ["client_credentials"] and reg["response_types"] == ["token"]
         assert reg["redirect_uris"] == ["https://example.com/callback"]
@@ -56,7 +47,7 @@ def test_seed_register_token_introspect(server: Server, demo: dict[str, str]) ->
 def test_lifecycle_read_update_delete_with_rotation(server: Server, demo: dict[str, str]) -> None:
     base = server.realm_url("alpha")
     with server.client() as http:
-        reg = _register(http, base)
+        reg = register(http, base)
         cid, secret, rat0 = reg["client_id"], reg["client_secret"], reg["registration_access_token"]
         uri = reg["registration_client_uri"]
 

@@ -25,7 +25,7 @@ from credo.storage.sql.engine import make_engine
 from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
 from tests.conftest import SQL_BACKENDS
-from tests.factories import USER_ID, exchange, on_behalf_setup, password_token
+from tests.factories import USER_ID, client_credentials, exchange, on_behalf_setup, password_token
 from tests.support import Server, in_process_server, shared_database_url
 
 
@@ -45,14 +45,9 @@ def twins(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Serv
         yield servers[0], servers[1]
 
 
-def _cc(http: httpx.Client, base: str, client_id: str, secret: str) -> httpx.Response:
-    return http.post(f"{base}/access_token", data={"grant_type": "client_credentials", "client_id": client_id,
-                                                   "client_secret": secret, "scope": "data-read"})
-
-
 def _warm(http: httpx.Client, base: str, secret: str) -> str:
     """Fill B's caches (realm, client, verified signature) and return a token B considers active."""
-    r = _cc(http, base, "bench-client", secret)
+    r = client_credentials(http, base, "bench-client", secret)
     assert r.status_code == 200, r.text
     token = r.json()["access_token"]
     auth = {"client_id": "bench-client", "client_secret": secret}
@@ -66,19 +61,19 @@ def test_disable_and_delete_take_effect_at_once_in_the_other_process(twins: tupl
     base = b.realm_url("alpha")
     with b.client() as http:
         token = _warm(http, base, creds["bench-client"])
-        other = _cc(http, base, "demo-client", creds["demo-client"]).json()["access_token"]
+        other = client_credentials(http, base, "demo-client", creds["demo-client"]).json()["access_token"]
 
         update_client(a.services, "alpha", "bench-client", {"enabled": False})
-        r = _cc(http, base, "bench-client", creds["bench-client"])
+        r = client_credentials(http, base, "bench-client", creds["bench-client"])
         assert (r.status_code, r.json()["error"]) == (401, "invalid_client")
         auth = {"client_id": "demo-client", "client_secret": creds["demo-client"]}
         assert http.post(f"{base}/introspect", data={"token": token, **auth}).json() == {"active": False}
 
         update_client(a.services, "alpha", "bench-client", {"enabled": True})
-        assert _cc(http, base, "bench-client", creds["bench-client"]).status_code == 200
+        assert client_credentials(http, base, "bench-client", creds["bench-client"]).status_code == 200
 
         delete_client(a.services, "alpha", "demo-client")
-        r = _cc(http, base, "demo-client", creds["demo-client"])
+        r = client_credentials(http, base, "demo-client", creds["demo-client"])
         assert (r.status_code, r.json()["error"]) == (401, "invalid_client")
         auth = {"client_id": "bench-client", "client_secret": creds["bench-client"]}
         assert http.post(f"{base}/introspect", data={"token": other, **auth}).json() == {"active": False}
@@ -121,10 +116,10 @@ def test_a_change_is_seen_by_the_next_request_after_a_burst_of_concurrent_ones(
         for _ in range(5):
             assert _run(_burst(b, "bench-client", secret, 32)) == [200] * 32
             update_client(a.services, "alpha", "bench-client", {"enabled": False})
-            r = _cc(http, base, "bench-client", secret)
+            r = client_credentials(http, base, "bench-client", secret)
             assert (r.status_code, r.json()) == (401, REFUSED)
             update_client(a.services, "alpha", "bench-client", {"enabled": True})
-            assert _cc(http, base, "bench-client", secret).status_code == 200
+            assert client_credentials(http, base, "bench-client", secret).status_code == 200
 
 
 def test_a_change_committed_while_requests_are_in_flight_is_seen_by_every_later_request(
@@ -172,12 +167,12 @@ def test_secret_rotation_and_realm_settings_take_effect_at_once(twins: tuple[Ser
     with b.client() as http:
         _warm(http, base, creds["bench-client"])
         new = set_secret(a.services, "alpha", "bench-client")
-        r = _cc(http, base, "bench-client", creds["bench-client"])
+        r = client_credentials(http, base, "bench-client", creds["bench-client"])
         assert (r.status_code, r.json()["error"]) == (401, "invalid_client")
-        assert _cc(http, base, "bench-client", new).status_code == 200
+        assert client_credentials(http, base, "bench-client", new).status_code == 200
 
         update_settings(a.services, "alpha", {"grant_types": ["password"]})
-        r = _cc(http, base, "bench-client", new)
+        r = client_credentials(http, base, "bench-client", new)
         assert (r.status_code, r.json()["error"]) == (400, "unsupported_grant_type")
 
 
@@ -244,7 +239,7 @@ def test_a_client_registered_through_one_process_works_at_once_through_the_other
         assert r.status_code == 201, r.text
         new = r.json()
         assert b.services.storage.change_counter() == counter
-        token = _cc(hb, base, new["client_id"], new["client_secret"])
+        token = client_credentials(hb, base, new["client_id"], new["client_secret"])
         assert token.status_code == 200, token.text
         auth = {"client_id": new["client_id"], "client_secret": new["client_secret"]}
         assert hb.post(f"{base}/introspect", data={"token": token.json()["access_token"], **auth}).json()["active"]
@@ -260,8 +255,8 @@ def test_an_unknown_client_id_works_as_soon_as_it_is_created(twins: tuple[Server
     base = b.realm_url("alpha")
     with b.client() as http:
         for creator, client_id in ((a, "late-through-a"), (b, "late-through-b")):
-            r = _cc(http, base, client_id, "s" * 40)
+            r = client_credentials(http, base, client_id, "s" * 40)
             assert (r.status_code, r.json()["error"]) == (401, "invalid_client")
             _, secret = create_client(creator.services, "alpha", client_id, scopes=("data-read",))
             assert secret is not None
-            assert _cc(http, base, client_id, secret).status_code == 200
+            assert client_credentials(http, base, client_id, secret).status_code == 200

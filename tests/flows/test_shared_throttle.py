@@ -20,7 +20,7 @@ from credo.storage.sql.engine import make_engine
 from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
 from tests.conftest import SQL_BACKENDS
-from tests.factories import on_behalf_setup, password_token
+from tests.factories import assert_oauth_error, client_credentials, on_behalf_setup, password_token
 from tests.support import Server, in_process_server, shared_database_url
 
 # The answer to a throttled attempt, exactly as a single process gives it.
@@ -58,15 +58,6 @@ def _assert_throttled(r: httpx.Response, window: int = 60) -> None:
     assert 1 <= int(r.headers["retry-after"]) <= window
 
 
-def _assert_invalid_client(r: httpx.Response) -> None:
-    assert (r.status_code, r.json()["error"]) == (401, "invalid_client"), r.text
-
-
-def _cc(http: httpx.Client, base: str, secret: str) -> httpx.Response:
-    return http.post(f"{base}/access_token", data={"grant_type": "client_credentials", "client_id": "throttled",
-                                                   "client_secret": secret, "scope": "data-read"})
-
-
 def test_client_authentication_failures_count_in_every_process(shared: Shared) -> None:
     a, b = shared.server("a"), shared.server("b")
     ensure_demo(a.services)
@@ -78,18 +69,18 @@ def test_client_authentication_failures_count_in_every_process(shared: Shared) -
     with a.client() as ha, b.client() as hb:
         for i in range(limit):  # alternately through each server: five failures in each
             http, srv = (ha, a) if i % 2 else (hb, b)
-            _assert_invalid_client(_cc(http, srv.realm_url(), wrong))
+            assert_oauth_error(client_credentials(http, srv.realm_url(), "throttled", wrong), 401, "invalid_client")
         # Each server saw only five failures; together they reach the limit, and the right secret does
         # not help in either.
-        _assert_throttled(_cc(ha, a.realm_url(), secret))
-        _assert_throttled(_cc(hb, b.realm_url(), secret))
+        _assert_throttled(client_credentials(ha, a.realm_url(), "throttled", secret))
+        _assert_throttled(client_credentials(hb, b.realm_url(), "throttled", secret))
         # A server started now (a restart, or one more worker) refuses too: the count is in the database.
         c = shared.server("c")
         with c.client() as hc:
-            _assert_throttled(_cc(hc, c.realm_url(), secret))
+            _assert_throttled(client_credentials(hc, c.realm_url(), "throttled", secret))
             shared.clock.advance(60)  # the window moves past the failures: the client is let in again
             for http, srv in ((ha, a), (hb, b), (hc, c)):
-                r = _cc(http, srv.realm_url(), secret)
+                r = client_credentials(http, srv.realm_url(), "throttled", secret)
                 assert r.status_code == 200, r.text
 
 
@@ -101,16 +92,16 @@ def test_failures_in_one_process_refuse_in_another_that_checks_every_time(shared
     _, secret = create_client(a.services, "alpha", "throttled", scopes=("data-read",))
     assert secret is not None
     with a.client() as ha, b.client() as hb:
-        assert _cc(hb, b.realm_url(), secret).status_code == 200
+        assert client_credentials(hb, b.realm_url(), "throttled", secret).status_code == 200
         for _ in range(9):
-            _assert_invalid_client(_cc(ha, a.realm_url(), "wrong-" + "x" * 20))
-        assert _cc(hb, b.realm_url(), secret).status_code == 200  # nine: not yet
-        _assert_invalid_client(_cc(ha, a.realm_url(), "wrong-" + "x" * 20))
-        _assert_throttled(_cc(hb, b.realm_url(), secret))
+            assert_oauth_error(client_credentials(ha, a.realm_url(), "throttled", "wrong-" + "x" * 20), 401, "invalid_client")
+        assert client_credentials(hb, b.realm_url(), "throttled", secret).status_code == 200  # nine: not yet
+        assert_oauth_error(client_credentials(ha, a.realm_url(), "throttled", "wrong-" + "x" * 20), 401, "invalid_client")
+        _assert_throttled(client_credentials(hb, b.realm_url(), "throttled", secret))
         shared.clock.advance(59)
-        _assert_throttled(_cc(hb, b.realm_url(), secret))
+        _assert_throttled(client_credentials(hb, b.realm_url(), "throttled", secret))
         shared.clock.advance(1)
-        assert _cc(hb, b.realm_url(), secret).status_code == 200
+        assert client_credentials(hb, b.realm_url(), "throttled", secret).status_code == 200
 
 
 def test_password_login_failures_count_in_every_process(shared: Shared) -> None:

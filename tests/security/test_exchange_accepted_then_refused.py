@@ -23,7 +23,7 @@ from tests.factories import (
     cc_token,
     exchange,
     on_behalf_setup,
-    password_token,
+    user_access_token,
 )
 from tests.support import Server
 
@@ -45,10 +45,7 @@ def _refused(srv: Server, agent: Party, subject: str, audience: str, status: int
 
 def _user_jwt(srv: Server, app: Party) -> str:
     update_settings(srv.services, "alpha", {"token_format": "stateless"})
-    with srv.client() as http:
-        r = password_token(http, srv.realm_url("alpha"), app)
-        assert r.status_code == 200, r.text
-        token = str(r.json()["access_token"])
+    token = user_access_token(srv, app)
     assert token.count(".") == 2
     return token
 

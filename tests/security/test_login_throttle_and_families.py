@@ -16,6 +16,7 @@ from tests.factories import (
     exchange,
     on_behalf_setup,
     password_token,
+    refresh,
 )
 from tests.support import Server
 
@@ -71,10 +72,6 @@ def test_successful_logins_do_not_count(frozen_sql: tuple[Server, FrozenClock]) 
 
 # --- 2. revoking a refresh-token family deactivates its access tokens ------------------------------
 
-def _refresh(http: httpx.Client, base: str, app: Party, value: str) -> httpx.Response:
-    return http.post(f"{base}/access_token", data={"grant_type": "refresh_token", "refresh_token": value, **app.auth})
-
-
 def _active(http: httpx.Client, base: str, app: Party, access_token: str) -> bool:
     r = http.post(f"{base}/introspect", data={"token": access_token, **app.auth})
     assert r.status_code == 200, r.text
@@ -89,18 +86,18 @@ def test_replay_deactivates_the_family_access_tokens(frozen_sql: tuple[Server, F
     base = srv.realm_url("alpha")
     with srv.client() as http:
         login = password_token(http, base, app).json()
-        rotated = _refresh(http, base, app, login["refresh_token"]).json()
+        rotated = refresh(http, base, app, login["refresh_token"]).json()
         bystander = password_token(http, base, app).json()  # another family of the same user and client
         assert (login["access_token"].count(".") == 2) == (token_format == "stateless")
         assert _active(http, base, app, login["access_token"]) and _active(http, base, app, rotated["access_token"])
-        assert_oauth_error(_refresh(http, base, app, login["refresh_token"]), 400, "invalid_grant")  # replay
+        assert_oauth_error(refresh(http, base, app, login["refresh_token"]), 400, "invalid_grant")  # replay
         assert not _active(http, base, app, login["access_token"])
         assert not _active(http, base, app, rotated["access_token"])
         info = http.get(f"{base}/tokeninfo", headers={"authorization": f"Bearer {rotated['access_token']}"})
         assert_oauth_error(info, 401, "invalid_token")
-        assert_oauth_error(_refresh(http, base, app, rotated["refresh_token"]), 400, "invalid_grant")
+        assert_oauth_error(refresh(http, base, app, rotated["refresh_token"]), 400, "invalid_grant")
         assert _active(http, base, app, bystander["access_token"])
-        assert _refresh(http, base, app, bystander["refresh_token"]).status_code == 200
+        assert refresh(http, base, app, bystander["refresh_token"]).status_code == 200
 
 
 def test_revoking_a_refresh_token_deactivates_its_access_tokens(frozen_sql: tuple[Server, FrozenClock]) -> None:
@@ -109,7 +106,7 @@ def test_revoking_a_refresh_token_deactivates_its_access_tokens(frozen_sql: tupl
     base = srv.realm_url("alpha")
     with srv.client() as http:
         login = password_token(http, base, app).json()
-        rotated = _refresh(http, base, app, login["refresh_token"]).json()
+        rotated = refresh(http, base, app, login["refresh_token"]).json()
         other = password_token(http, base, app).json()
         r = http.post(f"{base}/token/revoke", data={"token": rotated["refresh_token"], **app.auth})
         assert r.status_code == 200
@@ -130,6 +127,6 @@ def test_exchanged_tokens_die_with_the_family(frozen_sql: tuple[Server, FrozenCl
         delegated = r.json()["access_token"]
         assert (delegated.count(".") == 2) == stateless
         assert _active(http, base, app, delegated)
-        _refresh(http, base, app, login["refresh_token"])
-        assert_oauth_error(_refresh(http, base, app, login["refresh_token"]), 400, "invalid_grant")  # replay
+        refresh(http, base, app, login["refresh_token"])
+        assert_oauth_error(refresh(http, base, app, login["refresh_token"]), 400, "invalid_grant")  # replay
         assert not _active(http, base, app, delegated)

@@ -15,6 +15,7 @@ from tests.factories import (
     assert_oauth_error,
     on_behalf_setup,
     password_token,
+    refresh,
     token,
 )
 from tests.support import Server
@@ -76,21 +77,14 @@ def test_no_refresh_token_without_the_refresh_grant(sqlite_server: Server, sqlit
         assert "refresh_token" not in body and body["access_token"]
 
 
-def _refresh(http: object, base: str, app: Party, value: str, scope: str | None = None) -> object:
-    data = {"grant_type": "refresh_token", "refresh_token": value, **app.auth}
-    if scope is not None:
-        data["scope"] = scope
-    return http.post(f"{base}/access_token", data=data)  # type: ignore[attr-defined]
-
-
 def test_refresh_rotation(server: Server, demo: dict[str, str]) -> None:
     _, app = on_behalf_setup(server.services)
     base = server.realm_url("alpha")
     with server.client() as http:
         first = password_token(http, base, app, scope="openid read-data").json()["refresh_token"]
         # A wider scope is refused, and does not burn the refresh token.
-        assert_oauth_error(_refresh(http, base, app, first, "openid write-data"), 400, "invalid_scope")
-        r = _refresh(http, base, app, first, "read-data")
+        assert_oauth_error(refresh(http, base, app, first, "openid write-data"), 400, "invalid_scope")
+        r = refresh(http, base, app, first, "read-data")
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["scope"] == "read-data" and body["refresh_token"] != first
@@ -98,19 +92,19 @@ def test_refresh_rotation(server: Server, demo: dict[str, str]) -> None:
         assert info["sub"] == USER_ID and info["auth_level"] == 0 and info["scope"] == "read-data"
         # The new one carries the narrowed scope and rotates again.
         second = body["refresh_token"]
-        assert_oauth_error(_refresh(http, base, app, second, "openid"), 400, "invalid_scope")
-        third = _refresh(http, base, app, second).json()
+        assert_oauth_error(refresh(http, base, app, second, "openid"), 400, "invalid_scope")
+        third = refresh(http, base, app, second).json()
         assert third["scope"] == "read-data"
         # Replaying a rotated-away token is refused and revokes the whole family.
-        assert_oauth_error(_refresh(http, base, app, first), 400, "invalid_grant")
-        assert_oauth_error(_refresh(http, base, app, third["refresh_token"]), 400, "invalid_grant")
-        assert_oauth_error(_refresh(http, base, app, second), 400, "invalid_grant")
+        assert_oauth_error(refresh(http, base, app, first), 400, "invalid_grant")
+        assert_oauth_error(refresh(http, base, app, third["refresh_token"]), 400, "invalid_grant")
+        assert_oauth_error(refresh(http, base, app, second), 400, "invalid_grant")
         # Presenting the tombstone's own key as a token gets nothing either.
-        assert_oauth_error(_refresh(http, base, app, "refresh-used:" + second), 400, "invalid_grant")
+        assert_oauth_error(refresh(http, base, app, "refresh-used:" + second), 400, "invalid_grant")
         # Another login starts a new, unaffected family.
         fresh = password_token(http, base, app).json()["refresh_token"]
-        assert _refresh(http, base, app, fresh).status_code == 200
-        assert_oauth_error(_refresh(http, base, app, "made-up-refresh-token"), 400, "invalid_grant")
+        assert refresh(http, base, app, fresh).status_code == 200
+        assert_oauth_error(refresh(http, base, app, "made-up-refresh-token"), 400, "invalid_grant")
         assert_oauth_error(token(http, base, grant_type="refresh_token", **app.auth), 400, "invalid_request")
 
 
@@ -124,17 +118,17 @@ def test_refresh_token_of_another_client_revocation_and_user(sqlite_server: Serv
     base = sqlite_server.realm_url("alpha")
     with sqlite_server.client() as http:
         mine = password_token(http, base, app).json()["refresh_token"]
-        assert_oauth_error(_refresh(http, base, other, mine), 400, "invalid_grant")
+        assert_oauth_error(refresh(http, base, other, mine), 400, "invalid_grant")
         # Revoking someone else's refresh token is silently ignored; revoking one's own works.
         assert http.post(f"{base}/token/revoke", data={"token": mine, **other.auth}).status_code == 200
-        assert _refresh(http, base, app, mine).status_code == 200
+        assert refresh(http, base, app, mine).status_code == 200
         fresh = password_token(http, base, app).json()["refresh_token"]
         assert http.post(f"{base}/token/revoke", data={"token": fresh, **app.auth}).status_code == 200
-        assert_oauth_error(_refresh(http, base, app, fresh), 400, "invalid_grant")
+        assert_oauth_error(refresh(http, base, app, fresh), 400, "invalid_grant")
         # A deactivated user's refresh tokens stop working.
         last = password_token(http, base, app).json()["refresh_token"]
         update_user(s, "alpha", USER_ID, active=False)
-        assert_oauth_error(_refresh(http, base, app, last), 400, "invalid_grant")
+        assert_oauth_error(refresh(http, base, app, last), 400, "invalid_grant")
 
 
 def test_refresh_token_expires(frozen: tuple[Server, FrozenClock]) -> None:
@@ -146,6 +140,6 @@ def test_refresh_token_expires(frozen: tuple[Server, FrozenClock]) -> None:
         a = password_token(http, base, app).json()["refresh_token"]
         b = password_token(http, base, app).json()["refresh_token"]
         clock.advance(lifetime - 1)
-        assert _refresh(http, base, app, a).status_code == 200
+        assert refresh(http, base, app, a).status_code == 200
         clock.advance(1)
-        assert_oauth_error(_refresh(http, base, app, b), 400, "invalid_grant")
+        assert_oauth_error(refresh(http, base, app, b), 400, "invalid_grant")

@@ -29,17 +29,11 @@ from tests.factories import (
     exchange,
     on_behalf_setup,
     password_token,
+    user_access_token,
 )
 from tests.support import Server
 
 JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
-
-
-def _user_token(srv: Server, app: Party) -> str:
-    with srv.client() as http:
-        r = password_token(http, srv.realm_url("alpha"), app)
-        assert r.status_code == 200, r.text
-        return str(r.json()["access_token"])
 
 
 # --- who: the subject --------------------------------------------------------------------------
@@ -52,7 +46,7 @@ def test_user_outside_subjects_and_groups_is_denied(server: Server, demo: dict[s
     agent, app = on_behalf_setup(s, subjects=("someone-else",), groups=("helpers",))
     base = server.realm_url("alpha")
     with server.client() as http:
-        r = exchange(http, base, agent, _user_token(server, app), OBO_APP, "read-data")
+        r = exchange(http, base, agent, user_access_token(server, app), OBO_APP, "read-data")
         assert_oauth_error(r, 403, "access_denied")
     [event] = s.storage.audit.query("alpha", action="token_exchange")
     assert event.decision == "deny" and event.actor == OBO_AGENT and event.target == OBO_APP
@@ -66,7 +60,7 @@ def test_user_in_a_subject_group_is_allowed(sqlite_server: Server, sqlite_demo: 
     put_group(s, "alpha", "assistants", ["barbara.jensen"])
     agent, app = on_behalf_setup(s, subjects=(), groups=("assistants",))
     with sqlite_server.client() as http:
-        r = exchange(http, sqlite_server.realm_url("alpha"), agent, _user_token(sqlite_server, app), OBO_APP)
+        r = exchange(http, sqlite_server.realm_url("alpha"), agent, user_access_token(sqlite_server, app), OBO_APP)
         assert r.status_code == 200, r.text
         assert r.json()["scope"] == "read-data"
 
@@ -74,7 +68,7 @@ def test_user_in_a_subject_group_is_allowed(sqlite_server: Server, sqlite_demo: 
 def test_policy_without_subjects_allows_no_user(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     agent, app = on_behalf_setup(sqlite_server.services, subjects=())
     with sqlite_server.client() as http:
-        r = exchange(http, sqlite_server.realm_url("alpha"), agent, _user_token(sqlite_server, app), OBO_APP)
+        r = exchange(http, sqlite_server.realm_url("alpha"), agent, user_access_token(sqlite_server, app), OBO_APP)
         assert_oauth_error(r, 403, "access_denied")
 
 
@@ -82,7 +76,7 @@ def test_policy_without_subjects_allows_no_user(sqlite_server: Server, sqlite_de
 def test_disabled_or_deleted_user(sqlite_server: Server, sqlite_demo: dict[str, str], change: str) -> None:
     s = sqlite_server.services
     agent, app = on_behalf_setup(s)
-    user_token = _user_token(sqlite_server, app)
+    user_token = user_access_token(sqlite_server, app)
     if change == "inactive":
         update_user(s, "alpha", USER_ID, active=False)
     else:
@@ -115,7 +109,7 @@ def test_scope_outside_permissions(server: Server, demo: dict[str, str]) -> None
     agent, app = on_behalf_setup(server.services)
     base = server.realm_url("alpha")
     with server.client() as http:
-        user_token = _user_token(server, app)
+        user_token = user_access_token(server, app)
         assert_oauth_error(exchange(http, base, agent, user_token, OBO_APP, "read-data write-data"), 400, "invalid_scope")
         assert_oauth_error(exchange(http, base, agent, user_token, OBO_APP, "admin-action"), 400, "invalid_scope")
     events = server.services.storage.audit.query("alpha", action="token_exchange", decision="deny")
@@ -275,7 +269,7 @@ def test_revoked_subject_token(server: Server, demo: dict[str, str]) -> None:
     agent, app = on_behalf_setup(server.services)
     base = server.realm_url("alpha")
     with server.client() as http:
-        user_token = _user_token(server, app)
+        user_token = user_access_token(server, app)
         assert http.post(f"{base}/token/revoke", data={"token": user_token, **app.auth}).status_code == 200
         assert_oauth_error(exchange(http, base, agent, user_token, OBO_APP), 400, "invalid_grant")
 
@@ -302,7 +296,7 @@ def test_jwt_type_for_an_opaque_token(sqlite_server: Server, sqlite_demo: dict[s
     agent, app = on_behalf_setup(sqlite_server.services)
     base = sqlite_server.realm_url("alpha")
     with sqlite_server.client() as http:
-        user_token = _user_token(sqlite_server, app)  # the application issues opaque tokens
+        user_token = user_access_token(sqlite_server, app)  # the application issues opaque tokens
         r = exchange(http, base, agent, user_token, OBO_APP, subject_token_type=JWT_TYPE)
         assert_oauth_error(r, 400, "invalid_grant")
 
@@ -348,7 +342,7 @@ def test_nested_chain_through_two_agents(sqlite_server: Server, sqlite_demo: dic
     second = Party("second-agent", AGENT_SECRET)
     base = sqlite_server.realm_url("alpha")
     with sqlite_server.client() as http:
-        first = exchange(http, base, agent, _user_token(sqlite_server, app), OBO_APP).json()["access_token"]
+        first = exchange(http, base, agent, user_access_token(sqlite_server, app), OBO_APP).json()["access_token"]
         r = exchange(http, base, second, first, OBO_APP)
         assert r.status_code == 200, r.text
         info = http.post(f"{base}/introspect", data={"token": r.json()["access_token"], **second.auth}).json()
@@ -407,7 +401,7 @@ def test_recreated_clients_do_not_revive_old_tokens(frozen: tuple[Server, Frozen
     second = Party("second-agent", AGENT_SECRET)
     base = sqlite_server.realm_url("alpha")
     with sqlite_server.client() as http:
-        first = exchange(http, base, agent, _user_token(sqlite_server, app), OBO_APP).json()["access_token"]
+        first = exchange(http, base, agent, user_access_token(sqlite_server, app), OBO_APP).json()["access_token"]
         nested = exchange(http, base, second, first, OBO_APP).json()["access_token"]
         assert http.get(f"{base}/tokeninfo", params={"access_token": nested}).status_code == 200
         clock.advance(1)
