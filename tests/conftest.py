@@ -16,18 +16,18 @@ from tests.support import (
     InProcessServer,
     LiveServer,
     Server,
-    drop_emptied_databases,
     in_process_server,
     live_server,
     make_storage,
     postgres_reachable,
+    remove_test_databases,
 )
 
 PG_SKIP = postgres_reachable()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    drop_emptied_databases()
+    remove_test_databases()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
