@@ -329,7 +329,7 @@ class InProcessServer(Server):
         return httpx.Client(base_url=self.base_url, transport=_SyncOnLoop(self.app, self.loop, source))
 
     def async_client(self, *, source: str = "127.0.0.1", **kw: Any) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.base_url, transport=_AsyncOnLoop(self.app, self.loop, source))
+        return httpx.AsyncClient(base_url=self.base_url, transport=_AsyncOnLoop(self.app, self.loop, source), **kw)
 
 
 @contextmanager
