@@ -1,9 +1,11 @@
-"""Test support: storages on every backend, and a real Credo HTTP server on a free port."""
+"""Test support: storages on every backend, and Credo served in process or on a free loopback port."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -46,17 +48,12 @@ def postgres_reachable() -> str | None:
 
 @contextmanager
 def postgres_database() -> Iterator[str]:
-    """A fresh, uniquely named PostgreSQL database, dropped afterwards."""
-    import psycopg
-
-    name = f"credo_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    """A fresh, empty, uniquely named PostgreSQL database, dropped afterwards."""
+    name = _create_database()
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        yield _url(name)
     finally:
-        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(name)
 
 
 @contextmanager
@@ -75,15 +72,16 @@ def make_storage(kind: str, tmp_path: Path) -> Iterator[Storage]:
         yield MemoryStorage()
         return
     if kind == "sqlite":
+        shutil.copyfile(_migrated_sqlite_file(), tmp_path / "credo.db")
         engine = make_engine(f"sqlite:///{tmp_path / 'credo.db'}")
-        upgrade(engine)
+        upgrade(engine)  # finds the database at head
         storage = SqlStorage(engine)
         try:
             yield storage
         finally:
             storage.close()
         return
-    with postgres_database() as url:
+    with migrated_postgres_database() as url:
         engine = make_engine(url)
         upgrade(engine)
         storage = SqlStorage(engine)
@@ -91,6 +89,129 @@ def make_storage(kind: str, tmp_path: Path) -> Iterator[Storage]:
             yield storage
         finally:
             storage.close()
+
+
+_SQLITE_MIGRATED: list[Path] = []
+
+
+def _migrated_sqlite_file() -> Path:
+    """A SQLite file as the migrations leave a new database, made once: copying it is far faster than
+    migrating each test's database again."""
+    if not _SQLITE_MIGRATED:
+        path = Path(tempfile.mkdtemp(prefix="credo-migrated-")) / "credo.db"
+        engine = make_engine(f"sqlite:///{path}")
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()  # the last connection closed: SQLite moves the write-ahead log into the file
+        assert not path.with_name("credo.db-wal").exists()
+        _SQLITE_MIGRATED.append(path)
+    return _SQLITE_MIGRATED[0]
+
+
+# Migrated PostgreSQL databases that earlier tests used and that were emptied since: creating and
+# migrating a database takes far longer than emptying one. Each test still gets a database of its own,
+# holding exactly what the migrations left in it.
+_EMPTIED: list[str] = []
+_MIGRATED_ROWS: dict[str, list[tuple[str, list[str], list[tuple[Any, ...]]]]] = {}  # rows the migrations insert
+
+
+@contextmanager
+def migrated_postgres_database() -> Iterator[str]:
+    """The URL of a migrated PostgreSQL database for this caller alone, as it is after the migrations."""
+    import psycopg
+
+    if _EMPTIED:
+        name = _EMPTIED.pop()
+    else:
+        name = _create_database()
+        engine = make_engine(_url(name))
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
+        with psycopg.connect(_dsn(name)) as conn:
+            _MIGRATED_ROWS[name] = [(table, *_rows(conn, table)) for table in _tables(conn)]
+    try:
+        yield _url(name)
+    finally:
+        if _empty(name):
+            _EMPTIED.append(name)
+        else:
+            _drop_database(name)
+
+
+def remove_test_databases() -> None:
+    """Drop the emptied PostgreSQL databases and remove the migrated SQLite file (at the end of a run)."""
+    while _EMPTIED:
+        _drop_database(_EMPTIED.pop())
+    while _SQLITE_MIGRATED:
+        shutil.rmtree(_SQLITE_MIGRATED.pop().parent, ignore_errors=True)
+
+
+def _dsn(name: str) -> str:
+    return f"host=127.0.0.1 port=5432 user=postgres dbname={name}"
+
+
+def _url(name: str) -> str:
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def _tables(conn: Any) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]
+
+
+def _rows(conn: Any, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    from psycopg import sql
+
+    cur = conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(table)))
+    return [d.name for d in cur.description], cur.fetchall()
+
+
+def _empty(name: str) -> bool:
+    """Bring a used database back to what the migrations left (False if that cannot be done: drop it)."""
+    import psycopg
+    from psycopg import sql
+
+    try:
+        with psycopg.connect(_dsn(name), autocommit=True) as conn:
+            # Nothing of the finished test may still hold a connection (or a lock) here.
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            conn.execute("SET lock_timeout = '5s'")
+            seeded = _MIGRATED_ROWS[name]
+            if _tables(conn) != [table for table, _, _ in seeded]:
+                return False
+            with conn.transaction():  # rows, not files: DELETE is many times faster than TRUNCATE on tiny tables
+                conn.execute("SET LOCAL session_replication_role = replica")  # no foreign-key order to follow
+                for table, columns, rows in seeded:
+                    conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
+                    if rows:
+                        insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)),
+                            sql.SQL(", ").join(sql.Placeholder() * len(columns)))
+                        conn.cursor().executemany(insert, rows)
+                conn.execute("SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false) "
+                             "FROM pg_sequences WHERE schemaname = 'public'")
+        return True
+    except psycopg.Error:
+        return False
+
+
+def _create_database() -> str:
+    import psycopg
+
+    name = f"credo_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def _drop_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -103,8 +224,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@dataclass
-class LiveServer:
+class Server:
+    """What a test sees of a running Credo: its URLs, its services and HTTP clients for it.
+
+    Two kinds: `InProcessServer` (the default: the app is called through ASGI on an event loop of its own,
+    no socket) and `LiveServer` (uvicorn on a loopback port, for tests whose point is the socket itself)."""
+
     base_url: str
     services: Services
     app: Any
@@ -112,8 +237,30 @@ class LiveServer:
     def realm_url(self, realm: str = "alpha") -> str:
         return self.base_url + ("/am/oauth2" if realm == "root" else f"/am/oauth2/realms/root/realms/{realm}")
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=10)
+    def client(self, *, source: str = "127.0.0.1") -> httpx.Client:
+        """A client for this server; `source` is the client address the server sees."""
+        raise NotImplementedError
+
+    def async_client(self, **kw: Any) -> httpx.AsyncClient:
+        raise NotImplementedError
+
+
+@dataclass
+class LiveServer(Server):
+    """Credo served by uvicorn on a loopback port: for tests of the socket itself (HTTP parsing, the server
+    protocol, keep-alive), of other processes (a browser, node, the command line) and of client libraries
+    that open their own connections."""
+
+    base_url: str
+    services: Services
+    app: Any
+
+    def client(self, *, source: str = "127.0.0.1") -> httpx.Client:
+        transport = httpx.HTTPTransport(local_address=source)
+        return httpx.Client(base_url=self.base_url, timeout=10, transport=transport)
+
+    def async_client(self, **kw: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, timeout=10, **kw)
 
 
 @contextmanager
@@ -136,6 +283,81 @@ def live_server(storage: Storage, tmp_path: Path, *, clock: Clock | None = None,
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+IN_PROCESS_URL = "http://credo.test"
+REQUEST_TIMEOUT = 30.0
+
+
+class _OnLoop:
+    """Runs one request through httpx's ASGI transport on the server's event loop and reads the whole answer
+    there, as uvicorn would: every request of every client of one server runs on that one loop, so
+    concurrent requests share its steps (the group commits rely on this). Exceptions that escape the app
+    become a 500, as uvicorn answers them."""
+
+    def __init__(self, app: Any, loop: asyncio.AbstractEventLoop, source: str) -> None:
+        self._asgi = httpx.ASGITransport(app, raise_app_exceptions=False, client=(source, 50000))
+        self._loop = loop
+
+    async def _answer(self, request: httpx.Request) -> httpx.Response:
+        response = await self._asgi.handle_async_request(request)
+        body = b"".join([part async for part in response.aiter_raw()])
+        return httpx.Response(response.status_code, headers=response.headers.raw, stream=httpx.ByteStream(body),
+                              extensions={"http_version": b"HTTP/1.1"})
+
+
+class _SyncOnLoop(_OnLoop, httpx.BaseTransport):
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()  # the body as bytes: a stream both sync and async code can read
+        return asyncio.run_coroutine_threadsafe(self._answer(request), self._loop).result(REQUEST_TIMEOUT)
+
+
+class _AsyncOnLoop(_OnLoop, httpx.AsyncBaseTransport):
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        future = asyncio.run_coroutine_threadsafe(self._answer(request), self._loop)
+        return await asyncio.wait_for(asyncio.wrap_future(future), REQUEST_TIMEOUT)
+
+
+@dataclass
+class InProcessServer(Server):
+    """Credo called in process (ASGI, no socket) on an event loop running in a thread of its own."""
+
+    base_url: str
+    services: Services
+    app: Any
+    loop: asyncio.AbstractEventLoop
+
+    def client(self, *, source: str = "127.0.0.1") -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, transport=_SyncOnLoop(self.app, self.loop, source))
+
+    def async_client(self, *, source: str = "127.0.0.1", **kw: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, transport=_AsyncOnLoop(self.app, self.loop, source), **kw)
+
+
+@contextmanager
+def in_process_server(storage: Storage, tmp_path: Path, *, clock: Clock | None = None,
+                      **settings: Any) -> Iterator[InProcessServer]:
+    """Credo on `storage`, answering at IN_PROCESS_URL without a socket (see InProcessServer)."""
+    app = build_app(test_settings(tmp_path, **settings), storage=storage, base_url=IN_PROCESS_URL, clock=clock)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="credo-test-loop", daemon=True)
+    thread.start()
+    try:
+        yield InProcessServer(IN_PROCESS_URL, app.state.services, app, loop)
+    finally:
+        asyncio.run_coroutine_threadsafe(_cancel_the_rest(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+async def _cancel_the_rest() -> None:
+    """Cancel what requests left running on the loop (as uvicorn's shutdown does), and wait for it to end."""
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def services_for(storage: Storage, tmp_path: Path, *, clock: Clock | None = None) -> Services:

@@ -54,9 +54,10 @@ class Console:
         return str(found.inner_text())
 
 
+# A live server: the console is driven by a real browser.
 @pytest.fixture
-def console(browser: Any, sqlite_server: LiveServer) -> Iterator[Console]:
-    create_admin(sqlite_server.services, ADMIN, PASSWORD)
+def console(browser: Any, live_sqlite_server: LiveServer) -> Iterator[Console]:
+    create_admin(live_sqlite_server.services, ADMIN, PASSWORD)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(10_000)
@@ -64,7 +65,7 @@ def console(browser: Any, sqlite_server: LiveServer) -> Iterator[Console]:
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" and "status of 4" not in msg.text
             else None)
-    c = Console(page, sqlite_server)
+    c = Console(page, live_sqlite_server)
     c.go("/admin")
     assert page.url.endswith("/admin/login?next=/admin/r/root/settings") or "/admin/login" in page.url
     c.shot("00-sign-in")

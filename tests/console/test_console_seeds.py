@@ -349,14 +349,14 @@ def test_refused_agent_save_keeps_what_was_typed(console: Console) -> None:
     c.shot("17-agent-field-error")
 
 
-def test_one_time_password_must_be_replaced(browser: Any, sqlite_server: LiveServer) -> None:
+def test_one_time_password_must_be_replaced(browser: Any, live_sqlite_server: LiveServer) -> None:
     from credo.management.admins import bootstrap_admin
 
-    created = bootstrap_admin(sqlite_server.services)
+    created = bootstrap_admin(live_sqlite_server.services)
     assert created is not None
     page = browser.new_page()
     try:
-        c = Console(page, sqlite_server)
+        c = Console(page, live_sqlite_server)
         c.go("/admin/login")
         page.fill("#f-username", created[0])
         page.fill("#f-password", created[1])
@@ -376,8 +376,8 @@ def test_one_time_password_must_be_replaced(browser: Any, sqlite_server: LiveSer
         c.go("/admin/r/root/settings")
         assert page.query_selector("#change-password") is None
         c.shot("18-account")
-        admin = sqlite_server.services.storage.admins.get(created[0])
+        admin = live_sqlite_server.services.storage.admins.get(created[0])
         assert admin is not None and not admin.must_change_password
-        assert sqlite_server.services.hasher.verify("my-own-admin-password", admin.password_hash)
+        assert live_sqlite_server.services.hasher.verify("my-own-admin-password", admin.password_hash)
     finally:
         page.close()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from credo.management.agent_demo import DEMO_USER, ensure_agent_demo
-from tests.agents_support import Party, exchange, password_token
-from tests.support import LiveServer
+from tests.factories import Party, exchange, password_token
+from tests.support import Server
 
 
-def test_agent_demo_runs_both_seeds(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_agent_demo_runs_both_seeds(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     ensure_agent_demo(sqlite_server.services)
     creds = {c.client_id: c.client_secret for c in ensure_agent_demo(sqlite_server.services)}  # idempotent
     base = sqlite_server.realm_url("alpha")

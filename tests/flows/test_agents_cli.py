@@ -11,18 +11,18 @@ from typer.testing import CliRunner
 
 from credo.cli.main import app as cli
 from credo.management.demo import ensure_demo
-from tests.agents_support import Party, assert_error, exchange, password_token
-from tests.support import MASTER_KEY, LiveServer, live_server, make_storage
+from tests.factories import Party, assert_oauth_error, exchange, password_token
+from tests.support import MASTER_KEY, Server, in_process_server, make_storage
 
 TE = "urn:ietf:params:oauth:grant-type:token-exchange"
 
 
 @pytest.fixture
-def shared_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+def shared_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     monkeypatch.setenv("CREDO_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("CREDO_MASTER_KEY", MASTER_KEY)
     monkeypatch.delenv("CREDO_DATABASE_URL", raising=False)
-    with make_storage("sqlite", tmp_path) as storage, live_server(storage, tmp_path) as srv:
+    with make_storage("sqlite", tmp_path) as storage, in_process_server(storage, tmp_path) as srv:
         ensure_demo(srv.services)
         yield srv
 
@@ -33,7 +33,7 @@ def run(*args: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 
 
-def test_cli_setup_then_exchange(shared_db: LiveServer) -> None:
+def test_cli_setup_then_exchange(shared_db: Server) -> None:
     [user] = run("user", "create", "alpha", "barbara.jensen", "--password", "barbara-password")
     run("group", "put", "alpha", "assistants", "--member", "barbara.jensen")
     [app] = run("app", "create", "alpha", "assistant-app", "--type", "web", "--scope", "openid read-data write-data",
@@ -55,7 +55,7 @@ def test_cli_setup_then_exchange(shared_db: LiveServer) -> None:
         assert r.status_code == 200, r.text
         info = http.post(f"{base}/introspect", data={"token": r.json()["access_token"], **agent_party.auth}).json()
         assert info["sub"] == user["id"] and info["act"] == {"sub": "assistant-agent"} and info["scope"] == "read-data"
-        assert_error(exchange(http, base, agent_party, user_token, "assistant-app", "write-data"), 400, "invalid_scope")
+        assert_oauth_error(exchange(http, base, agent_party, user_token, "assistant-app", "write-data"), 400, "invalid_scope")
 
         [allow] = run("audit", "alpha", "--action", "token_exchange", "--decision", "allow")
         [deny] = run("audit", "alpha", "--action", "token_exchange", "--decision", "deny")
@@ -63,10 +63,10 @@ def test_cli_setup_then_exchange(shared_db: LiveServer) -> None:
         assert str(deny["reason"]).startswith("invalid_scope")
 
         run("agent", "enable", "alpha", "assistant-agent", "--disabled")
-        assert_error(exchange(http, base, agent_party, user_token, "assistant-app"), 401, "invalid_client")
+        assert_oauth_error(exchange(http, base, agent_party, user_token, "assistant-app"), 401, "invalid_client")
 
 
-def test_cli_errors_name_the_field(shared_db: LiveServer) -> None:
+def test_cli_errors_name_the_field(shared_db: Server) -> None:
     result = CliRunner().invoke(cli, ["agent", "policy", "alpha", "nobody", "nothing"])
     assert result.exit_code == 2 and "agent_id" in result.output
     result = CliRunner().invoke(cli, ["app", "create", "alpha", "bad id", "--type", "service"])
@@ -76,7 +76,7 @@ def test_cli_errors_name_the_field(shared_db: LiveServer) -> None:
 
 
 @pytest.mark.parametrize("command", [("app", "create"), ("agent", "create")])
-def test_cli_refuses_a_long_client_name(shared_db: LiveServer, command: tuple[str, str]) -> None:
+def test_cli_refuses_a_long_client_name(shared_db: Server, command: tuple[str, str]) -> None:
     result = CliRunner().invoke(cli, [*command, "alpha", "long-name", "--name", "n" * 256])
     assert result.exit_code == 2, result.output
     assert "error: name: must be a string of at most 255 characters." in result.output

@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE
-from tests.agents_support import ACCESS_TOKEN_TYPE, autonomous_setup, exchange
-from tests.support import LiveServer
+from tests.factories import ACCESS_TOKEN_TYPE, autonomous_setup, exchange
+from tests.support import Server
 
 AGENT, APP = "bot-traffic-analyzer", "access-log-api"
 
 
 @pytest.mark.parametrize("stateless, cts", [(True, "OAUTH2_STATELESS_GRANT"), (False, "OAUTH2_STATEFUL_GRANT")])
-def test_autonomous_flow(server: LiveServer, demo: dict[str, str], stateless: bool, cts: str) -> None:
+def test_autonomous_flow(server: Server, demo: dict[str, str], stateless: bool, cts: str) -> None:
     agent, app = autonomous_setup(server.services, stateless=stateless)
     base = server.realm_url("alpha")
     with server.client() as http:

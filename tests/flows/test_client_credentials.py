@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import LiveServer
+from tests.support import Server
 
 
 @pytest.mark.parametrize("client_id, cts", [("demo-client", "OAUTH2_STATEFUL_GRANT"),
                                              ("bench-client", "OAUTH2_STATELESS_GRANT")])
-def test_cc_introspect_tokeninfo_revoke(server: LiveServer, demo: dict[str, str], client_id: str, cts: str) -> None:
+def test_cc_introspect_tokeninfo_revoke(server: Server, demo: dict[str, str], client_id: str, cts: str) -> None:
     base = server.realm_url("alpha")
     secret = demo[client_id]
     with server.client() as http:
@@ -52,7 +52,7 @@ def test_cc_introspect_tokeninfo_revoke(server: LiveServer, demo: dict[str, str]
         assert "invalid_token" in gone.headers["www-authenticate"]
 
 
-def test_basic_auth_and_default_scopes(server: LiveServer, demo: dict[str, str]) -> None:
+def test_basic_auth_and_default_scopes(server: Server, demo: dict[str, str]) -> None:
     base = server.realm_url("alpha")
     with server.client() as http:
         r = http.post(f"{base}/access_token", data={"grant_type": "client_credentials"},
@@ -64,7 +64,7 @@ def test_basic_auth_and_default_scopes(server: LiveServer, demo: dict[str, str])
         assert r.status_code == 200 and r.json()["scope"] == "data-read data-write"
 
 
-def test_discovery_and_jwks(server: LiveServer, demo: dict[str, str]) -> None:
+def test_discovery_and_jwks(server: Server, demo: dict[str, str]) -> None:
     base = server.realm_url("alpha")
     with server.client() as http:
         for path in ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"):

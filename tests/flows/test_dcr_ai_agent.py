@@ -8,8 +8,8 @@ from pathlib import Path
 
 from credo.management.scripts import create_script, select_realm_script
 from credo.oauth.services import Services
-from tests.dcr_support import SEED_BODY
-from tests.support import LiveServer
+from tests.factories import SEED_BODY
+from tests.support import Server
 
 SEED_SCRIPT = (Path(__file__).resolve().parents[1] / "fixtures" / "seed_dcr_script.js").read_text()
 
@@ -22,7 +22,7 @@ def install_script(services: Services, source: str, realm: str = "alpha") -> str
     return script.id
 
 
-def test_seed_ai_agent_registration(server: LiveServer, demo: dict[str, str]) -> None:
+def test_seed_ai_agent_registration(server: Server, demo: dict[str, str]) -> None:
     base = server.realm_url("alpha")
     install_script(server.services, SEED_SCRIPT)
     with server.client() as http:

@@ -25,8 +25,9 @@ def _validated(body: dict[str, Any]) -> None:
     claims.validate()
 
 
-def test_authlib_register_use_read_update_delete(server: LiveServer, demo: dict[str, str]) -> None:
-    base = server.realm_url("alpha")
+# A live server: authlib's OAuth2Client opens its own connections (it is the client under test).
+def test_authlib_register_use_read_update_delete(live_sql_server: LiveServer, live_sql_demo: dict[str, str]) -> None:
+    base = live_sql_server.realm_url("alpha")
     with OAuth2Client(timeout=10) as anonymous:
         r = anonymous.request("POST", f"{base}/register", json={
             "client_name": "Authlib agent", "scope": "data-read data-write",

@@ -27,11 +27,12 @@ def _ready() -> str | None:
     return None
 
 
-def test_oauth4webapi_register_token_read_delete(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+# A live server: the client is oauth4webapi in a node process.
+def test_oauth4webapi_register_token_read_delete(live_sqlite_server: LiveServer, live_sqlite_demo: dict[str, str]) -> None:
     reason = _ready()
     if reason:
         pytest.skip(reason)
-    base = sqlite_server.realm_url("alpha")
+    base = live_sqlite_server.realm_url("alpha")
     run = subprocess.run(["node", str(JS / "dcr_client.mjs"), base], capture_output=True, text=True, timeout=60,
                          check=False)
     assert run.returncode == 0, run.stderr
@@ -41,7 +42,7 @@ def test_oauth4webapi_register_token_read_delete(sqlite_server: LiveServer, sqli
     assert out["read_status"] == 200 and out["read_has_secret"] is False
     assert out["stale_status"] == 401 and out["stale_error"] == "invalid_token"
     assert out["delete_status"] == 204
-    assert sqlite_server.services.storage.clients.get("alpha", out["client_id"]) is None
-    with sqlite_server.client() as http:
+    assert live_sqlite_server.services.storage.clients.get("alpha", out["client_id"]) is None
+    with live_sqlite_server.client() as http:
         gone = http.get(f"{base}/tokeninfo", params={"access_token": out["access_token"]})
         assert gone.status_code == 401 and gone.json()["error"] == "invalid_token"

@@ -3,27 +3,18 @@ and the RFC 7592 life cycle of the registered client, on SQLite and PostgreSQL."
 
 from __future__ import annotations
 
-from typing import Any
-
-from tests.dcr_support import SEED_BODY, assert_error
-from tests.support import LiveServer
+from tests.factories import SEED_BODY, assert_oauth_error, register
+from tests.support import Server
 
 
-def _register(http: Any, base: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    r = http.post(f"{base}/register", json=body or SEED_BODY)
-    assert r.status_code == 201, r.text
-    assert r.headers["cache-control"] == "no-store"
-    return dict(r.json())
-
-
-def test_seed_register_token_introspect(server: LiveServer, demo: dict[str, str]) -> None:
+def test_seed_register_token_introspect(server: Server, demo: dict[str, str]) -> None:
     base = server.realm_url("alpha")
     with server.client() as http:
         conf = http.get(f"{base}/.well-known/openid-configuration").json()
         assert conf["registration_endpoint"] == f"{base}/register"
         assert {"data-read", "data-write"} <= set(conf["scopes_supported"])
 
-        reg = _register(http, conf["registration_endpoint"].removesuffix("/register"))
+        reg = register(http, conf["registration_endpoint"].removesuffix("/register"))
         assert len(reg["client_id"]) == 36 and reg["client_secret"]
         assert reg["grant_types"] == ["client_credentials"] and reg["response_types"] == ["token"]
         assert reg["redirect_uris"] == ["https://example.com/callback"]
@@ -53,10 +44,10 @@ def test_seed_register_token_introspect(server: LiveServer, demo: dict[str, str]
         assert stored.registration_token_hash != reg["registration_access_token"]
 
 
-def test_lifecycle_read_update_delete_with_rotation(server: LiveServer, demo: dict[str, str]) -> None:
+def test_lifecycle_read_update_delete_with_rotation(server: Server, demo: dict[str, str]) -> None:
     base = server.realm_url("alpha")
     with server.client() as http:
-        reg = _register(http, base)
+        reg = register(http, base)
         cid, secret, rat0 = reg["client_id"], reg["client_secret"], reg["registration_access_token"]
         uri = reg["registration_client_uri"]
 
@@ -68,7 +59,7 @@ def test_lifecycle_read_update_delete_with_rotation(server: LiveServer, demo: di
         rat1 = read["registration_access_token"]
         assert rat1 != rat0
         old = http.get(uri, headers={"Authorization": f"Bearer {rat0}"})
-        assert_error(old, 401, "invalid_token")
+        assert_oauth_error(old, 401, "invalid_token")
         assert "invalid_token" in old.headers["www-authenticate"]
 
         # The query form of the same resource.
@@ -85,7 +76,7 @@ def test_lifecycle_read_update_delete_with_rotation(server: LiveServer, demo: di
         assert updated["client_id_issued_at"] == reg["client_id_issued_at"]
         rat3 = updated["registration_access_token"]
         assert rat3 not in (rat2, "ignored")
-        assert_error(http.put(uri, json=new_body, headers={"Authorization": f"Bearer {rat2}"}), 401, "invalid_token")
+        assert_oauth_error(http.put(uri, json=new_body, headers={"Authorization": f"Bearer {rat2}"}), 401, "invalid_token")
 
         # Fields omitted from a PUT are removed.
         minimal = {"client_id": cid, "grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_post"}
@@ -104,11 +95,11 @@ def test_lifecycle_read_update_delete_with_rotation(server: LiveServer, demo: di
 
         d = http.delete(uri, headers={"Authorization": f"Bearer {rat4}"})
         assert d.status_code == 204 and d.content == b""
-        assert_error(http.get(f"{base}/tokeninfo", params={"access_token": token}), 401, "invalid_token")
+        assert_oauth_error(http.get(f"{base}/tokeninfo", params={"access_token": token}), 401, "invalid_token")
         gone = http.post(f"{base}/access_token", data={"grant_type": "client_credentials", "client_id": cid,
                                                        "client_secret": secret})
-        assert_error(gone, 401, "invalid_client")
-        assert_error(http.get(uri, headers={"Authorization": f"Bearer {rat4}"}), 401, "invalid_token")
+        assert_oauth_error(gone, 401, "invalid_client")
+        assert_oauth_error(http.get(uri, headers={"Authorization": f"Bearer {rat4}"}), 401, "invalid_token")
         assert server.services.storage.clients.get("alpha", cid) is None
         actions = [e.action for e in server.services.storage.audit.query("alpha", target=cid)]
         assert {"dcr.register", "dcr.read", "dcr.update", "dcr.delete"} <= set(actions)

@@ -7,18 +7,18 @@ from pathlib import Path
 import yaml
 
 from credo.management.export import import_document
-from tests.support import LiveServer
+from tests.support import Server
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TX = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS = "urn:ietf:params:oauth:token-type:access_token"
 
 
-def _import(server: LiveServer, name: str) -> None:
+def _import(server: Server, name: str) -> None:
     import_document(server.services, yaml.safe_load((EXAMPLES / name).read_text()))
 
 
-def test_dcr_onboarding_example(sqlite_server: LiveServer) -> None:
+def test_dcr_onboarding_example(sqlite_server: Server) -> None:
     _import(sqlite_server, "dcr-onboarding.yaml")
     base = sqlite_server.realm_url("alpha")
     with sqlite_server.client() as http:
@@ -33,7 +33,7 @@ def test_dcr_onboarding_example(sqlite_server: LiveServer) -> None:
         assert tok.status_code == 200 and tok.json()["scope"] == "data-read"
 
 
-def test_ai_agent_dcr_onboarding_example(sqlite_server: LiveServer) -> None:
+def test_ai_agent_dcr_onboarding_example(sqlite_server: Server) -> None:
     _import(sqlite_server, "ai-agent-dcr-onboarding.yaml")
     base = sqlite_server.realm_url("alpha")
     with sqlite_server.client() as http:
@@ -51,7 +51,7 @@ def test_ai_agent_dcr_onboarding_example(sqlite_server: LiveServer) -> None:
     assert client is not None and client.accepts_audience and client.is_agent
 
 
-def test_autonomous_agent_example(sqlite_server: LiveServer) -> None:
+def test_autonomous_agent_example(sqlite_server: Server) -> None:
     _import(sqlite_server, "autonomous-agent.yaml")
     base = sqlite_server.realm_url("alpha")
     agent = {"client_id": "bot-traffic-analyzer-agent", "client_secret": "demo-bot-analyzer-secret-change-me"}
@@ -67,7 +67,7 @@ def test_autonomous_agent_example(sqlite_server: LiveServer) -> None:
         assert info["act"] == {"sub": agent["client_id"]} and info["sub"] == agent["client_id"]
 
 
-def test_on_behalf_of_example(sqlite_server: LiveServer) -> None:
+def test_on_behalf_of_example(sqlite_server: Server) -> None:
     _import(sqlite_server, "on-behalf-of.yaml")
     base = sqlite_server.realm_url("alpha")
     app = {"client_id": "digital-assistant-web-app", "client_secret": "demo-web-app-secret-change-me"}

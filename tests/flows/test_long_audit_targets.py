@@ -19,7 +19,7 @@ from credo.storage.sql.engine import make_engine
 from credo.storage.sql.migrate import alembic_config, upgrade
 from credo.storage.sql.store import SqlStorage
 from tests.conftest import SQL_BACKENDS
-from tests.support import LiveServer, postgres_database, services_for
+from tests.support import Server, postgres_database, services_for
 
 TE = "urn:ietf:params:oauth:grant-type:token-exchange"
 AT = "urn:ietf:params:oauth:token-type:access_token"
@@ -47,7 +47,7 @@ def test_policy_between_two_longest_client_ids_is_audited_whole(sql_storage: Sto
     assert all(len(e.target) == 512 for e in events)
 
 
-def test_a_refused_exchange_for_a_long_audience_is_audited(server: LiveServer) -> None:
+def test_a_refused_exchange_for_a_long_audience_is_audited(server: Server) -> None:
     creds = {c.client_id: c.client_secret for c in ensure_demo(server.services)}
     audience = "https://api.example.com/" + "x" * 400
     with server.client() as http:

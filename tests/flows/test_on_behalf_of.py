@@ -10,19 +10,19 @@ from credo.management.agents import delete_agent, set_agent_enabled
 from credo.management.applications import delete_application, update_application
 from credo.management.clients import create_client
 from credo.management.users import delete_user, update_user
-from tests.agents_support import (
+from tests.factories import (
     ACCESS_TOKEN_TYPE,
     USER_ID,
     exchange,
     on_behalf_setup,
     password_token,
 )
-from tests.support import LiveServer
+from tests.support import Server
 
 AGENT, APP = "digital-assistant-ai-agent", "digital-assistant-web-app"
 
 
-def test_on_behalf_of_flow(server: LiveServer, demo: dict[str, str]) -> None:
+def test_on_behalf_of_flow(server: Server, demo: dict[str, str]) -> None:
     agent, app = on_behalf_setup(server.services)
     base = server.realm_url("alpha")
     with server.client() as http:
@@ -102,7 +102,7 @@ CASCADES = {
 
 @pytest.mark.parametrize("stateless", [True, False], ids=["jwt", "opaque"])
 @pytest.mark.parametrize("cascade", list(CASCADES))
-def test_cascade_makes_exchanged_token_inactive(sqlite_server: LiveServer, sqlite_demo: dict[str, str],
+def test_cascade_makes_exchanged_token_inactive(sqlite_server: Server, sqlite_demo: dict[str, str],
                                                 cascade: str, stateless: bool) -> None:
     services = sqlite_server.services
     agent, app = on_behalf_setup(services, stateless=stateless)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from credo.http.dispatch import resolve
-from tests.support import LiveServer
+from tests.support import Server
 
 BODY = {"grant_type": "client_credentials", "scope": "data-read"}
 A = "/am/oauth2/realms/root/realms/alpha"
@@ -62,7 +62,7 @@ def test_openapi_json_is_only_served_for_get_and_head() -> None:
     assert resolve("/am/oauth2/openapi.json", "POST") is None
 
 
-def test_token_on_every_prefix(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_token_on_every_prefix(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     data = {**BODY, "client_id": "bench-client", "client_secret": sqlite_demo["bench-client"]}
     with sqlite_server.client() as http:
         r = http.post(f"{sqlite_server.realm_url('alpha')}/access_token", data=data)
@@ -73,7 +73,7 @@ def test_token_on_every_prefix(sqlite_server: LiveServer, sqlite_demo: dict[str,
             _error(http.post(f"{sqlite_server.base_url}{root}/access_token", data=data), 401, "invalid_client")
 
 
-def test_errors_keep_their_shape(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_errors_keep_their_shape(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     base = sqlite_server.realm_url("alpha")
     auth = {"client_id": "bench-client", "client_secret": sqlite_demo["bench-client"]}
     with sqlite_server.client() as http:
@@ -93,7 +93,7 @@ def test_errors_keep_their_shape(sqlite_server: LiveServer, sqlite_demo: dict[st
         _error(r, 405, "method_not_allowed")
 
 
-def test_escaped_bodies_take_the_general_parser(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_escaped_bodies_take_the_general_parser(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     base = sqlite_server.realm_url("alpha")
     secret = sqlite_demo["bench-client"]
     body = f"grant_type=client%5Fcredentials&client_id=bench-client&client_secret={secret}&scope=data-read+data-write"

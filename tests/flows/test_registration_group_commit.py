@@ -16,8 +16,8 @@ import pytest
 from credo.domain.models import AuditEvent, Client
 from credo.storage.protocols import Conflict, NewClient, Storage, StorageUnavailable
 from credo.storage.unit_of_work import GroupCommitter, UnitOfWork
-from tests.dcr_support import SEED_BODY, access_token, iat_client, settings
-from tests.support import LiveServer, make_storage
+from tests.factories import SEED_BODY, access_token, iat_client, realm_settings
+from tests.support import Server, make_storage
 
 T = TypeVar("T")
 
@@ -103,7 +103,7 @@ def _concurrently(n: int, call: Any) -> list[httpx.Response]:
         return list(pool.map(call, range(n)))
 
 
-def test_concurrent_registrations_each_get_their_own_working_client(server: LiveServer,
+def test_concurrent_registrations_each_get_their_own_working_client(server: Server,
                                                                     demo: dict[str, str]) -> None:
     base = server.realm_url()
 
@@ -126,12 +126,12 @@ def test_concurrent_registrations_each_get_their_own_working_client(server: Live
             assert token.status_code == 200, token.text
 
 
-def test_a_reused_initial_access_token_fails_only_its_own_registrations(server: LiveServer,
+def test_a_reused_initial_access_token_fails_only_its_own_registrations(server: Server,
                                                                        demo: dict[str, str]) -> None:
     """Registrations with distinct initial access tokens and with one shared token, all at once: every
     distinct token registers its client, the shared one exactly one."""
     base = server.realm_url()
-    settings(server.services, allow_open_registration=False)
+    realm_settings(server.services, allow_open_registration=False)
     cid, secret = iat_client(server.services)
     with server.client() as http:
         tokens = [access_token(http, base, cid, secret) for _ in range(10)]

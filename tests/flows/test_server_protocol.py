@@ -22,6 +22,7 @@ from tests import support
 REALM = "/am/oauth2/realms/root/realms/alpha"
 
 
+# uvicorn on a real socket: the server protocol's writes, keep-alive and pipelining are the point here.
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     with support.make_storage("sqlite", tmp_path) as storage:

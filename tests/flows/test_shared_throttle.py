@@ -4,7 +4,6 @@ server started later (a restart) still refuses, and the window's end lets the cl
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -20,9 +19,9 @@ from credo.management.demo import ensure_demo
 from credo.storage.sql.engine import make_engine
 from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
-from tests.agents_support import on_behalf_setup, password_token
 from tests.conftest import SQL_BACKENDS
-from tests.support import LiveServer, live_server, shared_database_url
+from tests.factories import assert_oauth_error, client_credentials, on_behalf_setup, password_token
+from tests.support import Server, in_process_server, shared_database_url
 
 # The answer to a throttled attempt, exactly as a single process gives it.
 THROTTLED = {"error": "too_many_requests", "error_description": "Too many requests; retry later."}
@@ -35,21 +34,21 @@ class Shared:
     tmp_path: Path
     stack: ExitStack
 
-    def server(self, name: str, **settings: Any) -> LiveServer:
+    def server(self, name: str, **settings: Any) -> Server:
         """Another server process on the same database, with its own engine, storage and caches."""
         engine = make_engine(self.url)
         upgrade(engine)
         storage = SqlStorage(engine)
         self.stack.callback(storage.close)
         (self.tmp_path / name).mkdir()
-        return self.stack.enter_context(live_server(storage, self.tmp_path / name, clock=self.clock, **settings))
+        return self.stack.enter_context(in_process_server(storage, self.tmp_path / name, clock=self.clock, **settings))
 
 
 @pytest.fixture(params=SQL_BACKENDS)
-def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shared]:
+def shared(request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> Iterator[Shared]:
     with ExitStack() as stack:
         url = stack.enter_context(shared_database_url(request.param, tmp_path))
-        yield Shared(url, FrozenClock(int(time.time())), tmp_path, stack)
+        yield Shared(url, clock, tmp_path, stack)
 
 
 def _assert_throttled(r: httpx.Response, window: int = 60) -> None:
@@ -57,15 +56,6 @@ def _assert_throttled(r: httpx.Response, window: int = 60) -> None:
     assert r.json() == THROTTLED
     assert r.headers["cache-control"] == "no-store"
     assert 1 <= int(r.headers["retry-after"]) <= window
-
-
-def _assert_invalid_client(r: httpx.Response) -> None:
-    assert (r.status_code, r.json()["error"]) == (401, "invalid_client"), r.text
-
-
-def _cc(http: httpx.Client, base: str, secret: str) -> httpx.Response:
-    return http.post(f"{base}/access_token", data={"grant_type": "client_credentials", "client_id": "throttled",
-                                                   "client_secret": secret, "scope": "data-read"})
 
 
 def test_client_authentication_failures_count_in_every_process(shared: Shared) -> None:
@@ -79,18 +69,18 @@ def test_client_authentication_failures_count_in_every_process(shared: Shared) -
     with a.client() as ha, b.client() as hb:
         for i in range(limit):  # alternately through each server: five failures in each
             http, srv = (ha, a) if i % 2 else (hb, b)
-            _assert_invalid_client(_cc(http, srv.realm_url(), wrong))
+            assert_oauth_error(client_credentials(http, srv.realm_url(), "throttled", wrong), 401, "invalid_client")
         # Each server saw only five failures; together they reach the limit, and the right secret does
         # not help in either.
-        _assert_throttled(_cc(ha, a.realm_url(), secret))
-        _assert_throttled(_cc(hb, b.realm_url(), secret))
+        _assert_throttled(client_credentials(ha, a.realm_url(), "throttled", secret))
+        _assert_throttled(client_credentials(hb, b.realm_url(), "throttled", secret))
         # A server started now (a restart, or one more worker) refuses too: the count is in the database.
         c = shared.server("c")
         with c.client() as hc:
-            _assert_throttled(_cc(hc, c.realm_url(), secret))
+            _assert_throttled(client_credentials(hc, c.realm_url(), "throttled", secret))
             shared.clock.advance(60)  # the window moves past the failures: the client is let in again
             for http, srv in ((ha, a), (hb, b), (hc, c)):
-                r = _cc(http, srv.realm_url(), secret)
+                r = client_credentials(http, srv.realm_url(), "throttled", secret)
                 assert r.status_code == 200, r.text
 
 
@@ -102,16 +92,16 @@ def test_failures_in_one_process_refuse_in_another_that_checks_every_time(shared
     _, secret = create_client(a.services, "alpha", "throttled", scopes=("data-read",))
     assert secret is not None
     with a.client() as ha, b.client() as hb:
-        assert _cc(hb, b.realm_url(), secret).status_code == 200
+        assert client_credentials(hb, b.realm_url(), "throttled", secret).status_code == 200
         for _ in range(9):
-            _assert_invalid_client(_cc(ha, a.realm_url(), "wrong-" + "x" * 20))
-        assert _cc(hb, b.realm_url(), secret).status_code == 200  # nine: not yet
-        _assert_invalid_client(_cc(ha, a.realm_url(), "wrong-" + "x" * 20))
-        _assert_throttled(_cc(hb, b.realm_url(), secret))
+            assert_oauth_error(client_credentials(ha, a.realm_url(), "throttled", "wrong-" + "x" * 20), 401, "invalid_client")
+        assert client_credentials(hb, b.realm_url(), "throttled", secret).status_code == 200  # nine: not yet
+        assert_oauth_error(client_credentials(ha, a.realm_url(), "throttled", "wrong-" + "x" * 20), 401, "invalid_client")
+        _assert_throttled(client_credentials(hb, b.realm_url(), "throttled", secret))
         shared.clock.advance(59)
-        _assert_throttled(_cc(hb, b.realm_url(), secret))
+        _assert_throttled(client_credentials(hb, b.realm_url(), "throttled", secret))
         shared.clock.advance(1)
-        assert _cc(hb, b.realm_url(), secret).status_code == 200
+        assert client_credentials(hb, b.realm_url(), "throttled", secret).status_code == 200
 
 
 def test_password_login_failures_count_in_every_process(shared: Shared) -> None:

@@ -17,15 +17,15 @@ import pytest
 from credo.domain.models import AuditEvent, TokenRecord
 from credo.storage.protocols import Storage, StorageUnavailable
 from credo.storage.unit_of_work import GroupCommitter, UnitOfWork
-from tests.agents_support import autonomous_setup, exchange
 from tests.conftest import SQL_BACKENDS
-from tests.support import LiveServer, make_storage
+from tests.factories import autonomous_setup, exchange
+from tests.support import Server, make_storage
 
 APP = "access-log-api"
 T = TypeVar("T")
 
 
-def _exchanges(server: LiveServer, n: int) -> list[httpx.Response]:
+def _exchanges(server: Server, n: int) -> list[httpx.Response]:
     agent, _ = autonomous_setup(server.services)
     base = server.realm_url("alpha")
     with server.client() as http:
@@ -37,7 +37,7 @@ def _exchanges(server: LiveServer, n: int) -> list[httpx.Response]:
         return list(pool.map(one, range(n)))
 
 
-def test_every_concurrent_exchange_is_audited_once(server: LiveServer, demo: dict[str, str]) -> None:
+def test_every_concurrent_exchange_is_audited_once(server: Server, demo: dict[str, str]) -> None:
     responses = _exchanges(server, 60)
     allowed = [r for r in responses if r.status_code == 200]
     denied = [r for r in responses if r.status_code != 200]
@@ -49,7 +49,7 @@ def test_every_concurrent_exchange_is_audited_once(server: LiveServer, demo: dic
     assert all(e.ts > 0 and e.actor == "bot-traffic-analyzer" for e in events)
 
 
-def test_every_concurrent_opaque_token_is_stored_and_introspects(server: LiveServer, demo: dict[str, str]) -> None:
+def test_every_concurrent_opaque_token_is_stored_and_introspects(server: Server, demo: dict[str, str]) -> None:
     """Every token of a concurrent burst is stored and active. Over HTTP this cannot tell a commit before
     the answer from one just after it; test_one_transaction_before_any_request_of_the_batch_answers does."""
     base = server.realm_url("alpha")

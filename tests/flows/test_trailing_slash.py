@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from credo.http.dispatch import without_trailing_slash
-from tests.dcr_support import SEED_BODY
-from tests.support import LiveServer
+from tests.factories import SEED_BODY
+from tests.support import Server
 
 PREFIXES = ("/am/oauth2/realms/root/realms/alpha", "/am/oauth2/realms/root", "/am/oauth2")
 VOLATILE = ("client_id", "client_secret", "registration_access_token", "registration_client_uri",
@@ -22,7 +22,7 @@ def _shape(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("path", ["/register", "/aiagent/register"])
-def test_registration_with_a_trailing_slash_registers(sqlite_server: LiveServer, sqlite_demo: dict[str, str],
+def test_registration_with_a_trailing_slash_registers(sqlite_server: Server, sqlite_demo: dict[str, str],
                                                        path: str) -> None:
     base = sqlite_server.realm_url("alpha")
     with sqlite_server.client() as http:
@@ -45,7 +45,7 @@ def test_registration_with_a_trailing_slash_registers(sqlite_server: LiveServer,
     (b"{not json", {"content-type": "application/json"}, 400, "invalid_request"),
 ])
 def test_registration_errors_with_a_trailing_slash_are_the_same(
-        sqlite_server: LiveServer, sqlite_demo: dict[str, str], path: str, body: Any,
+        sqlite_server: Server, sqlite_demo: dict[str, str], path: str, body: Any,
         headers: dict[str, str] | None, status: int, error: str) -> None:
     base = sqlite_server.realm_url("alpha")
     kwargs: dict[str, Any] = {"content": body, "headers": headers} if isinstance(body, bytes) else {"json": body}
@@ -59,7 +59,7 @@ def test_registration_errors_with_a_trailing_slash_are_the_same(
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
-def test_token_introspect_revoke_tokeninfo_with_a_trailing_slash(sqlite_server: LiveServer,
+def test_token_introspect_revoke_tokeninfo_with_a_trailing_slash(sqlite_server: Server,
                                                                 sqlite_demo: dict[str, str], prefix: str) -> None:
     realm = "alpha" if prefix.endswith("alpha") else "root"
     from credo.management.clients import create_client
@@ -84,7 +84,7 @@ def test_token_introspect_revoke_tokeninfo_with_a_trailing_slash(sqlite_server: 
         assert wrong.status_code == 415 and wrong.json()["error"] == "invalid_request"
 
 
-def test_rfc7592_and_discovery_with_a_trailing_slash(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_rfc7592_and_discovery_with_a_trailing_slash(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     base = sqlite_server.realm_url("alpha")
     with sqlite_server.client() as http:
         reg = http.post(f"{base}/register/", json=SEED_BODY).json()
@@ -132,7 +132,7 @@ def test_only_public_paths_lose_their_trailing_slash(path: str, expected: str) -
     ("GET", "/am/oauth2/realms/root/realms/alpha/.well-known/openid-configuration//"),
     ("GET", "/.well-known/oauth-authorization-server/am/oauth2//"),
 ])
-def test_a_double_trailing_slash_is_an_unknown_path(sqlite_server: LiveServer, sqlite_demo: dict[str, str],
+def test_a_double_trailing_slash_is_an_unknown_path(sqlite_server: Server, sqlite_demo: dict[str, str],
                                                     method: str, path: str) -> None:
     """Not the endpoint, and not a redirect to it: 404 exactly as for a path that names nothing."""
     with sqlite_server.client() as http:

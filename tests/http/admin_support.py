@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 
 from credo.admin.openapi import document
 from credo.management.admins import create_admin
-from tests.support import LiveServer
+from tests.support import Server
 
 ADMIN, PASSWORD = "root-admin", "correct-horse-battery-staple"
 DOC = document()
@@ -50,7 +50,7 @@ def check(response: httpx.Response) -> httpx.Response:
 class Admin:
     """An httpx client signed in to the admin API; every response is validated against the document."""
 
-    def __init__(self, server: LiveServer) -> None:
+    def __init__(self, server: Server) -> None:
         if server.services.storage.admins.get(ADMIN) is None:
             create_admin(server.services, ADMIN, PASSWORD)
         self.http = server.client()
@@ -66,13 +66,3 @@ class Admin:
 
     def close(self) -> None:
         self.http.close()
-
-
-def assert_error(r: httpx.Response, status: int, error: str, field: str | None = None) -> None:
-    assert r.status_code == status, r.text
-    body = r.json()
-    assert body["error"] == error, body
-    assert r.headers["cache-control"] == "no-store"
-    if field is not None:
-        assert body.get("field") == field, body
-        assert body["error_description"].startswith(f"{field}:"), body

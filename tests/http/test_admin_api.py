@@ -4,7 +4,6 @@ that names the field and changes nothing, and every response checked against the
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,20 +12,21 @@ from openapi_spec_validator import validate
 from credo.domain.clock import FrozenClock
 from credo.domain.models import Client
 from credo.management.export import export_realm
-from tests.http.admin_support import ADMIN, ALL_OPERATIONS, DOC, PASSWORD, Admin, assert_error, check
-from tests.support import LiveServer, live_server, make_storage
+from tests.factories import assert_oauth_error
+from tests.http.admin_support import ADMIN, ALL_OPERATIONS, DOC, PASSWORD, Admin, check
+from tests.support import Server
 
 TX = "urn:ietf:params:oauth:grant-type:token-exchange"
 
 
 @pytest.fixture
-def admin(sqlite_server: LiveServer) -> Iterator[Admin]:
+def admin(sqlite_server: Server) -> Iterator[Admin]:
     a = Admin(sqlite_server)
     yield a
     a.close()
 
 
-def test_openapi_document_is_valid_and_served(sqlite_server: LiveServer) -> None:
+def test_openapi_document_is_valid_and_served(sqlite_server: Server) -> None:
     validate(DOC)
     with sqlite_server.client() as http:
         served = http.get("/admin/api/openapi.json")
@@ -39,7 +39,7 @@ def _concrete(template: str) -> str:
         "{application_id}", "y").replace("{user_id}", "u").replace("{name}", "g").replace("{script_id}", "s")
 
 
-def test_every_operation_requires_an_admin_token(sqlite_server: LiveServer) -> None:
+def test_every_operation_requires_an_admin_token(sqlite_server: Server) -> None:
     seen = 0
     with sqlite_server.client() as http:
         for template, ops in DOC["paths"].items():
@@ -48,36 +48,35 @@ def test_every_operation_requires_an_admin_token(sqlite_server: LiveServer) -> N
                     continue
                 for headers in ({}, {"Authorization": "Bearer not-a-token"}):
                     r = http.request(method.upper(), _concrete(template), json={}, headers=headers)
-                    assert_error(r, 401, "invalid_token")
+                    assert_oauth_error(r, 401, "invalid_token")
                     check(r)
                 seen += 1
     assert seen >= 35
 
 
-def test_token_endpoint_refuses_bad_credentials(sqlite_server: LiveServer) -> None:
+def test_token_endpoint_refuses_bad_credentials(sqlite_server: Server) -> None:
     Admin(sqlite_server).close()
     with sqlite_server.client() as http:
         r = http.post("/admin/api/token", json={"username": ADMIN, "password": "wrong-password-value"})
-        assert_error(check(r), 400, "invalid_grant")
+        assert_oauth_error(check(r), 400, "invalid_grant")
         r = http.post("/admin/api/token", json={"username": "nobody", "password": PASSWORD})
-        assert_error(check(r), 400, "invalid_grant")
-        assert_error(check(http.post("/admin/api/token", json={"username": ADMIN})), 400, "invalid_request", "password")
+        assert_oauth_error(check(r), 400, "invalid_grant")
+        assert_oauth_error(check(http.post("/admin/api/token", json={"username": ADMIN})), 400, "invalid_request", "password")
         r = http.post("/admin/api/token", content=b"username=x", headers={"content-type": "text/plain"})
-        assert_error(check(r), 415, "invalid_request", "body")
+        assert_oauth_error(check(r), 415, "invalid_request", "body")
     denied = sqlite_server.services.storage.audit.query("__admin__", action="admin.login", decision="deny")
     assert len(denied) == 2 and all(PASSWORD not in str(e) for e in denied)
 
 
-def test_admin_token_expires_after_an_hour(tmp_path: Path) -> None:
-    clock = FrozenClock()
-    with make_storage("sqlite", tmp_path) as storage, live_server(storage, tmp_path, clock=clock) as srv:
-        admin = Admin(srv)
-        assert admin("GET", "/realms").status_code == 200
-        clock.advance(3599)
-        assert admin("GET", "/realms").status_code == 200
-        clock.advance(2)
-        assert_error(admin("GET", "/realms"), 401, "invalid_token")
-        admin.close()
+def test_admin_token_expires_after_an_hour(frozen: tuple[Server, FrozenClock]) -> None:
+    srv, clock = frozen
+    admin = Admin(srv)
+    assert admin("GET", "/realms").status_code == 200
+    clock.advance(3599)
+    assert admin("GET", "/realms").status_code == 200
+    clock.advance(2)
+    assert_oauth_error(admin("GET", "/realms"), 401, "invalid_token")
+    admin.close()
 
 
 def _login_csrf(http: Any) -> str:
@@ -85,7 +84,7 @@ def _login_csrf(http: Any) -> str:
     return str(form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0])
 
 
-def _session(server: LiveServer) -> tuple[Any, str]:
+def _session(server: Server) -> tuple[Any, str]:
     Admin(server).close()
     http = server.client()
     r = http.post("/admin/login", data={"username": ADMIN, "password": PASSWORD, "csrf": _login_csrf(http)})
@@ -97,14 +96,14 @@ def _session(server: LiveServer) -> tuple[Any, str]:
     return http, token
 
 
-def test_session_cookie_needs_the_csrf_header_to_change_anything(sqlite_server: LiveServer) -> None:
+def test_session_cookie_needs_the_csrf_header_to_change_anything(sqlite_server: Server) -> None:
     http, csrf = _session(sqlite_server)
     try:
         assert check(http.get("/admin/api/realms")).status_code == 200
         r = http.post("/admin/api/realms", json={"name": "csrf-test"})
-        assert_error(check(r), 403, "access_denied")
+        assert_oauth_error(check(r), 403, "access_denied")
         r = http.post("/admin/api/realms", json={"name": "csrf-test"}, headers={"x-csrf-token": "0" * 64})
-        assert_error(check(r), 403, "access_denied")
+        assert_oauth_error(check(r), 403, "access_denied")
         assert sqlite_server.services.storage.realms.get("csrf-test") is None
         r = http.post("/admin/api/realms", json={"name": "csrf-test"}, headers={"x-csrf-token": csrf})
         assert check(r).status_code == 201
@@ -115,7 +114,7 @@ def test_session_cookie_needs_the_csrf_header_to_change_anything(sqlite_server: 
         http.close()
 
 
-def test_every_endpoint_on_sqlite_and_postgres(server: LiveServer) -> None:
+def test_every_endpoint_on_sqlite_and_postgres(server: Server) -> None:
     admin = Admin(server)
     assert admin("POST", "/realms", {"name": "alpha", "settings": {"grant_types": ["client_credentials", TX]}}
                  ).status_code == 201
@@ -130,7 +129,7 @@ def test_every_endpoint_on_sqlite_and_postgres(server: LiveServer) -> None:
     assert admin("PATCH", f"/realms/alpha/scripts/{script['id']}", {"description": "d"}).json()["description"] == "d"
     assert [x["id"] for x in admin("GET", "/realms/alpha/scripts").json()] == [script["id"]]
     admin("PATCH", "/realms/alpha/settings", {"dcr_script": script["id"]})
-    assert_error(admin("DELETE", f"/realms/alpha/scripts/{script['id']}"), 400, "invalid_request", "script_id")
+    assert_oauth_error(admin("DELETE", f"/realms/alpha/scripts/{script['id']}"), 400, "invalid_request", "script_id")
 
     app = admin("POST", "/realms/alpha/applications", {"client_id": "logs-app", "name": "Logs", "app_type": "service",
                                                       "scopes": ["logs-read", "logs-search"], "owners": ["ops"]}).json()
@@ -152,7 +151,7 @@ def test_every_endpoint_on_sqlite_and_postgres(server: LiveServer) -> None:
     assert chosen["client_secret"] == "a-chosen-agent-secret"
     stored = server.services.storage.clients.get("alpha", "bot")
     assert stored is not None and server.services.hasher.verify("a-chosen-agent-secret", stored.secret_hash)
-    assert_error(admin("POST", "/realms/alpha/agents/logs-app/secret", {}), 404, "not_found", "client_id")
+    assert_oauth_error(admin("POST", "/realms/alpha/agents/logs-app/secret", {}), 404, "not_found", "client_id")
     user = admin("POST", "/realms/alpha/users", {"username": "barbara.jensen", "password": "a-demo-password"}).json()
     assert admin("GET", f"/realms/alpha/users/{user['id']}").json()["username"] == "barbara.jensen"
     assert [u["username"] for u in admin("GET", "/realms/alpha/users").json()] == ["barbara.jensen"]
@@ -172,7 +171,7 @@ def test_every_endpoint_on_sqlite_and_postgres(server: LiveServer) -> None:
         ("dyn-1", True, 1_700_000_000, 1_700_000_100)]
     assert "dyn-1" in [a["client_id"] for a in admin("GET", "/realms/alpha/agents").json()]
     assert admin("DELETE", "/realms/alpha/dynamic-clients/dyn-1").status_code == 204
-    assert_error(admin("DELETE", "/realms/alpha/dynamic-clients/logs-app"), 404, "not_found", "client_id")
+    assert_oauth_error(admin("DELETE", "/realms/alpha/dynamic-clients/logs-app"), 404, "not_found", "client_id")
 
     keys = admin("GET", "/realms/alpha/keys").json()
     assert len(keys) == 1 and "d" not in keys[0]["public_jwk"]
@@ -187,7 +186,7 @@ def test_every_endpoint_on_sqlite_and_postgres(server: LiveServer) -> None:
     assert "a-chosen-agent-secret" not in str(exported) and exported["agents"][0]["secret_hash"]
     assert set(admin("PUT", "/realms/alpha/config", exported).json().values()) == {0}
     assert admin("GET", "/realms/alpha/config").json() == exported
-    assert_error(admin("PUT", "/realms/alpha/config", {**exported, "realm": "other"}), 400, "invalid_request", "realm")
+    assert_oauth_error(admin("PUT", "/realms/alpha/config", {**exported, "realm": "other"}), 400, "invalid_request", "realm")
     counts = admin("PUT", "/realms/alpha/config", {"users": [{"username": "new.user", "password": "pw-0123456"}]})
     assert counts.json()["users"] == 1
     admin("DELETE", f"/realms/alpha/users/{server.services.storage.users.by_username('alpha', 'new.user').id}")
@@ -201,7 +200,7 @@ def test_every_endpoint_on_sqlite_and_postgres(server: LiveServer) -> None:
     admin("PATCH", "/realms/alpha/settings", {"dcr_script": None})
     assert admin("DELETE", f"/realms/alpha/scripts/{script['id']}").status_code == 204
     assert admin("DELETE", "/realms/alpha").status_code == 204
-    assert_error(admin("GET", "/realms/alpha/settings"), 404, "not_found")
+    assert_oauth_error(admin("GET", "/realms/alpha/settings"), 404, "not_found")
     admin("POST", "/realms/root/scripts/test", {"source": "var a = 1;"})
     assert admin.succeeded == ALL_OPERATIONS, ALL_OPERATIONS - admin.succeeded  # every operation answered 2xx
     admin.close()
@@ -246,7 +245,7 @@ BAD_INPUTS = [
 ]
 
 
-def test_bad_input_names_the_field_and_changes_nothing(admin: Admin, sqlite_server: LiveServer) -> None:
+def test_bad_input_names_the_field_and_changes_nothing(admin: Admin, sqlite_server: Server) -> None:
     admin("POST", "/realms", {"name": "alpha"})
     admin("POST", "/realms/alpha/applications", {"client_id": "app"})
     admin("POST", "/realms/alpha/agents", {"client_id": "agent"})
@@ -255,20 +254,20 @@ def test_bad_input_names_the_field_and_changes_nothing(admin: Admin, sqlite_serv
     keys_before = len(sqlite_server.services.storage.keys.all("alpha"))
     for method, path, body, status, error, field in BAD_INPUTS:
         r = admin(method, path, body)
-        assert_error(r, status, error, field)
+        assert_oauth_error(r, status, error, field)
         assert "Traceback" not in r.text
     assert export_realm(sqlite_server.services, "alpha") == before
     assert len(sqlite_server.services.storage.keys.all("alpha")) == keys_before
     with sqlite_server.client() as http:
         r = http.patch("/admin/api/realms/alpha/settings", content=b"{not json", headers={
             **admin.headers, "content-type": "application/json"})
-        assert_error(check(r), 400, "invalid_request", "body")
+        assert_oauth_error(check(r), 400, "invalid_request", "body")
         r = http.patch("/admin/api/realms/alpha/settings", content=b"[1]", headers={
             **admin.headers, "content-type": "application/json"})
-        assert_error(check(r), 400, "invalid_request", "body")
+        assert_oauth_error(check(r), 400, "invalid_request", "body")
 
 
-def test_every_change_is_audited_with_who_and_what(admin: Admin, sqlite_server: LiveServer) -> None:
+def test_every_change_is_audited_with_who_and_what(admin: Admin, sqlite_server: Server) -> None:
     admin("POST", "/realms", {"name": "alpha"})
     admin("PATCH", "/realms/alpha/settings", {"allow_open_registration": True})
     admin("POST", "/realms/alpha/applications", {"client_id": "app"})
@@ -304,21 +303,21 @@ def test_script_test_run_shows_the_resulting_attributes(admin: Admin) -> None:
     assert admin("GET", "/realms/root/scripts").json() == []  # a test run registers nothing
 
 
-def test_admin_sign_in_is_throttled_after_repeated_failures(sqlite_server: LiveServer) -> None:
+def test_admin_sign_in_is_throttled_after_repeated_failures(sqlite_server: Server) -> None:
     Admin(sqlite_server).close()
     limit = sqlite_server.services.auth_throttle.limit
     with sqlite_server.client() as http:
         for _ in range(limit):
             r = http.post("/admin/api/token", json={"username": ADMIN, "password": "wrong-password-value"})
-            assert_error(check(r), 400, "invalid_grant")
+            assert_oauth_error(check(r), 400, "invalid_grant")
         r = http.post("/admin/api/token", json={"username": ADMIN, "password": PASSWORD})
-        assert_error(check(r), 429, "too_many_requests")
+        assert_oauth_error(check(r), 429, "too_many_requests")
         assert int(r.headers["retry-after"]) >= 1
         page = http.post("/admin/login", data={"username": ADMIN, "password": PASSWORD, "csrf": _login_csrf(http)})
         assert page.status_code == 429 and "Too many failed attempts" in page.text
 
 
-def test_console_login_never_redirects_off_site(sqlite_server: LiveServer) -> None:
+def test_console_login_never_redirects_off_site(sqlite_server: Server) -> None:
     Admin(sqlite_server).close()
     with sqlite_server.client() as http:
         for target in ("https://evil.example/", "//evil.example/admin/", "/admin/r/root/keys"):
@@ -360,7 +359,7 @@ def test_wrong_types_in_any_body_field_never_cause_a_server_error(admin: Admin) 
     assert tried > 300
 
 
-def test_console_pages_refuse_cleanly(sqlite_server: LiveServer) -> None:
+def test_console_pages_refuse_cleanly(sqlite_server: Server) -> None:
     http, csrf = _session(sqlite_server)
     try:
         missing = http.get("/admin/r/nowhere/settings")
@@ -385,7 +384,7 @@ CONSOLE_FORMS = ["/admin/realms", "/admin/account", "/admin/r/root/settings", "/
 GARBAGE = ["", "x" * 3000, "\x00", "-1", "1e309", "<b>", "ünïcødé", "{\"keys\": 1}", "a b c"]
 
 
-def test_console_forms_never_fail_with_a_server_error(sqlite_server: LiveServer) -> None:
+def test_console_forms_never_fail_with_a_server_error(sqlite_server: Server) -> None:
     http, csrf = _session(sqlite_server)
     admin = Admin(sqlite_server)
     admin("POST", "/realms/root/applications", {"client_id": "app"})

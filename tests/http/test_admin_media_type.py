@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from credo.management.export import export_realm
-from tests.http.admin_support import ADMIN, DOC, PASSWORD, Admin, assert_error, check
-from tests.support import LiveServer
+from tests.factories import assert_oauth_error
+from tests.http.admin_support import ADMIN, DOC, PASSWORD, Admin, check
+from tests.support import Server
 
 WRITES = [  # (method, path, a valid JSON body): one of each write method family, and the sign-in
     ("POST", "/realms", b'{"name": "beta"}'),
@@ -24,7 +25,7 @@ WRONG_TYPES = ["application/x-www-form-urlencoded", "text/plain", "application/j
 
 
 @pytest.fixture
-def admin(sqlite_server: LiveServer) -> Iterator[Admin]:
+def admin(sqlite_server: Server) -> Iterator[Admin]:
     a = Admin(sqlite_server)
     a("POST", "/realms", {"name": "alpha"})
     a("POST", "/realms/alpha/users", {"username": "u1", "password": "long-enough-pw"})
@@ -41,14 +42,14 @@ def _send(admin: Admin, method: str, path: str, body: bytes, media: str | None) 
 
 @pytest.mark.parametrize("media", WRONG_TYPES)
 @pytest.mark.parametrize("method, path, body", WRITES)
-def test_a_body_that_is_not_json_is_415_and_changes_nothing(admin: Admin, sqlite_server: LiveServer, method: str,
+def test_a_body_that_is_not_json_is_415_and_changes_nothing(admin: Admin, sqlite_server: Server, method: str,
                                                             path: str, body: bytes, media: str | None) -> None:
     user = sqlite_server.services.storage.users.by_username("alpha", "u1")
     assert user is not None
     path = path.replace("{user}", user.id)
     before = export_realm(sqlite_server.services, "alpha")
     r = _send(admin, method, path, body, media)
-    assert_error(r, 415, "invalid_request", "body")
+    assert_oauth_error(r, 415, "invalid_request", "body")
     assert r.json() == {"error": "invalid_request", "field": "body",
                         "error_description": "body: the request body must be application/json."}
     assert export_realm(sqlite_server.services, "alpha") == before
@@ -57,10 +58,10 @@ def test_a_body_that_is_not_json_is_415_and_changes_nothing(admin: Admin, sqlite
     assert ok.status_code < 300, ok.text
 
 
-def test_the_sign_in_refuses_a_form_body_with_415(sqlite_server: LiveServer, admin: Admin) -> None:
+def test_the_sign_in_refuses_a_form_body_with_415(sqlite_server: Server, admin: Admin) -> None:
     with sqlite_server.client() as http:
         r = check(http.post("/admin/api/token", data={"username": ADMIN, "password": PASSWORD}))
-    assert_error(r, 415, "invalid_request", "body")
+    assert_oauth_error(r, 415, "invalid_request", "body")
 
 
 def test_every_operation_with_a_body_documents_415() -> None:

@@ -17,7 +17,7 @@ from credo.app import build_app
 from credo.management.demo import ensure_demo
 from credo.storage.memory import MemoryStorage
 from tests import support
-from tests.dcr_support import SEED_BODY
+from tests.factories import SEED_BODY
 
 A = "/am/oauth2/realms/root/realms/alpha"
 T = TypeVar("T")

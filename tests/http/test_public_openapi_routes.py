@@ -16,7 +16,7 @@ from credo.http.dispatch import resolve
 from credo.http.openapi_public import spec_bytes
 from credo.http.routes import TABLE
 from credo.http.wellknown import ISSUER, ISSUER_PATHS
-from tests.support import LiveServer
+from tests.support import Server
 
 SPEC: dict[str, Any] = json.loads(spec_bytes())
 NOT_OPERATIONS = {"parameters", "servers", "summary", "description"}
@@ -70,7 +70,7 @@ def test_the_comparison_notices_a_missing_operation(tmp_path: Path, path: str, m
     assert missing and all(p.endswith(path) and m == method.upper() for p, m in missing), missing
 
 
-def test_every_described_well_known_route_answers(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_every_described_well_known_route_answers(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     inserted = [p for p in SPEC["paths"] if p.startswith("/.well-known/") and "/am/oauth2" in p]
     assert len(inserted) == 6
     with sqlite_server.client() as http:

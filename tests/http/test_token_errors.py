@@ -17,12 +17,13 @@ from credo.management.clients import create_client, update_client
 from credo.management.demo import ensure_demo
 from credo.management.realms import ensure_realm
 from tests.conftest import SQL_BACKENDS
-from tests.support import LiveServer, live_server, make_storage
+from tests.factories import assert_oauth_error
+from tests.support import Server, in_process_server, make_storage
 
 
 @dataclass
 class Env:
-    srv: LiveServer
+    srv: Server
     clock: FrozenClock
     secrets: dict[str, str]
     http: httpx.Client
@@ -42,7 +43,7 @@ class Env:
 def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     tmp: Path = tmp_path_factory.mktemp("token-errors")
     clock = FrozenClock(int(time.time()))
-    with make_storage(request.param, tmp) as storage, live_server(storage, tmp, clock=clock) as srv:
+    with make_storage(request.param, tmp) as storage, in_process_server(storage, tmp, clock=clock) as srv:
         services = srv.services
         secrets = {c.client_id: c.client_secret for c in ensure_demo(services)}
         for cid, kw in {"basic-client": {"auth_method": "client_secret_basic"},
@@ -57,14 +58,6 @@ def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             yield Env(srv, clock, secrets, http)
 
 
-def assert_error(r: httpx.Response, status: int, error: str) -> None:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/json")
-    assert r.json()["error"] == error
-    assert isinstance(r.json()["error_description"], str)
-    assert r.headers["cache-control"] == "no-store"
-
-
 def cc(env: Env, client_id: str = "demo-client", **extra: str) -> dict[str, str]:
     return {"grant_type": "client_credentials", "client_id": client_id, "client_secret": env.secrets[client_id], **extra}
 
@@ -74,21 +67,21 @@ def cc(env: Env, client_id: str = "demo-client", **extra: str) -> dict[str, str]
 def test_missing_grant_type(env: Env) -> None:
     data = cc(env)
     del data["grant_type"]
-    assert_error(env.http.post(f"{env.base}/access_token", data=data), 400, "invalid_request")
+    assert_oauth_error(env.http.post(f"{env.base}/access_token", data=data), 400, "invalid_request")
 
 
 def test_unknown_grant_type(env: Env) -> None:
-    assert_error(env.http.post(f"{env.base}/access_token", data=cc(env, grant_type="urn:x:magic")),
+    assert_oauth_error(env.http.post(f"{env.base}/access_token", data=cc(env, grant_type="urn:x:magic")),
                  400, "unsupported_grant_type")
 
 
 def test_grant_not_enabled_in_realm(env: Env) -> None:
     url = env.srv.realm_url("gamma") + "/access_token"
-    assert_error(env.http.post(url, data=cc(env, "gamma-client")), 400, "unsupported_grant_type")
+    assert_oauth_error(env.http.post(url, data=cc(env, "gamma-client")), 400, "unsupported_grant_type")
 
 
 def test_client_without_the_grant(env: Env) -> None:
-    assert_error(env.http.post(f"{env.base}/access_token", data=cc(env, "pw-only")), 400, "unauthorized_client")
+    assert_oauth_error(env.http.post(f"{env.base}/access_token", data=cc(env, "pw-only")), 400, "unauthorized_client")
 
 
 @pytest.mark.parametrize("case", ["unknown", "wrong-secret", "basic-and-post", "basic-for-post-client",
@@ -118,7 +111,7 @@ def test_invalid_client(env: Env, case: str) -> None:
     elif case == "empty-secret":
         data |= {"client_id": "demo-client", "client_secret": ""}
     r = env.http.post(f"{env.base}/access_token", data=data, auth=auth, headers=headers)
-    assert_error(r, 401, "invalid_client")
+    assert_oauth_error(r, 401, "invalid_client")
     assert r.headers["www-authenticate"].startswith("Basic")
 
 
@@ -131,33 +124,33 @@ def test_basic_client_succeeds(env: Env) -> None:
 
 @pytest.mark.parametrize("scope", ["data-admin", "data-read data-admin", "profile"])
 def test_scope_not_allowed(env: Env, scope: str) -> None:
-    assert_error(env.http.post(f"{env.base}/access_token", data=cc(env, scope=scope)), 400, "invalid_scope")
+    assert_oauth_error(env.http.post(f"{env.base}/access_token", data=cc(env, scope=scope)), 400, "invalid_scope")
 
 
 @pytest.mark.parametrize("scope", ['data"read', "data\\read", "data\u00e9"])
 def test_malformed_scope(env: Env, scope: str) -> None:
-    assert_error(env.http.post(f"{env.base}/access_token", data=cc(env, scope=scope)), 400, "invalid_scope")
+    assert_oauth_error(env.http.post(f"{env.base}/access_token", data=cc(env, scope=scope)), 400, "invalid_scope")
 
 
 def test_repeated_parameter(env: Env) -> None:
     body = httpx.QueryParams(cc(env)).add("scope", "data-read").add("scope", "data-write")
     r = env.http.post(f"{env.base}/access_token", content=str(body),
                       headers={"Content-Type": "application/x-www-form-urlencoded"})
-    assert_error(r, 400, "invalid_request")
+    assert_oauth_error(r, 400, "invalid_request")
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "text/plain", "multipart/form-data; boundary=x", None])
 def test_wrong_content_type(env: Env, content_type: str | None) -> None:
     headers = {"Content-Type": content_type} if content_type else {}
     r = env.http.post(f"{env.base}/access_token", content=str(httpx.QueryParams(cc(env))), headers=headers)
-    assert_error(r, 415, "invalid_request")
+    assert_oauth_error(r, 415, "invalid_request")
 
 
 def test_body_over_the_limit(env: Env) -> None:
     body = str(httpx.QueryParams(cc(env, padding="a" * 70_000)))
     r = env.http.post(f"{env.base}/access_token", content=body,
                       headers={"Content-Type": "application/x-www-form-urlencoded"})
-    assert_error(r, 413, "invalid_request")
+    assert_oauth_error(r, 413, "invalid_request")
 
 
 def test_body_over_the_limit_chunked(env: Env) -> None:
@@ -168,7 +161,7 @@ def test_body_over_the_limit_chunked(env: Env) -> None:
 
     r = env.http.post(f"{env.base}/access_token", content=chunks(),
                       headers={"Content-Type": "application/x-www-form-urlencoded"})
-    assert_error(r, 413, "invalid_request")
+    assert_oauth_error(r, 413, "invalid_request")
 
 
 @pytest.mark.parametrize("body", [
@@ -181,7 +174,7 @@ def test_body_over_the_limit_chunked(env: Env) -> None:
 def test_malformed_body(env: Env, body: bytes) -> None:
     r = env.http.post(f"{env.base}/access_token", content=body,
                       headers={"Content-Type": "application/x-www-form-urlencoded"})
-    assert_error(r, 400, "invalid_request")
+    assert_oauth_error(r, 400, "invalid_request")
 
 
 @pytest.mark.parametrize("path", ["/access_token", "/introspect", "/token/revoke", "/.well-known/openid-configuration",
@@ -199,7 +192,7 @@ def test_unknown_realm(env: Env, path: str) -> None:
 def test_introspection_unauthenticated(env: Env) -> None:
     token = env.token()
     r = env.http.post(f"{env.base}/introspect", data={"token": token})
-    assert_error(r, 401, "invalid_client")
+    assert_oauth_error(r, 401, "invalid_client")
     assert "www-authenticate" in r.headers
 
 
@@ -224,7 +217,7 @@ def test_introspect_expired(env: Env, client_id: str) -> None:
     try:
         assert _introspect(env, token, client_id) == {"active": False}
         gone = env.http.get(f"{env.base}/tokeninfo", params={"access_token": token})
-        assert_error(gone, 401, "invalid_token")
+        assert_oauth_error(gone, 401, "invalid_token")
     finally:
         env.clock.advance(-3601)
 
@@ -246,24 +239,24 @@ def test_introspect_garbage(env: Env, garbage: str) -> None:
 @pytest.mark.parametrize("garbage", ["x", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", "A" * 5000])
 def test_tokeninfo_garbage(env: Env, garbage: str) -> None:
     r = env.http.get(f"{env.base}/tokeninfo", headers={"Authorization": f"Bearer {garbage}"})
-    assert_error(r, 401, "invalid_token")
+    assert_oauth_error(r, 401, "invalid_token")
     assert r.headers["www-authenticate"].startswith("Bearer")
     r = env.http.post(f"{env.base}/tokeninfo", data={"access_token": garbage})
-    assert_error(r, 401, "invalid_token")
+    assert_oauth_error(r, 401, "invalid_token")
 
 
 def test_tokeninfo_without_token(env: Env) -> None:
-    assert_error(env.http.get(f"{env.base}/tokeninfo"), 400, "invalid_request")
+    assert_oauth_error(env.http.get(f"{env.base}/tokeninfo"), 400, "invalid_request")
 
 
 def test_revoke_unauthenticated(env: Env) -> None:
-    assert_error(env.http.post(f"{env.base}/token/revoke", data={"token": "x"}), 401, "invalid_client")
+    assert_oauth_error(env.http.post(f"{env.base}/token/revoke", data={"token": "x"}), 401, "invalid_client")
 
 
 def test_revoke_without_token(env: Env) -> None:
     r = env.http.post(f"{env.base}/token/revoke", data={"client_id": "demo-client",
                                                         "client_secret": env.secrets["demo-client"]})
-    assert_error(r, 400, "invalid_request")
+    assert_oauth_error(r, 400, "invalid_request")
 
 
 # --- failed-authentication throttling ------------------------------------------------------------
@@ -275,14 +268,14 @@ def test_failed_authentication_is_throttled(env: Env) -> None:
     wrong = {"grant_type": "client_credentials", "client_id": "throttled", "client_secret": "wrong-" + "x" * 20}
     right = {**wrong, "client_secret": secret}
     for _ in range(10):
-        assert_error(env.http.post(url, data=wrong), 401, "invalid_client")
+        assert_oauth_error(env.http.post(url, data=wrong), 401, "invalid_client")
     blocked = env.http.post(url, data=right)  # the right secret does not help while throttled
-    assert_error(blocked, 429, "too_many_requests")
+    assert_oauth_error(blocked, 429, "too_many_requests")
     assert 1 <= int(blocked.headers["retry-after"]) <= 60
     # Introspection and revocation authenticate the same client and share the counter.
-    assert_error(env.http.post(f"{env.base}/introspect", data={**right, "token": "x"}), 429, "too_many_requests")
+    assert_oauth_error(env.http.post(f"{env.base}/introspect", data={**right, "token": "x"}), 429, "too_many_requests")
     # Another source address is not affected.
-    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=10) as other:
+    with env.srv.client(source="127.0.0.2") as other:
         assert other.post(url, data=right).status_code == 200
     # Another client from the same address is not affected.
     assert env.http.post(url, data=cc(env)).status_code == 200

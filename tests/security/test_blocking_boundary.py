@@ -25,7 +25,7 @@ from credo.management.realms import update_settings
 from credo.management.scripts import create_script, select_realm_script
 from credo.management.users import create_user
 from tests import support
-from tests.dcr_support import SEED_BODY, Signer
+from tests.factories import SEED_BODY, Signer
 
 ALPHA = "/am/oauth2/realms/root/realms/alpha"
 BRAVO = "/am/oauth2/realms/root/realms/bravo"

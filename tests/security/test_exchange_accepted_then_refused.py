@@ -10,7 +10,7 @@ from credo.domain.settings import GRANT_TOKEN_EXCHANGE
 from credo.management.agents import create_agent, put_policy, set_agent_enabled
 from credo.management.realms import update_settings
 from credo.management.users import delete_user, update_user
-from tests.agents_support import (
+from tests.factories import (
     AGENT_SECRET,
     AUTO_AGENT,
     AUTO_APP,
@@ -18,17 +18,17 @@ from tests.agents_support import (
     OBO_APP,
     USER_ID,
     Party,
-    assert_error,
+    assert_oauth_error,
     autonomous_setup,
     cc_token,
     exchange,
     on_behalf_setup,
-    password_token,
+    user_access_token,
 )
-from tests.support import LiveServer
+from tests.support import Server
 
 
-def _accepted(srv: LiveServer, agent: Party, subject: str, audience: str) -> str:
+def _accepted(srv: Server, agent: Party, subject: str, audience: str) -> str:
     with srv.client() as http:
         r = exchange(http, srv.realm_url("alpha"), agent, subject, audience)
         assert r.status_code == 200, r.text
@@ -37,24 +37,21 @@ def _accepted(srv: LiveServer, agent: Party, subject: str, audience: str) -> str
         return str(r.json()["access_token"])
 
 
-def _refused(srv: LiveServer, agent: Party, subject: str, audience: str, status: int = 400,
+def _refused(srv: Server, agent: Party, subject: str, audience: str, status: int = 400,
              error: str = "invalid_grant") -> None:
     with srv.client() as http:
-        assert_error(exchange(http, srv.realm_url("alpha"), agent, subject, audience), status, error)
+        assert_oauth_error(exchange(http, srv.realm_url("alpha"), agent, subject, audience), status, error)
 
 
-def _user_jwt(srv: LiveServer, app: Party) -> str:
+def _user_jwt(srv: Server, app: Party) -> str:
     update_settings(srv.services, "alpha", {"token_format": "stateless"})
-    with srv.client() as http:
-        r = password_token(http, srv.realm_url("alpha"), app)
-        assert r.status_code == 200, r.text
-        token = str(r.json()["access_token"])
+    token = user_access_token(srv, app)
     assert token.count(".") == 2
     return token
 
 
 @pytest.mark.parametrize("stateless", [True, False], ids=["jwt", "opaque"])
-def test_revoked_subject_token(sqlite_server: LiveServer, sqlite_demo: dict[str, str], stateless: bool) -> None:
+def test_revoked_subject_token(sqlite_server: Server, sqlite_demo: dict[str, str], stateless: bool) -> None:
     agent, _ = autonomous_setup(sqlite_server.services, stateless=stateless)
     base = sqlite_server.realm_url("alpha")
     with sqlite_server.client() as http:
@@ -65,7 +62,7 @@ def test_revoked_subject_token(sqlite_server: LiveServer, sqlite_demo: dict[str,
     _refused(sqlite_server, agent, own, AUTO_APP)
 
 
-def test_tampered_token_with_the_same_prefix(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_tampered_token_with_the_same_prefix(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     agent, _ = autonomous_setup(sqlite_server.services)
     with sqlite_server.client() as http:
         own = cc_token(http, sqlite_server.realm_url("alpha"), agent)
@@ -81,7 +78,7 @@ def test_tampered_token_with_the_same_prefix(sqlite_server: LiveServer, sqlite_d
     _accepted(sqlite_server, agent, own, AUTO_APP)  # the genuine token is unaffected
 
 
-def test_token_signed_by_a_rotated_out_key(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_token_signed_by_a_rotated_out_key(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     s = sqlite_server.services
     agent, _ = autonomous_setup(s)
     with sqlite_server.client() as http:
@@ -93,7 +90,7 @@ def test_token_signed_by_a_rotated_out_key(sqlite_server: LiveServer, sqlite_dem
     _refused(sqlite_server, agent, own, AUTO_APP)
 
 
-def test_key_deleted_by_another_process(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_key_deleted_by_another_process(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     """The key ring of this process is not told; the change counter moved by the deletion is enough."""
     s = sqlite_server.services
     agent, _ = autonomous_setup(s)
@@ -109,7 +106,7 @@ def test_key_deleted_by_another_process(sqlite_server: LiveServer, sqlite_demo: 
 
 
 @pytest.mark.parametrize("change", ["inactive", "deleted"])
-def test_user_disabled_or_deleted(sqlite_server: LiveServer, sqlite_demo: dict[str, str], change: str) -> None:
+def test_user_disabled_or_deleted(sqlite_server: Server, sqlite_demo: dict[str, str], change: str) -> None:
     s = sqlite_server.services
     agent, app = on_behalf_setup(s)
     user_token = _user_jwt(sqlite_server, app)
@@ -121,7 +118,7 @@ def test_user_disabled_or_deleted(sqlite_server: LiveServer, sqlite_demo: dict[s
     _refused(sqlite_server, agent, user_token, OBO_APP)
 
 
-def test_disabled_agent_in_the_subject_tokens_chain(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_disabled_agent_in_the_subject_tokens_chain(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     s = sqlite_server.services
     agent, app = on_behalf_setup(s)
     create_agent(s, "alpha", "second-agent", name="Second", secret=AGENT_SECRET, grant_types=(GRANT_TOKEN_EXCHANGE,),
@@ -143,7 +140,7 @@ def test_disabled_agent_in_the_subject_tokens_chain(sqlite_server: LiveServer, s
     _refused(sqlite_server, second, first, OBO_APP, 401, "invalid_client")
 
 
-def test_autonomous_agent_disabled(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_autonomous_agent_disabled(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     s = sqlite_server.services
     agent, _ = autonomous_setup(s)
     with sqlite_server.client() as http:

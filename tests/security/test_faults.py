@@ -17,8 +17,8 @@ from credo.storage.sql.engine import make_engine
 from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
 from tests.conftest import PG_SKIP
-from tests.security.procs import ServerProcess, cli, cli_json, credo_server
-from tests.support import free_port, live_server, postgres_database
+from tests.procs import ServerProcess, cli, cli_json, credo_server
+from tests.support import free_port, in_process_server, postgres_database
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
@@ -38,7 +38,7 @@ def test_database_unreachable_is_503_and_recovers(tmp_path: Path) -> None:
         storage = SqlStorage(make_engine(url))
         upgrade(storage.engine)
         try:
-            with live_server(storage, tmp_path) as srv, srv.client() as http:
+            with in_process_server(storage, tmp_path) as srv, srv.client() as http:
                 secret = {c.client_id: c.client_secret for c in ensure_demo(srv.services)}["demo-client"]
                 base = srv.realm_url("alpha")
                 form = {"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": secret}

@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 from credo.http.openapi_public import spec_bytes
 from credo.management.clients import create_client
 from credo.management.demo import ensure_demo
-from tests.support import LiveServer, live_server, make_storage
+from tests.support import Server, live_server, make_storage
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 SPEC = Path(__file__).resolve().parents[2] / "src" / "credo" / "http" / "openapi_public.json"
@@ -41,13 +41,14 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 class Target:
-    def __init__(self, srv: LiveServer, basic: str) -> None:
+    def __init__(self, srv: Server, basic: str) -> None:
         self.srv = srv
         self.basic = basic
 
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    # A live server: schemathesis sends its cases with its own HTTP client (requests) over a socket.
     tmp = tmp_path_factory.mktemp("fuzz")
     with make_storage("sqlite", tmp) as storage, live_server(storage, tmp) as srv:
         ensure_demo(srv.services)

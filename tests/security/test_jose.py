@@ -12,6 +12,7 @@ import hmac
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from jwt.algorithms import ECAlgorithm
 
 from credo.domain.clock import FrozenClock
 from credo.management.demo import ensure_demo
-from tests.support import LiveServer, live_server, make_storage
+from tests.support import Server, in_process_server, make_storage
 
 
 def b64(data: bytes) -> str:
@@ -39,7 +40,7 @@ def compact(header: dict[str, Any], claims: dict[str, Any], sign: Callable[[byte
 
 @dataclass
 class Env:
-    srv: LiveServer
+    srv: Server
     clock: FrozenClock
     secret: str
     http: httpx.Client
@@ -89,9 +90,15 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    tmp: Path = tmp_path_factory.mktemp("jose")
+    """One server for the module's tests, none of which changes it (see test_retired_and_purged_key)."""
+    with _env(tmp_path_factory.mktemp("jose")) as e:
+        yield e
+
+
+@contextmanager
+def _env(tmp: Path) -> Iterator[Env]:
     clock = FrozenClock(int(time.time()))
-    with make_storage("sqlite", tmp) as storage, live_server(storage, tmp, clock=clock) as srv:
+    with make_storage("sqlite", tmp) as storage, in_process_server(storage, tmp, clock=clock) as srv:
         creds = {c.client_id: c.client_secret for c in ensure_demo(srv.services)}
         secret = creds["bench-client"]
         with srv.client() as http:
@@ -271,10 +278,10 @@ def _non_finite(claims: dict[str, Any], name: str, literal: str) -> dict[str, An
 
 @pytest.fixture
 def statement_signer(env: Env) -> Iterator[Any]:
-    from tests.dcr_support import Signer, settings
+    from tests.factories import Signer, realm_settings
 
     signer = Signer()
-    settings(env.srv.services, protection={"require_software_statement": True,
+    realm_settings(env.srv.services, protection={"require_software_statement": True,
                                            "software_statement_keys": {"jwks": signer.jwks,
                                                                        "issuers": ["https://issuer.example"]},
                                            "signed_request_keys": {"jwks": signer.jwks,
@@ -282,7 +289,7 @@ def statement_signer(env: Env) -> Iterator[Any]:
     try:
         yield signer
     finally:
-        settings(env.srv.services, protection={})
+        realm_settings(env.srv.services, protection={})
 
 
 def _signed_by(signer: Any, claims: dict[str, Any]) -> str:
@@ -293,15 +300,15 @@ def _signed_by(signer: Any, claims: dict[str, Any]) -> str:
 @pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
 def test_software_statement_with_non_finite_time(env: Env, statement_signer: Any, name: str, literal: str) -> None:
     """A NaN exp compares false with everything, so a lenient decoder would take it as never expiring."""
-    from tests.dcr_support import SEED_BODY, assert_error, now
+    from tests.factories import SEED_BODY, assert_oauth_error, now
 
     good = {"iss": "https://issuer.example", "iat": now(), "nbf": now(), "exp": now() + 600, "software_id": "nan-test"}
     bad = _signed_by(statement_signer, _non_finite(good, name, literal))
     assert literal in base64.urlsafe_b64decode(bad.split(".")[1] + "==").decode()
     r = env.http.post(f"{env.base}/register", json={**SEED_BODY, "software_statement": bad})
-    assert_error(r, 400, "invalid_software_statement")
+    assert_oauth_error(r, 400, "invalid_software_statement")
     fractional = _signed_by(statement_signer, {**good, name: good[name] + 0.5})
-    assert_error(env.http.post(f"{env.base}/register", json={**SEED_BODY, "software_statement": fractional}),
+    assert_oauth_error(env.http.post(f"{env.base}/register", json={**SEED_BODY, "software_statement": fractional}),
                  400, "invalid_software_statement")
 
 
@@ -311,21 +318,21 @@ def test_signed_registration_request_with_non_finite_time(env: Env, statement_si
                                                           literal: str) -> None:
     import uuid
 
-    from tests.dcr_support import SEED_BODY, assert_error, now
+    from tests.factories import SEED_BODY, assert_oauth_error, now
 
     claims = {**SEED_BODY, "iss": "https://issuer.example", "aud": f"{env.base}/register", "iat": now(),
               "nbf": now(), "exp": now() + 300, "jti": uuid.uuid4().hex}
     statement = _signed_by(statement_signer, {"iss": "https://issuer.example", "iat": now()})
     bad = _signed_by(statement_signer, {**_non_finite(claims, name, literal), "software_statement": statement})
     r = env.http.post(f"{env.base}/register", content=bad, headers={"content-type": "application/jose"})
-    assert_error(r, 400, "invalid_request")
+    assert_oauth_error(r, 400, "invalid_request")
 
 
 def test_registration_controls_are_accepted(env: Env, statement_signer: Any) -> None:
     """The same statement and signed request with finite integer times are accepted (the helpers are sound)."""
     import uuid
 
-    from tests.dcr_support import SEED_BODY, now
+    from tests.factories import SEED_BODY, now
 
     statement = _signed_by(statement_signer, {"iss": "https://issuer.example", "iat": now(), "nbf": now(),
                                               "exp": now() + 600, "software_id": "nan-test"})
@@ -338,8 +345,12 @@ def test_registration_controls_are_accepted(env: Env, statement_signer: Any) -> 
     assert r.status_code == 201, r.text
 
 
-def test_retired_and_purged_key(env: Env) -> None:
-    """Runs last in this module: it rotates alpha's key."""
+def test_retired_and_purged_key(tmp_path: Path) -> None:
+    with _env(tmp_path) as env:  # a server of its own: it rotates alpha's key
+        _retired_and_purged_key(env)
+
+
+def _retired_and_purged_key(env: Env) -> None:
     old = env.issue()
     env.assert_accepted(old)
     keys = env.srv.services.keys

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.security.procs import cli, cli_json, credo_server
+from tests.procs import cli, cli_json, credo_server
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 

@@ -2,34 +2,28 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from credo.domain.clock import FrozenClock
 from credo.domain.settings import GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD
 from credo.management.applications import create_application, update_application
-from credo.management.demo import ensure_demo
 from credo.management.users import create_user, update_user
-from tests.agents_support import (
+from tests.factories import (
     APP_SECRET,
     PASSWORD,
     USER_ID,
     USERNAME,
     Party,
-    assert_error,
+    assert_oauth_error,
     on_behalf_setup,
     password_token,
+    refresh,
     token,
 )
-from tests.support import LiveServer, live_server, make_storage
+from tests.support import Server
 
 APP = "digital-assistant-web-app"
 
 
-def test_bad_credentials_all_look_the_same(server: LiveServer, demo: dict[str, str]) -> None:
+def test_bad_credentials_all_look_the_same(server: Server, demo: dict[str, str]) -> None:
     s = server.services
     _, app = on_behalf_setup(s)
     create_user(s, "alpha", "inactive.user", "inactive-password", active=False)
@@ -39,25 +33,25 @@ def test_bad_credentials_all_look_the_same(server: LiveServer, demo: dict[str, s
                    password_token(http, base, app, username="nobody", password=PASSWORD),
                    password_token(http, base, app, username="inactive.user", password="inactive-password")]
         for r in answers:
-            assert_error(r, 400, "invalid_grant")
+            assert_oauth_error(r, 400, "invalid_grant")
         assert len({r.text for r in answers}) == 1  # no hint which of the three it was
         assert password_token(http, base, app).status_code == 200
 
 
-def test_missing_parameters_and_scopes(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_missing_parameters_and_scopes(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     _, app = on_behalf_setup(sqlite_server.services)
     base = sqlite_server.realm_url("alpha")
     with sqlite_server.client() as http:
-        assert_error(token(http, base, grant_type="password", password=PASSWORD, **app.auth), 400, "invalid_request")
-        assert_error(token(http, base, grant_type="password", username=USERNAME, **app.auth), 400, "invalid_request")
-        assert_error(token(http, base, grant_type="password", username=USERNAME, password="", **app.auth),
+        assert_oauth_error(token(http, base, grant_type="password", password=PASSWORD, **app.auth), 400, "invalid_request")
+        assert_oauth_error(token(http, base, grant_type="password", username=USERNAME, **app.auth), 400, "invalid_request")
+        assert_oauth_error(token(http, base, grant_type="password", username=USERNAME, password="", **app.auth),
                      400, "invalid_request")
-        assert_error(password_token(http, base, app, scope="openid monitor-system"), 400, "invalid_scope")
+        assert_oauth_error(password_token(http, base, app, scope="openid monitor-system"), 400, "invalid_scope")
         r = password_token(http, base, app, scope="")
         assert r.status_code == 200 and r.json()["scope"] == "openid read-data write-data admin-action"
 
 
-def test_grant_off_in_realm(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_grant_off_in_realm(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     s = sqlite_server.services
     # The root realm keeps the default settings: client credentials only.
     create_application(s, "root", "root-app", name="Root app", secret=APP_SECRET,
@@ -65,17 +59,17 @@ def test_grant_off_in_realm(sqlite_server: LiveServer, sqlite_demo: dict[str, st
     create_user(s, "root", USERNAME, PASSWORD)
     with sqlite_server.client() as http:
         r = password_token(http, sqlite_server.realm_url("root"), Party("root-app", APP_SECRET))
-        assert_error(r, 400, "unsupported_grant_type")
+        assert_oauth_error(r, 400, "unsupported_grant_type")
 
 
-def test_client_without_the_grant(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_client_without_the_grant(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     _, app = on_behalf_setup(sqlite_server.services)
     update_application(sqlite_server.services, "alpha", APP, {"grant_types": [GRANT_CLIENT_CREDENTIALS]})
     with sqlite_server.client() as http:
-        assert_error(password_token(http, sqlite_server.realm_url("alpha"), app), 400, "unauthorized_client")
+        assert_oauth_error(password_token(http, sqlite_server.realm_url("alpha"), app), 400, "unauthorized_client")
 
 
-def test_no_refresh_token_without_the_refresh_grant(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_no_refresh_token_without_the_refresh_grant(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     _, app = on_behalf_setup(sqlite_server.services)
     update_application(sqlite_server.services, "alpha", APP, {"grant_types": [GRANT_PASSWORD]})
     with sqlite_server.client() as http:
@@ -83,21 +77,14 @@ def test_no_refresh_token_without_the_refresh_grant(sqlite_server: LiveServer, s
         assert "refresh_token" not in body and body["access_token"]
 
 
-def _refresh(http: object, base: str, app: Party, value: str, scope: str | None = None) -> object:
-    data = {"grant_type": "refresh_token", "refresh_token": value, **app.auth}
-    if scope is not None:
-        data["scope"] = scope
-    return http.post(f"{base}/access_token", data=data)  # type: ignore[attr-defined]
-
-
-def test_refresh_rotation(server: LiveServer, demo: dict[str, str]) -> None:
+def test_refresh_rotation(server: Server, demo: dict[str, str]) -> None:
     _, app = on_behalf_setup(server.services)
     base = server.realm_url("alpha")
     with server.client() as http:
         first = password_token(http, base, app, scope="openid read-data").json()["refresh_token"]
         # A wider scope is refused, and does not burn the refresh token.
-        assert_error(_refresh(http, base, app, first, "openid write-data"), 400, "invalid_scope")
-        r = _refresh(http, base, app, first, "read-data")
+        assert_oauth_error(refresh(http, base, app, first, "openid write-data"), 400, "invalid_scope")
+        r = refresh(http, base, app, first, "read-data")
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["scope"] == "read-data" and body["refresh_token"] != first
@@ -105,23 +92,23 @@ def test_refresh_rotation(server: LiveServer, demo: dict[str, str]) -> None:
         assert info["sub"] == USER_ID and info["auth_level"] == 0 and info["scope"] == "read-data"
         # The new one carries the narrowed scope and rotates again.
         second = body["refresh_token"]
-        assert_error(_refresh(http, base, app, second, "openid"), 400, "invalid_scope")
-        third = _refresh(http, base, app, second).json()
+        assert_oauth_error(refresh(http, base, app, second, "openid"), 400, "invalid_scope")
+        third = refresh(http, base, app, second).json()
         assert third["scope"] == "read-data"
         # Replaying a rotated-away token is refused and revokes the whole family.
-        assert_error(_refresh(http, base, app, first), 400, "invalid_grant")
-        assert_error(_refresh(http, base, app, third["refresh_token"]), 400, "invalid_grant")
-        assert_error(_refresh(http, base, app, second), 400, "invalid_grant")
+        assert_oauth_error(refresh(http, base, app, first), 400, "invalid_grant")
+        assert_oauth_error(refresh(http, base, app, third["refresh_token"]), 400, "invalid_grant")
+        assert_oauth_error(refresh(http, base, app, second), 400, "invalid_grant")
         # Presenting the tombstone's own key as a token gets nothing either.
-        assert_error(_refresh(http, base, app, "refresh-used:" + second), 400, "invalid_grant")
+        assert_oauth_error(refresh(http, base, app, "refresh-used:" + second), 400, "invalid_grant")
         # Another login starts a new, unaffected family.
         fresh = password_token(http, base, app).json()["refresh_token"]
-        assert _refresh(http, base, app, fresh).status_code == 200
-        assert_error(_refresh(http, base, app, "made-up-refresh-token"), 400, "invalid_grant")
-        assert_error(token(http, base, grant_type="refresh_token", **app.auth), 400, "invalid_request")
+        assert refresh(http, base, app, fresh).status_code == 200
+        assert_oauth_error(refresh(http, base, app, "made-up-refresh-token"), 400, "invalid_grant")
+        assert_oauth_error(token(http, base, grant_type="refresh_token", **app.auth), 400, "invalid_request")
 
 
-def test_refresh_token_of_another_client_revocation_and_user(sqlite_server: LiveServer,
+def test_refresh_token_of_another_client_revocation_and_user(sqlite_server: Server,
                                                             sqlite_demo: dict[str, str]) -> None:
     s = sqlite_server.services
     _, app = on_behalf_setup(s)
@@ -131,28 +118,20 @@ def test_refresh_token_of_another_client_revocation_and_user(sqlite_server: Live
     base = sqlite_server.realm_url("alpha")
     with sqlite_server.client() as http:
         mine = password_token(http, base, app).json()["refresh_token"]
-        assert_error(_refresh(http, base, other, mine), 400, "invalid_grant")
+        assert_oauth_error(refresh(http, base, other, mine), 400, "invalid_grant")
         # Revoking someone else's refresh token is silently ignored; revoking one's own works.
         assert http.post(f"{base}/token/revoke", data={"token": mine, **other.auth}).status_code == 200
-        assert _refresh(http, base, app, mine).status_code == 200
+        assert refresh(http, base, app, mine).status_code == 200
         fresh = password_token(http, base, app).json()["refresh_token"]
         assert http.post(f"{base}/token/revoke", data={"token": fresh, **app.auth}).status_code == 200
-        assert_error(_refresh(http, base, app, fresh), 400, "invalid_grant")
+        assert_oauth_error(refresh(http, base, app, fresh), 400, "invalid_grant")
         # A deactivated user's refresh tokens stop working.
         last = password_token(http, base, app).json()["refresh_token"]
         update_user(s, "alpha", USER_ID, active=False)
-        assert_error(_refresh(http, base, app, last), 400, "invalid_grant")
+        assert_oauth_error(refresh(http, base, app, last), 400, "invalid_grant")
 
 
-@pytest.fixture
-def frozen(tmp_path: Path) -> Iterator[tuple[LiveServer, FrozenClock]]:
-    clock = FrozenClock(int(time.time()))
-    with make_storage("sqlite", tmp_path) as storage, live_server(storage, tmp_path, clock=clock) as srv:
-        ensure_demo(srv.services)
-        yield srv, clock
-
-
-def test_refresh_token_expires(frozen: tuple[LiveServer, FrozenClock]) -> None:
+def test_refresh_token_expires(frozen: tuple[Server, FrozenClock]) -> None:
     srv, clock = frozen
     _, app = on_behalf_setup(srv.services)
     base = srv.realm_url("alpha")
@@ -161,6 +140,6 @@ def test_refresh_token_expires(frozen: tuple[LiveServer, FrozenClock]) -> None:
         a = password_token(http, base, app).json()["refresh_token"]
         b = password_token(http, base, app).json()["refresh_token"]
         clock.advance(lifetime - 1)
-        assert _refresh(http, base, app, a).status_code == 200
+        assert refresh(http, base, app, a).status_code == 200
         clock.advance(1)
-        assert_error(_refresh(http, base, app, b), 400, "invalid_grant")
+        assert_oauth_error(refresh(http, base, app, b), 400, "invalid_grant")

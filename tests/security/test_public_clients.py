@@ -13,14 +13,13 @@ from credo.domain.errors import InvalidClientMetadata
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE
 from credo.management.agents import create_agent
 from credo.management.clients import update_client
-from tests.agents_support import on_behalf_setup, password_token
-from tests.dcr_support import SEED_BODY
-from tests.support import LiveServer
+from tests.factories import SEED_BODY, on_behalf_setup, password_token
+from tests.support import Server
 
 PUBLIC_AGENT = {**SEED_BODY, "grant_types": [GRANT_TOKEN_EXCHANGE], "token_endpoint_auth_method": "none"}
 
 
-def test_registration_refuses_a_public_agent_that_exchanges(sqlite_server: LiveServer,
+def test_registration_refuses_a_public_agent_that_exchanges(sqlite_server: Server,
                                                             sqlite_demo: dict[str, str]) -> None:
     base = sqlite_server.realm_url("alpha")
     with sqlite_server.client() as http:
@@ -35,7 +34,7 @@ def test_registration_refuses_a_public_agent_that_exchanges(sqlite_server: LiveS
         assert (r.status_code, r.json()["error"]) == (400, "invalid_client_metadata"), r.text
 
 
-def test_administration_refuses_a_public_agent_that_exchanges(sqlite_server: LiveServer,
+def test_administration_refuses_a_public_agent_that_exchanges(sqlite_server: Server,
                                                               sqlite_demo: dict[str, str]) -> None:
     services = sqlite_server.services
     with pytest.raises(InvalidClientMetadata):
@@ -46,7 +45,7 @@ def test_administration_refuses_a_public_agent_that_exchanges(sqlite_server: Liv
         update_client(services, "alpha", "agent-x", {"auth_method": "none", "secret_hash": None})
 
 
-def test_a_stored_public_agent_cannot_exchange(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_a_stored_public_agent_cannot_exchange(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     services = sqlite_server.services
     agent, app = on_behalf_setup(services)
     stored = services.storage.clients.get("alpha", agent.client_id)

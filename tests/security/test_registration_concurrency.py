@@ -9,16 +9,16 @@ from typing import Any
 
 import httpx
 
-from tests.dcr_support import SEED_BODY, access_token, iat_client, settings
-from tests.support import LiveServer
+from tests.factories import SEED_BODY, access_token, iat_client, realm_settings
+from tests.support import Server
 
 
-def _race(n: int, call: Callable[[httpx.Client, int], httpx.Response]) -> list[httpx.Response]:
+def _race(server: Server, n: int, call: Callable[[httpx.Client, int], httpx.Response]) -> list[httpx.Response]:
     barrier = threading.Barrier(n)
     results: list[Any] = [None] * n
 
     def run(i: int) -> None:
-        with httpx.Client(timeout=30) as http:
+        with server.client() as http:  # a client each, all at once: the server handles them concurrently
             barrier.wait()
             results[i] = call(http, i)
 
@@ -30,13 +30,13 @@ def _race(n: int, call: Callable[[httpx.Client, int], httpx.Response]) -> list[h
     return results
 
 
-def test_one_initial_access_token_one_client(server: LiveServer, demo: dict[str, str]) -> None:
+def test_one_initial_access_token_one_client(server: Server, demo: dict[str, str]) -> None:
     base = server.realm_url()
-    settings(server.services, allow_open_registration=False)
+    realm_settings(server.services, allow_open_registration=False)
     cid, secret = iat_client(server.services)
     with server.client() as http:
         token = access_token(http, base, cid, secret)
-    answers = _race(20, lambda h, _: h.post(f"{base}/register", json=SEED_BODY,
+    answers = _race(server, 20, lambda h, _: h.post(f"{base}/register", json=SEED_BODY,
                                          headers={"Authorization": f"Bearer {token}"}))
     codes = sorted(r.status_code for r in answers)
     assert codes == [201] + [401] * 19, codes
@@ -44,13 +44,13 @@ def test_one_initial_access_token_one_client(server: LiveServer, demo: dict[str,
     assert server.services.storage.clients.count("alpha", dynamic=True) == 1
 
 
-def test_two_puts_one_token(server: LiveServer, demo: dict[str, str]) -> None:
+def test_two_puts_one_token(server: Server, demo: dict[str, str]) -> None:
     base = server.realm_url()
     with server.client() as http:
         reg = http.post(f"{base}/register", json=SEED_BODY).json()
     auth = {"Authorization": f"Bearer {reg['registration_access_token']}"}
     bodies = [{**SEED_BODY, "client_id": reg["client_id"], "client_name": f"name-{i}"} for i in range(2)]
-    answers = _race(2, lambda h, i: h.put(reg["registration_client_uri"], headers=auth,
+    answers = _race(server, 2, lambda h, i: h.put(reg["registration_client_uri"], headers=auth,
                                        json=bodies[i]))
     codes = sorted(r.status_code for r in answers)
     assert codes == [200, 401], [r.text for r in answers]

@@ -16,7 +16,7 @@ from credo.management.demo import ensure_demo
 from credo.oauth.credentials import BearerToken
 from credo.oauth.registration import RegistrationRequest, register, replace_registration
 from credo.oauth.services import Services
-from tests.dcr_support import SEED_BODY
+from tests.factories import SEED_BODY
 from tests.support import make_storage, run_async, services_for
 
 FIELDS = ["redirect_uris", "grant_types", "response_types", "scope", "scopes", "token_endpoint_auth_method",

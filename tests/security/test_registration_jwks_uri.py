@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from credo.keys.remote_jwks import RemoteJwks
-from tests.dcr_support import SEED_BODY, Signer, assert_error, now, settings
-from tests.support import LiveServer
+from tests.factories import SEED_BODY, Signer, assert_oauth_error, now, realm_settings
+from tests.support import Server
 
 
 class _Jwks:
@@ -47,22 +47,22 @@ def signer_and_jwks() -> Iterator[tuple[Signer, _Jwks]]:
     served.httpd.server_close()
 
 
-def test_statement_keys_from_jwks_uri(sqlite_server: LiveServer, sqlite_demo: dict[str, str],
+def test_statement_keys_from_jwks_uri(sqlite_server: Server, sqlite_demo: dict[str, str],
                                       signer_and_jwks: tuple[Signer, _Jwks]) -> None:
     signer, served = signer_and_jwks
     base = sqlite_server.realm_url()
-    settings(sqlite_server.services, protection={"require_software_statement": True,
+    realm_settings(sqlite_server.services, protection={"require_software_statement": True,
                                                  "software_statement_keys": {"jwks_uri": served.url}})
     statement = signer.sign({"iss": "https://issuer.example", "iat": now(), "software_id": "from-uri"})
     body = {**SEED_BODY, "software_statement": statement}
     with sqlite_server.client() as http:
         refused = http.post(f"{base}/register", json=body)
-        assert_error(refused, 400, "unapproved_software_statement")
+        assert_oauth_error(refused, 400, "unapproved_software_statement")
         assert served.hits == 0
         sqlite_server.services.remote_jwks = RemoteJwks(allow_private=True)
         ok = http.post(f"{base}/register", json=body)
         assert ok.status_code == 201, ok.text
         assert ok.json()["software_id"] == "from-uri" and served.hits == 1
         forged = Signer(kid=signer.kid).sign({"iss": "https://issuer.example", "iat": now()})
-        assert_error(http.post(f"{base}/register", json={**SEED_BODY, "software_statement": forged}),
+        assert_oauth_error(http.post(f"{base}/register", json={**SEED_BODY, "software_statement": forged}),
                      400, "invalid_software_statement")

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.dcr_support import SEED_BODY, assert_error
-from tests.support import LiveServer
+from tests.factories import SEED_BODY, assert_oauth_error
+from tests.support import Server
 
 BAD_REDIRECTS = [
     "http://example.com/cb",  # plain http, not loopback
@@ -39,16 +39,16 @@ BAD_REDIRECTS = [
 
 
 @pytest.mark.parametrize("uri", BAD_REDIRECTS)
-def test_bad_redirect_uri(sqlite_server: LiveServer, sqlite_demo: dict[str, str], uri: str) -> None:
+def test_bad_redirect_uri(sqlite_server: Server, sqlite_demo: dict[str, str], uri: str) -> None:
     with sqlite_server.client() as http:
         r = http.post(f"{sqlite_server.realm_url()}/register", json={**SEED_BODY, "redirect_uris": [uri]})
-        assert_error(r, 400, "invalid_redirect_uri")
+        assert_oauth_error(r, 400, "invalid_redirect_uri")
         assert r.json()["error_description"].startswith("redirect_uris:")
 
 
 @pytest.mark.parametrize("uri", ["https://example.com/cb", "http://127.0.0.1:8080/cb", "http://[::1]/cb",
                                  "http://localhost:3000/callback", "https://example.com/cb?x=1"])
-def test_good_redirect_uri(sqlite_server: LiveServer, sqlite_demo: dict[str, str], uri: str) -> None:
+def test_good_redirect_uri(sqlite_server: Server, sqlite_demo: dict[str, str], uri: str) -> None:
     with sqlite_server.client() as http:
         r = http.post(f"{sqlite_server.realm_url()}/register", json={**SEED_BODY, "redirect_uris": [uri]})
         assert r.status_code == 201, r.text
@@ -95,25 +95,25 @@ BAD_METADATA: list[tuple[str, dict[str, Any], str]] = [
 
 
 @pytest.mark.parametrize("case, changes, field", BAD_METADATA, ids=[c[0] for c in BAD_METADATA])
-def test_bad_metadata(sqlite_server: LiveServer, sqlite_demo: dict[str, str], case: str,
+def test_bad_metadata(sqlite_server: Server, sqlite_demo: dict[str, str], case: str,
                       changes: dict[str, Any], field: str) -> None:
     body = {k: v for k, v in {**SEED_BODY, **changes}.items() if v is not None}
     with sqlite_server.client() as http:
         r = http.post(f"{sqlite_server.realm_url()}/register", json=body)
-        assert_error(r, 400, "invalid_client_metadata")
+        assert_oauth_error(r, 400, "invalid_client_metadata")
         assert r.json()["error_description"].startswith(field), r.json()
 
 
-def test_rsa_key_sizes_and_public_keys(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_rsa_key_sizes_and_public_keys(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     with sqlite_server.client() as http:
         small = http.post(f"{sqlite_server.realm_url()}/register", json={**SEED_BODY, "jwks": {"keys": [_rsa_key(1024)]}})
-        assert_error(small, 400, "invalid_client_metadata")
+        assert_oauth_error(small, 400, "invalid_client_metadata")
         ok = http.post(f"{sqlite_server.realm_url()}/register", json={**SEED_BODY, "jwks": {"keys": [_rsa_key(2048)]}})
         assert ok.status_code == 201, ok.text
         assert ok.json()["jwks"]["keys"][0]["kty"] == "RSA"
 
 
-def test_scope_string_and_defaults(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_scope_string_and_defaults(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     base = sqlite_server.realm_url()
     with sqlite_server.client() as http:
         r = http.post(f"{base}/register", json={"scope": "data-read email", "client_name": "s"})
@@ -130,7 +130,7 @@ def test_scope_string_and_defaults(sqlite_server: LiveServer, sqlite_demo: dict[
         assert tok.status_code == 200 and tok.json()["scope"] == "data-read email"
 
 
-def test_server_managed_fields_ignored_and_urls_not_fetched(sqlite_server: LiveServer,
+def test_server_managed_fields_ignored_and_urls_not_fetched(sqlite_server: Server,
                                                           sqlite_demo: dict[str, str]) -> None:
     with sqlite_server.client() as http:
         r = http.post(f"{sqlite_server.realm_url()}/register", json={
@@ -151,11 +151,11 @@ def test_server_managed_fields_ignored_and_urls_not_fetched(sqlite_server: LiveS
     ({"content-type": "application/json"}, b"{not json", 400),
     ({"content-type": "application/json"}, b'{"client_name": "' + b"x" * 70000 + b'"}', 413),
 ])
-def test_body_shape(sqlite_server: LiveServer, sqlite_demo: dict[str, str], headers: dict[str, str],
+def test_body_shape(sqlite_server: Server, sqlite_demo: dict[str, str], headers: dict[str, str],
                     content: bytes, status: int) -> None:
     with sqlite_server.client() as http:
         r = http.post(f"{sqlite_server.realm_url()}/register", headers=headers, content=content)
-        assert_error(r, status, "invalid_request")
+        assert_oauth_error(r, status, "invalid_request")
 
 
 CONSISTENCY: list[tuple[list[str], list[str] | None, int, str | None]] = [
@@ -172,12 +172,12 @@ CONSISTENCY: list[tuple[list[str], list[str] | None, int, str | None]] = [
 
 
 @pytest.mark.parametrize("grants, responses, status, error", CONSISTENCY)
-def test_grant_and_response_types_consistent(sqlite_server: LiveServer, sqlite_demo: dict[str, str],
+def test_grant_and_response_types_consistent(sqlite_server: Server, sqlite_demo: dict[str, str],
                                              grants: list[str], responses: list[str] | None, status: int,
                                              error: str | None) -> None:
-    from tests.dcr_support import settings
+    from tests.factories import realm_settings
 
-    settings(sqlite_server.services, grant_types=["client_credentials", "authorization_code", "implicit"])
+    realm_settings(sqlite_server.services, grant_types=["client_credentials", "authorization_code", "implicit"])
     body: dict[str, Any] = {"grant_types": grants, "redirect_uris": ["https://example.com/cb"]}
     if responses is not None:
         body["response_types"] = responses
@@ -187,13 +187,13 @@ def test_grant_and_response_types_consistent(sqlite_server: LiveServer, sqlite_d
             assert r.status_code == status, r.text
             assert r.json()["grant_types"] == grants
         else:
-            assert_error(r, status, error)
+            assert_oauth_error(r, status, error)
             assert r.json()["error_description"].startswith("response_types:")
         no_redirect = http.post(f"{sqlite_server.realm_url()}/register", json={"grant_types": ["authorization_code"]})
-        assert_error(no_redirect, 400, "invalid_redirect_uri")
+        assert_oauth_error(no_redirect, 400, "invalid_redirect_uri")
 
 
-def test_no_secret_in_audit_or_storage(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_no_secret_in_audit_or_storage(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     base = sqlite_server.realm_url()
     with sqlite_server.client() as http:
         reg = http.post(f"{base}/register", json=SEED_BODY).json()

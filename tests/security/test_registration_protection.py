@@ -3,43 +3,38 @@ bodies, the registration policy and the rate limit; each refusal with its exact 
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import jwt
-import pytest
 
 from credo.domain.clock import FrozenClock
-from credo.management.demo import ensure_demo
-from tests.dcr_support import SEED_BODY, Signer, access_token, assert_error, iat_client, now, settings, unsigned
-from tests.support import LiveServer, live_server, make_storage
-
-
-@pytest.fixture
-def frozen(tmp_path: Path) -> Iterator[tuple[LiveServer, FrozenClock]]:
-    clock = FrozenClock(int(time.time()))
-    with make_storage("sqlite", tmp_path) as storage, live_server(storage, tmp_path, clock=clock) as srv:
-        ensure_demo(srv.services)
-        yield srv, clock
-
+from tests.factories import (
+    SEED_BODY,
+    Signer,
+    access_token,
+    assert_oauth_error,
+    iat_client,
+    now,
+    realm_settings,
+    unsigned,
+)
+from tests.support import Server
 
 # --- initial access token ---------------------------------------------------------------------
 
 
-def test_initial_access_token_one_registration(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_initial_access_token_one_registration(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     srv, base = sqlite_server, sqlite_server.realm_url()
-    settings(srv.services, allow_open_registration=False)
+    realm_settings(srv.services, allow_open_registration=False)
     cid, secret = iat_client(srv.services)
     with srv.client() as http:
         missing = http.post(f"{base}/register", json=SEED_BODY)
-        assert_error(missing, 401, "invalid_token")
+        assert_oauth_error(missing, 401, "invalid_token")
         assert missing.headers["www-authenticate"].startswith("Bearer")
-        assert_error(http.post(f"{base}/register", json=SEED_BODY, headers={"Authorization": "Bearer nope"}),
+        assert_oauth_error(http.post(f"{base}/register", json=SEED_BODY, headers={"Authorization": "Bearer nope"}),
                      401, "invalid_token")
-        assert_error(http.post(f"{base}/aiagent/register", json=SEED_BODY), 401, "invalid_token")
+        assert_oauth_error(http.post(f"{base}/aiagent/register", json=SEED_BODY), 401, "invalid_token")
 
         token = access_token(http, base, cid, secret)
         ok = http.post(f"{base}/register", json=SEED_BODY, headers={"Authorization": f"Bearer {token}"})
@@ -47,59 +42,59 @@ def test_initial_access_token_one_registration(sqlite_server: LiveServer, sqlite
         event = srv.services.storage.audit.query("alpha", action="dcr.register", target=ok.json()["client_id"])[0]
         assert event.actor == cid and event.decision == "allow"
         reused = http.post(f"{base}/register", json=SEED_BODY, headers={"Authorization": f"Bearer {token}"})
-        assert_error(reused, 401, "invalid_token")
+        assert_oauth_error(reused, 401, "invalid_token")
         assert "invalid_token" in reused.headers["www-authenticate"]
         # Consuming the token also revoked it.
-        assert_error(http.get(f"{base}/tokeninfo", params={"access_token": token}), 401, "invalid_token")
+        assert_oauth_error(http.get(f"{base}/tokeninfo", params={"access_token": token}), 401, "invalid_token")
 
         # A refused registration does not consume the token.
         token2 = access_token(http, base, cid, secret)
         bad = http.post(f"{base}/register", json={**SEED_BODY, "scopes": ["nope"]},
                         headers={"Authorization": f"Bearer {token2}"})
-        assert_error(bad, 400, "invalid_client_metadata")
+        assert_oauth_error(bad, 400, "invalid_client_metadata")
         again = http.post(f"{base}/aiagent/register", json=SEED_BODY, headers={"Authorization": f"Bearer {token2}"})
         assert again.status_code == 201, again.text
 
 
-def test_initial_access_token_needs_dcr_register(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_initial_access_token_needs_dcr_register(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     srv, base = sqlite_server, sqlite_server.realm_url()
-    settings(srv.services, allow_open_registration=False)
+    realm_settings(srv.services, allow_open_registration=False)
     with srv.client() as http:
         token = access_token(http, base, "demo-client", sqlite_demo["demo-client"])
         r = http.post(f"{base}/register", json=SEED_BODY, headers={"Authorization": f"Bearer {token}"})
-        assert_error(r, 403, "insufficient_scope")
+        assert_oauth_error(r, 403, "insufficient_scope")
         assert "insufficient_scope" in r.headers["www-authenticate"]
         # A token of another realm is not a token of this one.
-        settings(srv.services, "bravo", allow_open_registration=False)
+        realm_settings(srv.services, "bravo", allow_open_registration=False)
         cid, secret = iat_client(srv.services)
         alpha_token = access_token(http, base, cid, secret)
         other = http.post(f"{srv.realm_url('bravo')}/register", json=SEED_BODY,
                           headers={"Authorization": f"Bearer {alpha_token}"})
-        assert_error(other, 401, "invalid_token")
+        assert_oauth_error(other, 401, "invalid_token")
 
 
-def test_initial_access_token_expired(frozen: tuple[LiveServer, FrozenClock]) -> None:
+def test_initial_access_token_expired(frozen: tuple[Server, FrozenClock]) -> None:
     srv, clock = frozen
     base = srv.realm_url()
-    settings(srv.services, allow_open_registration=False)
+    realm_settings(srv.services, allow_open_registration=False)
     cid, secret = iat_client(srv.services)
     with srv.client() as http:
         token = access_token(http, base, cid, secret)
         clock.advance(3601)
         r = http.post(f"{base}/register", json=SEED_BODY, headers={"Authorization": f"Bearer {token}"})
-        assert_error(r, 401, "invalid_token")
+        assert_oauth_error(r, 401, "invalid_token")
 
 
 # --- software statements ----------------------------------------------------------------------
 
 
-def _statement_realm(srv: LiveServer, signer: Signer, *, required: bool = True,
+def _statement_realm(srv: Server, signer: Signer, *, required: bool = True,
                      issuers: tuple[str, ...] = ("https://issuer.example",)) -> None:
-    settings(srv.services, protection={"require_software_statement": required,
+    realm_settings(srv.services, protection={"require_software_statement": required,
                                        "software_statement_keys": {"jwks": signer.jwks, "issuers": list(issuers)}})
 
 
-def test_software_statement_claims_override_body(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_software_statement_claims_override_body(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     srv, base, signer = sqlite_server, sqlite_server.realm_url(), Signer()
     _statement_realm(srv, signer)
     statement = signer.sign({"iss": "https://issuer.example", "iat": now(), "exp": now() + 600,
@@ -132,28 +127,28 @@ def _statement_cases(signer: Signer) -> list[tuple[str, str, str]]:
     ]
 
 
-def test_software_statement_refusals(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_software_statement_refusals(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     srv, base, signer = sqlite_server, sqlite_server.realm_url(), Signer()
     _statement_realm(srv, signer)
     with srv.client() as http:
-        assert_error(http.post(f"{base}/register", json=SEED_BODY), 400, "invalid_software_statement")
+        assert_oauth_error(http.post(f"{base}/register", json=SEED_BODY), 400, "invalid_software_statement")
         for case, statement, error in _statement_cases(signer):
             r = http.post(f"{base}/register", json={**SEED_BODY, "software_statement": statement})
             assert r.status_code == 400 and r.json()["error"] == error, (case, r.text)
-            assert_error(r, 400, error)
+            assert_oauth_error(r, 400, error)
         # Not configured: no statement from anyone is approved.
-        settings(srv.services, protection={})
+        realm_settings(srv.services, protection={})
         r = http.post(f"{base}/register", json={**SEED_BODY, "software_statement": signer.sign(
             {"iss": "https://issuer.example", "iat": now()})})
-        assert_error(r, 400, "unapproved_software_statement")
+        assert_oauth_error(r, 400, "unapproved_software_statement")
     assert srv.services.storage.clients.count("alpha", dynamic=True) == 0
 
 
 # --- signed request bodies --------------------------------------------------------------------
 
 
-def _signed_realm(srv: LiveServer, signer: Signer) -> None:
-    settings(srv.services, protection={"require_signed_request": True,
+def _signed_realm(srv: Server, signer: Signer) -> None:
+    realm_settings(srv.services, protection={"require_signed_request": True,
                                        "signed_request_keys": {"jwks": signer.jwks, "issuers": ["https://issuer.example"]}})
 
 
@@ -162,11 +157,11 @@ def _claims(base: str, **extra: Any) -> dict[str, Any]:
             "iat": now(), "jti": uuid.uuid4().hex, **extra}
 
 
-def test_signed_request_body(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_signed_request_body(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     srv, base, signer = sqlite_server, sqlite_server.realm_url(), Signer()
     _signed_realm(srv, signer)
     with srv.client() as http:
-        assert_error(http.post(f"{base}/register", json=SEED_BODY), 400, "invalid_request")
+        assert_oauth_error(http.post(f"{base}/register", json=SEED_BODY), 400, "invalid_request")
         claims = _claims(base)
         jws = signer.sign(claims)
         for media in ("application/jose", "application/jwt"):
@@ -175,7 +170,7 @@ def test_signed_request_body(sqlite_server: LiveServer, sqlite_demo: dict[str, s
             assert r.status_code == 201, r.text
             assert r.json()["client_name"] == "Retail Chatbot" and "jti" not in r.json()
         replay = http.post(f"{base}/register", content=jws, headers={"content-type": "application/jose"})
-        assert_error(replay, 400, "invalid_request")
+        assert_oauth_error(replay, 400, "invalid_request")
         agent = signer.sign(_claims(base, aud=f"{base}/aiagent/register"))
         assert http.post(f"{base}/aiagent/register", content=agent,
                          headers={"content-type": "application/jose"}).status_code == 201
@@ -199,42 +194,42 @@ def test_signed_request_body(sqlite_server: LiveServer, sqlite_demo: dict[str, s
 # --- policy and rate limit ----------------------------------------------------------------------
 
 
-def test_policy_on_create_and_update(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_policy_on_create_and_update(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     srv, base = sqlite_server, sqlite_server.realm_url()
     policy = {"allowed_scopes": ["data-read", "data-write"], "allowed_redirect_hosts": ["example.com"],
               "allowed_grant_types": ["client_credentials"], "max_clients": 2}
-    settings(srv.services, protection={"policy": policy})
+    realm_settings(srv.services, protection={"policy": policy})
     with srv.client() as http:
         for changes, rule in [({"scopes": ["email"]}, "allowed_scopes"),
                               ({"redirect_uris": ["https://evil.example/cb"]}, "allowed_redirect_hosts"),
                               ({"grant_types": ["password"]}, "allowed_grant_types")]:
             r = http.post(f"{base}/register", json={**SEED_BODY, **changes})
-            assert_error(r, 400, "invalid_client_metadata")
+            assert_oauth_error(r, 400, "invalid_client_metadata")
             assert rule in r.json()["error_description"]
         reg = http.post(f"{base}/register", json=SEED_BODY).json()
         rat = reg["registration_access_token"]
         put = http.put(reg["registration_client_uri"], headers={"Authorization": f"Bearer {rat}"},
                        json={**SEED_BODY, "client_id": reg["client_id"], "scopes": ["email"]})
-        assert_error(put, 400, "invalid_client_metadata")
+        assert_oauth_error(put, 400, "invalid_client_metadata")
         assert "allowed_scopes" in put.json()["error_description"]
         # The refused update changed nothing, and the token did not rotate.
         get = http.get(reg["registration_client_uri"], headers={"Authorization": f"Bearer {rat}"})
         assert get.status_code == 200 and get.json()["scopes"] == ["data-read", "data-write"]
         assert http.post(f"{base}/register", json=SEED_BODY).status_code == 201
         full = http.post(f"{base}/register", json=SEED_BODY)
-        assert_error(full, 400, "invalid_client_metadata")
+        assert_oauth_error(full, 400, "invalid_client_metadata")
         assert "max_clients" in full.json()["error_description"]
 
 
-def test_rate_limit(frozen: tuple[LiveServer, FrozenClock]) -> None:
+def test_rate_limit(frozen: tuple[Server, FrozenClock]) -> None:
     srv, clock = frozen
     base = srv.realm_url()
-    settings(srv.services, protection={"policy": {"rate_limit_per_minute": 3}})
+    realm_settings(srv.services, protection={"policy": {"rate_limit_per_minute": 3}})
     with srv.client() as http:
         for _ in range(3):
             assert http.post(f"{base}/register", json=SEED_BODY).status_code == 201
         r = http.post(f"{base}/register", json=SEED_BODY)
-        assert_error(r, 429, "too_many_requests")
+        assert_oauth_error(r, 429, "too_many_requests")
         assert 1 <= int(r.headers["retry-after"]) <= 60
         assert http.post(f"{srv.realm_url('bravo')}/register", json=SEED_BODY).status_code == 201
         clock.advance(61)
@@ -244,7 +239,7 @@ def test_rate_limit(frozen: tuple[LiveServer, FrozenClock]) -> None:
 # --- registration access tokens -----------------------------------------------------------------
 
 
-def test_registration_token_refusals(frozen: tuple[LiveServer, FrozenClock]) -> None:
+def test_registration_token_refusals(frozen: tuple[Server, FrozenClock]) -> None:
     srv, clock = frozen
     base = srv.realm_url()
     with srv.client() as http:
@@ -264,15 +259,15 @@ def test_registration_token_refusals(frozen: tuple[LiveServer, FrozenClock]) -> 
                      headers={"Authorization": f"Bearer {b['registration_access_token']}"}),
         ]
         for r in answers:
-            assert_error(r, 401, "invalid_token")
+            assert_oauth_error(r, 401, "invalid_token")
             assert r.json() == answers[0].json()
             assert "invalid_token" in r.headers["www-authenticate"]
         clock.advance(86400 * 30 + 1)
-        assert_error(http.get(uri_a, headers={"Authorization": f"Bearer {a['registration_access_token']}"}),
+        assert_oauth_error(http.get(uri_a, headers={"Authorization": f"Bearer {a['registration_access_token']}"}),
                      401, "invalid_token")
 
 
-def test_put_body_rules(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_put_body_rules(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     base = sqlite_server.realm_url()
     with sqlite_server.client() as http:
         reg = http.post(f"{base}/register", json=SEED_BODY).json()
@@ -284,23 +279,23 @@ def test_put_body_rules(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) 
                              "redirect_uris:")]:
             r = http.put(uri, json=body, headers=auth)
             expected = "invalid_redirect_uri" if field == "redirect_uris:" else "invalid_client_metadata"
-            assert_error(r, 400, expected)
+            assert_oauth_error(r, 400, expected)
             assert r.json()["error_description"].startswith(field)
         assert http.get(uri, headers=auth).status_code == 200
 
 
-def test_agent_endpoint_refuses_client_id(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_agent_endpoint_refuses_client_id(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     with sqlite_server.client() as http:
         r = http.post(f"{sqlite_server.realm_url()}/aiagent/register", json={**SEED_BODY, "client_id": "my-agent"})
-        assert_error(r, 400, "invalid_client_metadata")
+        assert_oauth_error(r, 400, "invalid_client_metadata")
         assert r.json()["error_description"] == "client_id: the server generates the client ID."
 
 
-def test_stateless_initial_access_token_is_one_time(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_stateless_initial_access_token_is_one_time(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     from credo.management.clients import create_client
 
     srv, base = sqlite_server, sqlite_server.realm_url()
-    settings(srv.services, allow_open_registration=False)
+    realm_settings(srv.services, allow_open_registration=False)
     _, secret = create_client(srv.services, "alpha", "iat-jwt", scopes=("dcr_register",),
                               attributes={"providerOverridesEnabled": ["true"], "statelessTokensEnabled": ["true"]})
     assert secret is not None
@@ -309,23 +304,23 @@ def test_stateless_initial_access_token_is_one_time(sqlite_server: LiveServer, s
         assert token.count(".") == 2
         assert http.post(f"{base}/register", json=SEED_BODY,
                          headers={"Authorization": f"Bearer {token}"}).status_code == 201
-        assert_error(http.post(f"{base}/register", json=SEED_BODY, headers={"Authorization": f"Bearer {token}"}),
+        assert_oauth_error(http.post(f"{base}/register", json=SEED_BODY, headers={"Authorization": f"Bearer {token}"}),
                      401, "invalid_token")
 
 
-def test_signed_body_without_keys_and_signed_update(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_signed_body_without_keys_and_signed_update(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     base, signer = sqlite_server.realm_url(), Signer()
     with sqlite_server.client() as http:
         r = http.post(f"{base}/register", content=signer.sign(_claims(base)), headers={"content-type": "application/jose"})
-        assert_error(r, 400, "invalid_request")
+        assert_oauth_error(r, 400, "invalid_request")
         reg = http.post(f"{base}/register", json=SEED_BODY).json()
         put = http.put(reg["registration_client_uri"], content=signer.sign(_claims(base)),
                        headers={"content-type": "application/jose",
                                 "Authorization": f"Bearer {reg['registration_access_token']}"})
-        assert_error(put, 415, "invalid_request")
+        assert_oauth_error(put, 415, "invalid_request")
 
 
-def test_head_does_not_rotate(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_head_does_not_rotate(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     with sqlite_server.client() as http:
         reg = http.post(f"{sqlite_server.realm_url()}/register", json=SEED_BODY).json()
         auth = {"Authorization": f"Bearer {reg['registration_access_token']}"}

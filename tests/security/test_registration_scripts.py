@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dcr_support import SEED_BODY, assert_error
+from tests.factories import SEED_BODY, assert_oauth_error
 from tests.flows.test_dcr_ai_agent import install_script
-from tests.support import LiveServer
+from tests.support import Server
 
 FAILING = [
     ("exception", 'throw new Error("refused by policy");'),
@@ -17,14 +17,14 @@ FAILING = [
 
 
 @pytest.mark.parametrize("reason, source", FAILING, ids=[f[0] for f in FAILING])
-def test_failing_script_on_create(sqlite_server: LiveServer, sqlite_demo: dict[str, str], reason: str,
+def test_failing_script_on_create(sqlite_server: Server, sqlite_demo: dict[str, str], reason: str,
                                   source: str) -> None:
     base = sqlite_server.realm_url()
     script_id = install_script(sqlite_server.services, source)
     with sqlite_server.client() as http:
         for path in ("/register", "/aiagent/register"):
             r = http.post(f"{base}{path}", json=SEED_BODY)
-            assert_error(r, 500, "server_error")
+            assert_oauth_error(r, 500, "server_error")
             assert r.json()["error_description"] == f"The realm's registration script failed ({reason})."
     services = sqlite_server.services
     assert services.storage.clients.count("alpha", dynamic=True) == 0
@@ -33,7 +33,7 @@ def test_failing_script_on_create(sqlite_server: LiveServer, sqlite_demo: dict[s
     assert all(e.details["script"] == script_id and e.details["operation"] == "CREATE" for e in events)
 
 
-def test_failing_script_on_update_and_delete(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_failing_script_on_update_and_delete(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     base = sqlite_server.realm_url()
     services = sqlite_server.services
     with sqlite_server.client() as http:
@@ -41,9 +41,9 @@ def test_failing_script_on_update_and_delete(sqlite_server: LiveServer, sqlite_d
         uri, auth = reg["registration_client_uri"], {"Authorization": f"Bearer {reg['registration_access_token']}"}
         install_script(services, 'if (operation !== "CREATE") { throw new Error("frozen"); }')
         put = http.put(uri, headers=auth, json={**SEED_BODY, "client_id": reg["client_id"], "client_name": "changed"})
-        assert_error(put, 500, "server_error")
+        assert_oauth_error(put, 500, "server_error")
         assert put.json()["error_description"] == "The realm's registration script failed (exception)."
-        assert_error(http.delete(uri, headers=auth), 500, "server_error")
+        assert_oauth_error(http.delete(uri, headers=auth), 500, "server_error")
         stored = services.storage.clients.get("alpha", reg["client_id"])
         assert stored is not None and stored.name == "Retail Chatbot"
         # Nothing rotated either: the same token still reads the client.
@@ -52,17 +52,17 @@ def test_failing_script_on_update_and_delete(sqlite_server: LiveServer, sqlite_d
     assert ops == ["DELETE", "UPDATE"]
 
 
-def test_missing_script_fails_closed(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_missing_script_fails_closed(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     from credo.management.realms import update_settings
 
     update_settings(sqlite_server.services, "alpha", {"dcr_script": "no-such-script"})
     with sqlite_server.client() as http:
         r = http.post(f"{sqlite_server.realm_url()}/register", json=SEED_BODY)
-        assert_error(r, 500, "server_error")
+        assert_oauth_error(r, 500, "server_error")
     assert sqlite_server.services.storage.clients.count("alpha", dynamic=True) == 0
 
 
-def test_script_sees_metadata_and_update(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_script_sees_metadata_and_update(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     source = """
     if (operation === "UPDATE") {
       clientIdentity.setAttribute("updatedBy", ["script"]);

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from credo.management.demo import ensure_demo
-from tests.support import live_server, make_storage
+from tests.support import in_process_server, make_storage
 
 HEADER = 100  # bytes of the SQLite file header
 
@@ -30,7 +30,7 @@ def _repair(path: Path, original: bytes) -> None:
 
 
 def test_damaged_sqlite_file_is_503_and_recovers(tmp_path: Path) -> None:
-    with make_storage("sqlite", tmp_path) as storage, live_server(storage, tmp_path) as srv, srv.client() as http:
+    with make_storage("sqlite", tmp_path) as storage, in_process_server(storage, tmp_path) as srv, srv.client() as http:
         secret = {c.client_id: c.client_secret for c in ensure_demo(srv.services)}["demo-client"]
         base = srv.realm_url("alpha")
         form = {"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": secret}

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from credo.management.applications import create_application
 from credo.management.clients import update_client
-from tests.agents_support import autonomous_setup, cc_token, exchange
-from tests.support import LiveServer
+from tests.factories import autonomous_setup, cc_token, exchange
+from tests.support import Server
 
 
-def test_one_answer_for_missing_foreign_and_forbidden_targets(sqlite_server: LiveServer,
+def test_one_answer_for_missing_foreign_and_forbidden_targets(sqlite_server: Server,
                                                               sqlite_demo: dict[str, str]) -> None:
     services = sqlite_server.services
     agent, _ = autonomous_setup(services)

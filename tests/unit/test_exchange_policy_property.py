@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -185,30 +186,26 @@ def test_end_to_end_through_the_token_endpoint(w: dict[str, Any]) -> None:
 
 # --- no input makes the grants fail with anything but an RFC error -------------------------------
 
-_WORLD: dict[str, Any] = {}
-
-
-def _fuzz_world() -> dict[str, Any]:
-    if not _WORLD:
-        with tempfile.TemporaryDirectory() as tmp:
-            services = services_for(MemoryStorage(), Path(tmp))
-        ensure_realm(services, "alpha", DEMO_SETTINGS)
-        create_application(services, "alpha", "app", name="App", scopes=("a", "b"),
-                           grant_types=("client_credentials", "password", "refresh_token"), secret="app-secret-0123456789")
-        create_agent(services, "alpha", AGENT, name="A", overrides_enabled=True, accept_audience=True,
-                     secret="agent-secret-0123456789")
-        user = create_user(services, "alpha", "u1", "password-u1")
-        put_policy(services, "alpha", AGENT, "app", subjects=(user.id,))
-        realm = services.realm("alpha")
-        app_client = services.client("alpha", "app")
-        assert app_client is not None
-        issued = UnitOfWork()
-        token = issue_access_token(services, realm, app_client, sub=user.id, scopes=("a",), grant_type="password",
-                                   user=True, work=issued).token.value
-        services.commit_now(issued)
-        _WORLD.update(services=services, realm=realm, token=token,
-                      endpoint=TokenEndpoint(services, default_handlers(), refresh_issuer=issue_refresh_token))
-    return _WORLD
+@pytest.fixture(scope="module")
+def fuzz_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One realm for every generated input of the test below (each input only reads it or adds tokens)."""
+    services = services_for(MemoryStorage(), tmp_path_factory.mktemp("fuzz-world"))
+    ensure_realm(services, "alpha", DEMO_SETTINGS)
+    create_application(services, "alpha", "app", name="App", scopes=("a", "b"),
+                       grant_types=("client_credentials", "password", "refresh_token"), secret="app-secret-0123456789")
+    create_agent(services, "alpha", AGENT, name="A", overrides_enabled=True, accept_audience=True,
+                 secret="agent-secret-0123456789")
+    user = create_user(services, "alpha", "u1", "password-u1")
+    put_policy(services, "alpha", AGENT, "app", subjects=(user.id,))
+    realm = services.realm("alpha")
+    app_client = services.client("alpha", "app")
+    assert app_client is not None
+    issued = UnitOfWork()
+    token = issue_access_token(services, realm, app_client, sub=user.id, scopes=("a",), grant_type="password",
+                               user=True, work=issued).token.value
+    services.commit_now(issued)
+    return {"services": services, "realm": realm, "token": token,
+            "endpoint": TokenEndpoint(services, default_handlers(), refresh_issuer=issue_refresh_token)}
 
 
 KEYS = ["grant_type", "subject_token", "subject_token_type", "actor_token", "actor_token_type", "audience",
@@ -220,8 +217,9 @@ VALUES = st.one_of(st.text(max_size=40), st.sampled_from([
 
 @settings(max_examples=400, deadline=None)
 @given(st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=8), st.sampled_from([AGENT, "app"]))
-def test_any_input_gets_a_token_or_an_rfc_error(params: dict[str, str], caller: str) -> None:
-    w = _fuzz_world()
+def test_any_input_gets_a_token_or_an_rfc_error(fuzz_world: dict[str, Any], params: dict[str, str],
+                                                caller: str) -> None:
+    w = fuzz_world
     params = {k: (w["token"] if v == "TOKEN" else v) for k, v in params.items()}
     secret = "agent-secret-0123456789" if caller == AGENT else "app-secret-0123456789"
     try:

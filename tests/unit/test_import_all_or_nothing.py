@@ -18,8 +18,8 @@ from credo.domain.errors import InvalidRequest
 from credo.management.export import export_realm, import_document
 from credo.oauth.services import Services
 from credo.storage.protocols import Storage
-from tests.qa.cli_support import run_cli
-from tests.support import LiveServer, services_for
+from tests.procs import run_cli
+from tests.support import Server, services_for
 from tests.unit.test_import_atomicity import EXAMPLES, _changing_everything
 
 Change = Callable[[dict[str, Any]], None]
@@ -136,8 +136,9 @@ def test_the_cli_refuses_a_bad_last_record_with_status_2_and_changes_nothing(tmp
     assert json.loads(after.stdout) == json.loads(before.stdout)
 
 
-def test_over_http_a_bad_last_record_changes_nothing(server: LiveServer) -> None:
-    from tests.http.admin_support import Admin, assert_error
+def test_over_http_a_bad_last_record_changes_nothing(server: Server) -> None:
+    from tests.factories import assert_oauth_error
+    from tests.http.admin_support import Admin
 
     import_document(server.services, yaml.safe_load((EXAMPLES / "on-behalf-of.yaml").read_text()))
     admin = Admin(server)
@@ -146,7 +147,7 @@ def test_over_http_a_bad_last_record_changes_nothing(server: LiveServer) -> None
         doc = _changing_everything(server.services)
         doc["users"].append({"username": LONG, "password": "Long-Enough-Passw0rd"})
         r = admin("PUT", "/realms/alpha/config", doc)
-        assert_error(r, 400, "invalid_request", "users.username")
+        assert_oauth_error(r, 400, "invalid_request", "users.username")
         assert f"users[2] '{LONG[:40]}...': use 1 to 255 characters." in r.json()["error_description"]
         assert admin("GET", "/realms/alpha/config").json() == before
     finally:

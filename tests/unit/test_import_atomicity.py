@@ -13,7 +13,7 @@ from credo.domain.errors import InvalidRequest
 from credo.management.export import export_realm, import_document
 from credo.oauth.services import Services
 from credo.storage.protocols import Storage
-from tests.support import LiveServer, services_for
+from tests.support import Server, services_for
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -88,8 +88,9 @@ def test_a_new_realm_is_not_created_by_a_refused_document(services: Services) ->
     assert services.storage.users.by_username("brand-new", "u") is None
 
 
-def test_over_http_a_refused_document_changes_nothing(server: LiveServer) -> None:
-    from tests.http.admin_support import Admin, assert_error
+def test_over_http_a_refused_document_changes_nothing(server: Server) -> None:
+    from tests.factories import assert_oauth_error
+    from tests.http.admin_support import Admin
 
     import_document(server.services, yaml.safe_load((EXAMPLES / "on-behalf-of.yaml").read_text()))
     admin = Admin(server)
@@ -98,7 +99,7 @@ def test_over_http_a_refused_document_changes_nothing(server: LiveServer) -> Non
         doc = _changing_everything(server.services)
         _policy(doc).update(subjects=["ghost"])
         r = admin("PUT", "/realms/alpha/config", doc)
-        assert_error(r, 400, "invalid_request", "agents.policies.subjects")
+        assert_oauth_error(r, 400, "invalid_request", "agents.policies.subjects")
         assert admin("GET", "/realms/alpha/config").json() == before
     finally:
         admin.close()

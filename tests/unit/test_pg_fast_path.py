@@ -22,7 +22,7 @@ from credo.storage.sql.fast_pg import APPLICATION_NAME, PgFastPath
 from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
 from tests.conftest import PG_SKIP
-from tests.support import live_server, postgres_database
+from tests.support import in_process_server, postgres_database
 
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
@@ -180,7 +180,7 @@ def test_unreachable_database_answers_503_until_it_is_back(url: str, tmp_path: P
     storage = _storage(url)
     name = make_url(url).database
     try:
-        with live_server(storage, tmp_path) as srv, srv.client() as http:
+        with in_process_server(storage, tmp_path) as srv, srv.client() as http:
             services_secret = {c.client_id: c.client_secret for c in ensure_demo(srv.services)}
             body = {"grant_type": "client_credentials", "client_id": "bench-client",
                     "client_secret": services_secret["bench-client"], "scope": "data-read"}

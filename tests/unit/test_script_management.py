@@ -17,7 +17,7 @@ from credo.scripting.api import ScriptError
 from credo.scripting.quickjs_runner import QuickJsRunner
 from credo.storage.memory import MemoryStorage
 from credo.storage.protocols import Storage
-from tests.support import MASTER_KEY, LiveServer, services_for
+from tests.support import MASTER_KEY, Server, services_for
 
 SEED_PATH = Path(__file__).parent.parent / "fixtures" / "seed_dcr_script.js"
 SEED = SEED_PATH.read_text()
@@ -141,7 +141,7 @@ def test_test_script_validation_names_the_field(services: Services, kwargs: dict
     assert info.value.description.startswith(field)
 
 
-def test_the_server_is_wired_with_the_quickjs_runner(sqlite_server: LiveServer) -> None:
+def test_the_server_is_wired_with_the_quickjs_runner(sqlite_server: Server) -> None:
     runner = sqlite_server.services.script_runner
     assert isinstance(runner, QuickJsRunner)
     ensure_realm(sqlite_server.services, "alpha")

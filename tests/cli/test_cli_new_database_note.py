@@ -9,13 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.qa.cli_support import run_cli
-from tests.support import MASTER_KEY
+from tests.procs import credo_env, run_cli
 
 
 def _at_terminal(tmp_path: Path, *args: str) -> tuple[int, str]:
     """Run the CLI with its stderr on a pseudo-terminal; returns the exit status and what it wrote there."""
-    env = {**os.environ, "CREDO_DATA_DIR": str(tmp_path), "CREDO_MASTER_KEY": MASTER_KEY}
+    env = credo_env(tmp_path)
     main, child = pty.openpty()
     try:
         done = subprocess.run([sys.executable, "-m", "credo.cli.main", *args], cwd=tmp_path, env=env,

@@ -4,22 +4,17 @@ onboarding guides send the secret in the body)."""
 
 from __future__ import annotations
 
-from tests.support import LiveServer
+from tests.factories import register
+from tests.support import Server
 
 GENERIC = "Client authentication failed."
 
 
-def _register(http, base: str, body: dict) -> dict:  # type: ignore[no-untyped-def]
-    r = http.post(f"{base}/register", json=body)
-    assert r.status_code == 201, r.text
-    return r.json()  # type: ignore[no-any-return]
-
-
-def test_basic_client_posting_its_secret_is_told_to_use_basic(sqlite_server: LiveServer,
+def test_basic_client_posting_its_secret_is_told_to_use_basic(sqlite_server: Server,
                                                                sqlite_demo: dict[str, str]) -> None:
     base = sqlite_server.realm_url("alpha")
     with sqlite_server.client() as http:
-        reg = _register(http, base, {"client_name": "no method named", "scopes": ["data-read"]})
+        reg = register(http, base, {"client_name": "no method named", "scopes": ["data-read"]})
         assert reg["token_endpoint_auth_method"] == "client_secret_basic"
         form = {"grant_type": "client_credentials", "client_id": reg["client_id"],
                 "client_secret": reg["client_secret"]}
@@ -39,7 +34,7 @@ def test_basic_client_posting_its_secret_is_told_to_use_basic(sqlite_server: Liv
         assert ok.status_code == 200, ok.text
 
 
-def test_post_client_using_basic_is_told_to_post(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_post_client_using_basic_is_told_to_post(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     base = sqlite_server.realm_url("alpha")
     with sqlite_server.client() as http:
         r = http.post(f"{base}/introspect", data={"token": "x"}, auth=("demo-client", sqlite_demo["demo-client"]))

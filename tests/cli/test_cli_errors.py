@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.qa.cli_support import run_cli
-from tests.support import LiveServer
+from tests.procs import run_cli
+from tests.support import Server
 
 
 def _refused(result, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -18,7 +18,7 @@ def _refused(result, message: str) -> None:  # type: ignore[no-untyped-def]
     assert result.stderr.strip() == f"error: {message}"
 
 
-def test_unknown_realm(sqlite_server: LiveServer, sqlite_demo: dict[str, str], tmp_path: Path) -> None:
+def test_unknown_realm(sqlite_server: Server, sqlite_demo: dict[str, str], tmp_path: Path) -> None:
     _refused(run_cli(tmp_path, "realm", "settings", "nosuch"), "Realm 'nosuch' does not exist.")
     _refused(run_cli(tmp_path, "client", "create", "nosuch", "c1"), "Realm 'nosuch' does not exist.")
     with sqlite_server.client() as http:
@@ -26,7 +26,7 @@ def test_unknown_realm(sqlite_server: LiveServer, sqlite_demo: dict[str, str], t
         assert r.status_code == 404 and r.json()["error"] == "not_found"
 
 
-def test_duplicate_client(sqlite_server: LiveServer, sqlite_demo: dict[str, str], tmp_path: Path) -> None:
+def test_duplicate_client(sqlite_server: Server, sqlite_demo: dict[str, str], tmp_path: Path) -> None:
     _refused(run_cli(tmp_path, "client", "create", "alpha", "demo-client"), "client_id: 'demo-client' already exists.")
     with sqlite_server.client() as http:  # the demo client still works with its secret
         r = http.post(f"{sqlite_server.realm_url()}/access_token", data={
@@ -44,7 +44,7 @@ def test_duplicate_client(sqlite_server: LiveServer, sqlite_demo: dict[str, str]
      "Input should be greater than or equal to 0."),
     (["grant_types"], "settings: the changes must be a JSON object of setting names and values."),
 ])
-def test_bad_settings_refused_and_discovery_unchanged(sqlite_server: LiveServer, sqlite_demo: dict[str, str],
+def test_bad_settings_refused_and_discovery_unchanged(sqlite_server: Server, sqlite_demo: dict[str, str],
                                                       tmp_path: Path, change: object, message: str) -> None:
     url = f"{sqlite_server.realm_url()}/.well-known/openid-configuration"
     with sqlite_server.client() as http:
@@ -53,7 +53,7 @@ def test_bad_settings_refused_and_discovery_unchanged(sqlite_server: LiveServer,
         assert http.get(url).json() == before
 
 
-def test_good_settings_reach_the_running_server(sqlite_server: LiveServer, sqlite_demo: dict[str, str],
+def test_good_settings_reach_the_running_server(sqlite_server: Server, sqlite_demo: dict[str, str],
                                                 tmp_path: Path) -> None:
     done = run_cli(tmp_path, "realm", "settings", "alpha", "--set",
                    '{"registration_scope_allowlist": ["data-read", "dcr_register"]}')
@@ -64,7 +64,7 @@ def test_good_settings_reach_the_running_server(sqlite_server: LiveServer, sqlit
         assert doc["scopes_supported"] == ["data-read", "dcr_register"]
 
 
-def test_import_broken_yaml(sqlite_server: LiveServer, sqlite_demo: dict[str, str], tmp_path: Path) -> None:
+def test_import_broken_yaml(sqlite_server: Server, sqlite_demo: dict[str, str], tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("realm: alpha\nsettings:\n  grant_types: [client_credentials\n")
     _refused(run_cli(tmp_path, "import", str(bad)),

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import LiveServer
+from tests.support import Server
 
 
 @pytest.mark.parametrize("well_known", ["oauth-authorization-server", "openid-configuration"])
 @pytest.mark.parametrize("realm", ["alpha", "bravo", "root"])
-def test_path_inserted_metadata(sqlite_server: LiveServer, sqlite_demo: dict[str, str], well_known: str,
+def test_path_inserted_metadata(sqlite_server: Server, sqlite_demo: dict[str, str], well_known: str,
                                 realm: str) -> None:
     issuer = sqlite_server.realm_url(realm)
     path = issuer.removeprefix(sqlite_server.base_url)
@@ -24,7 +24,7 @@ def test_path_inserted_metadata(sqlite_server: LiveServer, sqlite_demo: dict[str
         assert doc == http.get(f"{issuer}/.well-known/openid-configuration").json()
 
 
-def test_unknown_realm_and_method(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_unknown_realm_and_method(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     with sqlite_server.client() as http:
         r = http.get("/.well-known/oauth-authorization-server/am/oauth2/realms/root/realms/nosuch")
         assert r.status_code == 404

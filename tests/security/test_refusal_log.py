@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.security.procs import cli, credo_server
+from tests.procs import cli, credo_server
 
 
 def test_refusal_log_names_endpoint_and_realm(tmp_path: Path) -> None:

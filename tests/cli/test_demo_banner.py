@@ -3,7 +3,6 @@ username and password (not as a client), and every printed credential works agai
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -12,7 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import MASTER_KEY, free_port
+from tests.procs import credo_env
+from tests.support import free_port
 
 
 def _banner(proc: subprocess.Popen[str]) -> list[str]:
@@ -31,7 +31,7 @@ def _banner(proc: subprocess.Popen[str]) -> list[str]:
 
 def test_demo_banner_credentials_work(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "CREDO_DATA_DIR": str(tmp_path), "CREDO_MASTER_KEY": MASTER_KEY}
+    env = credo_env(tmp_path)
     log = (tmp_path / "stderr.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "credo.cli.main", "serve", "--demo", "--port", str(port)],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=log, text=True)

@@ -30,10 +30,15 @@ def credo_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def run_cli(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run a CLI command in `data_dir` (its data directory and working directory); whatever its outcome."""
+    return subprocess.run([sys.executable, "-m", "credo.cli.main", *args], env=credo_env(data_dir, **env),
+                          cwd=data_dir, capture_output=True, text=True, timeout=60, check=False)
+
+
 def cli(data_dir: Path, *args: str, **env: str) -> str:
     """Run a CLI command; returns its stdout (raises with stderr on failure)."""
-    done = subprocess.run([sys.executable, "-m", "credo.cli.main", *args], env=credo_env(data_dir, **env),
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = run_cli(data_dir, *args, **env)
     if done.returncode != 0:
         raise RuntimeError(f"credo {' '.join(args)} failed: {done.stderr}")
     return done.stdout

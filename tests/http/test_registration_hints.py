@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tests.support import LiveServer
+from tests.support import Server
 
 
-def test_public_client_told_client_credentials_is_the_default(sqlite_server: LiveServer,
+def test_public_client_told_client_credentials_is_the_default(sqlite_server: Server,
                                                                sqlite_demo: dict[str, str]) -> None:
     url = f"{sqlite_server.realm_url()}/register"
     with sqlite_server.client() as http:

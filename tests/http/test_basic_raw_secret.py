@@ -6,12 +6,12 @@ from __future__ import annotations
 from urllib.parse import quote_plus
 
 from credo.management.clients import create_client
-from tests.support import LiveServer
+from tests.support import Server
 
 SECRET = "Secret+with%2Bplus-1234"
 
 
-def test_basic_secret_raw_or_encoded(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
+def test_basic_secret_raw_or_encoded(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
     create_client(sqlite_server.services, "alpha", "plus-client", secret=SECRET, scopes=("data-read",),
                   auth_method="client_secret_basic")
     url = f"{sqlite_server.realm_url()}/access_token"

@@ -21,22 +21,23 @@ def _run(realm_url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["bash", str(SCRIPT), realm_url], capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_walkthrough_passes(server: LiveServer, demo: dict[str, str]) -> None:
+# Live servers: the walkthrough is a shell script that talks to the server with curl.
+def test_walkthrough_passes(live_sql_server: LiveServer, live_sql_demo: dict[str, str]) -> None:
     for realm in ("alpha", "bravo"):
-        done = _run(server.realm_url(realm))
+        done = _run(live_sql_server.realm_url(realm))
         assert done.returncode == 0, done.stdout + done.stderr
-        assert done.stdout.strip().endswith(f"passed against {server.realm_url(realm)}")
-    assert not [c for c in server.services.storage.clients.all("alpha") if c.dynamic]  # it cleaned up
+        assert done.stdout.strip().endswith(f"passed against {live_sql_server.realm_url(realm)}")
+    assert not [c for c in live_sql_server.services.storage.clients.all("alpha") if c.dynamic]  # it cleaned up
 
 
-def test_walkthrough_fails_on_a_mismatch(sqlite_server: LiveServer, sqlite_demo: dict[str, str]) -> None:
-    update_settings(sqlite_server.services, "alpha", {"allow_open_registration": False})
-    done = _run(sqlite_server.realm_url())
+def test_walkthrough_fails_on_a_mismatch(live_sqlite_server: LiveServer, live_sqlite_demo: dict[str, str]) -> None:
+    update_settings(live_sqlite_server.services, "alpha", {"allow_open_registration": False})
+    done = _run(live_sqlite_server.realm_url())
     assert done.returncode == 1
     assert "FAIL: register: HTTP 401, expected 201" in done.stderr and "invalid_token" in done.stderr
 
-    update_settings(sqlite_server.services, "alpha", {"allow_open_registration": True,
+    update_settings(live_sqlite_server.services, "alpha", {"allow_open_registration": True,
                                                       "registration_scope_allowlist": ["data-read"]})
-    done = _run(sqlite_server.realm_url())
+    done = _run(live_sqlite_server.realm_url())
     assert done.returncode == 1
     assert "FAIL: discovery: expected {'data-read', 'data-write'} <= set(d['scopes_supported'])" in done.stderr
