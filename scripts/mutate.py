@@ -157,7 +157,7 @@ def run_tests(python: str, copy: Path, env: dict[str, str], selection: str, time
     if done.returncode == 0:
         return "pass", seconds, _summary(output)
     if done.returncode == 1:
-        failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", output, re.MULTILINE)
+        failed = re.findall(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", output, re.MULTILINE)
         return "fail", seconds, (failed[0] if failed else _summary(output))
     tail = [line for line in output.strip().splitlines() if line.strip()][-3:]
     return "error", seconds, f"pytest exit {done.returncode}: " + " | ".join(tail)
