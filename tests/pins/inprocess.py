@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,17 +24,23 @@ ALPHA = "/am/oauth2/realms/root/realms/alpha"
 
 class InProcess:
     """One Credo application with a synchronous face for tests (`post`, `get`) and `gather` for
-    requests that must be in flight at the same time."""
+    requests that must be in flight at the same time. The application runs on its own event loop in a
+    thread of its own, so a loop some other test left running in the main thread does not matter."""
 
     def __init__(self, storage: Storage, tmp_path: Path, *, clock: Clock | None = None, **settings: Any) -> None:
         self.app = build_app(test_settings(tmp_path, **settings), storage=storage, base_url=BASE_URL, clock=clock)
         self.services: Services = self.app.state.services
         self.demo = {c.client_id: c.client_secret for c in ensure_demo(self.services)}
         self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="credo-in-process", daemon=True)
+        self._thread.start()
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url=BASE_URL)
 
     def run(self, call: Awaitable[Any]) -> Any:
-        return self.loop.run_until_complete(call)
+        async def wrapped() -> Any:
+            return await call
+
+        return asyncio.run_coroutine_threadsafe(wrapped(), self.loop).result(timeout=120)
 
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.run(self.http.post(path, **kwargs))  # type: ignore[no-any-return]
@@ -52,8 +59,12 @@ class InProcess:
                                                             "client_secret": secret, **data})
 
     def close(self) -> None:
-        self.run(self.http.aclose())
-        self.loop.close()
+        try:
+            self.run(self.http.aclose())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=10)
+            self.loop.close()
 
 
 @contextmanager
