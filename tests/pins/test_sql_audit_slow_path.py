@@ -1,0 +1,60 @@
+"""The audit log through SQLAlchemy (`SqlStorage(fast_path=False)`, the path used by any database without a
+fast path) keeps every event, one at a time and in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from credo.domain.models import AuditEvent
+from credo.storage.sql.engine import make_engine
+from credo.storage.sql.migrate import upgrade
+from credo.storage.sql.store import SqlStorage
+from tests.conftest import SQL_BACKENDS
+from tests.support import postgres_database
+
+
+@contextmanager
+def _slow_storage(kind: str, tmp_path: Path) -> Iterator[SqlStorage]:
+    with (postgres_database() if kind == "postgres" else _sqlite_url(tmp_path)) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        storage = SqlStorage(engine, fast_path=False)
+        assert storage.fast is None
+        try:
+            yield storage
+        finally:
+            storage.close()
+
+
+@contextmanager
+def _sqlite_url(tmp_path: Path) -> Iterator[str]:
+    yield f"sqlite:///{tmp_path / 'slow.db'}"
+
+
+def _event(i: int) -> AuditEvent:
+    return AuditEvent(realm="alpha", action=f"test.event{i}", actor=f"actor-{i}", decision="allow",
+                      target=f"target-{i}", reason=f"reason {i}", details={"i": i}, ts=1_800_000_000 + i)
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
+def test_add_many_keeps_every_event(kind: str, tmp_path: Path) -> None:
+    with _slow_storage(kind, tmp_path) as storage:
+        storage.audit.add_many([_event(i) for i in range(3)])
+        got = sorted(storage.audit.query("alpha"), key=lambda e: e.ts)
+        assert [(e.action, e.actor, e.target, e.reason, e.details, e.ts) for e in got] == \
+            [(f"test.event{i}", f"actor-{i}", f"target-{i}", f"reason {i}", {"i": i}, 1_800_000_000 + i) for i in range(3)]
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
+def test_add_keeps_the_event(kind: str, tmp_path: Path) -> None:
+    with _slow_storage(kind, tmp_path) as storage:
+        storage.audit.add(_event(7))
+        [got] = storage.audit.query("alpha")
+        assert (got.action, got.actor, got.decision, got.target, got.details) == \
+            ("test.event7", "actor-7", "allow", "target-7", {"i": 7})
+        storage.audit.add_many([_event(8)])
+        assert len(storage.audit.query("alpha")) == 2
