@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from credo.app import build_app
-from credo.keys.clock import Clock
+from credo.domain.clock import Clock
 from credo.management.demo import ensure_demo
 from credo.oauth.services import Services
 from credo.storage.protocols import Storage

@@ -12,7 +12,7 @@ from credo.management.agents import create_agent, put_policy
 from credo.management.applications import create_application
 from credo.management.users import create_user
 from credo.storage.memory import MemoryStorage
-from tests.agents_support import (
+from tests.factories import (
     AGENT_SECRET,
     APP_SECRET,
     OBO_AGENT,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from credo.keys.clock import FrozenClock
+from credo.domain.clock import FrozenClock
 from credo.storage.protocols import Storage
 from tests.pins.inprocess import in_process
 from tests.support import make_storage

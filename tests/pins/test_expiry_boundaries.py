@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from credo.keys.clock import FrozenClock
+from credo.domain.clock import FrozenClock
 from credo.management.realms import update_settings
 from credo.storage.memory import MemoryStorage
 from tests.pins.inprocess import ALPHA, InProcess, in_process

@@ -9,10 +9,12 @@ import pytest
 
 from credo.management.clients import create_client
 from credo.management.realms import update_settings
+from credo.oauth.credentials import BearerToken
 from credo.oauth.registration import RegistrationRequest, prepare_registration, registered
 from credo.storage.protocols import Conflict, Storage
+from credo.storage.unit_of_work import UnitOfWork
 from tests.pins.inprocess import ALPHA, InProcess, in_process
-from tests.support import make_storage
+from tests.support import make_storage, run_async
 
 BODY = {"grant_types": ["client_credentials"], "scopes": ["data-read"], "client_name": "Racer",
         "token_endpoint_auth_method": "client_secret_post"}
@@ -53,13 +55,14 @@ def test_checked_twice_stored_once(kind: str, tmp_path: Path) -> None:
     with make_storage(kind, tmp_path) as storage, in_process(storage, tmp_path) as app:
         token = _initial_access_token(app)
         request = RegistrationRequest(realm=app.services.realm("alpha"), body=dict(BODY),
-                                      authorization=f"Bearer {token}", source="192.0.2.1")
-        first, second = prepare_registration(app.services, request), prepare_registration(app.services, request)
-        storage.clients.create(first.new.client, burn=first.new.burn, audit=first.new.audit)
-        assert registered(app.services, first, None)["client_id"] == first.new.client.client_id
-        with pytest.raises(Conflict) as conflict:
-            storage.clients.create(second.new.client, burn=second.new.burn, audit=second.new.audit)
+                                      bearer=BearerToken(token), source="192.0.2.1")
+        works = UnitOfWork(), UnitOfWork()
+        first, second = (run_async(prepare_registration(app.services, request, work)) for work in works)
+        assert app.services.commit_now(works[0]) is None
+        assert registered(app.services, first, None)["client_id"] == first.client.client_id
+        conflict = app.services.commit_now(works[1])
+        assert isinstance(conflict, Conflict)
         with pytest.raises(Exception) as refused:
-            registered(app.services, second, conflict.value)
+            registered(app.services, second, conflict)
         assert (refused.value.status, refused.value.error) == (401, "invalid_token")  # type: ignore[attr-defined]
         assert storage.clients.count("alpha", dynamic=True) == 1

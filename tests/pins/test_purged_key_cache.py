@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from credo.keys.clock import FrozenClock
+from credo.domain.clock import FrozenClock
 from credo.management.realms import update_settings
 from credo.storage.sql.engine import make_engine
 from credo.storage.sql.migrate import upgrade

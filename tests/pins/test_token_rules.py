@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from credo.keys.clock import FrozenClock
+from credo.domain.clock import FrozenClock
 from credo.management.realms import update_settings
 from credo.storage.memory import MemoryStorage
-from tests.agents_support import autonomous_setup, cc_token, exchange, on_behalf_setup, password_token
+from tests.factories import autonomous_setup, cc_token, exchange, on_behalf_setup, password_token
 from tests.pins.inprocess import ALPHA, InProcess, assert_error, in_process
 
 START = 1_800_000_000
