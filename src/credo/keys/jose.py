@@ -30,6 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from jwt import PyJWK
 from jwt.algorithms import Algorithm, get_default_algorithms
 from jwt.exceptions import PyJWTError
@@ -43,6 +46,8 @@ _ALGORITHMS: dict[str, Algorithm] = {name: alg for name, alg in get_default_algo
 _SEGMENT = re.compile(rb"[A-Za-z0-9_-]*")
 _TO_STD = bytes.maketrans(b"-_", b"+/")
 _TO_URL = bytes.maketrans(b"+/", b"-_")
+
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())  # stateless: one object for every ES256 signature
 
 
 class JoseError(ValueError):
@@ -123,7 +128,11 @@ def encoded_header(alg: str, kid: str, typ: str) -> bytes:
 def sign(header_segment: bytes, claims: dict[str, Any], key: Key) -> str:
     """A compact JWS of `claims` under a header made by `encoded_header` for the same key."""
     signing_input = header_segment + b"." + b64url(orjson.dumps(claims))
-    signature = _algorithm(key.alg).sign(signing_input, key.key)
+    if key.alg == "ES256":  # the access-token default: the raw r||s signature without PyJWT's per-call objects
+        r, s = decode_dss_signature(key.key.sign(signing_input, _ECDSA_SHA256))
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    else:
+        signature = _algorithm(key.alg).sign(signing_input, key.key)
     return (signing_input + b"." + b64url(signature)).decode()
 
 

@@ -99,6 +99,8 @@ class Services:
 
     async def commit(self, work: UnitOfWork) -> Conflict | None:
         """Store a request's unit of work with the others of this event-loop step (see GroupCommitter)."""
+        if not work:
+            return None  # most requests write nothing (a JWT issued, an introspection): no batch to join
         return await self.committer.commit(self._stamped(work))
 
     def _stamped(self, work: UnitOfWork) -> UnitOfWork:
