@@ -160,7 +160,10 @@ class KeyRing:
         audience, within its validity period. Signature results are remembered per token string
         (bounded), only while the signing key is still one of the realm's keys."""
         with self._lock:
-            remembered = self._verified.get((realm, token, typ))
+            try:
+                remembered: tuple[str, dict[str, Any]] | None = self._verified[(realm, token, typ)]
+            except KeyError:
+                remembered = None
         if remembered is not None and remembered[0] in self._loaded(realm):
             claims = dict(remembered[1])
         else:

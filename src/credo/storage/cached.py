@@ -38,7 +38,6 @@ from credo.storage.protocols import (
 _arrival: ContextVar[int | None] = ContextVar("credo_request_arrival", default=None)
 _now = time.monotonic_ns  # one clock for the whole process (all threads and event loops)
 _NEVER = (-1, -1)  # (sent, value) before the first counter read
-_MISSING = object()
 
 
 def begin_request() -> None:
@@ -110,9 +109,10 @@ class RecordCache:
     def get(self, key: tuple[str, ...], load: Callable[[], Any], *, keep_absent: bool = True) -> Any:
         self._fresh()
         with self._lock:  # a hit reorders the LRU: not safe without the lock when threads share the cache
-            value = self._entries.get(key, _MISSING)
-        if value is not _MISSING:
-            return value
+            try:
+                return self._entries[key]
+            except KeyError:
+                pass
         generation = self._generation
         value = load()
         if value is None and not keep_absent:
@@ -189,6 +189,11 @@ class CachedStorage:
         self.users = cast(UserRepository, _CachedRepository("users", inner.users, self.cache))
         self.groups = cast(GroupRepository, _CachedRepository("groups", inner.groups, self.cache))
         self.policies = cast(PolicyRepository, _CachedRepository("policies", inner.policies, self.cache))
+        # Not cached: the same objects as the backend's (set here so the hot path pays no lookup detour).
+        self.scripts, self.tokens, self.one_time, self.keys = inner.scripts, inner.tokens, inner.one_time, inner.keys
+        self.audit, self.admins, self.auth_failures = inner.audit, inner.admins, inner.auth_failures
+        self.counter_round_trip, self.change_counter, self.close = \
+            inner.counter_round_trip, inner.change_counter, inner.close
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)  # tokens, one_time, keys, audit, ..., change_counter, close
+        return getattr(self.inner, name)  # anything a backend has beyond the Storage shape
