@@ -36,6 +36,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from credo.domain.errors import NotFound
 from credo.http.forms import request_headers
 from credo.http.routes import (
     ALLOW,
@@ -47,7 +48,7 @@ from credo.http.routes import (
     UNDER_REALM,
     Handler,
 )
-from credo.http.wellknown import well_known
+from credo.http.wellknown import DOCUMENTS, well_known
 from credo.storage.cached import begin_request
 
 P = ParamSpec("P")
@@ -107,6 +108,16 @@ def resolve(path: str, method: str) -> tuple[str, dict[str, str]] | None:
     return well_known(path)
 
 
+def _unknown(path: str) -> Exception:
+    """The 404 for a path that names no endpoint; a discovery document asked for at the host's root says
+    where the realms' documents are (each realm is its own issuer)."""
+    if path in DOCUMENTS:
+        return NotFound(f"discovery at the host root: {path}", description=(
+            f"Discovery documents are per realm: {REALM_PREFIX}{{realm}}/.well-known/openid-configuration, "
+            f"or RFC 8414's {path}{REALM_PREFIX}{{realm}} (the root realm: /am/oauth2/...)."))
+    return HTTPException(404)
+
+
 class CredoApp:
     """The ASGI application. `state` is shared with the admin application; `add_middleware` works as
     Starlette's (the last added runs first) and its middleware sees every request."""
@@ -148,7 +159,7 @@ class CredoApp:
         hit = resolve(scope["path"], scope["method"])  # 2 (a path still ending with "/" resolves to nothing)
         request = Request(scope, receive)
         if hit is None:
-            await self._send(await self._render(request, HTTPException(404)), send)
+            await self._send(await self._render(request, _unknown(scope["path"])), send)
             return
         endpoint, scope["path_params"] = hit
         handler: Handler | None = TABLE.get((endpoint, scope["method"]))  # 3
