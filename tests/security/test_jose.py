@@ -254,6 +254,12 @@ def test_alg_confusion_between_asymmetric_algorithms(env: Env) -> None:
                                lambda d: ec384.sign(d, env.realm_private_key())))
 
 
+def test_header_alg_must_be_the_keys_even_with_the_keys_own_signature(env: Env) -> None:
+    """Signed by the realm's ES256 key the ES256 way, but the header claims RS256 (also allowed): the
+    key only verifies the algorithm it was made for, whatever the signature would say."""
+    env.assert_refused(compact({**env.header, "alg": "RS256"}, env.claims, es256(env.realm_private_key())))
+
+
 @pytest.mark.parametrize("kid", [None, "", 7, ["x"], "../../etc/passwd", "unknown-kid"])
 def test_bad_kid(env: Env, kid: Any) -> None:
     header = {**env.header, "kid": kid}
