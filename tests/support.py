@@ -264,13 +264,10 @@ class LiveServer(Server):
 
 
 @contextmanager
-def live_server(storage: Storage, tmp_path: Path, *, clock: Clock | None = None, **settings: Any) -> Iterator[LiveServer]:
-    """Run Credo with uvicorn on a free loopback port in a background thread."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    app = build_app(test_settings(tmp_path, **settings), storage=storage, base_url=base_url, clock=clock)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
+def uvicorn_serving(app: Any, port: int, **options: Any) -> Iterator[None]:
+    """`app` served by uvicorn on 127.0.0.1:`port` in a background thread, until the block ends."""
+    options = {"log_level": "warning", "access_log": False, "lifespan": "off", **options}
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -279,10 +276,20 @@ def live_server(storage: Storage, tmp_path: Path, *, clock: Clock | None = None,
             raise RuntimeError("server did not start")
         time.sleep(0.02)
     try:
-        yield LiveServer(base_url, app.state.services, app)
+        yield
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def live_server(storage: Storage, tmp_path: Path, *, clock: Clock | None = None, **settings: Any) -> Iterator[LiveServer]:
+    """Run Credo with uvicorn on a free loopback port in a background thread."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    app = build_app(test_settings(tmp_path, **settings), storage=storage, base_url=base_url, clock=clock)
+    with uvicorn_serving(app, port):
+        yield LiveServer(base_url, app.state.services, app)
 
 
 IN_PROCESS_URL = "http://credo.test"

@@ -4,14 +4,11 @@ pipelining and `Connection: close` all deliver complete responses."""
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from credo.app import build_app
 from credo.cli.server_options import server_options
@@ -29,19 +26,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         port = support.free_port()
         app = build_app(support.test_settings(tmp_path), storage=storage, base_url=f"http://127.0.0.1:{port}")
         creds = {c.client_id: c.client_secret for c in ensure_demo(app.state.services)}
-        options = {**server_options(), "http": CoalescingHttpToolsProtocol}
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
-        try:
+        with support.uvicorn_serving(app, port, **{**server_options(), "http": CoalescingHttpToolsProtocol}):
             yield f"http://127.0.0.1:{port}", creds
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
 
 
 def _form(creds: dict[str, str]) -> bytes:

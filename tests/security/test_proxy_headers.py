@@ -7,8 +7,6 @@ for the others, and failures spread over many addresses still meet the per-ident
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from credo.app import build_app
@@ -36,18 +33,8 @@ def serve(tmp_path: Path, options: dict[str, Any], **settings: Any) -> Iterator[
         app = build_app(support.test_settings(tmp_path, **settings), storage=storage,
                         base_url=f"http://127.0.0.1:{port}")
         creds = {c.client_id: c.client_secret for c in ensure_demo(app.state.services)}
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
-        try:
+        with support.uvicorn_serving(app, port, **options):
             yield f"http://127.0.0.1:{port}{REALM}", creds
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
 
 
 def _cc(http: httpx.Client, base: str, secret: str, forwarded_for: str) -> httpx.Response:
