@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 from itertools import count
 
 from credo.domain.models import (
@@ -45,8 +46,10 @@ class _Realms(_Base):
             self._s.bump()
 
     def delete(self, name: str) -> bool:
+        """The realm and everything scoped to it (see RealmRepository.delete)."""
         with self._lock:
             self._s.bump()
+            self._s.forget_realm(name)
             return self._rows.pop(name, None) is not None
 
 
@@ -423,8 +426,26 @@ class MemoryStorage:
     def bump(self) -> None:
         self._changes += 1
 
+    def forget_realm(self, name: str) -> None:
+        """Drop every record scoped to realm `name` (under self.lock); the audit trail stays."""
+        realm_scoped = (self.clients, self.users, self.groups, self.policies, self.scripts, self.tokens,
+                        self.one_time, self.keys)
+        for repo in realm_scoped:
+            tables: list[dict[Any, Any]] = [repo._rows, getattr(repo, "_used", {})]
+            for table in tables:
+                for key in [k for k, v in table.items() if _realm_of(k, v) == name]:
+                    del table[key]
+
     def change_counter(self) -> int:
         return self._changes
 
     def close(self) -> None:
         return None
+
+
+def _realm_of(key: object, value: object) -> str | None:
+    """The realm of a stored row: the first part of its key, or the record's own `realm` (tokens)."""
+    if isinstance(key, tuple):
+        return str(key[0])
+    realm = getattr(value, "realm", None)
+    return realm if isinstance(realm, str) else None

@@ -38,8 +38,16 @@ class SqlRealms(_Repo):
 
     @_unavailable
     def delete(self, name: str) -> bool:
+        """The realm and everything scoped to it, in one transaction (see RealmRepository.delete)."""
         with self._write(bump=True) as conn:
+            for table in REALM_SCOPED:
+                conn.execute(delete(table).where(table.c.realm == name))
             return bool(conn.execute(delete(t.realms).where(t.realms.c.name == name)).rowcount)
+
+
+# Every table whose rows belong to one realm; the audit trail (audit_events) is history and stays.
+REALM_SCOPED = (t.group_members, t.groups, t.policies, t.clients, t.users, t.scripts, t.tokens, t.one_time_ids,
+                t.signing_keys)
 
 
 def _realm(row: Any) -> Realm:
