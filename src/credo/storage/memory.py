@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 from itertools import count
+from typing import Any
 
 from credo.domain.models import (
     AdminUser,
