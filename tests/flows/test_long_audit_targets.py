@@ -85,3 +85,18 @@ def test_upgrading_keeps_the_audit_log_and_accepts_long_targets(kind: str, tmp_p
     else:
         with postgres_database() as url:
             run(url)
+
+
+def test_an_outsider_cannot_make_an_audit_row_large(server: Server) -> None:
+    """A refused exchange with a 30 KB audience: the row keeps 1,024 characters of it (target and details)."""
+    creds = {c.client_id: c.client_secret for c in ensure_demo(server.services)}
+    audience = "https://api.example.com/" + "y" * 30_000
+    with server.client() as http:
+        r = http.post(server.realm_url() + "/access_token", data={
+            "grant_type": TE, "client_id": "demo-client", "client_secret": creds["demo-client"],
+            "audience": audience, "subject_token": "x", "subject_token_type": AT})
+    assert r.status_code == 400, r.text
+    [event] = server.services.storage.audit.query("alpha", action="token_exchange")
+    assert event.target.startswith(audience[:1024]) and len(event.target) < 1100
+    assert event.target.endswith(f"...[{len(audience) - 1024} more characters]")
+    assert len(orjson.dumps(event.details)) < 2500

@@ -175,6 +175,41 @@ class AuditEvent:
     id: int | None = None
 
 
+AUDIT_TEXT_MAX = 1024  # characters kept of any one audit value (a 255-character id pair fits whole)
+AUDIT_ITEMS_MAX = 50  # items kept of a list or object inside `details`
+
+
+def bounded_audit_event(event: AuditEvent) -> AuditEvent:
+    """`event` with every text cut to AUDIT_TEXT_MAX characters and every list or object in `details` to
+    AUDIT_ITEMS_MAX items, so that no caller (an anonymous one included) can make one audit row large.
+    An event within the bounds is returned as it is."""
+    texts = (event.actor, event.target, event.reason)
+    details = _bounded(event.details, 0)
+    if details == event.details and all(len(t) <= AUDIT_TEXT_MAX for t in texts):
+        return event
+    actor, target, reason = (_cut(t) for t in texts)
+    return AuditEvent(realm=event.realm, action=event.action, actor=actor, decision=event.decision, target=target,
+                      reason=reason, details=details, ts=event.ts, id=event.id)
+
+
+def _cut(text: str) -> str:
+    if len(text) <= AUDIT_TEXT_MAX:
+        return text
+    return f"{text[:AUDIT_TEXT_MAX]}...[{len(text) - AUDIT_TEXT_MAX} more characters]"
+
+
+def _bounded(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        return _cut(value)
+    if depth >= 4 and isinstance(value, (dict, list)):
+        return "[nested too deep]"
+    if isinstance(value, dict):
+        return {_cut(str(k)): _bounded(v, depth + 1) for k, v in list(value.items())[:AUDIT_ITEMS_MAX]}
+    if isinstance(value, list):
+        return [_bounded(v, depth + 1) for v in value[:AUDIT_ITEMS_MAX]]
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class AdminUser:
     username: str

@@ -15,7 +15,7 @@ from cachetools import LRUCache
 
 from credo.domain.clock import Clock
 from credo.domain.errors import NotFound
-from credo.domain.models import AuditEvent, Client, Realm, User
+from credo.domain.models import AuditEvent, Client, Realm, User, bounded_audit_event
 from credo.keys.keyring import KeyRing
 from credo.keys.remote_jwks import RemoteJwks
 from credo.keys.secrets import SecretHasher
@@ -104,10 +104,12 @@ class Services:
         return await self.committer.commit(self._stamped(work))
 
     def _stamped(self, work: UnitOfWork) -> UnitOfWork:
-        """Audit events get the time of the commit unless they carry their own."""
-        if any(not e.ts for e in work.events):
+        """Audit events get the time of the commit unless they carry their own, and are cut to the audit
+        log's bounds (every event of every path passes here)."""
+        if work.events:
             now = self.clock.now()
-            work.events = [e if e.ts else AuditEvent(**{**_fields(e), "ts": now}) for e in work.events]
+            work.events = [bounded_audit_event(e if e.ts else AuditEvent(**{**_fields(e), "ts": now}))
+                           for e in work.events]
         return work
 
 
