@@ -136,7 +136,7 @@ def test_requests_dispatched_together_share_one_counter_read(app: Any, round_tri
     """The dispatcher's cross-cutting steps: each request marks its arrival, and when the change counter
     is a round trip (PostgreSQL) yields once first, so one read serves the requests dispatched together."""
     cache = app.state.services.storage.cache
-    cache.counter_round_trip = round_trip
+    app.state.services.storage.counter_round_trip = round_trip
     creds = {c.client_id: c.client_secret for c in ensure_demo(app.state.services)}
     _token_calls(app, creds, 1)
     before = cache.counter_reads

@@ -3,35 +3,13 @@ field of every event, one at a time and in batches."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from credo.domain.models import AuditEvent
-from credo.storage.sql.engine import make_engine
-from credo.storage.sql.migrate import upgrade
-from credo.storage.sql.store import SqlStorage
 from tests.conftest import SQL_BACKENDS
-from tests.support import postgres_database
-
-
-@contextmanager
-def _sql_storage(kind: str, tmp_path: Path) -> Iterator[SqlStorage]:
-    with (postgres_database() if kind == "postgres" else _sqlite_url(tmp_path)) as url:
-        engine = make_engine(url)
-        upgrade(engine)
-        storage = SqlStorage(engine)
-        try:
-            yield storage
-        finally:
-            storage.close()
-
-
-@contextmanager
-def _sqlite_url(tmp_path: Path) -> Iterator[str]:
-    yield f"sqlite:///{tmp_path / 'audit.db'}"
+from tests.support import make_storage
 
 
 def _event(i: int) -> AuditEvent:
@@ -41,7 +19,7 @@ def _event(i: int) -> AuditEvent:
 
 @pytest.mark.parametrize("kind", SQL_BACKENDS)
 def test_add_many_keeps_every_event(kind: str, tmp_path: Path) -> None:
-    with _sql_storage(kind, tmp_path) as storage:
+    with make_storage(kind, tmp_path) as storage:
         storage.audit.add_many([_event(i) for i in range(3)])
         got = sorted(storage.audit.query("alpha"), key=lambda e: e.ts)
         assert [(e.action, e.actor, e.target, e.reason, e.details, e.ts) for e in got] == \
@@ -50,7 +28,7 @@ def test_add_many_keeps_every_event(kind: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("kind", SQL_BACKENDS)
 def test_add_keeps_the_event(kind: str, tmp_path: Path) -> None:
-    with _sql_storage(kind, tmp_path) as storage:
+    with make_storage(kind, tmp_path) as storage:
         storage.audit.add(_event(7))
         [got] = storage.audit.query("alpha")
         assert (got.action, got.actor, got.decision, got.target, got.details) == \

@@ -64,7 +64,7 @@ async def mark_arrival(_app: CredoApp) -> None:
 
 
 async def gather_arrivals(app: CredoApp) -> None:
-    if app.state.services.storage.cache.counter_round_trip:
+    if app.state.services.storage.counter_round_trip:
         await asyncio.sleep(0)  # the requests dispatched with this one mark their arrival too
 
 

@@ -78,9 +78,6 @@ class RecordCache:
         self._lock = threading.Lock()
         self.on_change: list[Callable[[], None]] = []  # also told when another process changed something
         self.counter_reads = 0  # for tests and benchmarks
-        # A read costs a round trip: the dispatcher lets the requests dispatched together mark their
-        # arrival before the first of them reads, so that one read serves them all.
-        self.counter_round_trip = storage.counter_round_trip
 
     def _fresh(self) -> None:
         arrival = _arrival.get()
