@@ -61,6 +61,17 @@ class Client:
     owners: tuple[str, ...] = ()
     registration_token_hash: str | None = None
     registration_token_expires_at: int | None = None
+    # Browser sign-in (authorization code flow):
+    application_type: str = "web"  # RFC 7591 / OIDC registration: "web" or "native"
+    post_logout_redirect_uris: tuple[str, ...] = ()  # RP-initiated logout
+    skip_consent: bool = False  # a first-party application set up by an administrator: no consent page
+    # RFC 8707 resource identifiers this client answers to as a resource server (absolute URLs, e.g. an
+    # MCP server's URL): `resource=<url>` on any grant means this client, and its tokens' `aud` is the URL.
+    resources: tuple[str, ...] = ()
+
+    @property
+    def is_public(self) -> bool:
+        return self.auth_method == "none"
 
     @property
     def is_agent(self) -> bool:
@@ -100,6 +111,8 @@ class User:
     password_hash: str
     active: bool = True
     created_at: int = 0
+    name: str = ""  # optional profile attributes, released with the `profile` / `email` scopes
+    email: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,13 +153,31 @@ class TokenRecord:
     token_hash: str
     realm: str
     jti: str
-    kind: Literal["access_token", "refresh_token"]
+    # "code": an authorization code (single use, 60 s); "session": a browser sign-in session (the cookie's
+    # value is the bearer secret); their `claims` hold what redemption and sign-in need.
+    kind: Literal["access_token", "refresh_token", "code", "session"]
     client_id: str
     sub: str
     scopes: tuple[str, ...]
     issued_at: int
     expires_at: int
     claims: dict[str, Any] = field(default_factory=dict)  # aud, act, grant_type, authGrantId, ...
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """What a user allowed a client (browser sign-in): the scopes and resources, remembered so the consent
+    page is not shown again for them. `grant_id` is carried by every token issued under this consent
+    (claim `gid`): revoking the consent (the user's "My account" page) revokes them all at once."""
+
+    realm: str
+    user_id: str
+    client_id: str
+    scopes: tuple[str, ...]
+    resources: tuple[str, ...]
+    grant_id: str
+    created_at: int = 0
+    updated_at: int = 0
 
 
 @dataclass(frozen=True, slots=True)

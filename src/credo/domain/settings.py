@@ -13,7 +13,11 @@ GRANT_CLIENT_CREDENTIALS = "client_credentials"
 GRANT_PASSWORD = "password"
 GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 GRANT_REFRESH_TOKEN = "refresh_token"
-KNOWN_GRANT_TYPES = (GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_TOKEN_EXCHANGE, GRANT_REFRESH_TOKEN)
+GRANT_AUTHORIZATION_CODE = "authorization_code"
+KNOWN_GRANT_TYPES = (GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_TOKEN_EXCHANGE, GRANT_REFRESH_TOKEN,
+                     GRANT_AUTHORIZATION_CODE)
+# Grants a public client may use: the code flow (with PKCE) and refreshing what it gave.
+PUBLIC_CLIENT_GRANTS = (GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN)
 MAX_ACCESS_TOKEN_LIFETIME = 86400 * 30  # seconds: the longest access token a realm or a client may ask for
 
 # Grants only an authenticated (confidential) client may use: a public client (`none`) has no secret,
@@ -22,10 +26,11 @@ CONFIDENTIAL_GRANTS = (GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE)
 
 
 def public_client_grant(auth_method: str, grant_types: tuple[str, ...] | list[str]) -> str | None:
-    """The first grant a client with `auth_method` may not use, or None."""
+    """The first grant a client with `auth_method` may not use, or None: a public client may use the code
+    flow (with PKCE) and refresh what it got, nothing else."""
     if auth_method != "none":
         return None
-    return next((g for g in grant_types if g in CONFIDENTIAL_GRANTS), None)
+    return next((g for g in grant_types if g not in PUBLIC_CLIENT_GRANTS), None)
 
 TokenFormat = Literal["stateful", "stateless"]
 
@@ -84,4 +89,16 @@ class ProviderSettings(BaseModel):
     signing_alg: Literal["ES256", "RS256"] = Field(default="ES256")
     issuer: str | None = Field(default=None, description="Overrides the issuer derived from the public URL.")
     max_delegation_depth: int = Field(default=3, ge=1, le=10, description="Deepest nested `act` chain allowed.")
+    session_lifetime: int = Field(default=8 * 3600, ge=60, le=86400 * 30,
+                                  description="Seconds a browser sign-in (the realm's SSO session) lasts.")
+    pkce_optional_for_confidential_clients: bool = Field(
+        default=False, description="Let clients that authenticate at the token endpoint skip PKCE (S256 is "
+                                   "always required of public clients; `plain` is never accepted).")
+    skip_consent_for_applications: bool = Field(
+        default=False, description="Applications created by an administrator (first party) skip the consent page.")
+    refresh_requires_offline_access: bool = Field(
+        default=False, description="The code flow issues a refresh token only when `offline_access` is granted.")
+    scope_descriptions: dict[str, str] = Field(
+        default_factory=dict, description="What the consent page says of each scope (defaults for openid, "
+                                          "profile, email and offline_access).")
     protection: RegistrationProtection = RegistrationProtection()

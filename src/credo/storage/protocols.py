@@ -17,6 +17,7 @@ from credo.domain.models import (
     ApplicationPolicy,
     AuditEvent,
     Client,
+    Consent,
     Group,
     Realm,
     Script,
@@ -79,6 +80,11 @@ class ClientRepository(Protocol):
         """Record the last use of a client (best effort)."""
         ...
     def last_used(self, realm: str, client_id: str) -> int | None: ...
+    def by_resource(self, realm: str, resource: str) -> Client | None:
+        """The client that lists `resource` among its RFC 8707 resource identifiers (exact string match).
+        A resource identifier belongs to at most one client of a realm: create and update raise Conflict
+        when another client has it already."""
+        ...
 
 
 class UserRepository(Protocol):
@@ -104,6 +110,17 @@ class PolicyRepository(Protocol):
     def for_agent(self, realm: str, agent_id: str) -> list[ApplicationPolicy]: ...
     def put(self, policy: ApplicationPolicy) -> None: ...
     def delete(self, realm: str, agent_id: str, application_id: str) -> bool: ...
+
+
+class ConsentRepository(Protocol):
+    """What users allowed clients (browser sign-in), one record per (realm, user, client)."""
+
+    def get(self, realm: str, user_id: str, client_id: str) -> Consent | None: ...
+    def for_user(self, realm: str, user_id: str) -> list[Consent]: ...
+    def put(self, consent: Consent) -> None:
+        """Insert or replace the record of (realm, user, client)."""
+        ...
+    def delete(self, realm: str, user_id: str, client_id: str) -> bool: ...
 
 
 class ScriptRepository(Protocol):
@@ -184,6 +201,7 @@ class Storage(Protocol):
     groups: GroupRepository
     policies: PolicyRepository
     scripts: ScriptRepository
+    consents: ConsentRepository
     tokens: TokenRepository
     one_time: OneTimeIds
     keys: KeyRepository
@@ -202,7 +220,7 @@ class Storage(Protocol):
 
 
 __all__: Sequence[str] = (
-    "AdminRepository", "AuditRepository", "ClientRepository", "Conflict", "FailureLog", "GroupRepository",
+    "AdminRepository", "AuditRepository", "ClientRepository", "Conflict", "ConsentRepository", "FailureLog", "GroupRepository",
     "KeyRepository", "OneTimeIds", "PolicyRepository", "RealmRepository", "ScriptRepository",
     "Storage", "StorageUnavailable", "TokenRepository", "UserRepository",
 )
