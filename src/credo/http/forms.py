@@ -59,6 +59,7 @@ class Form:
     """An application/x-www-form-urlencoded body (or a query string): every name once (RFC 6749 §3.1)."""
 
     params: dict[str, str]
+    resources: tuple[str, ...] = ()  # every `resource` parameter (RFC 8707 lets it repeat); params has the first
 
 
 def request_headers(scope: Scope) -> RequestHeaders:
@@ -122,7 +123,7 @@ async def read_body(request: Request, headers: RequestHeaders) -> bytes:
     return body
 
 
-def parse_plain(raw: str) -> dict[str, str]:
+def parse_plain(raw: str, resources: list[str] | None = None) -> dict[str, str]:
     """parse_form for a body without escapes ('%' or '+'), the usual case: decoding is the identity,
     so it only splits. Same rules: blank values kept, empty parts skipped, 100 fields at most."""
     if raw.count("&") >= MAX_FIELDS:
@@ -133,12 +134,22 @@ def parse_plain(raw: str) -> dict[str, str]:
         if not part:
             continue
         key, _, value = part.partition("=")
-        if key in params:
-            raise InvalidRequest(f"repeated {key}", description=f"The '{key}' parameter is repeated.")
         if nul and ("\x00" in key or "\x00" in value):
             raise InvalidRequest("NUL byte", description="A parameter contains a NUL character.")
-        params[key] = value
+        _put(params, key, value, resources)
     return params
+
+
+def _put(params: dict[str, str], key: str, value: str, resources: list[str] | None) -> None:
+    """One parameter into `params`; a repeat is refused (RFC 6749 §3.1) except `resource` when the caller
+    collects resources (RFC 8707 §2)."""
+    if resources is not None and key == "resource":
+        resources.append(value)
+        params.setdefault(key, value)
+        return
+    if key in params:
+        raise InvalidRequest(f"repeated {key}", description=f"The '{key}' parameter is repeated.")
+    params[key] = value
 
 
 def _unescape(text: str) -> str:
@@ -152,13 +163,13 @@ def _pair(part: str) -> tuple[str, str]:
     return key, value
 
 
-def parse_form(raw: str) -> dict[str, str]:
+def parse_form(raw: str, resources: list[str] | None = None) -> dict[str, str]:
     """The parameters of an application/x-www-form-urlencoded text, as `urllib.parse.parse_qsl` reads it
     (blank values kept, empty parts skipped, 100 fields at most), but only the parts with an escape are
     decoded (a token exchange body carries long tokens without escapes next to short escaped URNs).
     Refused, in this order: malformed escapes, too many fields, undecodable bytes, repeats and NULs."""
     if "%" not in raw and "+" not in raw:
-        return parse_plain(raw)
+        return parse_plain(raw, resources)
     if _BAD_PERCENT.search(raw):
         raise InvalidRequest("malformed percent-encoding",
                              description="The request contains malformed percent-encoding.")
@@ -169,7 +180,7 @@ def parse_form(raw: str) -> dict[str, str]:
     except UnicodeDecodeError as exc:
         raise InvalidRequest("percent-encoded bytes not UTF-8",
                              description="A parameter is not valid UTF-8 once decoded.") from exc
-    return _unique(pairs, nul="\x00" in raw or "%00" in raw)  # only %00 decodes to NUL
+    return _unique(pairs, nul="\x00" in raw or "%00" in raw, resources=resources)  # only %00 decodes to NUL
 
 
 async def read_form(request: Request, headers: RequestHeaders) -> Form:
@@ -182,7 +193,8 @@ async def read_form(request: Request, headers: RequestHeaders) -> Form:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidRequest("body not UTF-8", description="The request body is not valid UTF-8.") from exc
-    return Form(parse_form(text))
+    resources: list[str] = []
+    return Form(parse_form(text, resources), tuple(resources))
 
 
 async def read_json_object(request: Request, headers: RequestHeaders) -> tuple[dict[str, object], bytes]:
@@ -205,17 +217,16 @@ def query_params(scope: Scope) -> Form:
         text = scope["query_string"].decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidRequest("query not UTF-8", description="A parameter is not valid UTF-8 once decoded.") from exc
-    return Form(parse_form(text))
+    resources: list[str] = []
+    return Form(parse_form(text, resources), tuple(resources))
 
 
-def _unique(pairs: list[tuple[str, str]], *, nul: bool = True) -> dict[str, str]:
+def _unique(pairs: list[tuple[str, str]], *, nul: bool = True, resources: list[str] | None = None) -> dict[str, str]:
     """The parameters as a dict; a repeated name (RFC 6749 §3.1) or a NUL character is refused
     (`nul=False`: the caller knows there is none)."""
     params: dict[str, str] = {}
     for key, value in pairs:
-        if key in params:
-            raise InvalidRequest(f"repeated {key}", description=f"The '{key}' parameter is repeated.")
         if nul and ("\x00" in value or "\x00" in key):
             raise InvalidRequest("NUL byte", description="A parameter contains a NUL character.")
-        params[key] = value
+        _put(params, key, value, resources)
     return params

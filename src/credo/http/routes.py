@@ -13,7 +13,18 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from credo.http import discovery, introspect, openapi_public, register, revoke, token, tokeninfo
+from credo.http import (
+    account,
+    authorize,
+    discovery,
+    introspect,
+    openapi_public,
+    register,
+    revoke,
+    token,
+    tokeninfo,
+    userinfo,
+)
 from credo.http.forms import RequestHeaders
 from credo.http.wellknown import DOCUMENTS, ISSUER
 
@@ -35,6 +46,13 @@ REALM_ENDPOINTS: list[tuple[str, Handler, tuple[str, ...]]] = [
     ("register", register.register_client, ("POST", "GET", "PUT", "DELETE")),
     (CLIENT_ID, register.manage, ("GET", "PUT", "DELETE")),
     ("aiagent/register", register.register_agent, ("POST",)),
+    ("authorize", authorize.authorize, ("GET", "POST")),
+    ("signin", authorize.signin, ("POST",)),
+    ("consent", authorize.consent, ("POST",)),
+    ("userinfo", userinfo.userinfo, ("GET", "POST")),
+    ("account", account.account, ("GET",)),
+    ("account/revoke", account.revoke, ("POST",)),
+    ("connect/endSession", account.end_session_endpoint, ("GET", "POST")),
 ]
 HOST_ENDPOINTS: list[tuple[str, Handler, tuple[str, ...]]] = [
     (OPENAPI_PATH, openapi_public.openapi, ("GET",)),

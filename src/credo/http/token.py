@@ -13,7 +13,7 @@ from credo.oauth.token_endpoint import TokenRequest
 
 async def token(request: Request, headers: RequestHeaders) -> Response:
     realm = realm_of(request)
-    params = (await read_form(request, headers)).params
+    form = await read_form(request, headers)
     body = await request.app.state.token_endpoint.handle(TokenRequest(
-        realm=realm, params=params, basic=headers.basic, source=source_ip(request)))
+        realm=realm, params=form.params, basic=headers.basic, source=source_ip(request), resources=form.resources))
     return json_response(body)

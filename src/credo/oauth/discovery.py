@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from credo.domain.models import Realm
+from credo.domain.settings import GRANT_AUTHORIZATION_CODE
+from credo.oauth.authorization import RESPONSE_MODES
+from credo.oauth.oidc import CLAIMS_SUPPORTED
 from credo.oauth.services import Services
 
 AUTH_METHODS = ["client_secret_post", "client_secret_basic", "none"]
@@ -25,15 +28,32 @@ def discovery_document(services: Services, realm: Realm) -> dict[str, Any]:
         "jwks_uri": f"{base}/connect/jwk_uri",
         "scopes_supported": list(s.registration_scope_allowlist),
         "grant_types_supported": list(s.grant_types),
-        "response_types_supported": ["token"],
+        "response_types_supported": [],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
-        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
-        "subject_types_supported": ["public"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "jti", "scope", "client_id", "act"],
         "request_parameter_supported": False,
         "token_exchange_token_types_supported": [
             "urn:ietf:params:oauth:token-type:access_token", "urn:ietf:params:oauth:token-type:jwt"],
+        **(_browser_sign_in(base, realm) if GRANT_AUTHORIZATION_CODE in s.grant_types else {}),
+    }
+
+
+def _browser_sign_in(base: str, realm: Realm) -> dict[str, Any]:
+    """What a realm with the code flow serves (and only such a realm: discovery lists what is served)."""
+    return {
+        "authorization_endpoint": f"{base}/authorize",
+        "userinfo_endpoint": f"{base}/userinfo",
+        "end_session_endpoint": f"{base}/connect/endSession",
+        "response_types_supported": ["code"],
+        "response_modes_supported": list(RESPONSE_MODES),
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": True,
+        "id_token_signing_alg_values_supported": [realm.settings.signing_alg],
+        "subject_types_supported": ["public"],
+        "claims_supported": CLAIMS_SUPPORTED,
+        "prompt_values_supported": ["none", "login", "consent"],
+        "resource_indicators_supported": True,
     }

@@ -19,9 +19,10 @@ from credo.domain.models import Client, Realm
 from credo.domain.settings import public_client_grant
 from credo.oauth.client_auth import authenticate_client
 from credo.oauth.credentials import BasicCredentials
+from credo.oauth.oidc import id_token
 from credo.oauth.scopes import grant_scopes, parse_scope
 from credo.oauth.services import Services
-from credo.oauth.tokens import FAMILY_CLAIM, issue_access_token
+from credo.oauth.tokens import FAMILY_CLAIM, GRANT_CLAIM, issue_access_token
 from credo.storage.unit_of_work import UnitOfWork
 
 
@@ -31,6 +32,7 @@ class TokenRequest:
     params: dict[str, str]
     basic: BasicCredentials | None = None  # from an `Authorization: Basic` header
     source: str = ""
+    resources: tuple[str, ...] = ()  # every `resource` parameter (RFC 8707: it may be repeated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,8 @@ class Grant:
     token_client: Client | None = None  # the client the token is issued to, when not the caller
     refresh_claims: dict[str, Any] = field(default_factory=dict)  # carried into a rotated refresh token
     family: str | None = None  # a refresh-token family the access token dies with (claim `fid`)
+    grant_id: str | None = None  # the user's consent the token dies with (claim `gid`)
+    id_token: dict[str, Any] | None = None  # OpenID Connect: the ID token's own claims (sub, auth_time, ...)
 
 
 class GrantHandler(Protocol):
@@ -100,14 +104,19 @@ class TokenEndpoint:
         scopes = grant_scopes(requested, grant.allowed_scopes)
         family = grant.refresh_claims.get("family") if grant.issue_refresh_token and self._refresh_issuer else None
         family = family or grant.family
+        extra = {FAMILY_CLAIM: family} if family else {}
+        if grant.grant_id:
+            extra[GRANT_CLAIM] = grant.grant_id
         issued = issue_access_token(
             services, realm, client, sub=grant.sub, scopes=scopes, grant_type=grant_type,
             audience=grant.audience, act=grant.act, user=grant.user, not_after=grant.not_after,
-            extra={FAMILY_CLAIM: family} if family else None, work=work)
+            extra=extra or None, work=work)
         services.note_use(realm.name, client.client_id)
         body: dict[str, Any] = {"access_token": issued.token.value}
         if grant.issue_refresh_token and self._refresh_issuer is not None:
             body["refresh_token"] = self._refresh_issuer(services, request, client, grant, scopes, work)
+        if grant.id_token is not None and "openid" in scopes:
+            body["id_token"] = id_token(services, realm, client, grant.id_token, issued.token.value)
         body.update(grant.response_extra)
         body.update({"scope": " ".join(scopes), "token_type": "Bearer", "expires_in": issued.expires_in})
         return body

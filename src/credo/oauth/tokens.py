@@ -23,6 +23,8 @@ from credo.storage.unit_of_work import UnitOfWork
 REVOKED_PREFIX = "revoked:"
 FAMILY_REVOKED = "refresh-family:"  # burned when a refresh-token family is revoked
 FAMILY_CLAIM = "fid"  # private claim: the refresh-token family an access token was issued with
+GRANT_REVOKED = "grant-revoked:"  # burned when a user revokes a consent: every token under it dies
+GRANT_CLAIM = "gid"  # private claim: the consent (grant) a token was issued under
 STATELESS_CTS = "OAUTH2_STATELESS_GRANT"
 STATEFUL_CTS = "OAUTH2_STATEFUL_GRANT"
 
@@ -161,14 +163,24 @@ def read_access_token(services: Services, realm: Realm, value: str, *, check_liv
         if record.expires_at <= services.clock.now():
             return None
         token = AccessToken(value, realm.name, record.claims, False)
-    # Revoked itself, or (issued with a refresh token) its refresh family revoked: one query for both.
-    one_time, revoked, family = services.storage.one_time, REVOKED_PREFIX + token.jti, token.claims.get(FAMILY_CLAIM)
-    if (one_time.is_burned(realm.name, revoked) if family is None
-            else one_time.any_burned(realm.name, (revoked, FAMILY_REVOKED + str(family)))):
+    if _revoked(services, realm, token.jti, token.claims):
         return None
     if check_live and not is_live(services, realm, token):
         return None
     return token
+
+
+def revocation_marks(claims: dict[str, Any]) -> tuple[str, ...]:
+    """The marks that revoke a token besides its own `jti`: its refresh family, the consent it was issued under."""
+    family, grant = claims.get(FAMILY_CLAIM), claims.get(GRANT_CLAIM)
+    marks = () if family is None else (FAMILY_REVOKED + str(family),)
+    return marks if grant is None else (*marks, GRANT_REVOKED + str(grant))
+
+
+def _revoked(services: Services, realm: Realm, jti: str, claims: dict[str, Any]) -> bool:
+    """Revoked itself, or through its family or its consent: one query for all of them."""
+    one_time, revoked, marks = services.storage.one_time, REVOKED_PREFIX + jti, revocation_marks(claims)
+    return one_time.any_burned(realm.name, (revoked, *marks)) if marks else one_time.is_burned(realm.name, revoked)
 
 
 def is_live(services: Services, realm: Realm, token: AccessToken) -> bool:
@@ -186,9 +198,17 @@ def is_live(services: Services, realm: Realm, token: AccessToken) -> bool:
         if not _enabled(services, realm, actor, iat):
             return False
     for aud in token.audience:  # the token's own client (checked above) is often one of them
-        if aud != client_id and not _enabled(services, realm, aud, iat):
+        if aud != client_id and not _audience_enabled(services, realm, aud, iat):
             return False
     return True
+
+
+def _audience_enabled(services: Services, realm: Realm, aud: str, iat: int) -> bool:
+    """An audience is a client id, or a resource identifier (RFC 8707) of an enabled client."""
+    if "://" not in aud:
+        return _enabled(services, realm, aud, iat)
+    client = services.storage.clients.by_resource(realm.name, aud)
+    return client is not None and client.enabled and client.created_at <= iat
 
 
 def _enabled(services: Services, realm: Realm, client_id: str, iat: int) -> bool:

@@ -16,14 +16,18 @@ from credo.domain.errors import InvalidGrant
 from credo.domain.models import Client, Realm, TokenRecord
 from credo.domain.settings import GRANT_REFRESH_TOKEN
 from credo.keys.secrets import new_secret
+from credo.oauth.resources import narrowed
 from credo.oauth.scopes import grant_scopes, single
 from credo.oauth.services import Services
 from credo.oauth.token_endpoint import Grant, TokenRequest
-from credo.oauth.tokens import FAMILY_REVOKED, token_lifetime
+from credo.oauth.tokens import FAMILY_CLAIM, FAMILY_REVOKED, GRANT_CLAIM, revocation_marks, token_lifetime
 from credo.storage.unit_of_work import UnitOfWork
 
 BAD_REFRESH = "The refresh token is invalid, expired or revoked."
 USED_PREFIX = "refresh-used:"
+# What a refresh token carries from the grant that started its family into every rotation: the consent,
+# the resources (RFC 8707: a refresh may narrow them), the sign-in it came from (for ID tokens).
+CARRIED = (GRANT_CLAIM, "resources", "auth_time", "sid")
 
 
 def issue_refresh_token(services: Services, request: TokenRequest, client: Client, grant: Grant,
@@ -32,10 +36,12 @@ def issue_refresh_token(services: Services, request: TokenRequest, client: Clien
     now = services.clock.now()
     value = new_secret(32)
     family = str(grant.refresh_claims.get("family") or uuid.uuid4().hex)
+    claims = {k: v for k, v in grant.refresh_claims.items() if k in CARRIED and v is not None}
     work.add_token(TokenRecord(
         token_hash=services.hasher.keyed_hash(value), realm=request.realm.name, jti=uuid.uuid4().hex,
         kind="refresh_token", client_id=client.client_id, sub=grant.sub, scopes=scopes, issued_at=now,
-        expires_at=now + request.realm.settings.refresh_token_lifetime, claims={"user": grant.user, "family": family}))
+        expires_at=now + request.realm.settings.refresh_token_lifetime,
+        claims={**claims, "user": grant.user, "family": family}))
     return value
 
 
@@ -49,7 +55,9 @@ def _record(services: Services, realm: Realm, client: Client, token_hash: str) -
 
 
 def _family_revoked(services: Services, realm: Realm, record: TokenRecord) -> bool:
-    return services.storage.one_time.is_burned(realm.name, FAMILY_REVOKED + str(record.claims.get("family")))
+    """The family revoked, or the consent it was issued under (one query)."""
+    marks = revocation_marks({FAMILY_CLAIM: record.claims.get("family"), GRANT_CLAIM: record.claims.get(GRANT_CLAIM)})
+    return bool(marks) and services.storage.one_time.any_burned(realm.name, marks)
 
 
 def find_refresh_token(services: Services, realm: Realm, client: Client, value: str) -> TokenRecord | None:
@@ -113,6 +121,13 @@ class RefreshToken:
             account = services.storage.users.get(realm.name, record.sub)
             if account is None or not account.active:
                 raise InvalidGrant(f"user {record.sub} gone or inactive", description=BAD_REFRESH)
+        resources = narrowed(request.resources, tuple(record.claims.get("resources") or ()))
         _burn(services, realm, client, record, value)
-        return Grant(sub=record.sub, allowed_scopes=record.scopes, user=user, issue_refresh_token=True,
-                     refresh_claims={"family": record.claims.get("family")})
+        claims = record.claims
+        carried = {**{k: claims.get(k) for k in CARRIED}, "family": claims.get("family"), "resources": list(resources)}
+        id_token = None
+        if user and "openid" in record.scopes and claims.get("auth_time") is not None:
+            id_token = {"sub": record.sub, "auth_time": claims.get("auth_time"), "sid": claims.get("sid")}
+        return Grant(sub=record.sub, allowed_scopes=record.scopes, audience=resources or None, user=user,
+                     issue_refresh_token=True, refresh_claims=carried, grant_id=claims.get(GRANT_CLAIM),
+                     id_token=id_token)

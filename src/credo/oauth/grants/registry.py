@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from credo.oauth.grants.authorization_code import AuthorizationCode
 from credo.oauth.grants.client_credentials import ClientCredentials
 from credo.oauth.grants.password import Password
 from credo.oauth.grants.refresh_token import RefreshToken
@@ -10,4 +11,4 @@ from credo.oauth.token_endpoint import GrantHandler
 
 
 def default_handlers() -> list[GrantHandler]:
-    return [ClientCredentials(), Password(), RefreshToken(), TokenExchange()]
+    return [ClientCredentials(), Password(), RefreshToken(), TokenExchange(), AuthorizationCode()]

@@ -3,9 +3,10 @@ token scoped to one application, as its application policy allows. Every decisio
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from credo.domain.errors import InvalidGrant, InvalidRequest, OAuthError, UnauthorizedClient
+from credo.domain.errors import InvalidGrant, InvalidRequest, InvalidTarget, OAuthError, UnauthorizedClient
 from credo.domain.models import ApplicationPolicy, AuditEvent, Client, Realm
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE
 from credo.oauth.exchange_audit import mark_audited
@@ -20,6 +21,7 @@ from credo.oauth.exchange_policy import (
     choose_target,
     decide,
 )
+from credo.oauth.resources import resource_client
 from credo.oauth.services import Services
 from credo.oauth.token_endpoint import Grant, TokenRequest
 from credo.oauth.tokens import FAMILY_CLAIM, AccessToken, read_access_token
@@ -107,12 +109,20 @@ class TokenExchange:
         token = read_token(services, realm, value, kind, "subject token")
         details["subject"] = token.sub
         _check_actor_token(services, request, client)
-        target_id = choose_target(params.get("audience"), params.get("resource"), client.accepts_audience)
+        if len(request.resources) > 1:
+            raise InvalidTarget("several resources", description="Name exactly one target application.")
+        resource = params.get("resource")
+        named = resource_client(services, realm, resource) if resource is not None else None
+        target_id = choose_target(params.get("audience"), named.client_id if named else resource,
+                                  client.accepts_audience or named is not None)
         policy = _policy(services, realm, client.client_id, target_id)
         facts = ExchangeFacts(agent_id=client.client_id, subject=_subject(services, realm, token, policy),
                               target=_target(services, realm, target_id), policy=policy,
                               requested_scopes=requested, max_depth=realm.settings.max_delegation_depth)
-        return decide(facts), token
+        decision = decide(facts)
+        if named is not None and resource is not None:  # RFC 8707: the token's audience is the resource URL
+            decision = replace(decision, audience=tuple(resource if a == target_id else a for a in decision.audience))
+        return decision, token
 
     @staticmethod
     def _audit(services: Services, request: TokenRequest, client: Client, decision: str, reason: str,

@@ -1,0 +1,163 @@
+"""The browser endpoints of a realm: /authorize, the sign-in and consent forms, My account, sign-out.
+
+Each handler parses the request once, asks the core (oauth/authorization.py, oauth/sessions.py) what to
+do and renders the answer: a page (pages.py), or a redirect to the client's verified redirect URI."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from credo.domain.errors import InvalidGrant, TooManyRequests
+from credo.domain.models import Realm
+from credo.http.context import realm_of, services_of, source_ip
+from credo.http.forms import Form, RequestHeaders, query_params, read_form
+from credo.http.pages import CSRF_COOKIE, SESSION_COOKIE, Page, cookie_name
+from credo.oauth.authorization import (
+    AccessDeniedRedirect,
+    AuthorizationRequest,
+    NoRedirect,
+    RedirectError,
+    error_params,
+    issue_code,
+    next_step,
+    response_params,
+    validate,
+)
+from credo.oauth.oidc import scope_description
+from credo.oauth.sessions import Session, authenticate_user, csrf_ok, read_session, start_session
+from credo.storage.unit_of_work import UnitOfWork
+
+FORM_FIELDS = frozenset({"csrf", "username", "password", "decision", "flow"})  # ours, not the client's
+BAD_FORM = "This form has expired or was sent from another site. Go back to the application and start again."
+
+
+def endpoint_url(realm: Realm, request: Request, endpoint: str) -> str:
+    return f"{services_of(request).base_url}{realm.url_path}/{endpoint}"
+
+
+def current_session(request: Request, realm: Realm) -> Session | None:
+    return read_session(services_of(request), realm, request.cookies.get(cookie_name(SESSION_COOKIE, realm)))
+
+
+async def read_params(request: Request, headers: RequestHeaders) -> Form:
+    return query_params(request.scope) if request.method in ("GET", "HEAD") else await read_form(request, headers)
+
+
+def csrf_valid(request: Request, realm: Realm, form: Form) -> bool:
+    cookie = request.cookies.get(cookie_name(CSRF_COOKIE, realm))
+    return csrf_ok(services_of(request), realm, cookie, form.params.get("csrf"))
+
+
+def _hidden(form: Form) -> list[tuple[str, str]]:
+    """The authorization request's parameters, carried by the sign-in and consent forms."""
+    fields = [(k, v) for k, v in form.params.items() if k not in FORM_FIELDS and k != "resource"]
+    return fields + [("resource", r) for r in form.resources]
+
+
+async def authorize(request: Request, headers: RequestHeaders) -> Response:
+    realm = realm_of(request)
+    form = await read_params(request, headers)
+    return await _proceed(Page(request, realm), form, current_session(request, realm))
+
+
+def _respond(page: Page, request: AuthorizationRequest, params: dict[str, str]) -> Response:
+    if request.response_mode == "form_post":
+        return page.form_post(request.redirect_uri, params)
+    return page.redirect(request.redirect_uri, params)
+
+
+async def _proceed(page: Page, form: Form, session: Session | None, *, signed_in_now: bool = False,
+                   consented: bool = False, error: str = "", status: int = 200) -> Response:
+    services = services_of(page.request)
+    try:
+        auth = validate(services, page.realm, form.params, form.resources)
+        step = next_step(services, auth, session, signed_in_now=signed_in_now)
+    except NoRedirect as exc:
+        return page.problem("This sign-in request cannot be completed", exc.message, 400, "invalid_request")
+    except RedirectError as exc:
+        return _respond(page, exc.request, error_params(services, exc))
+    if step.kind == "login":
+        return page.html("signin.html", status, form_targets=(auth.redirect_uri,), title="Sign in",
+                         client_name=auth.client.name or auth.client.client_id, error=error,
+                         username=form.params.get("username") or auth.login_hint, hidden=_hidden(form),
+                         action=endpoint_url(page.realm, page.request, "signin"))
+    assert session is not None
+    if step.kind == "consent" and not consented:
+        return page.html("consent.html", form_targets=(auth.redirect_uri,), title="Allow access?",
+                         client_name=auth.client.name or auth.client.client_id, agent=auth.client.is_agent,
+                         user=session.user.username, redirect_host=_host(auth.redirect_uri),
+                         scopes=[(s, scope_description(page.realm, s)) for s in auth.scopes],
+                         resources=auth.resources, hidden=_hidden(form),
+                         action=endpoint_url(page.realm, page.request, "consent"))
+    work = UnitOfWork()
+    code = issue_code(services, auth, session, work)
+    await services.commit(work)
+    return _respond(page, auth, response_params(services, auth, {"code": code}))
+
+
+def _host(uri: str) -> str:
+    parts = urlsplit(uri)
+    return parts.netloc or f"{parts.scheme}:"
+
+
+async def signin(request: Request, headers: RequestHeaders) -> Response:
+    """POST of the sign-in form: for an authorization request, or for My account (`flow=account`)."""
+    realm = realm_of(request)
+    page, form = Page(request, realm), await read_form(request, headers)
+    if not csrf_valid(request, realm, form):
+        return page.problem("Sign-in not completed", BAD_FORM, 403, "invalid_request")
+    account = form.params.get("flow") == "account"
+    if not account:
+        try:  # an unusable authorization request is refused before any password is checked
+            validate(services_of(request), realm, form.params, form.resources)
+        except (NoRedirect, RedirectError):
+            return await _proceed(page, form, None)
+    services = services_of(request)
+    try:
+        user = await authenticate_user(services, realm, form.params.get("username") or "",
+                                       form.params.get("password") or "", source_ip(request))
+    except (InvalidGrant, TooManyRequests) as exc:
+        status = 429 if isinstance(exc, TooManyRequests) else 401
+        message = "Too many failed sign-ins. Wait a minute and try again." if status == 429 else exc.description
+        if account:
+            return account_signin(page, form.params.get("username") or "", message, status)
+        return await _proceed(page, form, None, error=message, status=status)
+    work = UnitOfWork()
+    value = start_session(services, realm, user, current_session(request, realm), work)
+    await services.commit(work)
+    session = read_session(services, realm, value)
+    if account:
+        response = page.redirect(endpoint_url(realm, request, "account"))
+    else:
+        response = await _proceed(page, form, session, signed_in_now=True)
+    page.set_cookie(response, SESSION_COOKIE, value, max_age=realm.settings.session_lifetime)
+    return response
+
+
+async def consent(request: Request, headers: RequestHeaders) -> Response:
+    """POST of the consent form: Allow issues the code, Deny sends `access_denied` back."""
+    realm = realm_of(request)
+    page, form = Page(request, realm), await read_form(request, headers)
+    if not csrf_valid(request, realm, form):
+        return page.problem("Access not granted", BAD_FORM, 403, "invalid_request")
+    session = current_session(request, realm)
+    if form.params.get("decision") == "allow":
+        return await _proceed(page, form, session, consented=True)
+    services = services_of(request)
+    try:
+        auth = validate(services, realm, form.params, form.resources)
+    except NoRedirect as exc:
+        return page.problem("This sign-in request cannot be completed", exc.message, 400, "invalid_request")
+    except RedirectError as exc:
+        return _respond(page, exc.request, error_params(services, exc))
+    denied = RedirectError(auth, AccessDeniedRedirect("the user denied consent",
+                                                      description="The user denied the request."))
+    return _respond(page, auth, error_params(services, denied))
+
+
+def account_signin(page: Page, username: str, error: str = "", status: int = 200) -> Response:
+    return page.html("signin.html", status, title="Sign in", client_name="", error=error, username=username,
+                     hidden=[("flow", "account")], action=endpoint_url(page.realm, page.request, "signin"))
