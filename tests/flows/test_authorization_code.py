@@ -20,6 +20,7 @@ from tests.signin import (
     enable_code_flow,
     location_params,
     obtain_code,
+    page_form,
     pkce,
     redeem,
     resource_server,
@@ -53,7 +54,7 @@ def introspect(server: InProcessServer, http: httpx.Client, token: str) -> dict[
 
 
 def test_sign_in_consent_code_token_id_token_userinfo(flow: tuple[InProcessServer, httpx.Client, str]) -> None:
-    server, http, base = flow
+    _, http, base = flow
     challenge = pkce()
     page = authorize(http, base, challenge=challenge, nonce="n-0S6")
     assert page.status_code == 200 and "web-app name" in page.text
@@ -227,7 +228,7 @@ def test_csrf_on_sign_in_and_consent(flow: tuple[InProcessServer, httpx.Client, 
                                                "client_id": "web-app", "response_type": "code"})
     assert forged.status_code == 403 and "location" not in forged.headers
     consent = sign_in(http, page)
-    fields = dict(__import__("tests.signin", fromlist=["page_form"]).page_form(consent.text)[1])
+    fields = dict(page_form(consent.text)[1])
     fields["csrf"] = "x" * 43
     assert http.post(f"{base}/consent", data={**fields, "decision": "allow"}).status_code == 403
 
