@@ -24,7 +24,7 @@ from credo.domain.settings import (
 )
 from credo.management.clients import create_client
 from credo.oauth.services import Services
-from tests.factories import PASSWORD, USER_ID, USERNAME, realm_settings
+from tests.factories import APP_SECRET, PASSWORD, USER_ID, USERNAME, Party, realm_settings
 
 REDIRECT = "https://app.example/callback"
 BROWSER_GRANTS = (GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_TOKEN_EXCHANGE, GRANT_REFRESH_TOKEN,
@@ -60,11 +60,13 @@ def browser_client(services: Services, realm: str = "alpha", client_id: str = "w
     return secret
 
 
-def resource_server(services: Services, realm: str, client_id: str, url: str) -> None:
-    """An application that answers to the resource identifier `url` (an MCP server, an API)."""
+def resource_server(services: Services, realm: str, client_id: str, url: str) -> Party:
+    """An application that answers to the resource identifier `url` (an MCP server, an API), with the
+    secret it introspects the tokens sent to it with."""
     client, _ = create_client(services, realm, client_id, kind="application", name=client_id, app_type="service",
-                              scopes=("data-read",))
+                              scopes=("data-read",), secret=APP_SECRET)
     services.storage.clients.update(replace(client, resources=(url,)))
+    return Party(client_id, APP_SECRET)
 
 
 class _Forms(HTMLParser):

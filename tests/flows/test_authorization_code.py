@@ -12,7 +12,7 @@ import pytest
 
 from credo.domain.clock import FrozenClock
 from credo.management.users import create_user
-from tests.factories import PASSWORD, USER_ID, USERNAME, assert_oauth_error, realm_settings
+from tests.factories import APP_SECRET, PASSWORD, USER_ID, USERNAME, assert_oauth_error, realm_settings
 from tests.signin import (
     REDIRECT,
     authorize,
@@ -32,8 +32,12 @@ from tests.support import InProcessServer
 MCP = "https://mcp.example/mcp"
 
 
+Flow = tuple[InProcessServer, httpx.Client, str]
+
+
 @pytest.fixture
-def flow(frozen_sql: tuple[InProcessServer, FrozenClock]) -> Iterator[tuple[InProcessServer, httpx.Client, str]]:
+def flow(frozen_sql: tuple[InProcessServer, FrozenClock]) -> Iterator[Flow]:
+    """Realm alpha with the code flow, a user, a public browser client and a resource server (MCP)."""
     server, _ = frozen_sql
     services = server.services
     enable_code_flow(services)
@@ -45,7 +49,8 @@ def flow(frozen_sql: tuple[InProcessServer, FrozenClock]) -> Iterator[tuple[InPr
 
 
 def introspect(server: InProcessServer, http: httpx.Client, token: str) -> dict[str, object]:
-    secret = browser_client(server.services, client_id="introspector", public=False)
+    secret = browser_client(server.services, client_id="introspector", public=False,
+                            scopes=("am-introspect-all-tokens",))
     assert secret is not None
     r = http.post(f"{server.realm_url('alpha')}/introspect", data={"token": token, "client_id": "introspector",
                                                                      "client_secret": secret})
@@ -53,7 +58,7 @@ def introspect(server: InProcessServer, http: httpx.Client, token: str) -> dict[
     return dict(r.json())
 
 
-def test_sign_in_consent_code_token_id_token_userinfo(flow: tuple[InProcessServer, httpx.Client, str]) -> None:
+def test_sign_in_consent_code_token_id_token_userinfo(flow: Flow) -> None:
     _, http, base = flow
     challenge = pkce()
     page = authorize(http, base, challenge=challenge, nonce="n-0S6")
@@ -82,7 +87,7 @@ def test_sign_in_consent_code_token_id_token_userinfo(flow: tuple[InProcessServe
     assert "code" in location_params(again)
 
 
-def test_refresh_rotates_and_reuse_revokes_the_family(flow: tuple[InProcessServer, httpx.Client, str]) -> None:
+def test_refresh_rotates_and_reuse_revokes_the_family(flow: Flow) -> None:
     server, http, base = flow
     challenge = pkce()
     tokens = redeem(http, base, obtain_code(http, base, challenge=challenge)["code"], challenge).json()
@@ -101,7 +106,7 @@ def test_refresh_rotates_and_reuse_revokes_the_family(flow: tuple[InProcessServe
     assert introspect(server, http, second["access_token"])["active"] is False
 
 
-def test_code_reuse_is_refused_and_revokes_what_the_code_gave(flow: tuple[InProcessServer, httpx.Client, str]) -> None:
+def test_code_reuse_is_refused_and_revokes_what_the_code_gave(flow: Flow) -> None:
     server, http, base = flow
     challenge = pkce()
     code = obtain_code(http, base, challenge=challenge)["code"]
@@ -114,7 +119,7 @@ def test_code_reuse_is_refused_and_revokes_what_the_code_gave(flow: tuple[InProc
     assert_oauth_error(r, 400, "invalid_grant")
 
 
-def test_pkce_is_required_and_checked(flow: tuple[InProcessServer, httpx.Client, str]) -> None:
+def test_pkce_is_required_and_checked(flow: Flow) -> None:
     _, http, base = flow
     missing = obtain_code(http, base)
     assert missing["error"] == "invalid_request" and "PKCE" in missing["error_description"]
@@ -129,7 +134,7 @@ def test_pkce_is_required_and_checked(flow: tuple[InProcessServer, httpx.Client,
     assert_oauth_error(no_verifier, 400, "invalid_grant")
 
 
-def test_the_code_is_bound_to_its_client_and_redirect_uri(flow: tuple[InProcessServer, httpx.Client, str]) -> None:
+def test_the_code_is_bound_to_its_client_and_redirect_uri(flow: Flow) -> None:
     server, http, base = flow
     browser_client(server.services, client_id="other-app")
     challenge = pkce()
@@ -154,7 +159,7 @@ def test_expired_code_is_refused(frozen_sql: tuple[InProcessServer, FrozenClock]
 
 @pytest.mark.parametrize("redirect_uri", ["https://evil.example/callback", "https://app.example/callback/x",
                                           "https://app.example/callback?x=1"])
-def test_unregistered_redirect_uri_never_redirects(flow: tuple[InProcessServer, httpx.Client, str],
+def test_unregistered_redirect_uri_never_redirects(flow: Flow,
                                                    redirect_uri: str) -> None:
     _, http, base = flow
     r = authorize(http, base, challenge=pkce(), redirect_uri=redirect_uri)
@@ -162,13 +167,13 @@ def test_unregistered_redirect_uri_never_redirects(flow: tuple[InProcessServer, 
     assert "has not registered" in r.text
 
 
-def test_unknown_client_is_shown_not_redirected(flow: tuple[InProcessServer, httpx.Client, str]) -> None:
+def test_unknown_client_is_shown_not_redirected(flow: Flow) -> None:
     _, http, base = flow
     r = authorize(http, base, "nobody", challenge=pkce())
     assert r.status_code == 400 and "location" not in r.headers and "not known" in r.text
 
 
-def test_loopback_redirect_any_port(flow: tuple[InProcessServer, httpx.Client, str]) -> None:
+def test_loopback_redirect_any_port(flow: Flow) -> None:
     server, http, base = flow
     browser_client(server.services, client_id="cli-app", redirect_uris=("http://127.0.0.1/callback",))
     ok = authorize(http, base, "cli-app", challenge=pkce(), redirect_uri="http://127.0.0.1:53123/callback")
@@ -177,12 +182,16 @@ def test_loopback_redirect_any_port(flow: tuple[InProcessServer, httpx.Client, s
     assert other_path.status_code == 400 and "location" not in other_path.headers
 
 
-def test_resource_indicator_sets_the_audience(flow: tuple[InProcessServer, httpx.Client, str]) -> None:
+def test_resource_indicator_sets_the_audience(flow: Flow) -> None:
     server, http, base = flow
     challenge = pkce()
     code = obtain_code(http, base, challenge=challenge, resources=(MCP,))["code"]
     tokens = redeem(http, base, code, challenge, resource=MCP).json()
     assert introspect(server, http, tokens["access_token"])["aud"] == MCP
+    # The resource server itself may introspect a token whose audience is its resource identifier.
+    mine = http.post(f"{base}/introspect", data={"token": tokens["access_token"], "client_id": "mcp-server",
+                                                  "client_secret": APP_SECRET})
+    assert mine.json()["active"] is True and mine.json()["sub"] == USER_ID
     r = http.post(f"{base}/access_token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
                                                 "client_id": "web-app", "resource": "https://other.example/"})
     assert_oauth_error(r, 400, "invalid_target")
@@ -190,7 +199,7 @@ def test_resource_indicator_sets_the_audience(flow: tuple[InProcessServer, httpx
     assert unknown["error"] == "invalid_target" and unknown["iss"] == base
 
 
-def test_resource_on_client_credentials(flow: tuple[InProcessServer, httpx.Client, str]) -> None:
+def test_resource_on_client_credentials(flow: Flow) -> None:
     server, http, base = flow
     secret = browser_client(server.services, client_id="svc", public=False, scopes=("data-read",),
                             grant_types=("client_credentials",))
@@ -204,7 +213,7 @@ def test_resource_on_client_credentials(flow: tuple[InProcessServer, httpx.Clien
     assert_oauth_error(bad, 400, "invalid_target")
 
 
-def test_prompt_none(flow: tuple[InProcessServer, httpx.Client, str]) -> None:
+def test_prompt_none(flow: Flow) -> None:
     _, http, base = flow
     challenge = pkce()
     r = location_params(authorize(http, base, challenge=challenge, prompt="none"))
@@ -215,13 +224,13 @@ def test_prompt_none(flow: tuple[InProcessServer, httpx.Client, str]) -> None:
     assert wider["error"] == "consent_required"
 
 
-def test_consent_denied(flow: tuple[InProcessServer, httpx.Client, str]) -> None:
+def test_consent_denied(flow: Flow) -> None:
     _, http, base = flow
     params = obtain_code(http, base, challenge=pkce(), allow=False)
     assert params["error"] == "access_denied" and params["iss"] == base and params["state"] == "st-1"
 
 
-def test_csrf_on_sign_in_and_consent(flow: tuple[InProcessServer, httpx.Client, str]) -> None:
+def test_csrf_on_sign_in_and_consent(flow: Flow) -> None:
     _, http, base = flow
     page = authorize(http, base, challenge=pkce())
     forged = http.post(f"{base}/signin", data={"csrf": "forged", "username": USERNAME, "password": PASSWORD,
@@ -233,7 +242,7 @@ def test_csrf_on_sign_in_and_consent(flow: tuple[InProcessServer, httpx.Client, 
     assert http.post(f"{base}/consent", data={**fields, "decision": "allow"}).status_code == 403
 
 
-def test_wrong_password_and_unknown_user_look_the_same(flow: tuple[InProcessServer, httpx.Client, str]) -> None:
+def test_wrong_password_and_unknown_user_look_the_same(flow: Flow) -> None:
     _, http, base = flow
     page = authorize(http, base, challenge=pkce())
     wrong = sign_in(http, page, password="not-the-password")
@@ -242,7 +251,7 @@ def test_wrong_password_and_unknown_user_look_the_same(flow: tuple[InProcessServ
     assert "The username or password is incorrect." in wrong.text and "The username or password is incorrect." in unknown.text
 
 
-def test_form_post_response_mode(flow: tuple[InProcessServer, httpx.Client, str]) -> None:
+def test_form_post_response_mode(flow: Flow) -> None:
     _, http, base = flow
     page = authorize(http, base, challenge=pkce(), response_mode="form_post")
     consent = sign_in(http, page)
@@ -251,7 +260,7 @@ def test_form_post_response_mode(flow: tuple[InProcessServer, httpx.Client, str]
     assert 'name="iss"' in r.text
 
 
-def test_discovery_lists_the_code_flow_only_when_enabled(flow: tuple[InProcessServer, httpx.Client, str]) -> None:
+def test_discovery_lists_the_code_flow_only_when_enabled(flow: Flow) -> None:
     server, http, base = flow
     doc = http.get(f"{base}/.well-known/openid-configuration").json()
     assert doc["authorization_endpoint"] == f"{base}/authorize"

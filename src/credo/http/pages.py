@@ -62,7 +62,7 @@ class Page:
         return response
 
     def secure_headers(self, response: Response, form_targets: Iterable[str] = ()) -> None:
-        actions = " ".join(["'self'", *dict.fromkeys(form_action_source(t) for t in form_targets)])
+        actions = " ".join(["'self'", *dict.fromkeys(form_action_source(t) for t in form_targets if t)])
         response.headers["content-security-policy"] = (
             f"default-src 'none'; style-src 'nonce-{self.nonce}'; script-src 'nonce-{self.nonce}'; "
             f"form-action {actions}; frame-ancestors 'none'; base-uri 'none'")

@@ -1,7 +1,8 @@
 """Token introspection (RFC 7662), in the response shape of the seeds.
 
 The caller authenticates as a client. It learns about a token only if the token was issued to it,
-names it in its audience or `act` chain, or the caller holds the `am-introspect-all-tokens` scope;
+names it (or one of its RFC 8707 resource identifiers) in its audience or `act` chain, or the caller holds
+the `am-introspect-all-tokens` scope;
 anything else, like an unknown, expired or revoked token, is exactly `{"active": false}`.
 """
 
@@ -24,8 +25,9 @@ INACTIVE: dict[str, Any] = {"active": False}
 def may_see(client: Client, token: AccessToken) -> bool:
     if INTROSPECT_ALL_SCOPE in client.scopes:
         return True
-    cid = client.client_id
-    return token.client_id == cid or cid in token.audience or cid in token.actors()
+    cid, audience = client.client_id, token.audience
+    return (token.client_id == cid or cid in audience or cid in token.actors()
+            or any(resource in audience for resource in client.resources))
 
 
 def introspection_body(services: Services, token: AccessToken) -> dict[str, Any]:
