@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import httpx
 import uvicorn
+from sqlalchemy import Connection
 
 from credo.app import build_app, build_services
 from credo.domain.clock import Clock
@@ -26,7 +27,7 @@ from credo.settings import Settings
 from credo.storage.memory import MemoryStorage
 from credo.storage.protocols import Storage
 from credo.storage.sql.engine import make_engine
-from credo.storage.sql.migrate import upgrade
+from credo.storage.sql.migrate import alembic_config, upgrade
 from credo.storage.sql.store import SqlStorage
 
 T = TypeVar("T")
@@ -83,6 +84,27 @@ def make_storage(kind: str, tmp_path: Path) -> Iterator[Storage]:
         return
     with migrated_postgres_database() as url:
         engine = make_engine(url)
+        upgrade(engine)
+        storage = SqlStorage(engine)
+        try:
+            yield storage
+        finally:
+            storage.close()
+
+
+@contextmanager
+def storage_upgraded_from(kind: str, tmp_path: Path, revision: str,
+                          fill: Callable[[Connection], object]) -> Iterator[SqlStorage]:
+    """A storage on a new SQLite file or PostgreSQL database that was migrated only up to `revision`, given
+    rows there by `fill` (SQL for that revision's schema) and then upgraded to the head, as the start-up
+    upgrades an existing installation."""
+    from alembic import command
+
+    with shared_database_url(kind, tmp_path) as url:
+        engine = make_engine(url)
+        command.upgrade(alembic_config(engine), revision)
+        with engine.begin() as conn:
+            fill(conn)
         upgrade(engine)
         storage = SqlStorage(engine)
         try:

@@ -1,6 +1,7 @@
 """Deleting a realm deletes everything scoped to it, in one transaction, on every backend: a realm created
-again under the same name starts empty (no client, secret, user, group, policy, script, token, burned id
-or signing key comes back), other realms are untouched, and the audit trail stays."""
+again under the same name starts empty (no client, secret, resource identifier, user, consent, group,
+policy, script, token, burned id or signing key comes back), other realms are untouched, and the audit
+trail stays."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from credo.domain.models import (
     ApplicationPolicy,
     AuditEvent,
     Client,
+    Consent,
     Group,
     Realm,
     Script,
@@ -21,12 +23,15 @@ from credo.management.realms import delete_realm, ensure_realm
 from credo.storage.protocols import Storage
 from tests.support import Server
 
+RESOURCE = "https://api.example.com/mcp"
+
 
 def _fill(storage: Storage, realm: str) -> None:
     storage.realms.put(Realm(realm))
-    storage.clients.create(Client(realm, "c1", secret_hash="h1$" + "0" * 64))
+    storage.clients.create(Client(realm, "c1", secret_hash="h1$" + "0" * 64, resources=(RESOURCE,)))
     storage.clients.touch(realm, "c1", 1_700_000_000)
-    storage.users.put(User(realm, "u1", "ann", "argon2$x"))
+    storage.users.put(User(realm, "u1", "ann", "argon2$x", name="Ann", email="ann@example.com"))
+    storage.consents.put(Consent(realm, "u1", "c1", scopes=("openid",), resources=(RESOURCE,), grant_id="g1"))
     storage.groups.put(Group(realm, "g1", members=("u1",)))
     storage.policies.put(ApplicationPolicy(realm, "c1", "app"))
     storage.scripts.put(Script(realm, "s1", "script", "1;"))
@@ -40,6 +45,7 @@ def _fill(storage: Storage, realm: str) -> None:
 def _contents(storage: Storage, realm: str) -> dict[str, object]:
     return {
         "client": storage.clients.get(realm, "c1"), "clients": storage.clients.count(realm),
+        "resource": storage.clients.by_resource(realm, RESOURCE), "consents": storage.consents.for_user(realm, "u1"),
         "last_used": storage.clients.last_used(realm, "c1"), "user": storage.users.get(realm, "u1"),
         "username": storage.users.by_username(realm, "ann"), "group": storage.groups.get(realm, "g1"),
         "groups_of": storage.groups.groups_of(realm, "u1"), "policy": storage.policies.get(realm, "c1", "app"),
@@ -48,7 +54,7 @@ def _contents(storage: Storage, realm: str) -> dict[str, object]:
     }
 
 
-EMPTY = {"client": None, "clients": 0, "last_used": None, "user": None, "username": None, "group": None,
+EMPTY = {"client": None, "clients": 0, "resource": None, "consents": [], "last_used": None, "user": None, "username": None, "group": None,
          "groups_of": [], "policy": None, "script": None, "token": None, "burned": False, "keys": []}
 
 
@@ -61,6 +67,9 @@ def test_nothing_of_a_deleted_realm_survives(any_storage: Storage) -> None:
     assert any_storage.realms.get("gone") is None
     any_storage.realms.put(Realm("gone"))  # created again under the same name
     assert _contents(any_storage, "gone") == EMPTY
+    # The identifier is free in the new realm (a leftover row would make this a Conflict).
+    any_storage.clients.create(Client("gone", "c2", resources=(RESOURCE,)))
+    assert any_storage.clients.by_resource("gone", RESOURCE).client_id == "c2"  # type: ignore[union-attr]
     assert _contents(any_storage, "kept") == kept
     assert [e.action for e in any_storage.audit.query("gone")] == ["realm.create"]  # history stays
 

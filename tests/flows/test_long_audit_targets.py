@@ -8,18 +8,15 @@ from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from credo.domain.models import AuditEvent
 from credo.management.agents import create_agent, delete_policy, put_policy
 from credo.management.applications import create_application
 from credo.management.demo import ensure_demo
 from credo.storage.protocols import Storage
-from credo.storage.sql.engine import make_engine
-from credo.storage.sql.migrate import alembic_config, upgrade
-from credo.storage.sql.store import SqlStorage
 from tests.conftest import SQL_BACKENDS
-from tests.support import Server, postgres_database, services_for
+from tests.support import Server, services_for, storage_upgraded_from
 
 TE = "urn:ietf:params:oauth:grant-type:token-exchange"
 AT = "urn:ietf:params:oauth:token-type:access_token"
@@ -63,28 +60,14 @@ def test_a_refused_exchange_for_a_long_audience_is_audited(server: Server) -> No
 
 @pytest.mark.parametrize("kind", SQL_BACKENDS)
 def test_upgrading_keeps_the_audit_log_and_accepts_long_targets(kind: str, tmp_path: Path) -> None:
-    from alembic import command
+    def fill(conn: Connection) -> None:
+        conn.execute(text("INSERT INTO audit_events (realm, ts, action, actor, decision, target, reason, details) "
+                          "VALUES ('alpha', 1, 'policy.put', 'admin', 'allow', 'a->b', '', :d)"),
+                     {"d": orjson.dumps({}).decode()})
 
-    def run(url: str) -> None:
-        engine = make_engine(url)
-        command.upgrade(alembic_config(engine), "0002")
-        with engine.begin() as conn:
-            conn.execute(text("INSERT INTO audit_events (realm, ts, action, actor, decision, target, reason, details) "
-                              "VALUES ('alpha', 1, 'policy.put', 'admin', 'allow', 'a->b', '', :d)"),
-                         {"d": orjson.dumps({}).decode()})
-        upgrade(engine)
-        storage = SqlStorage(engine)
-        try:
-            storage.audit.add(AuditEvent("alpha", "policy.put", "admin", "allow", "t" * 600, ts=2))
-            assert [e.target for e in storage.audit.query("alpha")] == ["t" * 600, "a->b"]
-        finally:
-            storage.close()
-
-    if kind == "sqlite":
-        run(f"sqlite:///{tmp_path / 'old.db'}")
-    else:
-        with postgres_database() as url:
-            run(url)
+    with storage_upgraded_from(kind, tmp_path, "0002", fill) as storage:
+        storage.audit.add(AuditEvent("alpha", "policy.put", "admin", "allow", "t" * 600, ts=2))
+        assert [e.target for e in storage.audit.query("alpha")] == ["t" * 600, "a->b"]
 
 
 def test_an_outsider_cannot_make_an_audit_row_large(server: Server) -> None:

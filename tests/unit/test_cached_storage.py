@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from credo.domain.models import ApplicationPolicy, Client, Group, Realm, User
+from credo.domain.models import ApplicationPolicy, Client, Consent, Group, Realm, User
 from credo.domain.settings import ProviderSettings
 from credo.storage.cached import CachedStorage
 from credo.storage.memory import MemoryStorage
@@ -71,3 +71,30 @@ def test_other_repositories_and_reads_pass_through() -> None:
     inner.users.put(User("alpha", "u1", "bob", "h"))
     assert s.users.by_username("alpha", "bob") is not None  # not a cached read
     assert s.tokens is inner.tokens and s.audit is inner.audit
+
+
+def test_clients_by_resource_is_cached_but_an_unknown_resource_is_not_remembered() -> None:
+    inner, s = _cached(interval=0)
+    api = "https://api.example.com/mcp"
+    assert s.clients.by_resource("alpha", api) is None
+    inner.clients.create(Client("alpha", "mcp", resources=(api,)))  # another process's creation moves no counter
+    found = s.clients.by_resource("alpha", api)
+    assert found is not None and s.clients.by_resource("alpha", api) is found  # then served from memory
+    s.clients.update(replace(found, resources=()))  # this process's own change is seen at once
+    assert s.clients.by_resource("alpha", api) is None
+
+
+def test_consents_pass_through_and_never_clear_the_cache() -> None:
+    inner, s = _cached()
+    s.clients.create(Client("alpha", "c1"))
+    client = s.clients.get("alpha", "c1")
+    cached = len(s.cache)
+    consent = Consent("alpha", "u1", "c1", scopes=("openid",), resources=(), grant_id="g1")
+    inner.consents.put(consent)
+    assert s.consents.get("alpha", "u1", "c1") == consent  # straight from the backend
+    assert s.consents.for_user("alpha", "u1") == [consent]
+    s.consents.put(replace(consent, scopes=()))
+    assert inner.consents.get("alpha", "u1", "c1").scopes == ()  # type: ignore[union-attr]
+    assert s.consents.delete("alpha", "u1", "c1") is True
+    assert s.consents.get("alpha", "u1", "c1") is None
+    assert len(s.cache) == cached and s.clients.get("alpha", "c1") is client  # nothing was dropped

@@ -135,7 +135,9 @@ class RecordCache:
 # write: it drops the cache once it returned.
 _CACHED: dict[str, dict[str, bool]] = {
     "realms": {"get": True},
-    "clients": {"get": False},  # never remember an unknown client id: creations then need no invalidation
+    # Never remember an unknown client id or resource: creations then need no invalidation (a resource
+    # belongs to one client, so a creation cannot take one that a cached answer names).
+    "clients": {"get": False, "by_resource": False},
     "users": {"get": True},
     "groups": {"groups_of": True},
     "policies": {"get": True},
@@ -187,7 +189,10 @@ class CachedStorage:
         self.groups = cast(GroupRepository, _CachedRepository("groups", inner.groups, self.cache))
         self.policies = cast(PolicyRepository, _CachedRepository("policies", inner.policies, self.cache))
         # Not cached: the same objects as the backend's (set here so the hot path pays no lookup detour).
+        # Consents are read once per sign-in and no cached record depends on them: their reads go to the
+        # backend and their writes clear nothing.
         self.scripts, self.tokens, self.one_time, self.keys = inner.scripts, inner.tokens, inner.one_time, inner.keys
+        self.consents = inner.consents
         self.audit, self.admins, self.auth_failures = inner.audit, inner.admins, inner.auth_failures
         self.counter_round_trip, self.change_counter, self.close = \
             inner.counter_round_trip, inner.change_counter, inner.close

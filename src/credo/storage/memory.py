@@ -13,6 +13,7 @@ from credo.domain.models import (
     ApplicationPolicy,
     AuditEvent,
     Client,
+    Consent,
     Group,
     Realm,
     Script,
@@ -76,6 +77,7 @@ class _Clients(_Base):
             key = (client.realm, client.client_id)
             if key in self._rows:
                 raise Conflict(f"client {client.client_id} exists")
+            self._check_resources(client)
             if burn is not None and not self._s.one_time.burn(client.realm, *burn):
                 raise Conflict("one-time id already used")
             self._rows[key] = client  # no counter bump, as in the SQL stores: a new client is in no cache
@@ -103,9 +105,20 @@ class _Clients(_Base):
             if expected_registration_token_hash is not None and \
                     old.registration_token_hash != expected_registration_token_hash:
                 return False
+            self._check_resources(client)
             self._rows[key] = client
             self._s.bump()
             return True
+
+    def _check_resources(self, client: Client) -> None:
+        """Conflict when another client of the realm lists one of `client`'s resource identifiers."""
+        for resource in client.resources:
+            other = self.by_resource(client.realm, resource)
+            if other is not None and other.client_id != client.client_id:
+                raise Conflict(f"resource {resource} belongs to client {other.client_id}")
+
+    def by_resource(self, realm: str, resource: str) -> Client | None:
+        return next((c for (r, _), c in self._rows.items() if r == realm and resource in c.resources), None)
 
     def delete(self, realm: str, client_id: str, *, expected_registration_token_hash: str | None = None) -> bool:
         with self._lock:
@@ -118,6 +131,7 @@ class _Clients(_Base):
             del self._rows[(realm, client_id)]
             self._used.pop((realm, client_id), None)
             self._s.policies.drop_client(realm, client_id)
+            self._s.consents.drop(realm, client_id=client_id)
             self._s.bump()
             return True
 
@@ -156,6 +170,7 @@ class _Users(_Base):
         with self._lock:
             self._s.bump()
             gone = self._rows.pop((realm, user_id), None) is not None
+            self._s.consents.drop(realm, user_id=user_id)
             for g in self._s.groups.all(realm):
                 if user_id in g.members:
                     self._s.groups.put(replace(g, members=tuple(m for m in g.members if m != user_id)))
@@ -212,6 +227,35 @@ class _Policies(_Base):
         """Remove every policy naming the client as agent or application (as the SQL backend does)."""
         with self._lock:
             for key in [k for k in self._rows if k[0] == realm and client_id in (k[1], k[2])]:
+                del self._rows[key]
+
+
+class _Consents(_Base):
+    """Not counted as changes: consents are in no cache."""
+
+    def __init__(self, store: MemoryStorage) -> None:
+        super().__init__(store)
+        self._rows: dict[tuple[str, str, str], Consent] = {}
+
+    def get(self, realm: str, user_id: str, client_id: str) -> Consent | None:
+        return self._rows.get((realm, user_id, client_id))
+
+    def for_user(self, realm: str, user_id: str) -> list[Consent]:
+        return [c for (r, u, _), c in sorted(self._rows.items()) if r == realm and u == user_id]
+
+    def put(self, consent: Consent) -> None:
+        with self._lock:
+            self._rows[(consent.realm, consent.user_id, consent.client_id)] = consent
+
+    def delete(self, realm: str, user_id: str, client_id: str) -> bool:
+        with self._lock:
+            return self._rows.pop((realm, user_id, client_id), None) is not None
+
+    def drop(self, realm: str, *, user_id: str | None = None, client_id: str | None = None) -> None:
+        """Remove the consents of a deleted user or client (as the SQL backend does)."""
+        with self._lock:
+            for key in [k for k in self._rows if k[0] == realm and user_id in (None, k[1])
+                        and client_id in (None, k[2])]:
                 del self._rows[key]
 
 
@@ -416,6 +460,7 @@ class MemoryStorage:
         self.groups = _Groups(self)
         self.policies = _Policies(self)
         self.scripts = _Scripts(self)
+        self.consents = _Consents(self)
         self.tokens = _Tokens(self)
         self.one_time = _OneTime(self)
         self.keys = _Keys(self)
@@ -428,8 +473,8 @@ class MemoryStorage:
 
     def forget_realm(self, name: str) -> None:
         """Drop every record scoped to realm `name` (under self.lock); the audit trail stays."""
-        realm_scoped = (self.clients, self.users, self.groups, self.policies, self.scripts, self.tokens,
-                        self.one_time, self.keys)
+        realm_scoped = (self.clients, self.users, self.groups, self.policies, self.scripts, self.consents,
+                        self.tokens, self.one_time, self.keys)
         for repo in realm_scoped:
             tables: list[dict[Any, Any]] = [repo._rows, getattr(repo, "_used", {})]
             for table in tables:

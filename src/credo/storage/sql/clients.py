@@ -1,5 +1,8 @@
 """SQL clients. Reading, creating (with the burn and the audit event of a registration) and touching
-are hot statements (driver only); listing, updating and deleting are administration (SQLAlchemy)."""
+are hot statements (driver only); listing, updating, deleting and the lookup by resource are
+administration (SQLAlchemy). A client's resource identifiers live in its `data` and, one row each, in
+`client_resources`, written in the client's own transaction: that table's primary key is what keeps a
+resource to one client of a realm (a duplicate is a Conflict)."""
 
 from __future__ import annotations
 
@@ -7,14 +10,24 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from credo.domain.models import AuditEvent, Client
 from credo.storage.protocols import Conflict, NewClient
 from credo.storage.sql import tables as t
 from credo.storage.sql.audit import audit_params
 from credo.storage.sql.repo import Statements, _dumps, _Repo, _unavailable
-from credo.storage.sql.statements import AUDIT_INSERT, BURN, CLIENT_GET, CLIENT_INSERT, TOUCH, Duplicate, row_type
+from credo.storage.sql.statements import (
+    AUDIT_INSERT,
+    BURN,
+    CLIENT_GET,
+    CLIENT_INSERT,
+    CLIENT_RESOURCE_INSERT,
+    TOUCH,
+    Duplicate,
+    row_type,
+)
 
 _ClientRow = row_type("ClientRow", t.clients)
 
@@ -30,6 +43,9 @@ def _client_from_row(row: Any) -> Client:
         created_at=row.created_at, updated_at=row.updated_at, app_type=d.get("app_type"),
         owners=tuple(d.get("owners", ())), registration_token_hash=row.registration_token_hash,
         registration_token_expires_at=row.registration_token_expires_at,
+        application_type=d.get("application_type", "web"),
+        post_logout_redirect_uris=tuple(d.get("post_logout_redirect_uris", ())),
+        skip_consent=bool(d.get("skip_consent", False)), resources=tuple(d.get("resources", ())),
     )
 
 
@@ -39,7 +55,9 @@ def _client_values(c: Client) -> dict[str, Any]:
     data = {"name": c.name, "grant_types": list(c.grant_types), "scopes": list(c.scopes),
             "auth_method": c.auth_method, "redirect_uris": list(c.redirect_uris),
             "response_types": list(c.response_types), "attributes": c.attributes, "metadata": c.metadata,
-            "app_type": c.app_type, "owners": list(c.owners)}
+            "app_type": c.app_type, "owners": list(c.owners), "application_type": c.application_type,
+            "post_logout_redirect_uris": list(c.post_logout_redirect_uris), "skip_consent": c.skip_consent,
+            "resources": list(c.resources)}
     return {"realm": c.realm, "client_id": c.client_id, "kind": c.kind, "dynamic": c.dynamic,
             "enabled": c.enabled, "created_at": c.created_at, "updated_at": c.updated_at,
             "secret_hash": c.secret_hash, "registration_token_hash": c.registration_token_hash,
@@ -50,9 +68,25 @@ def _create_statements(new: NewClient) -> Statements:
     """The statements of one creation, all or nothing: the burn, the client row, the audit event."""
     statements: Statements = [] if new.burn is None else [(BURN, (new.client.realm, new.burn[0], new.burn[1]))]
     statements.append((CLIENT_INSERT, CLIENT_INSERT.params(_client_values(new.client))))
+    statements.extend((CLIENT_RESOURCE_INSERT, params) for params in client_resource_params(new.client))
     if new.audit is not None:
         statements.append((AUDIT_INSERT, audit_params(new.audit)))
     return statements
+
+
+def client_resource_params(c: Client) -> list[tuple[str, str, str]]:
+    """The client_resources rows of `c` as (realm, resource, client_id), each resource once."""
+    return [(c.realm, resource, c.client_id) for resource in dict.fromkeys(c.resources)]
+
+
+def _replace_resources(conn: Connection, c: Client) -> None:
+    """Make `c`'s client_resources rows its resources (IntegrityError: another client has one)."""
+    conn.execute(delete(t.client_resources).where(t.client_resources.c.realm == c.realm,
+                                                  t.client_resources.c.client_id == c.client_id))
+    rows = client_resource_params(c)
+    if rows:
+        conn.execute(insert(t.client_resources),
+                     [dict(zip(CLIENT_RESOURCE_INSERT.keys, row, strict=True)) for row in rows])
 
 
 class SqlClients(_Repo):
@@ -107,8 +141,14 @@ class SqlClients(_Repo):
             q = q.where(t.clients.c.registration_token_hash == expected_registration_token_hash)
         values = _client_values(client)
         del values["realm"], values["client_id"]
-        with self._write(bump=True) as conn:
-            return bool(conn.execute(q.values(**values)).rowcount)
+        try:
+            with self._write(bump=True) as conn:
+                if not conn.execute(q.values(**values)).rowcount:
+                    return False
+                _replace_resources(conn, client)
+                return True
+        except IntegrityError as exc:
+            raise Conflict(f"a resource of client {client.client_id} belongs to another client") from exc
 
     @_unavailable
     def delete(self, realm: str, client_id: str, *, expected_registration_token_hash: str | None = None) -> bool:
@@ -121,6 +161,8 @@ class SqlClients(_Repo):
                 conn.execute(delete(t.policies).where(and_(
                     t.policies.c.realm == realm,
                     (t.policies.c.agent_id == client_id) | (t.policies.c.application_id == client_id))))
+                for table in (t.client_resources, t.consents):
+                    conn.execute(delete(table).where(table.c.realm == realm, table.c.client_id == client_id))
             return gone
 
     @_unavailable
@@ -131,3 +173,13 @@ class SqlClients(_Repo):
     def last_used(self, realm: str, client_id: str) -> int | None:
         with self._read() as conn:
             return conn.execute(select(t.clients.c.last_used_at).where(self._key(realm, client_id))).scalar()
+
+    @_unavailable
+    def by_resource(self, realm: str, resource: str) -> Client | None:
+        r = t.client_resources.c
+        q = select(t.clients).join(t.client_resources, and_(r.realm == t.clients.c.realm,
+                                                            r.client_id == t.clients.c.client_id)) \
+            .where(r.realm == realm, r.resource == resource)
+        with self._read() as conn:
+            row = conn.execute(q).first()
+        return None if row is None else _client_from_row(row)

@@ -46,8 +46,8 @@ class SqlRealms(_Repo):
 
 
 # Every table whose rows belong to one realm; the audit trail (audit_events) is history and stays.
-REALM_SCOPED = (t.group_members, t.groups, t.policies, t.clients, t.users, t.scripts, t.tokens, t.one_time_ids,
-                t.signing_keys)
+REALM_SCOPED = (t.group_members, t.groups, t.policies, t.client_resources, t.clients, t.consents, t.users, t.scripts,
+                t.tokens, t.one_time_ids, t.signing_keys)
 
 
 def _realm(row: Any) -> Realm:

@@ -94,6 +94,9 @@ REALM_GET = select_row(t.realms, "name")
 CLIENT_GET = select_row(t.clients, "realm", "client_id")
 # last_used_at is only written by TOUCH (a new client has never been used).
 CLIENT_INSERT = insert_row(t.clients, leave_out=("last_used_at",))
+CLIENT_RESOURCE_INSERT = insert_row(t.client_resources)
+if CLIENT_RESOURCE_INSERT.keys != ("realm", "resource", "client_id"):  # client_resource_params passes these
+    raise AssertionError(CLIENT_RESOURCE_INSERT.keys)
 TOUCH = compiled(update(t.clients).where(t.clients.c.realm == bindparam("realm"),
                                          t.clients.c.client_id == bindparam("client_id"))
                  .values(last_used_at=bindparam("last_used_at")), keys=("last_used_at", "realm", "client_id"))

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from credo.storage.sql.admins import SqlAdmins
 from credo.storage.sql.audit import SqlAudit
 from credo.storage.sql.clients import SqlClients, _client_values
+from credo.storage.sql.consents import SqlConsents
 from credo.storage.sql.fast import SqliteFastPath
 from credo.storage.sql.fast_pg import PgFastPath
 from credo.storage.sql.policies import SqlPolicies
@@ -48,6 +49,7 @@ class SqlStorage:
         self.groups = SqlGroups(self)
         self.policies = SqlPolicies(self)
         self.scripts = SqlScripts(self)
+        self.consents = SqlConsents(self)
         self.tokens = SqlTokens(self)
         self.one_time = SqlOneTime(self)
         self.keys = SqlKeys(self)

@@ -50,7 +50,33 @@ users = Table(
     Column("password_hash", String(255), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    Column("name", String(255), nullable=False, server_default=""),
+    Column("email", String(255), nullable=False, server_default=""),
     Index("ux_users_realm_username", "realm", "username", unique=True),
+)
+
+# RFC 8707 resource identifiers and the client answering to each: the primary key keeps one client per
+# resource in a realm. Kept in the transaction that writes the client (its `data` lists them too).
+client_resources = Table(
+    "client_resources", metadata,
+    Column("realm", String(64), primary_key=True),
+    Column("resource", String(2048), primary_key=True),
+    Column("client_id", String(255), nullable=False),
+    Index("ix_client_resources_client", "realm", "client_id"),
+)
+
+# What a user allowed a client (browser sign-in); scopes and resources are JSON lists.
+consents = Table(
+    "consents", metadata,
+    Column("realm", String(64), primary_key=True),
+    Column("user_id", String(64), primary_key=True),
+    Column("client_id", String(255), primary_key=True),
+    Column("scopes", Text, nullable=False),
+    Column("resources", Text, nullable=False),
+    Column("grant_id", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_consents_user", "realm", "user_id"),
 )
 
 groups = Table(

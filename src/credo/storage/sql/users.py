@@ -15,7 +15,7 @@ from credo.storage.sql.repo import _Repo, _unavailable
 
 def _user(row: Any) -> User:
     return User(realm=row.realm, id=row.id, username=row.username, password_hash=row.password_hash,
-                active=bool(row.active), created_at=row.created_at)
+                active=bool(row.active), created_at=row.created_at, name=row.name, email=row.email)
 
 
 class SqlUsers(_Repo):
@@ -41,7 +41,7 @@ class SqlUsers(_Repo):
     @_unavailable
     def put(self, user: User) -> None:
         values = {"username": user.username, "password_hash": user.password_hash, "active": user.active,
-                  "created_at": user.created_at}
+                  "created_at": user.created_at, "name": user.name, "email": user.email}
         try:
             with self._write(bump=True) as conn:
                 q = update(t.users).where(t.users.c.realm == user.realm, t.users.c.id == user.id).values(**values)
@@ -53,8 +53,8 @@ class SqlUsers(_Repo):
     @_unavailable
     def delete(self, realm: str, user_id: str) -> bool:
         with self._write(bump=True) as conn:
-            conn.execute(delete(t.group_members).where(t.group_members.c.realm == realm,
-                                                       t.group_members.c.user_id == user_id))
+            for table in (t.group_members, t.consents):
+                conn.execute(delete(table).where(table.c.realm == realm, table.c.user_id == user_id))
             return bool(conn.execute(delete(t.users).where(t.users.c.realm == realm,
                                                            t.users.c.id == user_id)).rowcount)
 
