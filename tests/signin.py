@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
@@ -49,15 +49,15 @@ def enable_code_flow(services: Services, realm: str = "alpha") -> None:
 
 def browser_client(services: Services, realm: str = "alpha", client_id: str = "web-app", *, public: bool = True,
                    redirect_uris: tuple[str, ...] = (REDIRECT,), scopes: tuple[str, ...] = ("openid", "profile", "email"),
-                   refresh: bool = True, **fields: Any) -> str | None:
+                   refresh: bool = True, secret: str | None = None, **fields: Any) -> str | None:
     """A client for the code flow; returns its secret (None for a public client)."""
     grants = (GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN) if refresh else (GRANT_AUTHORIZATION_CODE,)
-    client, secret = create_client(services, realm, client_id, kind="application", name=f"{client_id} name",
+    client, plain = create_client(services, realm, client_id, kind="application", name=f"{client_id} name",
                                    grant_types=grants, scopes=scopes, auth_method="none" if public else "client_secret_post",
-                                   app_type="web", redirect_uris=redirect_uris)
+                                   app_type="web", redirect_uris=redirect_uris, secret=secret)
     if fields:
         services.storage.clients.update(replace(client, **fields))
-    return secret
+    return plain or secret
 
 
 def resource_server(services: Services, realm: str, client_id: str, url: str) -> Party:
@@ -114,7 +114,8 @@ def authorize(http: httpx.Client, base: str, client_id: str = "web-app", *, chal
 def submit(http: httpx.Client, page: httpx.Response, **fields: str) -> httpx.Response:
     """Submit the page's first form with its hidden fields and `fields` (a button: decision=allow)."""
     action, hidden = page_form(page.text)
-    return http.post(action, data=[*hidden, *fields.items()])
+    return http.post(action, content=urlencode([*hidden, *fields.items()]),
+                     headers={"content-type": "application/x-www-form-urlencoded"})
 
 
 def sign_in(http: httpx.Client, page: httpx.Response, username: str = USERNAME,
