@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
+from credo.domain.models import User
 from credo.domain.settings import (
     GRANT_AUTHORIZATION_CODE,
     GRANT_CLIENT_CREDENTIALS,
@@ -23,10 +24,13 @@ from credo.domain.settings import (
     GRANT_TOKEN_EXCHANGE,
 )
 from credo.management.clients import create_client
+from credo.management.users import create_user
 from credo.oauth.services import Services
 from tests.factories import APP_SECRET, PASSWORD, USER_ID, USERNAME, Party, realm_settings
 
 REDIRECT = "https://app.example/callback"
+USER_NAME = "Barbara Jensen"
+USER_EMAIL = "barbara.jensen@example.com"
 BROWSER_GRANTS = (GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_TOKEN_EXCHANGE, GRANT_REFRESH_TOKEN,
                   GRANT_AUTHORIZATION_CODE)
 
@@ -124,15 +128,29 @@ def sign_in(http: httpx.Client, page: httpx.Response, username: str = USERNAME,
     return submit(http, page, username=username, password=password)
 
 
-def obtain_code(http: httpx.Client, base: str, client_id: str = "web-app", *, challenge: Pkce | None = None,
-                allow: bool = True, **kw: Any) -> dict[str, str]:
-    """Authorize, sign in (if asked), consent (if asked); returns the redirect's parameters."""
-    r = authorize(http, base, client_id, challenge=challenge, **kw)
+def through_pages(http: httpx.Client, r: httpx.Response, *, allow: bool = True) -> httpx.Response:
+    """From the answer to an authorization request to the redirect back to the client: signs in and
+    consents when the pages ask."""
     if r.status_code == 200 and 'name="password"' in r.text:
         r = sign_in(http, r)
     if r.status_code == 200 and 'value="allow"' in r.text:
         r = submit(http, r, decision="allow" if allow else "deny")
-    return location_params(r)
+    return r
+
+
+def obtain_code(http: httpx.Client, base: str, client_id: str = "web-app", *, challenge: Pkce | None = None,
+                allow: bool = True, **kw: Any) -> dict[str, str]:
+    """Authorize, sign in (if asked), consent (if asked); returns the redirect's parameters."""
+    return location_params(through_pages(http, authorize(http, base, client_id, challenge=challenge, **kw),
+                                         allow=allow))
+
+
+def profile_user(services: Services, realm: str = "alpha") -> User:
+    """The user USERNAME (id USER_ID) with a name and an email address, released by `profile` and `email`."""
+    user = replace(create_user(services, realm, USERNAME, PASSWORD, user_id=USER_ID),
+                   name=USER_NAME, email=USER_EMAIL)
+    services.storage.users.put(user)
+    return user
 
 
 def redeem(http: httpx.Client, base: str, code: str, challenge: Pkce | None, client_id: str = "web-app",
