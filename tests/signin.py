@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
@@ -25,6 +25,7 @@ from credo.domain.settings import (
 from credo.management.clients import create_client
 from credo.oauth.services import Services
 from tests.factories import APP_SECRET, PASSWORD, USER_ID, USERNAME, Party, realm_settings
+from tests.support import Server
 
 REDIRECT = "https://app.example/callback"
 BROWSER_GRANTS = (GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_TOKEN_EXCHANGE, GRANT_REFRESH_TOKEN,
@@ -98,23 +99,28 @@ def location_params(r: httpx.Response) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(r.headers["location"]).query).items()}
 
 
-def authorize(http: httpx.Client, base: str, client_id: str = "web-app", *, challenge: Pkce | None = None,
-              scope: str = "openid profile", redirect_uri: str | None = REDIRECT, state: str = "st-1",
-              resources: tuple[str, ...] = (), **extra: str) -> httpx.Response:
+def authorize_params(client_id: str = "web-app", *, challenge: Pkce | None = None, scope: str = "openid profile",
+                     redirect_uri: str | None = REDIRECT, state: str = "st-1", resources: tuple[str, ...] = (),
+                     **extra: str) -> list[tuple[str, str]]:
+    """The query of an authorization request (a code request with PKCE when `challenge` is given)."""
     params: list[tuple[str, str]] = [("response_type", "code"), ("client_id", client_id), ("scope", scope),
                                      ("state", state)]
     if redirect_uri is not None:
         params.append(("redirect_uri", redirect_uri))
     if challenge is not None:
         params += [("code_challenge", challenge.challenge), ("code_challenge_method", "S256")]
-    params += [("resource", r) for r in resources] + list(extra.items())
-    return http.get(f"{base}/authorize", params=params)
+    return params + [("resource", r) for r in resources] + list(extra.items())
+
+
+def authorize(http: httpx.Client, base: str, client_id: str = "web-app", **kw: Any) -> httpx.Response:
+    return http.get(f"{base}/authorize", params=tuple(authorize_params(client_id, **kw)))
 
 
 def submit(http: httpx.Client, page: httpx.Response, **fields: str) -> httpx.Response:
     """Submit the page's first form with its hidden fields and `fields` (a button: decision=allow)."""
     action, hidden = page_form(page.text)
-    return http.post(action, data=[*hidden, *fields.items()])
+    body = urlencode([*hidden, *fields.items()])  # repeated names (resource) keep their order
+    return http.post(action, content=body, headers={"content-type": "application/x-www-form-urlencoded"})
 
 
 def sign_in(http: httpx.Client, page: httpx.Response, username: str = USERNAME,
@@ -141,6 +147,20 @@ def redeem(http: httpx.Client, base: str, code: str, challenge: Pkce | None, cli
     if challenge is not None:
         data["code_verifier"] = challenge.verifier
     return http.post(f"{base}/access_token", data=data)
+
+
+INTROSPECTOR, INTROSPECTOR_SECRET = "introspector", "introspector-secret-0123456789abcdef"
+
+
+def introspect(server: Server, http: httpx.Client, token: str, realm: str = "alpha") -> dict[str, object]:
+    """The introspection answer for `token`, asked by a confidential client made on first use."""
+    if server.services.client(realm, INTROSPECTOR) is None:
+        create_client(server.services, realm, INTROSPECTOR, secret=INTROSPECTOR_SECRET,
+                      scopes=("am-introspect-all-tokens",))
+    r = http.post(f"{server.realm_url(realm)}/introspect", data={
+        "token": token, "client_id": INTROSPECTOR, "client_secret": INTROSPECTOR_SECRET})
+    assert r.status_code == 200, r.text
+    return dict(r.json())
 
 
 __all__ = ["PASSWORD", "USERNAME", "USER_ID"]

@@ -18,6 +18,7 @@ from tests.signin import (
     authorize,
     browser_client,
     enable_code_flow,
+    introspect,
     location_params,
     obtain_code,
     page_form,
@@ -46,16 +47,6 @@ def flow(frozen_sql: tuple[InProcessServer, FrozenClock]) -> Iterator[Flow]:
     resource_server(services, "alpha", "mcp-server", MCP)
     with server.client() as http:
         yield server, http, server.realm_url("alpha")
-
-
-def introspect(server: InProcessServer, http: httpx.Client, token: str) -> dict[str, object]:
-    secret = browser_client(server.services, client_id="introspector", public=False,
-                            scopes=("am-introspect-all-tokens",))
-    assert secret is not None
-    r = http.post(f"{server.realm_url('alpha')}/introspect", data={"token": token, "client_id": "introspector",
-                                                                     "client_secret": secret})
-    assert r.status_code == 200, r.text
-    return dict(r.json())
 
 
 def test_sign_in_consent_code_token_id_token_userinfo(flow: Flow) -> None:
