@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
+from credo.domain.models import User
 from credo.domain.settings import (
     GRANT_AUTHORIZATION_CODE,
     GRANT_CLIENT_CREDENTIALS,
@@ -23,11 +24,14 @@ from credo.domain.settings import (
     GRANT_TOKEN_EXCHANGE,
 )
 from credo.management.clients import create_client
+from credo.management.users import create_user
 from credo.oauth.services import Services
 from tests.factories import APP_SECRET, PASSWORD, USER_ID, USERNAME, Party, realm_settings
 from tests.support import Server
 
 REDIRECT = "https://app.example/callback"
+USER_NAME = "Barbara Jensen"
+USER_EMAIL = "barbara.jensen@example.com"
 BROWSER_GRANTS = (GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_TOKEN_EXCHANGE, GRANT_REFRESH_TOKEN,
                   GRANT_AUTHORIZATION_CODE)
 
@@ -50,15 +54,15 @@ def enable_code_flow(services: Services, realm: str = "alpha") -> None:
 
 def browser_client(services: Services, realm: str = "alpha", client_id: str = "web-app", *, public: bool = True,
                    redirect_uris: tuple[str, ...] = (REDIRECT,), scopes: tuple[str, ...] = ("openid", "profile", "email"),
-                   refresh: bool = True, **fields: Any) -> str | None:
+                   refresh: bool = True, secret: str | None = None, **fields: Any) -> str | None:
     """A client for the code flow; returns its secret (None for a public client)."""
     grants = (GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN) if refresh else (GRANT_AUTHORIZATION_CODE,)
-    client, secret = create_client(services, realm, client_id, kind="application", name=f"{client_id} name",
+    client, plain = create_client(services, realm, client_id, kind="application", name=f"{client_id} name",
                                    grant_types=grants, scopes=scopes, auth_method="none" if public else "client_secret_post",
-                                   app_type="web", redirect_uris=redirect_uris)
+                                   app_type="web", redirect_uris=redirect_uris, secret=secret)
     if fields:
         services.storage.clients.update(replace(client, **fields))
-    return secret
+    return plain or secret
 
 
 def resource_server(services: Services, realm: str, client_id: str, url: str) -> Party:
@@ -119,8 +123,8 @@ def authorize(http: httpx.Client, base: str, client_id: str = "web-app", **kw: A
 def submit(http: httpx.Client, page: httpx.Response, **fields: str) -> httpx.Response:
     """Submit the page's first form with its hidden fields and `fields` (a button: decision=allow)."""
     action, hidden = page_form(page.text)
-    body = urlencode([*hidden, *fields.items()])  # repeated names (resource) keep their order
-    return http.post(action, content=body, headers={"content-type": "application/x-www-form-urlencoded"})
+    return http.post(action, content=urlencode([*hidden, *fields.items()]),
+                     headers={"content-type": "application/x-www-form-urlencoded"})
 
 
 def sign_in(http: httpx.Client, page: httpx.Response, username: str = USERNAME,
@@ -129,15 +133,29 @@ def sign_in(http: httpx.Client, page: httpx.Response, username: str = USERNAME,
     return submit(http, page, username=username, password=password)
 
 
-def obtain_code(http: httpx.Client, base: str, client_id: str = "web-app", *, challenge: Pkce | None = None,
-                allow: bool = True, **kw: Any) -> dict[str, str]:
-    """Authorize, sign in (if asked), consent (if asked); returns the redirect's parameters."""
-    r = authorize(http, base, client_id, challenge=challenge, **kw)
+def through_pages(http: httpx.Client, r: httpx.Response, *, allow: bool = True) -> httpx.Response:
+    """From the answer to an authorization request to the redirect back to the client: signs in and
+    consents when the pages ask."""
     if r.status_code == 200 and 'name="password"' in r.text:
         r = sign_in(http, r)
     if r.status_code == 200 and 'value="allow"' in r.text:
         r = submit(http, r, decision="allow" if allow else "deny")
-    return location_params(r)
+    return r
+
+
+def obtain_code(http: httpx.Client, base: str, client_id: str = "web-app", *, challenge: Pkce | None = None,
+                allow: bool = True, **kw: Any) -> dict[str, str]:
+    """Authorize, sign in (if asked), consent (if asked); returns the redirect's parameters."""
+    return location_params(through_pages(http, authorize(http, base, client_id, challenge=challenge, **kw),
+                                         allow=allow))
+
+
+def profile_user(services: Services, realm: str = "alpha") -> User:
+    """The user USERNAME (id USER_ID) with a name and an email address, released by `profile` and `email`."""
+    user = replace(create_user(services, realm, USERNAME, PASSWORD, user_id=USER_ID),
+                   name=USER_NAME, email=USER_EMAIL)
+    services.storage.users.put(user)
+    return user
 
 
 def redeem(http: httpx.Client, base: str, code: str, challenge: Pkce | None, client_id: str = "web-app",
@@ -149,16 +167,13 @@ def redeem(http: httpx.Client, base: str, code: str, challenge: Pkce | None, cli
     return http.post(f"{base}/access_token", data=data)
 
 
-INTROSPECTOR, INTROSPECTOR_SECRET = "introspector", "introspector-secret-0123456789abcdef"
-
-
 def introspect(server: Server, http: httpx.Client, token: str, realm: str = "alpha") -> dict[str, object]:
     """The introspection answer for `token`, asked by a confidential client made on first use."""
-    if server.services.client(realm, INTROSPECTOR) is None:
-        create_client(server.services, realm, INTROSPECTOR, secret=INTROSPECTOR_SECRET,
-                      scopes=("am-introspect-all-tokens",))
-    r = http.post(f"{server.realm_url(realm)}/introspect", data={
-        "token": token, "client_id": INTROSPECTOR, "client_secret": INTROSPECTOR_SECRET})
+    if server.services.client(realm, "introspector") is None:
+        browser_client(server.services, realm, "introspector", public=False, scopes=("am-introspect-all-tokens",),
+                       secret=APP_SECRET)
+    r = http.post(f"{server.realm_url(realm)}/introspect", data={"token": token, "client_id": "introspector",
+                                                                   "client_secret": APP_SECRET})
     assert r.status_code == 200, r.text
     return dict(r.json())
 

@@ -5,6 +5,7 @@ sign-in, consent, the code's bindings, refresh rotation, resource indicators, ID
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import httpx
 import jwt
@@ -116,8 +117,9 @@ def test_pkce_is_required_and_checked(flow: Flow) -> None:
     assert missing["error"] == "invalid_request" and "PKCE" in missing["error_description"]
     assert missing["iss"] == base and missing["state"] == "st-1"
     challenge = pkce()
-    plain = location_params(authorize(http, base, code_challenge=challenge.verifier, code_challenge_method="plain"))
-    assert plain["error"] == "invalid_request" and "S256" in plain["error_description"]
+    plain = location_params(authorize(http, base, code_challenge="a" * 43, code_challenge_method="plain"))
+    assert plain["error"] == "invalid_request"
+    assert plain["error_description"] == "Only code_challenge_method=S256 is supported."
     code = obtain_code(http, base, challenge=challenge)["code"]
     wrong = redeem(http, base, code, pkce())
     assert_oauth_error(wrong, 400, "invalid_grant")
@@ -261,3 +263,85 @@ def test_discovery_lists_the_code_flow_only_when_enabled(flow: Flow) -> None:
     realm_settings(server.services, "alpha", grant_types=("client_credentials",))
     doc = http.get(f"{base}/.well-known/openid-configuration").json()
     assert "authorization_endpoint" not in doc and "id_token_signing_alg_values_supported" not in doc
+
+
+def _session_cookie(http: httpx.Client) -> str:
+    return next(c.value for c in http.cookies.jar if c.name == "credo_session_alpha" and c.value)
+
+
+def test_sign_in_rotates_the_session(flow: Flow) -> None:
+    _, http, base = flow
+    challenge = pkce()
+    obtain_code(http, base, challenge=challenge)
+    old = _session_cookie(http)
+    again = authorize(http, base, challenge=challenge, prompt="login")
+    assert 'name="password"' in again.text  # prompt=login asks again although a session exists
+    location_params(sign_in(http, again))
+    assert _session_cookie(http) != old
+    http.cookies.set("credo_session_alpha", old, path="/am/oauth2/realms/root/realms/alpha")
+    stale = location_params(authorize(http, base, challenge=challenge, prompt="none"))
+    assert stale["error"] == "login_required"
+
+
+def test_my_account_revocation_kills_the_tokens(flow: Flow) -> None:
+    server, http, base = flow
+    challenge = pkce()
+    tokens = redeem(http, base, obtain_code(http, base, challenge=challenge)["code"], challenge).json()
+    page = http.get(f"{base}/account")
+    assert page.status_code == 200 and "web-app name" in page.text
+    action, hidden = page_form(page.text)
+    assert action.endswith("/account/revoke") and ("client_id", "web-app") in hidden
+    r = submit(http, page)
+    assert r.status_code == 303 and r.headers["location"].endswith("/account")
+    assert "web-app name" not in http.get(f"{base}/account").text
+    assert introspect(server, http, tokens["access_token"])["active"] is False
+    r = http.post(f"{base}/access_token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+                                                "client_id": "web-app"})
+    assert_oauth_error(r, 400, "invalid_grant")
+    # Consent was forgotten: the next authorization asks again.
+    assert 'value="allow"' in authorize(http, base, challenge=pkce()).text
+
+
+def test_logout_redirects_only_to_a_registered_uri(flow: Flow) -> None:
+    server, http, base = flow
+    browser_client(server.services, client_id="rp", post_logout_redirect_uris=("https://app.example/bye",))
+    challenge = pkce()
+    code = obtain_code(http, base, "rp", challenge=challenge)["code"]
+    id_token = redeem(http, base, code, challenge, client_id="rp").json()["id_token"]
+    evil = http.get(f"{base}/connect/endSession", params={"id_token_hint": id_token,
+                                                          "post_logout_redirect_uri": "https://evil.example/"})
+    assert evil.status_code == 400 and "location" not in evil.headers
+    r = http.get(f"{base}/connect/endSession", params={"id_token_hint": id_token, "state": "bye-1",
+                                                       "post_logout_redirect_uri": "https://app.example/bye"})
+    assert r.status_code == 302 and r.headers["location"] == "https://app.example/bye?state=bye-1"
+    assert location_params(authorize(http, base, "rp", challenge=challenge, prompt="none"))["error"] == "login_required"
+
+
+def test_logout_without_hint_asks_first(flow: Flow) -> None:
+    _, http, base = flow
+    challenge = pkce()
+    obtain_code(http, base, challenge=challenge)
+    page = http.get(f"{base}/connect/endSession")
+    assert page.status_code == 200 and "Sign out?" in page.text
+    assert "code" in location_params(authorize(http, base, challenge=challenge, prompt="none"))  # still signed in
+    done = submit(http, page)
+    assert done.status_code == 200 and "You are signed out." in done.text
+    assert location_params(authorize(http, base, challenge=challenge, prompt="none"))["error"] == "login_required"
+
+
+def test_userinfo_needs_a_user_token_with_openid(flow: Flow) -> None:
+    server, http, base = flow
+    secret = browser_client(server.services, client_id="svc", public=False, scopes=("data-read",),
+                            grant_types=("client_credentials",))
+    assert secret is not None
+    cc = http.post(f"{base}/access_token", data={"grant_type": "client_credentials", "client_id": "svc",
+                                                 "client_secret": secret}).json()["access_token"]
+    r = http.get(f"{base}/userinfo", headers={"authorization": f"Bearer {cc}"})
+    assert_oauth_error(r, 403, "insufficient_scope")
+    assert_oauth_error(http.get(f"{base}/userinfo", headers={"authorization": "Bearer nope"}), 401, "invalid_token")
+    challenge = pkce()
+    code = obtain_code(http, base, challenge=challenge, scope="openid email")["code"]
+    server.services.storage.users.put(replace(server.services.user("alpha", USER_ID), email="b@example.com"))
+    token = redeem(http, base, code, challenge).json()["access_token"]
+    info = http.post(f"{base}/userinfo", headers={"authorization": f"Bearer {token}"}).json()
+    assert info == {"sub": USER_ID, "email": "b@example.com"}

@@ -134,9 +134,9 @@ def parse_plain(raw: str, resources: list[str] | None = None) -> dict[str, str]:
         if not part:
             continue
         key, _, value = part.partition("=")
+        _put(params, key, value, resources)
         if nul and ("\x00" in key or "\x00" in value):
             raise InvalidRequest("NUL byte", description="A parameter contains a NUL character.")
-        _put(params, key, value, resources)
     return params
 
 
@@ -226,7 +226,7 @@ def _unique(pairs: list[tuple[str, str]], *, nul: bool = True, resources: list[s
     (`nul=False`: the caller knows there is none)."""
     params: dict[str, str] = {}
     for key, value in pairs:
+        _put(params, key, value, resources)
         if nul and ("\x00" in value or "\x00" in key):
             raise InvalidRequest("NUL byte", description="A parameter contains a NUL character.")
-        _put(params, key, value, resources)
     return params

@@ -11,8 +11,9 @@ from credo.domain.settings import KNOWN_GRANT_TYPES, ProviderSettings
 from credo.oauth.services import Services
 
 REALM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-# Grants a realm may enable: the token endpoint's, plus the redirect-based ones dynamic clients may register.
-REALM_GRANT_TYPES = (*KNOWN_GRANT_TYPES, "authorization_code", "implicit")
+# Grants a realm may enable: the token endpoint's (the code flow among them), plus `implicit`, which dynamic
+# clients may register.
+REALM_GRANT_TYPES = (*KNOWN_GRANT_TYPES, "implicit")
 
 
 def ensure_realm(services: Services, name: str, settings: ProviderSettings | None = None, *,

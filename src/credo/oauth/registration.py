@@ -183,7 +183,8 @@ def _client_fields(metadata: Metadata, body: dict[str, Any]) -> dict[str, Any]:
         stored["software_statement"] = body["software_statement"]
     return {"name": metadata.client_name, "grant_types": metadata.grant_types, "scopes": metadata.scopes,
             "auth_method": metadata.auth_method, "redirect_uris": metadata.redirect_uris,
-            "response_types": metadata.response_types, "metadata": stored}
+            "response_types": metadata.response_types, "application_type": metadata.application_type,
+            "post_logout_redirect_uris": metadata.post_logout_redirect_uris, "metadata": stored}
 
 
 # --- the DCR script ---------------------------------------------------------------------------
@@ -327,10 +328,13 @@ def render(services: Services, realm: Realm, client: Client, *, secret: str | No
         "response_types": list(client.response_types),
         "redirect_uris": list(client.redirect_uris),
         "token_endpoint_auth_method": client.auth_method,
+        "application_type": client.application_type,
         "scope": " ".join(client.scopes),
         "scopes": list(client.scopes),
         "registration_client_uri": f"{realm_base(services, realm)}/register/{client.client_id}",
     })
+    if client.post_logout_redirect_uris:
+        body["post_logout_redirect_uris"] = list(client.post_logout_redirect_uris)
     if client.secret_hash is not None:
         body["client_secret_expires_at"] = 0
     if secret is not None:

@@ -3,6 +3,9 @@
 Every problem raises `InvalidRedirectUri` (redirect URIs) or `InvalidClientMetadata` (everything else)
 with a description that names the field. The result is a `Metadata`: the normalized values the
 server keeps, with defaults applied.
+
+Fields only an administrator sets (`resources`, `skip_consent`, the agent attributes) are not read here:
+sent by a client, they are ignored like any unknown metadata (RFC 7591 §2).
 """
 
 from __future__ import annotations
@@ -24,6 +27,12 @@ AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none")
 DEFAULT_AUTH_METHOD = "client_secret_basic"
 RESPONSE_TYPES = ("code", "token")
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+# OpenID Connect Dynamic Client Registration: "web" (the default) or "native" (an app on the user's device).
+APPLICATION_TYPES = ("web", "native")
+DEFAULT_APPLICATION_TYPE = "web"
+# RFC 8252 §7.1: a native app's private-use URI scheme is a domain name it controls, in reverse order
+# (com.example.app); a scheme without a dot (http, https, javascript, ftp, myapp) is never one.
+PRIVATE_USE_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+")
 DANGEROUS_SCHEMES = ("javascript", "data", "file", "vbscript")
 MIN_RSA_BITS = 2048
 PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
@@ -50,24 +59,39 @@ class Metadata:
     scopes: tuple[str, ...]
     auth_method: str
     extra: dict[str, Any] = field(default_factory=dict)  # URL fields, contacts, jwks, software identity
+    application_type: str = DEFAULT_APPLICATION_TYPE
+    post_logout_redirect_uris: tuple[str, ...] = ()
 
     @property
     def redirect_hosts(self) -> tuple[str, ...]:
-        return tuple((urlsplit(u).hostname or "") for u in self.redirect_uris)
+        return uri_hosts(self.redirect_uris)
+
+
+def uri_hosts(uris: tuple[str, ...]) -> tuple[str, ...]:
+    """The host of each (validated) URI; `scheme:` for a native app's private-use scheme URI, which has
+    no host."""
+    return tuple(_host(urlsplit(u)) for u in uris)
+
+
+def _host(parts: SplitResult) -> str:
+    return parts.hostname or f"{parts.scheme}:"
 
 
 def validate_metadata(body: dict[str, Any], realm: Realm) -> Metadata:
     grant_types = _grant_types(body, realm)
     response_types = _response_types(body, grant_types)
     auth_method = _auth_method(body, grant_types)
-    redirect_uris = _redirect_uris(body, grant_types)
+    application_type = _application_type(body)
+    redirect_uris = _redirect_uris(body, grant_types, application_type)
+    logout_uris = _post_logout_redirect_uris(body, application_type)
     scopes = _scopes(body, realm)
     extra = {**_url_fields(body), **_text_fields(body), **_contacts(body), **_keys(body)}
     name = body.get("client_name", "")
     if not isinstance(name, str) or len(name) > 255:
         raise InvalidClientMetadata("bad client_name", description="client_name: must be a string of at most 255 characters.")
     return Metadata(client_name=name, grant_types=grant_types, response_types=response_types,
-                    redirect_uris=redirect_uris, scopes=scopes, auth_method=auth_method, extra=extra)
+                    redirect_uris=redirect_uris, scopes=scopes, auth_method=auth_method, extra=extra,
+                    application_type=application_type, post_logout_redirect_uris=logout_uris)
 
 
 def _bad(fieldname: str, problem: str) -> InvalidClientMetadata:
@@ -120,7 +144,16 @@ def _auth_method(body: dict[str, Any], grants: tuple[str, ...]) -> str:
     return str(method)
 
 
-def _redirect_uris(body: dict[str, Any], grants: tuple[str, ...]) -> tuple[str, ...]:
+def _application_type(body: dict[str, Any]) -> str:
+    value = body.get("application_type")
+    if value is None:
+        return DEFAULT_APPLICATION_TYPE
+    if value not in APPLICATION_TYPES:
+        raise _bad("application_type", "must be 'web' or 'native'")
+    return str(value)
+
+
+def _redirect_uris(body: dict[str, Any], grants: tuple[str, ...], application_type: str) -> tuple[str, ...]:
     value = body.get("redirect_uris")
     if value is None:
         value = []
@@ -132,18 +165,42 @@ def _redirect_uris(body: dict[str, Any], grants: tuple[str, ...]) -> tuple[str, 
     if not value and ("authorization_code" in grants or "implicit" in grants):
         raise InvalidRedirectUri("no redirect URI", description="redirect_uris: required for redirect-based grant types.")
     for uri in value:
-        problem = redirect_uri_problem(uri)
+        problem = redirect_uri_problem(uri, application_type)
         if problem:
             raise InvalidRedirectUri(f"redirect URI refused: {problem}",
                                      description=f"redirect_uris: {problem}.")
     return tuple(dict.fromkeys(value))
 
 
+def _post_logout_redirect_uris(body: dict[str, Any], application_type: str) -> tuple[str, ...]:
+    """OpenID Connect RP-initiated logout: where the client may be sent back after signing out; the same
+    rules as redirect URIs (the error is `invalid_client_metadata`: `invalid_redirect_uri` is about
+    `redirect_uris`)."""
+    uris = _string_list(body, "post_logout_redirect_uris") or ()
+    for uri in uris:
+        problem = redirect_uri_problem(uri, application_type)
+        if problem:
+            raise _bad("post_logout_redirect_uris", problem)
+    return uris
+
+
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f\\]")
 
 
-def redirect_uri_problem(uri: str) -> str | None:
-    """Why `uri` cannot be a redirect URI, or None if it can."""
+def redirect_uri_problem(uri: str, application_type: str = DEFAULT_APPLICATION_TYPE) -> str | None:
+    """Why `uri` cannot be a redirect URI of a client of `application_type`, or None if it can: https, or
+    http on a loopback host; for a native app also a private-use scheme (RFC 8252 §7.1)."""
+    problem = _text_problem(uri)
+    if problem:
+        return problem
+    scheme = uri.split(":", 1)[0] if ":" in uri else ""
+    if PRIVATE_USE_SCHEME.fullmatch(scheme):
+        return _private_use_problem(uri, scheme, application_type)
+    return _url_problem(uri)
+
+
+def _text_problem(uri: str) -> str | None:
+    """What no redirect URI may hold, whatever its scheme."""
     if not uri or len(uri) > MAX_STRING:
         return "a redirect URI must be a non-empty string of at most 2000 characters"
     scheme = uri.split(":", 1)[0].strip().lower() if ":" in uri else ""
@@ -155,6 +212,22 @@ def redirect_uri_problem(uri: str) -> str | None:
         return "wildcards are not allowed"
     if "#" in uri:
         return "a redirect URI must not contain a fragment"
+    return None
+
+
+def _private_use_problem(uri: str, scheme: str, application_type: str) -> str | None:
+    """A private-use scheme URI (com.example.app:/callback): native apps only, with no authority (one
+    slash after the colon, RFC 8252 §7.1)."""
+    if application_type != "native":
+        return f"the private-use scheme '{scheme}:' is allowed only for native applications (application_type native)"
+    rest = uri[len(scheme) + 1:]
+    if not rest.startswith("/") or rest.startswith("//"):
+        return f"a private-use scheme URI has a path after a single slash, as in {scheme}:/callback"
+    return None
+
+
+def _url_problem(uri: str) -> str | None:
+    """An absolute https URL, or http on a loopback host."""
     try:
         parts = urlsplit(uri)
         port = parts.port

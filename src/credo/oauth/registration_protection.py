@@ -27,7 +27,7 @@ from credo.domain.models import Realm
 from credo.domain.settings import KeySource
 from credo.keys import jose
 from credo.oauth.credentials import BearerToken
-from credo.oauth.registration_metadata import Metadata
+from credo.oauth.registration_metadata import Metadata, uri_hosts
 from credo.oauth.services import Services
 from credo.oauth.tokens import REVOKED_PREFIX, read_access_token
 
@@ -163,13 +163,18 @@ def check_policy(services: Services, realm: Realm, metadata: Metadata, *, creati
         if extra:
             raise _rule("allowed_scopes", f"scope: not allowed by the registration policy: {' '.join(extra)}")
     if policy.allowed_redirect_hosts:
-        extra = [h for h in metadata.redirect_hosts if h not in policy.allowed_redirect_hosts]
-        if extra:
-            raise _rule("allowed_redirect_hosts",
-                        f"redirect_uris: host not allowed by the registration policy: {' '.join(extra)}")
+        _check_hosts(policy.allowed_redirect_hosts, "redirect_uris", metadata.redirect_hosts)
+        _check_hosts(policy.allowed_redirect_hosts, "post_logout_redirect_uris",
+                     uri_hosts(metadata.post_logout_redirect_uris))
     if creating and policy.max_clients is not None and \
             services.storage.clients.count(realm.name, dynamic=True) >= policy.max_clients:
         raise _rule("max_clients", "The registration policy's max_clients limit is reached")
+
+
+def _check_hosts(allowed: tuple[str, ...], name: str, hosts: tuple[str, ...]) -> None:
+    extra = [h for h in hosts if h not in allowed]
+    if extra:
+        raise _rule("allowed_redirect_hosts", f"{name}: host not allowed by the registration policy: {' '.join(extra)}")
 
 
 def _rule(rule: str, message: str) -> InvalidClientMetadata:
