@@ -27,6 +27,7 @@ from credo.management.clients import create_client
 from credo.management.users import create_user
 from credo.oauth.services import Services
 from tests.factories import APP_SECRET, PASSWORD, USER_ID, USERNAME, Party, realm_settings
+from tests.support import Server
 
 REDIRECT = "https://app.example/callback"
 USER_NAME = "Barbara Jensen"
@@ -102,17 +103,21 @@ def location_params(r: httpx.Response) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(r.headers["location"]).query).items()}
 
 
-def authorize(http: httpx.Client, base: str, client_id: str = "web-app", *, challenge: Pkce | None = None,
-              scope: str = "openid profile", redirect_uri: str | None = REDIRECT, state: str = "st-1",
-              resources: tuple[str, ...] = (), **extra: str) -> httpx.Response:
+def authorize_params(client_id: str = "web-app", *, challenge: Pkce | None = None, scope: str = "openid profile",
+                     redirect_uri: str | None = REDIRECT, state: str = "st-1", resources: tuple[str, ...] = (),
+                     **extra: str) -> list[tuple[str, str]]:
+    """The query of an authorization request (a code request with PKCE when `challenge` is given)."""
     params: list[tuple[str, str]] = [("response_type", "code"), ("client_id", client_id), ("scope", scope),
                                      ("state", state)]
     if redirect_uri is not None:
         params.append(("redirect_uri", redirect_uri))
     if challenge is not None:
         params += [("code_challenge", challenge.challenge), ("code_challenge_method", "S256")]
-    params += [("resource", r) for r in resources] + list(extra.items())
-    return http.get(f"{base}/authorize", params=params)
+    return params + [("resource", r) for r in resources] + list(extra.items())
+
+
+def authorize(http: httpx.Client, base: str, client_id: str = "web-app", **kw: Any) -> httpx.Response:
+    return http.get(f"{base}/authorize", params=tuple(authorize_params(client_id, **kw)))
 
 
 def submit(http: httpx.Client, page: httpx.Response, **fields: str) -> httpx.Response:
@@ -160,6 +165,17 @@ def redeem(http: httpx.Client, base: str, code: str, challenge: Pkce | None, cli
     if challenge is not None:
         data["code_verifier"] = challenge.verifier
     return http.post(f"{base}/access_token", data=data)
+
+
+def introspect(server: Server, http: httpx.Client, token: str, realm: str = "alpha") -> dict[str, object]:
+    """The introspection answer for `token`, asked by a confidential client made on first use."""
+    if server.services.client(realm, "introspector") is None:
+        browser_client(server.services, realm, "introspector", public=False, scopes=("am-introspect-all-tokens",),
+                       secret=APP_SECRET)
+    r = http.post(f"{server.realm_url(realm)}/introspect", data={"token": token, "client_id": "introspector",
+                                                                   "client_secret": APP_SECRET})
+    assert r.status_code == 200, r.text
+    return dict(r.json())
 
 
 __all__ = ["PASSWORD", "USERNAME", "USER_ID"]

@@ -33,6 +33,16 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+def watch(page: Any) -> list[str]:
+    """The page's script errors and Content-Security-Policy violations, collected as they happen (a 4xx
+    answer is expected by some tests and not collected)."""
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" and "status of 4" not in msg.text
+            else None)
+    return problems
+
+
 @dataclass
 class Console:
     page: Any
@@ -61,10 +71,7 @@ def console(browser: Any, live_sqlite_server: LiveServer) -> Iterator[Console]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(10_000)
-    problems: list[str] = []  # script errors and Content-Security-Policy violations
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" and "status of 4" not in msg.text
-            else None)
+    problems = watch(page)
     c = Console(page, live_sqlite_server)
     c.go("/admin")
     assert page.url.endswith("/admin/login?next=/admin/r/root/settings") or "/admin/login" in page.url

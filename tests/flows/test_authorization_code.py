@@ -19,6 +19,7 @@ from tests.signin import (
     authorize,
     browser_client,
     enable_code_flow,
+    introspect,
     location_params,
     obtain_code,
     page_form,
@@ -47,16 +48,6 @@ def flow(frozen_sql: tuple[InProcessServer, FrozenClock]) -> Iterator[Flow]:
     resource_server(services, "alpha", "mcp-server", MCP)
     with server.client() as http:
         yield server, http, server.realm_url("alpha")
-
-
-def introspect(server: InProcessServer, http: httpx.Client, token: str) -> dict[str, object]:
-    if server.services.client("alpha", "introspector") is None:
-        browser_client(server.services, client_id="introspector", public=False, scopes=("am-introspect-all-tokens",),
-                       secret=APP_SECRET)
-    r = http.post(f"{server.realm_url('alpha')}/introspect", data={"token": token, "client_id": "introspector",
-                                                                     "client_secret": APP_SECRET})
-    assert r.status_code == 200, r.text
-    return dict(r.json())
 
 
 def test_sign_in_consent_code_token_id_token_userinfo(flow: Flow) -> None:

@@ -142,6 +142,16 @@ def test_unknown_kid_wrong_type_and_non_object_parts_are_refused() -> None:
         ring.verify("alpha", f"{_b64(b'not json')}.{body}.{sig}", issuer=ISS)
 
 
+@pytest.mark.parametrize("header_typ", ["JWT", "jwt", "application/JWT"])
+def test_the_type_is_a_media_type_compared_without_regard_to_case(header_typ: str) -> None:
+    """ID tokens are signed with `typ: JWT` and verified (id_token_hint of logout) asking for "JWT"."""
+    ring, clock, _ = _ring()
+    token = ring.sign("alpha", _claims(clock), typ=header_typ)
+    assert ring.verify("alpha", token, issuer=ISS, typ="JWT")["jti"] == "j1"
+    with pytest.raises(TokenRejected, match="wrong token type"):
+        ring.verify("alpha", token, issuer=ISS)
+
+
 @pytest.mark.parametrize("missing", ["exp", "iat", "iss", "jti"])
 def test_required_claims(missing: str) -> None:
     ring, clock, _ = _ring()

@@ -186,7 +186,8 @@ class KeyRing:
             parsed = jose.parse(token, ALLOWED_ALGS)
         except jose.JoseError as exc:
             raise TokenRejected(str(exc)) from exc
-        if typ is not None and str(parsed.header.get("typ", "")).lower() not in (typ, f"application/{typ}"):
+        wanted = None if typ is None else typ.lower()  # a media type: case does not matter (RFC 7515 §4.1.9)
+        if wanted is not None and str(parsed.header.get("typ", "")).lower() not in (wanted, f"application/{wanted}"):
             raise TokenRejected("wrong token type")
         kid = parsed.kid
         key = self._loaded(realm).get(kid) if kid is not None else None
