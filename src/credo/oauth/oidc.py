@@ -62,7 +62,7 @@ def id_token_hint(services: Services, realm: Realm, value: str | None) -> dict[s
     if not value or len(value) > 8192:
         return None
     try:
-        return services.keys.verify(realm.name, value, issuer=services.issuer(realm), typ=ID_TOKEN_TYP.lower())
+        return services.keys.verify(realm.name, value, issuer=services.issuer(realm), typ=ID_TOKEN_TYP)
     except TokenRejected:
         return None
 
