@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
+from credo.domain.errors import InvalidRequest
 from credo.domain.settings import GRANT_AUTHORIZATION_CODE
+from credo.management.agents import put_policy
 from tests.factories import USER_ID, exchange, on_behalf_setup
 from tests.signin import REDIRECT, enable_code_flow, introspect, obtain_code, pkce, redeem
 from tests.support import Server
@@ -53,3 +57,13 @@ def test_agent_acts_for_a_user_who_signed_in_with_the_browser(server: Server, de
         # The policy still decides: a scope it does not grant is refused as before.
         refused = exchange(http, base, agent, user_token, APP, "write-data")
         assert refused.status_code == 400 and refused.json()["error"] == "invalid_scope"
+
+
+def test_a_policy_may_name_the_application_by_its_resource_identifier(server: Server, demo: dict[str, str]) -> None:
+    on_behalf_setup(server.services)
+    _code_flow_app(server)
+    policy = put_policy(server.services, "alpha", AGENT, APP_URL, permissions=("write-data",))
+    assert policy.application_id == APP
+    assert server.services.storage.policies.get("alpha", AGENT, APP).permissions == ("write-data",)
+    with pytest.raises(InvalidRequest, match="resource"):
+        put_policy(server.services, "alpha", AGENT, "https://nobody.example/")

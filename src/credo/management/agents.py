@@ -113,8 +113,15 @@ def _groups(services: Services, realm: str, groups: tuple[str, ...]) -> tuple[st
 def put_policy(services: Services, realm: str, agent_id: str, application_id: str, *,
                subjects: tuple[str, ...] = (), subject_groups: tuple[str, ...] = (),
                permissions: tuple[str, ...] = (), actor: str = "system") -> ApplicationPolicy:
-    """Create or replace the policy letting `agent_id` reach `application_id`."""
+    """Create or replace the policy letting `agent_id` reach `application_id`: the application's client id,
+    or one of its RFC 8707 resource identifiers (the policy is stored under the client id)."""
     get_agent(services, realm, agent_id)
+    if "://" in application_id:
+        named = services.storage.clients.by_resource(realm, application_id)
+        if named is None:
+            raise InvalidRequest(f"resource {application_id}",
+                                 description=f"application_id: no application has the resource '{application_id}'.")
+        application_id = named.client_id
     try:
         get_application(services, realm, application_id)
     except NotFound as exc:
