@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from credo.domain.settings import (
+    GRANT_AUTHORIZATION_CODE,
     GRANT_CLIENT_CREDENTIALS,
     GRANT_PASSWORD,
     GRANT_REFRESH_TOKEN,
@@ -18,7 +19,8 @@ from credo.oauth.services import Services
 SEED_SCOPES = ("address", "phone", "openid", "profile", "fr:idm:*", "am-introspect-all-tokens", "email",
                "data-read", "data-write")
 DEMO_SETTINGS = ProviderSettings(
-    grant_types=(GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_TOKEN_EXCHANGE, GRANT_REFRESH_TOKEN),
+    grant_types=(GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_TOKEN_EXCHANGE, GRANT_REFRESH_TOKEN,
+                 GRANT_AUTHORIZATION_CODE),
     registration_scope_allowlist=SEED_SCOPES,
     allow_open_registration=True,
 )
