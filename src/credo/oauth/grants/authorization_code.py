@@ -55,12 +55,13 @@ def _replayed(services: Services, realm: Realm, client: Client, code: str) -> No
         raise InvalidGrant(f"code reused; family {tomb.claims.get('family')} revoked", description=BAD_CODE)
 
 
-def _burn(services: Services, realm: Realm, client: Client, record: TokenRecord, code: str) -> None:
+def _burn(services: Services, realm: Realm, client: Client, record: TokenRecord, code: str, work: UnitOfWork) -> None:
+    """Delete the code (the authoritative single use) and leave its tombstone, stored with the tokens."""
     if not services.storage.tokens.delete(record.token_hash):
         _revoke_family(services, realm, client, record.claims.get("family"))
         raise InvalidGrant("code redeemed concurrently; family revoked", description=BAD_CODE)
     keep_until = services.clock.now() + max(realm.settings.refresh_token_lifetime, token_lifetime(realm, client))
-    services.storage.tokens.add(TokenRecord(
+    work.add_token(TokenRecord(
         token_hash=services.hasher.keyed_hash(USED_PREFIX + code), realm=realm.name, jti=record.jti, kind="code",
         client_id=record.client_id, sub=record.sub, scopes=(), issued_at=record.issued_at, expires_at=keep_until,
         claims={"used": True, "family": record.claims.get("family")}))
@@ -103,7 +104,7 @@ class AuthorizationCode:
         user = services.user(realm.name, record.sub)
         if user is None or not user.active:
             raise InvalidGrant(f"user {record.sub} gone or inactive", description=BAD_CODE)
-        _burn(services, realm, client, record, code)
+        _burn(services, realm, client, record, code, work)
         claims = record.claims
         carried = {"family": claims["family"], GRANT_CLAIM: claims.get(GRANT_CLAIM), "resources": list(resources),
                    "auth_time": claims.get("auth_time"), "sid": claims.get("sid")}
