@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 
 from credo.app import build_app, build_services
 from credo.domain.clock import Clock
+from credo.domain.models import Client, Realm, User
 from credo.oauth.services import Services
 from credo.settings import Settings
 from credo.storage.memory import MemoryStorage
@@ -240,6 +241,15 @@ def test_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(data_dir=tmp_path, master_key=MASTER_KEY, _env_file=None, **overrides)  # type: ignore[call-arg]
 
 
+def cli_data_dir(monkeypatch: Any, data_dir: Path) -> Path:
+    """Point the command line (run in this process, e.g. with typer's CliRunner) at a SQLite data directory."""
+    monkeypatch.setenv("CREDO_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("CREDO_MASTER_KEY", MASTER_KEY)
+    monkeypatch.delenv("CREDO_DATABASE_URL", raising=False)
+    monkeypatch.delenv("CREDO_PUBLIC_URL", raising=False)
+    return data_dir
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -387,6 +397,30 @@ async def _cancel_the_rest() -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+PROBE_REALM = "signin-fields-probe"
+
+
+def keeps_signin_fields(storage: Storage) -> bool:
+    """Whether `storage` keeps what browser sign-in added to clients and users (resources, post-logout
+    redirect URIs, application type, skip_consent; name and email): the SQL backends keep them once their
+    migration is in. Tests of those fields run on the backends that do (always on memory). The probe
+    leaves nothing behind: its realm is deleted with everything in it."""
+    client = Client(realm=PROBE_REALM, client_id="probe", resources=("https://probe.example/mcp",),
+                    post_logout_redirect_uris=("https://probe.example/bye",), application_type="native",
+                    skip_consent=True, redirect_uris=("https://probe.example/cb",))
+    user = User(realm=PROBE_REALM, id="probe", username="probe", password_hash="x", name="Probe", email="p@probe.example")
+    storage.realms.put(Realm(name=PROBE_REALM))
+    try:
+        storage.clients.create(client)
+        storage.users.put(user)
+        return storage.clients.get(PROBE_REALM, "probe") == client and storage.users.get(PROBE_REALM, "probe") == user
+    finally:
+        storage.realms.delete(PROBE_REALM)
+
+
+SIGNIN_FIELDS_MISSING = "this storage does not keep the browser sign-in fields of clients and users yet"
 
 
 def services_for(storage: Storage, tmp_path: Path, *, clock: Clock | None = None) -> Services:

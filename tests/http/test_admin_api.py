@@ -12,8 +12,9 @@ from openapi_spec_validator import validate
 from credo.domain.clock import FrozenClock
 from credo.domain.models import Client
 from credo.management.export import export_realm
+from credo.management.users import create_user
 from tests.factories import assert_oauth_error
-from tests.http.admin_support import ADMIN, ALL_OPERATIONS, DOC, PASSWORD, Admin, check
+from tests.http.admin_support import ADMIN, ALL_OPERATIONS, DOC, PASSWORD, Admin, check, console_session, login_csrf
 from tests.support import Server
 
 TX = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -79,25 +80,8 @@ def test_admin_token_expires_after_an_hour(frozen: tuple[Server, FrozenClock]) -
     admin.close()
 
 
-def _login_csrf(http: Any) -> str:
-    form = http.get("/admin/login")
-    return str(form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0])
-
-
-def _session(server: Server) -> tuple[Any, str]:
-    Admin(server).close()
-    http = server.client()
-    r = http.post("/admin/login", data={"username": ADMIN, "password": PASSWORD, "csrf": _login_csrf(http)})
-    assert r.status_code == 303
-    cookie = r.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=strict" in cookie and "secure" not in cookie  # plain-http test URL
-    page = http.get("/admin/r/root/settings")
-    token = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-    return http, token
-
-
 def test_session_cookie_needs_the_csrf_header_to_change_anything(sqlite_server: Server) -> None:
-    http, csrf = _session(sqlite_server)
+    http, csrf = console_session(sqlite_server)
     try:
         assert check(http.get("/admin/api/realms")).status_code == 200
         r = http.post("/admin/api/realms", json={"name": "csrf-test"})
@@ -313,7 +297,7 @@ def test_admin_sign_in_is_throttled_after_repeated_failures(sqlite_server: Serve
         r = http.post("/admin/api/token", json={"username": ADMIN, "password": PASSWORD})
         assert_oauth_error(check(r), 429, "too_many_requests")
         assert int(r.headers["retry-after"]) >= 1
-        page = http.post("/admin/login", data={"username": ADMIN, "password": PASSWORD, "csrf": _login_csrf(http)})
+        page = http.post("/admin/login", data={"username": ADMIN, "password": PASSWORD, "csrf": login_csrf(http)})
         assert page.status_code == 429 and "Too many failed attempts" in page.text
 
 
@@ -322,12 +306,12 @@ def test_console_login_never_redirects_off_site(sqlite_server: Server) -> None:
     with sqlite_server.client() as http:
         for target in ("https://evil.example/", "//evil.example/admin/", "/admin/r/root/keys"):
             r = http.post("/admin/login", data={"username": ADMIN, "password": PASSWORD, "next": target,
-                                                "csrf": _login_csrf(http)})
+                                                "csrf": login_csrf(http)})
             assert r.status_code == 303
             expected = target if target == "/admin/r/root/keys" else "/admin/r/root/settings"
             assert r.headers["location"] == expected
         wrong = http.post("/admin/login", data={"username": ADMIN, "password": "nope-nope-nope",
-                                                "csrf": _login_csrf(http)})
+                                                "csrf": login_csrf(http)})
         assert wrong.status_code == 401 and "credo_admin=" not in wrong.headers.get("set-cookie", "")
         http.cookies.clear()
         forged = http.post("/admin/login", data={"username": ADMIN, "password": PASSWORD, "csrf": "guess"})
@@ -360,7 +344,7 @@ def test_wrong_types_in_any_body_field_never_cause_a_server_error(admin: Admin) 
 
 
 def test_console_pages_refuse_cleanly(sqlite_server: Server) -> None:
-    http, csrf = _session(sqlite_server)
+    http, csrf = console_session(sqlite_server)
     try:
         missing = http.get("/admin/r/nowhere/settings")
         assert missing.status_code == 404 and "does not exist" in missing.text and "Traceback" not in missing.text
@@ -380,20 +364,24 @@ def test_console_pages_refuse_cleanly(sqlite_server: Server) -> None:
 
 CONSOLE_FORMS = ["/admin/realms", "/admin/account", "/admin/r/root/settings", "/admin/r/root/scripts/new",
                  "/admin/r/root/applications/new", "/admin/r/root/agents/new", "/admin/r/root/users",
-                 "/admin/r/root/applications/app", "/admin/r/root/agents/agent", "/admin/r/root/keys"]
+                 "/admin/r/root/applications/app", "/admin/r/root/agents/agent", "/admin/r/root/keys",
+                 "/admin/r/root/users/user-1"]
 GARBAGE = ["", "x" * 3000, "\x00", "-1", "1e309", "<b>", "ünïcødé", "{\"keys\": 1}", "a b c"]
 
 
 def test_console_forms_never_fail_with_a_server_error(sqlite_server: Server) -> None:
-    http, csrf = _session(sqlite_server)
+    http, csrf = console_session(sqlite_server)
     admin = Admin(sqlite_server)
     admin("POST", "/realms/root/applications", {"client_id": "app"})
     admin("POST", "/realms/root/agents", {"client_id": "agent"})
     admin.close()
+    create_user(sqlite_server.services, "root", "someone", "someone-password", user_id="user-1")
     fields = ["name", "client_id", "secret", "scopes", "owners", "app_type", "grant_types", "auth_method", "username",
               "password", "group_name", "members", "form", "tab", "advanced", "application_id", "subjects",
               "permissions", "access_token_lifetime", "token_format", "dcr_script", "policy_max_clients", "ss_jwks",
-              "ss_jwks_uri", "current_password", "new_password", "repeat_password", "description", "source"]
+              "ss_jwks_uri", "current_password", "new_password", "repeat_password", "description", "source",
+              "email", "active", "redirect_uris", "post_logout_redirect_uris", "resources", "application_type",
+              "skip_consent", "session_lifetime", "scope_descriptions", "refresh_requires_offline_access"]
     try:
         for url in CONSOLE_FORMS:
             for value in GARBAGE:

@@ -10,18 +10,14 @@ import yaml
 from typer.testing import CliRunner
 
 from credo.cli.main import app
-from tests.support import MASTER_KEY
+from tests.support import cli_data_dir
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("CREDO_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("CREDO_MASTER_KEY", MASTER_KEY)
-    monkeypatch.delenv("CREDO_DATABASE_URL", raising=False)
-    monkeypatch.delenv("CREDO_PUBLIC_URL", raising=False)
-    return tmp_path
+    return cli_data_dir(monkeypatch, tmp_path)
 
 
 def test_admin_create_prints_a_generated_password_once(env: Path) -> None:

@@ -27,14 +27,34 @@ def _obj(props: dict[str, Any], required: tuple[str, ...] = (), extra: bool = Tr
     return schema
 
 
+URIS = {"type": "array", "items": {"type": "string", "format": "uri", "maxLength": 2048}, "maxItems": 100}
+APPLICATION_TYPE = {"enum": ["web", "native"], "description": "OpenID Connect client type of browser sign-in."}
+# The browser sign-in fields of an application (see management/client_signin.py for their rules).
+SIGNIN = {
+    "redirect_uris": {**URIS, "description": "Where the authorization code flow may return: absolute https URLs, "
+                                             "http only on a loopback host, no fragment (a native application may "
+                                             "also use a private-use scheme such as com.example.app:/cb)."},
+    "post_logout_redirect_uris": {**URIS, "description": "Where RP-initiated logout may return (same rules)."},
+    "resources": {**URIS, "description": "RFC 8707 resource identifiers this application answers to as a resource "
+                                         "server (e.g. an MCP server's URL): absolute https URLs (http only on "
+                                         "loopback), no fragment; each belongs to one client of the realm."},
+    "application_type": APPLICATION_TYPE,
+    "skip_consent": {"type": "boolean", "description": "A first-party application: no consent page."},
+}
 CLIENT = _obj({
     "client_id": STR, "name": STR, "kind": {"enum": ["client", "application", "agent"]}, "is_agent": BOOL,
     "dynamic": BOOL, "enabled": BOOL, "grant_types": STRS, "scopes": STRS, "auth_method": STR,
-    "redirect_uris": STRS, "app_type": NSTR, "owners": STRS,
+    "redirect_uris": STRS, "post_logout_redirect_uris": STRS, "resources": STRS, "application_type": STR,
+    "skip_consent": BOOL, "app_type": NSTR, "owners": STRS,
     "attributes": {"type": "object", "additionalProperties": STRS},
     "overrides_enabled": BOOL, "stateless_tokens": BOOL, "accept_audience": BOOL, "has_secret": BOOL,
     "created_at": INT, "updated_at": INT, "last_used": NINT,
 }, ("client_id", "kind", "is_agent", "dynamic", "grant_types", "scopes", "auth_method", "created_at"))
+
+PROFILE = {"name": {"type": "string", "maxLength": 255, "description": "Display name (the `name` claim); empty "
+                                                                         "clears it."},
+           "email": {"type": "string", "maxLength": 255, "description": "Email address (the `email` claim): one @ "
+                                                                         "between a name and a domain; empty clears it."}}
 
 SCHEMAS: dict[str, Any] = {
     "Error": _obj({"error": STR, "error_description": STR, "field": STR}, ("error", "error_description")),
@@ -48,9 +68,9 @@ SCHEMAS: dict[str, Any] = {
     "ClientWithSecret": {"allOf": [CLIENT, _obj({"client_secret": NSTR}, ("client_secret",))]},
     "ApplicationCreate": _obj({"client_id": STR, "name": STR, "app_type": {"enum": ["web", "service"]},
                                "secret": STR, "grant_types": STRS, "scopes": STRS, "auth_method": STR,
-                               "owners": STRS}, ("client_id",), extra=False),
+                               "owners": STRS, **SIGNIN}, ("client_id",), extra=False),
     "ApplicationChange": _obj({"name": STR, "grant_types": STRS, "scopes": STRS, "auth_method": STR,
-                               "owners": STRS, "enabled": BOOL}, extra=False),
+                               "owners": STRS, "enabled": BOOL, **SIGNIN}, extra=False),
     "AgentCreate": _obj({"client_id": STR, "name": STR, "secret": STR, "grant_types": STRS, "scopes": STRS,
                          "auth_method": STR, "overrides_enabled": BOOL, "stateless_tokens": BOOL,
                          "accept_audience": BOOL}, ("client_id",), extra=False),
@@ -68,9 +88,11 @@ SCHEMAS: dict[str, Any] = {
     "Policy": _obj({"agent_id": STR, "application_id": STR, "subjects": STRS, "subject_groups": STRS,
                     "permissions": STRS}, ("agent_id", "application_id", "subjects", "subject_groups", "permissions")),
     "PolicyPut": _obj({"subjects": STRS, "subject_groups": STRS, "permissions": STRS}, extra=False),
-    "User": _obj({"id": STR, "username": STR, "active": BOOL, "created_at": INT}, ("id", "username", "active")),
-    "UserCreate": _obj({"username": STR, "password": STR, "active": BOOL}, ("username", "password"), extra=False),
-    "UserChange": _obj({"password": STR, "active": BOOL}, extra=False),
+    "User": _obj({"id": STR, "username": STR, "active": BOOL, "name": STR, "email": STR, "created_at": INT},
+                 ("id", "username", "active")),
+    "UserCreate": _obj({"username": STR, "password": STR, "active": BOOL, **PROFILE}, ("username", "password"),
+                       extra=False),
+    "UserChange": _obj({"password": STR, "active": BOOL, **PROFILE}, extra=False),
     "Group": _obj({"name": STR, "members": STRS}, ("name", "members")),
     "GroupPut": _obj({"members": STRS}, extra=False),
     "Script": _obj({"id": STR, "name": STR, "source": STR, "description": STR, "type": STR, "created_at": INT,
@@ -122,6 +144,15 @@ def _op(op_id: str, summary: str, ok: str, schema: dict[str, Any] | None, body: 
     return op
 
 
+def _patch_settings() -> dict[str, Any]:
+    op = _op("patchSettings", "Change provider settings (JSON merge patch)", "200", _ref("ProviderSettings"),
+             "ProviderSettings", params=("realm",))
+    op["description"] = ("A JSON merge patch (RFC 7396): only the members given change, also inside objects "
+                         "(`protection`, `scope_descriptions`); a null member resets that setting to its default "
+                         "(or removes that scope description); arrays are replaced as a whole.")
+    return op
+
+
 def _list(name: str) -> dict[str, Any]:
     return {"type": "array", "items": _ref(name)}
 
@@ -140,8 +171,7 @@ def _paths() -> dict[str, Any]:
         R: {"delete": _op("deleteRealm", "Delete a realm", "204", None, params=rp)},
         f"{R}/settings": {
             "get": _op("getSettings", "The realm's OAuth2 provider settings", "200", _ref("ProviderSettings"), params=rp),
-            "patch": _op("patchSettings", "Change provider settings (merge)", "200", _ref("ProviderSettings"),
-                         "ProviderSettings", params=rp)},
+            "patch": _patch_settings()},
         f"{R}/config": {
             "get": _op("exportConfig", "The realm's declarative configuration (secrets only as hashes)", "200",
                        _ref("ConfigDocument"), params=rp),

@@ -11,8 +11,10 @@ from typing import Any
 
 import typer
 
+from credo.cli import signin
 from credo.cli.common import open_services
 from credo.domain.errors import OAuthError
+from credo.domain.models import User
 from credo.oauth.services import Services
 
 user_app = typer.Typer(help="End users.", no_args_is_help=True)
@@ -37,15 +39,32 @@ def _out(value: dict[str, Any]) -> None:
     typer.echo(json.dumps(value, sort_keys=True))
 
 
+def _user(u: User) -> dict[str, Any]:
+    return {"id": u.id, "username": u.username, "active": u.active, "name": u.name, "email": u.email}
+
+
 @user_app.command("create")
 def user_create(realm: str, username: str,
-                password: str = typer.Option(..., prompt=True, hide_input=True, help="The user's password.")) -> None:
-    """Create a user; prints its id."""
+                password: str = typer.Option(..., prompt=True, hide_input=True, help="The user's password."),
+                name: str = typer.Option("", help="Display name (the name claim)."),
+                email: str = typer.Option("", help="Email address (the email claim).")) -> None:
+    """Create a user; prints it."""
     from credo.management.users import create_user
 
     with _services() as services:
-        user = create_user(services, realm, username, password, actor="cli")
-        _out({"id": user.id, "username": user.username})
+        _out(_user(create_user(services, realm, username, password, name=name, email=email, actor="cli")))
+
+
+@user_app.command("update")
+def user_update(realm: str, username: str,
+                name: str = typer.Option(None, help="Display name (the name claim); '' clears it."),
+                email: str = typer.Option(None, help="Email address (the email claim); '' clears it.")) -> None:
+    """Change a user's profile attributes (USERNAME: a username or user id); prints the user."""
+    from credo.management.users import resolve_user, update_user
+
+    with _services() as services:
+        user = resolve_user(services, realm, username)
+        _out(_user(update_user(services, realm, user.id, name=name, email=email, actor="cli")))
 
 
 @user_app.command("list")
@@ -55,7 +74,7 @@ def user_list(realm: str) -> None:
 
     with _services() as services:
         for u in list_users(services, realm):
-            _out({"id": u.id, "username": u.username, "active": u.active})
+            _out(_user(u))
 
 
 @user_app.command("set-active")
@@ -87,15 +106,46 @@ def app_create(realm: str, client_id: str,
                grant: list[str] = typer.Option(["client_credentials"], help="Grant types (repeat)."),
                secret: str = typer.Option(None, help="Client secret (16+ characters); generated when omitted."),
                auth_method: str = typer.Option("client_secret_post"),
-               owner: list[str] = typer.Option([], help="Owner username or admin name (repeat).")) -> None:
-    """Create an application; prints its secret once."""
+               owner: list[str] = typer.Option([], help="Owner username or admin name (repeat)."),
+               redirect_uri: list[str] = signin.REDIRECT_URI, post_logout_redirect_uri: list[str] = signin.POST_LOGOUT,
+               resource: list[str] = signin.RESOURCE, application_type: str = signin.APPLICATION_TYPE_NEW,
+               skip_consent: bool = signin.SKIP_CONSENT_NEW) -> None:
+    """Create an application; prints it with its secret, shown once."""
     from credo.management.applications import create_application
 
     with _services() as services:
         client, plain = create_application(services, realm, client_id, name=name or client_id, app_type=app_type,
                                            secret=secret, grant_types=tuple(grant), scopes=tuple(scope.split()),
-                                           auth_method=auth_method, owners=tuple(owner), actor="cli")
-        _out({"client_id": client.client_id, "client_secret": plain})
+                                           auth_method=auth_method, owners=tuple(owner),
+                                           redirect_uris=tuple(redirect_uri),
+                                           post_logout_redirect_uris=tuple(post_logout_redirect_uri),
+                                           resources=tuple(resource), application_type=application_type,
+                                           skip_consent=skip_consent, actor="cli")
+        _out({**signin.shown(client), "client_secret": plain})
+
+
+@application_app.command("update")
+def app_update(realm: str, client_id: str,
+               redirect_uri: list[str] = signin.REDIRECT_URI_CHANGE,
+               post_logout_redirect_uri: list[str] = signin.POST_LOGOUT_CHANGE,
+               resource: list[str] = signin.RESOURCE_CHANGE,
+               application_type: str = signin.APPLICATION_TYPE_CHANGE,
+               skip_consent: bool = signin.SKIP_CONSENT_CHANGE) -> None:
+    """Change an application's browser sign-in settings (only the options given); prints it."""
+    from credo.management.applications import update_application
+
+    changes = signin.changes(redirect_uri, post_logout_redirect_uri, resource, application_type, skip_consent)
+    with _services() as services:
+        _out(signin.shown(update_application(services, realm, client_id, changes, actor="cli")))
+
+
+@application_app.command("show")
+def app_show(realm: str, client_id: str) -> None:
+    """Print an application (never its secret)."""
+    from credo.management.applications import get_application
+
+    with _services() as services:
+        _out(signin.shown(get_application(services, realm, client_id)))
 
 
 @agent_app.command("create")

@@ -10,6 +10,7 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 
+from credo.cli import signin
 from credo.cli.admin import print_first_admin, register
 from credo.cli.agents import register as register_agent_commands
 from credo.cli.common import open_services
@@ -127,12 +128,14 @@ def realm_create(name: str) -> None:
 
 
 @realm_app.command("settings")
-def realm_settings(name: str, set_json: str = typer.Option(None, "--set", help="JSON object of changes.")) -> None:
+def realm_settings(name: str, set_json: str = typer.Option(
+        None, "--set", help="A JSON merge patch (RFC 7396) of the settings: only the members given change, also "
+                            "inside objects; null resets a setting to its default.")) -> None:
     """Show (or with --set, change) a realm's provider settings."""
-    from credo.management.realms import get_realm, update_settings
+    from credo.management.realms import get_realm, patch_settings
 
     services = open_services()
-    realm = update_settings(services, name, json.loads(set_json), actor="cli") if set_json else get_realm(services, name)
+    realm = patch_settings(services, name, json.loads(set_json), actor="cli") if set_json else get_realm(services, name)
     typer.echo(realm.settings.model_dump_json(indent=2))
 
 
@@ -141,14 +144,22 @@ def client_create(realm: str, client_id: str,
                   scope: str = typer.Option("", help="Space-separated scopes."),
                   grant: list[str] = typer.Option(["client_credentials"], help="Grant types (repeat)."),
                   auth_method: str = typer.Option("client_secret_post"),
-                  stateless: bool = typer.Option(False, help="Issue JWT (client-side) tokens.")) -> None:
+                  stateless: bool = typer.Option(False, help="Issue JWT (client-side) tokens."),
+                  redirect_uri: list[str] = signin.REDIRECT_URI,
+                  post_logout_redirect_uri: list[str] = signin.POST_LOGOUT, resource: list[str] = signin.RESOURCE,
+                  application_type: str = signin.APPLICATION_TYPE_NEW,
+                  skip_consent: bool = signin.SKIP_CONSENT_NEW) -> None:
     """Create a client; prints its secret once."""
     from credo.management.clients import create_client
 
     attrs = {"providerOverridesEnabled": ["true"], "statelessTokensEnabled": ["true"]} if stateless else {}
     client, secret = create_client(open_services(), realm, client_id, scopes=tuple(scope.split()),
-                                   grant_types=tuple(grant), auth_method=auth_method, attributes=attrs, actor="cli")
-    typer.echo(json.dumps({"client_id": client.client_id, "client_secret": secret}))
+                                   grant_types=tuple(grant), auth_method=auth_method, attributes=attrs,
+                                   redirect_uris=tuple(redirect_uri),
+                                   post_logout_redirect_uris=tuple(post_logout_redirect_uri),
+                                   resources=tuple(resource), application_type=application_type,
+                                   skip_consent=skip_consent, actor="cli")
+    typer.echo(json.dumps({**signin.shown(client), "client_secret": secret}))
 
 
 def main() -> None:

@@ -8,12 +8,13 @@ from credo.domain.errors import InvalidRequest, InvalidScope, NotFound
 from credo.domain.models import AUTH_METHODS, Client
 from credo.domain.settings import KNOWN_GRANT_TYPES
 from credo.keys.secrets import WeakSecret
+from credo.management.client_signin import SIGNIN_FIELDS
 from credo.management.clients import check_name, create_client, delete_client, set_secret, update_client
 from credo.oauth.scopes import parse_scope
 from credo.oauth.services import Services
 
 APP_TYPES = ("web", "service")
-UPDATABLE = {"name", "scopes", "grant_types", "auth_method", "enabled", "owners", "app_type", "secret"}
+UPDATABLE = {"name", "scopes", "grant_types", "auth_method", "enabled", "owners", "app_type", "secret", *SIGNIN_FIELDS}
 
 
 def _check_owners(owners: tuple[str, ...]) -> tuple[str, ...]:
@@ -56,13 +57,21 @@ def get_application(services: Services, realm: str, client_id: str) -> Client:
 def create_application(services: Services, realm: str, client_id: str, *, name: str, app_type: str = "service",
                        secret: str | None = None, grant_types: tuple[str, ...] = ("client_credentials",),
                        scopes: tuple[str, ...] = (), auth_method: str = "client_secret_post",
-                       owners: tuple[str, ...] = (), actor: str = "system") -> tuple[Client, str | None]:
+                       owners: tuple[str, ...] = (), redirect_uris: tuple[str, ...] = (),
+                       post_logout_redirect_uris: tuple[str, ...] = (), resources: tuple[str, ...] = (),
+                       application_type: str = "web", skip_consent: bool = False,
+                       actor: str = "system") -> tuple[Client, str | None]:
+    """Create an application; the browser sign-in fields (redirect URIs to skip_consent) follow the rules
+    of client_signin.py."""
     services.realm(realm)
     if app_type not in APP_TYPES:
         raise InvalidRequest(f"app type {app_type}", description="app_type: must be 'web' or 'service'.")
     return create_client(services, realm, client_id, kind="application", secret=secret, name=name,
                          grant_types=tuple(grant_types), scopes=check_scopes("scopes", tuple(scopes)),
-                         auth_method=auth_method, app_type=app_type, owners=_check_owners(tuple(owners)), actor=actor)
+                         auth_method=auth_method, app_type=app_type, owners=_check_owners(tuple(owners)),
+                         redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout_redirect_uris,
+                         resources=resources, application_type=application_type, skip_consent=skip_consent,
+                         actor=actor)
 
 
 def update_application(services: Services, realm: str, client_id: str, changes: dict[str, Any], *,

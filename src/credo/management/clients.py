@@ -10,6 +10,7 @@ from credo.domain.errors import InvalidClientMetadata, InvalidRequest, NotFound
 from credo.domain.models import AUTH_METHODS, AuditEvent, Client, ClientKind
 from credo.domain.settings import KNOWN_GRANT_TYPES, public_client_grant
 from credo.keys.secrets import WeakSecret, new_secret
+from credo.management.client_signin import check_signin_fields, taken_resource
 from credo.oauth.services import Services
 from credo.storage.protocols import Conflict
 
@@ -30,8 +31,11 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
                   scopes: tuple[str, ...] = (), auth_method: str = "client_secret_post",
                   attributes: dict[str, list[str]] | None = None, app_type: str | None = None,
                   owners: tuple[str, ...] = (), redirect_uris: tuple[str, ...] = (),
+                  post_logout_redirect_uris: tuple[str, ...] = (), resources: tuple[str, ...] = (),
+                  application_type: str = "web", skip_consent: bool = False,
                   actor: str = "system") -> tuple[Client, str | None]:
-    """Create a client; returns it with the plain secret, shown once (generated when not given)."""
+    """Create a client; returns it with the plain secret, shown once (generated when not given). The
+    browser sign-in fields follow client_signin.py's rules."""
     if not CLIENT_ID.match(client_id):
         raise InvalidRequest(f"bad client id {client_id!r}",
                              description="client_id: use only letters, digits, '-' and '_'.")
@@ -45,6 +49,9 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
     if unknown:
         raise InvalidClientMetadata(f"grant types {unknown}", description=f"grant_types: unknown {', '.join(unknown)}.")
     _check_public(auth_method, grant_types)
+    signin = check_signin_fields({"redirect_uris": redirect_uris, "post_logout_redirect_uris": post_logout_redirect_uris,
+                                  "resources": resources, "application_type": application_type,
+                                  "skip_consent": skip_consent})
     plain: str | None = None
     secret_hash: str | None = None
     if auth_method != "none":
@@ -61,13 +68,29 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
     client = Client(realm=realm, client_id=client_id, secret_hash=secret_hash, kind=kind, name=name or client_id,
                     grant_types=tuple(grant_types), scopes=tuple(scopes), auth_method=auth_method,
                     attributes=dict(attributes or {}), app_type=app_type, owners=tuple(owners),
-                    redirect_uris=tuple(redirect_uris), created_at=now, updated_at=now)
+                    created_at=now, updated_at=now, **signin)
+    _refuse_taken(services, client)
     try:
         services.storage.clients.create(client)
     except Conflict as exc:
+        if services.storage.clients.get(realm, client_id) is None:
+            raise taken_resource(services.storage.clients, client) or _resource_race(client) from exc
         raise InvalidRequest(f"client {client_id} exists", description=f"client_id: '{client_id}' already exists.") from exc
     services.audit(AuditEvent(realm=realm, action=f"{kind}.create", actor=actor, target=client_id))
     return client, plain
+
+
+def _refuse_taken(services: Services, client: Client) -> None:
+    refusal = taken_resource(services.storage.clients, client)
+    if refusal is not None:
+        raise refusal
+
+
+def _resource_race(client: Client) -> InvalidRequest:
+    """A Conflict on a resource identifier whose holder is no longer found (it changed meanwhile)."""
+    return InvalidRequest(f"resource conflict {client.client_id}",
+                          description="resources: a resource identifier is already used by another client of "
+                                      "this realm.")
 
 
 def _check_public(auth_method: str, grant_types: tuple[str, ...]) -> None:
@@ -88,9 +111,16 @@ def get_client(services: Services, realm: str, client_id: str) -> Client:
 def update_client(services: Services, realm: str, client_id: str, changes: dict[str, Any], *,
                   actor: str = "system") -> Client:
     client = get_client(services, realm, client_id)
-    updated = replace(client, **changes, updated_at=services.clock.now())
+    updated = replace(client, **check_signin_fields(changes, client), updated_at=services.clock.now())
     _check_public(updated.auth_method, updated.grant_types)
-    services.storage.clients.update(updated)
+    if "resources" in changes:
+        _refuse_taken(services, updated)
+    try:
+        services.storage.clients.update(updated)
+    except Conflict as exc:
+        if "resources" not in changes:
+            raise
+        raise taken_resource(services.storage.clients, updated) or _resource_race(updated) from exc
     services.audit(AuditEvent(realm=realm, action=f"{client.kind}.update", actor=actor, target=client_id,
                               details={"changed": sorted(changes)}))
     return updated

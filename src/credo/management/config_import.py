@@ -17,17 +17,20 @@ from typing import Any
 from pydantic import ValidationError
 
 from credo.domain.errors import InvalidRequest, OAuthError
-from credo.domain.models import AuditEvent, Client
-from credo.domain.settings import GRANT_TOKEN_EXCHANGE, ProviderSettings
+from credo.domain.models import AuditEvent, Client, User
+from credo.domain.settings import GRANT_TOKEN_EXCHANGE
 from credo.keys.secrets import WeakSecret, new_secret
 from credo.management import clients, realms, usecases
+from credo.management.client_signin import SIGNIN_FIELDS
 from credo.management.import_checks import Items, check_document
 from credo.management.import_rehearsal import rehearsal_services
 from credo.management.import_shape import items_of, need
+from credo.management.users import check_email, check_name
 from credo.oauth.services import Services
 
 FORMAT_VERSION = 1
-CLIENT_KEYS = ("name", "grant_types", "scopes", "auth_method", "enabled", "attributes", "owners", "app_type")
+APPLICATION_KEYS = ("owners", "app_type", *SIGNIN_FIELDS)  # keys only applications have
+CLIENT_KEYS = ("name", "grant_types", "scopes", "auth_method", "enabled", "attributes", *APPLICATION_KEYS)
 
 
 def import_document(services: Services, doc: dict[str, Any], *, actor: str = "import") -> dict[str, int]:
@@ -135,7 +138,7 @@ def _settings(services: Services, realm: str, wanted: dict[str, Any], script_ids
         wanted["dcr_script"] = known.get(script, script)
     current = realms.get_realm(services, realm).settings
     try:
-        merged = ProviderSettings.model_validate({**current.model_dump(), **wanted})
+        merged = realms.merged_settings(current, wanted)
     except ValidationError as exc:
         loc = ".".join(str(p) for p in exc.errors()[0].get("loc", ()))
         raise InvalidRequest("settings", description=f"settings.{loc}: {exc.errors()[0]['msg']}") from exc
@@ -155,15 +158,20 @@ def _user(services: Services, realm: str, u: dict[str, Any], actor: str, counts:
     if current is None:
         counts["users"] += 1
         current = usecases.create_user(services, realm, username, password or _placeholder(), active=active,
-                                     user_id=u.get("id"), actor=actor)
+                                     user_id=u.get("id"), name=u.get("name") or "", email=u.get("email") or "",
+                                     actor=actor)
         if not password:
             services.storage.users.put(replace(current, password_hash=str(password_hash)))
         return current.id
     same_secret = (services.hasher.verify(password, current.password_hash) if password
                    else password_hash == current.password_hash)
-    if same_secret and current.active == active:
+    profile = _profile_changes(current, u)
+    if same_secret and current.active == active and not profile:
         return current.id
     counts["users"] += 1
+    if profile:
+        current = usecases.update_user(services, realm, current.id, name=profile.get("name"),
+                                       email=profile.get("email"), actor=actor)
     if password and not same_secret:
         current = usecases.update_user(services, realm, current.id, password=password, actor=actor)
     elif not same_secret:
@@ -173,6 +181,13 @@ def _user(services: Services, realm: str, u: dict[str, Any], actor: str, counts:
     if current.active != active:
         current = usecases.update_user(services, realm, current.id, active=active, actor=actor)
     return current.id
+
+
+def _profile_changes(current: User, u: dict[str, Any]) -> dict[str, str]:
+    """The profile attributes the document gives that differ (compared as the use case stores them)."""
+    wanted = {"name": None if u.get("name") is None else check_name(u["name"]),
+              "email": None if u.get("email") is None else check_email(u["email"])}
+    return {k: v for k, v in wanted.items() if v is not None and v != getattr(current, k)}
 
 
 def _placeholder() -> str:
@@ -227,7 +242,10 @@ def _create(services: Services, realm: str, kind: str, client_id: str, c: dict[s
         client, _ = usecases.create_application(
             services, realm, client_id, app_type=c.get("app_type") or "service",
             grant_types=tuple(c.get("grant_types") or ("client_credentials",)),
-            owners=tuple(c.get("owners") or ()), actor=actor, **common)
+            owners=tuple(c.get("owners") or ()), redirect_uris=tuple(c.get("redirect_uris") or ()),
+            post_logout_redirect_uris=tuple(c.get("post_logout_redirect_uris") or ()),
+            resources=tuple(c.get("resources") or ()), application_type=c.get("application_type") or "web",
+            skip_consent=bool(c.get("skip_consent", False)), actor=actor, **common)
     else:
         attrs = c.get("attributes") or {}
         client, _ = usecases.create_agent(
@@ -248,7 +266,7 @@ def _reconcile(services: Services, current: Client, c: dict[str, Any], actor: st
                section: str, *, extra: dict[str, Any] | None = None, count: bool = True) -> None:
     changes: dict[str, Any] = dict(extra or {})
     for key in CLIENT_KEYS:
-        if key not in c or (key in ("owners", "app_type") and current.kind != "application"):
+        if key not in c or (key in APPLICATION_KEYS and current.kind != "application"):
             continue
         wanted = c[key]
         if key == "attributes":

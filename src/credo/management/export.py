@@ -36,8 +36,8 @@ def export_realm(services: Services, realm: str) -> dict[str, Any]:
              "subject_groups": list(p.subject_groups), "permissions": list(p.permissions)}
             for p in usecases.list_policies(services, realm, c.client_id)]}
             for c in usecases.list_agents(services, realm) if not c.dynamic],
-        "users": [{"username": u.username, "id": u.id, "active": u.active, "password_hash": u.password_hash}
-                  for u in sorted(users, key=lambda u: u.username)],
+        "users": [{"username": u.username, "id": u.id, "active": u.active, "name": u.name, "email": u.email,
+                   "password_hash": u.password_hash} for u in sorted(users, key=lambda u: u.username)],
         "groups": [{"name": g.name, "members": sorted(names.get(m, m) for m in g.members)}
                    for g in usecases.list_groups(services, realm)],
     }
@@ -49,5 +49,7 @@ def _client_doc(c: Client) -> dict[str, Any]:
                            "attributes": {k: list(v) for k, v in sorted(c.attributes.items())},
                            "secret_hash": c.secret_hash}
     if c.kind == "application":
-        doc.update(app_type=c.app_type, owners=list(c.owners))
+        doc.update(app_type=c.app_type, owners=list(c.owners), application_type=c.application_type,
+                   redirect_uris=list(c.redirect_uris), post_logout_redirect_uris=list(c.post_logout_redirect_uris),
+                   resources=list(c.resources), skip_consent=c.skip_consent)
     return doc

@@ -16,6 +16,7 @@ from credo.domain.errors import InvalidRequest
 from credo.domain.models import AUTH_METHODS
 from credo.domain.settings import KNOWN_GRANT_TYPES, ProviderSettings
 from credo.management.applications import check_scopes
+from credo.management.client_signin import SIGNIN_FIELDS
 from credo.management.clients import CLIENT_ID
 from credo.management.groups import GROUP_NAME
 from credo.oauth.services import Services
@@ -74,6 +75,9 @@ def _client_fields(c: dict[str, Any], section: str) -> None:
         raise _bad(f"{section}.grant_types", f"unknown {', '.join(unknown)}")
     if section == "applications" and c.get("app_type") not in (None, "", "web", "service"):
         raise _bad("applications.app_type", "must be 'web' or 'service'")
+    agent_only = [k for k in SIGNIN_FIELDS if k in c] if section == "agents" else []
+    if agent_only:
+        raise _bad(f"agents.{agent_only[0]}", "only applications have browser sign-in settings")
     check_scopes(f"{section}.scopes", c.get("scopes") or ())
 
 

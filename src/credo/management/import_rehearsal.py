@@ -16,6 +16,7 @@ from typing import Any
 from credo.keys.keyring import KeyRing
 from credo.keys.sealing import Sealer
 from credo.keys.secrets import RehearsalHasher
+from credo.management.client_signin import resource_owner
 from credo.oauth.services import Services
 from credo.storage.memory import MemoryStorage
 from credo.storage.protocols import Storage
@@ -55,6 +56,10 @@ def _copy(src: Storage, dst: MemoryStorage, realm: str, sections: Items) -> None
         client = src.clients.get(realm, client_id)
         if client is not None and dst.clients.get(realm, client_id) is None:
             dst.clients.create(client)
+    for resource in {r for c in sections["applications"] for r in c.get("resources") or []}:
+        owner = resource_owner(src.clients, realm, resource)  # a client the import would collide with
+        if owner is not None and dst.clients.get(realm, owner.client_id) is None:
+            dst.clients.create(owner)
     for agent_id, p in policies:
         policy = src.policies.get(realm, agent_id, p["application"])
         if policy is not None:

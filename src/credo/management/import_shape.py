@@ -24,7 +24,8 @@ def items_of(doc: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return items
 
 
-LIST_FIELDS = ("scopes", "grant_types", "owners", "members", "subjects", "subject_groups", "permissions")
+LIST_FIELDS = ("scopes", "grant_types", "owners", "members", "subjects", "subject_groups", "permissions",
+               "redirect_uris", "post_logout_redirect_uris", "resources")
 
 
 REQUIRED = {"scripts": ("name", "source"), "users": ("username",), "groups": ("name",),
@@ -42,10 +43,11 @@ def _check_types(item: dict[str, Any], section: str) -> None:
         value = item.get(name)
         if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
             raise InvalidRequest(f"{section}.{name}", description=f"{section}.{name}: must be a list of strings.")
-    for name in ("active", "enabled"):
+    for name in ("active", "enabled", "skip_consent"):
         if name in item and not isinstance(item[name], bool):
             raise InvalidRequest(f"{section}.{name}", description=f"{section}.{name}: must be true or false.")
-    for name in ("secret", "secret_hash", "password", "password_hash", "name", "description", "source", "id"):
+    for name in ("secret", "secret_hash", "password", "password_hash", "name", "description", "source", "id", "email",
+                 "application_type"):
         if item.get(name) is not None and not isinstance(item[name], str):
             raise InvalidRequest(f"{section}.{name}", description=f"{section}.{name}: must be a string.")
     for name in ("secret_hash", "password_hash"):

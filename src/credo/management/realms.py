@@ -5,15 +5,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from credo.domain.errors import InvalidRequest, NotFound
+from credo.domain.errors import InvalidRequest, InvalidScope, NotFound
 from credo.domain.models import AuditEvent, Realm
 from credo.domain.settings import KNOWN_GRANT_TYPES, ProviderSettings
+from credo.oauth.scopes import parse_scope
 from credo.oauth.services import Services
 
 REALM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # Grants a realm may enable: the token endpoint's (the code flow among them), plus `implicit`, which dynamic
 # clients may register.
 REALM_GRANT_TYPES = (*KNOWN_GRANT_TYPES, "implicit")
+MAX_SCOPE_DESCRIPTIONS = 200
+MAX_SCOPE_DESCRIPTION = 500
 
 
 def ensure_realm(services: Services, name: str, settings: ProviderSettings | None = None, *,
@@ -38,23 +41,95 @@ def get_realm(services: Services, name: str) -> Realm:
     return realm
 
 
-def update_settings(services: Services, name: str, changes: dict[str, Any], *, actor: str = "system") -> Realm:
-    """Merge `changes` into the realm's provider settings. Raises pydantic's ValidationError for a bad
-    value (the console maps it to form fields) and InvalidRequest naming the field otherwise."""
-    realm = get_realm(services, name)
+def _scope_descriptions(value: Any) -> Any:
+    """Scope descriptions with each text trimmed; each key one scope, each text 1 to 500 characters on
+    one line (what the consent page shows). Anything but an object is left to the settings' validation."""
+    if not isinstance(value, dict):
+        return value
+    if len(value) > MAX_SCOPE_DESCRIPTIONS:
+        raise InvalidRequest("scope descriptions", description=f"scope_descriptions: at most "
+                                                                f"{MAX_SCOPE_DESCRIPTIONS} scopes.")
+    out: dict[str, str] = {}
+    for scope, text in value.items():
+        try:
+            valid = isinstance(scope, str) and parse_scope(scope) == (scope,)
+        except InvalidScope:
+            valid = False
+        if not valid:
+            raise InvalidRequest("scope description key", description=f"scope_descriptions: '{str(scope)[:80]}' "
+                                                                       "is not a valid scope.")
+        if not isinstance(text, str) or not 1 <= len(text.strip()) <= MAX_SCOPE_DESCRIPTION or any(
+                ord(ch) < 32 or ord(ch) == 127 for ch in text):
+            raise InvalidRequest("scope description", description=f"scope_descriptions.{scope}: a text of 1 to "
+                                 f"{MAX_SCOPE_DESCRIPTION} characters on one line.")
+        out[scope] = text.strip()
+    return out
+
+
+def merged_settings(current: ProviderSettings, changes: Any) -> ProviderSettings:
+    """`current` with the top-level settings in `changes` replaced, validated. Raises pydantic's
+    ValidationError for a bad value (the console maps it to form fields) and InvalidRequest naming the
+    field otherwise."""
+    return _validated({**current.model_dump(), **_object(changes)})
+
+
+def _object(changes: Any) -> dict[str, Any]:
     if not isinstance(changes, dict):
         raise InvalidRequest("settings changes not an object",
                              description="settings: the changes must be a JSON object of setting names and values.")
-    merged = {**realm.settings.model_dump(), **changes}
-    settings = ProviderSettings.model_validate(merged)
+    return changes
+
+
+def _validated(values: dict[str, Any]) -> ProviderSettings:
+    if "scope_descriptions" in values:
+        values = {**values, "scope_descriptions": _scope_descriptions(values["scope_descriptions"])}
+    settings = ProviderSettings.model_validate(values)
     unknown = [g for g in settings.grant_types if g not in REALM_GRANT_TYPES]
     if unknown:
         raise InvalidRequest(f"unknown grant types {unknown}", description=f"grant_types: unknown grant type "
                              f"{', '.join(unknown)}; known: {', '.join(REALM_GRANT_TYPES)}.")
-    updated = Realm(name=realm.name, settings=settings, created_at=realm.created_at)
+    return settings
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: objects merge member by member, a null member is removed (a setting then
+    takes its default), anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+def patch_settings(services: Services, name: str, patch: Any, *, actor: str = "system") -> Realm:
+    """Apply a JSON merge patch (RFC 7396) to the realm's provider settings: only the members given change,
+    also inside `protection` and `scope_descriptions` (the admin API's PATCH and `credo realm settings
+    --set`). A member that is no setting is refused, null or not."""
+    realm = get_realm(services, name)
+    fields = ProviderSettings.model_fields
+    known = {k: v for k, v in _object(patch).items() if k in fields}
+    unknown = {k: v for k, v in patch.items() if k not in fields}  # left for the validation to name
+    settings = _validated({**merge_patch(realm.settings.model_dump(), known), **unknown})
+    return _save(services, realm, settings, sorted(patch), actor)
+
+
+def update_settings(services: Services, name: str, changes: dict[str, Any], *, actor: str = "system") -> Realm:
+    """Replace the top-level settings in `changes` (see merged_settings for the errors)."""
+    realm = get_realm(services, name)
+    settings = merged_settings(realm.settings, changes)
+    return _save(services, realm, settings, sorted(changes), actor)
+
+
+def _save(services: Services, realm: Realm, settings: ProviderSettings, changed: list[str], actor: str) -> Realm:
+    name = realm.name
+    updated = Realm(name=name, settings=settings, created_at=realm.created_at)
     services.storage.realms.put(updated)
     services.audit(AuditEvent(realm=name, action="settings.update", actor=actor, target=name,
-                              details={"changed": sorted(changes)}))
+                              details={"changed": changed}))
     return updated
 
 

@@ -13,6 +13,8 @@ from credo.storage.protocols import Conflict
 
 MAX_USERNAME = 255
 MAX_USER_ID = 64
+MAX_NAME = 255
+MAX_EMAIL = 255
 
 
 def _check_username(username: str) -> None:
@@ -28,6 +30,33 @@ def _check_user_id(user_id: str) -> None:
                                                         "no control characters.")
 
 
+def _control(text: str) -> bool:
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+
+
+def check_name(name: object) -> str:
+    """A user's display name (the `name` claim): empty, or at most 255 characters on one line."""
+    if not isinstance(name, str) or len(name) > MAX_NAME or _control(name):
+        raise InvalidRequest("user name", description=f"name: a string of at most {MAX_NAME} characters, "
+                                                      "no control characters.")
+    return name.strip()
+
+
+def check_email(email: object) -> str:
+    """A user's email address (the `email` claim), checked lightly: empty, or one '@' between a local part
+    and a domain, at most 255 characters, no spaces or control characters."""
+    if not isinstance(email, str):
+        raise InvalidRequest("email type", description="email: must be a string.")
+    email = email.strip()
+    if not email:
+        return ""
+    local, _, domain = email.partition("@")
+    if len(email) > MAX_EMAIL or email.count("@") != 1 or not local or not domain or _control(email) or " " in email:
+        raise InvalidRequest("bad email", description=f"email: '{email[:80]}' is not an email address (one '@' "
+                                                      f"between a name and a domain, at most {MAX_EMAIL} characters).")
+    return email
+
+
 def _check_password(password: str) -> None:
     if not password:
         raise InvalidRequest("empty password", description="password: must not be empty.")
@@ -36,16 +65,17 @@ def _check_password(password: str) -> None:
 
 
 def create_user(services: Services, realm: str, username: str, password: str, *, active: bool = True,
-                user_id: str | None = None, actor: str = "system") -> User:
+                user_id: str | None = None, name: str = "", email: str = "", actor: str = "system") -> User:
     services.realm(realm)
     _check_username(username)
+    name, email = check_name(name), check_email(email)
     _check_password(password)
     uid = user_id or str(uuid.uuid4())
     _check_user_id(uid)
     if services.storage.users.get(realm, uid) is not None:
         raise InvalidRequest(f"user id {uid} exists", description=f"user_id: '{uid}' already exists.")
     user = User(realm=realm, id=uid, username=username, password_hash=services.hasher.hash_password(password),
-                active=active, created_at=services.clock.now())
+                active=active, created_at=services.clock.now(), name=name, email=email)
     try:
         services.storage.users.put(user)
     except Conflict as exc:
@@ -80,9 +110,17 @@ def list_users(services: Services, realm: str) -> list[User]:
 
 
 def update_user(services: Services, realm: str, user_id: str, *, password: str | None = None,
-                active: bool | None = None, actor: str = "system") -> User:
+                active: bool | None = None, name: str | None = None, email: str | None = None,
+                actor: str = "system") -> User:
+    """Change what is given (None: unchanged; an empty name or email clears it)."""
     user = get_user(services, realm, user_id)
     changed: list[str] = []
+    if name is not None:
+        user = replace(user, name=check_name(name))
+        changed.append("name")
+    if email is not None:
+        user = replace(user, email=check_email(email))
+        changed.append("email")
     if password is not None:
         _check_password(password)
         user = replace(user, password_hash=services.hasher.hash_password(password))

@@ -15,9 +15,10 @@ def list_users(call: Call) -> list[dict[str, Any]]:
 
 
 def create_user(call: Call) -> dict[str, Any]:
-    only(call.body, ("username", "password", "active"))
+    only(call.body, ("username", "password", "active", "name", "email"))
     user = usecases.create_user(call.services, call.realm, require(call.body, "username"),
                               require(call.body, "password"), active=optional(call.body, "active", bool, True),
+                              name=optional(call.body, "name", str, ""), email=optional(call.body, "email", str, ""),
                               actor=call.actor)
     return shapes.user(user)
 
@@ -27,10 +28,11 @@ def get_user(call: Call) -> dict[str, Any]:
 
 
 def update_user(call: Call) -> dict[str, Any]:
-    only(call.body, ("password", "active"))
+    only(call.body, ("password", "active", "name", "email"))
     user = usecases.update_user(call.services, call.realm, call.path("user_id"),
                               password=optional(call.body, "password", str),
-                              active=optional(call.body, "active", bool), actor=call.actor)
+                              active=optional(call.body, "active", bool), name=optional(call.body, "name", str),
+                              email=optional(call.body, "email", str), actor=call.actor)
     return shapes.user(user)
 
 

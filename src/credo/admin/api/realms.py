@@ -48,7 +48,7 @@ def get_settings(call: Call) -> dict[str, Any]:
 
 
 def patch_settings(call: Call) -> dict[str, Any]:
-    realm = realms.update_settings(call.services, call.realm, call.body, actor=call.actor)
+    realm = realms.patch_settings(call.services, call.realm, call.body, actor=call.actor)
     return realm.settings.model_dump(mode="json")
 
 

@@ -15,6 +15,8 @@ def client(c: Client, last_used: int | None = None) -> dict[str, Any]:
     return {"client_id": c.client_id, "name": c.name, "kind": c.kind, "is_agent": c.is_agent,
             "dynamic": c.dynamic, "enabled": c.enabled, "grant_types": list(c.grant_types),
             "scopes": list(c.scopes), "auth_method": c.auth_method, "redirect_uris": list(c.redirect_uris),
+            "post_logout_redirect_uris": list(c.post_logout_redirect_uris), "resources": list(c.resources),
+            "application_type": c.application_type, "skip_consent": c.skip_consent,
             "app_type": c.app_type, "owners": list(c.owners), "attributes": c.attributes,
             "overrides_enabled": c.overrides_enabled, "stateless_tokens": bool(c.stateless_tokens),
             "accept_audience": c.accepts_audience, "has_secret": c.secret_hash is not None,
@@ -26,7 +28,8 @@ def with_secret(c: Client, secret: str | None) -> dict[str, Any]:
 
 
 def user(u: User) -> dict[str, Any]:
-    return {"id": u.id, "username": u.username, "active": u.active, "created_at": u.created_at}
+    return {"id": u.id, "username": u.username, "active": u.active, "name": u.name, "email": u.email,
+            "created_at": u.created_at}
 
 
 def group(g: Group) -> dict[str, Any]:

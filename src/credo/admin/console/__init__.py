@@ -104,6 +104,7 @@ def console_routes() -> list[BaseRoute]:
         Route(f"{R}/users", page(other.users_page), methods=GET_POST),
         Route(f"{R}/users/{{key}}/delete", page(other.delete_user), methods=["POST"]),
         Route(f"{R}/users/{{key}}/active", page(other.toggle_user), methods=["POST"]),
+        Route(f"{R}/users/{{user_id}}", page(other.edit_user), methods=GET_POST),
         Route(f"{R}/groups/{{key}}/delete", page(other.delete_group), methods=["POST"]),
         Route(f"{R}/dynamic", page(other.dynamic_page)),
         Route(f"{R}/dynamic/{{key}}/delete", page(other.delete_dynamic), methods=["POST"]),

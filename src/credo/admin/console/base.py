@@ -72,6 +72,10 @@ class Page:
     def values(self, name: str) -> list[str]:
         return [v.strip() for v in self.form.get(name, []) if v.strip()]
 
+    def items(self, name: str) -> list[str]:
+        """Whitespace-separated items (URLs, one a line: they may hold commas, never spaces)."""
+        return [w for v in self.form.get(name, []) for w in v.split() if w]
+
     def words(self, name: str) -> list[str]:
         return [w for v in self.form.get(name, []) for w in v.replace(",", " ").split() if w]
 

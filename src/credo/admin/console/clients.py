@@ -7,7 +7,7 @@ from typing import Any
 from starlette.responses import Response
 
 from credo.admin.console.base import Page, field_errors
-from credo.admin.console.settings import GRANT_LABELS
+from credo.admin.console.settings import GRANT_LABELS, same
 from credo.domain.errors import NotFound, OAuthError
 from credo.domain.models import AUTH_METHODS, Client
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE, KNOWN_GRANT_TYPES
@@ -15,10 +15,19 @@ from credo.management import usecases
 from credo.management.clients import set_secret
 
 AUTH_LABELS = [(m, m) for m in AUTH_METHODS]
+TYPE_LABELS = [("web", "Web (a server or a browser application)"), ("native", "Native (desktop or mobile)")]
 
 
 def _grant_options() -> list[tuple[str, str]]:
     return [(g, GRANT_LABELS.get(g, g)) for g in KNOWN_GRANT_TYPES]
+
+
+def _form_errors(exc: OAuthError) -> dict[str, str]:
+    """The refusal at its form field (the use cases name the auth method as RFC 7591 does)."""
+    errors = field_errors(exc)
+    if "token_endpoint_auth_method" in errors:
+        errors["auth_method"] = errors.pop("token_endpoint_auth_method")
+    return errors
 
 
 def _client(page: Page, kind: str) -> Client:
@@ -45,7 +54,7 @@ def _list_page(page: Page, section: str, lister: Any, *, title: str, subtitle: s
                        delete_base=f"/admin/r/{realm}/{section}", notice=page.request.query_params.get("notice"))
 
 
-def _new_page(page: Page, section: str, template: str, create: Any) -> Response:
+def _new_page(page: Page, section: str, template: str, create: Any, **context: Any) -> Response:
     """The creation form; on POST `create(page)` returns (client, secret), shown once."""
     errors: dict[str, str] = {}
     if page.request.method == "POST":
@@ -53,8 +62,8 @@ def _new_page(page: Page, section: str, template: str, create: Any) -> Response:
             client, secret = create(page)
             return _secret_once(page, client, secret, section)
         except OAuthError as exc:
-            errors = field_errors(exc)
-    return page.render(template, errors=errors, v=page, status=400 if errors else 200)
+            errors = _form_errors(exc)
+    return page.render(template, errors=errors, v=page, status=400 if errors else 200, **context)
 
 
 def applications_page(page: Page) -> Response:
@@ -67,7 +76,11 @@ def new_application(page: Page) -> Response:
         p.services, p.realm, p.value("client_id"), name=p.value("name") or p.value("client_id"),
         app_type=p.value("app_type", "service"), secret=p.raw("secret") or None,
         owners=tuple(p.words("owners")), scopes=tuple(p.words("scopes")),
-        grant_types=("client_credentials",), auth_method="client_secret_post", actor=p.admin))
+        grant_types=tuple(p.values("grant_types")), auth_method=p.value("auth_method", "client_secret_post"),
+        redirect_uris=tuple(p.items("redirect_uris")), resources=tuple(p.items("resources")),
+        post_logout_redirect_uris=tuple(p.items("post_logout_redirect_uris")),
+        application_type=p.value("application_type", "web"), skip_consent=p.checked("skip_consent"), actor=p.admin),
+        grant_options=_grant_options(), auth_options=AUTH_LABELS, type_options=TYPE_LABELS)
 
 
 def _secret_once(page: Page, client: Client, secret: str | None, section: str) -> Response:
@@ -80,23 +93,28 @@ def edit_application(page: Page) -> Response:
     errors: dict[str, str] = {}
     if page.request.method == "POST":
         changes = _signon_changes(page) if page.value("tab") == "signon" else {
-            "name": page.value("name"), "owners": page.words("owners")}
+            "name": page.value("name"), "owners": page.words("owners"), "resources": page.items("resources")}
+        if same(changes.get("grant_types"), app.grant_types, "grant_types"):
+            changes.pop("grant_types")  # the same grants in the form's order: keep the stored order
         try:
             usecases.update_application(page.services, page.realm, app.client_id, changes, actor=page.admin)
             return page.redirect(f"/admin/r/{page.realm}/applications/{app.client_id}?tab={page.value('tab')}",
                                  "Changes saved.")
         except OAuthError as exc:
-            errors = field_errors(exc)
+            errors = _form_errors(exc)
             page.refused = True
     tab = page.value("tab") if page.refused else page.request.query_params.get("tab", "")
     return page.render("application_edit.html", c=app, v=page, errors=errors, tab=tab,
-                       grant_options=_grant_options(), auth_options=AUTH_LABELS,
+                       grant_options=_grant_options(), auth_options=AUTH_LABELS, type_options=TYPE_LABELS,
                        notice=page.request.query_params.get("notice"), status=400 if errors else 200)
 
 
 def _signon_changes(page: Page) -> dict[str, Any]:
     return {"grant_types": page.values("grant_types"), "scopes": page.words("scopes"),
-            "auth_method": page.value("auth_method")}
+            "auth_method": page.value("auth_method"), "application_type": page.value("application_type"),
+            "redirect_uris": page.items("redirect_uris"),
+            "post_logout_redirect_uris": page.items("post_logout_redirect_uris"),
+            "skip_consent": page.checked("skip_consent")}
 
 
 def delete_application(page: Page) -> Response:
@@ -126,10 +144,13 @@ def edit_agent(page: Page) -> Response:
             if tab == "applications":
                 _save_policy(page, agent)
             else:
-                usecases.update_agent(page.services, page.realm, agent.client_id, _agent_changes(page), actor=page.admin)
+                changes = _agent_changes(page)
+                if same(changes.get("grant_types"), agent.grant_types, "grant_types"):
+                    changes.pop("grant_types")  # the same grants in the form's order: keep the stored order
+                usecases.update_agent(page.services, page.realm, agent.client_id, changes, actor=page.admin)
             return page.redirect(f"/admin/r/{page.realm}/agents/{agent.client_id}?tab={tab}", "Changes saved.")
         except OAuthError as exc:
-            errors = field_errors(exc)
+            errors = _form_errors(exc)
             page.refused = tab != "applications"
     apps = usecases.list_applications(page.services, page.realm)
     return page.render("agent_edit.html", c=agent, errors=errors, tab=tab, grant_options=_grant_options(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from starlette.responses import Response
 
 from credo.admin.console.base import Page, field_errors
@@ -23,7 +25,7 @@ def users_page(page: Page) -> Response:
                 usecases.put_group(page.services, realm, page.value("group_name"), members, actor=page.admin)
             else:
                 usecases.create_user(page.services, realm, page.value("username"), page.raw("password"),
-                                   actor=page.admin)
+                                   name=page.value("name"), email=page.value("email"), actor=page.admin)
             return page.redirect(f"/admin/r/{realm}/users", "Saved.")
         except OAuthError as exc:
             errors = field_errors(exc)
@@ -35,6 +37,22 @@ def users_page(page: Page) -> Response:
               for g in usecases.list_groups(page.services, realm)]
     return page.render("users.html", users=users, groups=groups, errors=errors, v=page,
                        notice=page.request.query_params.get("notice"), status=400 if errors else 200)
+
+
+def edit_user(page: Page) -> Response:
+    """One user's profile attributes (name, email) and whether the user is active."""
+    user = usecases.get_user(page.services, page.realm, str(page.request.path_params["user_id"]))
+    errors: dict[str, str] = {}
+    if page.request.method == "POST":
+        try:
+            usecases.update_user(page.services, page.realm, user.id, name=page.value("name"),
+                                 email=page.value("email"), active=page.checked("active"), actor=page.admin)
+            return page.redirect(f"/admin/r/{page.realm}/users/{quote(user.id, safe='')}", "Changes saved.")
+        except OAuthError as exc:
+            errors = field_errors(exc)
+            page.refused = True
+    return page.render("user_edit.html", u=user, v=page, errors=errors, notice=page.request.query_params.get("notice"),
+                       status=400 if errors else 200)
 
 
 def _user_ids(page: Page, words: list[str]) -> list[str]:

@@ -14,9 +14,43 @@ from credo.domain.settings import KNOWN_GRANT_TYPES
 from credo.management import realms, usecases
 
 GRANT_LABELS = {"client_credentials": "Client Credentials", "password": "Resource Owner Password Credentials",
-                "urn:ietf:params:oauth:grant-type:token-exchange": "Token Exchange", "refresh_token": "Refresh Token"}
+                "urn:ietf:params:oauth:grant-type:token-exchange": "Token Exchange", "refresh_token": "Refresh Token",
+                "authorization_code": "Authorization Code", "implicit": "Implicit (dynamic clients' metadata only)"}
 NUMBERS = ("access_token_lifetime", "refresh_token_lifetime", "registration_access_token_lifetime",
-           "max_delegation_depth")
+           "max_delegation_depth", "session_lifetime")
+FLAGS = ("allow_open_registration", "pkce_optional_for_confidential_clients", "skip_consent_for_applications",
+         "refresh_requires_offline_access")
+
+
+def grant_options(enabled: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Every grant a realm may enable, and any other one it has (so saving the form never drops one)."""
+    grants = dict.fromkeys((*KNOWN_GRANT_TYPES, *realms.REALM_GRANT_TYPES, *enabled))
+    return [(g, GRANT_LABELS.get(g, g)) for g in grants]
+
+
+def same(shown: Any, stored: Any, name: str) -> bool:
+    """Whether a form value is the stored one (grant types are a set: the checkboxes' order is the form's)."""
+    if name == "grant_types" and isinstance(shown, list) and isinstance(stored, (list, tuple)):
+        return sorted(shown) == sorted(stored) and len(set(shown)) == len(shown)
+    return bool(shown == stored)
+
+
+def scope_lines(descriptions: dict[str, str]) -> str:
+    """Scope descriptions as the form shows them: one a line, the scope, a space, the text."""
+    return "\n".join(f"{scope} {text}" for scope, text in descriptions.items())
+
+
+def _scope_descriptions(page: Page) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for number, line in enumerate(page.value("scope_descriptions").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split(None, 1)
+        if len(parts) < 2:
+            raise FormError("scope_descriptions", f"line {number}: write the scope, a space, then what the consent "
+                                                  "page says of it.")
+        out[parts[0]] = parts[1].strip()
+    return out
 
 
 def _number(page: Page, name: str) -> int | str | None:
@@ -73,8 +107,8 @@ def settings_changes(page: Page, current: dict[str, Any]) -> dict[str, Any]:
     changes: dict[str, Any] = {
         "grant_types": page.values("grant_types"),
         "registration_scope_allowlist": page.words("registration_scope_allowlist"),
-        "allow_open_registration": page.checked("allow_open_registration"),
         "dcr_script": page.value("dcr_script") or None,
+        "scope_descriptions": _scope_descriptions(page),
         "token_format": page.value("token_format", "stateful"),
         "signing_alg": page.value("signing_alg", "ES256"),
         "protection": {**protection, "require_software_statement": page.checked("require_software_statement"),
@@ -84,12 +118,17 @@ def settings_changes(page: Page, current: dict[str, Any]) -> dict[str, Any]:
     }
     for name in NUMBERS:
         changes[name] = _number(page, name)
+    for name in FLAGS:
+        changes[name] = page.checked(name)
     return changes
 
 
 def _flatten(errors: dict[str, str], exc: Exception) -> dict[str, str]:
     if isinstance(exc, FormError):
         return {exc.field: str(exc)}
+    for name in list(errors):
+        if name.startswith("scope_descriptions."):  # one scope's text: shown at the field
+            errors.setdefault("scope_descriptions", f"{name.split('.', 1)[1]}: {errors.pop(name)}")
     if isinstance(exc, ValidationError):
         for err in exc.errors():
             loc = tuple(str(p) for p in err.get("loc", ()))
@@ -106,7 +145,7 @@ def settings_page(page: Page) -> Response:
     if page.request.method == "POST":
         try:
             current = realm.settings.model_dump(mode="json")
-            changes = {k: v for k, v in settings_changes(page, current).items() if v != current.get(k)}
+            changes = {k: v for k, v in settings_changes(page, current).items() if not same(v, current.get(k), k)}
             if changes:
                 realms.update_settings(page.services, realm.name, changes, actor=page.admin)
             return page.redirect(f"/admin/r/{realm.name}/settings", "Settings saved.")
@@ -126,7 +165,7 @@ def settings_page(page: Page) -> Response:
         return page.values(name) if posted else stored
 
     return page.render("settings.html", s=shown, errors=errors, f=f, on=on, sel=sel, notice=page.request.query_params.get("notice"),
-                       grant_options=[(g, GRANT_LABELS.get(g, g)) for g in KNOWN_GRANT_TYPES],
+                       grant_options=grant_options(realm.settings.grant_types), scope_lines=scope_lines,
                        script_options=scripts, status=400 if errors else 200)
 
 

@@ -1,0 +1,50 @@
+"""The browser sign-in options of `credo app create | update` and `credo client create`, in one place.
+
+Their rules live in credo.management.client_signin; these only carry the values there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from credo.domain.models import Client
+
+_URIS = "https, or http only on a loopback host; no fragment"
+REDIRECT_URI: Any = typer.Option([], "--redirect-uri", help=f"A redirect URI of the code flow ({_URIS}; repeat).")
+POST_LOGOUT: Any = typer.Option([], "--post-logout-redirect-uri", help="Where sign-out may return (repeat).")
+RESOURCE: Any = typer.Option([], "--resource", help="An RFC 8707 resource identifier this client answers to, "
+                                                     f"e.g. an MCP server's URL ({_URIS}; repeat).")
+APPLICATION_TYPE_NEW: Any = typer.Option("web", "--application-type", help="web or native (OpenID Connect).")
+SKIP_CONSENT_NEW: Any = typer.Option(False, "--skip-consent", help="First party: no consent page.")
+
+_REPLACE = " Replaces the list when given; '' alone clears it."
+REDIRECT_URI_CHANGE: Any = typer.Option([], "--redirect-uri", help=f"A redirect URI (repeat).{_REPLACE}")
+POST_LOGOUT_CHANGE: Any = typer.Option([], "--post-logout-redirect-uri",
+                                       help=f"A post-logout redirect URI (repeat).{_REPLACE}")
+RESOURCE_CHANGE: Any = typer.Option([], "--resource", help=f"A resource identifier (repeat).{_REPLACE}")
+APPLICATION_TYPE_CHANGE: Any = typer.Option(None, "--application-type", help="web or native.")
+SKIP_CONSENT_CHANGE: Any = typer.Option(None, "--skip-consent/--no-skip-consent", help="First party: no consent page.")
+
+
+def changes(redirect_uris: list[str], post_logout: list[str], resources: list[str], application_type: str | None,
+            skip_consent: bool | None) -> dict[str, Any]:
+    """The changes the given options ask for (a list option given only as '' clears that list)."""
+    out: dict[str, Any] = {}
+    for field, values in (("redirect_uris", redirect_uris), ("post_logout_redirect_uris", post_logout),
+                          ("resources", resources)):
+        if values:
+            out[field] = tuple(v for v in values if v)
+    if application_type is not None:
+        out["application_type"] = application_type
+    if skip_consent is not None:
+        out["skip_consent"] = skip_consent
+    return out
+
+
+def shown(c: Client) -> dict[str, Any]:
+    """What the commands print of a client (never a secret or its hash)."""
+    return {"client_id": c.client_id, "name": c.name, "kind": c.kind, "grant_types": list(c.grant_types),
+            "scopes": list(c.scopes), "auth_method": c.auth_method, "application_type": c.application_type,
+            "redirect_uris": list(c.redirect_uris), "post_logout_redirect_uris": list(c.post_logout_redirect_uris),
+            "resources": list(c.resources), "skip_consent": c.skip_consent}
