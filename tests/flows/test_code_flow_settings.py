@@ -92,7 +92,7 @@ def test_prompt_consent_asks_again(setup: Setup) -> None:
 
 
 def test_max_age_asks_for_a_fresh_sign_in(setup: Setup) -> None:
-    server, clock, http, base = setup
+    _, clock, http, base = setup
     challenge = pkce()
     obtain_code(http, base, challenge=challenge)
     clock.advance(120)

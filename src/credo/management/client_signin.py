@@ -11,7 +11,6 @@ identifier belongs to at most one client of a realm.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -106,21 +105,10 @@ def check_signin_fields(fields: dict[str, Any], current: Client | None = None) -
     return out
 
 
-def _every_client(repo: ClientRepository, realm: str) -> Iterator[Client]:
-    offset = 0
-    while True:
-        page = repo.all(realm, limit=1000, offset=offset)
-        yield from page
-        if len(page) < 1000:
-            return
-        offset += len(page)
-
 
 def resource_owner(repo: ClientRepository, realm: str, resource: str) -> Client | None:
     """The client of `realm` that lists `resource` among its resource identifiers."""
-    if hasattr(repo, "by_resource"):  # the storage's own lookup, where the backend has it
-        return repo.by_resource(realm, resource)
-    return next((c for c in _every_client(repo, realm) if resource in c.resources), None)
+    return repo.by_resource(realm, resource)
 
 
 def taken_resource(repo: ClientRepository, client: Client) -> InvalidRequest | None:
