@@ -8,14 +8,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
-from credo.domain.models import User
+from credo.domain.models import ClientKind, User
 from credo.domain.settings import (
     GRANT_AUTHORIZATION_CODE,
     GRANT_CLIENT_CREDENTIALS,
@@ -54,23 +54,22 @@ def enable_code_flow(services: Services, realm: str = "alpha") -> None:
 
 def browser_client(services: Services, realm: str = "alpha", client_id: str = "web-app", *, public: bool = True,
                    redirect_uris: tuple[str, ...] = (REDIRECT,), scopes: tuple[str, ...] = ("openid", "profile", "email"),
-                   refresh: bool = True, secret: str | None = None, **fields: Any) -> str | None:
-    """A client for the code flow; returns its secret (None for a public client)."""
-    grants = (GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN) if refresh else (GRANT_AUTHORIZATION_CODE,)
-    client, plain = create_client(services, realm, client_id, kind="application", name=f"{client_id} name",
-                                   grant_types=grants, scopes=scopes, auth_method="none" if public else "client_secret_post",
-                                   app_type="web", redirect_uris=redirect_uris, secret=secret)
-    if fields:
-        services.storage.clients.update(replace(client, **fields))
+                   refresh: bool = True, secret: str | None = None, grant_types: tuple[str, ...] | None = None,
+                   kind: ClientKind = "application", name: str | None = None, **signin_fields: Any) -> str | None:
+    """A client for the code flow, made as an administrator makes one (`signin_fields`: post-logout
+    redirect URIs, resources, application type, skip_consent); returns its secret (None for a public client)."""
+    grants = grant_types or ((GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN) if refresh else (GRANT_AUTHORIZATION_CODE,))
+    _, plain = create_client(services, realm, client_id, kind=kind, name=name or f"{client_id} name",
+                             grant_types=grants, scopes=scopes, auth_method="none" if public else "client_secret_post",
+                             app_type="web", redirect_uris=redirect_uris, secret=secret, **signin_fields)
     return plain or secret
 
 
 def resource_server(services: Services, realm: str, client_id: str, url: str) -> Party:
     """An application that answers to the resource identifier `url` (an MCP server, an API), with the
     secret it introspects the tokens sent to it with."""
-    client, _ = create_client(services, realm, client_id, kind="application", name=client_id, app_type="service",
-                              scopes=("data-read",), secret=APP_SECRET)
-    services.storage.clients.update(replace(client, resources=(url,)))
+    create_client(services, realm, client_id, kind="application", name=client_id, app_type="service",
+                  scopes=("data-read",), secret=APP_SECRET, resources=(url,))
     return Party(client_id, APP_SECRET)
 
 
@@ -152,10 +151,7 @@ def obtain_code(http: httpx.Client, base: str, client_id: str = "web-app", *, ch
 
 def profile_user(services: Services, realm: str = "alpha") -> User:
     """The user USERNAME (id USER_ID) with a name and an email address, released by `profile` and `email`."""
-    user = replace(create_user(services, realm, USERNAME, PASSWORD, user_id=USER_ID),
-                   name=USER_NAME, email=USER_EMAIL)
-    services.storage.users.put(user)
-    return user
+    return create_user(services, realm, USERNAME, PASSWORD, user_id=USER_ID, name=USER_NAME, email=USER_EMAIL)
 
 
 def redeem(http: httpx.Client, base: str, code: str, challenge: Pkce | None, client_id: str = "web-app",

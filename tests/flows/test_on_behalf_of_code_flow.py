@@ -4,13 +4,12 @@ the user's token exactly as before: same `sub` (the user), `act.sub` (the agent)
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from credo.domain.errors import InvalidRequest
 from credo.domain.settings import GRANT_AUTHORIZATION_CODE
 from credo.management.agents import put_policy
+from credo.management.applications import update_application
 from tests.factories import USER_ID, exchange, on_behalf_setup
 from tests.signin import REDIRECT, enable_code_flow, introspect, obtain_code, pkce, redeem
 from tests.support import Server
@@ -24,8 +23,8 @@ def _code_flow_app(server: Server) -> None:
     enable_code_flow(services)
     app = services.client("alpha", APP)
     assert app is not None
-    services.storage.clients.update(replace(app, grant_types=(*app.grant_types, GRANT_AUTHORIZATION_CODE),
-                                            redirect_uris=(REDIRECT,), resources=(APP_URL,)))
+    update_application(services, "alpha", APP, {"grant_types": (*app.grant_types, GRANT_AUTHORIZATION_CODE),
+                                                "redirect_uris": (REDIRECT,), "resources": (APP_URL,)})
 
 
 def test_agent_acts_for_a_user_who_signed_in_with_the_browser(server: Server, demo: dict[str, str]) -> None:
