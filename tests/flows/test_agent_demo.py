@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from credo.management.agent_demo import DEMO_USER, ensure_agent_demo
 from tests.factories import Party, exchange, password_token
+from tests.signin import authorize, location_params, pkce, redeem, sign_in, through_pages
 from tests.support import Server
 
 
@@ -22,4 +23,22 @@ def test_agent_demo_runs_both_seeds(sqlite_server: Server, sqlite_demo: dict[str
         user = password_token(http, base, web, "openid", username=DEMO_USER, password=creds[DEMO_USER])
         assert user.status_code == 200 and user.json()["refresh_token"], user.text
         r = exchange(http, base, assistant, user.json()["access_token"], "digital-assistant-web-app", "read-data")
+        assert r.status_code == 200 and r.json()["scope"] == "read-data", r.text
+
+
+def test_agent_demo_on_behalf_of_through_the_browser_sign_in(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
+    """The recommended on-behalf-of flow works on the demo as set up: the web application signs the demo
+    user in through the pages (code + PKCE, on any loopback port), and the agent exchanges the user's token."""
+    creds = {c.client_id: c.client_secret for c in ensure_agent_demo(sqlite_server.services)}
+    base = sqlite_server.realm_url("alpha")
+    web = "digital-assistant-web-app"
+    callback = "http://127.0.0.1:8765/callback"
+    assistant = Party("digital-assistant-ai-agent", creds["digital-assistant-ai-agent"])
+    with sqlite_server.client() as http:
+        challenge = pkce()
+        page = authorize(http, base, web, challenge=challenge, scope="openid read-data", redirect_uri=callback)
+        code = location_params(through_pages(http, sign_in(http, page, DEMO_USER, creds[DEMO_USER])))["code"]
+        user = redeem(http, base, code, challenge, client_id=web, redirect_uri=callback, client_secret=creds[web])
+        assert user.status_code == 200 and user.json()["id_token"], user.text
+        r = exchange(http, base, assistant, user.json()["access_token"], web, "read-data")
         assert r.status_code == 200 and r.json()["scope"] == "read-data", r.text

@@ -3,7 +3,13 @@ their `curl` commands work against `credo serve --demo` with only the host repla
 
 from __future__ import annotations
 
-from credo.domain.settings import GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_REFRESH_TOKEN, GRANT_TOKEN_EXCHANGE
+from credo.domain.settings import (
+    GRANT_AUTHORIZATION_CODE,
+    GRANT_CLIENT_CREDENTIALS,
+    GRANT_PASSWORD,
+    GRANT_REFRESH_TOKEN,
+    GRANT_TOKEN_EXCHANGE,
+)
 from credo.keys.secrets import new_secret
 from credo.management.agents import create_agent, put_policy
 from credo.management.applications import create_application
@@ -17,8 +23,12 @@ DEMO_USER = "barbara.jensen"
 APPLICATIONS: tuple[tuple[str, str, str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("access-log-api", "Web Server Logs API App", "service", (GRANT_CLIENT_CREDENTIALS,), ("logs-read", "logs-search")),
     ("digital-assistant-web-app", "Digital Assistant Web App", "web",
-     (GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_REFRESH_TOKEN), ("openid", "read-data", "write-data", "admin-action")),
+     (GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_REFRESH_TOKEN, GRANT_AUTHORIZATION_CODE),
+     ("openid", "read-data", "write-data", "admin-action")),
 )
+# The web application signs its users in through the browser too (the recommended on-behalf-of flow): any
+# port on the loopback callback (RFC 8252), so a local script or `python -m http.server` can receive the code.
+WEB_APP_REDIRECT = "http://127.0.0.1/callback"
 AGENTS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], str, bool, tuple[str, ...]], ...] = (
     ("bot-traffic-analyzer", "Bot Traffic Analyzer Agent", ("monitor-system",),
      (GRANT_TOKEN_EXCHANGE, GRANT_CLIENT_CREDENTIALS), "access-log-api", False, ("logs-read", "logs-search")),
@@ -50,7 +60,7 @@ def ensure_agent_demo(services: Services) -> list[DemoCredentials]:
     for client_id, name, app_type, grants, scopes in APPLICATIONS:
         secret = _existing(services, client_id) or create_application(
             services, REALM, client_id, name=name, app_type=app_type, grant_types=grants, scopes=scopes,
-            owners=("admin",))[1]
+            owners=("admin",), redirect_uris=(WEB_APP_REDIRECT,) if app_type == "web" else ())[1]
         out.append(DemoCredentials(REALM, client_id, str(secret), f"application ({app_type}), scopes {' '.join(scopes)}"))
     password = _user_password(services)
     out.append(DemoCredentials(REALM, DEMO_USER, password, "end user, for the password grant", kind="user"))
