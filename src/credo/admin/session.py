@@ -1,4 +1,5 @@
-"""The console session: a signed cookie carrying the admin token; a CSRF token bound to it."""
+"""The console session: a signed cookie carrying the console session id (good only as this cookie: the
+admin API refuses it as a bearer token); a CSRF token bound to it."""
 
 from __future__ import annotations
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 import secrets
 from dataclasses import replace
+from typing import Literal
 
 from credo.domain.errors import InvalidGrant, InvalidRequest, InvalidToken
 from credo.domain.models import AdminUser, AuditEvent, TokenRecord
@@ -42,15 +44,25 @@ def bootstrap_admin(services: Services) -> tuple[str, str] | None:
     return "admin", plain
 
 
-def login(services: Services, username: str, password: str, *, source: str = "") -> str:
-    """Check the credentials (constant time) and issue an admin token. Repeated failures for one
-    username and source address are throttled (429) like client authentication."""
+Channel = Literal["api", "console"]
+_KIND: dict[str, Literal["access_token", "session"]] = {"api": "access_token", "console": "session"}
+
+
+def _password_mark(services: Services, admin: AdminUser) -> str:
+    """Stamped on every token and session of an administrator: a password change ends them all."""
+    return services.hasher.keyed_hash("admin-password:" + admin.password_hash)[:32]
+
+
+def login(services: Services, username: str, password: str, *, source: str = "", channel: Channel = "api") -> str:
+    """Check the credentials (constant time) and issue an admin API token (`channel="api"`) or a console
+    session id (`"console"`: good only in the console's cookie, never as a bearer token). Repeated failures
+    for one username and source address are throttled (429) like client authentication."""
     key = (ADMIN_REALM, username[:64], source)
     services.auth_throttle.check(key)
     admin = services.storage.admins.get(username)
     stored = admin.password_hash if admin else _DUMMY_HASH.get(services)
     ok = services.hasher.verify(password, stored) and admin is not None
-    if not ok:
+    if not ok or admin is None:
         services.auth_throttle.failed(key)
         services.audit(AuditEvent(realm=ADMIN_REALM, action="admin.login", actor=username[:64], decision="deny"))
         raise InvalidGrant("bad admin credentials", description="username or password is incorrect.")
@@ -58,24 +70,33 @@ def login(services: Services, username: str, password: str, *, source: str = "")
     now = services.clock.now()
     services.storage.tokens.add(TokenRecord(
         token_hash=services.hasher.keyed_hash(token), realm=ADMIN_REALM, jti=secrets.token_hex(8),
-        kind="access_token", client_id="admin-console", sub=username, scopes=("admin",), issued_at=now,
-        expires_at=now + ADMIN_TOKEN_LIFETIME))
-    services.audit(AuditEvent(realm=ADMIN_REALM, action="admin.login", actor=username, decision="allow"))
+        kind=_KIND[channel], client_id="admin-console", sub=username, scopes=("admin",), issued_at=now,
+        expires_at=now + ADMIN_TOKEN_LIFETIME, claims={"pw": _password_mark(services, admin)}))
+    services.audit(AuditEvent(realm=ADMIN_REALM, action="admin.login", actor=username, decision="allow",
+                              details={"channel": channel}))
     return token
 
 
-def authenticate(services: Services, token: str) -> str:
-    """The administrator a token belongs to; raises InvalidToken."""
+def authenticate(services: Services, token: str, *, channel: Channel = "api") -> str:
+    """The administrator a token (or a console session id) belongs to; raises InvalidToken. A token
+    issued before the administrator's last password change is refused."""
     record = services.storage.tokens.get(services.hasher.keyed_hash(token)) if token else None
     if record is None or record.realm != ADMIN_REALM or record.expires_at <= services.clock.now():
         raise InvalidToken("admin token unknown or expired")
-    if services.storage.admins.get(record.sub) is None:
+    if record.kind != _KIND[channel]:
+        raise InvalidToken(f"an admin {record.kind} presented as {channel} credentials")
+    admin = services.storage.admins.get(record.sub)
+    if admin is None:
         raise InvalidToken("admin removed")
+    if not hmac.compare_digest(str(record.claims.get("pw", "")), _password_mark(services, admin)):
+        raise InvalidToken("admin token issued before a password change")
     return record.sub
 
 
-def change_password(services: Services, username: str, current: str, new: str, *, actor: str = "system") -> None:
-    """An administrator replaces their password (the one-time password must be replaced this way)."""
+def change_password(services: Services, username: str, current: str, new: str, *, actor: str = "system",
+                    keep: str | None = None) -> None:
+    """An administrator replaces their password (the one-time password must be replaced this way). Every
+    token and session of theirs ends, except `keep` (the one the change was made with)."""
     admin = services.storage.admins.get(username)
     if admin is None or not services.hasher.verify(current, admin.password_hash):
         raise InvalidRequest("wrong current password", description="current_password: is not correct.")
@@ -84,8 +105,14 @@ def change_password(services: Services, username: str, current: str, new: str, *
                              description=f"new_password: at least {MIN_PASSWORD_LENGTH} characters are required.")
     if new == current:
         raise InvalidRequest("same password", description="new_password: must differ from the current one.")
-    services.storage.admins.put(replace(admin, password_hash=services.hasher.hash_password(new),
-                                        must_change_password=False))
+    changed = replace(admin, password_hash=services.hasher.hash_password(new), must_change_password=False)
+    services.storage.admins.put(changed)
+    if keep:
+        record = services.storage.tokens.get(services.hasher.keyed_hash(keep))
+        if record is not None and record.realm == ADMIN_REALM and record.sub == username:
+            services.storage.tokens.delete(record.token_hash)
+            services.storage.tokens.add(replace(record, claims={**record.claims,
+                                                                "pw": _password_mark(services, changed)}))
     services.audit(AuditEvent(realm=ADMIN_REALM, action="admin.password", actor=actor, target=username))
 
 

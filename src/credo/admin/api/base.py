@@ -76,7 +76,7 @@ def actor_of(request: Request, services: Services) -> str:
     token = session_token(services, request)
     if token is None:
         raise InvalidToken("no admin credentials", description="An administrator token is required.")
-    actor = authenticate(services, token)
+    actor = authenticate(services, token, channel="console")
     if request.method not in SAFE_METHODS and not csrf_ok(services, token, request.headers.get("x-csrf-token")):
         raise AccessDenied("csrf", description="A valid X-CSRF-Token header is required with a session cookie.")
     return actor

@@ -55,7 +55,7 @@ async def login_page(request: Request) -> Response:
         return _login_form(request, 403, username=username, error="The sign-in form expired; please try again.")
     try:
         token = await run_in_threadpool(login, services, username, (form.get("password") or [""])[0],
-                                        source=request.client.host if request.client else "")
+                                        source=request.client.host if request.client else "", channel="console")
     except OAuthError as exc:
         throttled = exc.status == 429
         return _login_form(request, 429 if throttled else 401, next=(form.get("next") or [""])[0],

@@ -132,7 +132,7 @@ def page(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
         services = services_of(request)
         token = session_token(services, request)
         try:
-            admin = authenticate(services, token or "")
+            admin = authenticate(services, token or "", channel="console")
         except InvalidToken:
             return RedirectResponse(f"/admin/login?next={quote(request.url.path)}", status_code=303)
         form: dict[str, list[str]] = {}

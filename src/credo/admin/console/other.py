@@ -120,7 +120,7 @@ def account_page(page: Page) -> Response:
         else:
             try:
                 change_password(page.services, page.admin, page.form.get("current_password", [""])[0], new,
-                                actor=page.admin)
+                                actor=page.admin, keep=page.token)
                 return page.redirect("/admin/account", "Password changed.")
             except OAuthError as exc:
                 errors = field_errors(exc)
