@@ -22,7 +22,7 @@ from credo.keys.keyring import KeyRing
 from credo.keys.remote_jwks import RemoteJwks
 from credo.keys.secrets import SecretHasher
 from credo.oauth.blocking import Blocking
-from credo.oauth.throttle import AuthThrottle, RateLimiter, auth_throttle
+from credo.oauth.throttle import AuditFloodGuard, AuthThrottle, RateLimiter, auth_throttle
 from credo.scripting.api import ScriptRunner
 from credo.storage.protocols import Conflict, Storage
 from credo.storage.unit_of_work import GroupCommitter, UnitOfWork
@@ -48,6 +48,7 @@ class Services:
     remote_jwks: RemoteJwks = field(default_factory=RemoteJwks)  # key sets behind jwks_uri (SSRF-guarded)
     registration_rate: RateLimiter = field(default_factory=RateLimiter)  # registrations per source and minute
     blocking: Blocking = field(default_factory=Blocking)  # where argon2, scripts and outbound fetches run
+    audit_guard: AuditFloodGuard = field(default_factory=AuditFloodGuard)  # refusal events kept per minute
     auth_throttle: AuthThrottle = field(init=False)
     login_throttle: AuthThrottle = field(init=False)  # password grant: per (realm, username, source)
 
@@ -135,8 +136,25 @@ class Services:
         if work.events:
             now = self.clock.now()
             work.events = [bounded_audit_event(e if e.ts else AuditEvent(**{**_fields(e), "ts": now}))
-                           for e in work.events]
+                           for e in self._unflooded(work.events, now)]
         return work
+
+    def _unflooded(self, events: list[AuditEvent], now: int) -> list[AuditEvent]:
+        """The events to store: refusals past the flood guard's limit are dropped and counted; a count
+        left from an earlier minute is stored as one `<action>.suppressed` event."""
+        kept: list[AuditEvent] = []
+        for event in events:
+            if event.decision != "deny":
+                kept.append(event)
+                continue
+            keep, dropped, minute = self.audit_guard.admit(event.realm, event.action, now)
+            if dropped:
+                kept.append(AuditEvent(realm=event.realm, action=f"{event.action}.suppressed", actor="credo",
+                                       decision="info", reason=f"{dropped} more refusals not recorded",
+                                       details={"suppressed": dropped, "minute": minute}, ts=now))
+            if keep:
+                kept.append(event)
+        return kept
 
 
 def _fields(event: AuditEvent) -> dict[str, Any]:

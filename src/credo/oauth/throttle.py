@@ -247,3 +247,34 @@ class RateLimiter:
 
     def __len__(self) -> int:
         return len(self._hits)
+
+
+@dataclass
+class AuditFloodGuard:
+    """Refusal events (`decision="deny"`) of one (realm, action) are kept up to `limit` a minute per
+    process; past that they are counted, not stored, and the count is recorded as one `<action>.suppressed`
+    event with the first refusal of that action after the minute. Outsiders (failed sign-ins with rotating usernames, a self-registered
+    agent's refused exchanges) then cannot grow the audit log faster than `limit` rows a minute and action."""
+
+    limit: int = 60
+    max_keys: int = 10_000
+
+    def __post_init__(self) -> None:
+        self._windows: LRUCache[tuple[str, str], list[int]] = LRUCache(maxsize=self.max_keys)  # [minute, kept, dropped]
+        self._lock = threading.Lock()
+
+    def admit(self, realm: str, action: str, now: int) -> tuple[bool, int, int]:
+        """(keep this event?, events dropped in the key's previous minute to report now, that minute)."""
+        minute = now - now % 60
+        with self._lock:
+            window = self._windows.get((realm, action))
+            report, reported_minute = 0, 0
+            if window is None or window[0] != minute:
+                if window is not None and window[2]:
+                    report, reported_minute = window[2], window[0]
+                window = self._windows[(realm, action)] = [minute, 0, 0]
+            if window[1] < self.limit:
+                window[1] += 1
+                return True, report, reported_minute
+            window[2] += 1
+            return False, report, reported_minute
