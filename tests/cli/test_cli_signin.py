@@ -57,8 +57,11 @@ def test_signin_options_reach_the_use_cases(env: Path) -> None:
     assert created["client_secret"] is None and created["application_type"] == "native" and created["skip_consent"]
     assert created["redirect_uris"] == ["com.example.phone:/cb", "http://127.0.0.1/cb"]
     assert created["post_logout_redirect_uris"] == ["com.example.phone:/bye"] and created["resources"] == [MCP]
+    # Back to a web application: its native (private-use scheme) URIs are re-checked, so they go too.
+    assert refused("app", "update", "alpha", "phone-app", "--application-type", "web", "--redirect-uri",
+                   "https://phone.example/cb").startswith("error: post_logout_redirect_uris: 'com.example.phone:/bye'")
     updated = run("app", "update", "alpha", "phone-app", "--application-type", "web", "--redirect-uri",
-                  "https://phone.example/cb", "--no-skip-consent", "--resource", "")
+                  "https://phone.example/cb", "--post-logout-redirect-uri", "", "--no-skip-consent", "--resource", "")
     assert (updated["application_type"], updated["redirect_uris"], updated["skip_consent"], updated["resources"]) == (
         "web", ["https://phone.example/cb"], False, [])
     client = run("client", "create", "alpha", "api", "--resource", "https://api.example.com/",

@@ -280,6 +280,7 @@ def test_page_headers_and_cookies(site: Site) -> None:
     assert policy == (f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
                       f"form-action 'self' {site.app.origin}; frame-ancestors 'none'; base-uri 'none'")
     assert response.headers["x-frame-options"] == "DENY" and response.headers["cache-control"] == "no-store"
+    assert response.headers["referrer-policy"] == "no-referrer"  # a code in the URL never leaks (RFC 9700 §4.2.4)
     assert site.page.eval_on_selector("main", "e => getComputedStyle(e).maxWidth") == "460px"  # the nonce'd style
     site.sign_in()
     cookies = site.cookies()

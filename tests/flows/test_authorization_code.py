@@ -235,6 +235,19 @@ def test_csrf_on_sign_in_and_consent(flow: Flow) -> None:
     assert http.post(f"{base}/consent", data={**fields, "decision": "allow"}).status_code == 403
 
 
+def test_csrf_field_outside_ascii_is_refused_like_any_wrong_token(flow: Flow) -> None:
+    """Found by the fuzzer (tests/security/test_fuzz.py): with the CSRF cookie set, a `csrf` field with a
+    character outside ASCII made every form answer 500 (hmac.compare_digest refuses such a str)."""
+    _, http, base = flow
+    consent = sign_in(http, authorize(http, base, challenge=pkce()))
+    fields = {**dict(page_form(consent.text)[1]), "csrf": "jeton-é"}
+    for path, status in (("signin", 403), ("consent", 403), ("account/revoke", 403), ("connect/endSession", 200)):
+        r = http.post(f"{base}/{path}", data={**fields, "decision": "allow", "username": USERNAME,
+                                              "password": PASSWORD})
+        assert r.status_code == status and r.headers["content-type"].startswith("text/html"), (path, r.text[:300])
+    assert 'id="confirm-sign-out"' in r.text and "location" not in r.headers  # not confirmed: asked again
+
+
 def test_wrong_password_and_unknown_user_look_the_same(flow: Flow) -> None:
     _, http, base = flow
     page = authorize(http, base, challenge=pkce())

@@ -31,12 +31,13 @@ SECUREAUTH_SAMPLE: dict[str, Any] = {"client_name": "Sample web client", "grant_
 
 @pytest.fixture
 def srv(tmp_path: Path) -> Iterator[InProcessServer]:
-    """Credo with the demo realms; `alpha` also enables the authorization code grant."""
+    """Credo with the demo realms (which enable the authorization code grant), except `bravo` without it."""
     with make_storage("memory", tmp_path) as storage, in_process_server(storage, tmp_path) as server:
         demo_secrets(server.services)
-        realm = server.services.storage.realms.get("alpha")
-        assert realm is not None
-        realm_settings(server.services, "alpha", grant_types=[*realm.settings.grant_types, GRANT_AUTHORIZATION_CODE])
+        realm = server.services.storage.realms.get("bravo")
+        assert realm is not None and GRANT_AUTHORIZATION_CODE in realm.settings.grant_types  # the demo enables it
+        realm_settings(server.services, "bravo",
+                       grant_types=[g for g in realm.settings.grant_types if g != GRANT_AUTHORIZATION_CODE])
         yield server
 
 

@@ -76,7 +76,7 @@ BAD_METADATA: list[tuple[str, dict[str, Any], str]] = [
     ("bad scope characters", {"scopes": ["data\"read"]}, "scopes:"),
     ("unknown auth method", {"token_endpoint_auth_method": "private_key_jwt"}, "token_endpoint_auth_method:"),
     ("public client credentials", {"token_endpoint_auth_method": "none"}, "token_endpoint_auth_method:"),
-    ("grant not enabled", {"grant_types": ["authorization_code"], "response_types": ["code"]}, "grant_types:"),
+    ("grant not enabled", {"grant_types": ["implicit"], "response_types": ["token"]}, "grant_types:"),
     ("grant types not strings", {"grant_types": [1]}, "grant_types:"),
     ("unknown response type", {"response_types": ["id_token"]}, "response_types:"),
     ("code without authorization_code", {"response_types": ["code"]}, "response_types:"),

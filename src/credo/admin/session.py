@@ -45,4 +45,6 @@ def csrf_token(services: Services, token: str) -> str:
 
 
 def csrf_ok(services: Services, token: str, presented: str | None) -> bool:
-    return bool(presented) and hmac.compare_digest(csrf_token(services, token), presented or "")
+    # As bytes: compare_digest refuses str with characters outside ASCII (TypeError), and a header may carry any.
+    return bool(presented) and hmac.compare_digest(csrf_token(services, token).encode(),
+                                                   (presented or "").encode("utf-8", "surrogatepass"))

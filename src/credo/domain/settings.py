@@ -16,6 +16,12 @@ GRANT_REFRESH_TOKEN = "refresh_token"
 GRANT_AUTHORIZATION_CODE = "authorization_code"
 KNOWN_GRANT_TYPES = (GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_TOKEN_EXCHANGE, GRANT_REFRESH_TOKEN,
                      GRANT_AUTHORIZATION_CODE)
+# Scopes that let a client see or do more than its own business (introspect every token, administer
+# identities): never granted through open (anonymous) registration, whatever the allowlist says.
+DEFAULT_PRIVILEGED_SCOPES = ("am-introspect-all-tokens", "fr:idm:*")
+# Grant types an anonymous registration may ask for by default: everything but the password grant.
+DEFAULT_OPEN_REGISTRATION_GRANTS = (GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE, GRANT_REFRESH_TOKEN,
+                                    GRANT_AUTHORIZATION_CODE, "implicit")
 # Grants a public client may use: the code flow (with PKCE) and refreshing what it gave.
 PUBLIC_CLIENT_GRANTS = (GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN)
 MAX_ACCESS_TOKEN_LIFETIME = 86400 * 30  # seconds: the longest access token a realm or a client may ask for
@@ -81,6 +87,14 @@ class ProviderSettings(BaseModel):
         default=False,
         description="When off, /register requires an initial access token carrying the `dcr_register` scope.",
     )
+    privileged_scopes: tuple[str, ...] = Field(
+        default=DEFAULT_PRIVILEGED_SCOPES,
+        description="Scopes an anonymous (open) registration never gets, even when allowlisted: only an "
+                    "administrator, an initial access token or a software statement can grant them. Not "
+                    "advertised in discovery's scopes_supported.")
+    open_registration_grant_types: tuple[str, ...] = Field(
+        default=DEFAULT_OPEN_REGISTRATION_GRANTS,
+        description="Grant types an anonymous (open) registration may ask for (within the realm's grants).")
     dcr_script: str | None = Field(default=None, description="ID of the DCR script run on registration events.")
     access_token_lifetime: int = Field(default=3600, ge=60, le=MAX_ACCESS_TOKEN_LIFETIME)
     refresh_token_lifetime: int = Field(default=86400 * 7, ge=60)

@@ -41,6 +41,7 @@ from credo.http.forms import request_headers
 from credo.http.routes import (
     ALLOW,
     CLIENT_ID,
+    CORS_ENDPOINTS,
     OPENAPI_PATH,
     REALM_PREFIX,
     ROOT_PREFIXES,
@@ -69,6 +70,18 @@ async def gather_arrivals(app: CredoApp) -> None:
 
 
 STEPS: tuple[Step, ...] = (mark_arrival, gather_arrivals)
+
+
+CORS_HEADERS = [(b"access-control-allow-origin", b"*"),
+                (b"access-control-expose-headers", b"www-authenticate, retry-after, location")]
+
+
+def preflight(allow: str) -> Response:
+    """The answer to a CORS preflight for an endpoint browsers may fetch (routes.CORS_ENDPOINTS): any
+    origin, no credentials (cookies are never needed there), the endpoint's methods."""
+    return Response(status_code=204, headers={
+        "access-control-allow-origin": "*", "access-control-allow-methods": allow,
+        "access-control-allow-headers": "authorization, content-type, dpop", "access-control-max-age": "600"})
 
 
 def without_trailing_slash(scope: Scope) -> Scope:
@@ -163,6 +176,9 @@ class CredoApp:
             return
         endpoint, scope["path_params"] = hit
         handler: Handler | None = TABLE.get((endpoint, scope["method"]))  # 3
+        if handler is None and scope["method"] == "OPTIONS" and endpoint in CORS_ENDPOINTS:
+            await self._send(preflight(ALLOW[endpoint]), send)
+            return
         if handler is None:
             error = HTTPException(405, headers={"Allow": ALLOW[endpoint]})
             await self._send(await self._render(request, error), send)
@@ -170,10 +186,13 @@ class CredoApp:
         scope["endpoint"] = handler  # as a router sets it (refusal logs name the endpoint)
         for step in STEPS:  # 4
             await step(self)
+        headers = request_headers(scope)
         try:
-            response = await handler(request, request_headers(scope))  # 5, 6
+            response = await handler(request, headers)  # 5, 6
         except Exception as exc:  # rendered by the registered handlers
             response = await self._render(request, exc)
+        if headers.origin and endpoint in CORS_ENDPOINTS:
+            response.raw_headers.extend(CORS_HEADERS)
         await self._send(response, send)
 
     @staticmethod

@@ -52,6 +52,7 @@ class RequestHeaders:
     content_length: str | None  # as declared (checked against the limit when the body is read)
     basic: BasicCredentials | None  # `Authorization: Basic ...` (RFC 6749 §2.3.1), malformed or not
     bearer: BearerToken | None  # `Authorization: Bearer <non-empty>`
+    origin: bool = False  # an `Origin` header came (a browser's fetch): CORS endpoints answer it
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ class Form:
 def request_headers(scope: Scope) -> RequestHeaders:
     """One pass over the raw ASGI headers (names are lower case there)."""
     kind = length = authorization = None
+    origin = False
     for name, value in scope["headers"]:
         if name == b"content-type":
             if kind is None:
@@ -74,6 +76,8 @@ def request_headers(scope: Scope) -> RequestHeaders:
                 length = value
         elif name == b"authorization" and authorization is None:
             authorization = value
+        elif name == b"origin":
+            origin = True
     media = kind.decode("latin-1").split(";")[0].strip().lower() if kind is not None else ""
     basic = bearer = None
     if authorization is not None:
@@ -84,7 +88,7 @@ def request_headers(scope: Scope) -> RequestHeaders:
         elif scheme == "bearer ":
             token = auth[7:].strip()
             bearer = BearerToken(token) if token else None
-    return RequestHeaders(media, length.decode("latin-1") if length is not None else None, basic, bearer)
+    return RequestHeaders(media, length.decode("latin-1") if length is not None else None, basic, bearer, origin)
 
 
 def parse_basic(credentials: str) -> BasicCredentials:

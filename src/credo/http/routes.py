@@ -59,6 +59,13 @@ HOST_ENDPOINTS: list[tuple[str, Handler, tuple[str, ...]]] = [
     *((document + ISSUER, discovery.discovery, ("GET",)) for document in DOCUMENTS),
 ]
 ENDPOINTS = [*REALM_ENDPOINTS, *HOST_ENDPOINTS]
+# What a client running in a browser (a single-page app, the MCP Inspector) calls with fetch(): answered to
+# any origin (CORS, no cookies: these endpoints take credentials only in headers or the body). The
+# pages (authorize, sign-in, consent, account, sign-out) are navigated to, never fetched.
+CORS_ENDPOINTS = frozenset({
+    ".well-known/openid-configuration", ".well-known/oauth-authorization-server", "connect/jwk_uri",
+    "access_token", "token/revoke", "register", CLIENT_ID, "userinfo",
+    *(document + ISSUER for document in DOCUMENTS)})
 UNDER_REALM = frozenset(endpoint for endpoint, _, _ in REALM_ENDPOINTS if endpoint != CLIENT_ID)  # fixed paths
 
 

@@ -6,6 +6,7 @@ wrongly authenticated client always gets the same `invalid_client` answer.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 from credo.domain.errors import InvalidClient
@@ -21,10 +22,12 @@ async def authenticate_client(services: Services, realm: str, params: Mapping[st
     claimed = _claimed_id(params, basic)
     key = (realm, claimed, source)
     services.auth_throttle.check(key)
+    started = time.perf_counter()
     try:
         return await _authenticate(services, realm, params, basic)
     except InvalidClient:
         services.auth_throttle.failed(key)
+        await services.pad_failure(started)  # every failure takes as long: timing tells no id apart
         raise
 
 
@@ -56,7 +59,7 @@ async def _authenticate(services: Services, realm: str, params: Mapping[str, str
 
     client = services.client(realm, client_id) if client_id else None
     if client is None or not client.enabled:
-        # Spend the same time as a real check, so response timing does not reveal which ids exist.
+        # Spend the work of a real check; the caller pads every failure to the same time.
         await services.verify_secret(secret or "x", "h1$" + "0" * 64)
         raise InvalidClient(f"unknown or disabled client {client_id!r}")
     if client.auth_method != method:

@@ -26,7 +26,7 @@ def discovery_document(services: Services, realm: Realm) -> dict[str, Any]:
         "ai_agent_registration_endpoint": f"{base}/aiagent/register",
         "tokeninfo_endpoint": f"{base}/tokeninfo",
         "jwks_uri": f"{base}/connect/jwk_uri",
-        "scopes_supported": list(s.registration_scope_allowlist),
+        "scopes_supported": [x for x in s.registration_scope_allowlist if x not in s.privileged_scopes],
         "grant_types_supported": list(s.grant_types),
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,

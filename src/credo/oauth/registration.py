@@ -33,6 +33,7 @@ from credo.keys.secrets import new_secret
 from credo.oauth.credentials import BearerToken
 from credo.oauth.registration_metadata import SERVER_MANAGED, Metadata, validate_metadata
 from credo.oauth.registration_protection import (
+    check_open_registration,
     check_policy,
     check_rate,
     initial_access,
@@ -129,6 +130,8 @@ async def prepare_registration(services: Services, request: RegistrationRequest,
                                           required=realm.settings.protection.require_software_statement)
     metadata = validate_metadata(body, realm)
     check_policy(services, realm, metadata, creating=True)
+    if access is None and request.signed_body is None and "software_statement" not in body:
+        check_open_registration(realm, metadata)
     client_id = str(uuid.uuid4())
     secret = None if metadata.auth_method == "none" else new_secret()
     token = new_secret()
@@ -279,6 +282,8 @@ async def _replace(services: Services, realm: Realm, client_id: str | None, body
     clean = await _with_software_statement(services, realm, clean, required=False)
     metadata = validate_metadata(clean, realm)
     check_policy(services, realm, metadata, creating=False)
+    if "software_statement" not in clean:  # the registration access token proves who, not what it may get
+        check_open_registration(realm, metadata, kept=client)
     secret, secret_hash = _secret_change(services, client, metadata.auth_method)
     updated, token = _rotated(services, realm, client)
     updated = replace(updated, secret_hash=secret_hash, **_client_fields(metadata, clean))

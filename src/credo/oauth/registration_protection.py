@@ -23,7 +23,7 @@ from credo.domain.errors import (
     TooManyRequests,
     UnapprovedSoftwareStatement,
 )
-from credo.domain.models import Realm
+from credo.domain.models import Client, Realm
 from credo.domain.settings import KeySource
 from credo.keys import jose
 from credo.oauth.credentials import BearerToken
@@ -169,6 +169,23 @@ def check_policy(services: Services, realm: Realm, metadata: Metadata, *, creati
     if creating and policy.max_clients is not None and \
             services.storage.clients.count(realm.name, dynamic=True) >= policy.max_clients:
         raise _rule("max_clients", "The registration policy's max_clients limit is reached")
+
+
+def check_open_registration(realm: Realm, metadata: Metadata, *, kept: Client | None = None) -> None:
+    """What an anonymous registration (no initial access token, software statement or signed request) may
+    not ask for: a privileged scope, or a grant type outside the realm's `open_registration_grant_types`
+    (the password grant by default). On an update (`kept`: the client as it is), what it has stays."""
+    s = realm.settings
+    kept_scopes, kept_grants = (kept.scopes, kept.grant_types) if kept is not None else ((), ())
+    privileged = [x for x in metadata.scopes if x in s.privileged_scopes and x not in kept_scopes]
+    if privileged:
+        raise InvalidClientMetadata(f"privileged scope through open registration: {privileged}", description=(
+            f"scope: {' '.join(privileged)} cannot be obtained through open registration (ask an administrator "
+            "for an initial access token, or send a software statement)."))
+    grants = [g for g in metadata.grant_types if g not in s.open_registration_grant_types and g not in kept_grants]
+    if grants:
+        raise InvalidClientMetadata(f"grant through open registration: {grants}", description=(
+            f"grant_types: {' '.join(grants)} cannot be obtained through open registration in this realm."))
 
 
 def _check_hosts(allowed: tuple[str, ...], name: str, hosts: tuple[str, ...]) -> None:

@@ -6,7 +6,9 @@ through the change counter), so nothing here or in a use case has to invalidate 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +27,7 @@ from credo.scripting.api import ScriptRunner
 from credo.storage.protocols import Conflict, Storage
 from credo.storage.unit_of_work import GroupCommitter, UnitOfWork
 
+MAX_FAILURE_FLOOR = 0.5  # seconds: a failed authentication is never padded beyond this
 _audit_counter = itertools.count()
 _audit_prefix = str(uuid.uuid4())
 
@@ -53,14 +56,37 @@ class Services:
         self.auth_throttle = auth_throttle(self.clock)
         self.login_throttle = auth_throttle(self.clock, what="password login", name="login")
         self._last_touch: LRUCache[tuple[str, str], int] = LRUCache(maxsize=100_000)  # last recorded use
+        self._failure_floor: float | None = None  # seconds a failed argon2 verification takes (moving average)
+        self._dummy_hash: str | None = None
         self.committer = GroupCommitter(self.storage)
 
     async def verify_secret(self, value: str, stored: str | None) -> bool:
         """`hasher.verify`, off the event loop when the stored hash is a slow one (argon2id): a generated
-        secret's HMAC is checked at once."""
-        if self.hasher.is_slow(stored):
-            return await self.blocking.run(self.hasher.verify, value, stored)
-        return self.hasher.verify(value, stored)
+        secret's HMAC is checked at once. A failed slow verification (always a full argon2 run) is timed:
+        it sets how long every failed authentication takes (`pad_failure`)."""
+        if not self.hasher.is_slow(stored):
+            return self.hasher.verify(value, stored)
+        start = time.perf_counter()
+        ok = await self.blocking.run(self.hasher.verify, value, stored)
+        if not ok:
+            self._note_slow_failure(time.perf_counter() - start)
+        return ok
+
+    def _note_slow_failure(self, seconds: float) -> None:
+        seconds = min(seconds, MAX_FAILURE_FLOOR)
+        self._failure_floor = seconds if self._failure_floor is None else 0.8 * self._failure_floor + 0.2 * seconds
+
+    async def pad_failure(self, started: float) -> None:
+        """Make a failed authentication that started at `started` (time.perf_counter) take as long as a failed
+        argon2 verification: an unknown client id, a generated secret and a human-chosen one then answer in
+        the same time (no CPU is spent waiting). Measured once at the first need, then as failures come."""
+        if self._failure_floor is None:
+            if self._dummy_hash is None:
+                self._dummy_hash = await self.blocking.run(self.hasher.hash_password, "credo-failure-floor")
+            await self.verify_secret("not-the-password", self._dummy_hash)
+        delay = (self._failure_floor or 0.0) - (time.perf_counter() - started)
+        if delay > 0:
+            await asyncio.sleep(delay)
 
     def issuer(self, realm: Realm) -> str:
         return realm.settings.issuer or f"{self.base_url}{realm.url_path}"

@@ -116,4 +116,5 @@ def csrf_token(services: Services, realm: Realm, cookie: str) -> str:
 def csrf_ok(services: Services, realm: Realm, cookie: str | None, sent: str | None) -> bool:
     if not cookie or not sent or len(cookie) > 100 or len(sent) > 200:
         return False
-    return hmac.compare_digest(csrf_token(services, realm, cookie), sent)
+    # As bytes: compare_digest refuses str with characters outside ASCII (TypeError), and a form may send any.
+    return hmac.compare_digest(csrf_token(services, realm, cookie).encode(), sent.encode("utf-8", "surrogatepass"))

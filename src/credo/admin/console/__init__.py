@@ -50,7 +50,8 @@ async def login_page(request: Request) -> Response:
     form = await read_multi_form(request)
     username = (form.get("username") or [""])[0]
     expected, presented = request.cookies.get(LOGIN_COOKIE, ""), (form.get("csrf") or [""])[0]
-    if not expected or not hmac.compare_digest(expected, presented):
+    if not expected or not hmac.compare_digest(expected.encode("utf-8", "surrogatepass"),
+                                               presented.encode("utf-8", "surrogatepass")):
         return _login_form(request, 403, username=username, error="The sign-in form expired; please try again.")
     try:
         token = await run_in_threadpool(login, services, username, (form.get("password") or [""])[0],
