@@ -11,7 +11,7 @@ from credo.domain.settings import GRANT_AUTHORIZATION_CODE
 from credo.management.agents import put_policy
 from credo.management.applications import update_application
 from tests.factories import USER_ID, exchange, on_behalf_setup
-from tests.signin import REDIRECT, enable_code_flow, introspect, obtain_code, pkce, redeem
+from tests.signin import REDIRECT, enable_code_flow, introspect, obtain_code, pkce, redeem, submit
 from tests.support import Server
 
 AGENT, APP = "digital-assistant-ai-agent", "digital-assistant-web-app"
@@ -66,3 +66,20 @@ def test_a_policy_may_name_the_application_by_its_resource_identifier(server: Se
     assert server.services.storage.policies.get("alpha", AGENT, APP).permissions == ("write-data",)
     with pytest.raises(InvalidRequest, match="resource"):
         put_policy(server.services, "alpha", AGENT, "https://nobody.example/")
+
+
+def test_revoking_the_application_on_my_account_ends_the_agents_exchanged_token(server: Server,
+                                                                                 demo: dict[str, str]) -> None:
+    agent, app = on_behalf_setup(server.services)
+    _code_flow_app(server)
+    base = server.realm_url("alpha")
+    with server.client() as http:
+        challenge = pkce()
+        code = obtain_code(http, base, APP, challenge=challenge, scope="openid read-data")["code"]
+        user_token = redeem(http, base, code, challenge, client_id=APP, client_secret=app.secret).json()["access_token"]
+        agent_token = exchange(http, base, agent, user_token, APP, "read-data").json()["access_token"]
+        assert introspect(server, http, agent_token)["active"] is True
+        page = http.get(f"{base}/account")
+        assert submit(http, page).status_code == 303  # Revoke (the only application listed)
+        assert introspect(server, http, user_token)["active"] is False
+        assert introspect(server, http, agent_token)["active"] is False

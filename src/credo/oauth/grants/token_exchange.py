@@ -24,7 +24,7 @@ from credo.oauth.exchange_policy import (
 from credo.oauth.resources import resource_client
 from credo.oauth.services import Services
 from credo.oauth.token_endpoint import Grant, TokenRequest
-from credo.oauth.tokens import FAMILY_CLAIM, AccessToken, read_access_token
+from credo.oauth.tokens import FAMILY_CLAIM, GRANT_CLAIM, AccessToken, read_access_token
 from credo.storage.unit_of_work import UnitOfWork
 
 
@@ -88,9 +88,11 @@ class TokenExchange:
             raise
         details.update(actor_chain=_chain(decision.act), scopes_granted=list(decision.scopes))
         self._audit(services, request, client, "allow", decision.mode, details, work)
-        family = subject.claims.get(FAMILY_CLAIM)  # a token from a refresh family dies with it
+        # A token from a refresh family or a user's consent dies with them (the user's My-account revocation).
+        family, consent = subject.claims.get(FAMILY_CLAIM), subject.claims.get(GRANT_CLAIM)
         return Grant(sub=decision.sub, allowed_scopes=decision.scopes, audience=decision.audience, act=decision.act,
                      user=decision.user, not_after=subject.exp, family=str(family) if family else None,
+                     grant_id=str(consent) if consent else None,
                      response_extra={"refresh_token": None, "issued_token_type": ACCESS_TOKEN_TYPE})
 
     def _decide(self, services: Services, request: TokenRequest, client: Client, requested: tuple[str, ...],
