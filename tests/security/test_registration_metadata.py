@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -83,6 +84,10 @@ BAD_METADATA: list[tuple[str, dict[str, Any], str]] = [
     ("jwks and jwks_uri", {"jwks": {"keys": []}, "jwks_uri": "https://example.com/jwks"}, "jwks:"),
     ("jwks_uri http", {"jwks_uri": "http://example.com/jwks"}, "jwks_uri:"),
     ("jwks symmetric", {"jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}}, "jwks:"),
+    ("jwks nested 300 deep", {"jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "a", "y": "b",
+                                                 "ext": json.loads("[" * 300 + "]" * 300)}]}}, "jwks:"),
+    ("jwks member too long", {"jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "a" * 20000, "y": "b"}]}},
+     "jwks:"),
     ("jwks private EC", {"jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "a", "y": "b", "d": "c"}]}}, "jwks:"),
     ("jwks small RSA", {"jwks": {"keys": [{"kty": "RSA", "e": "AQAB", "n": RSA_1024_N[:171]}]}}, "jwks:"),
     ("jwks empty", {"jwks": {"keys": []}}, "jwks:"),

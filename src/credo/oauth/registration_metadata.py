@@ -46,6 +46,8 @@ SERVER_MANAGED = ("client_secret", "registration_access_token", "registration_cl
                   "client_id_issued_at", "client_secret_expires_at", "registration_access_token_expires_in")
 MAX_ITEMS = 50
 MAX_STRING = 2000
+MAX_JWK_DEPTH = 3  # a key object, its members, one more level (x5c's array of strings)
+MAX_JWK_STRING = 16384  # an RSA modulus of 8192 bits is 1,366 characters; a certificate chain entry a few KB
 
 
 @dataclass(frozen=True)
@@ -344,12 +346,28 @@ def check_public_jwks(jwks: Any, name: str) -> None:
     for key in jwks["keys"]:
         if not isinstance(key, dict):
             raise _bad(name, "every key must be a JSON object")
+        if not _within_bounds(key, MAX_JWK_DEPTH):
+            raise _bad(name, f"a key may nest at most {MAX_JWK_DEPTH} levels and hold at most {MAX_ITEMS} members "
+                             f"and {MAX_JWK_STRING} characters per value")
         if key.get("kty") not in PUBLIC_KTYS:
             raise _bad(name, "only RSA, EC and OKP public keys are allowed")
         if any(m in key for m in PRIVATE_JWK_MEMBERS):
             raise _bad(name, "private key material is not allowed")
         if key["kty"] == "RSA" and _rsa_bits(key.get("n")) < MIN_RSA_BITS:
             raise _bad(name, f"RSA keys need at least {MIN_RSA_BITS} bits")
+
+
+def _within_bounds(value: Any, depth: int) -> bool:
+    """A JSON value no deeper than `depth`, with at most MAX_ITEMS members per object or array and
+    MAX_JWK_STRING characters per string: stored verbatim, it must fit every backend (a value nested
+    hundreds of levels deep is refused here, before it reaches a batch)."""
+    if isinstance(value, str):
+        return len(value) <= MAX_JWK_STRING
+    if isinstance(value, (dict, list)):
+        items = list(value.items()) if isinstance(value, dict) else [("", v) for v in value]
+        return depth > 0 and len(items) <= MAX_ITEMS and all(
+            len(k) <= MAX_STRING and _within_bounds(v, depth - 1) for k, v in items)
+    return value is None or isinstance(value, (bool, int, float))
 
 
 def _rsa_bits(n: Any) -> int:
