@@ -56,6 +56,10 @@ def build_services(settings: Settings, storage: Storage, *, base_url: str, clock
             clock, limit=settings.auth_failure_limit, identity_limit=settings.auth_identity_failure_limit,
             window=settings.auth_failure_window, what=what, name=name, log=storage.auth_failures,
             digest=services.hasher.keyed_hash, sync_interval=settings.auth_failure_sync_interval))
+    services.spray_throttle = auth_throttle(
+        clock, limit=settings.login_spray_failure_limit, identity_limit=settings.login_client_failure_limit,
+        window=settings.auth_failure_window, what="password logins", name="spray", log=storage.auth_failures,
+        digest=services.hasher.keyed_hash, sync_interval=settings.auth_failure_sync_interval)
     return services
 
 

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
         default=50, ge=1, description="Failed client authentications per client id, and failed password logins per "
                                       "username, from all source addresses together, before 429 for every "
                                       "address: bounds guessing spread over many addresses.")
+    login_spray_failure_limit: int = Field(
+        default=100, ge=1, description="Failed password logins per source address over all usernames (through "
+                                       "one client, or the sign-in page), before 429: bounds password spraying.")
+    login_client_failure_limit: int = Field(
+        default=500, ge=1, description="Failed password logins through one client (or the sign-in page) over "
+                                       "all usernames and addresses, before 429.")
     auth_failure_window: int = Field(default=60, ge=1, description="Seconds the failures are counted over.")
     auth_failure_sync_interval: float = Field(
         default=1.0, ge=0.0, le=60.0, description="Seconds between reads of the failures other processes recorded "

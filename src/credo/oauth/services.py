@@ -51,11 +51,14 @@ class Services:
     audit_guard: AuditFloodGuard = field(default_factory=AuditFloodGuard)  # refusal events kept per minute
     auth_throttle: AuthThrottle = field(init=False)
     login_throttle: AuthThrottle = field(init=False)  # password grant: per (realm, username, source)
+    spray_throttle: AuthThrottle = field(init=False)  # password logins: per (realm, client, source), any username
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
         self.auth_throttle = auth_throttle(self.clock)
         self.login_throttle = auth_throttle(self.clock, what="password login", name="login")
+        self.spray_throttle = auth_throttle(self.clock, limit=100, identity_limit=500, what="password logins",
+                                            name="spray")
         self._last_touch: LRUCache[tuple[str, str], int] = LRUCache(maxsize=100_000)  # last recorded use
         self._failure_floor: float | None = None  # seconds a failed argon2 verification takes (moving average)
         self._dummy_hash: str | None = None

@@ -21,6 +21,7 @@ from credo.oauth.services import Services
 from credo.storage.unit_of_work import UnitOfWork
 
 BAD_CREDENTIALS = "The username or password is incorrect."
+SIGN_IN_PAGE = "sign-in page"  # what the browser sign-in counts its failures under (a password grant: the client)
 MAX_CREDENTIAL = 1024  # characters of a username or password that are looked at
 _dummy: dict[str, str] = {}
 _dummy_lock = threading.Lock()
@@ -43,16 +44,21 @@ def _dummy_hash(services: Services) -> str:
         return _dummy["hash"]
 
 
-async def authenticate_user(services: Services, realm: Realm, username: str, password: str, source: str) -> User:
+async def authenticate_user(services: Services, realm: Realm, username: str, password: str, source: str,
+                            *, via: str = SIGN_IN_PAGE) -> User:
     """The active user with these credentials, or InvalidGrant with one answer for every failure (a wrong
-    password, an unknown or inactive user: same words, same argon2 work); TooManyRequests once the
-    (realm, username, address) or (realm, username) failure count is over its limit."""
-    key = (realm.name, username, source)
+    password, an unknown or inactive user: same words, same argon2 work); TooManyRequests once a failure
+    count is over its limit: per (username, address) and per username (guessing one account), and per
+    (`via`, address) and per `via` over every username (spraying one password over many accounts), `via`
+    being the client of a password grant or the sign-in page."""
+    key, spray = (realm.name, username, source), (realm.name, via, source)
     services.login_throttle.check(key)
+    services.spray_throttle.check(spray)
     try:
         return await _check(services, realm, username[:MAX_CREDENTIAL], password[:MAX_CREDENTIAL])
     except InvalidGrant:
         services.login_throttle.failed(key)
+        services.spray_throttle.failed(spray)
         raise
 
 

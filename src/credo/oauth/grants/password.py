@@ -33,7 +33,8 @@ class Password:
                        requested_scopes: tuple[str, ...], work: UnitOfWork) -> Grant:
         username = single(request.params, "username", required=True) or ""
         password = single(request.params, "password", required=True) or ""
-        user = await authenticate_user(services, request.realm, username, password, request.source)
+        user = await authenticate_user(services, request.realm, username, password, request.source,
+                                       via=f"client:{client.client_id}")
         refresh = refresh_enabled(request.realm, client)
         # The refresh-token family is chosen now, so the access token can carry it (revoked with it).
         return Grant(sub=user.id, allowed_scopes=client.scopes, user=True, issue_refresh_token=refresh,
