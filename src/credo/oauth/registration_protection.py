@@ -99,6 +99,10 @@ async def software_statement_claims(services: Services, realm: Realm, statement:
     source = realm.settings.protection.software_statement_keys
     if not isinstance(statement, str) or statement.count(".") != 2 or len(statement) > 16384:
         raise InvalidSoftwareStatement("software statement not a compact JWS")
+    try:  # the shape and the algorithm first: nothing is fetched for a token that cannot verify
+        jose.parse(statement, JWS_ALGS)
+    except jose.JoseError as exc:
+        raise InvalidSoftwareStatement(f"software statement rejected: {exc}") from exc
     try:
         jwks = await trusted_jwks(services, source)
     except _KeysUnavailable as exc:
@@ -123,6 +127,10 @@ class InvalidSignedRequest(OAuthError):
 async def signed_request_metadata(services: Services, realm: Realm, jws: str, endpoint: str) -> dict[str, Any]:
     """The metadata carried by a signed request body, after signature, audience, expiry and replay checks."""
     source = realm.settings.protection.signed_request_keys
+    try:  # the shape and the algorithm first: nothing is fetched for a token that cannot verify
+        jose.parse(jws.strip(), JWS_ALGS)
+    except jose.JoseError as exc:
+        raise InvalidSignedRequest(f"signed request rejected: {exc}") from exc
     try:
         jwks = await trusted_jwks(services, source)
     except _KeysUnavailable as exc:
