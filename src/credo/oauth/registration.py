@@ -47,6 +47,7 @@ from credo.storage.unit_of_work import UnitOfWork
 AGENT_TYPE_DYNAMIC = "dynamic"
 BOOLEAN_ATTRIBUTES = (ATTR_OVERRIDES_ENABLED, ATTR_STATELESS, ATTR_ACCEPT_AUDIENCE)
 TOKEN_REFUSED = "The registration access token is missing, invalid or expired."
+SCOPE_MEMBERS = ("scope", "scopes")  # RFC 7591's string and the guides' array
 
 
 class ScriptFailed(OAuthError):
@@ -172,6 +173,8 @@ async def _with_software_statement(services: Services, realm: Realm, body: dict[
                                            description="software_statement: required in this realm.")
         return body
     claims = await software_statement_claims(services, realm, statement)
+    if any(name in claims for name in SCOPE_MEMBERS):  # one member, two spellings: the statement's replaces both
+        body = {k: v for k, v in body.items() if k not in SCOPE_MEMBERS}
     return {**body, **claims, "software_statement": statement}
 
 
