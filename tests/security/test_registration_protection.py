@@ -326,11 +326,40 @@ def test_put_body_rules(sqlite_server: Server, sqlite_demo: dict[str, str]) -> N
         assert http.get(uri, headers=auth).status_code == 200
 
 
-def test_agent_endpoint_refuses_client_id(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
+CLIENT_ID_REFUSED = ("client_id: the server generates the client ID; send the registration without one "
+                     "(to change an existing registration, PUT it to its registration_client_uri).")
+
+
+@pytest.mark.parametrize("endpoint", ["/register", "/aiagent/register"])
+@pytest.mark.parametrize("client_id", ["my-agent", "", 7])
+def test_registration_endpoints_refuse_client_id(sqlite_server: Server, sqlite_demo: dict[str, str], endpoint: str,
+                                                 client_id: object) -> None:
+    """A client ID sent to a registration endpoint is refused (never silently replaced), whatever its value
+    (`null` is no value: left out); nothing is registered. An RFC 7592 PUT, where the client ID must be
+    sent, still works."""
+    base = sqlite_server.realm_url()
+    before = len(sqlite_server.services.storage.clients.all("alpha", dynamic=True))
     with sqlite_server.client() as http:
-        r = http.post(f"{sqlite_server.realm_url()}/aiagent/register", json={**SEED_BODY, "client_id": "my-agent"})
+        r = http.post(f"{base}{endpoint}", json={**SEED_BODY, "client_id": client_id})
         assert_oauth_error(r, 400, "invalid_client_metadata")
-        assert r.json()["error_description"] == "client_id: the server generates the client ID."
+        assert r.json()["error_description"] == CLIENT_ID_REFUSED
+        assert len(sqlite_server.services.storage.clients.all("alpha", dynamic=True)) == before
+        reg = http.post(f"{base}{endpoint}", json={**SEED_BODY, "client_id": None})
+        assert reg.status_code == 201, reg.text
+        put = http.put(reg.json()["registration_client_uri"], json={**SEED_BODY, "client_id": reg.json()["client_id"]},
+                       headers={"Authorization": f"Bearer {reg.json()['registration_access_token']}"})
+        assert put.status_code == 200 and put.json()["client_id"] == reg.json()["client_id"], put.text
+
+
+def test_signed_registration_request_refuses_client_id(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
+    """The same rule for metadata carried by a signed request body."""
+    srv, base, signer = sqlite_server, sqlite_server.realm_url(), Signer()
+    _signed_realm(srv, signer)
+    jws = signer.sign(_claims(base, client_id="mine"))
+    with srv.client() as http:
+        r = http.post(f"{base}/register", content=jws, headers={"Content-Type": "application/jose"})
+        assert_oauth_error(r, 400, "invalid_client_metadata")
+        assert r.json()["error_description"] == CLIENT_ID_REFUSED
 
 
 def test_stateless_initial_access_token_is_one_time(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
