@@ -19,7 +19,7 @@ from jwt.algorithms import ECAlgorithm
 
 from credo.domain.settings import GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_REFRESH_TOKEN, GRANT_TOKEN_EXCHANGE
 from credo.management.agents import create_agent, put_policy
-from credo.management.applications import create_application
+from credo.management.applications import create_application, validated_update
 from credo.management.clients import create_client
 from credo.management.demo import ensure_demo
 from credo.management.realms import update_settings
@@ -62,6 +62,11 @@ def iat_client(services: Services, realm: str = "alpha", scopes: tuple[str, ...]
     _, secret = create_client(services, realm, client_id, scopes=scopes, auth_method="client_secret_post")
     assert secret is not None
     return client_id, secret
+
+
+def pin_auth_method(services: Services, realm: str, client_id: str, strict: bool = True) -> None:
+    """Pin (or unpin) a client's registered authentication method, as an administrator would."""
+    validated_update(services, realm, client_id, {"strict_auth_method": strict}, actor="admin")
 
 
 # A registration body most dynamic client registration tests start from.

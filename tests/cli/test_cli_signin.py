@@ -1,7 +1,8 @@
 """The command line on what browser sign-in added: `credo user create|update --name --email`, `credo app
 create|update` and `credo client create` with `--redirect-uri`, `--post-logout-redirect-uri`, `--resource`,
 `--application-type` and `--skip-consent`, `credo app show`, and `credo realm settings --set` as a JSON
-merge patch. On a SQLite data directory, as an operator runs them."""
+merge patch; `--strict-auth-method` on `credo client|app|agent create` and `credo app update`. On a
+SQLite data directory, as an operator runs them."""
 
 from __future__ import annotations
 
@@ -119,3 +120,16 @@ def test_round_trip_through_the_database(env: Path) -> None:
     [web] = exported["applications"]
     assert (web["application_type"], web["resources"], web["skip_consent"]) == ("native", [MCP], True)
     assert (exported["users"][0]["name"], exported["users"][0]["email"]) == ("Ada", "ada@example.com")
+
+
+def test_strict_auth_method_option_reaches_the_use_cases(env: Path) -> None:
+    assert run("client", "create", "alpha", "plain")["strict_auth_method"] is False
+    assert run("client", "create", "alpha", "pinned", "--strict-auth-method")["strict_auth_method"] is True
+    assert run("app", "create", "alpha", "app", "--strict-auth-method")["strict_auth_method"] is True
+    assert run("app", "update", "alpha", "app", "--any-secret-method")["strict_auth_method"] is False
+    assert run("app", "update", "alpha", "app", "--strict-auth-method")["strict_auth_method"] is True
+    assert run("app", "update", "alpha", "app", "--skip-consent")["strict_auth_method"] is True  # left as it was
+    run("agent", "create", "alpha", "bot", "--strict-auth-method")
+    exported = run("export", "alpha", "--format", "json")  # stored as the attribute an import document sets
+    assert [a["attributes"].get("strictAuthMethod") for a in exported["applications"] + exported["agents"]] == \
+        [["true"], ["true"]]

@@ -404,3 +404,37 @@ def test_a_client_name_is_checked_alike_on_create_and_update(admin: Admin) -> No
         updated = admin("PATCH", f"/realms/alpha/{kind}/ok-{kind}", {"name": "n" * 256})
         assert (updated.status_code, updated.json()) == (created.status_code, created.json())
         assert admin("GET", f"/realms/alpha/{kind}/long-{kind}").status_code == 404
+
+
+def test_strict_auth_method_pins_and_unpins_through_the_api_and_import(admin: Admin, sqlite_server: Server,
+                                                                      sqlite_demo: dict[str, str]) -> None:
+    """An application or agent with a secret accepts it in a Basic header and in the body; the admin API's
+    `strict_auth_method` (and an import document's `strictAuthMethod` attribute) pins the registered one."""
+    base = sqlite_server.realm_url("alpha")
+
+    def basic(client_id: str, secret: str) -> int:
+        with sqlite_server.client() as http:
+            return http.post(f"{base}/access_token", data={"grant_type": "client_credentials"},
+                             auth=(client_id, secret)).status_code
+
+    app = admin("POST", "/realms/alpha/applications", {"client_id": "pinned-app", "strict_auth_method": True}).json()
+    assert app["auth_method"] == "client_secret_post" and app["strict_auth_method"] is True
+    assert basic("pinned-app", app["client_secret"]) == 401
+    assert admin("PATCH", "/realms/alpha/applications/pinned-app", {"strict_auth_method": False}
+                 ).json()["strict_auth_method"] is False
+    assert basic("pinned-app", app["client_secret"]) == 200
+
+    agent = admin("POST", "/realms/alpha/agents", {"client_id": "free-agent", "overrides_enabled": True}).json()
+    assert agent["strict_auth_method"] is False and basic("free-agent", agent["client_secret"]) == 200
+    pinned = admin("PATCH", "/realms/alpha/agents/free-agent", {"strict_auth_method": True}).json()
+    assert pinned["strict_auth_method"] is True and pinned["overrides_enabled"] is True
+    assert basic("free-agent", agent["client_secret"]) == 401
+    assert_oauth_error(admin("PATCH", "/realms/alpha/agents/free-agent", {"strict_auth_method": "yes"}),
+                       400, "invalid_request", "strict_auth_method")
+
+    doc = {"realm": "alpha", "applications": [{"client_id": "imported-app", "secret": "imported-app-secret-0123",
+                                               "attributes": {"strictAuthMethod": ["true"]}}]}
+    assert admin("PUT", "/realms/alpha/config", doc).status_code == 200
+    assert basic("imported-app", "imported-app-secret-0123") == 401
+    stored = sqlite_server.services.storage.clients.get("alpha", "imported-app")
+    assert stored is not None and stored.strict_auth_method

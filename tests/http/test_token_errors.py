@@ -46,7 +46,8 @@ def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     with make_storage(request.param, tmp) as storage, in_process_server(storage, tmp, clock=clock) as srv:
         services = srv.services
         secrets = {c.client_id: c.client_secret for c in ensure_demo(services)}
-        for cid, kw in {"basic-client": {"auth_method": "client_secret_basic"},
+        for cid, kw in {"basic-client": {"auth_method": "client_secret_basic", "strict_auth_method": True},
+                        "pinned-post": {"strict_auth_method": True},
                         "pw-only": {"grant_types": ("password",)},
                         "off-client": {}, "other-client": {"scopes": ("data-read",)}}.items():
             _, secret = create_client(services, "alpha", cid, scopes=kw.pop("scopes", ("data-read",)), **kw)  # type: ignore[arg-type]
@@ -84,8 +85,8 @@ def test_client_without_the_grant(env: Env) -> None:
     assert_oauth_error(env.http.post(f"{env.base}/access_token", data=cc(env, "pw-only")), 400, "unauthorized_client")
 
 
-@pytest.mark.parametrize("case", ["unknown", "wrong-secret", "basic-and-post", "basic-for-post-client",
-                                  "post-for-basic-client", "disabled", "no-auth", "bad-basic", "non-ascii-basic",
+@pytest.mark.parametrize("case", ["unknown", "wrong-secret", "basic-and-post", "basic-for-pinned-post-client",
+                                  "post-for-pinned-basic-client", "disabled", "no-auth", "bad-basic", "non-ascii-basic",
                                   "empty-secret"])
 def test_invalid_client(env: Env, case: str) -> None:
     data = {"grant_type": "client_credentials"}
@@ -98,9 +99,9 @@ def test_invalid_client(env: Env, case: str) -> None:
     elif case == "basic-and-post":
         data |= {"client_secret": env.secrets["basic-client"]}
         auth = ("basic-client", env.secrets["basic-client"])
-    elif case == "basic-for-post-client":
-        auth = ("demo-client", env.secrets["demo-client"])
-    elif case == "post-for-basic-client":
+    elif case == "basic-for-pinned-post-client":
+        auth = ("pinned-post", env.secrets["pinned-post"])
+    elif case == "post-for-pinned-basic-client":
         data |= {"client_id": "basic-client", "client_secret": env.secrets["basic-client"]}
     elif case == "disabled":
         data |= {"client_id": "off-client", "client_secret": env.secrets["off-client"]}
@@ -115,11 +116,12 @@ def test_invalid_client(env: Env, case: str) -> None:
     assert r.headers["www-authenticate"].startswith("Basic")
 
 
-def test_basic_client_succeeds(env: Env) -> None:
-    """The positive control for the cases above: the same client, the registered method."""
+def test_pinned_clients_succeed_with_their_method(env: Env) -> None:
+    """The positive controls for the cases above: the same clients, the registered method."""
     r = env.http.post(f"{env.base}/access_token", data={"grant_type": "client_credentials"},
                       auth=("basic-client", env.secrets["basic-client"]))
     assert r.status_code == 200, r.text
+    assert env.http.post(f"{env.base}/access_token", data=cc(env, "pinned-post")).status_code == 200
 
 
 @pytest.mark.parametrize("scope", ["data-admin", "data-read data-admin", "profile"])

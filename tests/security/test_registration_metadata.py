@@ -139,12 +139,12 @@ def test_server_managed_fields_ignored_and_urls_not_fetched(sqlite_server: Serve
                                                           sqlite_demo: dict[str, str]) -> None:
     with sqlite_server.client() as http:
         r = http.post(f"{sqlite_server.realm_url()}/register", json={
-            **SEED_BODY, "client_id": "mine", "client_secret": "chosen-secret-0123456789",
+            **SEED_BODY, "client_secret": "chosen-secret-0123456789",
             "registration_access_token": "chosen", "client_id_issued_at": 1,
             "logo_uri": "https://10.0.0.1/logo.png", "client_uri": "http://169.254.169.254/latest/meta-data"})
         assert r.status_code == 201, r.text
         body = r.json()
-        assert body["client_id"] != "mine" and body["client_secret"] != "chosen-secret-0123456789"
+        assert body["client_secret"] != "chosen-secret-0123456789"
         assert body["registration_access_token"] != "chosen" and body["client_id_issued_at"] > 1
         assert body["logo_uri"] == "https://10.0.0.1/logo.png"
 

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import jwt
+import pytest
 
 from credo.domain.clock import FrozenClock
 from tests.factories import (
@@ -106,6 +107,47 @@ def test_software_statement_claims_override_body(sqlite_server: Server, sqlite_d
         assert body["client_name"] == "From Statement" and body["software_id"] == "chatbot-1"
         assert body["scopes"] == ["data-read"] and body["software_statement"] == statement
         assert "iss" not in body and "exp" not in body
+
+
+# RFC 7591 spells the member `scope` (a string), the guides `scopes` (an array): a statement's scopes
+# replace the body's whichever spelling each uses, on a new registration and on an RFC 7592 update.
+STATEMENT_SCOPES = {"scope": "data-read", "scopes": ["data-read"]}
+BODY_SCOPES: dict[str, dict[str, Any]] = {"scope": {"scope": "data-write email"},
+                                          "scopes": {"scopes": ["data-write", "email"]}, "none": {}}
+
+
+@pytest.mark.parametrize("body_spelling", sorted(BODY_SCOPES))
+@pytest.mark.parametrize("statement_spelling", sorted(STATEMENT_SCOPES))
+def test_statement_scopes_override_body_in_either_spelling(sqlite_server: Server, sqlite_demo: dict[str, str],
+                                                          statement_spelling: str, body_spelling: str) -> None:
+    srv, base, signer = sqlite_server, sqlite_server.realm_url(), Signer()
+    _statement_realm(srv, signer)
+    statement = signer.sign({"iss": "https://issuer.example", "iat": now(), "exp": now() + 600,
+                             statement_spelling: STATEMENT_SCOPES[statement_spelling]})
+    body = {k: v for k, v in SEED_BODY.items() if k != "scopes"} | BODY_SCOPES[body_spelling]
+    with srv.client() as http:
+        r = http.post(f"{base}/register", json={**body, "software_statement": statement})
+        assert r.status_code == 201, r.text
+        reg = r.json()
+        assert reg["scopes"] == ["data-read"] and reg["scope"] == "data-read"
+        put = http.put(reg["registration_client_uri"], headers={"Authorization": f"Bearer {reg['registration_access_token']}"},
+                       json={**body, "client_id": reg["client_id"], "software_statement": statement})
+        assert put.status_code == 200, put.text
+        assert put.json()["scopes"] == ["data-read"]
+        token = http.post(f"{base}/access_token", data={"grant_type": "client_credentials", "client_id": reg["client_id"],
+                                                        "client_secret": reg["client_secret"]})
+        assert token.status_code == 200 and token.json()["scope"] == "data-read", token.text
+
+
+def test_statement_with_both_spellings_must_agree(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
+    """The statement's own `scope` and `scopes` are held to the rule the body is: the same scopes."""
+    srv, base, signer = sqlite_server, sqlite_server.realm_url(), Signer()
+    _statement_realm(srv, signer)
+    statement = signer.sign({"iss": "https://issuer.example", "scope": "data-read", "scopes": ["data-write"]})
+    with srv.client() as http:
+        r = http.post(f"{base}/register", json={**SEED_BODY, "software_statement": statement})
+        assert_oauth_error(r, 400, "invalid_client_metadata")
+        assert r.json()["error_description"] == "scope: 'scope' and 'scopes' name different scopes."
 
 
 def _statement_cases(signer: Signer) -> list[tuple[str, str, str]]:
@@ -284,11 +326,40 @@ def test_put_body_rules(sqlite_server: Server, sqlite_demo: dict[str, str]) -> N
         assert http.get(uri, headers=auth).status_code == 200
 
 
-def test_agent_endpoint_refuses_client_id(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
+CLIENT_ID_REFUSED = ("client_id: the server generates the client ID; send the registration without one "
+                     "(to change an existing registration, PUT it to its registration_client_uri).")
+
+
+@pytest.mark.parametrize("endpoint", ["/register", "/aiagent/register"])
+@pytest.mark.parametrize("client_id", ["my-agent", "", 7])
+def test_registration_endpoints_refuse_client_id(sqlite_server: Server, sqlite_demo: dict[str, str], endpoint: str,
+                                                 client_id: object) -> None:
+    """A client ID sent to a registration endpoint is refused (never silently replaced), whatever its value
+    (`null` is no value: left out); nothing is registered. An RFC 7592 PUT, where the client ID must be
+    sent, still works."""
+    base = sqlite_server.realm_url()
+    before = len(sqlite_server.services.storage.clients.all("alpha", dynamic=True))
     with sqlite_server.client() as http:
-        r = http.post(f"{sqlite_server.realm_url()}/aiagent/register", json={**SEED_BODY, "client_id": "my-agent"})
+        r = http.post(f"{base}{endpoint}", json={**SEED_BODY, "client_id": client_id})
         assert_oauth_error(r, 400, "invalid_client_metadata")
-        assert r.json()["error_description"] == "client_id: the server generates the client ID."
+        assert r.json()["error_description"] == CLIENT_ID_REFUSED
+        assert len(sqlite_server.services.storage.clients.all("alpha", dynamic=True)) == before
+        reg = http.post(f"{base}{endpoint}", json={**SEED_BODY, "client_id": None})
+        assert reg.status_code == 201, reg.text
+        put = http.put(reg.json()["registration_client_uri"], json={**SEED_BODY, "client_id": reg.json()["client_id"]},
+                       headers={"Authorization": f"Bearer {reg.json()['registration_access_token']}"})
+        assert put.status_code == 200 and put.json()["client_id"] == reg.json()["client_id"], put.text
+
+
+def test_signed_registration_request_refuses_client_id(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
+    """The same rule for metadata carried by a signed request body."""
+    srv, base, signer = sqlite_server, sqlite_server.realm_url(), Signer()
+    _signed_realm(srv, signer)
+    jws = signer.sign(_claims(base, client_id="mine"))
+    with srv.client() as http:
+        r = http.post(f"{base}/register", content=jws, headers={"Content-Type": "application/jose"})
+        assert_oauth_error(r, 400, "invalid_client_metadata")
+        assert r.json()["error_description"] == CLIENT_ID_REFUSED
 
 
 def test_stateless_initial_access_token_is_one_time(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:

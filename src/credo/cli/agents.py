@@ -109,7 +109,8 @@ def app_create(realm: str, client_id: str,
                owner: list[str] = typer.Option([], help="Owner username or admin name (repeat)."),
                redirect_uri: list[str] = signin.REDIRECT_URI, post_logout_redirect_uri: list[str] = signin.POST_LOGOUT,
                resource: list[str] = signin.RESOURCE, application_type: str = signin.APPLICATION_TYPE_NEW,
-               skip_consent: bool = signin.SKIP_CONSENT_NEW) -> None:
+               skip_consent: bool = signin.SKIP_CONSENT_NEW,
+               strict_auth_method: bool = signin.STRICT_AUTH_METHOD_NEW) -> None:
     """Create an application; prints it with its secret, shown once."""
     from credo.management.applications import create_application
 
@@ -120,7 +121,8 @@ def app_create(realm: str, client_id: str,
                                            redirect_uris=tuple(redirect_uri),
                                            post_logout_redirect_uris=tuple(post_logout_redirect_uri),
                                            resources=tuple(resource), application_type=application_type,
-                                           skip_consent=skip_consent, actor="cli")
+                                           skip_consent=skip_consent, strict_auth_method=strict_auth_method,
+                                           actor="cli")
         _out({**signin.shown(client), "client_secret": plain})
 
 
@@ -130,11 +132,14 @@ def app_update(realm: str, client_id: str,
                post_logout_redirect_uri: list[str] = signin.POST_LOGOUT_CHANGE,
                resource: list[str] = signin.RESOURCE_CHANGE,
                application_type: str = signin.APPLICATION_TYPE_CHANGE,
-               skip_consent: bool = signin.SKIP_CONSENT_CHANGE) -> None:
-    """Change an application's browser sign-in settings (only the options given); prints it."""
+               skip_consent: bool = signin.SKIP_CONSENT_CHANGE,
+               strict_auth_method: bool = signin.STRICT_AUTH_METHOD_CHANGE) -> None:
+    """Change an application's browser sign-in settings and whether its authentication method is pinned
+    (only the options given); prints it."""
     from credo.management.applications import update_application
 
-    changes = signin.changes(redirect_uri, post_logout_redirect_uri, resource, application_type, skip_consent)
+    changes = signin.changes(redirect_uri, post_logout_redirect_uri, resource, application_type, skip_consent,
+                             strict_auth_method)
     with _services() as services:
         _out(signin.shown(update_application(services, realm, client_id, changes, actor="cli")))
 
@@ -158,7 +163,8 @@ def agent_create(realm: str, client_id: str,
                  auth_method: str = typer.Option("client_secret_post"),
                  overrides: bool = typer.Option(False, help="Enable OAuth2 provider overrides."),
                  stateless: bool = typer.Option(False, help="Issue client-side (JWT) tokens (needs --overrides)."),
-                 accept_audience: bool = typer.Option(False, help="Accept audience parameters in token exchange.")) -> None:
+                 accept_audience: bool = typer.Option(False, help="Accept audience parameters in token exchange."),
+                 strict_auth_method: bool = signin.STRICT_AUTH_METHOD_NEW) -> None:
     """Create an AI agent; prints its secret once."""
     from credo.management.agents import create_agent
 
@@ -166,7 +172,8 @@ def agent_create(realm: str, client_id: str,
         client, plain = create_agent(services, realm, client_id, name=name or client_id, secret=secret,
                                      scopes=tuple(scope.split()), grant_types=tuple(grant), auth_method=auth_method,
                                      overrides_enabled=overrides, stateless_tokens=stateless,
-                                     accept_audience=accept_audience, actor="cli")
+                                     accept_audience=accept_audience, strict_auth_method=strict_auth_method,
+                                     actor="cli")
         _out({"client_id": client.client_id, "client_secret": plain})
 
 

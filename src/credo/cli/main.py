@@ -148,7 +148,8 @@ def client_create(realm: str, client_id: str,
                   redirect_uri: list[str] = signin.REDIRECT_URI,
                   post_logout_redirect_uri: list[str] = signin.POST_LOGOUT, resource: list[str] = signin.RESOURCE,
                   application_type: str = signin.APPLICATION_TYPE_NEW,
-                  skip_consent: bool = signin.SKIP_CONSENT_NEW) -> None:
+                  skip_consent: bool = signin.SKIP_CONSENT_NEW,
+                  strict_auth_method: bool = signin.STRICT_AUTH_METHOD_NEW) -> None:
     """Create a client; prints its secret once."""
     from credo.management.clients import create_client
 
@@ -158,7 +159,7 @@ def client_create(realm: str, client_id: str,
                                    redirect_uris=tuple(redirect_uri),
                                    post_logout_redirect_uris=tuple(post_logout_redirect_uri),
                                    resources=tuple(resource), application_type=application_type,
-                                   skip_consent=skip_consent, actor="cli")
+                                   skip_consent=skip_consent, strict_auth_method=strict_auth_method, actor="cli")
     typer.echo(json.dumps({**signin.shown(client), "client_secret": secret}))
 
 

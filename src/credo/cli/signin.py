@@ -1,4 +1,5 @@
-"""The browser sign-in options of `credo app create | update` and `credo client create`, in one place.
+"""The browser sign-in options of `credo app create | update` and `credo client create`, in one place, with
+the option pinning a client's authentication method (also on `credo agent create`).
 
 Their rules live in credo.management.client_signin; these only carry the values there."""
 
@@ -26,11 +27,16 @@ RESOURCE_CHANGE: Any = typer.Option([], "--resource", help=f"A resource identifi
 APPLICATION_TYPE_CHANGE: Any = typer.Option(None, "--application-type", help="web or native.")
 SKIP_CONSENT_CHANGE: Any = typer.Option(None, "--skip-consent/--no-skip-consent", help="First party: no consent page.")
 
+_STRICT = ("Accept only the client's --auth-method (by default a client with a secret may send it in a Basic "
+           "header or in the body alike).")
+STRICT_AUTH_METHOD_NEW: Any = typer.Option(False, "--strict-auth-method", help=_STRICT)
+STRICT_AUTH_METHOD_CHANGE: Any = typer.Option(None, "--strict-auth-method/--any-secret-method", help=_STRICT)
+
 
 def changes(redirect_uris: list[str], post_logout: list[str], resources: list[str], application_type: str | None,
-            skip_consent: bool | None) -> dict[str, Any]:
+            skip_consent: bool | None, strict_auth_method: bool | None = None) -> dict[str, Any]:
     """The changes the given options ask for (a list option given only as '' clears that list)."""
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {} if strict_auth_method is None else {"strict_auth_method": strict_auth_method}
     for field, values in (("redirect_uris", redirect_uris), ("post_logout_redirect_uris", post_logout),
                           ("resources", resources)):
         if values:
@@ -45,6 +51,7 @@ def changes(redirect_uris: list[str], post_logout: list[str], resources: list[st
 def shown(c: Client) -> dict[str, Any]:
     """What the commands print of a client (never a secret or its hash)."""
     return {"client_id": c.client_id, "name": c.name, "kind": c.kind, "grant_types": list(c.grant_types),
-            "scopes": list(c.scopes), "auth_method": c.auth_method, "application_type": c.application_type,
+            "scopes": list(c.scopes), "auth_method": c.auth_method, "strict_auth_method": c.strict_auth_method,
+            "application_type": c.application_type,
             "redirect_uris": list(c.redirect_uris), "post_logout_redirect_uris": list(c.post_logout_redirect_uris),
             "resources": list(c.resources), "skip_consent": c.skip_consent}

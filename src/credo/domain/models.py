@@ -9,6 +9,7 @@ from credo.domain.settings import MAX_ACCESS_TOKEN_LIFETIME, ProviderSettings
 
 ClientKind = Literal["client", "application", "agent"]
 AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none")
+SECRET_METHODS = ("client_secret_post", "client_secret_basic")  # interchangeable unless pinned
 
 # Client attributes that drive real settings (the DCR script's `clientIdentity.setAttribute`).
 ATTR_OVERRIDES_ENABLED = "providerOverridesEnabled"
@@ -17,6 +18,8 @@ ATTR_ACCEPT_AUDIENCE = "acceptAudienceParametersInTokenExchangeRequests"
 ATTR_ACCESS_TOKEN_LIFETIME = "accessTokenLifetime"
 ATTR_AGENT_UID = "aiAgentIdentityUid"
 ATTR_AGENT_TYPE = "AgentType"
+# Set by an administrator: a client with a secret accepts only its registered method, not both.
+ATTR_STRICT_AUTH_METHOD = "strictAuthMethod"
 
 
 def _truthy(values: list[str] | None) -> bool:
@@ -76,6 +79,19 @@ class Client:
     @property
     def is_agent(self) -> bool:
         return self.kind == "agent"
+
+    @property
+    def strict_auth_method(self) -> bool:
+        """An administrator pinned the registered method (the `strictAuthMethod` attribute)."""
+        return _truthy(self.attributes.get(ATTR_STRICT_AUTH_METHOD))
+
+    def accepts_auth_method(self, method: str) -> bool:
+        """Whether a request authenticated with `method` may be this client's: its registered method, or
+        for a client with a secret either way of sending it (Basic header or body) unless it is pinned.
+        A public client (`none`) only ever `none`, and a client with a secret never `none`."""
+        if method == self.auth_method:
+            return True
+        return not self.strict_auth_method and method in SECRET_METHODS and self.auth_method in SECRET_METHODS
 
     @property
     def overrides_enabled(self) -> bool:

@@ -9,12 +9,21 @@ from credo.domain.models import AUTH_METHODS, Client
 from credo.domain.settings import KNOWN_GRANT_TYPES
 from credo.keys.secrets import WeakSecret
 from credo.management.client_signin import SIGNIN_FIELDS
-from credo.management.clients import check_name, create_client, delete_client, set_secret, update_client
+from credo.management.clients import (
+    check_name,
+    create_client,
+    delete_client,
+    get_client,
+    set_secret,
+    update_client,
+    with_strict_auth_method,
+)
 from credo.oauth.scopes import parse_scope
 from credo.oauth.services import Services
 
 APP_TYPES = ("web", "service")
-UPDATABLE = {"name", "scopes", "grant_types", "auth_method", "enabled", "owners", "app_type", "secret", *SIGNIN_FIELDS}
+UPDATABLE = {"name", "scopes", "grant_types", "auth_method", "strict_auth_method", "enabled", "owners", "app_type",
+             "secret", *SIGNIN_FIELDS}
 
 
 def _check_owners(owners: tuple[str, ...]) -> tuple[str, ...]:
@@ -60,7 +69,7 @@ def create_application(services: Services, realm: str, client_id: str, *, name: 
                        owners: tuple[str, ...] = (), redirect_uris: tuple[str, ...] = (),
                        post_logout_redirect_uris: tuple[str, ...] = (), resources: tuple[str, ...] = (),
                        application_type: str = "web", skip_consent: bool = False,
-                       actor: str = "system") -> tuple[Client, str | None]:
+                       strict_auth_method: bool = False, actor: str = "system") -> tuple[Client, str | None]:
     """Create an application; the browser sign-in fields (redirect URIs to skip_consent) follow the rules
     of client_signin.py."""
     services.realm(realm)
@@ -71,7 +80,7 @@ def create_application(services: Services, realm: str, client_id: str, *, name: 
                          auth_method=auth_method, app_type=app_type, owners=_check_owners(tuple(owners)),
                          redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout_redirect_uris,
                          resources=resources, application_type=application_type, skip_consent=skip_consent,
-                         actor=actor)
+                         strict_auth_method=strict_auth_method, actor=actor)
 
 
 def update_application(services: Services, realm: str, client_id: str, changes: dict[str, Any], *,
@@ -96,7 +105,12 @@ def update_application(services: Services, realm: str, client_id: str, changes: 
 
 def validated_update(services: Services, realm: str, client_id: str, fields: dict[str, Any], *,
                      actor: str) -> Client:
-    """Apply changes to a client after the checks `create_client` makes (grant types, auth method)."""
+    """Apply changes to a client after the checks `create_client` makes (grant types, auth method);
+    `strict_auth_method` (true or false) pins or unpins the client's method."""
+    if "strict_auth_method" in fields:
+        fields = dict(fields)
+        attributes = fields.get("attributes", get_client(services, realm, client_id).attributes)
+        fields["attributes"] = with_strict_auth_method(attributes, fields.pop("strict_auth_method"))
     unknown = [g for g in fields.get("grant_types", ()) if g not in KNOWN_GRANT_TYPES]
     if unknown:
         raise InvalidRequest(f"grant types {unknown}", description=f"grant_types: unknown {', '.join(unknown)}.")

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from credo.domain.errors import InvalidClientMetadata, InvalidRequest, NotFound
-from credo.domain.models import AUTH_METHODS, AuditEvent, Client, ClientKind
+from credo.domain.models import ATTR_STRICT_AUTH_METHOD, AUTH_METHODS, AuditEvent, Client, ClientKind
 from credo.domain.settings import KNOWN_GRANT_TYPES, public_client_grant
 from credo.keys.secrets import WeakSecret, new_secret
 from credo.management.client_signin import check_signin_fields, taken_resource
@@ -32,10 +32,11 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
                   attributes: dict[str, list[str]] | None = None, app_type: str | None = None,
                   owners: tuple[str, ...] = (), redirect_uris: tuple[str, ...] = (),
                   post_logout_redirect_uris: tuple[str, ...] = (), resources: tuple[str, ...] = (),
-                  application_type: str = "web", skip_consent: bool = False,
+                  application_type: str = "web", skip_consent: bool = False, strict_auth_method: bool = False,
                   actor: str = "system") -> tuple[Client, str | None]:
     """Create a client; returns it with the plain secret, shown once (generated when not given). The
-    browser sign-in fields follow client_signin.py's rules."""
+    browser sign-in fields follow client_signin.py's rules; `strict_auth_method` pins `auth_method` (else
+    a client with a secret may send it in a Basic header or in the body alike)."""
     if not CLIENT_ID.match(client_id):
         raise InvalidRequest(f"bad client id {client_id!r}",
                              description="client_id: use only letters, digits, '-' and '_'.")
@@ -67,7 +68,8 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
     now = services.clock.now()
     client = Client(realm=realm, client_id=client_id, secret_hash=secret_hash, kind=kind, name=name or client_id,
                     grant_types=tuple(grant_types), scopes=tuple(scopes), auth_method=auth_method,
-                    attributes=dict(attributes or {}), app_type=app_type, owners=tuple(owners),
+                    attributes=with_strict_auth_method(attributes or {}, strict_auth_method),
+                    app_type=app_type, owners=tuple(owners),
                     created_at=now, updated_at=now, **signin)
     _refuse_taken(services, client)
     try:
@@ -78,6 +80,14 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
         raise InvalidRequest(f"client {client_id} exists", description=f"client_id: '{client_id}' already exists.") from exc
     services.audit(AuditEvent(realm=realm, action=f"{kind}.create", actor=actor, target=client_id))
     return client, plain
+
+
+def with_strict_auth_method(attributes: dict[str, list[str]], strict: object) -> dict[str, list[str]]:
+    """`attributes` with the client's method pinned (True) or not (False: the attribute removed)."""
+    if not isinstance(strict, bool):
+        raise InvalidRequest("strict_auth_method", description="strict_auth_method: must be true or false.")
+    out = {k: list(v) for k, v in attributes.items() if k != ATTR_STRICT_AUTH_METHOD}
+    return {**out, ATTR_STRICT_AUTH_METHOD: ["true"]} if strict else out
 
 
 def _refuse_taken(services: Services, client: Client) -> None:

@@ -1,7 +1,10 @@
 """Client authentication (RFC 6749 §2.3): client_secret_basic, client_secret_post, none.
 
-Exactly one method per request; it must be the method the client registered; a disabled, unknown or
-wrongly authenticated client always gets the same `invalid_client` answer.
+Exactly one method per request. A client with a secret may send it either way (Basic header or body),
+whichever it registered, unless an administrator pinned its registered method (`Client.strict_auth_method`);
+a public client (`none`) sends no secret, and a client with a secret always sends it. A disabled, unknown
+or wrongly authenticated client always gets the same `invalid_client` answer. The token endpoint,
+introspection and revocation all authenticate here.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ async def _authenticate(services: Services, realm: str, params: Mapping[str, str
         # Spend the work of a real check; the caller pads every failure to the same time.
         await services.verify_secret(secret or "x", "h1$" + "0" * 64)
         raise InvalidClient(f"unknown or disabled client {client_id!r}")
-    if client.auth_method != method:
+    if not client.accepts_auth_method(method):
         raise await _wrong_method(services, client, method, secret)
     if method != "none" and not await _secret_matches(services, client, secret, raw_secret):
         raise InvalidClient(f"wrong secret for client {client_id}")
@@ -82,8 +85,9 @@ _HOW = {"client_secret_basic": "send client_id and client_secret in an HTTP Basi
 
 
 async def _wrong_method(services: Services, client: Client, method: str, secret: str) -> InvalidClient:
-    """The error for a client that used a method it did not register. Only a caller that proved it
-    holds the secret learns which method to use; everybody else gets the generic answer."""
+    """The error for a client that used a method it may not use (a pinned client the other way of sending
+    its secret). Only a caller that proved it holds the secret learns which method to use; everybody else
+    gets the generic answer."""
     detail = f"client {client.client_id} registered {client.auth_method}, used {method}"
     how = _HOW.get(client.auth_method)
     if how is None or method == "none" or not await services.verify_secret(secret, client.secret_hash):

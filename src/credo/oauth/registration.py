@@ -48,6 +48,9 @@ from credo.storage.unit_of_work import UnitOfWork
 AGENT_TYPE_DYNAMIC = "dynamic"
 BOOLEAN_ATTRIBUTES = (ATTR_OVERRIDES_ENABLED, ATTR_STATELESS, ATTR_ACCEPT_AUDIENCE)
 TOKEN_REFUSED = "The registration access token is missing, invalid or expired."
+CLIENT_ID_REFUSED = ("client_id: the server generates the client ID; send the registration without one "
+                     "(to change an existing registration, PUT it to its registration_client_uri).")
+SCOPE_MEMBERS = ("scope", "scopes")  # RFC 7591's string and the guides' array
 
 
 class ScriptFailed(OAuthError):
@@ -123,9 +126,8 @@ async def prepare_registration(services: Services, request: RegistrationRequest,
     check_rate(services, realm, request.source)
     access = initial_access(services, realm, request.bearer)
     body = await _request_body(services, request)
-    if request.agent and "client_id" in body:
-        raise InvalidClientMetadata("client_id sent to /aiagent/register",
-                                    description="client_id: the server generates the client ID.")
+    if body.get("client_id") is not None:  # never silently replaced by the generated one (null: left out)
+        raise InvalidClientMetadata("client_id sent to a registration endpoint", description=CLIENT_ID_REFUSED)
     body = await _with_software_statement(services, realm, body,
                                           required=realm.settings.protection.require_software_statement)
     metadata = validate_metadata(body, realm)
@@ -175,6 +177,8 @@ async def _with_software_statement(services: Services, realm: Realm, body: dict[
                                            description="software_statement: required in this realm.")
         return body
     claims = await software_statement_claims(services, realm, statement)
+    if any(name in claims for name in SCOPE_MEMBERS):  # one member, two spellings: the statement's replaces both
+        body = {k: v for k, v in body.items() if k not in SCOPE_MEMBERS}
     return {**body, **claims, "software_statement": statement}
 
 

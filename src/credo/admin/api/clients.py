@@ -13,12 +13,13 @@ from credo.management import usecases
 from credo.management.client_signin import SIGNIN_FIELDS
 from credo.management.clients import delete_client, set_secret
 
-APP_FIELDS = ("client_id", "name", "app_type", "secret", "grant_types", "scopes", "auth_method", "owners",
-              *SIGNIN_FIELDS)
-APP_CHANGES = ("name", "grant_types", "scopes", "auth_method", "owners", "enabled", *SIGNIN_FIELDS)
-AGENT_FIELDS = ("client_id", "name", "secret", "scopes", "grant_types", "auth_method", "overrides_enabled",
-                "stateless_tokens", "accept_audience")
-AGENT_CHANGES = ("name", "grant_types", "scopes", "auth_method", "enabled", "overrides_enabled",
+APP_FIELDS = ("client_id", "name", "app_type", "secret", "grant_types", "scopes", "auth_method",
+              "strict_auth_method", "owners", *SIGNIN_FIELDS)
+APP_CHANGES = ("name", "grant_types", "scopes", "auth_method", "strict_auth_method", "owners", "enabled",
+               *SIGNIN_FIELDS)
+AGENT_FIELDS = ("client_id", "name", "secret", "scopes", "grant_types", "auth_method", "strict_auth_method",
+                "overrides_enabled", "stateless_tokens", "accept_audience")
+AGENT_CHANGES = ("name", "grant_types", "scopes", "auth_method", "strict_auth_method", "enabled", "overrides_enabled",
                  "stateless_tokens", "accept_audience")
 POLICY_FIELDS = ("subjects", "subject_groups", "permissions")
 
@@ -27,7 +28,7 @@ def _typed(body: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     kinds: dict[str, Any] = {"grant_types": list, "scopes": list, "owners": list, "enabled": bool,
                              "overrides_enabled": bool, "stateless_tokens": bool, "accept_audience": bool,
                              "redirect_uris": list, "post_logout_redirect_uris": list, "resources": list,
-                             "skip_consent": bool}
+                             "skip_consent": bool, "strict_auth_method": bool}
     out = {}
     for name in names:
         if name in body:

@@ -14,7 +14,8 @@ def realm(r: Realm) -> dict[str, Any]:
 def client(c: Client, last_used: int | None = None) -> dict[str, Any]:
     return {"client_id": c.client_id, "name": c.name, "kind": c.kind, "is_agent": c.is_agent,
             "dynamic": c.dynamic, "enabled": c.enabled, "grant_types": list(c.grant_types),
-            "scopes": list(c.scopes), "auth_method": c.auth_method, "redirect_uris": list(c.redirect_uris),
+            "scopes": list(c.scopes), "auth_method": c.auth_method, "strict_auth_method": c.strict_auth_method,
+            "redirect_uris": list(c.redirect_uris),
             "post_logout_redirect_uris": list(c.post_logout_redirect_uris), "resources": list(c.resources),
             "application_type": c.application_type, "skip_consent": c.skip_consent,
             "app_type": c.app_type, "owners": list(c.owners), "attributes": c.attributes,
