@@ -221,7 +221,7 @@ def test_console_settings_saved_unchanged_change_nothing(console: tuple[Any, str
                                "software_statement_keys": {"jwks_uri": "https://keys.example/jwks",
                                                            "issuers": ["https://iss.example"]},
                                "policy": {"max_clients": 7, "allowed_redirect_hosts": ["app.example"]}},
-                   **SIGNIN_SETTINGS)
+                   issue_refresh_tokens=False, exchange_null_refresh_token=True, **SIGNIN_SETTINGS)
     before = signin_server.services.realm("alpha").settings
     page = http.get("/admin/r/alpha/settings").text
     shown = form_fields(page, "settings-form")
@@ -240,6 +240,17 @@ def test_console_settings_saved_unchanged_change_nothing(console: tuple[Any, str
     assert 'value="urn:example:legacy-grant" checked' in http.get("/admin/r/alpha/settings").text
     assert _submit(http, "/admin/r/alpha/settings", "settings-form").status_code == 303
     assert signin_server.services.realm("alpha").settings == legacy
+
+
+def test_console_edits_the_refresh_token_settings(console: tuple[Any, str], signin_server: InProcessServer) -> None:
+    http, _ = console
+    shown = form_fields(http.get("/admin/r/alpha/settings").text, "settings-form")
+    assert "issue_refresh_tokens" in shown and "exchange_null_refresh_token" not in shown  # the defaults
+    r = _submit(http, "/admin/r/alpha/settings", "settings-form", issue_refresh_tokens=[],
+                exchange_null_refresh_token="on")
+    assert r.status_code == 303, r.text
+    s = signin_server.services.realm("alpha").settings
+    assert s.issue_refresh_tokens is False and s.exchange_null_refresh_token is True
 
 
 def test_console_edits_the_signin_settings(console: tuple[Any, str], signin_server: InProcessServer) -> None:

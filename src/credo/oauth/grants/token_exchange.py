@@ -91,7 +91,7 @@ class TokenExchange:
         family = subject.claims.get(FAMILY_CLAIM)  # a token from a refresh family dies with it
         return Grant(sub=decision.sub, allowed_scopes=decision.scopes, audience=decision.audience, act=decision.act,
                      user=decision.user, not_after=subject.exp, family=str(family) if family else None,
-                     response_extra={"refresh_token": None, "issued_token_type": ACCESS_TOKEN_TYPE})
+                     response_extra=_response_extra(request.realm))
 
     def _decide(self, services: Services, request: TokenRequest, client: Client, requested: tuple[str, ...],
                 details: dict[str, Any]) -> tuple[Decision, AccessToken]:
@@ -131,6 +131,13 @@ class TokenExchange:
                                   decision="allow" if decision == "allow" else "deny",
                                   target=str(details["audience"] or ""), reason=reason, details=details,
                                   ts=services.clock.now()))
+
+
+def _response_extra(realm: Realm) -> dict[str, Any]:
+    """RFC 8693 §2.2.1: `issued_token_type`; no refresh token is issued, so the member is left out, unless
+    the realm asks for the guides' literal `"refresh_token": null` (`exchange_null_refresh_token`)."""
+    extra: dict[str, Any] = {"refresh_token": None} if realm.settings.exchange_null_refresh_token else {}
+    return {**extra, "issued_token_type": ACCESS_TOKEN_TYPE}
 
 
 def _chain(act: dict[str, Any]) -> list[str]:
