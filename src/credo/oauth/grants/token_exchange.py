@@ -13,10 +13,12 @@ from credo.oauth.exchange_audit import mark_audited
 from credo.oauth.exchange_policy import (
     ACCESS_TOKEN_TYPE,
     JWT_TOKEN_TYPE,
+    NO_AUDIENCE,
     Decision,
     ExchangeFacts,
     Subject,
     Target,
+    audience_refusal,
     check_token_type,
     choose_target,
     decide,
@@ -113,8 +115,9 @@ class TokenExchange:
             raise InvalidTarget("several resources", description="Name exactly one target application.")
         resource = params.get("resource")
         named = resource_client(services, realm, resource) if resource is not None else None
-        target_id = choose_target(params.get("audience"), named.client_id if named else resource,
-                                  client.accepts_audience or named is not None)
+        accepts = client.accepts_audience or named is not None
+        target_id = choose_target(params.get("audience"), named.client_id if named else resource, accepts,
+                                  NO_AUDIENCE if accepts else f"{audience_refusal(client)}.")
         policy = _policy(services, realm, client.client_id, target_id)
         facts = ExchangeFacts(agent_id=client.client_id, subject=_subject(services, realm, token, policy),
                               target=_target(services, realm, target_id), policy=policy,
