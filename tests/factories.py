@@ -115,10 +115,12 @@ def autonomous_setup(services: Services, realm: str = "alpha", *, stateless: boo
 
 def on_behalf_setup(services: Services, realm: str = "alpha", *, stateless: bool = True,
                     subjects: tuple[str, ...] = (USERNAME,), groups: tuple[str, ...] = (),
-                    permissions: tuple[str, ...] = ("read-data",)) -> tuple[Party, Party]:
+                    permissions: tuple[str, ...] = ("read-data",),
+                    app_grants: tuple[str, ...] = (GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_REFRESH_TOKEN),
+                    ) -> tuple[Party, Party]:
     """The on-behalf-of seed: a web application with the password grant, a user, an agent, a policy."""
     create_application(services, realm, "digital-assistant-web-app", name="Digital Assistant Web App", app_type="web",
-                       secret=APP_SECRET, grant_types=(GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_REFRESH_TOKEN),
+                       secret=APP_SECRET, grant_types=app_grants,
                        scopes=("openid", "read-data", "write-data", "admin-action"), owners=("admin",))
     if services.storage.users.get(realm, USER_ID) is None:
         create_user(services, realm, USERNAME, PASSWORD, user_id=USER_ID)

@@ -84,3 +84,26 @@ def test_cli_refuses_a_long_client_name(shared_db: Server, command: tuple[str, s
     [ok] = run(*command, "alpha", "long-name", "--name", "n" * 255)
     assert ok["client_id"] == "long-name"
     assert shared_db.services.storage.clients.get("alpha", "long-name").name == "n" * 255  # type: ignore[union-attr]
+
+
+def test_cli_overrides_need_their_switch(shared_db: Server) -> None:
+    refused = CliRunner().invoke(cli, ["agent", "create", "alpha", "lone", "--stateless"])
+    assert refused.exit_code == 2 and refused.stderr.startswith(
+        "error: stateless_tokens: Use Client-Side Access & Refresh Tokens (statelessTokensEnabled) needs "
+        "overrides_enabled (Enable OAuth2 Provider Overrides (providerOverridesEnabled))"), refused.output
+    assert shared_db.services.storage.clients.get("alpha", "lone") is None
+    run("agent", "create", "alpha", "switched", "--grant", TE, "--overrides", "--accept-audience")
+    refused = CliRunner().invoke(cli, ["agent", "update", "alpha", "switched", "--no-overrides", "--stateless"])
+    assert refused.exit_code == 2 and refused.stderr.startswith("error: stateless_tokens: "), refused.output
+    # Overrides switched off alone: the flag is kept, shown as stored, and warned of.
+    updated = CliRunner().invoke(cli, ["agent", "update", "alpha", "switched", "--no-overrides"])
+    assert updated.exit_code == 0, updated.output
+    shown = json.loads(updated.stdout)
+    warning = ("Accept audience parameters in token exchange requests (acceptAudienceParametersInTokenExchangeRequests)"
+               " is set but does nothing: Enable OAuth2 Provider Overrides (providerOverridesEnabled) is off.")
+    assert (shown["overrides_enabled"], shown["accept_audience"], shown["warnings"]) == (False, True, [warning])
+    assert updated.stderr == f"warning: {warning}\n"
+    [listed] = [a for a in run("agent", "list", "alpha") if a["client_id"] == "switched"]
+    assert listed["warnings"] == [warning]
+    [fixed] = run("agent", "update", "alpha", "switched", "--overrides")
+    assert fixed["warnings"] == [] and fixed["accept_audience"] is True

@@ -45,8 +45,7 @@ def test_autonomous_flow(server: Server, demo: dict[str, str], stateless: bool, 
         r = exchange(http, base, agent, agent_token, APP, "logs-read logs-search")
         assert r.status_code == 200, r.text
         ex = r.json()
-        assert set(ex) == {"access_token", "refresh_token", "issued_token_type", "scope", "token_type", "expires_in"}
-        assert ex["refresh_token"] is None
+        assert set(ex) == {"access_token", "issued_token_type", "scope", "token_type", "expires_in"}  # no refresh token
         assert ex["issued_token_type"] == ACCESS_TOKEN_TYPE
         assert ex["scope"] == "logs-read logs-search" and ex["token_type"] == "Bearer"
         assert 0 < ex["expires_in"] <= body["expires_in"]

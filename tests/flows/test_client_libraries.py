@@ -71,12 +71,9 @@ def test_openid_client_discovery_registration_client_credentials_introspection_r
                                     "scope": "data-read"}
     assert out["revocation"] == {"ok": True, "active_after": False}
     exchange = out["token_exchange"]
-    assert exchange["ok"] or exchange["cause"] == REFRESH_TOKEN_NULL, exchange  # no other reason to fail
+    assert exchange["ok"], exchange  # the exchange answer leaves refresh_token out (openid-client refuses null)
 
 
-@pytest.mark.xfail(strict=True, reason="token exchange answers \"refresh_token\": null, which openid-client v6 "
-                                       "refuses; passes once token exchange omits the member (issue 14, item 8): "
-                                       "then remove this mark")
 def test_openid_client_token_exchange_and_introspection_of_the_exchanged_token(
         live_sqlite_server: LiveServer, live_sqlite_demo: dict[str, str]) -> None:
     out = _openid_client(live_sqlite_server)

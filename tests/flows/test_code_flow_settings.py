@@ -83,6 +83,24 @@ def test_refresh_tokens_only_with_offline_access_when_the_realm_says_so(setup: S
     assert "refresh_token" in with_offline
 
 
+def test_the_realm_issues_refresh_tokens_unless_told_not_to(setup: Setup) -> None:
+    server, _, http, base = setup
+    browser_client(server.services, client_id="no-refresh-grant", refresh=False)
+    challenge = pkce()
+
+    def tokens() -> dict[str, str]:
+        code = obtain_code(http, base, "no-refresh-grant", challenge=challenge)["code"]
+        return dict(redeem(http, base, code, challenge, client_id="no-refresh-grant").json())
+
+    issued = tokens()  # the client lists only authorization_code: the refresh grant is implied
+    again = http.post(f"{base}/access_token", data={"grant_type": "refresh_token", "client_id": "no-refresh-grant",
+                                                    "refresh_token": issued["refresh_token"]})
+    assert again.status_code == 200 and again.json()["refresh_token"], again.text
+    realm_settings(server.services, "alpha", issue_refresh_tokens=False)
+    body = tokens()
+    assert "refresh_token" not in body and body["access_token"]
+
+
 def test_prompt_consent_asks_again(setup: Setup) -> None:
     _, _, http, base = setup
     challenge = pkce()

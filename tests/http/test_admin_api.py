@@ -213,6 +213,9 @@ BAD_INPUTS = [
     ("PATCH", "/realms/alpha/agents/agent", {"name": "n" * 256}, 400, "invalid_request", "name"),
     ("POST", "/realms/alpha/agents", {"client_id": "new", "stateless_tokens": "yes"}, 400, "invalid_request",
      "stateless_tokens"),
+    ("POST", "/realms/alpha/agents", {"client_id": "new", "stateless_tokens": True}, 400, "invalid_request",
+     "stateless_tokens"),
+    ("PATCH", "/realms/alpha/agents/agent", {"accept_audience": True}, 400, "invalid_request", "accept_audience"),
     ("PUT", "/realms/alpha/agents/agent/policies/nope", {}, 400, "invalid_request", "application_id"),
     ("PUT", "/realms/alpha/agents/agent/policies/app", {"subjects": ["ghost"]}, 400, "invalid_request", "subjects"),
     ("PUT", "/realms/alpha/agents/app/policies/app", {}, 404, "not_found", "client_id"),
@@ -390,6 +393,34 @@ def test_console_forms_never_fail_with_a_server_error(sqlite_server: Server) -> 
                 assert "Traceback" not in r.text
     finally:
         http.close()
+
+
+def test_overrides_without_their_switch_are_warned_of(admin: Admin) -> None:
+    admin("POST", "/realms", {"name": "alpha"})
+    created = admin("POST", "/realms/alpha/agents", {"client_id": "bot", "overrides_enabled": True,
+                                                     "stateless_tokens": True})
+    assert created.status_code == 201 and created.json()["warnings"] == []
+    off = admin("PATCH", "/realms/alpha/agents/bot", {"overrides_enabled": False}).json()
+    assert off["stateless_tokens"] is False and off["attributes"]["statelessTokensEnabled"] == ["true"]
+    warning = ("Use Client-Side Access & Refresh Tokens (statelessTokensEnabled) is set but does nothing: Enable "
+               "OAuth2 Provider Overrides (providerOverridesEnabled) is off.")
+    assert off["warnings"] == [warning] and admin("GET", "/realms/alpha/agents/bot").json()["warnings"] == [warning]
+    # An import keeps what the document says (an export of this realm imports back unchanged), and warns.
+    doc = {"agents": [{"client_id": "imported", "attributes": {
+        "acceptAudienceParametersInTokenExchangeRequests": ["true"], "accessTokenLifetime": ["600"]}}]}
+    imported = admin("PUT", "/realms/alpha/config", doc).json()
+    assert imported["agents"] > 0 and imported["warnings"] == [
+        "agents[0] 'imported': Accept audience parameters in token exchange requests "
+        "(acceptAudienceParametersInTokenExchangeRequests) is set but does nothing: Enable OAuth2 Provider "
+        "Overrides (providerOverridesEnabled) is off.",
+        "agents[0] 'imported': Access token lifetime (accessTokenLifetime) is set but does nothing: Enable OAuth2 "
+        "Provider Overrides (providerOverridesEnabled) is off."]
+    exported = admin("GET", "/realms/alpha/config").json()
+    again = admin("PUT", "/realms/alpha/config", exported).json()
+    assert {k: v for k, v in again.items() if k != "warnings"} == dict.fromkeys(again.keys() - {"warnings"}, 0)
+    assert len(again["warnings"]) == 3  # bot's flag and imported's two
+    doc["agents"][0]["attributes"]["providerOverridesEnabled"] = ["true"]
+    assert "warnings" not in admin("PUT", "/realms/alpha/config", doc).json()
 
 
 def test_a_client_name_is_checked_alike_on_create_and_update(admin: Admin) -> None:

@@ -17,6 +17,7 @@ from credo.management.export import export_realm
 from credo.storage.protocols import Storage
 from tests.factories import assert_oauth_error, realm_settings
 from tests.http.admin_support import Admin, console_session, form_fields
+from tests.http.admin_support import submit as _submit
 from tests.support import SIGNIN_FIELDS_MISSING, InProcessServer, in_process_server, keeps_signin_fields
 
 MCP = "https://mcp.example.com/mcp"
@@ -203,15 +204,6 @@ def console(admin: Admin, signin_server: InProcessServer) -> Iterator[tuple[Any,
     http.close()
 
 
-def _submit(http: Any, path: str, form_id: str, **changes: Any) -> Any:
-    """Load `path`, change the named fields of form `form_id` and submit it as a browser would."""
-    page = http.get(path)
-    assert page.status_code == 200, page.text
-    fields = form_fields(page.text, form_id)
-    fields.update({k: v if isinstance(v, list) else [v] for k, v in changes.items()})
-    return http.post(path, data={k: v for k, v in fields.items() if v != []})
-
-
 def test_console_settings_saved_unchanged_change_nothing(console: tuple[Any, str], signin_server: InProcessServer) -> None:
     http, _ = console
     realm_settings(signin_server.services, "alpha", grant_types=["implicit", *reversed(KNOWN_GRANT_TYPES)],
@@ -221,7 +213,7 @@ def test_console_settings_saved_unchanged_change_nothing(console: tuple[Any, str
                                "software_statement_keys": {"jwks_uri": "https://keys.example/jwks",
                                                            "issuers": ["https://iss.example"]},
                                "policy": {"max_clients": 7, "allowed_redirect_hosts": ["app.example"]}},
-                   **SIGNIN_SETTINGS)
+                   issue_refresh_tokens=False, exchange_null_refresh_token=True, **SIGNIN_SETTINGS)
     before = signin_server.services.realm("alpha").settings
     page = http.get("/admin/r/alpha/settings").text
     shown = form_fields(page, "settings-form")
@@ -240,6 +232,17 @@ def test_console_settings_saved_unchanged_change_nothing(console: tuple[Any, str
     assert 'value="urn:example:legacy-grant" checked' in http.get("/admin/r/alpha/settings").text
     assert _submit(http, "/admin/r/alpha/settings", "settings-form").status_code == 303
     assert signin_server.services.realm("alpha").settings == legacy
+
+
+def test_console_edits_the_refresh_token_settings(console: tuple[Any, str], signin_server: InProcessServer) -> None:
+    http, _ = console
+    shown = form_fields(http.get("/admin/r/alpha/settings").text, "settings-form")
+    assert "issue_refresh_tokens" in shown and "exchange_null_refresh_token" not in shown  # the defaults
+    r = _submit(http, "/admin/r/alpha/settings", "settings-form", issue_refresh_tokens=[],
+                exchange_null_refresh_token="on")
+    assert r.status_code == 303, r.text
+    s = signin_server.services.realm("alpha").settings
+    assert s.issue_refresh_tokens is False and s.exchange_null_refresh_token is True
 
 
 def test_console_edits_the_signin_settings(console: tuple[Any, str], signin_server: InProcessServer) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from credo.domain.clock import FrozenClock
-from credo.domain.settings import GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD
+from credo.domain.settings import GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_REFRESH_TOKEN
 from credo.management.applications import create_application, update_application
 from credo.management.users import create_user, update_user
 from tests.factories import (
@@ -15,6 +15,7 @@ from tests.factories import (
     assert_oauth_error,
     on_behalf_setup,
     password_token,
+    realm_settings,
     refresh,
     token,
 )
@@ -69,12 +70,24 @@ def test_client_without_the_grant(sqlite_server: Server, sqlite_demo: dict[str, 
         assert_oauth_error(password_token(http, sqlite_server.realm_url("alpha"), app), 400, "unauthorized_client")
 
 
-def test_no_refresh_token_without_the_refresh_grant(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
-    _, app = on_behalf_setup(sqlite_server.services)
-    update_application(sqlite_server.services, "alpha", APP, {"grant_types": [GRANT_PASSWORD]})
+def test_the_realm_setting_decides_refresh_tokens(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
+    s = sqlite_server.services
+    _, app = on_behalf_setup(s)
+    update_application(s, "alpha", APP, {"grant_types": [GRANT_PASSWORD]})
+    base = sqlite_server.realm_url("alpha")
     with sqlite_server.client() as http:
-        body = password_token(http, sqlite_server.realm_url("alpha"), app).json()
+        # On (the default): issued although the client does not name the refresh grant, which it implies.
+        earlier = password_token(http, base, app).json()["refresh_token"]
+        assert refresh(http, base, app, earlier).status_code == 200
+        earlier = password_token(http, base, app).json()["refresh_token"]
+        realm_settings(s, "alpha", issue_refresh_tokens=False)
+        body = password_token(http, base, app).json()
         assert "refresh_token" not in body and body["access_token"]
+        # Off, nothing implies the refresh grant: the client must name it to redeem a token issued before.
+        assert_oauth_error(refresh(http, base, app, earlier), 400, "unauthorized_client")
+        update_application(s, "alpha", APP, {"grant_types": [GRANT_PASSWORD, GRANT_REFRESH_TOKEN]})
+        assert refresh(http, base, app, earlier).status_code == 200
+        assert "refresh_token" not in password_token(http, base, app).json()  # listing it issues none
 
 
 def test_refresh_rotation(server: Server, demo: dict[str, str]) -> None:

@@ -151,8 +151,24 @@ def test_audience_parameters_not_accepted(sqlite_server: Server, sqlite_demo: di
     base = sqlite_server.realm_url("alpha")
     with sqlite_server.client() as http:
         own = cc_token(http, base, agent)
-        assert_oauth_error(exchange(http, base, agent, own, AUTO_APP), 400, "invalid_target")
+        refused = exchange(http, base, agent, own, AUTO_APP)
+        assert_oauth_error(refused, 400, "invalid_target")
         assert_oauth_error(exchange(http, base, agent, own, None, resource=AUTO_APP), 400, "invalid_target")
+        # The answer names the setting that is off.
+        assert refused.json()["error_description"] == (
+            "This agent does not accept audience parameters in token exchange requests: Accept audience parameters "
+            "in token exchange requests (acceptAudienceParametersInTokenExchangeRequests) is off.")
+        update_agent(s, "alpha", AUTO_AGENT, {"accept_audience": True})
+        update_agent(s, "alpha", AUTO_AGENT, {"overrides_enabled": False})  # the flag stays, switched off
+        assert exchange(http, base, agent, own, AUTO_APP).json()["error_description"] == (
+            "This agent does not accept audience parameters in token exchange requests: Accept audience parameters "
+            "in token exchange requests (acceptAudienceParametersInTokenExchangeRequests) is on, but Enable OAuth2 "
+            "Provider Overrides (providerOverridesEnabled) is off.")
+        update_agent(s, "alpha", AUTO_AGENT, {"accept_audience": False})
+        assert exchange(http, base, agent, own, AUTO_APP).json()["error_description"] == (
+            "This agent does not accept audience parameters in token exchange requests: it needs Enable OAuth2 "
+            "Provider Overrides (providerOverridesEnabled) and Accept audience parameters in token exchange "
+            "requests (acceptAudienceParametersInTokenExchangeRequests).")
 
 
 @pytest.mark.parametrize("change", ["disabled", "deleted"])

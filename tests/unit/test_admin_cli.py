@@ -55,3 +55,17 @@ def test_import_refuses_a_bad_document(env: Path, tmp_path: Path) -> None:
     bad.write_text("realm: alpha\nusers:\n  - username: x\n")
     out = CliRunner().invoke(app, ["import", str(bad)])
     assert out.exit_code == 2 and "users.password" in out.output
+
+
+def test_import_warns_of_overrides_that_do_nothing(env: Path, tmp_path: Path) -> None:
+    doc = tmp_path / "agent.yaml"
+    doc.write_text("realm: alpha\nagents:\n  - client_id: bot\n    attributes:\n"
+                   "      statelessTokensEnabled: ['true']\n")
+    out = CliRunner().invoke(app, ["import", str(doc)])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["agents"] > 0
+    assert out.stderr == ("warning: agents[0] 'bot': Use Client-Side Access & Refresh Tokens (statelessTokensEnabled) "
+                          "is set but does nothing: Enable OAuth2 Provider Overrides (providerOverridesEnabled) is off.\n")
+    doc.write_text(doc.read_text() + "      providerOverridesEnabled: ['true']\n")
+    fixed = CliRunner().invoke(app, ["import", str(doc)])
+    assert fixed.exit_code == 0 and fixed.stderr == "", fixed.output

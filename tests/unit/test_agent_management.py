@@ -9,6 +9,7 @@ import pytest
 
 from credo.domain.errors import InvalidClientMetadata, InvalidRequest, NotFound, OAuthError
 from credo.domain.models import Client
+from credo.domain.settings import GRANT_TOKEN_EXCHANGE
 from credo.management.agents import (
     create_agent,
     delete_agent,
@@ -21,7 +22,8 @@ from credo.management.agents import (
 )
 from credo.management.applications import create_application, delete_application, list_applications, update_application
 from credo.management.groups import delete_group, list_groups, put_group
-from credo.management.realms import ensure_realm
+from credo.management.overrides import override_warnings, policy_warnings, stored_flags
+from credo.management.realms import ensure_realm, update_settings
 from credo.management.users import create_user, delete_user, find_user, get_user, list_users, update_user
 from credo.oauth.services import Services
 from credo.storage.protocols import Storage
@@ -109,6 +111,62 @@ def test_agents_and_overrides(services: Services) -> None:
     dynamic = Client(realm="alpha", client_id="dcr-agent", kind="agent", dynamic=True)
     services.storage.clients.create(dynamic)
     assert [a.client_id for a in list_agents(services, "alpha")] == ["agent-1", "dcr-agent"]
+
+
+def test_an_override_without_overrides_is_refused_or_warned_of(services: Services) -> None:
+    for flag in ("stateless_tokens", "accept_audience"):  # turned on alone: refused, nothing stored
+        _field_error(InvalidRequest, flag, create_agent, services, "alpha", "lone", name="L", **{flag: True})
+    assert services.storage.clients.get("alpha", "lone") is None
+    create_agent(services, "alpha", "agent-1", name="A")
+    for flag in ("stateless_tokens", "accept_audience"):
+        _field_error(InvalidRequest, flag, update_agent, services, "alpha", "agent-1", {flag: True})
+    assert override_warnings(update_agent(services, "alpha", "agent-1", {
+        "overrides_enabled": True, "stateless_tokens": True, "accept_audience": True})) == []
+    # Overrides switched off: the flags are kept, said to do nothing, and may be sent again unchanged
+    # (a form saved without edits).
+    off = update_agent(services, "alpha", "agent-1", {"overrides_enabled": False})
+    assert stored_flags(off) == {"overrides_enabled": False, "stateless_tokens": True, "accept_audience": True}
+    assert not off.stateless_tokens and not off.accepts_audience
+    assert override_warnings(off) == [
+        "Use Client-Side Access & Refresh Tokens (statelessTokensEnabled) is set but does nothing: Enable OAuth2 "
+        "Provider Overrides (providerOverridesEnabled) is off.",
+        "Accept audience parameters in token exchange requests (acceptAudienceParametersInTokenExchangeRequests) "
+        "is set but does nothing: Enable OAuth2 Provider Overrides (providerOverridesEnabled) is off."]
+    again = update_agent(services, "alpha", "agent-1", {"overrides_enabled": False, "stateless_tokens": True,
+                                                        "accept_audience": False})
+    assert stored_flags(again)["stateless_tokens"] and len(override_warnings(again)) == 1
+    lifetime = Client(realm="alpha", client_id="c", attributes={"accessTokenLifetime": ["600"]})
+    assert override_warnings(lifetime) == ["Access token lifetime (accessTokenLifetime) is set but does nothing: "
+                                           "Enable OAuth2 Provider Overrides (providerOverridesEnabled) is off."]
+
+
+def test_policies_an_agent_cannot_use_are_named(services: Services) -> None:
+    agent, _ = create_agent(services, "alpha", "agent-1", name="A")
+    apps = {c.client_id: c for c in (create_application(services, "alpha", "app-1", name="App")[0],
+                                     create_application(services, "alpha", "mcp", name="MCP",
+                                                        resources=("https://mcp.example/",))[0])}
+    realm = services.realm("alpha")
+    policies = [put_policy(services, "alpha", "agent-1", "app-1"), put_policy(services, "alpha", "agent-1", "mcp")]
+    assert policy_warnings(realm, agent, [], apps) == []
+    # Token exchange is not enabled in the realm (its default grants): nothing can be used.
+    assert policy_warnings(realm, agent, policies, apps) == [
+        "This agent cannot use its application policies: the realm does not enable the Token Exchange grant."]
+    update_settings(services, "alpha", {"grant_types": ["client_credentials", GRANT_TOKEN_EXCHANGE]})
+    realm = services.realm("alpha")
+    # Without audience parameters, only an application with a resource identifier can be named.
+    assert policy_warnings(realm, agent, policies, apps) == [
+        "The policy for app-1 cannot be used: the agent does not accept audience parameters in token exchange "
+        "requests: it needs Enable OAuth2 Provider Overrides (providerOverridesEnabled) and Accept audience "
+        "parameters in token exchange requests (acceptAudienceParametersInTokenExchangeRequests) (and the "
+        "application has no resource identifier to name it by instead)."]
+    accepting = update_agent(services, "alpha", "agent-1", {"overrides_enabled": True, "accept_audience": True})
+    assert policy_warnings(realm, accepting, policies, apps) == []
+    apps["app-1"] = update_application(services, "alpha", "app-1", {"enabled": False})
+    assert policy_warnings(realm, accepting, policies, apps) == [
+        "The policy for app-1 cannot be used: the application is disabled."]
+    no_grant = update_agent(services, "alpha", "agent-1", {"grant_types": ["client_credentials"]})
+    assert policy_warnings(realm, no_grant, policies, apps) == [
+        "This agent cannot use its application policies: the agent does not have the Token Exchange grant."]
 
 
 def test_policies(services: Services) -> None:

@@ -52,6 +52,8 @@ CLIENT = _obj({
     "attributes": {"type": "object", "additionalProperties": STRS},
     "overrides_enabled": BOOL, "stateless_tokens": BOOL, "accept_audience": BOOL, "has_secret": BOOL,
     "created_at": INT, "updated_at": INT, "last_used": NINT,
+    "warnings": {**STRS, "description": "Settings of the client that do nothing (provider overrides while "
+                                        "overrides_enabled is off), one sentence each."},
 }, ("client_id", "kind", "is_agent", "dynamic", "grant_types", "scopes", "auth_method", "created_at"))
 
 PROFILE = {"name": {"type": "string", "maxLength": 255, "description": "Display name (the `name` claim); empty "
@@ -87,6 +89,8 @@ SCHEMAS: dict[str, Any] = {
                             "users": {"type": "array", "items": {"type": "object"}},
                             "groups": {"type": "array", "items": {"type": "object"}}}),
     "ImportCounts": {"type": "object", "additionalProperties": INT,
+                     "properties": {"warnings": {**STRS, "description": "Present when the document set something "
+                                                 "that does nothing (provider overrides while overrides are off)."}},
                      "description": "How many entries of each kind were created or changed (0: already matching)."},
     "NewSecret": _obj({"secret": {"type": "string", "minLength": 16}}, extra=False),
     "Policy": _obj({"agent_id": STR, "application_id": STR, "subjects": STRS, "subject_groups": STRS,

@@ -13,7 +13,7 @@ import yaml
 from credo.cli.common import open_services
 from credo.domain.errors import OAuthError
 from credo.management.admins import bootstrap_admin, create_admin
-from credo.management.export import export_realm, import_document
+from credo.management.export import export_realm, import_document, import_warnings
 from credo.oauth.services import Services
 
 admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
@@ -45,12 +45,15 @@ def print_first_admin(services: Services) -> None:
 def import_file(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A YAML or JSON document.")) -> None:
     """Make a realm match a configuration document (idempotent)."""
     doc = _load(file)
+    services = open_services()
     try:
-        counts = import_document(open_services(), doc, actor="cli-import")
+        counts = import_document(services, doc, actor="cli-import")
     except OAuthError as exc:
         typer.echo(f"error: {exc.description}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(json.dumps(counts))
+    for warning in import_warnings(services, doc):
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def _load(file: Path) -> Any:

@@ -14,7 +14,7 @@ import typer
 from credo.cli import signin
 from credo.cli.common import open_services
 from credo.domain.errors import OAuthError
-from credo.domain.models import User
+from credo.domain.models import Client, User
 from credo.oauth.services import Services
 
 user_app = typer.Typer(help="End users.", no_args_is_help=True)
@@ -163,7 +163,8 @@ def agent_create(realm: str, client_id: str,
                  auth_method: str = typer.Option("client_secret_post"),
                  overrides: bool = typer.Option(False, help="Enable OAuth2 provider overrides."),
                  stateless: bool = typer.Option(False, help="Issue client-side (JWT) tokens (needs --overrides)."),
-                 accept_audience: bool = typer.Option(False, help="Accept audience parameters in token exchange."),
+                 accept_audience: bool = typer.Option(False, help="Accept audience parameters in token exchange "
+                                                                  "(needs --overrides)."),
                  strict_auth_method: bool = signin.STRICT_AUTH_METHOD_NEW) -> None:
     """Create an AI agent; prints its secret once."""
     from credo.management.agents import create_agent
@@ -175,6 +176,43 @@ def agent_create(realm: str, client_id: str,
                                      accept_audience=accept_audience, strict_auth_method=strict_auth_method,
                                      actor="cli")
         _out({"client_id": client.client_id, "client_secret": plain})
+
+
+def _warn(messages: list[str]) -> None:
+    for message in messages:
+        typer.echo(f"warning: {message}", err=True)
+
+
+def _agent(services: Services, agent: Client) -> dict[str, Any]:
+    """An agent as the command line prints it: its overrides as stored, and what does nothing (`warnings`)."""
+    from credo.management.agents import list_policies
+    from credo.management.overrides import override_warnings, stored_flags
+
+    return {"client_id": agent.client_id, "enabled": agent.enabled, "dynamic": agent.dynamic,
+            "scopes": list(agent.scopes), "grant_types": list(agent.grant_types), **stored_flags(agent),
+            "applications": [p.application_id for p in list_policies(services, agent.realm, agent.client_id)],
+            "warnings": override_warnings(agent)}
+
+
+@agent_app.command("update")
+def agent_update(realm: str, client_id: str,
+                 overrides: bool = typer.Option(None, "--overrides/--no-overrides",
+                                                help="Enable OAuth2 provider overrides (the switch of the two below)."),
+                 stateless: bool = typer.Option(None, "--stateless/--no-stateless",
+                                                help="Issue client-side (JWT) tokens (needs overrides)."),
+                 accept_audience: bool = typer.Option(None, "--accept-audience/--no-accept-audience",
+                                                      help="Accept audience parameters in token exchange (needs "
+                                                           "overrides).")) -> None:
+    """Change an AI agent's provider overrides (only the options given); prints the agent. Turning one on
+    while overrides stay off is refused; one left on when overrides are turned off is warned of."""
+    from credo.management.agents import update_agent
+
+    changes = {k: v for k, v in {"overrides_enabled": overrides, "stateless_tokens": stateless,
+                                 "accept_audience": accept_audience}.items() if v is not None}
+    with _services() as services:
+        shown = _agent(services, update_agent(services, realm, client_id, changes, actor="cli"))
+        _out(shown)
+        _warn(shown["warnings"])
 
 
 @agent_app.command("enable")
@@ -203,13 +241,12 @@ def agent_policy(realm: str, agent: str, application: str,
 
 @agent_app.command("list")
 def agent_list(realm: str) -> None:
-    """List AI agents with their policies."""
-    from credo.management.agents import list_agents, list_policies
+    """List AI agents with their overrides, their policies' applications and what does nothing (`warnings`)."""
+    from credo.management.agents import list_agents
 
     with _services() as services:
         for a in list_agents(services, realm):
-            _out({"client_id": a.client_id, "enabled": a.enabled, "dynamic": a.dynamic, "scopes": list(a.scopes),
-                  "applications": [p.application_id for p in list_policies(services, realm, a.client_id)]})
+            _out(_agent(services, a))
 
 
 def audit(realm: str, action: str = typer.Option(None, help="e.g. token_exchange"),

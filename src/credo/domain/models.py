@@ -20,6 +20,15 @@ ATTR_AGENT_UID = "aiAgentIdentityUid"
 ATTR_AGENT_TYPE = "AgentType"
 # Set by an administrator: a client with a secret accepts only its registered method, not both.
 ATTR_STRICT_AUTH_METHOD = "strictAuthMethod"
+# The provider overrides, which take effect only while `providerOverridesEnabled` is on, as the console
+# labels them (the guides' names in parentheses).
+OVERRIDES_LABEL = "Enable OAuth2 Provider Overrides (providerOverridesEnabled)"
+OVERRIDE_LABELS = {
+    ATTR_STATELESS: "Use Client-Side Access & Refresh Tokens (statelessTokensEnabled)",
+    ATTR_ACCEPT_AUDIENCE: "Accept audience parameters in token exchange requests "
+                          "(acceptAudienceParametersInTokenExchangeRequests)",
+    ATTR_ACCESS_TOKEN_LIFETIME: "Access token lifetime (accessTokenLifetime)",
+}
 
 
 def _truthy(values: list[str] | None) -> bool:
@@ -107,6 +116,14 @@ class Client:
     @property
     def accepts_audience(self) -> bool:
         return self.overrides_enabled and _truthy(self.attributes.get(ATTR_ACCEPT_AUDIENCE))
+
+    @property
+    def inert_overrides(self) -> tuple[str, ...]:
+        """The overrides this client has set (attribute names) that do nothing because overrides are off."""
+        if self.overrides_enabled:
+            return ()
+        return tuple(name for name in OVERRIDE_LABELS if (self.attributes.get(name) if name == ATTR_ACCESS_TOKEN_LIFETIME
+                                                           else _truthy(self.attributes.get(name))))
 
     @property
     def access_token_lifetime(self) -> int | None:

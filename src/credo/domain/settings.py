@@ -26,6 +26,9 @@ DEFAULT_OPEN_REGISTRATION_GRANTS = (GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHAN
 PUBLIC_CLIENT_GRANTS = (GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN)
 MAX_ACCESS_TOKEN_LIFETIME = 86400 * 30  # seconds: the longest access token a realm or a client may ask for
 
+# Grants that issue a refresh token along with the access token (when the realm's `issue_refresh_tokens` is on).
+REFRESH_ISSUING_GRANTS = (GRANT_PASSWORD, GRANT_AUTHORIZATION_CODE)
+
 # Grants only an authenticated (confidential) client may use: a public client (`none`) has no secret,
 # so anyone who knows its id would act as it (RFC 6749 §4.4; RFC 8693 §5 on unauthenticated exchange).
 CONFIDENTIAL_GRANTS = (GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE)
@@ -37,6 +40,17 @@ def public_client_grant(auth_method: str, grant_types: tuple[str, ...] | list[st
     if auth_method != "none":
         return None
     return next((g for g in grant_types if g not in PUBLIC_CLIENT_GRANTS), None)
+
+
+def with_implied_refresh(grant_types: tuple[str, ...], issue_refresh_tokens: bool) -> tuple[str, ...]:
+    """A realm's or a client's grant list as the token endpoint applies it: issuing refresh tokens implies
+    the grant that redeems them, so `refresh_token` is added when refresh tokens are issued and the list has
+    a grant that issues them (password, authorization_code)."""
+    if (issue_refresh_tokens and GRANT_REFRESH_TOKEN not in grant_types
+            and any(g in REFRESH_ISSUING_GRANTS for g in grant_types)):
+        return (*grant_types, GRANT_REFRESH_TOKEN)
+    return tuple(grant_types)
+
 
 TokenFormat = Literal["stateful", "stateless"]
 
@@ -110,9 +124,24 @@ class ProviderSettings(BaseModel):
                                    "always required of public clients; `plain` is never accepted).")
     skip_consent_for_applications: bool = Field(
         default=False, description="Applications created by an administrator (first party) skip the consent page.")
+    issue_refresh_tokens: bool = Field(
+        default=True, description="The password grant and the code flow issue a refresh token, and the client may "
+                                  "redeem it: `refresh_token` need not be in the realm's or the client's grant types "
+                                  "(a list with `password` or `authorization_code` implies it). Off: they issue none, "
+                                  "and only refresh tokens issued before can be redeemed, where both lists name "
+                                  "`refresh_token`.")
     refresh_requires_offline_access: bool = Field(
         default=False, description="The code flow issues a refresh token only when `offline_access` is granted.")
     scope_descriptions: dict[str, str] = Field(
         default_factory=dict, description="What the consent page says of each scope (defaults for openid, "
                                           "profile, email and offline_access).")
+    exchange_null_refresh_token: bool = Field(
+        default=False, description="Token exchange answers `\"refresh_token\": null` (the shape of the guides' "
+                                   "examples). Off: the member is left out, as RFC 8693 §2.2.1 allows and client "
+                                   "libraries that want a string when it is present (openid-client) need.")
     protection: RegistrationProtection = RegistrationProtection()
+
+    def enabled_grant_types(self) -> tuple[str, ...]:
+        """The grant types the token endpoint accepts in this realm: the list, with `refresh_token` implied
+        by `issue_refresh_tokens` (see `with_implied_refresh`)."""
+        return with_implied_refresh(self.grant_types, self.issue_refresh_tokens)

@@ -17,6 +17,7 @@ from credo.domain.models import (
 from credo.domain.settings import GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE
 from credo.management.applications import change_secret, check_scopes, get_application, validated_update
 from credo.management.clients import create_client, delete_client
+from credo.management.overrides import check_turned_on
 from credo.management.users import resolve_user
 from credo.oauth.services import Services
 
@@ -46,6 +47,7 @@ def create_agent(services: Services, realm: str, client_id: str, *, name: str, s
     services.realm(realm)
     attributes = {ATTR_OVERRIDES_ENABLED: _flag(overrides_enabled), ATTR_STATELESS: _flag(stateless_tokens),
                   ATTR_ACCEPT_AUDIENCE: _flag(accept_audience)}
+    check_turned_on(None, attributes)
     return create_client(services, realm, client_id, kind="agent", secret=secret, name=name,
                          grant_types=tuple(grant_types), scopes=check_scopes("scopes", tuple(scopes)),
                          auth_method=auth_method, attributes=attributes, strict_auth_method=strict_auth_method,
@@ -74,6 +76,7 @@ def update_agent(services: Services, realm: str, client_id: str, changes: dict[s
             if not isinstance(value, bool):
                 raise InvalidRequest(key, description=f"{key}: must be true or false.")
             attributes[OVERRIDE_FLAGS[key]] = _flag(value)
+        check_turned_on(agent, attributes)
         fields["attributes"] = attributes
     return validated_update(services, realm, client_id, fields, actor=actor)
 

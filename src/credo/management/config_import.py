@@ -25,6 +25,7 @@ from credo.management.client_signin import SIGNIN_FIELDS
 from credo.management.import_checks import Items, check_document
 from credo.management.import_rehearsal import rehearsal_services
 from credo.management.import_shape import items_of, need
+from credo.management.overrides import override_warnings
 from credo.management.users import check_email, check_name
 from credo.oauth.services import Services
 
@@ -51,6 +52,19 @@ def import_document(services: Services, doc: dict[str, Any], *, actor: str = "im
     check_document(services, realm, sections, settings)  # and what it refers to
     _apply(rehearsal_services(services, realm, sections), realm, sections, settings, actor)  # and every record
     return _apply(services, realm, sections, settings, actor)
+
+
+def import_warnings(services: Services, doc: dict[str, Any]) -> list[str]:
+    """What an imported document set that does nothing: provider overrides of its applications and agents
+    while `providerOverridesEnabled` is off (kept as written: an export of a realm where an administrator
+    turned overrides off imports back unchanged)."""
+    out = []
+    for section in ("applications", "agents"):
+        for i, item in enumerate(items_of(doc, section)):
+            client = services.storage.clients.get(doc["realm"], str(item.get("client_id")))
+            if client is not None:
+                out += [f"{section}[{i}] '{client.client_id}': {warning}" for warning in override_warnings(client)]
+    return out
 
 
 def _apply(services: Services, realm: str, sections: Items, settings: dict[str, Any], actor: str) -> dict[str, int]:
@@ -248,12 +262,13 @@ def _create(services: Services, realm: str, kind: str, client_id: str, c: dict[s
             skip_consent=bool(c.get("skip_consent", False)), actor=actor, **common)
     else:
         attrs = c.get("attributes") or {}
-        client, _ = usecases.create_agent(
+        overrides = _flag(attrs, "providerOverridesEnabled")  # overrides without it are kept as written (by
+        client, _ = usecases.create_agent(                    # the attributes' reconciliation) and warned of
             services, realm, client_id,
             grant_types=tuple(c.get("grant_types") or ("client_credentials", GRANT_TOKEN_EXCHANGE)),
-            overrides_enabled=_flag(attrs, "providerOverridesEnabled"),
-            stateless_tokens=_flag(attrs, "statelessTokensEnabled"),
-            accept_audience=_flag(attrs, "acceptAudienceParametersInTokenExchangeRequests"), actor=actor, **common)
+            overrides_enabled=overrides, stateless_tokens=overrides and _flag(attrs, "statelessTokensEnabled"),
+            accept_audience=overrides and _flag(attrs, "acceptAudienceParametersInTokenExchangeRequests"),
+            actor=actor, **common)
     return client
 
 

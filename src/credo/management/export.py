@@ -10,10 +10,10 @@ from typing import Any
 
 from credo.domain.models import Client
 from credo.management import realms, usecases
-from credo.management.config_import import FORMAT_VERSION, import_document
+from credo.management.config_import import FORMAT_VERSION, import_document, import_warnings
 from credo.oauth.services import Services
 
-__all__ = ["export_realm", "import_document"]
+__all__ = ["export_realm", "import_document", "import_warnings"]
 
 
 def export_realm(services: Services, realm: str) -> dict[str, Any]:

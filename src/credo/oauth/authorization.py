@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from credo.domain.errors import InvalidRequest, InvalidScope, OAuthError
 from credo.domain.models import Client, Consent, Realm, TokenRecord
-from credo.domain.settings import GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN
+from credo.domain.settings import GRANT_AUTHORIZATION_CODE
 from credo.keys.secrets import new_secret
 from credo.oauth.resources import resolve_resources
 from credo.oauth.scopes import grant_scopes, parse_scope
@@ -323,7 +323,9 @@ def error_params(services: Services, error: RedirectError) -> dict[str, str]:
                                                      "error_description": error.error.description})
 
 
-def refresh_wanted(realm: Realm, client: Client, scopes: tuple[str, ...]) -> bool:
-    if GRANT_REFRESH_TOKEN not in realm.settings.grant_types or GRANT_REFRESH_TOKEN not in client.grant_types:
+def refresh_wanted(realm: Realm, scopes: tuple[str, ...]) -> bool:
+    """Whether the code flow issues a refresh token: when the realm issues them (which implies the refresh
+    grant that redeems it, see `with_implied_refresh`), and, if the realm says so, `offline_access` is granted."""
+    if not realm.settings.issue_refresh_tokens:
         return False
     return not realm.settings.refresh_requires_offline_access or "offline_access" in scopes

@@ -27,7 +27,7 @@ def discovery_document(services: Services, realm: Realm) -> dict[str, Any]:
         "tokeninfo_endpoint": f"{base}/tokeninfo",
         "jwks_uri": f"{base}/connect/jwk_uri",
         "scopes_supported": [x for x in s.registration_scope_allowlist if x not in s.privileged_scopes],
-        "grant_types_supported": list(s.grant_types),
+        "grant_types_supported": list(s.enabled_grant_types()),
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS,

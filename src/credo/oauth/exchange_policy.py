@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from credo.domain.errors import AccessDenied, InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget
-from credo.domain.models import ApplicationPolicy
+from credo.domain.models import ATTR_ACCEPT_AUDIENCE, OVERRIDE_LABELS, OVERRIDES_LABEL, ApplicationPolicy, Client
 from credo.oauth.scopes import grant_scopes
 
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -60,8 +60,24 @@ class Decision:
     user: bool
 
 
-def choose_target(audience: str | None, resource: str | None, accepts_audience: bool) -> str:
-    """The one application named by `audience` and/or `resource`."""
+NO_AUDIENCE = "This agent does not accept audience parameters in token exchange requests."
+
+
+def audience_refusal(agent: Client, who: str = "This agent") -> str:
+    """Why `agent` may not name its target with `audience`, naming the setting that is off (no full stop)."""
+    head, accept = f"{who} does not accept audience parameters in token exchange requests", \
+        OVERRIDE_LABELS[ATTR_ACCEPT_AUDIENCE]
+    if agent.overrides_enabled:
+        return f"{head}: {accept} is off"
+    if ATTR_ACCEPT_AUDIENCE in agent.inert_overrides:
+        return f"{head}: {accept} is on, but {OVERRIDES_LABEL} is off"
+    return f"{head}: it needs {OVERRIDES_LABEL} and {accept}"
+
+
+def choose_target(audience: str | None, resource: str | None, accepts_audience: bool,
+                  refusal: str = NO_AUDIENCE) -> str:
+    """The one application named by `audience` and/or `resource`; `refusal` says why an agent that does
+    not accept audience parameters was refused."""
     if resource is None and audience is not None and accepts_audience:  # the usual request
         words = audience.split()
         if len(words) == 1:
@@ -70,8 +86,7 @@ def choose_target(audience: str | None, resource: str | None, accepts_audience: 
     if not given:
         raise InvalidTarget("no audience", description="The 'audience' parameter naming the target application is required.")
     if not accepts_audience:
-        raise InvalidTarget("agent does not accept audience parameters",
-                            description="This agent does not accept audience parameters in token exchange requests.")
+        raise InvalidTarget("agent does not accept audience parameters", description=refusal)
     names = {v.strip() for v in given}
     if len(names) != 1 or any(len(v.split()) != 1 for v in given):
         raise InvalidTarget("not exactly one target", description="Name exactly one target application.")

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from credo.domain.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from credo.domain.models import Client, Realm
-from credo.domain.settings import public_client_grant
+from credo.domain.settings import public_client_grant, with_implied_refresh
 from credo.oauth.client_auth import authenticate_client
 from credo.oauth.credentials import BasicCredentials
 from credo.oauth.oidc import id_token
@@ -93,9 +93,9 @@ class TokenEndpoint:
         if not grant_type:
             raise InvalidRequest("missing grant_type", description="The 'grant_type' parameter is required.")
         handler = self._handlers.get(grant_type)
-        if handler is None or grant_type not in realm.settings.grant_types:
+        if handler is None or grant_type not in realm.settings.enabled_grant_types():
             raise UnsupportedGrantType(f"grant {grant_type!r} not supported in realm {realm.name}")
-        if grant_type not in client.grant_types:
+        if grant_type not in with_implied_refresh(client.grant_types, realm.settings.issue_refresh_tokens):
             raise UnauthorizedClient(f"client {client.client_id} may not use {grant_type}")
         if public_client_grant(client.auth_method, (grant_type,)):  # stored before the rule, or imported
             raise UnauthorizedClient(f"public client {client.client_id} may not use {grant_type}")

@@ -9,7 +9,7 @@ from credo.admin.api.base import Call, optional, require
 from credo.domain.errors import InvalidRequest
 from credo.management import keys, realms
 from credo.management.admins import ADMIN_TOKEN_LIFETIME, login
-from credo.management.export import export_realm, import_document
+from credo.management.export import export_realm, import_document, import_warnings
 
 AUDIT_FILTERS = ("action", "actor", "target", "decision", "text")
 
@@ -56,12 +56,16 @@ def export_config(call: Call) -> dict[str, Any]:
     return export_realm(call.services, call.realm)
 
 
-def import_config(call: Call) -> dict[str, int]:
-    """Make the realm in the path match the document (its `realm`, when given, must agree)."""
+def import_config(call: Call) -> dict[str, Any]:
+    """Make the realm in the path match the document (its `realm`, when given, must agree); with `warnings`
+    when it set something that does nothing."""
     name = call.path("realm")
     if call.body.get("realm", name) != name:
         raise InvalidRequest("realm mismatch", description=f"realm: the document is for '{call.body['realm']}'.")
-    return import_document(call.services, {**call.body, "realm": name}, actor=call.actor)
+    doc = {**call.body, "realm": name}
+    counts: dict[str, Any] = import_document(call.services, doc, actor=call.actor)
+    warnings = import_warnings(call.services, doc)
+    return {**counts, "warnings": warnings} if warnings else counts
 
 
 def list_keys(call: Call) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from credo.domain.models import AUTH_METHODS, Client
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE, KNOWN_GRANT_TYPES
 from credo.management import usecases
 from credo.management.clients import set_secret
+from credo.management.overrides import override_warnings, policy_warnings, stored_flags
 
 AUTH_LABELS = [(m, m) for m in AUTH_METHODS]
 TYPE_LABELS = [("web", "Web (a server or a browser application)"), ("native", "Native (desktop or mobile)")]
@@ -153,9 +154,12 @@ def edit_agent(page: Page) -> Response:
             errors = _form_errors(exc)
             page.refused = tab != "applications"
     apps = usecases.list_applications(page.services, page.realm)
+    policies = usecases.list_policies(page.services, page.realm, agent.client_id)
+    warnings = override_warnings(agent) + policy_warnings(page.services.realm(page.realm), agent, policies,
+                                                          {a.client_id: a for a in apps})
     return page.render("agent_edit.html", c=agent, errors=errors, tab=tab, grant_options=_grant_options(),
-                       auth_options=AUTH_LABELS, apps=apps, v=page,
-                       policies=usecases.list_policies(page.services, page.realm, agent.client_id),
+                       auth_options=AUTH_LABELS, apps=apps, v=page, flags=stored_flags(agent), warnings=warnings,
+                       policies=policies,
                        users={u.id: u.username for u in usecases.list_users(page.services, page.realm)},
                        groups=[g.name for g in usecases.list_groups(page.services, page.realm)],
                        notice=page.request.query_params.get("notice"), status=400 if errors else 200)

@@ -113,5 +113,5 @@ class AuthorizationCode:
             id_token = {"sub": user.id, "auth_time": claims.get("auth_time"), "nonce": claims.get("nonce"),
                         "sid": claims.get("sid")}
         return Grant(sub=user.id, allowed_scopes=record.scopes, audience=resources or None, user=True,
-                     issue_refresh_token=refresh_wanted(realm, client, record.scopes), refresh_claims=carried,
+                     issue_refresh_token=refresh_wanted(realm, record.scopes), refresh_claims=carried,
                      family=str(claims["family"]), grant_id=claims.get(GRANT_CLAIM), id_token=id_token)

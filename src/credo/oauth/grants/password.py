@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 
 from credo.domain.models import Client, Realm
-from credo.domain.settings import GRANT_PASSWORD, GRANT_REFRESH_TOKEN
+from credo.domain.settings import GRANT_PASSWORD
 from credo.oauth.scopes import single
 from credo.oauth.services import Services
 from credo.oauth.sessions import BAD_CREDENTIALS, authenticate_user
@@ -22,8 +22,10 @@ from credo.storage.unit_of_work import UnitOfWork
 __all__ = ["BAD_CREDENTIALS", "Password", "refresh_enabled"]
 
 
-def refresh_enabled(realm: Realm, client: Client) -> bool:
-    return GRANT_REFRESH_TOKEN in realm.settings.grant_types and GRANT_REFRESH_TOKEN in client.grant_types
+def refresh_enabled(realm: Realm) -> bool:
+    """Whether the password grant issues a refresh token: the realm's `issue_refresh_tokens` alone decides
+    (issuing one implies the refresh_token grant that redeems it, for the realm and the client alike)."""
+    return realm.settings.issue_refresh_tokens
 
 
 class Password:
@@ -35,7 +37,7 @@ class Password:
         password = single(request.params, "password", required=True) or ""
         user = await authenticate_user(services, request.realm, username, password, request.source,
                                        via=f"client:{client.client_id}")
-        refresh = refresh_enabled(request.realm, client)
+        refresh = refresh_enabled(request.realm)
         # The refresh-token family is chosen now, so the access token can carry it (revoked with it).
         return Grant(sub=user.id, allowed_scopes=client.scopes, user=True, issue_refresh_token=refresh,
                      refresh_claims={"family": uuid.uuid4().hex} if refresh else {})

@@ -13,10 +13,12 @@ from credo.oauth.exchange_audit import mark_audited
 from credo.oauth.exchange_policy import (
     ACCESS_TOKEN_TYPE,
     JWT_TOKEN_TYPE,
+    NO_AUDIENCE,
     Decision,
     ExchangeFacts,
     Subject,
     Target,
+    audience_refusal,
     check_token_type,
     choose_target,
     decide,
@@ -93,7 +95,7 @@ class TokenExchange:
         return Grant(sub=decision.sub, allowed_scopes=decision.scopes, audience=decision.audience, act=decision.act,
                      user=decision.user, not_after=subject.exp, family=str(family) if family else None,
                      grant_id=str(consent) if consent else None,
-                     response_extra={"refresh_token": None, "issued_token_type": ACCESS_TOKEN_TYPE})
+                     response_extra=_response_extra(request.realm))
 
     def _decide(self, services: Services, request: TokenRequest, client: Client, requested: tuple[str, ...],
                 details: dict[str, Any]) -> tuple[Decision, AccessToken]:
@@ -115,8 +117,9 @@ class TokenExchange:
             raise InvalidTarget("several resources", description="Name exactly one target application.")
         resource = params.get("resource")
         named = resource_client(services, realm, resource) if resource is not None else None
-        target_id = choose_target(params.get("audience"), named.client_id if named else resource,
-                                  client.accepts_audience or named is not None)
+        accepts = client.accepts_audience or named is not None
+        target_id = choose_target(params.get("audience"), named.client_id if named else resource, accepts,
+                                  NO_AUDIENCE if accepts else f"{audience_refusal(client)}.")
         policy = _policy(services, realm, client.client_id, target_id)
         facts = ExchangeFacts(agent_id=client.client_id, subject=_subject(services, realm, token, policy),
                               target=_target(services, realm, target_id), policy=policy,
@@ -133,6 +136,13 @@ class TokenExchange:
                                   decision="allow" if decision == "allow" else "deny",
                                   target=str(details["audience"] or ""), reason=reason, details=details,
                                   ts=services.clock.now()))
+
+
+def _response_extra(realm: Realm) -> dict[str, Any]:
+    """RFC 8693 §2.2.1: `issued_token_type`; no refresh token is issued, so the member is left out, unless
+    the realm asks for the guides' literal `"refresh_token": null` (`exchange_null_refresh_token`)."""
+    extra: dict[str, Any] = {"refresh_token": None} if realm.settings.exchange_null_refresh_token else {}
+    return {**extra, "issued_token_type": ACCESS_TOKEN_TYPE}
 
 
 def _chain(act: dict[str, Any]) -> list[str]:
