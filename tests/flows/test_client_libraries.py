@@ -35,7 +35,6 @@ TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 AGENT_SCOPE, EXCHANGE_SCOPE = "monitor-system", "logs-read logs-search"
 # openid-client v6 refuses a token response whose refresh_token is not a string; token exchange answers
 # `"refresh_token": null` until the change that omits it is merged.
-REFRESH_TOKEN_NULL = '"response" body "refresh_token" property must be a string'
 
 
 # --- openid-client -----------------------------------------------------------------------------------
