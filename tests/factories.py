@@ -7,9 +7,10 @@ or a client would."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -20,7 +21,7 @@ from jwt.algorithms import ECAlgorithm
 from credo.domain.settings import GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_REFRESH_TOKEN, GRANT_TOKEN_EXCHANGE
 from credo.management.agents import create_agent, put_policy
 from credo.management.applications import create_application, validated_update
-from credo.management.clients import create_client
+from credo.management.clients import create_client, set_secret, update_client
 from credo.management.demo import ensure_demo
 from credo.management.realms import update_settings
 from credo.management.users import create_user
@@ -223,3 +224,72 @@ def unsigned(claims: dict[str, Any]) -> str:
 
 def now() -> int:
     return int(time.time())
+
+
+def register_agent(http: httpx.Client, base: str) -> dict[str, Any]:
+    """An agent registered dynamically at /aiagent/register (open registration, SEED_BODY): the 201 body."""
+    r = http.post(f"{base}/aiagent/register", json=SEED_BODY)
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+@dataclass
+class RegistrationHammer:
+    """An agent reading (GET) and updating (PUT) its registration (RFC 7592) in turn, each time with the
+    registration access token the previous answer handed over, until `stop` is set or it is refused."""
+
+    http: httpx.Client
+    registration: dict[str, Any]
+    stop: threading.Event = field(default_factory=threading.Event)
+    answers: int = 0
+    refused: bool = False
+
+    def __post_init__(self) -> None:
+        self.token = str(self.registration["registration_access_token"])
+
+    def run(self) -> None:
+        uri = self.registration["registration_client_uri"]
+        body = {**SEED_BODY, "client_id": self.registration["client_id"]}
+        self.refused = False
+        while not self.stop.is_set():
+            auth = {"Authorization": f"Bearer {self.token}"}
+            r = self.http.get(uri, headers=auth) if self.answers % 2 else self.http.put(uri, headers=auth, json=body)
+            self.answers += 1
+            if r.status_code == 401:
+                assert r.json()["error"] == "invalid_token", r.text
+                self.refused = True
+                return
+            assert r.status_code == 200, r.text
+            self.token = r.json()["registration_access_token"]
+
+    def wait_for(self, answers: int, timeout: float = 30) -> None:
+        """Wait until the agent got `answers` answers in all (or was refused)."""
+        deadline = time.monotonic() + timeout
+        while self.answers < answers and not self.refused and time.monotonic() < deadline:
+            time.sleep(0.0005)
+
+
+def admin_against_agent(admin: Services, agent: Any, rounds: int) -> None:
+    """`rounds` times, while a dynamically registered agent hammers RFC 7592 on the server `agent`, an
+    administrator (through the services `admin`) enables it, rotates its secret and disables it; each
+    change that answered must stay in effect (the agent's concurrent writes undo none)."""
+    base = agent.realm_url()
+    with agent.client() as http:
+        hammer = RegistrationHammer(http, register_agent(http, base))
+        client_id = hammer.registration["client_id"]
+        for i in range(rounds):
+            update_client(admin, "alpha", client_id, {"enabled": True})
+            hammer.stop.clear()
+            worker = threading.Thread(target=hammer.run)
+            worker.start()
+            hammer.wait_for(hammer.answers + 1 + i % 3)
+            plain = set_secret(admin, "alpha", client_id)
+            hammer.wait_for(hammer.answers + 1)
+            assert not hammer.refused, f"round {i}: the enabled agent's registration was refused"
+            update_client(admin, "alpha", client_id, {"enabled": False})
+            hammer.wait_for(hammer.answers + 2, timeout=2)  # its next request is refused; else let it write
+            hammer.stop.set()
+            worker.join(30)
+            stored = admin.storage.clients.current("alpha", client_id)
+            assert stored is not None and stored.enabled is False, f"round {i}: the disable was undone"
+            assert admin.hasher.verify(plain, stored.secret_hash), f"round {i}: the new secret was undone"

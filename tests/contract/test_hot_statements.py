@@ -40,7 +40,7 @@ def test_hot_writes_move_no_counter_and_changes_move_it_by_one(any_storage: Stor
     s.clients.update(Client(realm="r", client_id="c", name="renamed"))
     assert s.change_counter() == start + 2
     assert s.realms.get("r") == Realm("r", ProviderSettings())
-    assert s.clients.get("r", "c") == Client(realm="r", client_id="c", name="renamed")
+    assert s.clients.get("r", "c") == Client(realm="r", client_id="c", name="renamed", version=1)
     assert s.change_counter() == start + 2  # reads move nothing
 
 

@@ -112,19 +112,53 @@ def test_client_update_compare_and_swap(any_storage: Storage) -> None:
     _bumps(s, lambda: s.clients.update(replace(_client("c1"), name="n2", registration_token_hash="new"),
                                        expected_registration_token_hash="old"))
     got = s.clients.get(R, "c1")
-    assert got is not None and got.name == "n2" and got.registration_token_hash == "new"
-    assert s.clients.update(replace(_client("c1"), name="n3"), expected_registration_token_hash="old") is False
-    assert s.clients.update(replace(_client("c1"), name="n4", enabled=False)) is True
-    assert s.clients.get(R, "c1").enabled is False  # type: ignore[union-attr]
+    assert got is not None and got.name == "n2" and got.registration_token_hash == "new" and got.version == 1
+    assert s.clients.update(replace(got, name="n3"), expected_registration_token_hash="old") is False
+    assert s.clients.update(replace(_client("c1"), name="n4", enabled=False)) is False  # read before n2: lost
+    assert s.clients.current(R, "c1") == got
+    assert s.clients.update(replace(got, name="n4", enabled=False)) is True
+    assert s.clients.current(R, "c1") == replace(got, name="n4", enabled=False, version=2)
     assert s.clients.update(_client("missing")) is False
+
+
+def test_an_administrators_update_keeps_the_stored_registration_token(any_storage: Storage) -> None:
+    """A write without the token's expectation (an administrator's) never brings back the token it read."""
+    s = any_storage
+    s.clients.create(_client("c1", dynamic=True, registration_token_hash="used", registration_token_expires_at=5))
+    read = s.clients.current(R, "c1")
+    assert read is not None
+    assert s.clients.swap_registration_token(replace(read, registration_token_hash="fresh",
+                                                     registration_token_expires_at=9),
+                                             expected_registration_token_hash="used") is True
+    assert s.clients.update(replace(read, enabled=False)) is True  # the rotation moved no version
+    got = s.clients.current(R, "c1")
+    assert got is not None and got.enabled is False
+    assert (got.registration_token_hash, got.registration_token_expires_at) == ("fresh", 9)
+
+
+def test_a_registration_token_swap_writes_only_the_token_and_moves_no_counter(any_storage: Storage) -> None:
+    s = any_storage
+    s.clients.create(_client("c1", dynamic=True, registration_token_hash="t0"))
+    read = s.clients.current(R, "c1")
+    assert read is not None
+    rotated = replace(read, name="not stored", enabled=False, registration_token_hash="t1",
+                      registration_token_expires_at=7)
+    _leaves_counter(s, lambda: s.clients.swap_registration_token(rotated, expected_registration_token_hash="t0"))
+    assert s.clients.current(R, "c1") == replace(read, registration_token_hash="t1", registration_token_expires_at=7)
+    assert s.clients.swap_registration_token(rotated, expected_registration_token_hash="t0") is False  # used
+    _bumps(s, lambda: s.clients.update(replace(read, enabled=False)))  # a disable moves it
+    stale = replace(read, registration_token_hash="t2")  # read before the disable
+    assert s.clients.swap_registration_token(stale, expected_registration_token_hash="t1") is False
+    assert s.clients.current(R, "c1").registration_token_hash == "t1"  # type: ignore[union-attr]
 
 
 def test_client_delete_compare_and_swap(any_storage: Storage) -> None:
     s = any_storage
     s.clients.create(_client("c1", registration_token_hash="rt"))
     assert s.clients.delete(R, "c1", expected_registration_token_hash="nope") is False
+    assert s.clients.delete(R, "c1", expected_registration_token_hash="rt", expected_version=1) is False
     assert s.clients.get(R, "c1") is not None
-    _bumps(s, lambda: s.clients.delete(R, "c1", expected_registration_token_hash="rt"))
+    _bumps(s, lambda: s.clients.delete(R, "c1", expected_registration_token_hash="rt", expected_version=0))
     assert s.clients.get(R, "c1") is None
     assert s.clients.delete(R, "c1") is False
 
@@ -404,6 +438,16 @@ def test_concurrent_cas_update_exactly_once(sql_storage: Storage) -> None:
     winner = results.index(True)
     got = s.clients.get(R, "c1")
     assert got is not None and got.name == f"w{winner}" and got.registration_token_hash == f"h{winner + 1}"
+
+
+def test_concurrent_version_updates_exactly_once(sql_storage: Storage) -> None:
+    """Writers that read the same version (administrators without the token's expectation): one wins."""
+    s = sql_storage
+    s.clients.create(_client("c1"))
+    results = _race(20, lambda i: s.clients.update(replace(_client("c1"), name=f"w{i}")))
+    assert results.count(True) == 1
+    got = s.clients.current(R, "c1")
+    assert got is not None and got.name == f"w{results.index(True)}" and got.version == 1
 
 
 def test_concurrent_create_with_burn_exactly_once(sql_storage: Storage) -> None:

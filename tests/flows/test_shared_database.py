@@ -25,7 +25,14 @@ from credo.storage.sql.engine import make_engine
 from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
 from tests.conftest import SQL_BACKENDS
-from tests.factories import USER_ID, client_credentials, exchange, on_behalf_setup, password_token
+from tests.factories import (
+    USER_ID,
+    admin_against_agent,
+    client_credentials,
+    exchange,
+    on_behalf_setup,
+    password_token,
+)
 from tests.support import Server, in_process_server, shared_database_url
 
 
@@ -261,3 +268,10 @@ def test_an_unknown_client_id_works_as_soon_as_it_is_created(twins: tuple[Server
             _, secret = create_client(creator.services, "alpha", client_id, scopes=("data-read",))
             assert secret is not None
             assert client_credentials(http, base, client_id, secret).status_code == 200
+
+
+def test_an_administrators_change_in_one_process_survives_the_agent_in_the_other(twins: tuple[Server, Server]) -> None:
+    """The administrator works through A while the agent hammers RFC 7592 on B (each with its caches)."""
+    a, b = twins
+    ensure_demo(a.services)
+    admin_against_agent(a.services, b, rounds=30)

@@ -72,7 +72,7 @@ def test_driver_rows_and_sqlalchemy_rows_agree(url: str) -> None:
         assert storage.clients.get("r", "missing") is None
         renamed = replace(client, name="B", enabled=True)
         storage.clients.update(renamed)  # SQLAlchemy writes, the driver reads
-        assert storage.clients.get("r", "a") == renamed
+        assert storage.clients.get("r", "a") == replace(renamed, version=1)
         storage.clients.touch("r", "a", 42)
         assert storage.clients.last_used("r", "a") == 42
         storage.tokens.add(_token("h1"))

@@ -80,6 +80,9 @@ class Client:
     # RFC 8707 resource identifiers this client answers to as a resource server (absolute URLs, e.g. an
     # MCP server's URL): `resource=<url>` on any grant means this client, and its tokens' `aud` is the URL.
     resources: tuple[str, ...] = ()
+    # The stored row's version: every update moves it by one and succeeds only if the stored version is
+    # still this one (compare-and-swap), so a write based on an older read never undoes a newer change.
+    version: int = 0
 
     @property
     def is_public(self) -> bool:

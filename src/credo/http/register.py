@@ -59,7 +59,7 @@ async def manage(request: Request, headers: RequestHeaders) -> Response:
     client_id = request.path_params.get("client_id") or query_params(request.scope).params.get("client_id")
     bearer = headers.bearer
     if request.method == "GET":
-        return json_response(read_registration(services, realm, client_id, bearer))
+        return json_response(await read_registration(services, realm, client_id, bearer))
     if request.method == "DELETE":
         await delete_registration(services, realm, client_id, bearer)
         return Response(status_code=204, headers=dict(NO_STORE))

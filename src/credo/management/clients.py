@@ -6,7 +6,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from credo.domain.errors import InvalidClientMetadata, InvalidRequest, NotFound
+from credo.domain.errors import InvalidClientMetadata, InvalidRequest, NotFound, ServiceUnavailable
 from credo.domain.models import ATTR_STRICT_AUTH_METHOD, AUTH_METHODS, AuditEvent, Client, ClientKind
 from credo.domain.settings import KNOWN_GRANT_TYPES, public_client_grant
 from credo.keys.secrets import WeakSecret, new_secret
@@ -18,6 +18,7 @@ CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 
 
 MAX_NAME = 255
+UPDATE_ATTEMPTS = 5  # compare-and-swap attempts of one administrative change before it answers 503
 
 
 def check_name(name: object) -> None:
@@ -120,20 +121,37 @@ def get_client(services: Services, realm: str, client_id: str) -> Client:
 
 def update_client(services: Services, realm: str, client_id: str, changes: dict[str, Any], *,
                   actor: str = "system") -> Client:
-    client = get_client(services, realm, client_id)
+    """Apply `changes` to the client as stored now: a compare-and-swap on its version, tried again from a
+    fresh read when a concurrent change won (another administrator, an RFC 7592 update), so neither undoes
+    the other. Only the named fields change; the registration access token is never written."""
+    for _ in range(UPDATE_ATTEMPTS):
+        client = services.storage.clients.current(realm, client_id)
+        if client is None:
+            raise NotFound(f"client {client_id}", description=f"Client '{client_id}' does not exist.")
+        updated = _changed(services, client, changes)
+        if _stored(services, updated, changes):
+            services.audit(AuditEvent(realm=realm, action=f"{client.kind}.update", actor=actor, target=client_id,
+                                      details={"changed": sorted(changes)}))
+            return replace(updated, version=client.version + 1)
+    raise ServiceUnavailable(f"client {client_id} changed concurrently {UPDATE_ATTEMPTS} times")
+
+
+def _changed(services: Services, client: Client, changes: dict[str, Any]) -> Client:
     updated = replace(client, **check_signin_fields(changes, client), updated_at=services.clock.now())
     _check_public(updated.auth_method, updated.grant_types)
     if "resources" in changes:
         _refuse_taken(services, updated)
+    return updated
+
+
+def _stored(services: Services, updated: Client, changes: dict[str, Any]) -> bool:
+    """Whether the compare-and-swap of `updated` won (False: the client changed since it was read)."""
     try:
-        services.storage.clients.update(updated)
+        return services.storage.clients.update(updated)
     except Conflict as exc:
         if "resources" not in changes:
             raise
         raise taken_resource(services.storage.clients, updated) or _resource_race(updated) from exc
-    services.audit(AuditEvent(realm=realm, action=f"{client.kind}.update", actor=actor, target=client_id,
-                              details={"changed": sorted(changes)}))
-    return updated
 
 
 def set_secret(services: Services, realm: str, client_id: str, secret: str | None = None, *,

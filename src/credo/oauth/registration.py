@@ -2,15 +2,18 @@
 
 `register` creates a dynamic client (kind "client" from /register, kind "agent" from /aiagent/register);
 `read_registration`, `replace_registration` and `delete_registration` act on it with its registration
-access token, which is stored only as a keyed hash and rotates on every read and update.
+access token, which is stored only as a keyed hash and rotates on every read and update. Every write of
+theirs is a compare-and-swap on the client's version and token (retried from a fresh read when it loses),
+so none undoes an administrator's concurrent change; a disabled client's registration is not managed.
 """
 
 from __future__ import annotations
 
 import hmac
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from credo.domain.errors import (
     InvalidClientMetadata,
@@ -18,6 +21,7 @@ from credo.domain.errors import (
     InvalidSoftwareStatement,
     InvalidToken,
     OAuthError,
+    ServiceUnavailable,
 )
 from credo.domain.models import (
     ATTR_ACCEPT_AUDIENCE,
@@ -51,6 +55,7 @@ TOKEN_REFUSED = "The registration access token is missing, invalid or expired."
 CLIENT_ID_REFUSED = ("client_id: the server generates the client ID; send the registration without one "
                      "(to change an existing registration, PUT it to its registration_client_uri).")
 SCOPE_MEMBERS = ("scope", "scopes")  # RFC 7591's string and the guides' array
+T = TypeVar("T")
 
 
 class ScriptFailed(OAuthError):
@@ -229,12 +234,34 @@ async def _scripted(services: Services, realm: Realm, operation: Operation, clie
 # --- RFC 7592 management ----------------------------------------------------------------------
 
 
+RACE_RETRIES = 3  # attempts of an RFC 7592 request whose compare-and-swap lost to a concurrent change
+
+
+class _Raced(Exception):
+    """A compare-and-swap lost to a concurrent change of the client: the request is tried again from a
+    fresh read (which refuses it if that change was its token, a disable or a deletion)."""
+
+
+async def _retrying(client_id: str | None, attempt: Callable[[], Awaitable[T]]) -> T:
+    """`attempt()`, tried again (at most RACE_RETRIES times in all) while its compare-and-swap loses."""
+    for _ in range(RACE_RETRIES - 1):
+        try:
+            return await attempt()
+        except _Raced:
+            continue
+    try:
+        return await attempt()
+    except _Raced as exc:
+        raise ServiceUnavailable(f"client {client_id} changed concurrently {RACE_RETRIES} times") from exc
+
+
 def _authorized(services: Services, realm: Realm, client_id: str | None, bearer: BearerToken | None) -> Client:
-    """The dynamic client whose current registration access token was presented; the same
-    `invalid_token` answer whether the client is missing, the token wrong, expired or another client's."""
+    """The enabled dynamic client whose current registration access token was presented, read past any
+    cache; the same `invalid_token` answer whether the client is missing, disabled, the token wrong,
+    expired or another client's."""
     value = bearer.value if bearer is not None else ""
-    client = services.storage.clients.get(realm.name, client_id) if client_id else None
-    expected = client.registration_token_hash if client is not None and client.dynamic else None
+    client = services.storage.clients.current(realm.name, client_id) if client_id else None
+    expected = client.registration_token_hash if client is not None and client.dynamic and client.enabled else None
     presented = services.hasher.keyed_hash(value)
     matches = hmac.compare_digest(expected or "0" * 64, presented) and expected is not None and bool(value)
     if not matches or client is None or (client.registration_token_expires_at or 0) <= services.clock.now():
@@ -249,16 +276,24 @@ def _rotated(services: Services, realm: Realm, client: Client) -> tuple[Client, 
                    registration_token_expires_at=now + realm.settings.registration_access_token_lifetime), token
 
 
-def _swap(services: Services, old: Client, new: Client) -> None:
-    if not services.storage.clients.update(new, expected_registration_token_hash=old.registration_token_hash):
-        raise InvalidToken(f"registration token of {old.client_id} changed concurrently", description=TOKEN_REFUSED)
+def _won(swapped: bool, client: Client) -> None:
+    if not swapped:
+        raise _Raced(f"client {client.client_id} changed since it was read")
 
 
-def read_registration(services: Services, realm: Realm, client_id: str | None,
-                      bearer: BearerToken | None) -> dict[str, Any]:
+async def read_registration(services: Services, realm: Realm, client_id: str | None,
+                            bearer: BearerToken | None) -> dict[str, Any]:
+    """The registration, with a new registration access token: only the token is written (it fails on
+    any concurrent change of the client), and nothing cached is invalidated."""
+    return await _retrying(client_id, lambda: _read(services, realm, client_id, bearer))
+
+
+async def _read(services: Services, realm: Realm, client_id: str | None,
+                bearer: BearerToken | None) -> dict[str, Any]:
     client = _authorized(services, realm, client_id, bearer)
     updated, token = _rotated(services, realm, client)
-    _swap(services, client, updated)
+    _won(services.storage.clients.swap_registration_token(
+        updated, expected_registration_token_hash=client.registration_token_hash or ""), client)
     services.audit(AuditEvent(realm=realm.name, action="dcr.read", actor=client.client_id, target=client.client_id))
     return render(services, realm, updated, registration_token=token)
 
@@ -267,7 +302,7 @@ async def replace_registration(services: Services, realm: Realm, client_id: str 
                          bearer: BearerToken | None) -> dict[str, Any]:
     work = UnitOfWork()
     try:
-        return await _replace(services, realm, client_id, body, bearer, work)
+        return await _retrying(client_id, lambda: _replace(services, realm, client_id, body, bearer, work))
     finally:
         services.commit_now(work)
 
@@ -292,10 +327,12 @@ async def _replace(services: Services, realm: Realm, client_id: str | None, body
     updated, token = _rotated(services, realm, client)
     updated = replace(updated, secret_hash=secret_hash, **_client_fields(metadata, clean))
     updated = await _scripted(services, realm, "UPDATE", updated, actor=client.client_id, work=work)
-    _swap(services, client, updated)
+    _won(services.storage.clients.update(updated, expected_registration_token_hash=client.registration_token_hash),
+         client)
     work.audit(AuditEvent(realm=realm.name, action="dcr.update", actor=client.client_id, target=client.client_id,
                           decision="allow", details={"fields": sorted(clean)}))
-    return render(services, realm, updated, secret=secret, registration_token=token)
+    return render(services, realm, replace(updated, version=client.version + 1), secret=secret,
+                  registration_token=token)
 
 
 def _secret_change(services: Services, client: Client, method: str) -> tuple[str | None, str | None]:
@@ -311,16 +348,19 @@ def _secret_change(services: Services, client: Client, method: str) -> tuple[str
 async def delete_registration(services: Services, realm: Realm, client_id: str | None, bearer: BearerToken | None) -> None:
     work = UnitOfWork()
     try:
-        client = _authorized(services, realm, client_id, bearer)
-        await _scripted(services, realm, "DELETE", client, actor=client.client_id, work=work)
-        if not services.storage.clients.delete(realm.name, client.client_id,
-                                               expected_registration_token_hash=client.registration_token_hash):
-            raise InvalidToken(f"registration token of {client.client_id} changed concurrently",
-                               description=TOKEN_REFUSED)
-        work.audit(AuditEvent(realm=realm.name, action="dcr.delete", actor=client.client_id,
-                              target=client.client_id, decision="allow"))
+        await _retrying(client_id, lambda: _delete(services, realm, client_id, bearer, work))
     finally:
         services.commit_now(work)
+
+
+async def _delete(services: Services, realm: Realm, client_id: str | None, bearer: BearerToken | None,
+                  work: UnitOfWork) -> None:
+    client = _authorized(services, realm, client_id, bearer)
+    await _scripted(services, realm, "DELETE", client, actor=client.client_id, work=work)
+    _won(services.storage.clients.delete(realm.name, client.client_id, expected_version=client.version,
+                                         expected_registration_token_hash=client.registration_token_hash), client)
+    work.audit(AuditEvent(realm=realm.name, action="dcr.delete", actor=client.client_id,
+                          target=client.client_id, decision="allow"))
 
 
 # --- the response -----------------------------------------------------------------------------

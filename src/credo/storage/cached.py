@@ -9,8 +9,8 @@ the cached reads from memory and pass everything else to `inner`:
   it returns, so this process sees its own changes at once, whoever wrote them (a use case, the admin
   API, an import): no caller has to remember to invalidate;
 - a change made by another process is noticed through the storage's change counter (every write except
-  a client creation moves it), read as `RecordCache` explains: a request sees every change committed
-  before it arrived;
+  a client creation and a registration token rotation moves it), read as `RecordCache` explains: a
+  request sees every change committed before it arrived;
 - a creation needs no invalidation: client lookups never remember an unknown id, so a client registered
   by any process is found at once.
 """
@@ -142,7 +142,11 @@ _CACHED: dict[str, dict[str, bool]] = {
     "groups": {"groups_of": True},
     "policies": {"get": True},
 }
-_PLAIN = frozenset({"all", "count", "by_username", "for_agent", "last_used", "touch", "create", "create_many"})
+# `current` reads past the cache; `swap_registration_token` writes only a client's registration token,
+# which no cached read path uses (RFC 7592 reads it with `current`): an anonymous registrant reading its
+# registration in a loop empties no cache, here or in any other process (it moves no change counter).
+_PLAIN = frozenset({"all", "count", "by_username", "for_agent", "last_used", "touch", "create", "create_many",
+                    "current", "swap_registration_token"})
 
 
 class _CachedRepository:

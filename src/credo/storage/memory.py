@@ -96,19 +96,35 @@ class _Clients(_Base):
                     outcomes.append(None)
         return outcomes
 
+    def current(self, realm: str, client_id: str) -> Client | None:
+        return self._rows.get((realm, client_id))
+
     def update(self, client: Client, *, expected_registration_token_hash: str | None = None) -> bool:
         with self._lock:
             key = (client.realm, client.client_id)
             old = self._rows.get(key)
-            if old is None:
+            if old is None or old.version != client.version:
                 return False
-            if expected_registration_token_hash is not None and \
-                    old.registration_token_hash != expected_registration_token_hash:
+            if expected_registration_token_hash is None:  # the stored token stays (never a used one back)
+                client = replace(client, registration_token_hash=old.registration_token_hash,
+                                 registration_token_expires_at=old.registration_token_expires_at)
+            elif old.registration_token_hash != expected_registration_token_hash:
                 return False
             self._check_resources(client)
-            self._rows[key] = client
+            self._rows[key] = replace(client, version=old.version + 1)
             self._s.bump()
             return True
+
+    def swap_registration_token(self, client: Client, *, expected_registration_token_hash: str) -> bool:
+        with self._lock:
+            key = (client.realm, client.client_id)
+            old = self._rows.get(key)
+            if old is None or old.version != client.version or \
+                    old.registration_token_hash != expected_registration_token_hash:
+                return False
+            self._rows[key] = replace(old, registration_token_hash=client.registration_token_hash,
+                                      registration_token_expires_at=client.registration_token_expires_at)
+            return True  # no bump: nothing cached reads the token
 
     def _check_resources(self, client: Client) -> None:
         """Conflict when another client of the realm lists one of `client`'s resource identifiers."""
@@ -120,13 +136,16 @@ class _Clients(_Base):
     def by_resource(self, realm: str, resource: str) -> Client | None:
         return next((c for (r, _), c in self._rows.items() if r == realm and resource in c.resources), None)
 
-    def delete(self, realm: str, client_id: str, *, expected_registration_token_hash: str | None = None) -> bool:
+    def delete(self, realm: str, client_id: str, *, expected_registration_token_hash: str | None = None,
+               expected_version: int | None = None) -> bool:
         with self._lock:
             old = self._rows.get((realm, client_id))
             if old is None:
                 return False
             if expected_registration_token_hash is not None and \
                     old.registration_token_hash != expected_registration_token_hash:
+                return False
+            if expected_version is not None and old.version != expected_version:
                 return False
             del self._rows[(realm, client_id)]
             self._used.pop((realm, client_id), None)

@@ -56,7 +56,14 @@ class RealmRepository(Protocol):
 
 
 class ClientRepository(Protocol):
-    def get(self, realm: str, client_id: str) -> Client | None: ...
+    def get(self, realm: str, client_id: str) -> Client | None:
+        """The client (through `CachedStorage` possibly from the cache: its registration access token may
+        be older than the stored one, which moves no change counter; `current` reads that)."""
+        ...
+    def current(self, realm: str, client_id: str) -> Client | None:
+        """The client as stored now, never from a cache: what a compare-and-swap write starts from, and
+        the only read of the registration access token."""
+        ...
     def all(self, realm: str, *, kind: str | None = None, dynamic: bool | None = None,
              limit: int = 1000, offset: int = 0) -> list[Client]: ...
     def count(self, realm: str, *, dynamic: bool | None = None) -> int: ...
@@ -72,10 +79,23 @@ class ClientRepository(Protocol):
         error undoes every item and is raised."""
         ...
     def update(self, client: Client, *, expected_registration_token_hash: str | None = None) -> bool:
-        """Replace a client. With an expected hash, only if the stored registration token hash still
-        matches (compare-and-swap); returns False when the client is gone or the swap lost."""
+        """Store `client`'s settings if the stored version is still `client.version` (compare-and-swap);
+        the stored version then moves by one. The registration access token is left as stored, unless
+        `expected_registration_token_hash` is given (an RFC 7592 update, which rotates it): then the
+        stored hash must equal it too, and `client`'s token replaces it. Returns False when the client is
+        gone or the swap lost (re-read with `current` and try again, or give up)."""
         ...
-    def delete(self, realm: str, client_id: str, *, expected_registration_token_hash: str | None = None) -> bool: ...
+    def swap_registration_token(self, client: Client, *, expected_registration_token_hash: str) -> bool:
+        """Store only `client`'s registration access token (hash and expiry), if the stored hash is the
+        expected one and the stored version still `client.version` (an RFC 7592 read rotating its token:
+        it fails on any concurrent change). Nothing cached reads the token, so it moves neither the
+        version nor the change counter."""
+        ...
+    def delete(self, realm: str, client_id: str, *, expected_registration_token_hash: str | None = None,
+               expected_version: int | None = None) -> bool:
+        """Delete the client (with its policies, consents and resource identifiers); with expectations,
+        only if the stored registration token hash and version still match. False: gone or lost."""
+        ...
     def touch(self, realm: str, client_id: str, when: int) -> None:
         """Record the last use of a client (best effort)."""
         ...

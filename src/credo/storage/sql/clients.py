@@ -46,6 +46,7 @@ def _client_from_row(row: Any) -> Client:
         application_type=d.get("application_type", "web"),
         post_logout_redirect_uris=tuple(d.get("post_logout_redirect_uris", ())),
         skip_consent=bool(d.get("skip_consent", False)), resources=tuple(d.get("resources", ())),
+        version=row.version,
     )
 
 
@@ -61,7 +62,8 @@ def _client_values(c: Client) -> dict[str, Any]:
     return {"realm": c.realm, "client_id": c.client_id, "kind": c.kind, "dynamic": c.dynamic,
             "enabled": c.enabled, "created_at": c.created_at, "updated_at": c.updated_at,
             "secret_hash": c.secret_hash, "registration_token_hash": c.registration_token_hash,
-            "registration_token_expires_at": c.registration_token_expires_at, "data": _dumps(data)}
+            "registration_token_expires_at": c.registration_token_expires_at, "data": _dumps(data),
+            "version": c.version}
 
 
 def _create_statements(new: NewClient) -> Statements:
@@ -134,13 +136,20 @@ class SqlClients(_Repo):
         failed = self._fast.transaction_each([_create_statements(item) for item in new])
         return [None if exc is None else Conflict(str(exc)) for exc in failed]
 
+    def current(self, realm: str, client_id: str) -> Client | None:
+        return self.get(realm, client_id)  # this backend caches nothing
+
     @_unavailable
     def update(self, client: Client, *, expected_registration_token_hash: str | None = None) -> bool:
-        q = update(t.clients).where(self._key(client.realm, client.client_id))
-        if expected_registration_token_hash is not None:
-            q = q.where(t.clients.c.registration_token_hash == expected_registration_token_hash)
+        c = t.clients.c
+        q = update(t.clients).where(self._key(client.realm, client.client_id), c.version == client.version)
         values = _client_values(client)
         del values["realm"], values["client_id"]
+        values["version"] = client.version + 1
+        if expected_registration_token_hash is None:  # the stored token stays (never a used one back)
+            del values["registration_token_hash"], values["registration_token_expires_at"]
+        else:
+            q = q.where(c.registration_token_hash == expected_registration_token_hash)
         try:
             with self._write(bump=True) as conn:
                 if not conn.execute(q.values(**values)).rowcount:
@@ -151,10 +160,23 @@ class SqlClients(_Repo):
             raise Conflict(f"a resource of client {client.client_id} belongs to another client") from exc
 
     @_unavailable
-    def delete(self, realm: str, client_id: str, *, expected_registration_token_hash: str | None = None) -> bool:
+    def swap_registration_token(self, client: Client, *, expected_registration_token_hash: str) -> bool:
+        c = t.clients.c
+        q = update(t.clients).where(self._key(client.realm, client.client_id), c.version == client.version,
+                                    c.registration_token_hash == expected_registration_token_hash)
+        with self._write() as conn:  # no bump: nothing cached reads the token
+            return bool(conn.execute(q.values(
+                registration_token_hash=client.registration_token_hash,
+                registration_token_expires_at=client.registration_token_expires_at)).rowcount)
+
+    @_unavailable
+    def delete(self, realm: str, client_id: str, *, expected_registration_token_hash: str | None = None,
+               expected_version: int | None = None) -> bool:
         q = delete(t.clients).where(self._key(realm, client_id))
         if expected_registration_token_hash is not None:
             q = q.where(t.clients.c.registration_token_hash == expected_registration_token_hash)
+        if expected_version is not None:
+            q = q.where(t.clients.c.version == expected_version)
         with self._write(bump=True) as conn:
             gone = bool(conn.execute(q).rowcount)
             if gone:

@@ -38,6 +38,7 @@ clients = Table(
     Column("registration_token_hash", String(128), nullable=True),
     Column("registration_token_expires_at", BigInteger, nullable=True),
     Column("data", Text, nullable=False),
+    Column("version", BigInteger, nullable=False, server_default="0"),  # moved by every update (CAS)
     Index("ix_clients_realm_kind", "realm", "kind"),
     Index("ix_clients_realm_dynamic", "realm", "dynamic"),
 )
