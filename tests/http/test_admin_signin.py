@@ -279,7 +279,7 @@ def test_console_application_signin_fields(console: tuple[Any, str], signin_serv
     edit = "/admin/r/alpha/applications/spa?tab=signon"
     assert _submit(http, edit, "signon-form").status_code == 303
     saved = signin_server.services.storage.clients.get("alpha", "spa")
-    assert saved is not None and saved == replace(app, updated_at=saved.updated_at)  # saved unchanged: the same
+    assert saved is not None and saved == replace(app, updated_at=saved.updated_at, version=saved.version)  # same
     r = _submit(http, edit, "signon-form", application_type="native", skip_consent=[],
                 redirect_uris="com.example.spa:/cb", post_logout_redirect_uris="")
     assert r.status_code == 303, r.text
