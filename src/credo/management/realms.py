@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from credo.domain.errors import InvalidRequest, InvalidScope, NotFound
-from credo.domain.models import AuditEvent, Realm
+from credo.domain.models import ATTR_ACCESS_TOKEN_LIFETIME, AuditEvent, Realm
 from credo.domain.settings import KNOWN_GRANT_TYPES, ProviderSettings
 from credo.oauth.scopes import parse_scope
 from credo.oauth.services import Services
@@ -130,7 +130,30 @@ def _save(services: Services, realm: Realm, settings: ProviderSettings, changed:
     services.storage.realms.put(updated)
     services.audit(AuditEvent(realm=name, action="settings.update", actor=actor, target=name,
                               details={"changed": changed}))
+    if settings.signing_alg != realm.settings.signing_alg:
+        follow_signing_alg(services, name, actor)
     return updated
+
+
+def follow_signing_alg(services: Services, name: str, actor: str) -> None:
+    """A new active key when the realm's `signing_alg` is not the active key's: the realm signs with the
+    algorithm its settings name (the old key stays published until its tokens expired)."""
+    alg = get_realm(services, name).settings.signing_alg
+    active = [k.alg for k in services.storage.keys.all(name) if k.active]
+    if active and active[-1] != alg:
+        key = services.keys.rotate(name, alg, longest_token_lifetime(services, name))
+        services.audit(AuditEvent(realm=name, action="key.rotate", actor=actor, target=key.kid))
+
+
+def longest_token_lifetime(services: Services, realm: str) -> int:
+    """The longest lifetime a token of the realm may have (a retired key stays published that long)."""
+    settings = get_realm(services, realm).settings
+    lifetimes = [settings.access_token_lifetime, 86400]
+    for client in services.storage.clients.all(realm):
+        values = client.attributes.get(ATTR_ACCESS_TOKEN_LIFETIME)
+        if values and str(values[0]).isdigit():
+            lifetimes.append(int(values[0]))
+    return max(lifetimes)
 
 
 def delete_realm(services: Services, name: str, *, actor: str = "system") -> None:

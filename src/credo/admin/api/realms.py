@@ -7,6 +7,7 @@ from typing import Any
 from credo.admin.api import shapes
 from credo.admin.api.base import Call, optional, require
 from credo.domain.errors import InvalidRequest
+from credo.domain.settings import ProviderSettings
 from credo.management import keys, realms
 from credo.management.admins import ADMIN_TOKEN_LIFETIME, login
 from credo.management.export import export_realm, import_document
@@ -33,10 +34,8 @@ def create_realm(call: Call) -> dict[str, Any]:
     settings = optional(call.body, "settings", dict, {})
     if not realms.REALM_NAME.match(name):
         raise InvalidRequest("realm name", description="name: use lowercase letters, digits, '-' and '_' (max 63).")
-    realm = realms.ensure_realm(call.services, name, actor=call.actor)
-    if settings:
-        realm = realms.update_settings(call.services, name, settings, actor=call.actor)
-    return shapes.realm(realm)
+    initial = realms.merged_settings(ProviderSettings(), settings)  # its first key follows its signing_alg
+    return shapes.realm(realms.ensure_realm(call.services, name, initial, actor=call.actor))
 
 
 def delete_realm(call: Call) -> None:
