@@ -21,6 +21,7 @@ from credo.domain.models import (
     TokenRecord,
     User,
 )
+from credo.domain.settings import ProviderSettings
 from credo.storage.protocols import Conflict, NewClient
 
 
@@ -45,6 +46,15 @@ class _Realms(_Base):
         with self._lock:
             self._rows[realm.name] = realm
             self._s.bump()
+
+    def swap(self, realm: Realm, *, expected: ProviderSettings) -> bool:
+        with self._lock:
+            current = self._rows.get(realm.name)
+            if current is None or current.settings != expected:
+                return False
+            self._rows[realm.name] = replace(current, settings=realm.settings)
+            self._s.bump()
+            return True
 
     def delete(self, name: str) -> bool:
         """The realm and everything scoped to it (see RealmRepository.delete)."""

@@ -25,6 +25,7 @@ from credo.domain.models import (
     TokenRecord,
     User,
 )
+from credo.domain.settings import ProviderSettings
 
 
 class Conflict(Exception):
@@ -48,6 +49,10 @@ class RealmRepository(Protocol):
     def get(self, name: str) -> Realm | None: ...
     def all(self) -> list[Realm]: ...
     def put(self, realm: Realm) -> None: ...
+    def swap(self, realm: Realm, *, expected: ProviderSettings) -> bool:
+        """Replace the realm's settings with `realm.settings` only if the stored ones still equal
+        `expected` (compare-and-swap); False when the realm is gone or its settings changed meanwhile."""
+        ...
     def delete(self, name: str) -> bool:
         """Delete the realm and, in the same transaction, everything scoped to it (clients, users, groups,
         policies, scripts, tokens, one-time ids, signing keys): a realm created again under the name starts

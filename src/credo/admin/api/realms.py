@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from credo.admin.api import shapes
-from credo.admin.api.base import Call, optional, require
+from credo.admin.api.base import Call, Tagged, optional, require
 from credo.domain.errors import InvalidRequest
 from credo.domain.settings import ProviderSettings
 from credo.management import keys, realms
@@ -42,13 +42,19 @@ def delete_realm(call: Call) -> None:
     realms.delete_realm(call.services, call.path("realm"), actor=call.actor)
 
 
-def get_settings(call: Call) -> dict[str, Any]:
-    return realms.get_realm(call.services, call.realm).settings.model_dump(mode="json")
+def get_settings(call: Call) -> Tagged:
+    return _tagged(realms.get_realm(call.services, call.realm).settings)
 
 
-def patch_settings(call: Call) -> dict[str, Any]:
-    realm = realms.patch_settings(call.services, call.realm, call.body, actor=call.actor)
-    return realm.settings.model_dump(mode="json")
+def patch_settings(call: Call) -> Tagged:
+    """The merge patch; with If-Match, only if the settings still have that ETag (412 otherwise)."""
+    realm = realms.patch_settings(call.services, call.realm, call.body, actor=call.actor,
+                                  if_match=call.request.headers.get("if-match"))
+    return _tagged(realm.settings)
+
+
+def _tagged(settings: ProviderSettings) -> Tagged:
+    return Tagged(settings.model_dump(mode="json"), realms.settings_etag(settings))
 
 
 def export_config(call: Call) -> dict[str, Any]:
