@@ -32,6 +32,10 @@ class Conflict(Exception):
     """A unique key already exists."""
 
 
+class LimitReached(Conflict):
+    """A creation that would pass a limit checked in its transaction (the realm's max_clients)."""
+
+
 @dataclass(frozen=True)
 class NewClient:
     """One client for `ClientRepository.create_many`, with what `create` takes besides it."""
@@ -39,6 +43,7 @@ class NewClient:
     client: Client
     burn: tuple[str, int] | None = None
     audit: AuditEvent | None = None
+    max_dynamic: int | None = None  # the realm's limit of dynamic clients, checked in the transaction
 
 
 class StorageUnavailable(Exception):
@@ -65,10 +70,13 @@ class ClientRepository(Protocol):
     def all(self, realm: str, *, kind: str | None = None, dynamic: bool | None = None,
              limit: int = 1000, offset: int = 0) -> list[Client]: ...
     def count(self, realm: str, *, dynamic: bool | None = None) -> int: ...
-    def create(self, client: Client, *, burn: tuple[str, int] | None = None, audit: AuditEvent | None = None) -> None:
+    def create(self, client: Client, *, burn: tuple[str, int] | None = None, audit: AuditEvent | None = None,
+               max_dynamic: int | None = None) -> None:
         """Insert a client; raises Conflict if its id exists. With `burn=(one_time_id, expires_at)`
         the id is burned in the same transaction, and Conflict is raised if it was burned already.
         With `audit`, the event is recorded in the same transaction (one commit instead of two).
+        With `max_dynamic`, LimitReached is raised when the realm has that many dynamic clients already
+        (counted in the same transaction, under a lock: concurrent creations, in any process, never pass it).
         Unlike every other client write, it leaves the change counter alone."""
         ...
     def create_many(self, new: Sequence[NewClient]) -> list[Conflict | None]:
