@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from credo.domain.models import AuditEvent, Client
-from credo.storage.protocols import Conflict, NewClient, Storage
+import pytest
+
+from credo.domain.models import AuditEvent, Client, Realm
+from credo.storage.protocols import Conflict, LimitReached, NewClient, Storage
 
 
 def _new(client_id: str, burn: str | None = None) -> NewClient:
@@ -52,3 +54,19 @@ def test_a_batch_without_conflicts_stores_every_item(any_storage: Storage) -> No
     assert s.one_time.is_burned("r", "iat-1") and s.one_time.is_burned("r", "iat-2")
     assert sorted(e.target for e in s.audit.query("r", action="dcr.register")) == ["a", "b", "c", "d"]
     assert s.change_counter() == counter
+
+
+def test_max_dynamic_counts_the_batch_and_the_stored(any_storage: Storage) -> None:
+    """With `max_dynamic`, a creation past the realm's dynamic clients limit fails alone with LimitReached;
+    the count includes the creations earlier in the same batch; clients not dynamic do not count."""
+    s = any_storage
+    s.realms.put(Realm("r"))
+    s.clients.create(Client(realm="r", client_id="static"))
+    s.clients.create(Client(realm="r", client_id="d0", dynamic=True), max_dynamic=2)
+    items = [NewClient(Client(realm="r", client_id=f"d{i}", dynamic=True), max_dynamic=2) for i in (1, 2, 3)]
+    outcomes = s.clients.create_many([items[0], NewClient(Client(realm="r", client_id="free", dynamic=True)), *items[1:]])
+    assert [type(o) for o in outcomes] == [type(None), type(None), LimitReached, LimitReached]
+    assert s.clients.count("r", dynamic=True) == 3
+    with pytest.raises(LimitReached):
+        s.clients.create(Client(realm="r", client_id="d4", dynamic=True), max_dynamic=3)
+    s.clients.create(Client(realm="r", client_id="d4", dynamic=True), max_dynamic=4)

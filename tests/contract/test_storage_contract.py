@@ -72,6 +72,19 @@ def test_realms_roundtrip(any_storage: Storage) -> None:
     assert [r.name for r in s.realms.all()] == ["beta"]
 
 
+def test_realm_settings_swap(any_storage: Storage) -> None:
+    """Compare-and-swap: the new settings only over the expected ones; the created time kept."""
+    s = any_storage
+    first, second = ProviderSettings(access_token_lifetime=120), ProviderSettings(access_token_lifetime=240)
+    assert s.realms.swap(Realm("zeta", second), expected=first) is False  # no such realm
+    s.realms.put(Realm("zeta", first, created_at=5))
+    assert s.realms.swap(Realm("zeta", second), expected=ProviderSettings()) is False  # not what is stored
+    assert s.realms.get("zeta") == Realm("zeta", first, created_at=5)
+    _bumps(s, lambda: s.realms.swap(Realm("zeta", second, created_at=5), expected=first))
+    assert s.realms.get("zeta") == Realm("zeta", second, created_at=5)
+    assert s.realms.swap(Realm("zeta", first, created_at=5), expected=first) is False  # lost: changed meanwhile
+
+
 # --- clients --------------------------------------------------------------------------------------
 
 def test_client_create_get_conflict(any_storage: Storage) -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
-from pathlib import Path
 from typing import TypeVar
 
 import httpx
@@ -21,10 +19,6 @@ from credo.management.groups import put_group
 from credo.management.realms import update_settings
 from credo.management.users import update_user
 from credo.storage import cached as services_module
-from credo.storage.sql.engine import make_engine
-from credo.storage.sql.migrate import upgrade
-from credo.storage.sql.store import SqlStorage
-from tests.conftest import SQL_BACKENDS
 from tests.factories import (
     USER_ID,
     admin_against_agent,
@@ -33,23 +27,7 @@ from tests.factories import (
     on_behalf_setup,
     password_token,
 )
-from tests.support import Server, in_process_server, shared_database_url
-
-
-@pytest.fixture(params=SQL_BACKENDS)
-def twins(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Server, Server]]:
-    """Two servers, each with its own engine, storage and caches, on the same database."""
-    with ExitStack() as stack:
-        url = stack.enter_context(shared_database_url(request.param, tmp_path))
-        servers = []
-        for name in ("a", "b"):
-            engine = make_engine(url)
-            upgrade(engine)
-            storage = SqlStorage(engine)
-            stack.callback(storage.close)
-            (tmp_path / name).mkdir()
-            servers.append(stack.enter_context(in_process_server(storage, tmp_path / name)))
-        yield servers[0], servers[1]
+from tests.support import Server
 
 
 def _warm(http: httpx.Client, base: str, secret: str) -> str:

@@ -60,8 +60,10 @@ class Admin:
         self.headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
         self.succeeded: set[str] = {"getAdminToken"}  # operationIds that answered 2xx
 
-    def __call__(self, method: str, path: str, body: Any = None, **kw: Any) -> httpx.Response:
-        r = check(self.http.request(method, "/admin/api" + path, json=body, headers=self.headers, **kw))
+    def __call__(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
+                 **kw: Any) -> httpx.Response:
+        r = check(self.http.request(method, "/admin/api" + path, json=body, headers={**self.headers, **(headers or {})},
+                                    **kw))
         if r.status_code < 300:
             self.succeeded.add(operation(method, r.request.url.path)["operationId"])
         return r

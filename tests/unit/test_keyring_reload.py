@@ -24,7 +24,7 @@ def _two_rings() -> tuple[KeyRing, KeyRing, FrozenClock]:
     storage, clock = MemoryStorage(), FrozenClock(int(time.time()))
     sealer = Sealer(b"k" * 32)
     ours, theirs = KeyRing(storage.keys, sealer, clock), KeyRing(storage.keys, sealer, clock)
-    ours.ensure_key("alpha")
+    ours.ensure_key("alpha", "ES256")
     return ours, theirs, clock
 
 

@@ -20,7 +20,7 @@ def _claims(clock: FrozenClock) -> dict[str, object]:
 def test_rotation_keeps_old_key_published_until_its_tokens_expire() -> None:
     storage, clock = MemoryStorage(), FrozenClock()
     ring = KeyRing(storage.keys, Sealer(b"k" * 32), clock)
-    ring.ensure_key("alpha")
+    ring.ensure_key("alpha", "ES256")
     old_token = ring.sign("alpha", _claims(clock))
     old_kid = ring.jwks("alpha")["keys"][0]["kid"]
     new = ring.rotate("alpha", "ES256", longest_token_lifetime=3600)
@@ -52,8 +52,8 @@ def test_private_keys_are_sealed_at_rest_and_rs256_works() -> None:
 def test_wrong_issuer_and_realm_are_rejected() -> None:
     storage, clock = MemoryStorage(), FrozenClock()
     ring = KeyRing(storage.keys, Sealer(b"k" * 32), clock)
-    ring.ensure_key("alpha")
-    ring.ensure_key("bravo")
+    ring.ensure_key("alpha", "ES256")
+    ring.ensure_key("bravo", "ES256")
     token = ring.sign("alpha", _claims(clock))
     with pytest.raises(TokenRejected):
         ring.verify("alpha", token, issuer="http://evil.test")

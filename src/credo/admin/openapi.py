@@ -157,7 +157,12 @@ def _patch_settings() -> dict[str, Any]:
              "ProviderSettings", params=("realm",))
     op["description"] = ("A JSON merge patch (RFC 7396): only the members given change, also inside objects "
                          "(`protection`, `scope_descriptions`); a null member resets that setting to its default "
-                         "(or removes that scope description); arrays are replaced as a whole.")
+                         "(or removes that scope description); arrays are replaced as a whole. Concurrent "
+                         "patches all apply. With `If-Match` (the `ETag` of a GET or PATCH answer), the patch "
+                         "applies only if the settings are still those: 412 otherwise.")
+    op["parameters"].append({"name": "If-Match", "in": "header", "required": False, "schema": STR})
+    op["responses"]["412"] = {"$ref": "#/components/responses/PreconditionFailed"}
+    op["responses"]["409"] = {"$ref": "#/components/responses/Conflict"}
     return op
 
 
@@ -264,6 +269,9 @@ def document() -> dict[str, Any]:
             "schemas": schemas,
             "responses": {"BadRequest": err, "Unauthorized": err, "Forbidden": err, "NotFound": err,
                           "TooManyRequests": err,
+                          "PreconditionFailed": {**err, "description": "If-Match names an ETag the resource no "
+                                                                       "longer has (error precondition_failed)"},
+                          "Conflict": {**err, "description": "Changed concurrently too often; retry (error conflict)"},
                           "UnsupportedMediaType": {**err, "description": "The request body is not application/json "
                                                                          "(error invalid_request, field body)"}},
             "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer",

@@ -92,15 +92,14 @@ def db_upgrade() -> None:
 
 @keys_app.command("rotate")
 def keys_rotate(realm: str = typer.Argument(..., help="Realm name."),
-                alg: str = typer.Option("ES256", help="ES256 or RS256.")) -> None:
+                alg: str = typer.Option(None, help="ES256 or RS256 (default: the realm's signing_alg).")) -> None:
     """Add a new active signing key; old public keys stay published until their tokens expire."""
-    services = open_services()
-    r = services.realm(realm)
-    longest = max([r.settings.access_token_lifetime, 86400] +
-                  [int(v[0]) for c in services.storage.clients.all(realm) if (v := c.attributes.get("accessTokenLifetime"))
-                   and v[0].isdigit()])
-    key = services.keys.rotate(realm, alg, longest)
-    typer.echo(json.dumps({"realm": realm, "kid": key.kid, "alg": key.alg}))
+    from credo.management.keys import rotate_key
+
+    if alg is not None and alg not in ("ES256", "RS256"):
+        raise typer.BadParameter("ES256 or RS256", param_hint="--alg")
+    key = rotate_key(open_services(), realm, alg, actor="cli")
+    typer.echo(json.dumps({"realm": realm, "kid": key["kid"], "alg": key["alg"]}))
 
 
 @keys_app.command("list")

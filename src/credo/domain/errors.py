@@ -124,6 +124,22 @@ class NotFound(OAuthError):
     public_description = "The requested resource does not exist."
 
 
+class PreconditionFailed(OAuthError):
+    """A conditional change (If-Match) whose version is no longer the stored one (RFC 9110 §13.1.1)."""
+
+    error = "precondition_failed"
+    status = 412
+    public_description = "The resource was changed since it was read; read it again and retry."
+
+
+class ConcurrentChange(OAuthError):
+    """A change that kept losing to concurrent changes of the same record."""
+
+    error = "conflict"
+    status = 409
+    public_description = "The resource is being changed concurrently; retry."
+
+
 class TooManyRequests(OAuthError):
     error = "too_many_requests"
     status = 429

@@ -76,7 +76,7 @@ class KeyRing:
 
     # --- administration -------------------------------------------------------------------------
 
-    def create_key(self, realm: str, alg: str = "ES256") -> SigningKey:
+    def create_key(self, realm: str, alg: str) -> SigningKey:
         private = generate_private_key(alg)
         kid = uuid.uuid4().hex[:16]
         pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -87,7 +87,8 @@ class KeyRing:
         self.invalidate(realm)
         return key
 
-    def ensure_key(self, realm: str, alg: str = "ES256") -> None:
+    def ensure_key(self, realm: str, alg: str) -> None:
+        """A first key, with the realm's signing algorithm, when the realm has no active key."""
         if not any(k.active for k in self._repo.all(realm)):
             self.create_key(realm, alg)
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from credo.domain.errors import InvalidRequest, OAuthError
 from credo.domain.models import AuditEvent, Client, User
-from credo.domain.settings import GRANT_TOKEN_EXCHANGE
+from credo.domain.settings import GRANT_TOKEN_EXCHANGE, ProviderSettings
 from credo.keys.secrets import WeakSecret, new_secret
 from credo.management import clients, realms, usecases
 from credo.management.client_signin import SIGNIN_FIELDS
@@ -72,7 +72,7 @@ def _apply(services: Services, realm: str, sections: Items, settings: dict[str, 
               "policies": 0}
     if services.storage.realms.get(realm) is None:
         with _entry("realm", ""):
-            realms.ensure_realm(services, realm, actor=actor)
+            realms.ensure_realm(services, realm, _first_settings(settings), actor=actor)
         counts["realm"] = 1
     script_ids: dict[str, str] = {}
     for i, s in enumerate(sections["scripts"]):
@@ -97,6 +97,12 @@ def _apply(services: Services, realm: str, sections: Items, settings: dict[str, 
             with _entry("agents.policies", f"agents[{i}].policies[{j}]", p["application"]):
                 _policy(services, realm, a["client_id"], p, user_ids, actor, counts)
     return counts
+
+
+def _first_settings(settings: dict[str, Any]) -> ProviderSettings:
+    """A new realm's settings before the document's are applied: its signing algorithm (the first key's)."""
+    alg = settings.get("signing_alg")
+    return ProviderSettings() if alg is None else ProviderSettings(signing_alg=alg)
 
 
 # A use case names its own parameter; the document's name for it, where they differ.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from credo.domain.models import ATTR_ACCESS_TOKEN_LIFETIME, AuditEvent
-from credo.management.realms import get_realm
+from credo.domain.models import AuditEvent
+from credo.management.realms import get_realm, longest_token_lifetime
 from credo.oauth.services import Services
 
 
@@ -16,19 +16,13 @@ def list_keys(services: Services, realm: str) -> list[dict[str, Any]]:
             for k in services.storage.keys.all(realm)]
 
 
-def longest_token_lifetime(services: Services, realm: str) -> int:
-    settings = get_realm(services, realm).settings
-    lifetimes = [settings.access_token_lifetime, 86400]
-    for client in services.storage.clients.all(realm):
-        values = client.attributes.get(ATTR_ACCESS_TOKEN_LIFETIME)
-        if values and str(values[0]).isdigit():
-            lifetimes.append(int(values[0]))
-    return max(lifetimes)
-
-
 def rotate_key(services: Services, realm: str, alg: str | None = None, *, actor: str = "system") -> dict[str, Any]:
+    """A new active key with `alg`, by default the realm's `signing_alg`."""
     settings = get_realm(services, realm).settings
     key = services.keys.rotate(realm, alg or settings.signing_alg, longest_token_lifetime(services, realm))
     services.audit(AuditEvent(realm=realm, action="key.rotate", actor=actor, target=key.kid))
     return {"kid": key.kid, "alg": key.alg, "active": key.active, "created_at": key.created_at,
             "publish_until": key.publish_until, "public_jwk": key.public_jwk}
+
+
+__all__ = ["list_keys", "longest_token_lifetime", "rotate_key"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Callable
 from typing import Any
 
-from credo.domain.errors import InvalidRequest, InvalidScope, NotFound
-from credo.domain.models import AuditEvent, Realm
+from credo.domain.errors import ConcurrentChange, InvalidRequest, InvalidScope, NotFound, PreconditionFailed
+from credo.domain.models import ATTR_ACCESS_TOKEN_LIFETIME, AuditEvent, Realm
 from credo.domain.settings import KNOWN_GRANT_TYPES, ProviderSettings
 from credo.oauth.scopes import parse_scope
 from credo.oauth.services import Services
@@ -105,32 +107,78 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return merged
 
 
-def patch_settings(services: Services, name: str, patch: Any, *, actor: str = "system") -> Realm:
+def patch_settings(services: Services, name: str, patch: Any, *, actor: str = "system",
+                   if_match: str | None = None) -> Realm:
     """Apply a JSON merge patch (RFC 7396) to the realm's provider settings: only the members given change,
     also inside `protection` and `scope_descriptions` (the admin API's PATCH and `credo realm settings
-    --set`). A member that is no setting is refused, null or not."""
-    realm = get_realm(services, name)
+    --set`). A member that is no setting is refused, null or not. With `if_match` (an ETag of
+    settings_etag), only if the settings are still those (PreconditionFailed otherwise)."""
     fields = ProviderSettings.model_fields
     known = {k: v for k, v in _object(patch).items() if k in fields}
     unknown = {k: v for k, v in patch.items() if k not in fields}  # left for the validation to name
-    settings = _validated({**merge_patch(realm.settings.model_dump(), known), **unknown})
-    return _save(services, realm, settings, sorted(patch), actor)
+
+    def change(current: ProviderSettings) -> ProviderSettings:
+        return _validated({**merge_patch(current.model_dump(), known), **unknown})
+    return _change(services, name, change, sorted(patch), actor, if_match)
 
 
 def update_settings(services: Services, name: str, changes: dict[str, Any], *, actor: str = "system") -> Realm:
     """Replace the top-level settings in `changes` (see merged_settings for the errors)."""
-    realm = get_realm(services, name)
-    settings = merged_settings(realm.settings, changes)
-    return _save(services, realm, settings, sorted(changes), actor)
+    return _change(services, name, lambda current: merged_settings(current, changes), sorted(changes), actor, None)
 
 
-def _save(services: Services, realm: Realm, settings: ProviderSettings, changed: list[str], actor: str) -> Realm:
-    name = realm.name
-    updated = Realm(name=name, settings=settings, created_at=realm.created_at)
-    services.storage.realms.put(updated)
-    services.audit(AuditEvent(realm=name, action="settings.update", actor=actor, target=name,
+SWAP_ATTEMPTS = 8
+
+
+def settings_etag(settings: ProviderSettings) -> str:
+    """The entity tag of a realm's settings (a strong validator: equal settings, equal tag)."""
+    return '"' + hashlib.sha256(settings.model_dump_json().encode()).hexdigest()[:32] + '"'
+
+
+def _change(services: Services, name: str, change: Callable[[ProviderSettings], ProviderSettings],
+            changed: list[str], actor: str, if_match: str | None) -> Realm:
+    """Read, change and compare-and-swap the settings, again on the settings now stored when another
+    change came in between (each change applies; none is lost): a bounded number of times."""
+    for _ in range(SWAP_ATTEMPTS):
+        realm = get_realm(services, name)
+        if if_match is not None and if_match.strip() != "*" and \
+                settings_etag(realm.settings) not in (tag.strip() for tag in if_match.split(",")):
+            raise PreconditionFailed(f"settings of {name} changed", description="If-Match: the settings were "
+                                     "changed since they were read; read them again (a new ETag) and retry.")
+        updated = Realm(name=name, settings=change(realm.settings), created_at=realm.created_at)
+        if services.storage.realms.swap(updated, expected=realm.settings):
+            _saved(services, realm, updated, changed, actor)
+            return updated
+    raise ConcurrentChange(f"settings of {name}: {SWAP_ATTEMPTS} concurrent changes won",
+                           description="settings: changed concurrently too often; retry.")
+
+
+def _saved(services: Services, realm: Realm, updated: Realm, changed: list[str], actor: str) -> None:
+    services.audit(AuditEvent(realm=realm.name, action="settings.update", actor=actor, target=realm.name,
                               details={"changed": changed}))
-    return updated
+    if updated.settings.signing_alg != realm.settings.signing_alg:
+        follow_signing_alg(services, realm.name, actor)
+
+
+def follow_signing_alg(services: Services, name: str, actor: str) -> None:
+    """A new active key when the realm's `signing_alg` is not the active key's: the realm signs with the
+    algorithm its settings name (the old key stays published until its tokens expired)."""
+    alg = get_realm(services, name).settings.signing_alg
+    active = [k.alg for k in services.storage.keys.all(name) if k.active]
+    if active and active[-1] != alg:
+        key = services.keys.rotate(name, alg, longest_token_lifetime(services, name))
+        services.audit(AuditEvent(realm=name, action="key.rotate", actor=actor, target=key.kid))
+
+
+def longest_token_lifetime(services: Services, realm: str) -> int:
+    """The longest lifetime a token of the realm may have (a retired key stays published that long)."""
+    settings = get_realm(services, realm).settings
+    lifetimes = [settings.access_token_lifetime, 86400]
+    for client in services.storage.clients.all(realm):
+        values = client.attributes.get(ATTR_ACCESS_TOKEN_LIFETIME)
+        if values and str(values[0]).isdigit():
+            lifetimes.append(int(values[0]))
+    return max(lifetimes)
 
 
 def delete_realm(services: Services, name: str, *, actor: str = "system") -> None:

@@ -41,12 +41,13 @@ from credo.oauth.registration_protection import (
     check_policy,
     check_rate,
     initial_access,
+    max_clients_reached,
     signed_request_metadata,
     software_statement_claims,
 )
 from credo.oauth.services import Services
 from credo.scripting.api import Operation, ScriptError, ScriptInput
-from credo.storage.protocols import Conflict
+from credo.storage.protocols import Conflict, LimitReached
 from credo.storage.unit_of_work import UnitOfWork
 
 AGENT_TYPE_DYNAMIC = "dynamic"
@@ -116,6 +117,8 @@ async def register(services: Services, request: RegistrationRequest) -> dict[str
 def registered(services: Services, pending: PendingRegistration, conflict: Conflict | None) -> dict[str, Any]:
     """The answer once the client was stored, or the error when storing it hit `conflict`."""
     client = pending.client
+    if isinstance(conflict, LimitReached):  # the registrations of the same moment took the last places
+        raise max_clients_reached() from conflict
     if conflict is not None:
         burn = pending.burn
         if burn is not None and services.storage.one_time.is_burned(client.realm, burn[0]):
@@ -157,7 +160,7 @@ async def prepare_registration(services: Services, request: RegistrationRequest,
                        decision="allow", target=client_id, details={"kind": client.kind, "source": request.source},
                        ts=now)
     burn = None if access is None else (access.one_time_id, access.expires_at)
-    work.create_client(client, burn=burn)
+    work.create_client(client, burn=burn, max_dynamic=realm.settings.protection.policy.max_clients)
     work.audit(event)
     return PendingRegistration(realm, client, burn, secret, token)
 

@@ -176,7 +176,11 @@ def check_policy(services: Services, realm: Realm, metadata: Metadata, *, creati
                      uri_hosts(metadata.post_logout_redirect_uris))
     if creating and policy.max_clients is not None and \
             services.storage.clients.count(realm.name, dynamic=True) >= policy.max_clients:
-        raise _rule("max_clients", "The registration policy's max_clients limit is reached")
+        raise max_clients_reached()  # checked again when the client is stored (concurrent registrations)
+
+
+def max_clients_reached() -> InvalidClientMetadata:
+    return _rule("max_clients", "The registration policy's max_clients limit is reached")
 
 
 def check_open_registration(realm: Realm, metadata: Metadata, *, kept: Client | None = None) -> None:

@@ -21,7 +21,8 @@ from credo.domain.models import (
     TokenRecord,
     User,
 )
-from credo.storage.protocols import Conflict, NewClient
+from credo.domain.settings import ProviderSettings
+from credo.storage.protocols import Conflict, LimitReached, NewClient
 
 
 class _Base:
@@ -45,6 +46,15 @@ class _Realms(_Base):
         with self._lock:
             self._rows[realm.name] = realm
             self._s.bump()
+
+    def swap(self, realm: Realm, *, expected: ProviderSettings) -> bool:
+        with self._lock:
+            current = self._rows.get(realm.name)
+            if current is None or current.settings != expected:
+                return False
+            self._rows[realm.name] = replace(current, settings=realm.settings)
+            self._s.bump()
+            return True
 
     def delete(self, name: str) -> bool:
         """The realm and everything scoped to it (see RealmRepository.delete)."""
@@ -72,11 +82,14 @@ class _Clients(_Base):
     def count(self, realm: str, *, dynamic: bool | None = None) -> int:
         return sum(1 for (r, _), c in self._rows.items() if r == realm and (dynamic is None or c.dynamic == dynamic))
 
-    def create(self, client: Client, *, burn: tuple[str, int] | None = None, audit: AuditEvent | None = None) -> None:
+    def create(self, client: Client, *, burn: tuple[str, int] | None = None, audit: AuditEvent | None = None,
+               max_dynamic: int | None = None) -> None:
         with self._lock:
             key = (client.realm, client.client_id)
             if key in self._rows:
                 raise Conflict(f"client {client.client_id} exists")
+            if max_dynamic is not None and self.count(client.realm, dynamic=True) >= max_dynamic:
+                raise LimitReached("max_clients reached")
             self._check_resources(client)
             if burn is not None and not self._s.one_time.burn(client.realm, *burn):
                 raise Conflict("one-time id already used")
@@ -89,7 +102,7 @@ class _Clients(_Base):
         with self._lock:  # re-entrant: the batch is one step for other threads
             for item in new:
                 try:
-                    self.create(item.client, burn=item.burn, audit=item.audit)
+                    self.create(item.client, burn=item.burn, audit=item.audit, max_dynamic=item.max_dynamic)
                 except Conflict as exc:
                     outcomes.append(exc)
                 else:

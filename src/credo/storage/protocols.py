@@ -25,10 +25,15 @@ from credo.domain.models import (
     TokenRecord,
     User,
 )
+from credo.domain.settings import ProviderSettings
 
 
 class Conflict(Exception):
     """A unique key already exists."""
+
+
+class LimitReached(Conflict):
+    """A creation that would pass a limit checked in its transaction (the realm's max_clients)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class NewClient:
     client: Client
     burn: tuple[str, int] | None = None
     audit: AuditEvent | None = None
+    max_dynamic: int | None = None  # the realm's limit of dynamic clients, checked in the transaction
 
 
 class StorageUnavailable(Exception):
@@ -48,6 +54,10 @@ class RealmRepository(Protocol):
     def get(self, name: str) -> Realm | None: ...
     def all(self) -> list[Realm]: ...
     def put(self, realm: Realm) -> None: ...
+    def swap(self, realm: Realm, *, expected: ProviderSettings) -> bool:
+        """Replace the realm's settings with `realm.settings` only if the stored ones still equal
+        `expected` (compare-and-swap); False when the realm is gone or its settings changed meanwhile."""
+        ...
     def delete(self, name: str) -> bool:
         """Delete the realm and, in the same transaction, everything scoped to it (clients, users, groups,
         policies, scripts, tokens, one-time ids, signing keys): a realm created again under the name starts
@@ -67,10 +77,13 @@ class ClientRepository(Protocol):
     def all(self, realm: str, *, kind: str | None = None, dynamic: bool | None = None,
              limit: int = 1000, offset: int = 0) -> list[Client]: ...
     def count(self, realm: str, *, dynamic: bool | None = None) -> int: ...
-    def create(self, client: Client, *, burn: tuple[str, int] | None = None, audit: AuditEvent | None = None) -> None:
+    def create(self, client: Client, *, burn: tuple[str, int] | None = None, audit: AuditEvent | None = None,
+               max_dynamic: int | None = None) -> None:
         """Insert a client; raises Conflict if its id exists. With `burn=(one_time_id, expires_at)`
         the id is burned in the same transaction, and Conflict is raised if it was burned already.
         With `audit`, the event is recorded in the same transaction (one commit instead of two).
+        With `max_dynamic`, LimitReached is raised when the realm has that many dynamic clients already
+        (counted in the same transaction, under a lock: concurrent creations, in any process, never pass it).
         Unlike every other client write, it leaves the change counter alone."""
         ...
     def create_many(self, new: Sequence[NewClient]) -> list[Conflict | None]:

@@ -39,6 +39,7 @@ class UnitOfWork:
     events: list[AuditEvent] = field(default_factory=list)
     client: Client | None = None
     burn: tuple[str, int] | None = None  # (one-time id, expires at) burned with the client
+    max_dynamic: int | None = None  # the realm's limit of dynamic clients, checked when the client is stored
 
     def add_token(self, record: TokenRecord) -> None:
         self.tokens.append(record)
@@ -46,10 +47,11 @@ class UnitOfWork:
     def audit(self, event: AuditEvent) -> None:
         self.events.append(event)
 
-    def create_client(self, client: Client, *, burn: tuple[str, int] | None = None) -> None:
+    def create_client(self, client: Client, *, burn: tuple[str, int] | None = None,
+                      max_dynamic: int | None = None) -> None:
         if self.client is not None:
             raise ValueError("one new client per unit of work")
-        self.client, self.burn = client, burn
+        self.client, self.burn, self.max_dynamic = client, burn, max_dynamic
 
     def __bool__(self) -> bool:
         return bool(self.tokens or self.events or self.client)
@@ -130,12 +132,12 @@ def _new_client(unit: UnitOfWork) -> NewClient:
     assert unit.client is not None
     if len(unit.events) > 1 or unit.tokens:
         raise ValueError("a unit creating a client carries at most its one audit event and no token")
-    return NewClient(unit.client, unit.burn, unit.events[0] if unit.events else None)
+    return NewClient(unit.client, unit.burn, unit.events[0] if unit.events else None, unit.max_dynamic)
 
 
 def _create(storage: Storage, one: NewClient) -> Outcome:
     try:
-        storage.clients.create(one.client, burn=one.burn, audit=one.audit)
+        storage.clients.create(one.client, burn=one.burn, audit=one.audit, max_dynamic=one.max_dynamic)
     except StorageUnavailable:
         raise
     except Exception as exc:  # a Conflict, or rows that cannot be stored

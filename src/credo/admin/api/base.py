@@ -51,6 +51,14 @@ class Call:
 Handler = Callable[[Call], Any]
 
 
+@dataclass(frozen=True)
+class Tagged:
+    """A handler's JSON result with its entity tag (sent as the ETag header)."""
+
+    body: Any
+    etag: str
+
+
 def field_error(exc: OAuthError) -> Response:
     body: dict[str, Any] = {"error": exc.error, "error_description": exc.description}
     head = exc.description.split(":", 1)[0] if ":" in exc.description else ""
@@ -112,6 +120,8 @@ def endpoint(handler: Handler, *, status: int = 200, public: bool = False) -> Ca
             return validation_error(exc)
         if result is None:
             return Response(status_code=204, headers={"cache-control": "no-store"})
+        if isinstance(result, Tagged):
+            return json_response(result.body, status, {"etag": result.etag})
         return json_response(result, status)
 
     return run

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from credo.admin.api import shapes
-from credo.admin.api.base import Call, optional, require
+from credo.admin.api.base import Call, Tagged, optional, require
 from credo.domain.errors import InvalidRequest
+from credo.domain.settings import ProviderSettings
 from credo.management import keys, realms
 from credo.management.admins import ADMIN_TOKEN_LIFETIME, login
 from credo.management.export import export_realm, import_document, import_warnings
@@ -33,23 +34,27 @@ def create_realm(call: Call) -> dict[str, Any]:
     settings = optional(call.body, "settings", dict, {})
     if not realms.REALM_NAME.match(name):
         raise InvalidRequest("realm name", description="name: use lowercase letters, digits, '-' and '_' (max 63).")
-    realm = realms.ensure_realm(call.services, name, actor=call.actor)
-    if settings:
-        realm = realms.update_settings(call.services, name, settings, actor=call.actor)
-    return shapes.realm(realm)
+    initial = realms.merged_settings(ProviderSettings(), settings)  # its first key follows its signing_alg
+    return shapes.realm(realms.ensure_realm(call.services, name, initial, actor=call.actor))
 
 
 def delete_realm(call: Call) -> None:
     realms.delete_realm(call.services, call.path("realm"), actor=call.actor)
 
 
-def get_settings(call: Call) -> dict[str, Any]:
-    return realms.get_realm(call.services, call.realm).settings.model_dump(mode="json")
+def get_settings(call: Call) -> Tagged:
+    return _tagged(realms.get_realm(call.services, call.realm).settings)
 
 
-def patch_settings(call: Call) -> dict[str, Any]:
-    realm = realms.patch_settings(call.services, call.realm, call.body, actor=call.actor)
-    return realm.settings.model_dump(mode="json")
+def patch_settings(call: Call) -> Tagged:
+    """The merge patch; with If-Match, only if the settings still have that ETag (412 otherwise)."""
+    realm = realms.patch_settings(call.services, call.realm, call.body, actor=call.actor,
+                                  if_match=call.request.headers.get("if-match"))
+    return _tagged(realm.settings)
+
+
+def _tagged(settings: ProviderSettings) -> Tagged:
+    return Tagged(settings.model_dump(mode="json"), realms.settings_etag(settings))
 
 
 def export_config(call: Call) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from credo.domain.models import AuditEvent, Client
-from credo.storage.protocols import Conflict, NewClient
+from credo.storage.protocols import Conflict, LimitReached, NewClient
 from credo.storage.sql import tables as t
 from credo.storage.sql.audit import audit_params
 from credo.storage.sql.repo import Statements, _dumps, _Repo, _unavailable
@@ -24,6 +24,9 @@ from credo.storage.sql.statements import (
     CLIENT_GET,
     CLIENT_INSERT,
     CLIENT_RESOURCE_INSERT,
+    DYNAMIC_ROOM,
+    MAX_CLIENTS_REFUSAL,
+    REALM_LOCK,
     TOUCH,
     Duplicate,
     row_type,
@@ -68,12 +71,20 @@ def _client_values(c: Client) -> dict[str, Any]:
 
 def _create_statements(new: NewClient) -> Statements:
     """The statements of one creation, all or nothing: the burn, the client row, the audit event."""
-    statements: Statements = [] if new.burn is None else [(BURN, (new.client.realm, new.burn[0], new.burn[1]))]
+    realm = new.client.realm
+    statements: Statements = [] if new.max_dynamic is None else [(REALM_LOCK, (realm,)),
+                                                                 (DYNAMIC_ROOM, (new.max_dynamic, realm))]
+    if new.burn is not None:
+        statements.append((BURN, (realm, new.burn[0], new.burn[1])))
     statements.append((CLIENT_INSERT, CLIENT_INSERT.params(_client_values(new.client))))
     statements.extend((CLIENT_RESOURCE_INSERT, params) for params in client_resource_params(new.client))
     if new.audit is not None:
         statements.append((AUDIT_INSERT, audit_params(new.audit)))
     return statements
+
+
+def _conflict(exc: Duplicate) -> Conflict:
+    return LimitReached(str(exc)) if MAX_CLIENTS_REFUSAL in str(exc) else Conflict(str(exc))
 
 
 def client_resource_params(c: Client) -> list[tuple[str, str, str]]:
@@ -122,19 +133,19 @@ class SqlClients(_Repo):
 
     @_unavailable
     def create(self, client: Client, *, burn: tuple[str, int] | None = None,
-               audit: AuditEvent | None = None) -> None:
+               audit: AuditEvent | None = None, max_dynamic: int | None = None) -> None:
         # No counter bump (here or in create_many): a new client is in no cache (Services.client).
         try:
-            self._fast.transaction(_create_statements(NewClient(client, burn, audit)))
+            self._fast.transaction(_create_statements(NewClient(client, burn, audit, max_dynamic)))
         except Duplicate as exc:
-            raise Conflict(str(exc)) from exc
+            raise _conflict(exc) from exc
 
     @_unavailable
     def create_many(self, new: Sequence[NewClient]) -> list[Conflict | None]:
         if not new:
             return []
         failed = self._fast.transaction_each([_create_statements(item) for item in new])
-        return [None if exc is None else Conflict(str(exc)) for exc in failed]
+        return [None if exc is None else _conflict(exc) for exc in failed]
 
     def current(self, realm: str, client_id: str) -> Client | None:
         return self.get(realm, client_id)  # this backend caches nothing

@@ -25,10 +25,16 @@ from sqlalchemy import Engine
 
 from credo.storage.protocols import StorageUnavailable
 from credo.storage.sql.engine import is_unusable_file
-from credo.storage.sql.statements import COUNTER, Duplicate, Statement
+from credo.storage.sql.statements import COUNTER, Check, Duplicate, Statement
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def _execute(conn: sqlite3.Connection, stmt: Statement, params: tuple[Any, ...]) -> None:
+    cursor = conn.execute(stmt.sqlite, params)
+    if isinstance(stmt, Check) and not cursor.fetchone()[0]:
+        raise sqlite3.IntegrityError(stmt.refusal)
 
 
 def guarded(fn: Callable[P, R]) -> Callable[P, R]:
@@ -150,7 +156,7 @@ class SqliteFastPath:
         conn.execute("BEGIN IMMEDIATE")
         try:
             for stmt, params in statements:
-                conn.execute(stmt.sqlite, params)
+                _execute(conn, stmt, params)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -170,7 +176,7 @@ class SqliteFastPath:
                 conn.execute("SAVEPOINT item")
                 try:
                     for stmt, params in statements:
-                        conn.execute(stmt.sqlite, params)
+                        _execute(conn, stmt, params)
                 except sqlite3.IntegrityError as exc:
                     conn.execute("ROLLBACK TO item")
                     outcomes.append(Duplicate(str(exc)))

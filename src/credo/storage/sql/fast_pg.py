@@ -34,7 +34,7 @@ from psycopg_pool import ConnectionPool, PoolClosed
 from sqlalchemy import Engine
 
 from credo.storage.protocols import StorageUnavailable
-from credo.storage.sql.statements import COUNTER, Duplicate, Statement
+from credo.storage.sql.statements import COUNTER, Check, Duplicate, Statement
 
 R = TypeVar("R")
 
@@ -65,6 +65,12 @@ class _Connection(psycopg.Connection[Any]):
 
 def _configure(conn: _Connection) -> None:
     conn.cur = conn.cursor()
+
+
+def _execute(conn: _Connection, stmt: Statement, params: tuple[Any, ...]) -> None:
+    conn.cur.execute(stmt.postgresql, params)
+    if isinstance(stmt, Check) and not conn.cur.fetchone()[0]:  # type: ignore[index]
+        raise psycopg.IntegrityError(stmt.refusal)
 
 
 class PgFastPath:
@@ -135,7 +141,7 @@ class PgFastPath:
         def work(conn: _Connection) -> None:
             with conn.transaction():
                 for stmt, params in statements:
-                    conn.cur.execute(stmt.postgresql, params)
+                    _execute(conn, stmt, params)
 
         self._run(work, read=False)
 
@@ -162,7 +168,7 @@ class PgFastPath:
                     try:
                         with conn.transaction():  # a savepoint
                             for stmt, params in statements:
-                                conn.cur.execute(stmt.postgresql, params)
+                                _execute(conn, stmt, params)
                     except psycopg.IntegrityError as exc:
                         outcomes.append(Duplicate(str(exc)))
                     else:

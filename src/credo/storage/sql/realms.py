@@ -37,6 +37,17 @@ class SqlRealms(_Repo):
                 conn.execute(insert(t.realms).values(name=realm.name, **values))
 
     @_unavailable
+    def swap(self, realm: Realm, *, expected: ProviderSettings) -> bool:
+        """Compare-and-swap on the stored settings text: the UPDATE names the text that was compared, so
+        a change committed in between (by any process) makes it match no row."""
+        with self._write(bump=True) as conn:
+            stored = conn.execute(select(t.realms.c.settings).where(t.realms.c.name == realm.name)).scalar()
+            if stored is None or ProviderSettings.model_validate_json(stored) != expected:
+                return False
+            q = update(t.realms).where(t.realms.c.name == realm.name, t.realms.c.settings == stored)
+            return bool(conn.execute(q.values(settings=realm.settings.model_dump_json())).rowcount)
+
+    @_unavailable
     def delete(self, name: str) -> bool:
         """The realm and everything scoped to it, in one transaction (see RealmRepository.delete)."""
         with self._write(bump=True) as conn:

@@ -17,7 +17,7 @@ from functools import cache
 from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, literal_column, select, update
+from sqlalchemy import Integer, Table, bindparam, func, insert, literal_column, select, true, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import psycopg2
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -55,6 +55,18 @@ class Statement:
 
     def __repr__(self) -> str:
         return f"Statement({self.sqlite!r})"
+
+
+class Check(Statement):
+    """A statement answering one row whose first value must be true: otherwise the drivers (fast.py,
+    fast_pg.py) fail its transaction, or its group of one, as a unique violation would, with `refusal`
+    in the message."""
+
+    __slots__ = ("refusal",)
+
+    def __init__(self, stmt: Statement, refusal: str) -> None:
+        super().__init__(stmt.sqlite, stmt.postgresql, stmt.keys)
+        self.refusal = refusal
 
 
 def compiled(stmt: ClauseElement, *, keys: tuple[str, ...]) -> Statement:
@@ -107,6 +119,16 @@ TOKEN_INSERT = insert_row(t.tokens)
 AUDIT_INSERT = insert_row(t.audit_events)
 
 BURN = insert_row(t.one_time_ids)
+
+# A registration under a limit of dynamic clients: the realm row locked (PostgreSQL; SQLite's write
+# transaction holds the whole file) and then, in a statement of its own that sees every commit made before
+# the lock was granted, the room left checked, all in the creation's transaction.
+MAX_CLIENTS_REFUSAL = "max_clients reached"
+REALM_LOCK = compiled(select(t.realms.c.name).where(t.realms.c.name == bindparam("realm")).with_for_update(),
+                      keys=("realm",))
+DYNAMIC_ROOM = Check(compiled(select(func.count() < bindparam("limit", type_=Integer)).select_from(t.clients)
+                              .where(t.clients.c.realm == bindparam("realm"), t.clients.c.dynamic == true()),
+                              keys=("limit", "realm")), MAX_CLIENTS_REFUSAL)
 _burned = t.one_time_ids.c
 IS_BURNED = compiled(select(literal_column("1")).select_from(t.one_time_ids)
                      .where(_burned.realm == bindparam("realm"), _burned.id == bindparam("id")),
