@@ -11,6 +11,7 @@ from credo.domain.models import ATTR_STRICT_AUTH_METHOD, AUTH_METHODS, AuditEven
 from credo.domain.settings import KNOWN_GRANT_TYPES, public_client_grant
 from credo.keys.secrets import WeakSecret, new_secret
 from credo.management.client_signin import check_signin_fields, taken_resource
+from credo.oauth.lifecycle import creation_time, note_deletion
 from credo.oauth.services import Services
 from credo.storage.protocols import Conflict
 
@@ -65,7 +66,7 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
             except WeakSecret as exc:
                 raise InvalidRequest(str(exc), description=f"client_secret: {exc}.") from exc
             plain = secret
-    now = services.clock.now()
+    now = creation_time(services, realm, "client", client_id)
     client = Client(realm=realm, client_id=client_id, secret_hash=secret_hash, kind=kind, name=name or client_id,
                     grant_types=tuple(grant_types), scopes=tuple(scopes), auth_method=auth_method,
                     attributes=with_strict_auth_method(attributes or {}, strict_auth_method),
@@ -147,4 +148,5 @@ def set_secret(services: Services, realm: str, client_id: str, secret: str | Non
 def delete_client(services: Services, realm: str, client_id: str, *, actor: str = "system") -> None:
     client = get_client(services, realm, client_id)
     services.storage.clients.delete(realm, client_id)
+    note_deletion(services, realm, "client", client_id)
     services.audit(AuditEvent(realm=realm, action=f"{client.kind}.delete", actor=actor, target=client_id))

@@ -8,6 +8,7 @@ from dataclasses import replace
 from credo.domain.errors import InvalidRequest, NotFound
 from credo.domain.models import AuditEvent, User
 from credo.management.policy_refs import forget_in_policies
+from credo.oauth.lifecycle import creation_time, note_deletion
 from credo.oauth.services import Services
 from credo.storage.protocols import Conflict
 
@@ -75,7 +76,7 @@ def create_user(services: Services, realm: str, username: str, password: str, *,
     if services.storage.users.get(realm, uid) is not None:
         raise InvalidRequest(f"user id {uid} exists", description=f"user_id: '{uid}' already exists.")
     user = User(realm=realm, id=uid, username=username, password_hash=services.hasher.hash_password(password),
-                active=active, created_at=services.clock.now(), name=name, email=email)
+                active=active, created_at=creation_time(services, realm, "user", uid), name=name, email=email)
     try:
         services.storage.users.put(user)
     except Conflict as exc:
@@ -137,5 +138,6 @@ def update_user(services: Services, realm: str, user_id: str, *, password: str |
 def delete_user(services: Services, realm: str, user_id: str, *, actor: str = "system") -> None:
     if not services.storage.users.delete(realm, user_id):
         raise NotFound(f"user {user_id}", description=f"user_id: '{user_id}' does not exist.")
+    note_deletion(services, realm, "user", user_id)
     forget_in_policies(services, realm, user_id=user_id)
     services.audit(AuditEvent(realm=realm, action="user.delete", actor=actor, target=user_id))

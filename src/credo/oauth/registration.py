@@ -31,6 +31,7 @@ from credo.domain.models import (
 )
 from credo.keys.secrets import new_secret
 from credo.oauth.credentials import BearerToken
+from credo.oauth.lifecycle import note_deletion
 from credo.oauth.registration_metadata import SERVER_MANAGED, Metadata, validate_metadata
 from credo.oauth.registration_protection import (
     check_open_registration,
@@ -317,6 +318,7 @@ async def delete_registration(services: Services, realm: Realm, client_id: str |
                                                expected_registration_token_hash=client.registration_token_hash):
             raise InvalidToken(f"registration token of {client.client_id} changed concurrently",
                                description=TOKEN_REFUSED)
+        note_deletion(services, realm.name, "client", client.client_id)
         work.audit(AuditEvent(realm=realm.name, action="dcr.delete", actor=client.client_id,
                               target=client.client_id, decision="allow"))
     finally:
