@@ -38,7 +38,7 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
     """Create a client; returns it with the plain secret, shown once (generated when not given). The
     browser sign-in fields follow client_signin.py's rules; `strict_auth_method` pins `auth_method` (else
     a client with a secret may send it in a Basic header or in the body alike)."""
-    if not CLIENT_ID.match(client_id):
+    if not CLIENT_ID.fullmatch(client_id):  # match() would let a final newline through
         raise InvalidRequest(f"bad client id {client_id!r}",
                              description="client_id: use only letters, digits, '-' and '_'.")
     check_name(name)

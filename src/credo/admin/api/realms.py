@@ -31,7 +31,7 @@ def create_realm(call: Call) -> dict[str, Any]:
     if call.services.storage.realms.get(name) is not None:
         raise InvalidRequest("realm exists", description=f"name: realm '{name}' already exists.")
     settings = optional(call.body, "settings", dict, {})
-    if not realms.REALM_NAME.match(name):
+    if not realms.REALM_NAME.fullmatch(name):
         raise InvalidRequest("realm name", description="name: use lowercase letters, digits, '-' and '_' (max 63).")
     realm = realms.ensure_realm(call.services, name, actor=call.actor)
     if settings:
