@@ -4,6 +4,8 @@ cached (oauth/services.py); none of that may keep a revoked, tampered, orphaned 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE
@@ -84,10 +86,13 @@ def test_token_signed_by_a_rotated_out_key(sqlite_server: Server, sqlite_demo: d
     with sqlite_server.client() as http:
         own = cc_token(http, sqlite_server.realm_url("alpha"), agent)
     _accepted(sqlite_server, agent, own, AUTO_APP)
-    s.keys.rotate("alpha", "ES256", 0)  # the old key stops signing and is published until now
+    new = s.keys.rotate("alpha", "ES256", 600)  # the old key stops signing and is published 10 more minutes
     _accepted(sqlite_server, agent, own, AUTO_APP)  # still one of the realm's keys
-    assert s.keys.purge_retired("alpha") == 1
-    _refused(sqlite_server, agent, own, AUTO_APP)
+    (old,) = [k for k in s.storage.keys.all("alpha") if k.kid != new.kid]
+    s.storage.keys.put(replace(old, publish_until=s.clock.now()))  # its publication ends now
+    _refused(sqlite_server, agent, own, AUTO_APP)  # unexpired, but its key no longer verifies
+    s.keys.purge_retired("alpha")
+    assert [k.kid for k in s.storage.keys.all("alpha")] == [new.kid]
 
 
 def test_key_deleted_by_another_process(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:

@@ -56,10 +56,57 @@ def import_file(file: Path = typer.Argument(..., exists=True, dir_okay=False, he
         typer.echo(f"warning: {warning}", err=True)
 
 
+class StrictLoader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]  # untyped without the yaml stubs
+    """Safe YAML without aliases (a few hundred bytes of nested aliases expand to gigabytes: the document
+    is taken as written, never expanded) and without duplicate keys (which one would win is a guess)."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._path: list[str] = []  # where the node being composed is, for the messages
+        self._paths: dict[int, str] = {}  # id(mapping node) -> its path
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        step = index.value if isinstance(index, yaml.ScalarNode) else f"[{index}]" if isinstance(index, int) else None
+        self._path.append(step or "")
+        try:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(None, None, f"{self._where()}: aliases (*{event.anchor}) are not "
+                                                  "allowed; write the value out", event.start_mark)
+            node = super().compose_node(parent, index)
+            if isinstance(node, yaml.MappingNode):
+                self._paths[id(node)] = self._joined()
+            return node
+        finally:
+            self._path.pop()
+
+    def _joined(self) -> str:
+        return "".join(s if s.startswith("[") else f".{s}" for s in self._path if s).lstrip(".")
+
+    def _where(self) -> str:
+        return self._joined() or "the document"
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str):
+                if key in seen:
+                    where = ".".join(p for p in (self._paths.get(id(node), ""), key) if p)
+                    raise yaml.constructor.ConstructorError(None, None, f"{where}: duplicate key", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str) -> Any:
+    """A YAML (or JSON) document parsed strictly: no aliases, no duplicate keys (yaml.YAMLError otherwise)."""
+    return yaml.load(text, Loader=StrictLoader)  # noqa: S506  # a SafeLoader subclass
+
+
 def _load(file: Path) -> Any:
     """The parsed document, or one `error:` line saying where the YAML (or JSON) is broken."""
     try:
-        return yaml.safe_load(file.read_text(encoding="utf-8"))
+        return load_yaml(file.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""

@@ -102,6 +102,15 @@ def keys_rotate(realm: str = typer.Argument(..., help="Realm name."),
     typer.echo(json.dumps({"realm": realm, "kid": key["kid"], "alg": key["alg"]}))
 
 
+@keys_app.command("purge")
+def keys_purge(realm: str = typer.Argument(..., help="Realm name.")) -> None:
+    """Delete retired signing keys whose publication has ended; tokens they signed stop verifying."""
+    from credo.management.keys import purge_keys
+
+    services = open_services()
+    typer.echo(json.dumps({"realm": realm, "purged": purge_keys(services, realm, actor="cli")}))
+
+
 @keys_app.command("list")
 def keys_list(realm: str) -> None:
     """List a realm's signing keys (public parts only)."""

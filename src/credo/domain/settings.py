@@ -5,9 +5,10 @@ Documented data with defaults; validated when an administrator changes it.
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 GRANT_CLIENT_CREDENTIALS = "client_credentials"
 GRANT_PASSWORD = "password"
@@ -55,6 +56,12 @@ def with_implied_refresh(grant_types: tuple[str, ...], issue_refresh_tokens: boo
 TokenFormat = Literal["stateful", "stateless"]
 
 
+PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+PUBLIC_KTYS = ("RSA", "EC", "OKP")
+MAX_JWKS_BYTES = 32_768  # an inline JWK Set trusted by a realm, as JSON (twenty RSA-4096 keys fit)
+MAX_TRUSTED_KEYS = 20
+
+
 class KeySource(BaseModel):
     """Public keys an administrator trusts: an inline JWKS or a jwks_uri (fetched with an SSRF guard)."""
 
@@ -62,6 +69,24 @@ class KeySource(BaseModel):
     jwks: dict[str, object] | None = Field(default=None, description="An inline JWK Set with public keys.")
     jwks_uri: HttpUrl | None = Field(default=None, description="A URL serving a JWK Set (https only in production).")
     issuers: tuple[str, ...] = Field(default=(), description="Accepted `iss` values; empty accepts any issuer.")
+
+    @field_validator("jwks")
+    @classmethod
+    def _public_jwk_set(cls, jwks: dict[str, object] | None) -> dict[str, object] | None:
+        """A JWK Set of at most MAX_TRUSTED_KEYS public RSA, EC or OKP keys, MAX_JWKS_BYTES as JSON."""
+        if jwks is None:
+            return None
+        if len(json.dumps(jwks)) > MAX_JWKS_BYTES:
+            raise ValueError(f"a JWK Set of at most {MAX_JWKS_BYTES} bytes")
+        keys = jwks.get("keys")
+        if not isinstance(keys, list) or not 1 <= len(keys) <= MAX_TRUSTED_KEYS:
+            raise ValueError(f"a JWK Set object with a 'keys' array of 1 to {MAX_TRUSTED_KEYS} keys")
+        for key in keys:
+            if not isinstance(key, dict) or key.get("kty") not in PUBLIC_KTYS:
+                raise ValueError("every key an RSA, EC or OKP public key (a JSON object with its 'kty')")
+            if any(member in key for member in PRIVATE_JWK_MEMBERS):
+                raise ValueError("public keys only: private key material is not allowed")
+        return jwks
 
 
 class RegistrationPolicy(BaseModel):

@@ -56,6 +56,11 @@ def generate_private_key(alg: str) -> Any:
     raise ValueError(f"unsupported signing algorithm {alg}")
 
 
+def _expired(key: SigningKey, now: int) -> bool:
+    """A retired key whose publication window has ended: it verifies nothing and may be deleted."""
+    return not key.active and key.publish_until is not None and key.publish_until <= now
+
+
 def public_jwk(public_key: Any, kid: str, alg: str) -> dict[str, Any]:
     return jose.public_jwk(public_key, kid, alg)
 
@@ -104,13 +109,14 @@ class KeyRing:
         return new
 
     def purge_retired(self, realm: str) -> int:
-        now = self._clock.now()
-        gone = 0
-        for key in self._repo.all(realm):
-            if not key.active and key.publish_until is not None and key.publish_until <= now:
-                gone += int(self._repo.delete(realm, key.kid))
+        """Delete the retired keys whose publication has ended; the number deleted."""
+        gone = self._purge(realm, self._repo.all(realm))
         self.invalidate(realm)
         return gone
+
+    def _purge(self, realm: str, keys: list[SigningKey]) -> int:
+        now = self._clock.now()
+        return sum(int(self._repo.delete(realm, key.kid)) for key in keys if _expired(key, now))
 
     def invalidate(self, realm: str | None = None) -> None:
         with self._lock:
@@ -165,7 +171,7 @@ class KeyRing:
                 remembered: tuple[str, dict[str, Any]] | None = self._verified[(realm, token, typ)]
             except KeyError:
                 remembered = None
-        if remembered is not None and remembered[0] in self._loaded(realm):
+        if remembered is not None and self._trusted(realm, remembered[0]) is not None:
             claims = dict(remembered[1])
         else:
             claims = self._verify_signature(realm, token, typ)
@@ -191,10 +197,10 @@ class KeyRing:
         if wanted is not None and str(parsed.header.get("typ", "")).lower() not in (wanted, f"application/{wanted}"):
             raise TokenRejected("wrong token type")
         kid = parsed.kid
-        key = self._loaded(realm).get(kid) if kid is not None else None
+        key = self._trusted(realm, kid) if kid is not None else None
         if key is None and kid is not None and self._may_force_reload(realm):
             self.mark_stale(realm)  # a key rotated in by another process
-            key = self._loaded(realm).get(kid)
+            key = self._trusted(realm, kid)
         if key is None:
             raise TokenRejected("unknown kid")
         if key.alg != parsed.alg:
@@ -224,6 +230,13 @@ class KeyRing:
     def _ctx(self, realm: str, kid: str) -> bytes:
         return f"{realm}/{kid}".encode()
 
+    def _trusted(self, realm: str, kid: str) -> _Loaded | None:
+        """The realm's key `kid` while it may verify: active, or retired with its publication not ended."""
+        key = self._loaded(realm).get(kid)
+        if key is None or (not key.active and (key.publish_until or 0) <= self._clock.now()):
+            return None
+        return key
+
     def _active(self, realm: str) -> _Loaded:
         active = [k for k in self._loaded(realm).values() if k.active and k.private is not None]
         if not active:
@@ -239,7 +252,10 @@ class KeyRing:
             return entry[1]
         previous = entry[1] if entry is not None else {}
         loaded: dict[str, _Loaded] = {}
-        for key in self._repo.all(realm):
+        keys = self._repo.all(realm)
+        if self._purge(realm, keys):  # retired keys past their publication go when the ring loads
+            keys = self._repo.all(realm)
+        for key in keys:
             old = previous.get(key.kid)
             if old is not None and (old.active, old.publish_until) == (key.active, key.publish_until):
                 loaded[key.kid] = old  # unchanged: no need to unseal it again

@@ -58,14 +58,13 @@ def login(services: Services, username: str, password: str, *, source: str = "",
     session id (`"console"`: good only in the console's cookie, never as a bearer token). Repeated failures
     for one username and source address are throttled (429) like client authentication."""
     key = (ADMIN_REALM, username[:64], source)
-    services.auth_throttle.check(key)
-    admin = services.storage.admins.get(username)
-    stored = admin.password_hash if admin else _DUMMY_HASH.get(services)
-    ok = services.hasher.verify(password, stored) and admin is not None
-    if not ok or admin is None:
-        services.auth_throttle.failed(key)
-        services.audit(AuditEvent(realm=ADMIN_REALM, action="admin.login", actor=username[:64], decision="deny"))
-        raise InvalidGrant("bad admin credentials", description="username or password is incorrect.")
+    with services.auth_throttle.attempt(key, InvalidGrant):  # reserved before the password is checked
+        admin = services.storage.admins.get(username)
+        stored = admin.password_hash if admin else _DUMMY_HASH.get(services)
+        ok = services.hasher.verify(password, stored) and admin is not None
+        if not ok or admin is None:
+            services.audit(AuditEvent(realm=ADMIN_REALM, action="admin.login", actor=username[:64], decision="deny"))
+            raise InvalidGrant("bad admin credentials", description="username or password is incorrect.")
     token = new_secret()
     now = services.clock.now()
     services.storage.tokens.add(TokenRecord(

@@ -11,6 +11,7 @@ from credo.domain.models import ATTR_STRICT_AUTH_METHOD, AUTH_METHODS, AuditEven
 from credo.domain.settings import KNOWN_GRANT_TYPES, public_client_grant
 from credo.keys.secrets import WeakSecret, new_secret
 from credo.management.client_signin import check_signin_fields, taken_resource
+from credo.oauth.lifecycle import creation_time, note_deletion
 from credo.oauth.services import Services
 from credo.storage.protocols import Conflict
 
@@ -38,7 +39,7 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
     """Create a client; returns it with the plain secret, shown once (generated when not given). The
     browser sign-in fields follow client_signin.py's rules; `strict_auth_method` pins `auth_method` (else
     a client with a secret may send it in a Basic header or in the body alike)."""
-    if not CLIENT_ID.match(client_id):
+    if not CLIENT_ID.fullmatch(client_id):  # match() would let a final newline through
         raise InvalidRequest(f"bad client id {client_id!r}",
                              description="client_id: use only letters, digits, '-' and '_'.")
     check_name(name)
@@ -66,7 +67,7 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
             except WeakSecret as exc:
                 raise InvalidRequest(str(exc), description=f"client_secret: {exc}.") from exc
             plain = secret
-    now = services.clock.now()
+    now = creation_time(services, realm, "client", client_id)
     client = Client(realm=realm, client_id=client_id, secret_hash=secret_hash, kind=kind, name=name or client_id,
                     grant_types=tuple(grant_types), scopes=tuple(scopes), auth_method=auth_method,
                     attributes=with_strict_auth_method(attributes or {}, strict_auth_method),
@@ -165,4 +166,5 @@ def set_secret(services: Services, realm: str, client_id: str, secret: str | Non
 def delete_client(services: Services, realm: str, client_id: str, *, actor: str = "system") -> None:
     client = get_client(services, realm, client_id)
     services.storage.clients.delete(realm, client_id)
+    note_deletion(services, realm, "client", client_id)
     services.audit(AuditEvent(realm=realm, action=f"{client.kind}.delete", actor=actor, target=client_id))

@@ -1,4 +1,4 @@
-"""Signing keys of a realm: list the public parts, rotate."""
+"""Signing keys of a realm: list the public parts, rotate, purge the retired ones."""
 
 from __future__ import annotations
 
@@ -25,4 +25,13 @@ def rotate_key(services: Services, realm: str, alg: str | None = None, *, actor:
             "publish_until": key.publish_until, "public_jwk": key.public_jwk}
 
 
-__all__ = ["list_keys", "longest_token_lifetime", "rotate_key"]
+def purge_keys(services: Services, realm: str, *, actor: str = "system") -> int:
+    """Delete the realm's retired keys whose publication has ended (tokens they signed are then inactive)."""
+    get_realm(services, realm)
+    gone = services.keys.purge_retired(realm)
+    if gone:
+        services.audit(AuditEvent(realm=realm, action="key.purge", actor=actor, target=str(gone)))
+    return gone
+
+
+__all__ = ["list_keys", "longest_token_lifetime", "purge_keys", "rotate_key"]

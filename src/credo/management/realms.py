@@ -24,7 +24,7 @@ MAX_SCOPE_DESCRIPTION = 500
 def ensure_realm(services: Services, name: str, settings: ProviderSettings | None = None, *,
                  actor: str = "system") -> Realm:
     """Create the realm (with a signing key) if it does not exist; return it."""
-    if not REALM_NAME.match(name):
+    if not REALM_NAME.fullmatch(name):  # match() would let a final newline through
         raise InvalidRequest(f"bad realm name {name!r}",
                              description="A realm name uses lowercase letters, digits, '-' and '_' (max 63).")
     realm = services.storage.realms.get(name)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from dataclasses import replace
 
 from credo.domain.errors import InvalidRequest, NotFound
 from credo.domain.models import AuditEvent, User
 from credo.management.policy_refs import forget_in_policies
+from credo.oauth.lifecycle import creation_time, note_deletion
 from credo.oauth.services import Services
 from credo.storage.protocols import Conflict
 
@@ -15,6 +17,20 @@ MAX_USERNAME = 255
 MAX_USER_ID = 64
 MAX_NAME = 255
 MAX_EMAIL = 255
+
+
+# Format (zero-width, bidirectional), private-use, surrogate, unassigned, line and paragraph separators;
+# control characters have their own check (and message).
+INVISIBLE = ("Cf", "Co", "Cs", "Cn", "Zl", "Zp")
+
+
+def identifier(value: str, field: str) -> str:
+    """An identifier in its NFKC form (a full-width or compatibility look-alike becomes the name it imitates,
+    so it meets that name's uniqueness check); refused with invisible or bidirectional control characters."""
+    if any(unicodedata.category(ch) in INVISIBLE for ch in value):
+        raise InvalidRequest(f"{field} with invisible characters", description=f"{field}: invisible or bidirectional "
+                             "characters are not allowed.")
+    return unicodedata.normalize("NFKC", value)
 
 
 def _check_username(username: str) -> None:
@@ -67,15 +83,16 @@ def _check_password(password: str) -> None:
 def create_user(services: Services, realm: str, username: str, password: str, *, active: bool = True,
                 user_id: str | None = None, name: str = "", email: str = "", actor: str = "system") -> User:
     services.realm(realm)
+    username = identifier(username, "username")
     _check_username(username)
     name, email = check_name(name), check_email(email)
     _check_password(password)
-    uid = user_id or str(uuid.uuid4())
+    uid = identifier(user_id or str(uuid.uuid4()), "user_id")
     _check_user_id(uid)
     if services.storage.users.get(realm, uid) is not None:
         raise InvalidRequest(f"user id {uid} exists", description=f"user_id: '{uid}' already exists.")
     user = User(realm=realm, id=uid, username=username, password_hash=services.hasher.hash_password(password),
-                active=active, created_at=services.clock.now(), name=name, email=email)
+                active=active, created_at=creation_time(services, realm, "user", uid), name=name, email=email)
     try:
         services.storage.users.put(user)
     except Conflict as exc:
@@ -93,7 +110,7 @@ def get_user(services: Services, realm: str, user_id: str) -> User:
 
 
 def find_user(services: Services, realm: str, username: str) -> User:
-    user = services.storage.users.by_username(realm, username)
+    user = services.storage.users.by_username(realm, unicodedata.normalize("NFKC", username))
     if user is None:
         raise NotFound(f"username {username}", description=f"username: '{username}' does not exist.")
     return user
@@ -137,5 +154,6 @@ def update_user(services: Services, realm: str, user_id: str, *, password: str |
 def delete_user(services: Services, realm: str, user_id: str, *, actor: str = "system") -> None:
     if not services.storage.users.delete(realm, user_id):
         raise NotFound(f"user {user_id}", description=f"user_id: '{user_id}' does not exist.")
+    note_deletion(services, realm, "user", user_id)
     forget_in_policies(services, realm, user_id=user_id)
     services.audit(AuditEvent(realm=realm, action="user.delete", actor=actor, target=user_id))

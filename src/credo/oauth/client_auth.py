@@ -24,14 +24,13 @@ async def authenticate_client(services: Services, realm: str, params: Mapping[st
     for this (realm, client_id, source address). `basic`: the request's Basic credentials, if any."""
     claimed = _claimed_id(params, basic)
     key = (realm, claimed, source)
-    services.auth_throttle.check(key)
-    started = time.perf_counter()
-    try:
-        return await _authenticate(services, realm, params, basic)
-    except InvalidClient:
-        services.auth_throttle.failed(key)
-        await services.pad_failure(started)  # every failure takes as long: timing tells no id apart
-        raise
+    with services.auth_throttle.attempt(key, InvalidClient):  # reserved before the secret is checked
+        started = time.perf_counter()
+        try:
+            return await _authenticate(services, realm, params, basic)
+        except InvalidClient:
+            await services.pad_failure(started)  # every failure takes as long: timing tells no id apart
+            raise
 
 
 def _claimed_id(params: Mapping[str, str], basic: BasicCredentials | None) -> str:

@@ -35,6 +35,7 @@ from credo.domain.models import (
 )
 from credo.keys.secrets import new_secret
 from credo.oauth.credentials import BearerToken
+from credo.oauth.lifecycle import note_deletion
 from credo.oauth.registration_metadata import SERVER_MANAGED, Metadata, validate_metadata
 from credo.oauth.registration_protection import (
     check_open_registration,
@@ -362,6 +363,7 @@ async def _delete(services: Services, realm: Realm, client_id: str | None, beare
     await _scripted(services, realm, "DELETE", client, actor=client.client_id, work=work)
     _won(services.storage.clients.delete(realm.name, client.client_id, expected_version=client.version,
                                          expected_registration_token_hash=client.registration_token_hash), client)
+    note_deletion(services, realm.name, "client", client.client_id)
     work.audit(AuditEvent(realm=realm.name, action="dcr.delete", actor=client.client_id,
                           target=client.client_id, decision="allow"))
 

@@ -20,7 +20,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from credo.domain.errors import InvalidClientMetadata, InvalidRedirectUri, InvalidScope
 from credo.domain.models import Realm
-from credo.domain.settings import public_client_grant
+from credo.domain.settings import PRIVATE_JWK_MEMBERS, PUBLIC_KTYS, public_client_grant
 from credo.oauth.scopes import parse_scope
 
 AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none")
@@ -35,8 +35,6 @@ DEFAULT_APPLICATION_TYPE = "web"
 PRIVATE_USE_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+")
 DANGEROUS_SCHEMES = ("javascript", "data", "file", "vbscript")
 MIN_RSA_BITS = 2048
-PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
-PUBLIC_KTYS = ("RSA", "EC", "OKP")
 
 # Client-supplied strings kept verbatim (never fetched): URLs, names, contacts, software identity.
 URL_FIELDS = ("client_uri", "logo_uri", "policy_uri", "tos_uri")

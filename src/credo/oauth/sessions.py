@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import os
 import threading
+import unicodedata
 from dataclasses import dataclass
 
 from credo.domain.errors import InvalidGrant
@@ -51,15 +52,10 @@ async def authenticate_user(services: Services, realm: Realm, username: str, pas
     count is over its limit: per (username, address) and per username (guessing one account), and per
     (`via`, address) and per `via` over every username (spraying one password over many accounts), `via`
     being the client of a password grant or the sign-in page."""
+    username = unicodedata.normalize("NFKC", username[:MAX_CREDENTIAL])  # as stored: look-alikes share a count
     key, spray = (realm.name, username, source), (realm.name, via, source)
-    services.login_throttle.check(key)
-    services.spray_throttle.check(spray)
-    try:
+    with services.login_throttle.attempt(key, InvalidGrant), services.spray_throttle.attempt(spray, InvalidGrant):
         return await _check(services, realm, username[:MAX_CREDENTIAL], password[:MAX_CREDENTIAL])
-    except InvalidGrant:
-        services.login_throttle.failed(key)
-        services.spray_throttle.failed(spray)
-        raise
 
 
 async def _check(services: Services, realm: Realm, username: str, password: str) -> User:

@@ -24,6 +24,10 @@ With a `FailureLog` (the storage's `auth_failures`), every process on the databa
   processes an attacker gets at most limit + N - 1 guesses per window, and only by reaching each process
   within `sync_interval` of the other processes' failures.
 
+An attempt is reserved before its secret is checked (`reserve`, or `AuthThrottle.attempt`): until it
+is settled it counts as a failure, so concurrent guesses cannot all pass the check before the first of
+them is recorded as failed. A successful attempt releases its reservation; a failed one becomes a failure.
+
 Without a log the counting is in this process only (each process counts separately). Memory is bounded:
 at most `max_keys` keys are tracked, the least recently checked or failed key is dropped first.
 """
@@ -33,7 +37,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cachetools import LRUCache
@@ -82,6 +87,9 @@ class FailureThrottle:
         self._known: LRUCache[str, _Entry] = LRUCache(maxsize=max_keys)  # the least recently seen key goes first
         self._digests: LRUCache[ThrottleKey, str] = LRUCache(maxsize=DIGESTS_KEPT)
         self._lock = threading.Lock()
+        # Attempts reserved and not yet settled, per key: bounded by the requests in flight (a key whose
+        # count drops to zero is removed), so a plain dict.
+        self._in_flight: dict[str, int] = {}
         self._sync_lock = threading.Lock()
         self._next_sync = 0.0
         self._cursor = 0
@@ -117,6 +125,30 @@ class FailureThrottle:
                 if entry is not None:
                     entry.blocked_until = until
             self._refuse(key, until - now)
+
+    def reserve(self, key: ThrottleKey) -> None:
+        """check(), then hold one attempt for the key, counted as a failure until `settle` (refused when
+        the key's failures and attempts in flight already reach the limit)."""
+        self.check(key)
+        k = self._key(key)
+        with self._lock:
+            entry = self._known.get(k)
+            held = self._in_flight.get(k, 0)
+            if (len(entry.failures) if entry is not None else 0) + held >= self.limit:
+                self._refuse(key, 1)  # attempts in flight settle within a second or so
+            self._in_flight[k] = held + 1
+
+    def settle(self, key: ThrottleKey, *, failed: bool) -> None:
+        """End a reserved attempt: recorded as a failure if it failed, released otherwise."""
+        k = self._key(key)
+        try:
+            if failed:
+                self.failed(key)
+        finally:
+            with self._lock:
+                held = self._in_flight.pop(k, 0) - 1
+                if held > 0:
+                    self._in_flight[k] = held
 
     def failed(self, key: ThrottleKey) -> None:
         now = self._clock.now()
@@ -205,6 +237,28 @@ class AuthThrottle:
             self.per_source.failed(key)
         finally:
             self.per_identity.failed(_identity(key))
+
+    @contextmanager
+    def attempt(self, key: ThrottleKey, refused: type[Exception]) -> Iterator[None]:
+        """Reserve an attempt for the key in both counts before the secret is checked; the body raising
+        `refused` records a failure, anything else (success included) releases the reservation."""
+        self.per_source.reserve(key)
+        try:
+            self.per_identity.reserve(_identity(key))
+        except BaseException:
+            self.per_source.settle(key, failed=False)
+            raise
+        failed = False
+        try:
+            yield
+        except refused:
+            failed = True
+            raise
+        finally:
+            try:
+                self.per_source.settle(key, failed=failed)
+            finally:
+                self.per_identity.settle(_identity(key), failed=failed)
 
 
 def _identity(key: ThrottleKey) -> ThrottleKey:

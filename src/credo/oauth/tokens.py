@@ -17,6 +17,7 @@ from typing import Any
 from credo.domain.models import Client, Realm, TokenRecord
 from credo.keys.keyring import TokenRejected
 from credo.keys.secrets import new_secret
+from credo.oauth.lifecycle import born_before
 from credo.oauth.services import Services, audit_tracking_id
 from credo.storage.unit_of_work import UnitOfWork
 
@@ -190,7 +191,7 @@ def is_live(services: Services, realm: Realm, token: AccessToken) -> bool:
         return False
     if token.is_user_token:
         user = services.user(realm.name, sub)
-        if user is None or not user.active:
+        if user is None or not user.active or not born_before(user.created_at, iat):
             return False
     elif sub != client_id and not _enabled(services, realm, sub, iat):
         return False
@@ -208,13 +209,13 @@ def _audience_enabled(services: Services, realm: Realm, aud: str, iat: int) -> b
     if "://" not in aud:
         return _enabled(services, realm, aud, iat)
     client = services.storage.clients.by_resource(realm.name, aud)
-    return client is not None and client.enabled and client.created_at <= iat
+    return client is not None and client.enabled and born_before(client.created_at, iat)
 
 
 def _enabled(services: Services, realm: Realm, client_id: str, iat: int) -> bool:
     """The client exists, is enabled, and is the one that existed when the token was issued."""
     client = services.client(realm.name, client_id)
-    return client is not None and client.enabled and client.created_at <= iat
+    return client is not None and client.enabled and born_before(client.created_at, iat)
 
 
 def revoke(services: Services, realm: Realm, token: AccessToken) -> None:

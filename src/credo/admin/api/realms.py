@@ -32,7 +32,7 @@ def create_realm(call: Call) -> dict[str, Any]:
     if call.services.storage.realms.get(name) is not None:
         raise InvalidRequest("realm exists", description=f"name: realm '{name}' already exists.")
     settings = optional(call.body, "settings", dict, {})
-    if not realms.REALM_NAME.match(name):
+    if not realms.REALM_NAME.fullmatch(name):
         raise InvalidRequest("realm name", description="name: use lowercase letters, digits, '-' and '_' (max 63).")
     initial = realms.merged_settings(ProviderSettings(), settings)  # its first key follows its signing_alg
     return shapes.realm(realms.ensure_realm(call.services, name, initial, actor=call.actor))

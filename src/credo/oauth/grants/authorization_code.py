@@ -20,6 +20,7 @@ from credo.domain.errors import InvalidGrant
 from credo.domain.models import Client, Realm, TokenRecord
 from credo.domain.settings import GRANT_AUTHORIZATION_CODE
 from credo.oauth.authorization import refresh_wanted
+from credo.oauth.lifecycle import record_current
 from credo.oauth.resources import narrowed
 from credo.oauth.scopes import single
 from credo.oauth.services import Services
@@ -102,7 +103,7 @@ class AuthorizationCode:
         _check_pkce(record, params.get("code_verifier"))
         resources = narrowed(request.resources, tuple(record.claims.get("resources") or ()))
         user = services.user(realm.name, record.sub)
-        if user is None or not user.active:
+        if user is None or not record_current(services, realm, client, record, user=True):
             raise InvalidGrant(f"user {record.sub} gone or inactive", description=BAD_CODE)
         _burn(services, realm, client, record, code, work)
         claims = record.claims

@@ -16,6 +16,7 @@ from credo.domain.errors import InvalidGrant
 from credo.domain.models import Client, Realm, TokenRecord
 from credo.domain.settings import GRANT_REFRESH_TOKEN
 from credo.keys.secrets import new_secret
+from credo.oauth.lifecycle import record_current
 from credo.oauth.resources import narrowed
 from credo.oauth.scopes import grant_scopes, single
 from credo.oauth.services import Services
@@ -117,10 +118,8 @@ class RefreshToken:
             raise InvalidGrant("unknown, expired or foreign refresh token", description=BAD_REFRESH)
         grant_scopes(requested_scopes, record.scopes)  # refuse a wider scope before burning the token
         user = bool(record.claims.get("user"))
-        if user:
-            account = services.storage.users.get(realm.name, record.sub)
-            if account is None or not account.active:
-                raise InvalidGrant(f"user {record.sub} gone or inactive", description=BAD_REFRESH)
+        if not record_current(services, realm, client, record, user=user):
+            raise InvalidGrant(f"client or user {record.sub} gone, inactive or re-created", description=BAD_REFRESH)
         resources = narrowed(request.resources, tuple(record.claims.get("resources") or ()))
         _burn(services, realm, client, record, value)
         claims = record.claims
