@@ -45,7 +45,7 @@ def test_token_of_a_key_past_its_window_is_inactive_and_the_key_purged(tmp_path:
 def test_the_key_ring_deletes_a_key_past_its_window_when_it_loads(tmp_path: Path) -> None:
     clock, storage = FrozenClock(START), MemoryStorage()
     services = services_for(storage, tmp_path, clock=clock)
-    services.keys.ensure_key("alpha")
+    services.keys.ensure_key("alpha", "ES256")
     old = {k.kid for k in storage.keys.all("alpha")}
     new = services.keys.rotate("alpha", "ES256", 60)
     clock.advance(60)

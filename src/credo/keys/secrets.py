@@ -75,6 +75,15 @@ class SecretHasher:
             return self._verify_slow(value, stored[7:])
         return False
 
+    def remembered(self, value: str, stored: str | None) -> bool:
+        """Whether `value` is a human-chosen secret verified against `stored` (argon2) before, so that
+        checking it again is an HMAC comparison that does not wait (constant time)."""
+        if not value or stored is None or not stored.startswith("argon2$"):
+            return False
+        with self._lock:
+            remembered = self._verified.get(stored[7:])
+        return remembered is not None and hmac.compare_digest(remembered, self.keyed_hash(value))
+
     def _verify_slow(self, value: str, argon_hash: str) -> bool:
         fast = self.keyed_hash(value)
         with self._lock:

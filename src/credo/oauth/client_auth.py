@@ -24,13 +24,26 @@ async def authenticate_client(services: Services, realm: str, params: Mapping[st
     for this (realm, client_id, source address). `basic`: the request's Basic credentials, if any."""
     claimed = _claimed_id(params, basic)
     key = (realm, claimed, source)
-    with services.auth_throttle.attempt(key, InvalidClient):  # reserved before the secret is checked
+    # A check that waits (argon2 for a human-chosen secret) reserves its attempt first, so concurrent
+    # guesses cannot all pass the count; a generated secret's HMAC check does not wait and reserves nothing.
+    throttle = services.auth_throttle
+    with (throttle.attempt if _waits(services, realm, claimed, params, basic) else throttle.counted)(key, InvalidClient):
         started = time.perf_counter()
         try:
             return await _authenticate(services, realm, params, basic)
         except InvalidClient:
             await services.pad_failure(started)  # every failure takes as long: timing tells no id apart
             raise
+
+
+def _waits(services: Services, realm: str, claimed: str, params: Mapping[str, str],
+           basic: BasicCredentials | None) -> bool:
+    """Whether checking the presented secret waits for argon2 (a human-chosen secret not verified before)."""
+    client = services.client(realm, claimed) if claimed and len(claimed) <= 255 and "\x00" not in claimed else None
+    if client is None or not services.hasher.is_slow(client.secret_hash):
+        return False
+    secret = basic.secret if basic is not None else params.get("client_secret") or ""
+    return not services.hasher.remembered(secret, client.secret_hash)
 
 
 def _claimed_id(params: Mapping[str, str], basic: BasicCredentials | None) -> str:

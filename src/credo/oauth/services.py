@@ -68,8 +68,8 @@ class Services:
         """`hasher.verify`, off the event loop when the stored hash is a slow one (argon2id): a generated
         secret's HMAC is checked at once. A failed slow verification (always a full argon2 run) is timed:
         it sets how long every failed authentication takes (`pad_failure`)."""
-        if not self.hasher.is_slow(stored):
-            return self.hasher.verify(value, stored)
+        if not self.hasher.is_slow(stored) or self.hasher.remembered(value, stored):
+            return self.hasher.verify(value, stored)  # an HMAC comparison: no need to leave the loop
         start = time.perf_counter()
         ok = await self.blocking.run(self.hasher.verify, value, stored)
         if not ok:

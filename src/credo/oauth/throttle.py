@@ -239,6 +239,18 @@ class AuthThrottle:
             self.per_identity.failed(_identity(key))
 
     @contextmanager
+    def counted(self, key: ThrottleKey, refused: type[Exception]) -> Iterator[None]:
+        """Check the key, then record a failure if the body raises `refused`: for a check that does not
+        wait (an HMAC comparison runs to its end before any other request is looked at, so nothing can
+        slip past the count meanwhile, and concurrent successes reserve nothing)."""
+        self.check(key)
+        try:
+            yield
+        except refused:
+            self.failed(key)
+            raise
+
+    @contextmanager
     def attempt(self, key: ThrottleKey, refused: type[Exception]) -> Iterator[None]:
         """Reserve an attempt for the key in both counts before the secret is checked; the body raising
         `refused` records a failure, anything else (success included) releases the reservation."""
