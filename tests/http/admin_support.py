@@ -147,3 +147,12 @@ def form_fields(html: str, form_id: str) -> dict[str, list[str]]:
     parser.feed(html)
     assert parser.found, f"no form {form_id!r} on the page"
     return parser.fields
+
+
+def submit_form(http: Any, path: str, form_id: str, **changes: Any) -> Any:
+    """Load `path`, change the named fields of form `form_id` and submit it as a browser would."""
+    page = http.get(path)
+    assert page.status_code == 200, page.text
+    fields = form_fields(page.text, form_id)
+    fields.update({k: v if isinstance(v, list) else [v] for k, v in changes.items()})
+    return http.post(path, data={k: v for k, v in fields.items() if v != []})

@@ -17,6 +17,7 @@ from credo.management.export import export_realm
 from credo.storage.protocols import Storage
 from tests.factories import assert_oauth_error, realm_settings
 from tests.http.admin_support import Admin, console_session, form_fields
+from tests.http.admin_support import submit_form as _submit
 from tests.support import SIGNIN_FIELDS_MISSING, InProcessServer, in_process_server, keeps_signin_fields
 
 MCP = "https://mcp.example.com/mcp"
@@ -201,15 +202,6 @@ def console(admin: Admin, signin_server: InProcessServer) -> Iterator[tuple[Any,
     http, csrf = console_session(signin_server)
     yield http, csrf
     http.close()
-
-
-def _submit(http: Any, path: str, form_id: str, **changes: Any) -> Any:
-    """Load `path`, change the named fields of form `form_id` and submit it as a browser would."""
-    page = http.get(path)
-    assert page.status_code == 200, page.text
-    fields = form_fields(page.text, form_id)
-    fields.update({k: v if isinstance(v, list) else [v] for k, v in changes.items()})
-    return http.post(path, data={k: v for k, v in fields.items() if v != []})
 
 
 def test_console_settings_saved_unchanged_change_nothing(console: tuple[Any, str], signin_server: InProcessServer) -> None:

@@ -73,14 +73,20 @@ def test_round_trip_into_another_store(services: Services, tmp_path: Path) -> No
 def test_changed_document_updates_only_what_changed(services: Services) -> None:
     doc = _load("autonomous-agent.yaml")
     import_document(services, doc)
-    doc["applications"][0]["scopes"] = ["logs-read"]  # type: ignore[index]
+    doc["applications"][0]["scopes"] = ["logs-read", "logs-export"]  # type: ignore[index]
     doc["agents"][0]["secret"] = "another-demo-secret-for-the-bot"  # type: ignore[index]
     counts = import_document(services, doc)
-    assert counts["applications"] == 1 and counts["agents"] == 1 and counts["policies"] == 0
+    assert (counts["applications"], counts["agents"], counts["policies"], counts["secrets_kept"]) == (1, 0, 0, 1)
     app = services.storage.clients.get("alpha", "web-server-logs-api-app")
     agent = services.storage.clients.get("alpha", "bot-traffic-analyzer-agent")
-    assert app is not None and app.scopes == ("logs-read",)
+    assert app is not None and app.scopes == ("logs-read", "logs-search", "logs-export")  # added, none taken away
+    assert agent is not None and services.hasher.verify("demo-bot-analyzer-secret-change-me", agent.secret_hash)
+    doc["agents"][0]["reset_secret"] = True  # type: ignore[index]
+    counts = import_document(services, doc)
+    assert (counts["agents"], counts["secrets_kept"]) == (1, 0)
+    agent = services.storage.clients.get("alpha", "bot-traffic-analyzer-agent")
     assert agent is not None and services.hasher.verify("another-demo-secret-for-the-bot", agent.secret_hash)
+    assert set(import_document(services, doc).values()) == {0}
 
 
 @pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.yaml")))

@@ -110,11 +110,16 @@ def patch_settings(services: Services, name: str, patch: Any, *, actor: str = "s
     also inside `protection` and `scope_descriptions` (the admin API's PATCH and `credo realm settings
     --set`). A member that is no setting is refused, null or not."""
     realm = get_realm(services, name)
+    settings = patched_settings(realm.settings, patch)
+    return _save(services, realm, settings, sorted(patch), actor)
+
+
+def patched_settings(current: ProviderSettings, patch: Any) -> ProviderSettings:
+    """`current` with the JSON merge patch `patch` applied, validated (the errors of merged_settings)."""
     fields = ProviderSettings.model_fields
     known = {k: v for k, v in _object(patch).items() if k in fields}
     unknown = {k: v for k, v in patch.items() if k not in fields}  # left for the validation to name
-    settings = _validated({**merge_patch(realm.settings.model_dump(), known), **unknown})
-    return _save(services, realm, settings, sorted(patch), actor)
+    return _validated({**merge_patch(current.model_dump(), known), **unknown})
 
 
 def update_settings(services: Services, name: str, changes: dict[str, Any], *, actor: str = "system") -> Realm:
