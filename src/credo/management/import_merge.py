@@ -60,7 +60,7 @@ def client_value(current: Client, key: str, value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def same_secret(hasher: SecretHasher, clear: str | None, hashed: str | None, stored: str) -> bool:
+def same_secret(hasher: SecretHasher, clear: str | None, hashed: str | None, stored: str | None) -> bool:
     """Whether the document's secret (clear or as a hash) is the stored one; True when it gives none."""
     if clear:
         return hasher.verify(clear, stored)
