@@ -128,3 +128,19 @@ def _registration_demands_every_method(server: InProcessServer) -> None:
                            "invalid_client_metadata")
         ok = http.post(f"{base}/register", content=signed({**body, "software_statement": statement}), headers=jose)
         assert ok.status_code == 201, ok.text
+
+
+def test_a_cleared_box_of_the_console_form_turns_its_setting_off(sqlite_server: InProcessServer,
+                                                                 surfaces: dict[str, Surface], admin: Admin) -> None:
+    for method in ("software statement", "signed request"):
+        surfaces["console form"](method)
+    console, _ = console_session(sqlite_server)
+    grants = [g for g in sqlite_server.services.realm("alpha").settings.grant_types if g != "password"]
+    r = submit_form(console, SETTINGS, "settings-form", require_signed_request=[], allow_open_registration=[],
+                    grant_types=grants)
+    assert r.status_code == 303, r.text
+    console.close()
+    settings = sqlite_server.services.realm("alpha").settings
+    assert not settings.protection.require_signed_request and not settings.allow_open_registration
+    assert settings.protection.require_software_statement and settings.protection.signed_request_keys.jwks
+    assert "password" not in settings.grant_types and settings.grant_types == tuple(grants)

@@ -12,6 +12,7 @@ import pytest
 
 from credo.cli.demo import load, save
 from credo.management.agent_demo import ensure_agent_demo
+from credo.management.agents import put_policy
 from credo.management.clients import set_secret
 from credo.management.demo import Saved, ensure_demo
 from credo.management.users import update_user
@@ -46,6 +47,15 @@ def test_saved_credentials_are_kept_while_they_work(services: Services) -> None:
     client = services.storage.clients.get("alpha", "demo-client")
     assert client is not None and services.hasher.verify(third["demo-client"][0], client.secret_hash)
     assert all(third[k] == (first[k][0], "kept") for k in first if k not in renewed)
+
+
+def test_a_restart_leaves_an_existing_agent_policy_as_it_is(services: Services) -> None:
+    saved: Saved = {}
+    _demo(services, saved)
+    put_policy(services, "alpha", "bot-traffic-analyzer", "access-log-api", permissions=("logs-read",))
+    _demo(services, saved)
+    policy = services.storage.policies.get("alpha", "bot-traffic-analyzer", "access-log-api")
+    assert policy is not None and policy.permissions == ("logs-read",)
 
 
 def test_without_saved_credentials_every_existing_secret_is_renewed(services: Services) -> None:

@@ -95,7 +95,8 @@ def test_changed_document_updates_only_what_changed(services: Services) -> None:
 FIRST: dict[str, Any] = {
     "realm": "alpha",
     "settings": {"grant_types": ["client_credentials", "password"], "registration_scope_allowlist": ["a", "b"],
-                 "protection": {"require_signed_request": False, "policy": {"allowed_scopes": ["a"]}}},
+                 "access_token_lifetime": 600,
+                 "protection": {"require_software_statement": True, "policy": {"allowed_scopes": ["a"]}}},
     "scripts": [{"name": "s", "description": "what it does", "source": "var x = 1;"}],
     "users": [{"username": "ada", "password": "ada-password-1", "active": False}],
     "groups": [{"name": "team", "members": ["ada"]}],
@@ -106,7 +107,7 @@ FIRST: dict[str, Any] = {
 }
 SECOND: dict[str, Any] = {
     "realm": "alpha",
-    "settings": {"grant_types": [TX], "registration_scope_allowlist": ["c", "a"],
+    "settings": {"grant_types": [TX], "registration_scope_allowlist": ["c", "a"], "access_token_lifetime": None,
                  "protection": {"policy": {"allowed_scopes": ["c"]}}},
     "scripts": [{"name": "s", "source": "var x = 2;"}],
     "users": [{"username": "bob", "password": "bob-password-1"}, {"username": "ada", "password": "ada-password-1"}],
@@ -124,6 +125,8 @@ def test_an_import_adds_to_what_grants_sets_what_limits_and_keeps_what_it_does_n
     assert settings.grant_types == ("client_credentials", "password", TX)  # added to, in a realm that existed
     assert settings.registration_scope_allowlist == ("a", "b", "c")
     assert settings.protection.policy.allowed_scopes == ("c",)  # a limit is set as written
+    assert settings.protection.require_software_statement  # a member left out of an object: kept
+    assert settings.access_token_lifetime == 3600  # null: back to the default
     ada, bob = (services.storage.users.by_username("alpha", name) for name in ("ada", "bob"))
     assert ada is not None and not ada.active and bob is not None and bob.active  # `active` left out: kept
     group = services.storage.groups.get("alpha", "team")
