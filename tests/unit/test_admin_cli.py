@@ -9,6 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from credo.cli.common import open_services
 from credo.cli.main import app
 from tests.support import cli_data_dir
 
@@ -48,6 +49,35 @@ def test_import_twice_then_export(env: Path) -> None:
     missing = runner.invoke(app, ["export", "nowhere"])
     assert missing.exit_code == 2 and "does not exist" in missing.output
     assert runner.invoke(app, ["export", "alpha", "--format", "xml"]).exit_code == 2
+
+
+def test_import_keeps_an_existing_password_and_secret_unless_the_entry_says_reset(env: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    doc = yaml.safe_load((EXAMPLES / "on-behalf-of.yaml").read_text())
+    assert runner.invoke(app, ["import", str(EXAMPLES / "on-behalf-of.yaml")]).exit_code == 0
+    doc["users"][0]["password"] = "Another-Passw0rd-Barbara"
+    doc["applications"][0]["secret"] = "another-web-app-secret-0123"
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(doc))
+    kept = runner.invoke(app, ["import", str(changed)])
+    assert kept.exit_code == 0 and json.loads(kept.stdout)["secrets_kept"] == 2, kept.output
+    assert "note: 2 existing password(s) or secret(s) differ" in kept.stderr and "reset_password: true" in kept.stderr
+    services = open_services()
+    barbara = services.storage.users.by_username("alpha", "barbara.jensen")
+    web = services.storage.clients.get("alpha", "digital-assistant-web-app")
+    assert barbara is not None and services.hasher.verify("Demo-Passw0rd-Barbara", barbara.password_hash)
+    assert web is not None and services.hasher.verify("demo-web-app-secret-change-me", web.secret_hash)
+    doc["users"][0]["reset_password"] = True
+    doc["applications"][0]["reset_secret"] = True
+    changed.write_text(yaml.safe_dump(doc))
+    reset = runner.invoke(app, ["import", str(changed)])
+    counts = json.loads(reset.stdout)
+    assert (counts["users"], counts["applications"], counts["secrets_kept"]) == (1, 1, 0) and "note:" not in reset.stderr
+    services = open_services()
+    barbara = services.storage.users.by_username("alpha", "barbara.jensen")
+    web = services.storage.clients.get("alpha", "digital-assistant-web-app")
+    assert barbara is not None and services.hasher.verify("Another-Passw0rd-Barbara", barbara.password_hash)
+    assert web is not None and services.hasher.verify("another-web-app-secret-0123", web.secret_hash)
 
 
 def test_import_refuses_a_bad_document(env: Path, tmp_path: Path) -> None:

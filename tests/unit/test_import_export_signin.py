@@ -76,7 +76,7 @@ def test_a_changed_document_changes_only_what_changed(services: Services) -> Non
     doc = copy.deepcopy(DOC)
     doc["users"][0]["email"] = "ada@lovelace.example"
     doc["users"][1]["name"] = "Bob"
-    doc["applications"][2]["resources"] = [MCP]
+    doc["applications"][2]["resources"] = [MCP, "https://tools.example.com/mcp"]  # one added, one left out
     doc["applications"][0]["skip_consent"] = False
     doc["settings"]["scope_descriptions"] = {"openid": "  Sign in "}  # stored trimmed: the same next time
     counts = import_document(services, doc)
@@ -86,8 +86,9 @@ def test_a_changed_document_changes_only_what_changed(services: Services) -> Non
     assert ada is not None and (ada.name, ada.email) == ("Ada Lovelace", "ada@lovelace.example")
     assert bob is not None and bob.name == "Bob"
     mcp, web = services.storage.clients.get("alpha", "mcp-server"), services.storage.clients.get("alpha", "web-app")
-    assert mcp is not None and mcp.resources == (MCP,) and web is not None and not web.skip_consent
-    assert services.realm("alpha").settings.scope_descriptions == {"openid": "Sign in"}
+    assert mcp is not None and mcp.resources == (MCP, "http://localhost:3000/mcp", "https://tools.example.com/mcp")
+    assert web is not None and not web.skip_consent
+    assert services.realm("alpha").settings.scope_descriptions == {"openid": "Sign in", "mcp:tools": "Use the MCP tools"}
     assert set(import_document(services, doc).values()) == {0}
 
 

@@ -43,7 +43,7 @@ def print_first_admin(services: Services) -> None:
 
 
 def import_file(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A YAML or JSON document.")) -> None:
-    """Make a realm match a configuration document (idempotent)."""
+    """Bring a realm in line with a configuration document: it adds and updates, never removes (idempotent)."""
     doc = _load(file)
     services = open_services()
     try:
@@ -52,6 +52,10 @@ def import_file(file: Path = typer.Argument(..., exists=True, dir_okay=False, he
         typer.echo(f"error: {exc.description}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(json.dumps(counts))
+    if counts.get("secrets_kept"):
+        typer.echo(f"note: {counts['secrets_kept']} existing password(s) or secret(s) differ from the document's "
+                   "and were kept; add reset_password: true (users) or reset_secret: true (clients) to an entry "
+                   "to replace them.", err=True)
     for warning in import_warnings(services, doc):
         typer.echo(f"warning: {warning}", err=True)
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 
 import typer
 import uvicorn
 from pydantic import ValidationError
 
+from credo.cli import demo as demo_setup
 from credo.cli import signin
 from credo.cli.admin import print_first_admin, register
 from credo.cli.agents import register as register_agent_commands
@@ -17,8 +19,6 @@ from credo.cli.common import open_services
 from credo.cli.scripts import script_app
 from credo.cli.server_options import server_options
 from credo.domain.errors import OAuthError
-from credo.management.agent_demo import ensure_agent_demo
-from credo.management.demo import DemoCredentials, ensure_demo
 from credo.settings import Settings
 
 app = typer.Typer(help="Credo: an OAuth 2.0 / OpenID Connect authorization server for AI agents.",
@@ -55,31 +55,27 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
         raise typer.BadParameter(str(exc), param_hint="--forwarded-allow-ips") from exc
     settings = Settings()
     public_url = settings.resolved_public_url(host, port)
+    _check_free(host, port)
     os.environ["CREDO_PUBLIC_URL"] = public_url
     services = open_services(Settings(), note_new_database=False)
     print_first_admin(services)
     if demo:
-        creds = ensure_demo(services)
-        creds += ensure_agent_demo(services)
-        base = f"{public_url}/am/oauth2/realms/root/realms/alpha"
-        typer.echo("\nCredo demo is ready.\n")
-        typer.echo(f"  Realm alpha:   {base}")
-        typer.echo(f"  Discovery:     {base}/.well-known/openid-configuration")
-        typer.echo(f"  Register:      {base}/register   (open dynamic registration is on)")
-        for c in creds:
-            typer.echo(_credentials_line(c))
-        typer.echo("\n  Try:")
-        c = creds[0]
-        typer.echo(f"    curl -s -X POST '{base}/access_token' -d grant_type=client_credentials "
-                   f"-d client_id={c.client_id} -d client_secret={c.client_secret} -d scope=data-read\n")
+        demo_setup.set_up(services, settings.data_dir, public_url)
     services.storage.close()
+    listen = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    typer.echo(f"Console:         {public_url}/admin/")
+    typer.echo(f"Listening on     {listen}   (Ctrl+C to stop)")
     uvicorn.run("credo.app:create_app", factory=True, host=host, port=port, workers=workers, **options)
 
 
-def _credentials_line(c: DemoCredentials) -> str:
-    if c.kind == "user":
-        return f"  User:          username={c.client_id}  password={c.client_secret}  ({c.description})"
-    return f"  Client:        client_id={c.client_id}  client_secret={c.client_secret}  ({c.description})"
+def _check_free(host: str, port: int) -> None:
+    """Refuse to start, before anything is set up, when the address cannot be listened on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        socket.create_server((host, port), family=family).close()
+    except OSError as exc:
+        typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 @db_app.command("upgrade")

@@ -3,6 +3,8 @@ their `curl` commands work against `credo serve --demo` with only the host repla
 
 from __future__ import annotations
 
+from functools import partial
+
 from credo.domain.settings import (
     GRANT_AUTHORIZATION_CODE,
     GRANT_CLIENT_CREDENTIALS,
@@ -13,8 +15,7 @@ from credo.domain.settings import (
 from credo.keys.secrets import new_secret
 from credo.management.agents import create_agent, put_policy
 from credo.management.applications import create_application
-from credo.management.clients import set_secret
-from credo.management.demo import DemoCredentials
+from credo.management.demo import DemoCredentials, Saved, client_secret
 from credo.management.users import create_user, update_user
 from credo.oauth.services import Services
 
@@ -37,38 +38,52 @@ AGENTS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], str, bool, tuple
 )
 
 
-def _existing(services: Services, client_id: str) -> str | None:
-    """A fresh secret for a demo client that exists already (None if it does not exist yet)."""
-    if services.storage.clients.get(REALM, client_id) is None:
-        return None
-    return set_secret(services, REALM, client_id)
-
-
-def _user_password(services: Services) -> str:
-    password = new_secret(12)
+def _user_password(services: Services, saved: Saved) -> tuple[str, str]:
+    """(password, state) of the demo user, as client_secret does for a client (an inactive user is renewed)."""
+    key = f"{REALM}/user/{DEMO_USER}"
     user = services.storage.users.by_username(REALM, DEMO_USER)
+    old = saved.get(key)
+    if user is not None and user.active and old and services.hasher.verify(old, user.password_hash):
+        return old, "kept"
+    password = new_secret(12)
     if user is None:
         create_user(services, REALM, DEMO_USER, password)
     else:
         update_user(services, REALM, user.id, password=password, active=True)
-    return password
+    saved[key] = password
+    return password, "new" if user is None else "renewed"
 
 
-def ensure_agent_demo(services: Services) -> list[DemoCredentials]:
-    """Create (or refresh the secrets of) the seeds' applications, user and agents in realm alpha."""
+def _application(services: Services, client_id: str, name: str, app_type: str, grants: tuple[str, ...],
+                 scopes: tuple[str, ...]) -> str | None:
+    return create_application(services, REALM, client_id, name=name, app_type=app_type, grant_types=grants,
+                              scopes=scopes, owners=("admin",),
+                              redirect_uris=(WEB_APP_REDIRECT,) if app_type == "web" else ())[1]
+
+
+def _agent(services: Services, client_id: str, name: str, scopes: tuple[str, ...], grants: tuple[str, ...]) -> str | None:
+    return create_agent(services, REALM, client_id, name=name, scopes=scopes, grant_types=grants,
+                        overrides_enabled=True, stateless_tokens=True, accept_audience=True)[1]
+
+
+def ensure_agent_demo(services: Services, saved: Saved | None = None) -> list[DemoCredentials]:
+    """Create the seeds' applications, user and agents in realm alpha if missing (an agent's policy too);
+    their secrets and the user's password as demo.client_secret decides, `saved` updated."""
+    saved = {} if saved is None else saved
     out: list[DemoCredentials] = []
     for client_id, name, app_type, grants, scopes in APPLICATIONS:
-        secret = _existing(services, client_id) or create_application(
-            services, REALM, client_id, name=name, app_type=app_type, grant_types=grants, scopes=scopes,
-            owners=("admin",), redirect_uris=(WEB_APP_REDIRECT,) if app_type == "web" else ())[1]
-        out.append(DemoCredentials(REALM, client_id, str(secret), f"application ({app_type}), scopes {' '.join(scopes)}"))
-    password = _user_password(services)
-    out.append(DemoCredentials(REALM, DEMO_USER, password, "end user, for the password grant", kind="user"))
+        make = partial(_application, services, client_id, name, app_type, grants, scopes)
+        secret, state = client_secret(services, saved, REALM, client_id, make)
+        out.append(DemoCredentials(REALM, client_id, secret, f"application ({app_type}), scopes {' '.join(scopes)}",
+                                   state=state))
+    password, state = _user_password(services, saved)
+    out.append(DemoCredentials(REALM, DEMO_USER, password, "end user, for the password grant", kind="user", state=state))
     for client_id, name, scopes, grants, app, on_behalf, permissions in AGENTS:
-        secret = _existing(services, client_id) or create_agent(
-            services, REALM, client_id, name=name, scopes=scopes, grant_types=grants, overrides_enabled=True,
-            stateless_tokens=True, accept_audience=True)[1]
-        put_policy(services, REALM, client_id, app, subjects=(DEMO_USER,) if on_behalf else (), permissions=permissions)
+        secret, state = client_secret(services, saved, REALM, client_id,
+                                      partial(_agent, services, client_id, name, scopes, grants))
+        if services.storage.policies.get(REALM, client_id, app) is None:
+            put_policy(services, REALM, client_id, app, subjects=(DEMO_USER,) if on_behalf else (),
+                       permissions=permissions)
         flow = "on behalf of barbara.jensen" if on_behalf else "autonomous"
-        out.append(DemoCredentials(REALM, client_id, str(secret), f"AI agent, {flow}, reaches {app}"))
+        out.append(DemoCredentials(REALM, client_id, secret, f"AI agent, {flow}, reaches {app}", state=state))
     return out

@@ -2,7 +2,8 @@
 
 Import accepts either clear secrets (hashed on import) or their hashes. Users are referred to by
 username in groups and policies. Entries that already match are neither written nor audited, so
-importing the same document twice changes nothing the second time. A document refused for its shape,
+importing the same document twice changes nothing the second time. What an import keeps of an existing
+realm (it adds, it never switches off or resets) is import_merge.py's rule. A document refused for its shape,
 its references (import_checks.py) or any record's values (rehearsed first, import_rehearsal.py) changes
 nothing: nothing is written until the whole document went through.
 """
@@ -23,6 +24,7 @@ from credo.keys.secrets import WeakSecret, new_secret
 from credo.management import clients, realms, usecases
 from credo.management.client_signin import SIGNIN_FIELDS
 from credo.management.import_checks import Items, check_document
+from credo.management.import_merge import added, client_value, same_secret, settings_patch
 from credo.management.import_rehearsal import rehearsal_services
 from credo.management.import_shape import items_of, need
 from credo.management.overrides import override_warnings
@@ -69,7 +71,7 @@ def import_warnings(services: Services, doc: dict[str, Any]) -> list[str]:
 
 def _apply(services: Services, realm: str, sections: Items, settings: dict[str, Any], actor: str) -> dict[str, int]:
     counts = {"realm": 0, "settings": 0, "scripts": 0, "users": 0, "groups": 0, "applications": 0, "agents": 0,
-              "policies": 0}
+              "policies": 0, "secrets_kept": 0}
     if services.storage.realms.get(realm) is None:
         with _entry("realm", ""):
             realms.ensure_realm(services, realm, _first_settings(settings), actor=actor)
@@ -79,7 +81,7 @@ def _apply(services: Services, realm: str, sections: Items, settings: dict[str, 
         with _entry("scripts", f"scripts[{i}]", s["name"]):
             script_ids[s["name"]] = _script(services, realm, s, actor, counts)
     with _entry("settings", ""):
-        counts["settings"] = _settings(services, realm, settings, script_ids, actor)
+        counts["settings"] = _settings(services, realm, settings, script_ids, actor, new_realm=counts["realm"] == 1)
     user_ids: dict[str, str] = {}
     for i, u in enumerate(sections["users"]):
         with _entry("users", f"users[{i}]", u["username"]):
@@ -136,19 +138,21 @@ def _short(name: str) -> str:
 
 def _script(services: Services, realm: str, s: dict[str, Any], actor: str, counts: dict[str, int]) -> str:
     name, source = need(s, "scripts", "name"), need(s, "scripts", "source")
-    description = str(s.get("description") or "")
     current = next((x for x in usecases.list_scripts(services, realm) if x.name == name), None)
     if current is None:
         counts["scripts"] += 1
-        return usecases.create_script(services, realm, name=name, source=source, description=description,
-                                    actor=actor).id
+        return usecases.create_script(services, realm, name=name, source=source,
+                                      description=str(s.get("description") or ""), actor=actor).id
+    description = current.description if s.get("description") is None else str(s["description"])
     if (current.source, current.description) != (source, description):
         counts["scripts"] += 1
         usecases.update_script(services, realm, current.id, source=source, description=description, actor=actor)
     return current.id
 
 
-def _settings(services: Services, realm: str, wanted: dict[str, Any], script_ids: dict[str, str], actor: str) -> int:
+def _settings(services: Services, realm: str, wanted: dict[str, Any], script_ids: dict[str, str], actor: str, *,
+              new_realm: bool) -> int:
+    """Apply the document's settings as a merge patch (import_merge.settings_patch); 1 if they changed."""
     if not isinstance(wanted, dict):
         raise InvalidRequest("settings", description="settings: must be an object.")
     wanted = dict(wanted)
@@ -157,14 +161,15 @@ def _settings(services: Services, realm: str, wanted: dict[str, Any], script_ids
         known = {s.name: s.id for s in usecases.list_scripts(services, realm)} | script_ids
         wanted["dcr_script"] = known.get(script, script)
     current = realms.get_realm(services, realm).settings
+    patch = settings_patch(None if new_realm else current, wanted)
     try:
-        merged = realms.merged_settings(current, wanted)
+        merged = realms.patched_settings(current, patch)
     except ValidationError as exc:
         loc = ".".join(str(p) for p in exc.errors()[0].get("loc", ()))
         raise InvalidRequest("settings", description=f"settings.{loc}: {exc.errors()[0]['msg']}") from exc
     if merged == current:
         return 0
-    realms.update_settings(services, realm, wanted, actor=actor)
+    realms.patch_settings(services, realm, patch, actor=actor)
     return 1
 
 
@@ -174,33 +179,45 @@ def _user(services: Services, realm: str, u: dict[str, Any], actor: str, counts:
     if not password and not password_hash:
         raise InvalidRequest("no password", description=f"users.password: '{username}' needs password or password_hash.")
     current = services.storage.users.by_username(realm, username)
-    active = bool(u.get("active", True))
     if current is None:
         counts["users"] += 1
-        current = usecases.create_user(services, realm, username, password or _placeholder(), active=active,
-                                     user_id=u.get("id"), name=u.get("name") or "", email=u.get("email") or "",
-                                     actor=actor)
+        current = usecases.create_user(services, realm, username, password or _placeholder(),
+                                       active=bool(u.get("active", True)), user_id=u.get("id"),
+                                       name=u.get("name") or "", email=u.get("email") or "", actor=actor)
         if not password:
             services.storage.users.put(replace(current, password_hash=str(password_hash)))
         return current.id
-    same_secret = (services.hasher.verify(password, current.password_hash) if password
-                   else password_hash == current.password_hash)
+    if _update_user(services, realm, current, u, actor, counts):
+        counts["users"] += 1
+    return current.id
+
+
+def _update_user(services: Services, realm: str, current: User, u: dict[str, Any], actor: str,
+                 counts: dict[str, int]) -> bool:
+    """Bring an existing user in line with what the entry names; whether anything changed. The password
+    changes only with `reset_password: true` (a different one is otherwise counted in `secrets_kept`)."""
+    changed = False
     profile = _profile_changes(current, u)
-    if same_secret and current.active == active and not profile:
-        return current.id
-    counts["users"] += 1
     if profile:
         current = usecases.update_user(services, realm, current.id, name=profile.get("name"),
                                        email=profile.get("email"), actor=actor)
-    if password and not same_secret:
-        current = usecases.update_user(services, realm, current.id, password=password, actor=actor)
-    elif not same_secret:
-        current = replace(current, password_hash=str(password_hash))
-        services.storage.users.put(current)
-        services.audit(AuditEvent(realm=realm, action="user.update", actor=actor, target=current.id))
-    if current.active != active:
-        current = usecases.update_user(services, realm, current.id, active=active, actor=actor)
-    return current.id
+        changed = True
+    password, password_hash = u.get("password"), u.get("password_hash")
+    if not same_secret(services.hasher, password, password_hash, current.password_hash):
+        if not u.get("reset_password"):
+            counts["secrets_kept"] += 1
+        elif password:
+            current = usecases.update_user(services, realm, current.id, password=password, actor=actor)
+            changed = True
+        else:
+            current = replace(current, password_hash=str(password_hash))
+            services.storage.users.put(current)
+            services.audit(AuditEvent(realm=realm, action="user.update", actor=actor, target=current.id))
+            changed = True
+    if u.get("active") is not None and current.active != u["active"]:
+        usecases.update_user(services, realm, current.id, active=u["active"], actor=actor)
+        changed = True
+    return changed
 
 
 def _profile_changes(current: User, u: dict[str, Any]) -> dict[str, str]:
@@ -219,8 +236,10 @@ def _group(services: Services, realm: str, g: dict[str, Any], user_ids: dict[str
     name = need(g, "groups", "name")
     members = [_user_id(services, realm, m, user_ids, "groups.members") for m in g.get("members") or []]
     current = services.storage.groups.get(realm, name)
-    if current is not None and sorted(current.members) == sorted(members):
-        return
+    if current is not None:
+        members = list(added(current.members, members))  # members are added, never removed
+        if sorted(current.members) == sorted(members):
+            return
     counts["groups"] += 1
     usecases.put_group(services, realm, name, members, actor=actor)
 
@@ -237,22 +256,33 @@ def _user_id(services: Services, realm: str, username: str, user_ids: dict[str, 
 def _client(services: Services, realm: str, kind: str, c: dict[str, Any], actor: str, counts: dict[str, int]) -> None:
     section = "applications" if kind == "application" else "agents"
     client_id = need(c, section, "client_id")
-    secret, secret_hash = c.get("secret"), c.get("secret_hash")
     current = services.storage.clients.get(realm, client_id)
     if current is not None and current.kind != kind:
         raise InvalidRequest("kind", description=f"{section}.client_id: '{client_id}' exists as a {current.kind}.")
     if current is None:
         counts[section] += 1
         current = _create(services, realm, kind, client_id, c, actor)
-        if secret:
-            return _reconcile(services, current, c, actor, counts, section, count=False)
-    changes = {}
-    if secret and not services.hasher.verify(secret, current.secret_hash):
-        clients.set_secret(services, realm, client_id, secret, actor=actor)
-        counts[section] += 1
-    elif not secret and secret_hash and secret_hash != current.secret_hash:
-        changes["secret_hash"] = secret_hash
+        hashed = {} if c.get("secret") or not c.get("secret_hash") else {"secret_hash": c["secret_hash"]}
+        return _reconcile(services, current, c, actor, counts, section, extra=hashed, count=False)
+    changes = _secret_change(services, current, c, actor, counts, section)
     _reconcile(services, current, c, actor, counts, section, extra=changes)
+
+
+def _secret_change(services: Services, current: Client, c: dict[str, Any], actor: str, counts: dict[str, int],
+                   section: str) -> dict[str, Any]:
+    """An existing client's secret changes only with `reset_secret: true` (a different one is otherwise
+    counted in `secrets_kept`); returns the change left for _reconcile (a hash given as such)."""
+    secret, secret_hash = c.get("secret"), c.get("secret_hash")
+    if same_secret(services.hasher, secret, secret_hash, current.secret_hash):
+        return {}
+    if not c.get("reset_secret"):
+        counts["secrets_kept"] += 1
+        return {}
+    if not secret:
+        return {"secret_hash": secret_hash}
+    clients.set_secret(services, current.realm, current.client_id, secret, actor=actor)
+    counts[section] += 1
+    return {}
 
 
 def _create(services: Services, realm: str, kind: str, client_id: str, c: dict[str, Any], actor: str) -> Client:
@@ -289,11 +319,7 @@ def _reconcile(services: Services, current: Client, c: dict[str, Any], actor: st
     for key in CLIENT_KEYS:
         if key not in c or (key in APPLICATION_KEYS and current.kind != "application"):
             continue
-        wanted = c[key]
-        if key == "attributes":
-            wanted = {k: [str(x) for x in v] for k, v in (wanted or {}).items()}
-        elif isinstance(wanted, list):
-            wanted = tuple(wanted)
+        wanted = client_value(current, key, c[key])
         if getattr(current, key) != wanted:
             changes[key] = wanted
     if changes:
@@ -308,9 +334,11 @@ def _policy(services: Services, realm: str, agent_id: str, p: dict[str, Any], us
     subjects = tuple(_user_id(services, realm, s, user_ids, "agents.policies.subjects") for s in p.get("subjects") or [])
     groups, permissions = tuple(p.get("subject_groups") or ()), tuple(p.get("permissions") or ())
     current = services.storage.policies.get(realm, agent_id, app)
-    if current is not None and (current.subjects, current.subject_groups, current.permissions) == (
-            subjects, groups, permissions):
-        return
+    if current is not None:  # who it acts for is added to; its permissions (a limit) are set only when given
+        subjects, groups = added(current.subjects, subjects), added(current.subject_groups, groups)
+        permissions = current.permissions if p.get("permissions") is None else permissions
+        if (current.subjects, current.subject_groups, current.permissions) == (subjects, groups, permissions):
+            return
     counts["policies"] += 1
     usecases.put_policy(services, realm, agent_id, app, subjects=subjects, subject_groups=groups,
                       permissions=permissions, actor=actor)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from credo.domain.settings import (
     GRANT_AUTHORIZATION_CODE,
@@ -26,6 +28,12 @@ DEMO_SETTINGS = ProviderSettings(
 )
 
 
+# The credentials printed last time, by "realm/kind/id" ("alpha/client/demo-client", "alpha/user/barbara.jensen").
+# The caller keeps them where only the operator can read them (`credo serve --demo`: a 0600 file in the data
+# directory); the server stores only their hashes. Without them every demo secret is new (the tests' way).
+Saved = dict[str, str]
+
+
 @dataclass(frozen=True)
 class DemoCredentials:
     realm: str
@@ -33,6 +41,7 @@ class DemoCredentials:
     client_secret: str
     description: str
     kind: str = "client"  # "user": client_id and client_secret are the user's username and password
+    state: str = "new"  # "kept": as printed last time; "renewed": reset (the saved one was missing or stale)
 
 
 DEMO_CLIENTS = (
@@ -41,19 +50,37 @@ DEMO_CLIENTS = (
 )
 
 
-def ensure_demo(services: Services) -> list[DemoCredentials]:
-    """Create the demo realms and clients if missing; give every demo client a fresh secret to print."""
+def client_secret(services: Services, saved: Saved, realm: str, client_id: str,
+                  create: Callable[[], str | None]) -> tuple[str, str]:
+    """(secret, state) of a demo client: the saved secret while it still works ("kept"); else a new one, set
+    on the existing client ("renewed") or on the client `create` makes ("new"), and saved."""
+    key = f"{realm}/client/{client_id}"
+    client = services.storage.clients.get(realm, client_id)
+    old = saved.get(key)
+    if client is not None and old and services.hasher.verify(old, client.secret_hash):
+        return old, "kept"
+    state = "new" if client is None else "renewed"
+    secret = str(create()) if client is None else set_secret(services, realm, client_id)
+    saved[key] = secret
+    return secret, state
+
+
+def ensure_demo(services: Services, saved: Saved | None = None) -> list[DemoCredentials]:
+    """Create the demo realms and clients if missing; each client's secret is the saved one while it still
+    works, else a new one (see client_secret). `saved` is updated with what to print next time."""
+    saved = {} if saved is None else saved
     ensure_realm(services, "root")
     ensure_realm(services, "alpha", DEMO_SETTINGS)
     ensure_realm(services, "bravo", DEMO_SETTINGS)
     out: list[DemoCredentials] = []
     for client_id, description, stateless in DEMO_CLIENTS:
-        attributes = {"providerOverridesEnabled": ["true"], "statelessTokensEnabled": ["true"]} if stateless else {}
-        if services.storage.clients.get("alpha", client_id) is None:
-            _, secret = create_client(services, "alpha", client_id, name=client_id, scopes=("data-read", "data-write"),
-                                      auth_method="client_secret_post", attributes=attributes)
-            assert secret is not None
-        else:
-            secret = set_secret(services, "alpha", client_id)
-        out.append(DemoCredentials("alpha", client_id, secret, description))
+        make = partial(_create_client, services, client_id, stateless)
+        secret, state = client_secret(services, saved, "alpha", client_id, make)
+        out.append(DemoCredentials("alpha", client_id, secret, description, state=state))
     return out
+
+
+def _create_client(services: Services, client_id: str, stateless: bool) -> str | None:
+    attributes = {"providerOverridesEnabled": ["true"], "statelessTokensEnabled": ["true"]} if stateless else {}
+    return create_client(services, "alpha", client_id, name=client_id, scopes=("data-read", "data-write"),
+                         auth_method="client_secret_post", attributes=attributes)[1]

@@ -19,6 +19,8 @@ from credo.management.applications import check_scopes
 from credo.management.client_signin import SIGNIN_FIELDS
 from credo.management.clients import CLIENT_ID
 from credo.management.groups import GROUP_NAME
+from credo.management.import_merge import settings_patch
+from credo.management.realms import patched_settings
 from credo.oauth.services import Services
 
 Items = dict[str, list[dict[str, Any]]]
@@ -104,7 +106,9 @@ def _settings(services: Services, realm: str, wanted: Any, script_names: set[str
     if changes.get("dcr_script") in script_names:
         changes.pop("dcr_script")  # created by this import; its id is not known yet
     try:
-        ProviderSettings.model_validate({**base.model_dump(), **changes})
+        patched_settings(base, settings_patch(None if current is None else base, changes))
     except ValidationError as exc:
         loc = ".".join(str(p) for p in exc.errors()[0].get("loc", ()))
         raise InvalidRequest("settings", description=f"settings.{loc}: {exc.errors()[0]['msg']}") from exc
+    except InvalidRequest as exc:  # a rule beyond the types (a grant the realm cannot have, a scope description)
+        raise InvalidRequest("settings", description=f"settings.{exc.description}") from exc

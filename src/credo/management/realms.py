@@ -113,13 +113,15 @@ def patch_settings(services: Services, name: str, patch: Any, *, actor: str = "s
     also inside `protection` and `scope_descriptions` (the admin API's PATCH and `credo realm settings
     --set`). A member that is no setting is refused, null or not. With `if_match` (an ETag of
     settings_etag), only if the settings are still those (PreconditionFailed otherwise)."""
+    return _change(services, name, lambda current: patched_settings(current, patch), sorted(patch), actor, if_match)
+
+
+def patched_settings(current: ProviderSettings, patch: Any) -> ProviderSettings:
+    """`current` with the JSON merge patch `patch` applied, validated (the errors of merged_settings)."""
     fields = ProviderSettings.model_fields
     known = {k: v for k, v in _object(patch).items() if k in fields}
     unknown = {k: v for k, v in patch.items() if k not in fields}  # left for the validation to name
-
-    def change(current: ProviderSettings) -> ProviderSettings:
-        return _validated({**merge_patch(current.model_dump(), known), **unknown})
-    return _change(services, name, change, sorted(patch), actor, if_match)
+    return _validated({**merge_patch(current.model_dump(), known), **unknown})
 
 
 def update_settings(services: Services, name: str, changes: dict[str, Any], *, actor: str = "system") -> Realm:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Callable
+from functools import reduce
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,6 +23,8 @@ NUMBERS = ("access_token_lifetime", "refresh_token_lifetime", "registration_acce
            "max_delegation_depth", "session_lifetime")
 FLAGS = ("allow_open_registration", "pkce_optional_for_confidential_clients", "skip_consent_for_applications",
          "refresh_requires_offline_access", "issue_refresh_tokens", "exchange_null_refresh_token")
+TOP_FIELDS = ("grant_types", "registration_scope_allowlist", "dcr_script", "scope_descriptions", "token_format",
+              "signing_alg")
 
 
 def grant_options(enabled: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -62,6 +67,8 @@ def _number(page: Page, name: str) -> int | str | None:
 
 # Form field -> location in the settings (for the protection section's nested values).
 NESTED = {
+    "require_software_statement": ("protection", "require_software_statement"),
+    "require_signed_request": ("protection", "require_signed_request"),
     "policy_max_clients": ("protection", "policy", "max_clients"),
     "policy_rate_limit_per_minute": ("protection", "policy", "rate_limit_per_minute"),
     "policy_allowed_scopes": ("protection", "policy", "allowed_scopes"),
@@ -72,6 +79,9 @@ NESTED = {
     "sr_jwks_uri": ("protection", "signed_request_keys", "jwks_uri"),
     "sr_jwks": ("protection", "signed_request_keys", "jwks"),
 }
+# The form's checkboxes: a browser sends one only when it is ticked, so the form also sends `boxes` naming
+# each of them; a box it names but does not send is off.
+BOXES = ("grant_types", "require_software_statement", "require_signed_request", *FLAGS)
 
 
 class FormError(ValueError):
@@ -93,33 +103,49 @@ def _jwks(page: Page, name: str) -> dict[str, Any] | None:
     return value
 
 
-def _keys(current: dict[str, Any], page: Page, prefix: str) -> dict[str, Any]:
-    return {**current, "jwks_uri": page.value(f"{prefix}_jwks_uri") or None, "jwks": _jwks(page, f"{prefix}_jwks"),
-            **({"issuers": page.words(f"{prefix}_issuers")} if prefix == "ss" else {})}
+def _checked(page: Page, name: str) -> bool:
+    return page.checked(name)
+
+
+def _words(page: Page, name: str) -> list[str]:
+    return page.words(name)
+
+
+def _text(page: Page, name: str) -> str | None:
+    return page.value(name) or None
+
+
+# How each form field's posted value is read (any other field: its text, empty meaning none).
+READERS: dict[str, Callable[[Page, str], Any]] = {
+    "grant_types": lambda page, name: page.values(name),
+    "scope_descriptions": lambda page, _: _scope_descriptions(page),
+    "ss_jwks": _jwks, "sr_jwks": _jwks,
+    **dict.fromkeys((*NUMBERS, "policy_max_clients", "policy_rate_limit_per_minute"), _number),
+    **dict.fromkeys(("registration_scope_allowlist", "policy_allowed_scopes", "policy_allowed_redirect_hosts",
+                     "ss_issuers"), _words),
+    **dict.fromkeys(BOXES[1:], _checked),
+}
+
+
+def _read(page: Page, name: str) -> Any:
+    return READERS.get(name, _text)(page, name)
+
+
+def _posted(page: Page, name: str) -> bool:
+    """Whether the post names field `name`: a field it leaves out leaves its setting as it is, so a partial
+    post changes only what it names (as a JSON merge patch of the settings does)."""
+    return name in page.form or (name in BOXES and name in page.values("boxes"))
 
 
 def settings_changes(page: Page, current: dict[str, Any]) -> dict[str, Any]:
-    protection = current["protection"]
-    policy = {**protection["policy"], "max_clients": _number(page, "policy_max_clients"),
-              "rate_limit_per_minute": _number(page, "policy_rate_limit_per_minute"),
-              "allowed_scopes": page.words("policy_allowed_scopes"),
-              "allowed_redirect_hosts": page.words("policy_allowed_redirect_hosts")}
-    changes: dict[str, Any] = {
-        "grant_types": page.values("grant_types"),
-        "registration_scope_allowlist": page.words("registration_scope_allowlist"),
-        "dcr_script": page.value("dcr_script") or None,
-        "scope_descriptions": _scope_descriptions(page),
-        "token_format": page.value("token_format", "stateful"),
-        "signing_alg": page.value("signing_alg", "ES256"),
-        "protection": {**protection, "require_software_statement": page.checked("require_software_statement"),
-                       "require_signed_request": page.checked("require_signed_request"), "policy": policy,
-                       "software_statement_keys": _keys(protection["software_statement_keys"], page, "ss"),
-                       "signed_request_keys": _keys(protection["signed_request_keys"], page, "sr")},
-    }
-    for name in NUMBERS:
-        changes[name] = _number(page, name)
-    for name in FLAGS:
-        changes[name] = page.checked(name)
+    """The settings the posted form names, with their posted values (`protection` merged member by member)."""
+    changes = {name: _read(page, name) for name in (*TOP_FIELDS, *NUMBERS, *FLAGS) if _posted(page, name)}
+    protection = copy.deepcopy(current["protection"])
+    for name, (_, *path, last) in NESTED.items():
+        if _posted(page, name):
+            reduce(lambda node, key: node[key], path, protection)[last] = _read(page, name)
+    if protection != current["protection"]:
+        changes["protection"] = protection
     return changes
 
 
@@ -166,7 +192,7 @@ def settings_page(page: Page) -> Response:
 
     return page.render("settings.html", s=shown, errors=errors, f=f, on=on, sel=sel, notice=page.request.query_params.get("notice"),
                        grant_options=grant_options(realm.settings.grant_types), scope_lines=scope_lines,
-                       script_options=scripts, status=400 if errors else 200)
+                       script_options=scripts, boxes=BOXES, status=400 if errors else 200)
 
 
 def realms_page(page: Page) -> Response:
