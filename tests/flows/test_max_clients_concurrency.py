@@ -9,7 +9,7 @@ import asyncio
 
 from credo.management.demo import ensure_demo
 from credo.management.realms import patch_settings
-from tests.support import Server
+from tests.support import Server, run_async
 
 BODY = {"grant_types": ["client_credentials"], "scope": "data-read", "token_endpoint_auth_method": "client_secret_post",
         "client_name": "Burst Client"}
@@ -33,6 +33,6 @@ def test_bursts_never_pass_max_clients(twins: tuple[Server, Server]) -> None:
     for burst in range(BURSTS):
         limit = a.services.storage.clients.count("alpha", dynamic=True) + ROOM
         patch_settings(a.services, "alpha", {"protection": {"policy": {"max_clients": limit}}})
-        codes = asyncio.run(_burst(twins))
+        codes = run_async(_burst(twins))
         assert sorted(codes) == [201] * ROOM + [400] * (len(codes) - ROOM), (burst, codes)
         assert a.services.storage.clients.count("alpha", dynamic=True) == limit, burst
