@@ -16,6 +16,7 @@ from credo.domain.errors import InvalidClient
 from credo.domain.models import Client
 from credo.oauth.credentials import BasicCredentials
 from credo.oauth.services import Services
+from credo.oauth.throttle import ThrottleKey
 
 
 async def authenticate_client(services: Services, realm: str, params: Mapping[str, str],
@@ -24,26 +25,15 @@ async def authenticate_client(services: Services, realm: str, params: Mapping[st
     for this (realm, client_id, source address). `basic`: the request's Basic credentials, if any."""
     claimed = _claimed_id(params, basic)
     key = (realm, claimed, source)
-    # A check that waits (argon2 for a human-chosen secret) reserves its attempt first, so concurrent
-    # guesses cannot all pass the count; a generated secret's HMAC check does not wait and reserves nothing.
     throttle = services.auth_throttle
-    with (throttle.attempt if _waits(services, realm, claimed, params, basic) else throttle.counted)(key, InvalidClient):
-        started = time.perf_counter()
-        try:
-            return await _authenticate(services, realm, params, basic)
-        except InvalidClient:
-            await services.pad_failure(started)  # every failure takes as long: timing tells no id apart
-            raise
-
-
-def _waits(services: Services, realm: str, claimed: str, params: Mapping[str, str],
-           basic: BasicCredentials | None) -> bool:
-    """Whether checking the presented secret waits for argon2 (a human-chosen secret not verified before)."""
-    client = services.client(realm, claimed) if claimed and len(claimed) <= 255 and "\x00" not in claimed else None
-    if client is None or not services.hasher.is_slow(client.secret_hash):
-        return False
-    secret = basic.secret if basic is not None else params.get("client_secret") or ""
-    return not services.hasher.remembered(secret, client.secret_hash)
+    throttle.check(key)
+    started = time.perf_counter()
+    try:
+        return await _authenticate(services, realm, params, basic, key)
+    except InvalidClient:
+        throttle.failed(key)
+        await services.pad_failure(started)  # every failure takes as long: timing tells no id apart
+        raise
 
 
 def _claimed_id(params: Mapping[str, str], basic: BasicCredentials | None) -> str:
@@ -52,7 +42,8 @@ def _claimed_id(params: Mapping[str, str], basic: BasicCredentials | None) -> st
     return params.get("client_id") or ""
 
 
-async def _authenticate(services: Services, realm: str, params: Mapping[str, str], basic: BasicCredentials | None) -> Client:
+async def _authenticate(services: Services, realm: str, params: Mapping[str, str], basic: BasicCredentials | None,
+                        key: ThrottleKey) -> Client:
     body_id, body_secret = params.get("client_id"), params.get("client_secret")
     method: str
     if basic is not None:
@@ -77,10 +68,20 @@ async def _authenticate(services: Services, realm: str, params: Mapping[str, str
         # Spend the work of a real check; the caller pads every failure to the same time.
         await services.verify_secret(secret or "x", "h1$" + "0" * 64)
         raise InvalidClient(f"unknown or disabled client {client_id!r}")
+    hasher = services.hasher
+    if hasher.is_slow(client.secret_hash) and not hasher.remembered(secret, client.secret_hash):
+        # argon2 waits: the attempt is held as a failure meanwhile, so concurrent guesses cannot all pass
+        # the count (a generated secret's HMAC check does not wait and holds nothing)
+        with services.auth_throttle.holding(key):
+            return await _checked(services, client, method, secret, raw_secret)
+    return await _checked(services, client, method, secret, raw_secret)
+
+
+async def _checked(services: Services, client: Client, method: str, secret: str, raw_secret: str) -> Client:
     if not client.accepts_auth_method(method):
         raise await _wrong_method(services, client, method, secret)
     if method != "none" and not await _secret_matches(services, client, secret, raw_secret):
-        raise InvalidClient(f"wrong secret for client {client_id}")
+        raise InvalidClient(f"wrong secret for client {client.client_id}")
     return client
 
 

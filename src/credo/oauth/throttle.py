@@ -239,16 +239,23 @@ class AuthThrottle:
             self.per_identity.failed(_identity(key))
 
     @contextmanager
-    def counted(self, key: ThrottleKey, refused: type[Exception]) -> Iterator[None]:
-        """Check the key, then record a failure if the body raises `refused`: for a check that does not
-        wait (an HMAC comparison runs to its end before any other request is looked at, so nothing can
-        slip past the count meanwhile, and concurrent successes reserve nothing)."""
-        self.check(key)
+    def holding(self, key: ThrottleKey) -> Iterator[None]:
+        """Hold one attempt for the key in both counts while the body runs (a check that waits), released
+        at the end: the caller records a failure itself. Refused (429) when failures and attempts in flight
+        already reach a limit."""
+        self.per_source.reserve(key)
+        try:
+            self.per_identity.reserve(_identity(key))
+        except BaseException:
+            self.per_source.settle(key, failed=False)
+            raise
         try:
             yield
-        except refused:
-            self.failed(key)
-            raise
+        finally:
+            try:
+                self.per_source.settle(key, failed=False)
+            finally:
+                self.per_identity.settle(_identity(key), failed=False)
 
     @contextmanager
     def attempt(self, key: ThrottleKey, refused: type[Exception]) -> Iterator[None]:
