@@ -74,6 +74,30 @@ class AccessDenied(OAuthError):
     public_description = "The request was denied."
 
 
+class LoginRequired(OAuthError):
+    error = "login_required"  # OpenID Connect Core §3.1.2.6: prompt=none without a usable session
+    status = 400
+    public_description = "The user is not signed in."
+
+
+class ConsentRequired(OAuthError):
+    error = "consent_required"
+    status = 400
+    public_description = "The user has not consented to this request."
+
+
+class UnsupportedResponseType(OAuthError):
+    error = "unsupported_response_type"
+    status = 400
+    public_description = "Only the 'code' response type is supported."
+
+
+class RequestNotSupported(OAuthError):
+    error = "request_not_supported"
+    status = 400
+    public_description = "Request objects are not supported."
+
+
 class InvalidToken(OAuthError):
     error = "invalid_token"
     status = 401

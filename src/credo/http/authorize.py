@@ -10,13 +10,12 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from credo.domain.errors import InvalidGrant, TooManyRequests
+from credo.domain.errors import AccessDenied, InvalidGrant, TooManyRequests
 from credo.domain.models import Realm
 from credo.http.context import realm_of, services_of, source_ip
 from credo.http.forms import Form, RequestHeaders, query_params, read_form
 from credo.http.pages import CSRF_COOKIE, SESSION_COOKIE, Page, cookie_name
 from credo.oauth.authorization import (
-    AccessDeniedRedirect,
     AuthorizationRequest,
     NoRedirect,
     RedirectError,
@@ -59,8 +58,12 @@ def _hidden(form: Form) -> list[tuple[str, str]]:
 
 async def authorize(request: Request, headers: RequestHeaders) -> Response:
     realm = realm_of(request)
-    form = await read_params(request, headers)
-    return await _proceed(Page(request, realm), form, current_session(request, realm))
+    page, form = Page(request, realm), await read_params(request, headers)
+    try:
+        auth = validate(services_of(request), realm, form.params, form.resources)
+    except (NoRedirect, RedirectError) as exc:
+        return _refused(page, exc)
+    return await _proceed(page, form, auth, current_session(request, realm))
 
 
 def _respond(page: Page, request: AuthorizationRequest, params: dict[str, str]) -> Response:
@@ -69,16 +72,23 @@ def _respond(page: Page, request: AuthorizationRequest, params: dict[str, str]) 
     return page.redirect(request.redirect_uri, params)
 
 
-async def _proceed(page: Page, form: Form, session: Session | None, *, signed_in_now: bool = False,
-                   consented: bool = False, error: str = "", status: int = 200) -> Response:
+def _refused(page: Page, exc: NoRedirect | RedirectError) -> Response:
+    """An unusable authorization request: shown on a page (client or redirect URI not trusted), or sent
+    back to the client."""
+    if isinstance(exc, NoRedirect):
+        return page.problem("This sign-in request cannot be completed", exc.message, 400, "invalid_request")
+    return _respond(page, exc.request, error_params(services_of(page.request), exc))
+
+
+async def _proceed(page: Page, form: Form, auth: AuthorizationRequest, session: Session | None, *,
+                   signed_in_now: bool = False, consented: bool = False, error: str = "",
+                   status: int = 200) -> Response:
+    """The next page of a validated authorization request, or the code sent back to the client."""
     services = services_of(page.request)
     try:
-        auth = validate(services, page.realm, form.params, form.resources)
         step = next_step(services, auth, session, signed_in_now=signed_in_now)
-    except NoRedirect as exc:
-        return page.problem("This sign-in request cannot be completed", exc.message, 400, "invalid_request")
     except RedirectError as exc:
-        return _respond(page, exc.request, error_params(services, exc))
+        return _refused(page, exc)
     if step.kind == "login":
         return page.html("signin.html", status, form_targets=(auth.redirect_uri,), title="Sign in",
                          client_name=auth.client.name or auth.client.client_id, error=error,
@@ -109,30 +119,29 @@ async def signin(request: Request, headers: RequestHeaders) -> Response:
     page, form = Page(request, realm), await read_form(request, headers)
     if not csrf_valid(request, realm, form):
         return page.problem("Sign-in not completed", BAD_FORM, 403, "invalid_request")
-    account = form.params.get("flow") == "account"
-    if not account:
-        try:  # an unusable authorization request is refused before any password is checked
-            validate(services_of(request), realm, form.params, form.resources)
-        except (NoRedirect, RedirectError):
-            return await _proceed(page, form, None)
     services = services_of(request)
+    auth = None
+    if form.params.get("flow") != "account":
+        try:  # an unusable authorization request is refused before any password is checked
+            auth = validate(services, realm, form.params, form.resources)
+        except (NoRedirect, RedirectError) as exc:
+            return _refused(page, exc)
     try:
         user = await authenticate_user(services, realm, form.params.get("username") or "",
                                        form.params.get("password") or "", source_ip(request))
     except (InvalidGrant, TooManyRequests) as exc:
         status = 429 if isinstance(exc, TooManyRequests) else 401
         message = "Too many failed sign-ins. Wait a minute and try again." if status == 429 else exc.description
-        if account:
+        if auth is None:
             return account_signin(page, form.params.get("username") or "", message, status)
-        return await _proceed(page, form, None, error=message, status=status)
+        return await _proceed(page, form, auth, None, error=message, status=status)
     work = UnitOfWork()
     value = start_session(services, realm, user, current_session(request, realm), work)
     await services.commit(work)
-    session = read_session(services, realm, value)
-    if account:
+    if auth is None:
         response = page.redirect(endpoint_url(realm, request, "account"))
     else:
-        response = await _proceed(page, form, session, signed_in_now=True)
+        response = await _proceed(page, form, auth, read_session(services, realm, value), signed_in_now=True)
     page.set_cookie(response, SESSION_COOKIE, value, max_age=realm.settings.session_lifetime)
     return response
 
@@ -143,19 +152,15 @@ async def consent(request: Request, headers: RequestHeaders) -> Response:
     page, form = Page(request, realm), await read_form(request, headers)
     if not csrf_valid(request, realm, form):
         return page.problem("Access not granted", BAD_FORM, 403, "invalid_request")
-    session = current_session(request, realm)
-    if form.params.get("decision") == "allow":
-        return await _proceed(page, form, session, consented=True)
     services = services_of(request)
     try:
         auth = validate(services, realm, form.params, form.resources)
-    except NoRedirect as exc:
-        return page.problem("This sign-in request cannot be completed", exc.message, 400, "invalid_request")
-    except RedirectError as exc:
-        return _respond(page, exc.request, error_params(services, exc))
-    denied = RedirectError(auth, AccessDeniedRedirect("the user denied consent",
-                                                      description="The user denied the request."))
-    return _respond(page, auth, error_params(services, denied))
+    except (NoRedirect, RedirectError) as exc:
+        return _refused(page, exc)
+    if form.params.get("decision") == "allow":
+        return await _proceed(page, form, auth, current_session(request, realm), consented=True)
+    return _refused(page, RedirectError(auth, AccessDenied("the user denied consent",
+                                                           description="The user denied the request.")))
 
 
 def account_signin(page: Page, username: str, error: str = "", status: int = 200) -> Response:

@@ -20,7 +20,16 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
-from credo.domain.errors import InvalidRequest, InvalidScope, OAuthError
+from credo.domain.errors import (
+    ConsentRequired,
+    InvalidRequest,
+    InvalidScope,
+    LoginRequired,
+    OAuthError,
+    RequestNotSupported,
+    UnauthorizedClient,
+    UnsupportedResponseType,
+)
 from credo.domain.models import Client, Consent, Realm, TokenRecord
 from credo.domain.settings import GRANT_AUTHORIZATION_CODE
 from credo.keys.secrets import new_secret
@@ -45,28 +54,8 @@ class NoRedirect(Exception):
         self.message = message
 
 
-class AccessDeniedRedirect(OAuthError):
-    error = "access_denied"
-    status = 400
-    public_description = "The user or the server denied the request."
 
 
-class LoginRequired(OAuthError):
-    error = "login_required"
-    status = 400
-    public_description = "The user is not signed in."
-
-
-class ConsentRequired(OAuthError):
-    error = "consent_required"
-    status = 400
-    public_description = "The user has not consented to this request."
-
-
-class UnsupportedResponseType(OAuthError):
-    error = "unsupported_response_type"
-    status = 400
-    public_description = "Only the 'code' response type is supported."
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,14 +157,15 @@ def _checked(services: Services, request: AuthorizationRequest) -> Authorization
     if params.get("response_mode") not in (None, *RESPONSE_MODES):
         raise InvalidRequest("response_mode", description="Unsupported response_mode (query or form_post).")
     if params.get("request") is not None or params.get("request_uri") is not None:
-        raise _RequestNotSupported("request objects are not supported")
+        raise RequestNotSupported("request objects are not supported")
     response_type = params.get("response_type")
     if not response_type:
         raise InvalidRequest("missing response_type", description="The 'response_type' parameter is required.")
     if response_type != "code":
         raise UnsupportedResponseType(f"response_type {response_type[:50]!r}")
     if GRANT_AUTHORIZATION_CODE not in realm.settings.grant_types or GRANT_AUTHORIZATION_CODE not in client.grant_types:
-        raise _UnauthorizedClient(f"{client.client_id} may not use the code flow")
+        raise UnauthorizedClient(f"{client.client_id} may not use the code flow",
+                                 description="The client is not authorized to use the authorization code flow.")
     _check_pkce(request)
     prompt = request.prompt
     if not prompt <= _PROMPTS or ("none" in prompt and len(prompt) > 1):
@@ -195,16 +185,6 @@ def _checked(services: Services, request: AuthorizationRequest) -> Authorization
         login_hint=request.login_hint, params=params, resource_values=request.resource_values)
 
 
-class _RequestNotSupported(OAuthError):
-    error = "request_not_supported"
-    status = 400
-    public_description = "Request objects are not supported."
-
-
-class _UnauthorizedClient(OAuthError):
-    error = "unauthorized_client"
-    status = 400
-    public_description = "The client is not authorized to use the authorization code flow."
 
 
 def _check_pkce(request: AuthorizationRequest) -> None:

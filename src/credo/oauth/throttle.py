@@ -259,26 +259,14 @@ class AuthThrottle:
 
     @contextmanager
     def attempt(self, key: ThrottleKey, refused: type[Exception]) -> Iterator[None]:
-        """Reserve an attempt for the key in both counts before the secret is checked; the body raising
-        `refused` records a failure, anything else (success included) releases the reservation."""
-        self.per_source.reserve(key)
+        """`holding` for a check whose failure this throttle records: the body raising `refused` records a
+        failure (once the attempt is released; nothing waits in between), anything else releases it."""
         try:
-            self.per_identity.reserve(_identity(key))
-        except BaseException:
-            self.per_source.settle(key, failed=False)
-            raise
-        failed = False
-        try:
-            yield
+            with self.holding(key):
+                yield
         except refused:
-            failed = True
+            self.failed(key)
             raise
-        finally:
-            try:
-                self.per_source.settle(key, failed=failed)
-            finally:
-                self.per_identity.settle(_identity(key), failed=failed)
-
 
 def _identity(key: ThrottleKey) -> ThrottleKey:
     return key[0], key[1], "*"  # "*" is no address: the identity's count over every source
