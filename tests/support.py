@@ -238,7 +238,7 @@ def _drop_database(name: str) -> None:
 
 
 def test_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    return Settings(data_dir=tmp_path, master_key=MASTER_KEY, _env_file=None, **overrides)  # type: ignore[call-arg]
+    return Settings(**{"data_dir": tmp_path, "master_key": MASTER_KEY, "_env_file": None, **overrides})
 
 
 def cli_data_dir(monkeypatch: Any, data_dir: Path) -> Path:

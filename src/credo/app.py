@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import gc
-import hashlib
+import logging
+import threading
 from typing import Any
 
 from credo.admin.routes import admin_app
 from credo.domain.clock import Clock, SystemClock
 from credo.http.dispatch import CredoApp
 from credo.http.errors import HANDLERS
+from credo.keys.datakeys import DataKey, MasterKeys, load_data_key, master_id, sealed_by_previous
 from credo.keys.keyring import KeyRing
-from credo.keys.sealing import Sealer
 from credo.keys.secrets import SecretHasher
 from credo.logs import configure as configure_logs
+from credo.management.keys import rotate_due_keys
 from credo.management.realms import ensure_realm
 from credo.oauth.exchange_audit import AuditedTokenEndpoint
 from credo.oauth.grants.refresh_token import issue_refresh_token
@@ -39,15 +41,14 @@ def open_storage(settings: Settings, *, migrate: bool = True) -> Storage:
 
 
 def build_services(settings: Settings, storage: Storage, *, base_url: str, clock: Clock | None = None) -> Services:
-    master = settings.resolved_master_key()
-    pepper = hashlib.sha256(b"credo-token-hashing" + master).digest()
     clock = clock or SystemClock()
+    data_key = open_data_key(settings, storage, clock)
     cached = CachedStorage(storage, max_entries=settings.record_cache_entries,
                            check_interval=settings.cache_check_interval)
-    keys = KeyRing(storage.keys, Sealer(master), clock)
+    keys = KeyRing(storage.keys, data_key.sealer(), clock)
     cached.cache.on_change.append(keys.mark_stale)  # keys rotated by another process apply at once
     services = Services(storage=cached, keys=keys,  # CachedStorage has the Storage shape (delegation)
-                        hasher=SecretHasher(pepper), clock=clock, base_url=base_url)
+                        hasher=SecretHasher(data_key.hashing), clock=clock, base_url=base_url)
     services.script_runner = QuickJsRunner()
     # Failures are shared through the database by every process using it (see credo.oauth.throttle).
     for attr, name, what in (("auth_throttle", "auth", "client authentication"),
@@ -61,6 +62,22 @@ def build_services(settings: Settings, storage: Storage, *, base_url: str, clock
         window=settings.auth_failure_window, what="password logins", name="spray", log=storage.auth_failures,
         digest=services.hasher.keyed_hash, sync_interval=settings.auth_failure_sync_interval)
     return services
+
+
+def master_keys(settings: Settings) -> MasterKeys:
+    return MasterKeys(settings.resolved_master_key(), settings.resolved_previous_master_key())
+
+
+def open_data_key(settings: Settings, storage: Storage, clock: Clock) -> DataKey:
+    """The data key (credo.keys.datakeys), opened once with the configured master key(s)."""
+    masters = master_keys(settings)
+    key = load_data_key(storage.keys, masters, clock,
+                        existing_data=lambda: any(storage.keys.all(r.name) for r in storage.realms.all()))
+    if sealed_by_previous(storage.keys, masters):
+        logging.getLogger("credo").warning(
+            "the data key is sealed by the previous master key; run credo keys rewrap (current master key id "
+            "%s)", master_id(masters.current))
+    return key
 
 
 def build_app(settings: Settings, *, storage: Storage | None = None, base_url: str | None = None,
@@ -86,9 +103,38 @@ def state(app: CredoApp) -> Any:
 
 def create_app() -> CredoApp:
     """The uvicorn factory (`credo serve` sets CREDO_PUBLIC_URL before it starts workers)."""
-    app = build_app(Settings())
+    settings = Settings()
+    app = build_app(settings)
+    start_key_schedule(app.state.services, settings.key_rotation_days)
     settle_garbage_collector()
     return app
+
+
+KEY_SCHEDULE_SECONDS = 3600.0  # how often a server process looks for signing keys due for rotation
+
+
+def start_key_schedule(services: Services, days: float, interval: float = KEY_SCHEDULE_SECONDS) -> threading.Event:
+    """Scheduled signing-key rotation in this process: now, then every `interval` seconds, on a daemon
+    thread (the key ring's storage calls are synchronous; requests are never held). Every process of
+    every node runs it; the compare-and-swap in the key ring lets one of them rotate each realm. Set
+    the returned event to stop it."""
+    stop = threading.Event()
+    if days <= 0:
+        return stop
+    log = logging.getLogger("credo")
+
+    def run() -> None:
+        while True:
+            try:
+                for key in rotate_due_keys(services, days):
+                    log.info("signing key rotated on schedule: realm %s, new kid %s", key["realm"], key["kid"])
+            except Exception:  # a database outage: try again at the next round
+                log.exception("scheduled key rotation failed; retrying in %.0f s", interval)
+            if stop.wait(interval):
+                return
+
+    threading.Thread(target=run, name="credo-key-schedule", daemon=True).start()
+    return stop
 
 
 def settle_garbage_collector() -> None:

@@ -26,8 +26,22 @@ class Settings(BaseSettings):
                                   "postgresql://user@host/db")
     public_url: str | None = Field(default=None, description="Base URL clients use, e.g. https://id.example.com")
     master_key: str | None = Field(
-        default=None, description="Secret of at least 32 characters that seals private keys and keys the token "
-                                  "hashes. Default: generated once into <data_dir>/master.key (mode 0600).")
+        default=None, description="Secret of at least 32 characters that seals the data key (which seals private "
+                                  "keys and keys the token hashes). Default: CREDO_MASTER_KEY_FILE, else generated "
+                                  "once into <data_dir>/master.key (mode 0600; SQLite only).")
+    master_key_file: Path | None = Field(
+        default=None, description="A file holding the master key (a secret manager's or Kubernetes secret's mount); "
+                                  "surrounding whitespace is ignored. If CREDO_MASTER_KEY is set too, both must hold "
+                                  "the same key.")
+    master_key_previous: str | None = Field(
+        default=None, description="The master key being replaced, during a rewrap: the data key opens with either "
+                                  "key (see `credo keys rewrap`).")
+    master_key_previous_file: Path | None = Field(
+        default=None, description="A file holding CREDO_MASTER_KEY_PREVIOUS.")
+    key_rotation_days: float = Field(
+        default=90.0, ge=0.0, description="Days after which a realm's active signing key is replaced by a new one "
+                                          "(at start-up and hourly in credo serve; 0: never). The old key stays "
+                                          "published until the last token it signed has expired.")
     sqlite_synchronous: str = Field(default="NORMAL", description="NORMAL (WAL-safe on crash) or FULL (power loss).")
     allow_insecure_http: bool = Field(default=False, description="Allow a plain-http public URL on a non-loopback host.")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest accepted request body.")
@@ -78,14 +92,51 @@ class Settings(BaseSettings):
         return url
 
     def resolved_master_key(self) -> bytes:
-        if self.master_key is not None:
-            if len(self.master_key) < 32:
-                raise ValueError("CREDO_MASTER_KEY must have at least 32 characters")
-            return self.master_key.encode()
+        """The master key: CREDO_MASTER_KEY, or the content of CREDO_MASTER_KEY_FILE (both set: they must
+        agree), or else (SQLite only) the key generated once into <data_dir>/master.key."""
+        key = _master_key(self.master_key, self.master_key_file, "CREDO_MASTER_KEY")
+        if key is not None:
+            return key
+        if not self.resolved_database_url().startswith("sqlite"):
+            raise ValueError("set CREDO_MASTER_KEY or CREDO_MASTER_KEY_FILE: with a shared database every node "
+                             "needs the same master key, so none is generated")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         path = self.data_dir / "master.key"
         if not path.exists():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_urlsafe(48))
-        return path.read_text().strip().encode()
+        return _checked(path.read_text().strip(), f"the master key in {path}")
+
+    def resolved_previous_master_key(self) -> bytes | None:
+        """The master key being replaced (CREDO_MASTER_KEY_PREVIOUS or its _FILE), during a rewrap."""
+        return _master_key(self.master_key_previous, self.master_key_previous_file, "CREDO_MASTER_KEY_PREVIOUS")
+
+
+MIN_MASTER_KEY_LENGTH = 32
+
+
+def _checked(value: str, what: str) -> bytes:
+    if len(value) < MIN_MASTER_KEY_LENGTH:
+        raise ValueError(f"{what} must have at least {MIN_MASTER_KEY_LENGTH} characters (it has {len(value)}); "
+                         "make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+    return value.encode()
+
+
+def _master_key(value: str | None, path: Path | None, name: str) -> bytes | None:
+    """A master key given directly (`name`) or by a file (`name`_FILE); both given must be the same key."""
+    from_file = None
+    if path is not None:
+        try:
+            from_file = path.read_text().strip()
+        except OSError as exc:
+            raise ValueError(f"{name}_FILE: cannot read {path}: {exc.strerror or exc}") from exc
+        if not from_file:
+            raise ValueError(f"{name}_FILE: {path} is empty")
+    if value is not None and from_file is not None and not secrets.compare_digest(value, from_file):
+        raise ValueError(f"{name} and {name}_FILE are both set and hold different keys; set one of them")
+    if from_file is not None:
+        return _checked(from_file, f"the key in {name}_FILE ({path})")
+    if value is not None:
+        return _checked(value, name)
+    return None

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import sys
+from pathlib import Path
 
 import typer
 import uvicorn
@@ -105,6 +106,72 @@ def keys_purge(realm: str = typer.Argument(..., help="Realm name.")) -> None:
 
     services = open_services()
     typer.echo(json.dumps({"realm": realm, "purged": purge_keys(services, realm, actor="cli")}))
+
+
+@keys_app.command("rewrap")
+def keys_rewrap() -> None:
+    """Re-seal the data key under a new master key: set CREDO_MASTER_KEY (or _FILE) to the new key and
+    CREDO_MASTER_KEY_PREVIOUS (or _FILE) to the old one. Running servers are not disturbed; every hash,
+    sealed private key and issued token stays valid (see docs/production.md)."""
+    from credo.app import master_keys, open_storage
+    from credo.domain.clock import SystemClock
+    from credo.keys.datakeys import rewrap
+
+    settings = Settings()
+    storage = open_storage(settings)
+    try:
+        old, new = rewrap(storage.keys, master_keys(settings), SystemClock())
+    finally:
+        storage.close()
+    typer.echo(json.dumps({"from_master_key": old, "to_master_key": new, "changed": old != new}))
+
+
+@keys_app.command("rotate-due")
+def keys_rotate_due(days: float = typer.Option(None, help="Key age in days (default: CREDO_KEY_ROTATION_DAYS).")) -> None:
+    """Rotate every realm's signing key that is due (what credo serve does hourly); purge expired keys."""
+    from credo.management.keys import rotate_due_keys
+
+    settings = Settings()
+    services = open_services(settings)
+    for key in rotate_due_keys(services, settings.key_rotation_days if days is None else days):
+        typer.echo(json.dumps({"realm": key["realm"], "kid": key["kid"], "alg": key["alg"]}))
+
+
+@app.command("backup")
+def backup_command(target: Path = typer.Argument(..., help="A new file to write the backup to.")) -> None:
+    """Back up the database while the server runs (SQLite: the backup API; PostgreSQL: pg_dump, custom
+    format). The master key is not in it: keep it separately."""
+    from credo.app import open_storage
+    from credo.keys.datakeys import DATA_KEY
+    from credo.storage.sql.backup import backup
+
+    settings = Settings()
+    backup(settings.resolved_database_url(), target)
+    storage = open_storage(settings, migrate=False)
+    try:
+        sealed = storage.keys.data_key(DATA_KEY)
+    finally:
+        storage.close()
+    # Which master key the backup needs (its id, not the key): keep that key where the backup is not.
+    typer.echo(json.dumps({"backup": str(target), "master_key_id": sealed.master_id if sealed else None}))
+
+
+@app.command("restore")
+def restore_command(source: Path = typer.Argument(..., help="A file written by credo backup.")) -> None:
+    """Restore a backup into the configured database (SQLite: a file that does not exist yet; PostgreSQL:
+    an empty database), migrate it, and check that the configured master key opens it."""
+    from credo.app import open_data_key, open_storage
+    from credo.domain.clock import SystemClock
+    from credo.storage.sql.backup import restore
+
+    settings = Settings()
+    restore(settings.resolved_database_url(), source)
+    storage = open_storage(settings)
+    try:
+        open_data_key(settings, storage, SystemClock())
+    finally:
+        storage.close()
+    typer.echo(json.dumps({"restored": settings.resolved_database_url().split("@")[-1]}))
 
 
 @keys_app.command("list")

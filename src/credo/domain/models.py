@@ -230,6 +230,19 @@ class SigningKey:
 
 
 @dataclass(frozen=True, slots=True)
+class SealedDataKey:
+    """The data key (envelope encryption), sealed by a master key: it seals the private signing keys and
+    keys the hashes of secrets and tokens. `master_id` names the master key that sealed it (a keyed
+    fingerprint, never the key)."""
+
+    name: str
+    sealed: bytes
+    master_id: str
+    created_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEvent:
     realm: str
     action: str  # e.g. "token_exchange", "client.create", "settings.update"

@@ -12,7 +12,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from cachetools import LRUCache
@@ -27,6 +28,7 @@ from credo.storage.protocols import KeyRepository
 
 ALLOWED_ALGS = ("ES256", "RS256")
 REFRESH_SECONDS = 30.0
+ROTATION_ATTEMPTS = 5
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "jti")
 VERIFIED_CACHE_SIZE = 10_000  # about 2 KB each (token and claims)
 
@@ -81,13 +83,16 @@ class KeyRing:
 
     # --- administration -------------------------------------------------------------------------
 
-    def create_key(self, realm: str, alg: str) -> SigningKey:
+    def _new_key(self, realm: str, alg: str) -> SigningKey:
         private = generate_private_key(alg)
         kid = uuid.uuid4().hex[:16]
         pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
-        key = SigningKey(realm=realm, kid=kid, alg=alg, private_key_encrypted=self._sealer.seal(pem, self._ctx(realm, kid)),
-                         public_jwk=public_jwk(private.public_key(), kid, alg), created_at=self._clock.now())
+        return SigningKey(realm=realm, kid=kid, alg=alg, private_key_encrypted=self._sealer.seal(pem, self._ctx(realm, kid)),
+                          public_jwk=public_jwk(private.public_key(), kid, alg), created_at=self._clock.now())
+
+    def create_key(self, realm: str, alg: str) -> SigningKey:
+        key = self._new_key(realm, alg)
         self._repo.add(key)
         self.invalidate(realm)
         return key
@@ -99,12 +104,28 @@ class KeyRing:
 
     def rotate(self, realm: str, alg: str, longest_token_lifetime: int) -> SigningKey:
         """Add a new active key; older active keys stop signing but stay published until every token
-        they could have signed has expired."""
-        new = self.create_key(realm, alg)
-        until = self._clock.now() + longest_token_lifetime
-        for key in self._repo.all(realm):
-            if key.kid != new.kid and key.active:
-                self._repo.put(replace(key, active=False, publish_until=until))
+        they could have signed has expired. A compare-and-swap on the active keys: a concurrent rotation
+        makes this one start again from the keys it left."""
+        for _ in range(ROTATION_ATTEMPTS):
+            new = self._swap(realm, alg, [k.kid for k in self._repo.all(realm) if k.active], longest_token_lifetime)
+            if new is not None:
+                return new
+        raise RuntimeError(f"realm {realm}: the signing keys kept changing during the rotation")
+
+    def rotate_if_due(self, realm: str, alg: str, max_age: int,
+                      longest_token_lifetime: Callable[[], int]) -> SigningKey | None:
+        """Rotate when the newest active key is `max_age` seconds old or more (or there is none). Safe
+        with several processes at once: the swap succeeds only against the active keys read here, so of
+        the processes that found the key due, one rotates and the others get None."""
+        active = [k for k in self._repo.all(realm) if k.active]
+        if active and self._clock.now() - max(k.created_at for k in active) < max_age:
+            return None
+        return self._swap(realm, alg, [k.kid for k in active], longest_token_lifetime())
+
+    def _swap(self, realm: str, alg: str, retire: list[str], longest_token_lifetime: int) -> SigningKey | None:
+        new = self._new_key(realm, alg)
+        if not self._repo.swap_active(realm, retire, new, self._clock.now() + longest_token_lifetime):
+            return None
         self.invalidate(realm)
         return new
 

@@ -1,4 +1,5 @@
-"""Encryption at rest of private signing keys (AES-256-GCM under the server's master key)."""
+"""Encryption at rest (AES-256-GCM): private signing keys under the data key, the data key under the
+master key (see credo.keys.datakeys)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,20 @@ _VERSION = b"v1"
 
 
 class Sealer:
-    def __init__(self, master_key: bytes) -> None:
-        if len(master_key) < 32:
+    def __init__(self, secret: bytes, label: bytes = b"credo-key-sealing") -> None:
+        """A sealer under a key derived from `secret` (at least 32 bytes) and a purpose `label`."""
+        if len(secret) < 32:
             raise ValueError("the master key needs at least 32 bytes")
-        self._aead = AESGCM(hashlib.sha256(b"credo-key-sealing" + master_key).digest())
+        self._aead = AESGCM(hashlib.sha256(label + secret).digest())
+
+    @classmethod
+    def from_key(cls, key: bytes) -> Sealer:
+        """A sealer under exactly this 32-byte AES key (a data key)."""
+        if len(key) != 32:
+            raise ValueError("an AES-256 key has 32 bytes")
+        sealer = cls.__new__(cls)
+        sealer._aead = AESGCM(key)
+        return sealer
 
     def seal(self, plaintext: bytes, context: bytes) -> bytes:
         nonce = os.urandom(12)

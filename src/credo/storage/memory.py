@@ -17,6 +17,7 @@ from credo.domain.models import (
     Group,
     Realm,
     Script,
+    SealedDataKey,
     SigningKey,
     TokenRecord,
     User,
@@ -376,6 +377,33 @@ class _Keys(_Base):
     def __init__(self, store: MemoryStorage) -> None:
         super().__init__(store)
         self._rows: dict[tuple[str, str], SigningKey] = {}
+        self._data_keys: dict[str, SealedDataKey] = {}
+
+    def swap_active(self, realm: str, retire: Sequence[str], new: SigningKey, publish_until: int) -> bool:
+        with self._lock:
+            active = {k.kid for k in self._rows.values() if k.realm == realm and k.active}
+            if active != set(retire) or (realm, new.kid) in self._rows:
+                return False
+            for kid in retire:
+                self._rows[(realm, kid)] = replace(self._rows[(realm, kid)], active=False, publish_until=publish_until)
+            self._rows[(realm, new.kid)] = new
+            self._s.bump()
+            return True
+
+    def data_key(self, name: str) -> SealedDataKey | None:
+        return self._data_keys.get(name)
+
+    def add_data_key(self, key: SealedDataKey) -> bool:
+        with self._lock:
+            return self._data_keys.setdefault(key.name, key) is key
+
+    def reseal_data_key(self, key: SealedDataKey, expected_master_id: str) -> bool:
+        with self._lock:
+            old = self._data_keys.get(key.name)
+            if old is None or old.master_id != expected_master_id:
+                return False
+            self._data_keys[key.name] = key
+            return True
 
     def all(self, realm: str) -> list[SigningKey]:
         return sorted((k for k in self._rows.values() if k.realm == realm), key=lambda k: (k.created_at, k.kid))

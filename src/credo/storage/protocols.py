@@ -21,6 +21,7 @@ from credo.domain.models import (
     Group,
     Realm,
     Script,
+    SealedDataKey,
     SigningKey,
     TokenRecord,
     User,
@@ -190,6 +191,22 @@ class KeyRepository(Protocol):
     def add(self, key: SigningKey) -> None: ...
     def put(self, key: SigningKey) -> None: ...
     def delete(self, realm: str, kid: str) -> bool: ...
+
+    def swap_active(self, realm: str, retire: Sequence[str], new: SigningKey, publish_until: int) -> bool:
+        """Compare-and-swap of the realm's active keys: when the active keys are exactly `retire`, retire
+        them (published until `publish_until`) and add `new`, in one transaction; else change nothing and
+        answer False (another process rotated first)."""
+        ...
+
+    def data_key(self, name: str) -> SealedDataKey | None: ...
+
+    def add_data_key(self, key: SealedDataKey) -> bool:
+        """Insert if absent (compare-and-insert): False when a data key of that name exists already."""
+        ...
+
+    def reseal_data_key(self, key: SealedDataKey, expected_master_id: str) -> bool:
+        """Replace the sealed form of a data key if it is still sealed by `expected_master_id`."""
+        ...
 
 
 class AuditRepository(Protocol):

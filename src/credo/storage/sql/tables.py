@@ -149,6 +149,15 @@ signing_keys = Table(
     Column("publish_until", BigInteger, nullable=True),
 )
 
+data_keys = Table(  # envelope encryption: data keys sealed by the master key (migration 0006_keys)
+    "data_keys", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("master_id", String(32), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
 audit_events = Table(
     "audit_events", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
