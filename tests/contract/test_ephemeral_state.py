@@ -74,7 +74,7 @@ def _together(n: int, work: Callable[[int], None]) -> None:
         try:
             start.wait()
             work(i)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
     threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
     for thread in threads:

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+import redis
 
 from credo.app import build_services
 from credo.management.admins import create_admin
@@ -55,6 +56,7 @@ class Nodes:
     services: Services  # the administrator's tool on the same database
     admin_token: str
     public: str
+    redis_prefix: str | None = None  # the nodes' CREDO_EPHEMERAL_PREFIX when they keep it in Redis
 
     def browser(self, i: int) -> httpx.Client:
         """A browser whose requests to the public URL (the pages' links and forms) reach node i, as a load
@@ -92,7 +94,7 @@ def _start(stack: ExitStack, tmp: Path, count: int, **env: str) -> Nodes:
             data_dir, CREDO_DATABASE_URL=url, CREDO_PUBLIC_URL=public, CREDO_AUTH_FAILURE_SYNC_INTERVAL="0", **env)))
     r = httpx.post(servers[0].base_url + "/admin/api/token", json={"username": "ops", "password": ADMIN_PASSWORD})
     assert r.status_code == 200, r.text
-    return Nodes(servers, services, r.json()["access_token"], public)
+    return Nodes(servers, services, r.json()["access_token"], public, env.get("CREDO_EPHEMERAL_PREFIX"))
 
 
 @pytest.fixture(scope="module")
@@ -222,6 +224,20 @@ def test_a_throttle_tripped_through_one_node_refuses_on_the_others(any_nodes: No
         r = client_credentials(http, any_nodes.realm_url(1), client_id, secret)  # B: the right secret, refused
         assert r.status_code == 429 and r.json() == THROTTLED, r.text
         assert 1 <= int(r.headers["retry-after"]) <= 60
+
+
+def test_with_the_redis_setting_the_ephemeral_state_is_in_redis_only(redis_nodes: Nodes) -> None:
+    client_id, _ = _client(redis_nodes)
+    before = redis_nodes.services.storage.ephemeral.newer(0, redis_nodes.services.clock.now(), 1000)
+    with httpx.Client(timeout=10) as http:
+        assert_oauth_error(client_credentials(http, redis_nodes.realm_url(0), client_id, "wrong-" + "x" * 20),
+                           401, "invalid_client")
+    assert redis_nodes.services.storage.ephemeral.newer(0, redis_nodes.services.clock.now(), 1000) == before
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        assert client.zcard(f"{redis_nodes.redis_prefix}feed") >= 1  # the failure went to Redis
+    finally:
+        client.close()
 
 
 def test_the_registration_rate_limit_counts_across_nodes(any_nodes: Nodes) -> None:

@@ -128,9 +128,9 @@ class RedisEphemeral:
 
     @_unavailable
     def recent(self, key: str, since: int, limit: int) -> list[int]:
-        rows: list[tuple[Any, float]] = self._redis.zrevrangebyscore(
+        rows: Any = self._redis.zrevrangebyscore(
             self._p + "f:" + key, "+inf", f"({since}", start=0, num=limit, withscores=True)
-        return [int(at) for _, at in rows]
+        return [int(at) for _, at in rows]  # (member, score: the failure's time), newest first
 
     @_unavailable
     def newer(self, after_id: int, now: int, limit: int) -> list[tuple[int, str, int]]:
