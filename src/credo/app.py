@@ -59,7 +59,7 @@ def build_services(settings: Settings, storage: Storage, *, base_url: str, clock
     services.script_runner = QuickJsRunner()
     # Failures and registration hits are shared by every process using the same ephemeral state (the
     # database, or Redis: CREDO_EPHEMERAL_URL; see credo.oauth.throttle).
-    ephemeral = open_ephemeral(settings, storage)
+    ephemeral = services.ephemeral = open_ephemeral(settings, storage)
     services.registration_rate = RateLimiter(ephemeral, digest=services.hasher.keyed_hash)
     for attr, name, what in (("auth_throttle", "auth", "client authentication"),
                              ("login_throttle", "login", "password login")):
