@@ -3,6 +3,7 @@ and `services.ephemeral` (the replay cache's callers) all use the one chosen."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,9 @@ from pydantic import ValidationError
 from credo.app import build_services
 from credo.settings import Settings
 from credo.storage.memory import MemoryStorage
-from credo.storage.protocols import EphemeralState
-from credo.storage.redis_state import RedisEphemeral
-from tests.support import MASTER_KEY, REDIS_URL, redis_prefix, redis_reachable, remove_redis_keys
+from credo.storage.protocols import EphemeralState, StorageUnavailable
+from credo.storage.redis_state import TIMEOUT, RedisEphemeral
+from tests.support import MASTER_KEY, REDIS_URL, free_port, redis_prefix, redis_reachable, remove_redis_keys
 
 REDIS_SKIP = redis_reachable()
 PREFIX = redis_prefix()
@@ -63,3 +64,15 @@ def test_a_redis_url_puts_it_in_redis(tmp_path: Path) -> None:
 def test_only_a_redis_url_is_accepted(tmp_path: Path, url: str) -> None:
     with pytest.raises(ValidationError):
         Settings(_env_file=None, data_dir=tmp_path, master_key=MASTER_KEY, ephemeral_url=url)  # type: ignore[call-arg]
+
+
+def test_an_unreachable_redis_is_storage_unavailable_quickly() -> None:
+    """The request is then answered 503 (as for an unreachable database), after at most the socket timeout."""
+    state = RedisEphemeral(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    started = time.monotonic()
+    for call in (lambda: state.hit("k", 1, 60, 0), lambda: state.first_use("k", 60, now=0),
+                 lambda: state.add("k", 0, 60), lambda: state.newer(0, 0, 1)):
+        with pytest.raises(StorageUnavailable):
+            call()
+    assert time.monotonic() - started < 4 * TIMEOUT + 1
+    state.close()
