@@ -9,7 +9,8 @@ After `limit` failures within `window` seconds, further attempts for that key ar
 `too_many_requests` (HTTP 429, Retry-After) until the oldest of those failures leaves the window, whether
 or not the new attempt carries the right secret.
 
-With a `FailureLog` (the server's `EphemeralState`: the database, or Redis), every process sharing it\nshares the count:
+With a `FailureLog` (the server's `EphemeralState`: the database, or Redis), every process sharing it
+shares the count:
 
 - a failure is recorded in the log (under a keyed hash of the key: no identity, address or password is
   stored) and in this process's memory;

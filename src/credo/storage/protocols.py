@@ -172,8 +172,10 @@ class TokenRepository(Protocol):
 
 
 class OneTimeIds(Protocol):
-    """Identifiers that may be used once: revoked token `jti`s, consumed initial access tokens,
-    replayed signed-request `jti`s. Kept until they expire."""
+    """Identifiers that may be used once, durably (always in the database): revoked token `jti`s, revoked
+    refresh families, consumed initial access tokens, lifecycle marks. Kept until they expire. A
+    single-use proof whose reuse matters only within its own short validity (a client assertion's or a
+    DPoP proof's `jti`) belongs in the replay cache, `EphemeralState.first_use`, instead."""
 
     def burn(self, realm: str, one_time_id: str, expires_at: int) -> bool:
         """True if this call burned it; False if it was burned already."""
