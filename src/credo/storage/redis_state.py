@@ -14,6 +14,7 @@ Keys: `<prefix>f:<key>` a sorted set of one key's failures (member id, score tim
 failure (score id, member "id key at expires_at") for the other processes to learn from; `<prefix>h:<key>`
 a sorted set of a key's rate-limit hits; `<prefix>u:<key>` a replay mark; `<prefix>seq` the id counter.
 Each expires on its own (EXPIRE), the feed is purged by `purge_expired` and bounded to FEED_MAX entries.
+One Redis (or a primary with replicas), not Redis Cluster: the scripts use keys of several slots.
 """
 
 from __future__ import annotations
@@ -104,8 +105,9 @@ def _unavailable(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise StorageUnavailable("ephemeral state (Redis) unreachable") from exc
+        except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ReadOnlyError,
+                redis.exceptions.OutOfMemoryError) as exc:  # unreachable, a replica, or full
+            raise StorageUnavailable("ephemeral state (Redis) unavailable") from exc
 
     return wrapper
 
