@@ -71,21 +71,29 @@ class Run:
     notes: list[str] = field(default_factory=list)
 
 
+DATABASE_URL: list[str] = []  # --database-url: every set-up on this database instead of its own SQLite file
+
+
 def _env(data_dir: Path) -> dict[str, str]:
     path = os.pathsep.join([str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    extra = {"CREDO_DATABASE_URL": DATABASE_URL[0]} if DATABASE_URL else {}
     return dict(os.environ, PYTHONPATH=path, CREDO_DATA_DIR=str(data_dir), CREDO_MASTER_KEY=MASTER_KEY,
-                CREDO_LOG_LEVEL="warning")
+                CREDO_LOG_LEVEL="warning", **extra)
 
 
 def prepare(data_dir: Path, clients: int) -> tuple[str, str]:
     """Schema, demo realms and clients; returns bench-client's secret and a seeding note."""
     os.environ.update(CREDO_DATA_DIR=str(data_dir), CREDO_MASTER_KEY=MASTER_KEY)
+    if DATABASE_URL:
+        os.environ["CREDO_DATABASE_URL"] = DATABASE_URL[0]
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     storage = open_storage(settings)
     services = build_services(settings, storage, base_url="http://127.0.0.1")
     creds = {c.client_id: c.client_secret for c in ensure_demo(services)}
     hasher = services.hasher
     storage.close()
+    if DATABASE_URL:
+        return creds["bench-client"], "no clients seeded (--database-url: the demo clients only, no cc-spread)"
     added, took = seed_clients(data_dir / "credo.db", REALM, clients, hasher)
     return creds["bench-client"], f"seeded {added} clients in {took:.1f} s" if added else ""
 
@@ -270,8 +278,9 @@ def write_markdown(run: Run, args: argparse.Namespace, path: Path) -> None:
              f"Command: `python bench/run.py {' '.join(sys.argv[1:])}`  ",
              f"Machine: {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}, "
              f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}  ",
-             f"wrk: 1 thread, {args.connections} connections, {args.seconds} s per run; SQLite "
-             "(WAL, synchronous=NORMAL) in a temporary data dir.", "",
+             f"wrk: 1 thread, {args.connections} connections, {args.seconds} s per run; "
+             + ("PostgreSQL (one database for every set-up)." if DATABASE_URL else
+                "SQLite (WAL, synchronous=NORMAL) in a temporary data dir."), "",
              "| workload | clients | workers | req/s | p50 ms | p99 ms | non-2xx |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {r.workload} | {r.clients:,} | {r.workers} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
@@ -295,10 +304,14 @@ def main() -> int:
     p.add_argument("--peer-script", default=str(ROOT.parent / "shared" / "bench" / "peer.py"))
     p.add_argument("--out", default=str(HERE / "results" / "latest.md"))
     p.add_argument("--keep", action="store_true", help="keep the temporary data dir")
+    p.add_argument("--database-url", default="", help="run every set-up on this database (e.g. an empty PostgreSQL "
+                   "database: postgresql://postgres@127.0.0.1/credo_bench) instead of a SQLite file each")
     args = p.parse_args()
     args.clients = sorted(int(c) for c in args.clients.split(","))
     args.workers = [int(w) for w in args.workers.split(",")]
     args.only = [w for w in args.only.split(",") if w]
+    if args.database_url:
+        DATABASE_URL.append(args.database_url)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is required: apt-get install wrk")
     root = Path(tempfile.mkdtemp(prefix="credo-bench-"))

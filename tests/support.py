@@ -431,3 +431,35 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to the end on a thread of its own (this thread may already run an event loop)."""
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_reachable() -> str | None:
+    """None if Redis answers at 127.0.0.1:6379, else the reason it does not."""
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2).ping()
+        return None
+    except Exception as exc:
+        return f"Redis at 127.0.0.1:6379 is not reachable ({type(exc).__name__}: {exc})"
+
+
+def redis_prefix() -> str:
+    """A key prefix no other test (or test run) shares."""
+    return f"credo-test:{uuid.uuid4().hex[:12]}:"
+
+
+def remove_redis_keys(prefix: str) -> None:
+    """Delete every key under `prefix` (one test's keys)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

@@ -21,11 +21,11 @@ from credo.oauth.exchange_audit import AuditedTokenEndpoint
 from credo.oauth.grants.refresh_token import issue_refresh_token
 from credo.oauth.grants.registry import default_handlers
 from credo.oauth.services import Services
-from credo.oauth.throttle import auth_throttle
+from credo.oauth.throttle import RateLimiter, auth_throttle
 from credo.scripting.quickjs_runner import QuickJsRunner
 from credo.settings import Settings
 from credo.storage.cached import CachedStorage
-from credo.storage.protocols import Storage
+from credo.storage.protocols import EphemeralState, Storage
 from credo.storage.sql.engine import make_engine
 from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
@@ -40,6 +40,14 @@ def open_storage(settings: Settings, *, migrate: bool = True) -> Storage:
     return SqlStorage(engine)  # type: ignore[return-value]
 
 
+def open_ephemeral(settings: Settings, storage: Storage) -> EphemeralState:
+    """The ephemeral state every process shares: the database's unless CREDO_EPHEMERAL_URL names a Redis."""
+    if settings.ephemeral_url is None:
+        return storage.ephemeral
+    from credo.storage.redis_state import RedisEphemeral  # only a server configured for Redis imports it
+    return RedisEphemeral(settings.ephemeral_url, prefix=settings.ephemeral_prefix)
+
+
 def build_services(settings: Settings, storage: Storage, *, base_url: str, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     data_key = open_data_key(settings, storage, clock)
@@ -50,16 +58,19 @@ def build_services(settings: Settings, storage: Storage, *, base_url: str, clock
     services = Services(storage=cached, keys=keys,  # CachedStorage has the Storage shape (delegation)
                         hasher=SecretHasher(data_key.hashing), clock=clock, base_url=base_url)
     services.script_runner = QuickJsRunner()
-    # Failures are shared through the database by every process using it (see credo.oauth.throttle).
+    # Failures and registration hits are shared by every process using the same ephemeral state (the
+    # database, or Redis: CREDO_EPHEMERAL_URL; see credo.oauth.throttle).
+    ephemeral = services.ephemeral = open_ephemeral(settings, storage)
+    services.registration_rate = RateLimiter(ephemeral, digest=services.hasher.keyed_hash)
     for attr, name, what in (("auth_throttle", "auth", "client authentication"),
                              ("login_throttle", "login", "password login")):
         setattr(services, attr, auth_throttle(
             clock, limit=settings.auth_failure_limit, identity_limit=settings.auth_identity_failure_limit,
-            window=settings.auth_failure_window, what=what, name=name, log=storage.auth_failures,
+            window=settings.auth_failure_window, what=what, name=name, log=ephemeral,
             digest=services.hasher.keyed_hash, sync_interval=settings.auth_failure_sync_interval))
     services.spray_throttle = auth_throttle(
         clock, limit=settings.login_spray_failure_limit, identity_limit=settings.login_client_failure_limit,
-        window=settings.auth_failure_window, what="password logins", name="spray", log=storage.auth_failures,
+        window=settings.auth_failure_window, what="password logins", name="spray", log=ephemeral,
         digest=services.hasher.keyed_hash, sync_interval=settings.auth_failure_sync_interval)
     return services
 

@@ -69,6 +69,20 @@ class Settings(BaseSettings):
         default=1.0, ge=0.0, le=60.0, description="Seconds between reads of the failures other processes recorded "
                                                   "(0: before every authentication). A process checks a key it "
                                                   "knows failures for against the shared count on every attempt.")
+    ephemeral_url: str | None = Field(
+        default=None, description="Where the short-lived state every process shares lives (failure throttles, "
+                                  "rate limits, the replay cache): unset, the database; redis://host:6379/0 "
+                                  "(or rediss://), a Redis. Revocations and other single-use marks stay in the "
+                                  "database either way.")
+    ephemeral_prefix: str = Field(default="credo:", min_length=1, description="Prefix of every Redis key (several "
+                                  "deployments may share one Redis under different prefixes).")
+
+    @field_validator("ephemeral_url")
+    @classmethod
+    def _ephemeral(cls, v: str | None) -> str | None:
+        if v is not None and urlsplit(v).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("ephemeral_url must be a redis://, rediss:// or unix:// URL (or unset: the database)")
+        return v or None
 
     @field_validator("sqlite_synchronous")
     @classmethod

@@ -1,4 +1,4 @@
-"""FailureLog (storage.auth_failures): the shared record of failed authentications, on every backend."""
+"""FailureLog (storage.ephemeral): the shared record of failed authentications, on every backend."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ A, B = "a" * 64, "b" * 64
 
 
 def test_recent_returns_the_newest_failures_after_since(any_storage: Storage) -> None:
-    log = any_storage.auth_failures
+    log = any_storage.ephemeral
     for at in (100, 105, 103, 110):
         log.add(A, at, at + 60)
     log.add(B, 104, 164)
@@ -22,7 +22,7 @@ def test_recent_returns_the_newest_failures_after_since(any_storage: Storage) ->
 
 
 def test_ids_grow_and_newer_follows_them(any_storage: Storage) -> None:
-    log = any_storage.auth_failures
+    log = any_storage.ephemeral
     ids = [log.add(A, 100, 160), log.add(B, 101, 161), log.add(A, 102, 162)]
     assert ids == sorted(ids) and len(set(ids)) == 3
     assert log.newer(0, 100, 10) == [(ids[0], A, 100), (ids[1], B, 101), (ids[2], A, 102)]
@@ -33,7 +33,7 @@ def test_ids_grow_and_newer_follows_them(any_storage: Storage) -> None:
 
 
 def test_purge_removes_expired_rows_only(any_storage: Storage) -> None:
-    log = any_storage.auth_failures
+    log = any_storage.ephemeral
     log.add(A, 100, 160)
     log.add(A, 150, 210)
     log.add(B, 100, 160)
@@ -46,7 +46,7 @@ def test_purge_removes_expired_rows_only(any_storage: Storage) -> None:
 
 def test_ids_are_not_reused_after_a_purge(any_storage: Storage) -> None:
     """Processes follow new rows by id: an id handed out again after a purge would be missed."""
-    log = any_storage.auth_failures
+    log = any_storage.ephemeral
     first = log.add(A, 100, 160)
     second = log.add(A, 101, 161)
     assert log.purge_expired(1000) == 2
@@ -56,7 +56,7 @@ def test_ids_are_not_reused_after_a_purge(any_storage: Storage) -> None:
 
 
 def test_concurrent_adds_all_count(any_storage: Storage) -> None:
-    log = any_storage.auth_failures
+    log = any_storage.ephemeral
     errors: list[BaseException] = []
 
     def fail_five() -> None:

@@ -34,7 +34,7 @@ def test_a_reused_database_is_as_the_migrations_left_it(tmp_path: Path) -> None:
         assert storage.engine.url.database == make_url(used).database  # type: ignore[attr-defined]
         services = services_for(storage, tmp_path)
         demo_secrets(services)
-        storage.auth_failures.add("k", 1, 2)  # a row with a sequence-made id
+        storage.ephemeral.add("k", 1, 2)  # a row with a sequence-made id
         assert _contents(used) != fresh
     with migrated_postgres_database() as again:
         assert again == used

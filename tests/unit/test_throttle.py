@@ -110,7 +110,7 @@ def _pair(clock: FrozenClock, log: FailureLog, interval: float = 0.0, limit: int
 
 def test_failures_in_one_process_count_in_another() -> None:
     clock = FrozenClock()
-    one, two = _pair(clock, MemoryStorage().auth_failures)
+    one, two = _pair(clock, MemoryStorage().ephemeral)
     one.failed(KEY)
     two.failed(KEY)
     clock.advance(10)
@@ -129,7 +129,7 @@ def test_failures_in_one_process_count_in_another() -> None:
 
 def test_a_new_process_learns_the_failures_at_its_first_check() -> None:
     clock = FrozenClock()
-    log = MemoryStorage().auth_failures
+    log = MemoryStorage().ephemeral
     one, _ = _pair(clock, log)
     for _ in range(3):
         one.failed(KEY)
@@ -140,7 +140,7 @@ def test_a_new_process_learns_the_failures_at_its_first_check() -> None:
 
 def test_between_syncs_a_process_learns_a_key_by_its_own_failure() -> None:
     clock = FrozenClock()
-    log = CountingLog(MemoryStorage().auth_failures)
+    log = CountingLog(MemoryStorage().ephemeral)
     one = FailureThrottle(clock, limit=3, window=60, log=log, digest=_digest)
     late = FailureThrottle(clock, limit=3, window=60, log=log, digest=_digest, sync_interval=3600)
     late.check(KEY)  # synced now, next sync in an hour
@@ -154,7 +154,7 @@ def test_between_syncs_a_process_learns_a_key_by_its_own_failure() -> None:
 
 def test_success_costs_no_log_access_and_a_refused_key_no_reads() -> None:
     clock = FrozenClock()
-    log = CountingLog(MemoryStorage().auth_failures)
+    log = CountingLog(MemoryStorage().ephemeral)
     one = FailureThrottle(clock, limit=3, window=60, log=log, digest=_digest, sync_interval=3600)
     one.check(KEY)
     assert log.calls == ["newer"]  # the first sync
@@ -182,7 +182,7 @@ def test_success_costs_no_log_access_and_a_refused_key_no_reads() -> None:
 
 def test_the_log_holds_no_identity_or_address_and_is_purged() -> None:
     clock = FrozenClock()
-    log = MemoryStorage().auth_failures
+    log = MemoryStorage().ephemeral
     auth = FailureThrottle(clock, limit=3, window=60, log=log, digest=_digest, name="auth")
     login = FailureThrottle(clock, limit=3, window=60, log=log, digest=_digest, name="login")
     auth.failed(("alpha", "alice", "10.0.0.1"))
@@ -198,7 +198,7 @@ def test_the_log_holds_no_identity_or_address_and_is_purged() -> None:
 
 def test_a_shared_log_needs_a_digest() -> None:
     with pytest.raises(ValueError):
-        FailureThrottle(FrozenClock(), log=MemoryStorage().auth_failures)
+        FailureThrottle(FrozenClock(), log=MemoryStorage().ephemeral)
 
 
 def test_remembered_digests_are_bounded_and_still_right() -> None:
@@ -209,7 +209,7 @@ def test_remembered_digests_are_bounded_and_still_right() -> None:
         calls.append(text)
         return _digest(text)
 
-    log = MemoryStorage().auth_failures
+    log = MemoryStorage().ephemeral
     t = FailureThrottle(clock, limit=2, window=60, log=log, digest=digest)
     t.failed(KEY)
     for i in range(DIGESTS_KEPT + 10):

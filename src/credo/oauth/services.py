@@ -24,7 +24,7 @@ from credo.keys.secrets import SecretHasher
 from credo.oauth.blocking import Blocking
 from credo.oauth.throttle import AuditFloodGuard, AuthThrottle, RateLimiter, auth_throttle
 from credo.scripting.api import ScriptRunner
-from credo.storage.protocols import Conflict, Storage
+from credo.storage.protocols import Conflict, EphemeralState, Storage
 from credo.storage.unit_of_work import GroupCommitter, UnitOfWork
 
 MAX_FAILURE_FLOOR = 0.5  # seconds: a failed authentication is never padded beyond this
@@ -49,12 +49,16 @@ class Services:
     registration_rate: RateLimiter = field(default_factory=RateLimiter)  # registrations per source and minute
     blocking: Blocking = field(default_factory=Blocking)  # where argon2, scripts and outbound fetches run
     audit_guard: AuditFloodGuard = field(default_factory=AuditFloodGuard)  # refusal events kept per minute
+    # The ephemeral state every process shares (the throttles' failures, rate limits, the replay cache
+    # `first_use`): the storage's own unless the server chose another (CREDO_EPHEMERAL_URL, app.py).
+    ephemeral: EphemeralState = field(init=False)
     auth_throttle: AuthThrottle = field(init=False)
     login_throttle: AuthThrottle = field(init=False)  # password grant: per (realm, username, source)
     spray_throttle: AuthThrottle = field(init=False)  # password logins: per (realm, client, source), any username
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
+        self.ephemeral = self.storage.ephemeral
         self.auth_throttle = auth_throttle(self.clock)
         self.login_throttle = auth_throttle(self.clock, what="password login", name="login")
         self.spray_throttle = auth_throttle(self.clock, limit=100, identity_limit=500, what="password logins",

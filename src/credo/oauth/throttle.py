@@ -9,7 +9,8 @@ After `limit` failures within `window` seconds, further attempts for that key ar
 `too_many_requests` (HTTP 429, Retry-After) until the oldest of those failures leaves the window, whether
 or not the new attempt carries the right secret.
 
-With a `FailureLog` (the storage's `auth_failures`), every process on the database shares the count:
+With a `FailureLog` (the server's `EphemeralState`: the database, or Redis), every process sharing it
+shares the count:
 
 - a failure is recorded in the log (under a keyed hash of the key: no identity, address or password is
   stored) and in this process's memory;
@@ -28,6 +29,12 @@ An attempt is reserved before its secret is checked (`reserve`, or `AuthThrottle
 is settled it counts as a failure, so concurrent guesses cannot all pass the check before the first of
 them is recorded as failed. A successful attempt releases its reservation; a failed one becomes a failure.
 
+The reservations themselves (attempts in flight) are this process's only: sharing them would cost a round
+trip on every held attempt, success included, and a process that dies holding some would need leases to
+release them. Each process bounds its own attempts in flight by the limit, so with N processes at most
+N x limit guesses per key can be checked at once before the first of their failures is recorded (the
+identity count bounds them too); sequential guesses stay bounded as above (SECURITY.md).
+
 Without a log the counting is in this process only (each process counts separately). Memory is bounded:
 at most `max_keys` keys are tracked, the least recently checked or failed key is dropped first.
 """
@@ -36,7 +43,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,7 +51,8 @@ from cachetools import LRUCache
 
 from credo.domain.clock import Clock
 from credo.domain.errors import TooManyRequests
-from credo.storage.protocols import FailureLog
+from credo.storage.memory import MemoryEphemeral
+from credo.storage.protocols import EphemeralState, FailureLog
 
 ThrottleKey = tuple[str, str, str]
 SYNC_BATCH = 1000  # log rows read per sync; more are read at the next check
@@ -282,32 +289,24 @@ def auth_throttle(clock: Clock, *, limit: int = 10, identity_limit: int = 50, wi
     return AuthThrottle(make(name, limit), make(f"{name}-identity", identity_limit))
 
 
-@dataclass
 class RateLimiter:
-    """A sliding one-minute window per key, in this process only. Memory is bounded: past `max_keys`
-    keys, the least recently hit key is dropped first, so addresses that keep hitting keep their count."""
+    """A sliding one-minute window per (realm, source address), counted in an `EphemeralState`: with the
+    server's (the database, or Redis) every process shares the count, so N processes allow `limit` hits a
+    minute in all, not N times that. Keys reach the state as keyed hashes (`digest`): no address is stored.
+    Without a state, this process's memory (bounded: see MemoryEphemeral)."""
 
-    max_keys: int = 100_000
+    WINDOW = 60
 
-    def __post_init__(self) -> None:
-        self._hits: LRUCache[tuple[str, str], deque[int]] = LRUCache(maxsize=self.max_keys)
-        self._lock = threading.Lock()
+    def __init__(self, state: EphemeralState | None = None, digest: Callable[[str], str] | None = None) -> None:
+        if state is not None and digest is None:
+            raise ValueError("a shared rate limit needs a keyed digest (addresses are never stored in the clear)")
+        self.state: EphemeralState = state if state is not None else MemoryEphemeral()
+        self._digest = digest or plain_key
 
     def hit(self, key: tuple[str, str], limit: int, now: int) -> int:
         """0 if allowed (and counted); otherwise the seconds to wait."""
-        with self._lock:
-            window = self._hits.get(key)  # a hit makes the key the most recently used
-            if window is None:
-                window = self._hits[key] = deque()
-            while window and window[0] <= now - 60:
-                window.popleft()
-            if len(window) >= limit:
-                return max(1, window[0] + 60 - now)
-            window.append(now)
-            return 0
-
-    def __len__(self) -> int:
-        return len(self._hits)
+        realm, source = key
+        return self.state.hit(self._digest(f"rate:{len(realm)}:{realm}:{source}"), limit, self.WINDOW, now)
 
 
 @dataclass

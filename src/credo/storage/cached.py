@@ -197,7 +197,7 @@ class CachedStorage:
         # backend and their writes clear nothing.
         self.scripts, self.tokens, self.one_time, self.keys = inner.scripts, inner.tokens, inner.one_time, inner.keys
         self.consents = inner.consents
-        self.audit, self.admins, self.auth_failures = inner.audit, inner.admins, inner.auth_failures
+        self.audit, self.admins, self.ephemeral = inner.audit, inner.admins, inner.ephemeral
         self.counter_round_trip, self.change_counter, self.close = \
             inner.counter_round_trip, inner.change_counter, inner.close
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 from itertools import count
 from typing import Any
+
+from cachetools import LRUCache
 
 from credo.domain.models import (
     AdminUser,
@@ -471,12 +474,41 @@ class _Admins(_Base):
             return self._rows.pop(username, None) is not None
 
 
-class _AuthFailures:
-    def __init__(self) -> None:
+class MemoryEphemeral:
+    """EphemeralState in this process's memory (one process: tests, `MemoryStorage`). Rate-limit keys are
+    bounded (`max_rate_keys`; past it the least recently hit key is dropped first, so keys that keep
+    hitting keep their count); failures and replay marks are kept until purged (their window bounds them)."""
+
+    def __init__(self, *, max_rate_keys: int = 100_000) -> None:
         self._lock = threading.Lock()
         self._rows: dict[int, tuple[str, int, int]] = {}  # id -> (key, at, expires_at), in id order
         self._by_key: dict[str, list[int]] = {}
         self._ids = count(1)
+        self._hits: LRUCache[str, deque[int]] = LRUCache(maxsize=max_rate_keys)  # the least recently hit goes first
+        self._marks: dict[str, int] = {}  # replay marks: key -> expires_at
+
+    def __len__(self) -> int:
+        return len(self._hits)
+
+    def hit(self, key: str, limit: int, window: int, now: int) -> int:
+        with self._lock:
+            hits = self._hits.get(key)  # a hit makes the key the most recently used
+            if hits is None:
+                hits = self._hits[key] = deque()
+            while hits and hits[0] <= now - window:
+                hits.popleft()
+            if len(hits) >= limit:
+                return max(1, hits[0] + window - now)
+            hits.append(now)
+            return 0
+
+    def first_use(self, key: str, expires_at: int, *, now: int) -> bool:
+        with self._lock:
+            until = self._marks.get(key)
+            if until is not None and until > now:
+                return False
+            self._marks[key] = expires_at
+            return True
 
     def add(self, key: str, at: int, expires_at: int) -> int:
         with self._lock:
@@ -505,7 +537,10 @@ class _AuthFailures:
                 ids.remove(i)
                 if not ids:
                     del self._by_key[key]
-            return len(gone)
+            marks = [k for k, until in self._marks.items() if until <= now]
+            for k in marks:
+                del self._marks[k]
+            return len(gone) + len(marks)
 
 
 class MemoryStorage:
@@ -526,7 +561,7 @@ class MemoryStorage:
         self.keys = _Keys(self)
         self.audit = _Audit(self)
         self.admins = _Admins(self)
-        self.auth_failures = _AuthFailures()
+        self.ephemeral = MemoryEphemeral()
 
     def bump(self) -> None:
         self._changes += 1

@@ -173,8 +173,10 @@ class TokenRepository(Protocol):
 
 
 class OneTimeIds(Protocol):
-    """Identifiers that may be used once: revoked token `jti`s, consumed initial access tokens,
-    replayed signed-request `jti`s. Kept until they expire."""
+    """Identifiers that may be used once, durably (always in the database): revoked token `jti`s, revoked
+    refresh families, consumed initial access tokens, lifecycle marks. Kept until they expire. A
+    single-use proof whose reuse matters only within its own short validity (a client assertion's or a
+    DPoP proof's `jti`) belongs in the replay cache, `EphemeralState.first_use`, instead."""
 
     def burn(self, realm: str, one_time_id: str, expires_at: int) -> bool:
         """True if this call burned it; False if it was burned already."""
@@ -218,11 +220,12 @@ class AuditRepository(Protocol):
 
 
 class FailureLog(Protocol):
-    """Failed authentication attempts, shared by every process on one database (the failure throttles).
+    """Failed authentication attempts, shared by every process (the failure throttles): the failure-counting
+    part of `EphemeralState`, which is what the throttles are handed.
 
     Keys arrive as keyed hashes of (throttle, realm, claimed identity, source address): the backend never
-    sees a password, and not the username or address either. Each failure is one row, kept until
-    `expires_at` (the end of its counting window) and then removed by `purge_expired`.
+    sees a password, and not the username or address either. Each failure is kept until `expires_at` (the
+    end of its counting window) and then removed by `purge_expired`.
     """
 
     def add(self, key: str, at: int, expires_at: int) -> int:
@@ -234,7 +237,34 @@ class FailureLog(Protocol):
     def newer(self, after_id: int, now: int, limit: int) -> list[tuple[int, str, int]]:
         """(id, key, at) of unexpired failures with an id above `after_id`, in id order, at most `limit`."""
         ...
-    def purge_expired(self, now: int) -> int: ...
+    def purge_expired(self, now: int) -> int:
+        """Forget everything expired at `now` (failures, rate-limit hits, replay marks); how many went."""
+        ...
+
+
+class EphemeralState(FailureLog, Protocol):
+    """Short-lived state every process shares: failure counts (the throttles), rate-limit hits and a replay
+    cache. One interface, three implementations: the database (`storage.ephemeral` of SqlStorage, the
+    default), memory (one process: tests) and Redis (`credo.storage.redis_state`), chosen by the server
+    setting `CREDO_EPHEMERAL_URL`. Losing it (a Redis restart) forgets recent failures, hits and replay
+    marks: throttles and rate limits start afresh, and a value marked by `first_use` that is still valid
+    could be used once more. So nothing durable lives here: revocations, consumed initial access tokens,
+    codes, refresh-family and lifecycle marks are `OneTimeIds`, always in the database.
+
+    Keys are opaque strings chosen by the caller (keyed hashes where they stem from user input); times are
+    the injected clock's seconds. Every method is atomic across all processes sharing the state."""
+
+    def hit(self, key: str, limit: int, window: int, now: int) -> int:
+        """A sliding-window rate limit: count one hit of `key` at `now` unless `limit` hits are already
+        within the last `window` seconds (a hit at `t` counts while `t > now - window`). 0 when counted;
+        otherwise the seconds until the oldest of them leaves the window (at least 1), nothing counted."""
+        ...
+    def first_use(self, key: str, expires_at: int, *, now: int) -> bool:
+        """The replay cache: True for the first use of `key`, False for any later use until `expires_at`
+        (after `now`); then the key is forgotten. For values that are refused anyway once they expire
+        (a client assertion's or DPoP proof's `jti`, whose own `exp` bounds `expires_at`): never for
+        anything whose reuse must stay refused after a restart (`OneTimeIds.burn`)."""
+        ...
 
 
 class AdminRepository(Protocol):
@@ -257,7 +287,7 @@ class Storage(Protocol):
     keys: KeyRepository
     audit: AuditRepository
     admins: AdminRepository
-    auth_failures: FailureLog
+    ephemeral: EphemeralState  # in the same database; the server may use another (CREDO_EPHEMERAL_URL)
     counter_round_trip: bool  # change_counter() asks a database server (worth sharing among requests)
 
     def change_counter(self) -> int:
@@ -270,7 +300,7 @@ class Storage(Protocol):
 
 
 __all__: Sequence[str] = (
-    "AdminRepository", "AuditRepository", "ClientRepository", "Conflict", "ConsentRepository", "FailureLog", "GroupRepository",
+    "AdminRepository", "AuditRepository", "ClientRepository", "Conflict", "ConsentRepository", "EphemeralState", "FailureLog", "GroupRepository",
     "KeyRepository", "OneTimeIds", "PolicyRepository", "RealmRepository", "ScriptRepository",
     "Storage", "StorageUnavailable", "TokenRepository", "UserRepository",
 )

@@ -21,7 +21,7 @@ from credo.storage.sql.realms import SqlRealms
 from credo.storage.sql.repo import Driver, _Repo, _unavailable
 from credo.storage.sql.scripts import SqlScripts
 from credo.storage.sql.signing_keys import SqlKeys
-from credo.storage.sql.throttle_store import SqlAuthFailures
+from credo.storage.sql.throttle_store import SqlEphemeral
 from credo.storage.sql.tokens import SqlOneTime, SqlTokens
 from credo.storage.sql.users import SqlGroups, SqlUsers
 
@@ -55,7 +55,7 @@ class SqlStorage:
         self.keys = SqlKeys(self)
         self.audit = SqlAudit(self)
         self.admins = SqlAdmins(self)
-        self.auth_failures = SqlAuthFailures(self)
+        self.ephemeral = SqlEphemeral(self)
 
     def close(self) -> None:
         self.fast.close()

@@ -201,3 +201,23 @@ auth_failures = Table(
     Index("ix_auth_failures_expires_at", "expires_at"),
     sqlite_autoincrement=True,
 )
+
+# EphemeralState on the database (storage/sql/throttle_store.py): one row per rate-limit hit, kept until the
+# end of its window, and one row per replay mark (`first_use`), kept until it expires. Keys are opaque (keyed
+# hashes where they stem from user input; longer than 255 characters: their SHA-256).
+rate_hits = Table(
+    "rate_hits", metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("key", String(255), nullable=False),
+    Column("hit_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_rate_hits_key", "key", "hit_at"),
+    Index("ix_rate_hits_expires_at", "expires_at"),
+)
+
+replay_marks = Table(
+    "replay_marks", metadata,
+    Column("key", String(255), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_replay_marks_expires_at", "expires_at"),
+)

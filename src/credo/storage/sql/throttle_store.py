@@ -1,16 +1,27 @@
-"""SQL implementation of FailureLog: the failed authentications every process on the database shares."""
+"""SQL implementation of EphemeralState: the failed authentications, rate-limit hits and replay marks every
+process on the database shares (the default; `CREDO_EPHEMERAL_URL` may put them in Redis instead)."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select
+import hashlib
+
+from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 
 from credo.storage.sql import tables as t
 from credo.storage.sql.repo import _Repo, _unavailable
 
 _f = t.auth_failures.c
+_h = t.rate_hits.c
+_m = t.replay_marks.c
+KEY_CHARS = 255  # longer keys are stored as their SHA-256
 
 
-class SqlAuthFailures(_Repo):
+def _stored(key: str) -> str:
+    return key if len(key) <= KEY_CHARS else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+class SqlEphemeral(_Repo):
     @_unavailable
     def add(self, key: str, at: int, expires_at: int) -> int:
         with self._write() as conn:
@@ -32,6 +43,33 @@ class SqlAuthFailures(_Repo):
             return [(int(i), str(k), int(at)) for i, k, at in conn.execute(q)]
 
     @_unavailable
+    def hit(self, key: str, limit: int, window: int, now: int) -> int:
+        """Counted and inserted in one transaction that no other hit of the key interleaves with: SQLite's
+        write transactions are serial (BEGIN IMMEDIATE), PostgreSQL's take the key's advisory lock."""
+        key = _stored(key)
+        with self._write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 6))"), {"k": key})
+            conn.execute(delete(t.rate_hits).where(_h.key == key, _h.hit_at <= now - window))
+            n, oldest = conn.execute(select(func.count(), func.min(_h.hit_at)).where(_h.key == key)).one()
+            if n >= limit:
+                return max(1, int(oldest) + window - now)
+            conn.execute(insert(t.rate_hits).values(key=key, hit_at=now, expires_at=now + window))
+            return 0
+
+    @_unavailable
+    def first_use(self, key: str, expires_at: int, *, now: int) -> bool:
+        """One statement: insert the mark, or take over an expired one; a live mark makes it return nothing
+        (PostgreSQL: a concurrent insert of the key waits for the first and then finds it live)."""
+        dialect = postgresql if self._s.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(t.replay_marks).values(key=_stored(key), expires_at=expires_at)
+        stmt = stmt.on_conflict_do_update(index_elements=[_m.key], set_={"expires_at": stmt.excluded.expires_at},
+                                          where=_m.expires_at <= now).returning(_m.key)
+        with self._write() as conn:
+            return conn.execute(stmt).first() is not None
+
+    @_unavailable
     def purge_expired(self, now: int) -> int:
         with self._write() as conn:
-            return int(conn.execute(delete(t.auth_failures).where(_f.expires_at <= now)).rowcount)
+            return sum(int(conn.execute(delete(table).where(table.c.expires_at <= now)).rowcount)
+                       for table in (t.auth_failures, t.rate_hits, t.replay_marks))
