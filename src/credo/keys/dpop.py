@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from cachetools import LRUCache
 
 from credo.keys.jose import (
     Compact,
@@ -43,6 +44,9 @@ _FORBIDDEN = ("jku", "x5u", "x5c", "crit")
 _PRIVATE = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 # RFC 7638 §3.2: the required members of each key type, in lexicographic order.
 _THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"), "OKP": ("crv", "kty", "x")}
+
+
+_KEYS: LRUCache[tuple[str, bytes], tuple[Key, str]] = LRUCache(maxsize=10_000)  # prepared proof keys
 
 
 class ProofError(JoseError):
@@ -112,7 +116,7 @@ def verify_proof(value: str) -> Proof:
         raise ProofError("no jwk header")
     if any(member in jwk for member in _PRIVATE):
         raise ProofError("private key material in the jwk header")
-    key = _public_key(jwk, alg)
+    key, jkt = _prepared(jwk, alg)
     compact = Compact(header, alg, None, payload, parts[0] + b"." + parts[1], signature)
     try:
         valid = signature_valid(compact, key)
@@ -128,11 +132,24 @@ def verify_proof(value: str) -> Proof:
             raise ProofError(f"{name} missing or not a string")
     if len(claims["jti"]) > 256:
         raise ProofError("jti too long")
-    return Proof(claims, thumbprint(jwk))
+    return Proof(claims, jkt)
 
 
-def _public_key(jwk: dict[str, Any], alg: str) -> Key:
+def _prepared(jwk: dict[str, Any], alg: str) -> tuple[Key, str]:
+    """The public key of the proof's `jwk` prepared for `alg`, and its thumbprint. A client signs every
+    proof with the same key, so the preparation (parsing the JWK, checking its type and curve) is
+    remembered per exact JWK and algorithm; only public keys are ever cached."""
     try:
-        return key_from_jwk({k: v for k, v in jwk.items() if k not in ("kid", "use", "key_ops")}, alg)
+        cache_key = (alg, orjson.dumps(jwk, option=orjson.OPT_SORT_KEYS))
+    except TypeError as exc:  # not JSON-serialisable after all (cannot happen for parsed JSON)
+        raise ProofError("jwk not JSON") from exc
+    hit = _KEYS.get(cache_key)
+    if hit is not None:
+        return hit
+    try:
+        key = key_from_jwk({k: v for k, v in jwk.items() if k not in ("kid", "use", "key_ops")}, alg)
     except JoseError as exc:
         raise ProofError(f"jwk unusable for {alg}: {exc}") from exc
+    prepared = (key, thumbprint(jwk))
+    _KEYS[cache_key] = prepared
+    return prepared
