@@ -303,6 +303,7 @@ def test_malformed_proofs(setup: Any) -> None:
         k.proof("POST", url, header={"typ": "JWT"}),
         k.proof("POST", url, header={"typ": None}),
         k.proof("POST", url, header={"jwk": private}),  # private key material
+        k.proof("POST", url, header={"jwk": {**k.public_jwk, "p": "AAAA"}}),  # a private member, even a stray one
         k.proof("POST", url, header={"jwk": None}),
         k.proof("POST", url, header={"jwk": other.public_jwk}),  # signed by another key than the header's
         k.proof("POST", url, header={"jwk": {"kty": "oct", "k": "c2VjcmV0"}}),
