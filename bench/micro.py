@@ -11,14 +11,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import os
 import pstats
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import jwt
 import orjson
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
 
 from credo.app import build_app
 from credo.management.agent_demo import DEMO_USER, ensure_agent_demo
@@ -33,16 +38,16 @@ REGISTER = orjson.dumps({"grant_types": ["client_credentials"], "response_types"
                          "token_endpoint_auth_method": "client_secret_post"})
 
 
-def _scope(path: str, body: bytes) -> dict[str, Any]:
+def _scope(path: str, body: bytes, extra: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
     kind = b"application/json" if body.startswith(b"{") else b"application/x-www-form-urlencoded"
     return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
             "headers": [(b"host", b"127.0.0.1"), (b"content-type", kind),
-                        (b"content-length", str(len(body)).encode())],
+                        (b"content-length", str(len(body)).encode()), *(extra or ())],
             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8123)}
 
 
-async def call(app: Any, path: str, body: bytes) -> tuple[int, bytes]:
+async def call(app: Any, path: str, body: bytes, extra: list[tuple[bytes, bytes]] | None = None) -> tuple[int, bytes]:
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -51,7 +56,7 @@ async def call(app: Any, path: str, body: bytes) -> tuple[int, bytes]:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    await app(_scope(path, body), receive, send)
+    await app(_scope(path, body, extra), receive, send)
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 
@@ -77,6 +82,16 @@ async def exchange_bodies(app: Any, creds: dict[str, str]) -> dict[str, bytes]:
     }
 
 
+def dpop_proofs(count: int, url: str) -> Iterator[list[tuple[bytes, bytes]]]:
+    """`DPoP` headers of one client key, each with its own jti (made before the clock starts; RFC 9449)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    jwk = orjson.loads(ECAlgorithm.to_jwk(key.public_key()))
+    now = int(time.time())
+    proofs = [jwt.encode({"jti": os.urandom(12).hex(), "htm": "POST", "htu": url, "iat": now}, key, algorithm="ES256",
+                         headers={"typ": "dpop+jwt", "jwk": jwk}) for _ in range(count)]
+    return iter([[(b"dpop", p.encode())] for p in proofs])
+
+
 async def run(n: int, profile: bool, only: set[str], concurrency: int = 1, database_url: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), master_key="micro-bench-master-key-0123456789abcdef",
@@ -94,14 +109,16 @@ async def run(n: int, profile: bool, only: set[str], concurrency: int = 1, datab
         cc_stateful = urlencode({"grant_type": "client_credentials", "client_id": "demo-client",
                                  "client_secret": creds["demo-client"], "scope": "data-read"}).encode()
         xchg = await exchange_bodies(app, creds)
-        cases = [("cc", "/access_token", cc), ("introspect", "/introspect", intro),
+        proofs = dpop_proofs(n + 200, "http://127.0.0.1:8123" + REALM + "/access_token") if "cc_dpop" in only else None
+        cases = [("cc", "/access_token", cc), ("cc_dpop", "/access_token", cc), ("introspect", "/introspect", intro),
                  ("cc-stateful", "/access_token", cc_stateful), ("register", "/register", REGISTER),
                  *((name, "/access_token", body) for name, body in xchg.items())]
         for name, path, body in cases:
-            if only and name not in only:
+            if (only and name not in only) or (name == "cc_dpop" and proofs is None):
                 continue
+            extra = proofs if name == "cc_dpop" else None  # a fresh proof per request
             for _ in range(200):
-                await call(app, REALM + path, body)
+                await call(app, REALM + path, body, next(extra) if extra else None)
             prof = cProfile.Profile() if profile else None
             start = time.process_time()
             if prof:
@@ -109,14 +126,15 @@ async def run(n: int, profile: bool, only: set[str], concurrency: int = 1, datab
             rounds = n // concurrency
             for _ in range(rounds):  # `concurrency` requests at once, as one event-loop step sees them
                 if concurrency == 1:
-                    status, out = await call(app, REALM + path, body)
+                    status, out = await call(app, REALM + path, body, next(extra) if extra else None)
                 else:
-                    status, out = (await asyncio.gather(*(call(app, REALM + path, body)
+                    status, out = (await asyncio.gather(*(call(app, REALM + path, body, next(extra) if extra else None)
                                                           for _ in range(concurrency))))[-1]
             if prof:
                 prof.disable()
             took = time.process_time() - start
             assert status in (200, 201) and b'"active":false' not in out, out
+            assert name != "cc_dpop" or b'"token_type":"DPoP"' in out, out
             done = rounds * concurrency
             print(f"{name:12s} {took / done * 1e6:7.1f} us CPU/request  ({done / took:8.0f} req/s in-process)")
             if prof:
@@ -128,7 +146,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=5000)
     p.add_argument("--profile", action="store_true")
     p.add_argument("--only", default="", help="comma-separated case names (cc,introspect,cc-stateful,register,"
-                                              "xchg-auto,xchg-obo)")
+                                              "xchg-auto,xchg-obo; cc_dpop only when named: cc with a DPoP proof)")
     p.add_argument("--concurrency", type=int, default=1,
                    help="requests started together (default 1: one after the other); shows what batching saves")
     p.add_argument("--database-url", default=None,

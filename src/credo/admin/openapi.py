@@ -43,6 +43,8 @@ SIGNIN = {
 }
 STRICT = {"type": "boolean", "description": "Pin auth_method: a client with a secret then accepts only that method "
                                          "(by default client_secret_basic and client_secret_post alike)."}
+DPOP = {"type": "boolean", "description": "RFC 9449 §5.2 dpop_bound_access_tokens: every token request of the "
+                                       "client needs a DPoP proof (its tokens are bound to the proof's key)."}
 CLIENT = _obj({
     "client_id": STR, "name": STR, "kind": {"enum": ["client", "application", "agent"]}, "is_agent": BOOL,
     "dynamic": BOOL, "enabled": BOOL, "grant_types": STRS, "scopes": STRS, "auth_method": STR,
@@ -50,7 +52,8 @@ CLIENT = _obj({
     "redirect_uris": STRS, "post_logout_redirect_uris": STRS, "resources": STRS, "application_type": STR,
     "skip_consent": BOOL, "app_type": NSTR, "owners": STRS,
     "attributes": {"type": "object", "additionalProperties": STRS},
-    "overrides_enabled": BOOL, "stateless_tokens": BOOL, "accept_audience": BOOL, "has_secret": BOOL,
+    "overrides_enabled": BOOL, "stateless_tokens": BOOL, "accept_audience": BOOL, "dpop_bound_access_tokens": DPOP,
+    "has_secret": BOOL,
     "created_at": INT, "updated_at": INT, "last_used": NINT,
     "warnings": {**STRS, "description": "Settings of the client that do nothing (provider overrides while "
                                         "overrides_enabled is off), one sentence each."},
@@ -73,15 +76,19 @@ SCHEMAS: dict[str, Any] = {
     "ClientWithSecret": {"allOf": [CLIENT, _obj({"client_secret": NSTR}, ("client_secret",))]},
     "ApplicationCreate": _obj({"client_id": STR, "name": STR, "app_type": {"enum": ["web", "service"]},
                                "secret": STR, "grant_types": STRS, "scopes": STRS, "auth_method": STR,
-                               "strict_auth_method": STRICT, "owners": STRS, **SIGNIN}, ("client_id",), extra=False),
+                               "strict_auth_method": STRICT, "owners": STRS, "dpop_bound_access_tokens": DPOP,
+                               **SIGNIN}, ("client_id",), extra=False),
     "ApplicationChange": _obj({"name": STR, "grant_types": STRS, "scopes": STRS, "auth_method": STR,
-                               "strict_auth_method": STRICT, "owners": STRS, "enabled": BOOL, **SIGNIN}, extra=False),
+                               "strict_auth_method": STRICT, "owners": STRS, "enabled": BOOL,
+                               "dpop_bound_access_tokens": DPOP, **SIGNIN}, extra=False),
     "AgentCreate": _obj({"client_id": STR, "name": STR, "secret": STR, "grant_types": STRS, "scopes": STRS,
                          "auth_method": STR, "strict_auth_method": STRICT, "overrides_enabled": BOOL,
-                         "stateless_tokens": BOOL, "accept_audience": BOOL}, ("client_id",), extra=False),
+                         "stateless_tokens": BOOL, "accept_audience": BOOL, "dpop_bound_access_tokens": DPOP},
+                        ("client_id",), extra=False),
     "AgentChange": _obj({"name": STR, "grant_types": STRS, "scopes": STRS, "auth_method": STR,
                          "strict_auth_method": STRICT, "enabled": BOOL, "overrides_enabled": BOOL,
-                         "stateless_tokens": BOOL, "accept_audience": BOOL}, extra=False),
+                         "stateless_tokens": BOOL, "accept_audience": BOOL, "dpop_bound_access_tokens": DPOP},
+                        extra=False),
     "ConfigDocument": _obj({"version": {"const": 1}, "realm": STR, "settings": {"type": "object"},
                             "scripts": {"type": "array", "items": {"type": "object"}},
                             "applications": {"type": "array", "items": {"type": "object"}},

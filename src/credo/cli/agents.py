@@ -110,7 +110,8 @@ def app_create(realm: str, client_id: str,
                redirect_uri: list[str] = signin.REDIRECT_URI, post_logout_redirect_uri: list[str] = signin.POST_LOGOUT,
                resource: list[str] = signin.RESOURCE, application_type: str = signin.APPLICATION_TYPE_NEW,
                skip_consent: bool = signin.SKIP_CONSENT_NEW,
-               strict_auth_method: bool = signin.STRICT_AUTH_METHOD_NEW) -> None:
+               strict_auth_method: bool = signin.STRICT_AUTH_METHOD_NEW,
+               dpop_bound: bool = signin.DPOP_BOUND_NEW) -> None:
     """Create an application; prints it with its secret, shown once."""
     from credo.management.applications import create_application
 
@@ -122,7 +123,7 @@ def app_create(realm: str, client_id: str,
                                            post_logout_redirect_uris=tuple(post_logout_redirect_uri),
                                            resources=tuple(resource), application_type=application_type,
                                            skip_consent=skip_consent, strict_auth_method=strict_auth_method,
-                                           actor="cli")
+                                           dpop_bound_access_tokens=dpop_bound, actor="cli")
         _out({**signin.shown(client), "client_secret": plain})
 
 
@@ -133,13 +134,16 @@ def app_update(realm: str, client_id: str,
                resource: list[str] = signin.RESOURCE_CHANGE,
                application_type: str = signin.APPLICATION_TYPE_CHANGE,
                skip_consent: bool = signin.SKIP_CONSENT_CHANGE,
-               strict_auth_method: bool = signin.STRICT_AUTH_METHOD_CHANGE) -> None:
+               strict_auth_method: bool = signin.STRICT_AUTH_METHOD_CHANGE,
+               dpop_bound: bool = signin.DPOP_BOUND_CHANGE) -> None:
     """Change an application's browser sign-in settings and whether its authentication method is pinned
     (only the options given); prints it."""
     from credo.management.applications import update_application
 
     changes = signin.changes(redirect_uri, post_logout_redirect_uri, resource, application_type, skip_consent,
                              strict_auth_method)
+    if dpop_bound is not None:
+        changes["dpop_bound_access_tokens"] = dpop_bound
     with _services() as services:
         _out(signin.shown(update_application(services, realm, client_id, changes, actor="cli")))
 
@@ -165,7 +169,8 @@ def agent_create(realm: str, client_id: str,
                  stateless: bool = typer.Option(False, help="Issue client-side (JWT) tokens (needs --overrides)."),
                  accept_audience: bool = typer.Option(False, help="Accept audience parameters in token exchange "
                                                                   "(needs --overrides)."),
-                 strict_auth_method: bool = signin.STRICT_AUTH_METHOD_NEW) -> None:
+                 strict_auth_method: bool = signin.STRICT_AUTH_METHOD_NEW,
+                 dpop_bound: bool = signin.DPOP_BOUND_NEW) -> None:
     """Create an AI agent; prints its secret once."""
     from credo.management.agents import create_agent
 
@@ -174,7 +179,7 @@ def agent_create(realm: str, client_id: str,
                                      scopes=tuple(scope.split()), grant_types=tuple(grant), auth_method=auth_method,
                                      overrides_enabled=overrides, stateless_tokens=stateless,
                                      accept_audience=accept_audience, strict_auth_method=strict_auth_method,
-                                     actor="cli")
+                                     dpop_bound_access_tokens=dpop_bound, actor="cli")
         _out({"client_id": client.client_id, "client_secret": plain})
 
 
@@ -190,6 +195,7 @@ def _agent(services: Services, agent: Client) -> dict[str, Any]:
 
     return {"client_id": agent.client_id, "enabled": agent.enabled, "dynamic": agent.dynamic,
             "scopes": list(agent.scopes), "grant_types": list(agent.grant_types), **stored_flags(agent),
+            "dpop_bound_access_tokens": agent.dpop_bound,
             "applications": [p.application_id for p in list_policies(services, agent.realm, agent.client_id)],
             "warnings": override_warnings(agent)}
 
@@ -202,13 +208,15 @@ def agent_update(realm: str, client_id: str,
                                                 help="Issue client-side (JWT) tokens (needs overrides)."),
                  accept_audience: bool = typer.Option(None, "--accept-audience/--no-accept-audience",
                                                       help="Accept audience parameters in token exchange (needs "
-                                                           "overrides).")) -> None:
+                                                           "overrides)."),
+                 dpop_bound: bool = signin.DPOP_BOUND_CHANGE) -> None:
     """Change an AI agent's provider overrides (only the options given); prints the agent. Turning one on
     while overrides stay off is refused; one left on when overrides are turned off is warned of."""
     from credo.management.agents import update_agent
 
     changes = {k: v for k, v in {"overrides_enabled": overrides, "stateless_tokens": stateless,
-                                 "accept_audience": accept_audience}.items() if v is not None}
+                                 "accept_audience": accept_audience,
+                                 "dpop_bound_access_tokens": dpop_bound}.items() if v is not None}
     with _services() as services:
         shown = _agent(services, update_agent(services, realm, client_id, changes, actor="cli"))
         _out(shown)

@@ -220,7 +220,8 @@ def client_create(realm: str, client_id: str,
                   post_logout_redirect_uri: list[str] = signin.POST_LOGOUT, resource: list[str] = signin.RESOURCE,
                   application_type: str = signin.APPLICATION_TYPE_NEW,
                   skip_consent: bool = signin.SKIP_CONSENT_NEW,
-                  strict_auth_method: bool = signin.STRICT_AUTH_METHOD_NEW) -> None:
+                  strict_auth_method: bool = signin.STRICT_AUTH_METHOD_NEW,
+                  dpop_bound: bool = signin.DPOP_BOUND_NEW) -> None:
     """Create a client; prints its secret once."""
     from credo.management.clients import create_client
 
@@ -230,7 +231,8 @@ def client_create(realm: str, client_id: str,
                                    redirect_uris=tuple(redirect_uri),
                                    post_logout_redirect_uris=tuple(post_logout_redirect_uri),
                                    resources=tuple(resource), application_type=application_type,
-                                   skip_consent=skip_consent, strict_auth_method=strict_auth_method, actor="cli")
+                                   skip_consent=skip_consent, strict_auth_method=strict_auth_method,
+                                   dpop_bound_access_tokens=dpop_bound, actor="cli")
     typer.echo(json.dumps({**signin.shown(client), "client_secret": secret}))
 
 

@@ -1,5 +1,5 @@
 """The browser sign-in options of `credo app create | update` and `credo client create`, in one place, with
-the option pinning a client's authentication method (also on `credo agent create`).
+the option pinning a client's authentication method and the one requiring DPoP (also on `credo agent`).
 
 Their rules live in credo.management.client_signin; these only carry the values there."""
 
@@ -32,6 +32,11 @@ _STRICT = ("Accept only the client's --auth-method (by default a client with a s
 STRICT_AUTH_METHOD_NEW: Any = typer.Option(False, "--strict-auth-method", help=_STRICT)
 STRICT_AUTH_METHOD_CHANGE: Any = typer.Option(None, "--strict-auth-method/--any-secret-method", help=_STRICT)
 
+_DPOP = ("Every token request of the client needs a DPoP proof (RFC 9449 dpop_bound_access_tokens): its tokens "
+         "are bound to the proof's key.")
+DPOP_BOUND_NEW: Any = typer.Option(False, "--dpop-bound", help=_DPOP)
+DPOP_BOUND_CHANGE: Any = typer.Option(None, "--dpop-bound/--no-dpop-bound", help=_DPOP)
+
 
 def changes(redirect_uris: list[str], post_logout: list[str], resources: list[str], application_type: str | None,
             skip_consent: bool | None, strict_auth_method: bool | None = None) -> dict[str, Any]:
@@ -54,4 +59,5 @@ def shown(c: Client) -> dict[str, Any]:
             "scopes": list(c.scopes), "auth_method": c.auth_method, "strict_auth_method": c.strict_auth_method,
             "application_type": c.application_type,
             "redirect_uris": list(c.redirect_uris), "post_logout_redirect_uris": list(c.post_logout_redirect_uris),
-            "resources": list(c.resources), "skip_consent": c.skip_consent}
+            "resources": list(c.resources), "skip_consent": c.skip_consent,
+            "dpop_bound_access_tokens": c.dpop_bound}

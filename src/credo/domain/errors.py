@@ -103,9 +103,46 @@ class InvalidToken(OAuthError):
     status = 401
     public_description = "The access token is missing, invalid, expired or revoked."
 
+    def __init__(self, detail: str = "", *, description: str | None = None, scheme: str = "Bearer") -> None:
+        super().__init__(detail, description=description)
+        self.scheme = scheme  # "DPoP" when the token was DPoP-bound or presented as one (RFC 9449 §7.1)
+
     @property
     def www_authenticate(self) -> str | None:
-        return f'Bearer realm="credo", error="invalid_token", error_description="{self.description}"'
+        return f'{self.scheme} realm="credo", error="invalid_token", error_description="{self.description}"'
+
+
+class InvalidDpopProof(OAuthError):
+    """RFC 9449 §5/§7.1: the DPoP proof is missing, malformed, not for this request, replayed, or not of
+    the key the presented credential is bound to. At the token endpoint a 400; at a protected resource
+    (`resource=True`) a 401 with a `DPoP` challenge."""
+
+    error = "invalid_dpop_proof"
+    status = 400
+    public_description = "The DPoP proof is missing or invalid."
+
+    def __init__(self, detail: str = "", *, description: str | None = None, resource: bool = False) -> None:
+        super().__init__(detail, description=description)
+        self.resource = resource
+        if resource:
+            self.status = 401
+
+    @property
+    def www_authenticate(self) -> str | None:
+        if not self.resource:
+            return None
+        return f'DPoP realm="credo", error="{self.error}", error_description="{self.description}"'
+
+
+class UseDpopNonce(InvalidDpopProof):
+    """RFC 9449 §8/§9: the proof must carry the server's current nonce, sent in the `DPoP-Nonce` header."""
+
+    error = "use_dpop_nonce"
+    public_description = "Resend the request with a DPoP proof that carries the nonce in the DPoP-Nonce header."
+
+    def __init__(self, detail: str = "", *, nonce: str, resource: bool = False) -> None:
+        super().__init__(detail, resource=resource)
+        self.nonce = nonce
 
 
 class InsufficientScope(OAuthError):

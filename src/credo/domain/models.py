@@ -11,6 +11,8 @@ ClientKind = Literal["client", "application", "agent"]
 AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none")
 SECRET_METHODS = ("client_secret_post", "client_secret_basic")  # interchangeable unless pinned
 
+DPOP_BOUND = "dpop_bound_access_tokens"  # registration metadata (RFC 9449 §5.2), kept in Client.metadata
+
 # Client attributes that drive real settings (the DCR script's `clientIdentity.setAttribute`).
 ATTR_OVERRIDES_ENABLED = "providerOverridesEnabled"
 ATTR_STATELESS = "statelessTokensEnabled"
@@ -91,6 +93,11 @@ class Client:
     @property
     def is_agent(self) -> bool:
         return self.kind == "agent"
+
+    @property
+    def dpop_bound(self) -> bool:
+        """RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request of this client needs a DPoP proof."""
+        return self.metadata.get(DPOP_BOUND) is True
 
     @property
     def strict_auth_method(self) -> bool:

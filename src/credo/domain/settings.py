@@ -164,6 +164,10 @@ class ProviderSettings(BaseModel):
         default=False, description="Token exchange answers `\"refresh_token\": null` (the shape of the guides' "
                                    "examples). Off: the member is left out, as RFC 8693 §2.2.1 allows and client "
                                    "libraries that want a string when it is present (openid-client) need.")
+    dpop_nonce_required: bool = Field(
+        default=False, description="Every DPoP proof must carry a server nonce (RFC 9449 §8): a proof without one, "
+                                   "or with a stale one, is refused with `use_dpop_nonce` and the nonce to use in "
+                                   "the `DPoP-Nonce` header. Off: a nonce is checked only when a proof carries one.")
     protection: RegistrationProtection = RegistrationProtection()
 
     def enabled_grant_types(self) -> tuple[str, ...]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from credo.domain.models import Realm
+from credo.http.forms import RequestHeaders
+from credo.oauth.dpop import DpopRequest
 from credo.oauth.services import Services
 
 
@@ -18,3 +20,11 @@ def realm_of(request: Request) -> Realm:
 
 def source_ip(request: Request) -> str:
     return request.client.host if request.client else ""
+
+
+def dpop_of(request: Request, headers: RequestHeaders) -> DpopRequest | None:
+    """The request's DPoP proof with what it must match (RFC 9449 §4.3): the method and the URL the client
+    sent the request to, which is the server's public URL (the one discovery advertises) and the path."""
+    if headers.dpop is None:
+        return None
+    return DpopRequest(headers.dpop, request.method, services_of(request).base_url + request.scope["path"])

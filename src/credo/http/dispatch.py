@@ -73,7 +73,7 @@ STEPS: tuple[Step, ...] = (mark_arrival, gather_arrivals)
 
 
 CORS_HEADERS = [(b"access-control-allow-origin", b"*"),
-                (b"access-control-expose-headers", b"www-authenticate, retry-after, location")]
+                (b"access-control-expose-headers", b"www-authenticate, retry-after, location, dpop-nonce")]
 
 
 def preflight(allow: str) -> Response:

@@ -1,5 +1,6 @@
 """Parse a request once at the edge into frozen typed values: the headers the endpoints read
-(`RequestHeaders`: media type, declared length, Basic client credentials, Bearer token) and the body
+(`RequestHeaders`: media type, declared length, Basic client credentials, Bearer token, the DPoP proof
+and a DPoP access token) and the body
 (`Form`, or a JSON object), with the size cap, the content-type check and repeated parameters refused.
 
 Everything here reads the raw ASGI scope and messages; the handlers and the core see only the values.
@@ -53,6 +54,8 @@ class RequestHeaders:
     basic: BasicCredentials | None  # `Authorization: Basic ...` (RFC 6749 §2.3.1), malformed or not
     bearer: BearerToken | None  # `Authorization: Bearer <non-empty>`
     origin: bool = False  # an `Origin` header came (a browser's fetch): CORS endpoints answer it
+    dpop: str | None = None  # the `DPoP` proof header (RFC 9449); "" when empty or repeated (refused later)
+    dpop_token: BearerToken | None = None  # `Authorization: DPoP <non-empty>` (a DPoP-bound access token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +68,7 @@ class Form:
 
 def request_headers(scope: Scope) -> RequestHeaders:
     """One pass over the raw ASGI headers (names are lower case there)."""
-    kind = length = authorization = None
+    kind = length = authorization = dpop = None
     origin = False
     for name, value in scope["headers"]:
         if name == b"content-type":
@@ -78,8 +81,10 @@ def request_headers(scope: Scope) -> RequestHeaders:
             authorization = value
         elif name == b"origin":
             origin = True
+        elif name == b"dpop":
+            dpop = value if dpop is None else b""  # RFC 9449 §4.3: exactly one DPoP header
     media = kind.decode("latin-1").split(";")[0].strip().lower() if kind is not None else ""
-    basic = bearer = None
+    basic = bearer = dpop_token = None
     if authorization is not None:
         auth = authorization.decode("latin-1")
         scheme = auth[:7].lower()
@@ -88,7 +93,14 @@ def request_headers(scope: Scope) -> RequestHeaders:
         elif scheme == "bearer ":
             token = auth[7:].strip()
             bearer = BearerToken(token) if token else None
-    return RequestHeaders(media, length.decode("latin-1") if length is not None else None, basic, bearer, origin)
+        elif scheme[:5] == "dpop ":
+            token = auth[5:].strip()
+            dpop_token = BearerToken(token) if token else None
+    declared = length.decode("latin-1") if length is not None else None
+    if dpop is None and dpop_token is None:
+        return RequestHeaders(media, declared, basic, bearer, origin)
+    proof = None if dpop is None else dpop.decode("latin-1").strip()
+    return RequestHeaders(media, declared, basic, bearer, origin, proof, dpop_token)
 
 
 def parse_basic(credentials: str) -> BasicCredentials:

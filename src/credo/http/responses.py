@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from credo.domain.errors import OAuthError, TooManyRequests
+from credo.domain.errors import OAuthError, TooManyRequests, UseDpopNonce
 from credo.logs import log
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
@@ -43,6 +43,8 @@ def error_response(exc: OAuthError) -> Response:
         headers["www-authenticate"] = exc.www_authenticate
     if isinstance(exc, TooManyRequests):
         headers["retry-after"] = str(exc.retry_after)
+    elif isinstance(exc, UseDpopNonce):
+        headers["dpop-nonce"] = exc.nonce
     if exc.status >= 500:
         log.error("request_failed", error=exc.error, detail=exc.detail)
     elif exc.detail:

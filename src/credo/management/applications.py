@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from credo.domain.errors import InvalidRequest, InvalidScope, NotFound
-from credo.domain.models import AUTH_METHODS, Client
+from credo.domain.models import AUTH_METHODS, DPOP_BOUND, Client
 from credo.domain.settings import KNOWN_GRANT_TYPES
 from credo.keys.secrets import WeakSecret
 from credo.management.client_signin import SIGNIN_FIELDS
@@ -23,7 +23,7 @@ from credo.oauth.services import Services
 
 APP_TYPES = ("web", "service")
 UPDATABLE = {"name", "scopes", "grant_types", "auth_method", "strict_auth_method", "enabled", "owners", "app_type",
-             "secret", *SIGNIN_FIELDS}
+             "secret", DPOP_BOUND, *SIGNIN_FIELDS}
 
 
 def _check_owners(owners: tuple[str, ...]) -> tuple[str, ...]:
@@ -69,7 +69,8 @@ def create_application(services: Services, realm: str, client_id: str, *, name: 
                        owners: tuple[str, ...] = (), redirect_uris: tuple[str, ...] = (),
                        post_logout_redirect_uris: tuple[str, ...] = (), resources: tuple[str, ...] = (),
                        application_type: str = "web", skip_consent: bool = False,
-                       strict_auth_method: bool = False, actor: str = "system") -> tuple[Client, str | None]:
+                       strict_auth_method: bool = False, dpop_bound_access_tokens: bool = False,
+                       actor: str = "system") -> tuple[Client, str | None]:
     """Create an application; the browser sign-in fields (redirect URIs to skip_consent) follow the rules
     of client_signin.py."""
     services.realm(realm)
@@ -80,7 +81,8 @@ def create_application(services: Services, realm: str, client_id: str, *, name: 
                          auth_method=auth_method, app_type=app_type, owners=_check_owners(tuple(owners)),
                          redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout_redirect_uris,
                          resources=resources, application_type=application_type, skip_consent=skip_consent,
-                         strict_auth_method=strict_auth_method, actor=actor)
+                         strict_auth_method=strict_auth_method, dpop_bound_access_tokens=dpop_bound_access_tokens,
+                         actor=actor)
 
 
 def update_application(services: Services, realm: str, client_id: str, changes: dict[str, Any], *,

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from credo.domain.errors import InvalidClientMetadata, InvalidRequest, NotFound, ServiceUnavailable
-from credo.domain.models import ATTR_STRICT_AUTH_METHOD, AUTH_METHODS, AuditEvent, Client, ClientKind
+from credo.domain.models import ATTR_STRICT_AUTH_METHOD, AUTH_METHODS, DPOP_BOUND, AuditEvent, Client, ClientKind
 from credo.domain.settings import KNOWN_GRANT_TYPES, public_client_grant
 from credo.keys.secrets import WeakSecret, new_secret
 from credo.management.client_signin import check_signin_fields, taken_resource
@@ -35,10 +35,11 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
                   owners: tuple[str, ...] = (), redirect_uris: tuple[str, ...] = (),
                   post_logout_redirect_uris: tuple[str, ...] = (), resources: tuple[str, ...] = (),
                   application_type: str = "web", skip_consent: bool = False, strict_auth_method: bool = False,
-                  actor: str = "system") -> tuple[Client, str | None]:
+                  dpop_bound_access_tokens: bool = False, actor: str = "system") -> tuple[Client, str | None]:
     """Create a client; returns it with the plain secret, shown once (generated when not given). The
     browser sign-in fields follow client_signin.py's rules; `strict_auth_method` pins `auth_method` (else
-    a client with a secret may send it in a Basic header or in the body alike)."""
+    a client with a secret may send it in a Basic header or in the body alike); `dpop_bound_access_tokens`
+    (RFC 9449 §5.2) makes every token request of the client need a DPoP proof."""
     if not CLIENT_ID.fullmatch(client_id):  # match() would let a final newline through
         raise InvalidRequest(f"bad client id {client_id!r}",
                              description="client_id: use only letters, digits, '-' and '_'.")
@@ -71,7 +72,7 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
     client = Client(realm=realm, client_id=client_id, secret_hash=secret_hash, kind=kind, name=name or client_id,
                     grant_types=tuple(grant_types), scopes=tuple(scopes), auth_method=auth_method,
                     attributes=with_strict_auth_method(attributes or {}, strict_auth_method),
-                    app_type=app_type, owners=tuple(owners),
+                    app_type=app_type, owners=tuple(owners), metadata=with_dpop_bound({}, dpop_bound_access_tokens),
                     created_at=now, updated_at=now, **signin)
     _refuse_taken(services, client)
     try:
@@ -90,6 +91,14 @@ def with_strict_auth_method(attributes: dict[str, list[str]], strict: object) ->
         raise InvalidRequest("strict_auth_method", description="strict_auth_method: must be true or false.")
     out = {k: list(v) for k, v in attributes.items() if k != ATTR_STRICT_AUTH_METHOD}
     return {**out, ATTR_STRICT_AUTH_METHOD: ["true"]} if strict else out
+
+
+def with_dpop_bound(metadata: dict[str, Any], bound: object) -> dict[str, Any]:
+    """`metadata` with `dpop_bound_access_tokens` set (True) or removed (False, the default)."""
+    if not isinstance(bound, bool):
+        raise InvalidRequest(DPOP_BOUND, description=f"{DPOP_BOUND}: must be true or false.")
+    out = {k: v for k, v in metadata.items() if k != DPOP_BOUND}
+    return {**out, DPOP_BOUND: True} if bound else out
 
 
 def _refuse_taken(services: Services, client: Client) -> None:
@@ -138,7 +147,10 @@ def update_client(services: Services, realm: str, client_id: str, changes: dict[
 
 
 def _changed(services: Services, client: Client, changes: dict[str, Any]) -> Client:
-    updated = replace(client, **check_signin_fields(changes, client), updated_at=services.clock.now())
+    fields = check_signin_fields(changes, client)
+    if DPOP_BOUND in fields:
+        fields["metadata"] = with_dpop_bound(client.metadata, fields.pop(DPOP_BOUND))
+    updated = replace(client, **fields, updated_at=services.clock.now())
     _check_public(updated.auth_method, updated.grant_types)
     if "resources" in changes:
         _refuse_taken(services, updated)

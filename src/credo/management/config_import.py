@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from credo.domain.errors import InvalidRequest, OAuthError
-from credo.domain.models import AuditEvent, Client, User
+from credo.domain.models import DPOP_BOUND, AuditEvent, Client, User
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE, ProviderSettings
 from credo.keys.secrets import WeakSecret, new_secret
 from credo.management import clients, realms, usecases
@@ -322,6 +322,8 @@ def _reconcile(services: Services, current: Client, c: dict[str, Any], actor: st
         wanted = client_value(current, key, c[key])
         if getattr(current, key) != wanted:
             changes[key] = wanted
+    if DPOP_BOUND in c and c[DPOP_BOUND] != current.dpop_bound:  # RFC 9449 §5.2, kept in the client's metadata
+        changes[DPOP_BOUND] = c[DPOP_BOUND]
     if changes:
         if count:
             counts[section] += 1

@@ -52,4 +52,6 @@ def _client_doc(c: Client) -> dict[str, Any]:
         doc.update(app_type=c.app_type, owners=list(c.owners), application_type=c.application_type,
                    redirect_uris=list(c.redirect_uris), post_logout_redirect_uris=list(c.post_logout_redirect_uris),
                    resources=list(c.resources), skip_consent=c.skip_consent)
+    if c.dpop_bound:
+        doc["dpop_bound_access_tokens"] = True
     return doc

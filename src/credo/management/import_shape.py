@@ -43,7 +43,7 @@ def _check_types(item: dict[str, Any], section: str) -> None:
         value = item.get(name)
         if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
             raise InvalidRequest(f"{section}.{name}", description=f"{section}.{name}: must be a list of strings.")
-    for name in ("active", "enabled", "skip_consent", "reset_password", "reset_secret"):
+    for name in ("active", "enabled", "skip_consent", "reset_password", "reset_secret", "dpop_bound_access_tokens"):
         if name in item and not isinstance(item[name], bool):
             raise InvalidRequest(f"{section}.{name}", description=f"{section}.{name}: must be true or false.")
     for name in ("secret", "secret_hash", "password", "password_hash", "name", "description", "source", "id", "email",

@@ -6,6 +6,7 @@ from typing import Any
 
 from credo.domain.models import Realm
 from credo.domain.settings import GRANT_AUTHORIZATION_CODE
+from credo.keys.dpop import PROOF_ALGS
 from credo.oauth.authorization import RESPONSE_MODES
 from credo.oauth.oidc import CLAIMS_SUPPORTED
 from credo.oauth.services import Services
@@ -35,6 +36,7 @@ def discovery_document(services: Services, realm: Realm) -> dict[str, Any]:
         "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "jti", "scope", "client_id", "act"],
         "request_parameter_supported": False,
+        "dpop_signing_alg_values_supported": list(PROOF_ALGS),  # RFC 9449 §5.1
         "token_exchange_token_types_supported": [
             "urn:ietf:params:oauth:token-type:access_token", "urn:ietf:params:oauth:token-type:jwt"],
         **(_browser_sign_in(base, realm) if GRANT_AUTHORIZATION_CODE in s.grant_types else {}),

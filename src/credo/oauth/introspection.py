@@ -39,7 +39,7 @@ def introspection_body(services: Services, token: AccessToken) -> dict[str, Any]
         "client_id": c["client_id"],
         "user_id": c["sub"],
         "username": c["sub"],
-        "token_type": "Bearer",
+        "token_type": "Bearer" if "cnf" not in c else "DPoP",
         "exp": c["exp"],
         "sub": c["sub"],
         "iss": c["iss"],
@@ -52,6 +52,8 @@ def introspection_body(services: Services, token: AccessToken) -> dict[str, Any]
         body["act"] = c["act"]
     if "aud" in c:
         body["aud"] = c["aud"]
+    if "cnf" in c:  # RFC 9449 §6.2: the key a DPoP-bound token is bound to, for the resource server to check
+        body["cnf"] = c["cnf"]
     body.update({"auditTrackingId": c.get("auditTrackingId"), "iat": c["iat"], "nbf": c.get("nbf", c["iat"]),
                  "jti": c["jti"], "expires_in": max(0, int(c["exp"]) - services.clock.now())})
     return body

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from credo.domain.errors import InvalidClientMetadata, InvalidRedirectUri, InvalidScope
-from credo.domain.models import Realm
+from credo.domain.models import DPOP_BOUND, Realm
 from credo.domain.settings import PRIVATE_JWK_MEMBERS, PUBLIC_KTYS, public_client_grant
 from credo.oauth.scopes import parse_scope
 
@@ -85,13 +85,23 @@ def validate_metadata(body: dict[str, Any], realm: Realm) -> Metadata:
     redirect_uris = _redirect_uris(body, grant_types, application_type)
     logout_uris = _post_logout_redirect_uris(body, application_type)
     scopes = _scopes(body, realm)
-    extra = {**_url_fields(body), **_text_fields(body), **_contacts(body), **_keys(body)}
+    extra = {**_url_fields(body), **_text_fields(body), **_contacts(body), **_keys(body), **_dpop(body)}
     name = body.get("client_name", "")
     if not isinstance(name, str) or len(name) > 255:
         raise InvalidClientMetadata("bad client_name", description="client_name: must be a string of at most 255 characters.")
     return Metadata(client_name=name, grant_types=grant_types, response_types=response_types,
                     redirect_uris=redirect_uris, scopes=scopes, auth_method=auth_method, extra=extra,
                     application_type=application_type, post_logout_redirect_uris=logout_uris)
+
+
+def _dpop(body: dict[str, Any]) -> dict[str, Any]:
+    """RFC 9449 §5.2 `dpop_bound_access_tokens`: a boolean; kept only when true (false is the default)."""
+    value = body.get(DPOP_BOUND)
+    if value is None:
+        return {}
+    if not isinstance(value, bool):
+        raise _bad(DPOP_BOUND, "must be true or false")
+    return {DPOP_BOUND: True} if value else {}
 
 
 def _bad(fieldname: str, problem: str) -> InvalidClientMetadata:

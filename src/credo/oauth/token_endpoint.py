@@ -1,24 +1,31 @@
 """The token endpoint's shared pipeline (RFC 6749 §3.2), which every grant plugs into:
 
-    client authentication → grant allowed for this realm and client → grant → scope policy → issue
-    → commit the request's unit of work
+    client authentication → grant allowed for this realm and client → DPoP proof → grant → scope policy
+    → issue → commit the request's unit of work
 
 No grant handler can skip a step: handlers only decide who the token is for and which scopes are allowed.
 Every write of the request (new token records, audit events) goes into its unit of work, committed before
 the answer, and also when the request is refused (a denial's audit event is kept).
+
+DPoP (RFC 9449, oauth/dpop.py) is a step of the pipeline, so every grant has it: a request with a `DPoP`
+header is checked before the grant runs, and its key's thumbprint is handed to the grant
+(`TokenRequest.jkt`: a grant whose credential is bound to a key checks it with `dpop.require_key` before
+it consumes anything), put in the access token (`cnf.jkt`, `token_type: DPoP`) and, for a public client,
+in the refresh token. A client registered with `dpop_bound_access_tokens` is refused without a proof.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from credo.domain.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
+from credo.domain.errors import InvalidDpopProof, InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from credo.domain.models import Client, Realm
 from credo.domain.settings import public_client_grant, with_implied_refresh
 from credo.oauth.client_auth import authenticate_client
 from credo.oauth.credentials import BasicCredentials
+from credo.oauth.dpop import DpopRequest, check_proof
 from credo.oauth.oidc import id_token
 from credo.oauth.scopes import grant_scopes, parse_scope
 from credo.oauth.services import Services
@@ -33,6 +40,8 @@ class TokenRequest:
     basic: BasicCredentials | None = None  # from an `Authorization: Basic` header
     source: str = ""
     resources: tuple[str, ...] = ()  # every `resource` parameter (RFC 8707: it may be repeated)
+    dpop: DpopRequest | None = None  # a `DPoP` header came (RFC 9449)
+    jkt: str | None = None  # set by the pipeline only: the thumbprint of the verified DPoP proof's key
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +108,13 @@ class TokenEndpoint:
             raise UnauthorizedClient(f"client {client.client_id} may not use {grant_type}")
         if public_client_grant(client.auth_method, (grant_type,)):  # stored before the rule, or imported
             raise UnauthorizedClient(f"public client {client.client_id} may not use {grant_type}")
+        jkt = None
+        if request.dpop is not None:
+            jkt = check_proof(services, realm, request.dpop).jkt
+            request = replace(request, jkt=jkt)
+        elif client.dpop_bound:
+            raise InvalidDpopProof(f"client {client.client_id} requires DPoP",
+                                   description="This client's tokens are DPoP-bound: send a DPoP proof.")
         requested = parse_scope(params.get("scope"))
         grant = await handler(services, request, client, requested, work)
         scopes = grant_scopes(requested, grant.allowed_scopes)
@@ -107,6 +123,10 @@ class TokenEndpoint:
         extra = {FAMILY_CLAIM: family} if family else {}
         if grant.grant_id:
             extra[GRANT_CLAIM] = grant.grant_id
+        if jkt is not None:
+            extra["cnf"] = {"jkt": jkt}
+            if client.is_public:  # RFC 9449 §5: a public client's refresh token is bound to the key too
+                grant = replace(grant, refresh_claims={**grant.refresh_claims, "jkt": jkt})
         issued = issue_access_token(
             services, realm, client, sub=grant.sub, scopes=scopes, grant_type=grant_type,
             audience=grant.audience, act=grant.act, user=grant.user, not_after=grant.not_after,
@@ -118,5 +138,6 @@ class TokenEndpoint:
         if grant.id_token is not None and "openid" in scopes:
             body["id_token"] = id_token(services, realm, client, grant.id_token, issued.token.value)
         body.update(grant.response_extra)
-        body.update({"scope": " ".join(scopes), "token_type": "Bearer", "expires_in": issued.expires_in})
+        body.update({"scope": " ".join(scopes), "token_type": "Bearer" if jkt is None else "DPoP",
+                     "expires_in": issued.expires_in})
         return body

@@ -6,16 +6,22 @@ from typing import Any
 
 from credo.domain.errors import InvalidRequest, InvalidToken
 from credo.domain.models import Realm
+from credo.oauth.dpop import DpopRequest, check_presented, token_jkt
 from credo.oauth.services import Services
 from credo.oauth.tokens import STATEFUL_CTS, STATELESS_CTS, read_access_token
 
 
-def tokeninfo(services: Services, realm: Realm, value: str | None) -> dict[str, Any]:
+def tokeninfo(services: Services, realm: Realm, value: str | None,
+              presented: tuple[bool, DpopRequest | None] | None = None) -> dict[str, Any]:
+    """`presented`: the token came in an `Authorization` header (DPoP scheme or not, and the DPoP proof)."""
     if not value:
         raise InvalidRequest("no token", description="Send the token as 'access_token' or a Bearer header.")
     token = read_access_token(services, realm, value)
     if token is None:
-        raise InvalidToken("token not active")
+        raise InvalidToken("token not active", scheme="DPoP" if presented and presented[0] else "Bearer")
+    if presented is not None:
+        check_presented(services, realm, token, dpop_scheme=presented[0], dpop=presented[1])
+    jkt = token_jkt(token.claims)
     c = token.claims
     body: dict[str, Any] = {
         "sub": c["sub"],
@@ -24,7 +30,7 @@ def tokeninfo(services: Services, realm: Realm, value: str | None) -> dict[str, 
         "subname": c["sub"],
         "iss": c["iss"],
         "tokenName": "access_token",
-        "token_type": "Bearer",
+        "token_type": "Bearer" if jkt is None else "DPoP",
         "authGrantId": c.get("authGrantId"),
         "client_id": c["client_id"],
         "access_token": token.value,
@@ -37,6 +43,8 @@ def tokeninfo(services: Services, realm: Realm, value: str | None) -> dict[str, 
         body.setdefault(scope, "")
     if "act" in c:
         body["act"] = c["act"]
+    if jkt is not None:
+        body["cnf"] = {"jkt": jkt}
     if "auth_level" in c:
         body["auth_level"] = c["auth_level"]
     body.update({"scope": list(token.scopes), "iat": c["iat"], "exp": c["exp"],

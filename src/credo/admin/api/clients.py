@@ -7,6 +7,7 @@ from typing import Any
 from credo.admin.api import shapes
 from credo.admin.api.base import Call, only, optional, require
 from credo.domain.errors import InvalidRequest, NotFound
+from credo.domain.models import DPOP_BOUND
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE
 from credo.keys.secrets import WeakSecret
 from credo.management import usecases
@@ -14,13 +15,13 @@ from credo.management.client_signin import SIGNIN_FIELDS
 from credo.management.clients import delete_client, set_secret
 
 APP_FIELDS = ("client_id", "name", "app_type", "secret", "grant_types", "scopes", "auth_method",
-              "strict_auth_method", "owners", *SIGNIN_FIELDS)
+              "strict_auth_method", "owners", DPOP_BOUND, *SIGNIN_FIELDS)
 APP_CHANGES = ("name", "grant_types", "scopes", "auth_method", "strict_auth_method", "owners", "enabled",
-               *SIGNIN_FIELDS)
+               DPOP_BOUND, *SIGNIN_FIELDS)
 AGENT_FIELDS = ("client_id", "name", "secret", "scopes", "grant_types", "auth_method", "strict_auth_method",
-                "overrides_enabled", "stateless_tokens", "accept_audience")
+                "overrides_enabled", "stateless_tokens", "accept_audience", DPOP_BOUND)
 AGENT_CHANGES = ("name", "grant_types", "scopes", "auth_method", "strict_auth_method", "enabled", "overrides_enabled",
-                 "stateless_tokens", "accept_audience")
+                 "stateless_tokens", "accept_audience", DPOP_BOUND)
 POLICY_FIELDS = ("subjects", "subject_groups", "permissions")
 
 
@@ -28,7 +29,7 @@ def _typed(body: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     kinds: dict[str, Any] = {"grant_types": list, "scopes": list, "owners": list, "enabled": bool,
                              "overrides_enabled": bool, "stateless_tokens": bool, "accept_audience": bool,
                              "redirect_uris": list, "post_logout_redirect_uris": list, "resources": list,
-                             "skip_consent": bool, "strict_auth_method": bool}
+                             "skip_consent": bool, "strict_auth_method": bool, DPOP_BOUND: bool}
     out = {}
     for name in names:
         if name in body:

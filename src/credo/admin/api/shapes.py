@@ -21,7 +21,8 @@ def client(c: Client, last_used: int | None = None) -> dict[str, Any]:
             "application_type": c.application_type, "skip_consent": c.skip_consent,
             "app_type": c.app_type, "owners": list(c.owners), "attributes": c.attributes,
             "overrides_enabled": c.overrides_enabled, "stateless_tokens": bool(c.stateless_tokens),
-            "accept_audience": c.accepts_audience, "has_secret": c.secret_hash is not None,
+            "accept_audience": c.accepts_audience, "dpop_bound_access_tokens": c.dpop_bound,
+            "has_secret": c.secret_hash is not None,
             "created_at": c.created_at, "updated_at": c.updated_at, "last_used": last_used,
             "warnings": override_warnings(c)}
 

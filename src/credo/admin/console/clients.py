@@ -115,7 +115,8 @@ def _signon_changes(page: Page) -> dict[str, Any]:
             "auth_method": page.value("auth_method"), "application_type": page.value("application_type"),
             "redirect_uris": page.items("redirect_uris"),
             "post_logout_redirect_uris": page.items("post_logout_redirect_uris"),
-            "skip_consent": page.checked("skip_consent")}
+            "skip_consent": page.checked("skip_consent"),
+            "dpop_bound_access_tokens": page.checked("dpop_bound_access_tokens")}
 
 
 def delete_application(page: Page) -> Response:
@@ -171,7 +172,8 @@ def _agent_changes(page: Page) -> dict[str, Any]:
         changes.update(grant_types=page.values("grant_types"), auth_method=page.value("auth_method"),
                        overrides_enabled=page.checked("overrides_enabled"),
                        stateless_tokens=page.checked("stateless_tokens"),
-                       accept_audience=page.checked("accept_audience"))
+                       accept_audience=page.checked("accept_audience"),
+                       dpop_bound_access_tokens=page.checked("dpop_bound_access_tokens"))
     return changes
 
 

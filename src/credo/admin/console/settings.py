@@ -22,7 +22,8 @@ GRANT_LABELS = {"client_credentials": "Client Credentials", "password": "Resourc
 NUMBERS = ("access_token_lifetime", "refresh_token_lifetime", "registration_access_token_lifetime",
            "max_delegation_depth", "session_lifetime")
 FLAGS = ("allow_open_registration", "pkce_optional_for_confidential_clients", "skip_consent_for_applications",
-         "refresh_requires_offline_access", "issue_refresh_tokens", "exchange_null_refresh_token")
+         "refresh_requires_offline_access", "issue_refresh_tokens", "exchange_null_refresh_token",
+         "dpop_nonce_required")
 TOP_FIELDS = ("grant_types", "registration_scope_allowlist", "dcr_script", "scope_descriptions", "token_format",
               "signing_alg")
 

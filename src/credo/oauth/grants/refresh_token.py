@@ -16,6 +16,7 @@ from credo.domain.errors import InvalidGrant
 from credo.domain.models import Client, Realm, TokenRecord
 from credo.domain.settings import GRANT_REFRESH_TOKEN
 from credo.keys.secrets import new_secret
+from credo.oauth.dpop import require_key, token_jkt
 from credo.oauth.lifecycle import record_current
 from credo.oauth.resources import narrowed
 from credo.oauth.scopes import grant_scopes, single
@@ -28,7 +29,8 @@ BAD_REFRESH = "The refresh token is invalid, expired or revoked."
 USED_PREFIX = "refresh-used:"
 # What a refresh token carries from the grant that started its family into every rotation: the consent,
 # the resources (RFC 8707: a refresh may narrow them), the sign-in it came from (for ID tokens).
-CARRIED = (GRANT_CLAIM, "resources", "auth_time", "sid")
+# A public client's refresh token also carries the DPoP key it is bound to (`jkt`, RFC 9449 §5).
+CARRIED = (GRANT_CLAIM, "resources", "auth_time", "sid", "jkt")
 
 
 def issue_refresh_token(services: Services, request: TokenRequest, client: Client, grant: Grant,
@@ -117,6 +119,7 @@ class RefreshToken:
             _replayed(services, realm, client, value)
             raise InvalidGrant("unknown, expired or foreign refresh token", description=BAD_REFRESH)
         grant_scopes(requested_scopes, record.scopes)  # refuse a wider scope before burning the token
+        require_key(request.jkt, token_jkt(record.claims), "refresh token")  # before burning it too
         user = bool(record.claims.get("user"))
         if not record_current(services, realm, client, record, user=user):
             raise InvalidGrant(f"client or user {record.sub} gone, inactive or re-created", description=BAD_REFRESH)

@@ -9,6 +9,7 @@ from typing import Any
 from credo.domain.errors import InvalidGrant, InvalidRequest, InvalidTarget, OAuthError, UnauthorizedClient
 from credo.domain.models import ApplicationPolicy, AuditEvent, Client, Realm
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE
+from credo.oauth.dpop import require_key, token_jkt
 from credo.oauth.exchange_audit import mark_audited
 from credo.oauth.exchange_policy import (
     ACCESS_TOKEN_TYPE,
@@ -48,6 +49,7 @@ def _check_actor_token(services: Services, request: TokenRequest, agent: Client)
         raise InvalidRequest("actor_token_type without actor_token",
                              description="The 'actor_token' parameter is required with 'actor_token_type'.")
     token = read_token(services, request.realm, value, check_token_type("actor_token_type", kind), "actor token")
+    require_key(request.jkt, token_jkt(token.claims), "actor token")
     if token.client_id != agent.client_id or token.sub != agent.client_id or token.is_user_token:
         raise InvalidGrant("actor token is not the agent's own", description="The actor token does not identify this agent.")
 
@@ -112,6 +114,7 @@ class TokenExchange:
             raise InvalidRequest("requested_token_type", description="Only access tokens can be issued.")
         token = read_token(services, realm, value, kind, "subject token")
         details["subject"] = token.sub
+        require_key(request.jkt, token_jkt(token.claims), "subject token")  # RFC 9449 binding kept (SECURITY.md)
         _check_actor_token(services, request, client)
         if len(request.resources) > 1:
             raise InvalidTarget("several resources", description="Name exactly one target application.")
