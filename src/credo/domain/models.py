@@ -8,7 +8,8 @@ from typing import Any, Literal
 from credo.domain.settings import MAX_ACCESS_TOKEN_LIFETIME, ProviderSettings
 
 ClientKind = Literal["client", "application", "agent"]
-AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none")
+AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none", "private_key_jwt")
+KEY_AUTH_METHOD = "private_key_jwt"  # RFC 7523 §2.2: a JWT signed with the client's own key (its jwks / jwks_uri)
 SECRET_METHODS = ("client_secret_post", "client_secret_basic")  # interchangeable unless pinned
 
 # Client attributes that drive real settings (the DCR script's `clientIdentity.setAttribute`).

@@ -69,8 +69,9 @@ def create_application(services: Services, realm: str, client_id: str, *, name: 
                        owners: tuple[str, ...] = (), redirect_uris: tuple[str, ...] = (),
                        post_logout_redirect_uris: tuple[str, ...] = (), resources: tuple[str, ...] = (),
                        application_type: str = "web", skip_consent: bool = False,
-                       strict_auth_method: bool = False, actor: str = "system") -> tuple[Client, str | None]:
-    """Create an application; the browser sign-in fields (redirect URIs to skip_consent) follow the rules
+                       strict_auth_method: bool = False, keys: dict[str, Any] | None = None,
+                       actor: str = "system") -> tuple[Client, str | None]:
+    """Create an application (`keys`: see create_client); the browser sign-in fields (redirect URIs to skip_consent) follow the rules
     of client_signin.py."""
     services.realm(realm)
     if app_type not in APP_TYPES:
@@ -80,7 +81,7 @@ def create_application(services: Services, realm: str, client_id: str, *, name: 
                          auth_method=auth_method, app_type=app_type, owners=_check_owners(tuple(owners)),
                          redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout_redirect_uris,
                          resources=resources, application_type=application_type, skip_consent=skip_consent,
-                         strict_auth_method=strict_auth_method, actor=actor)
+                         strict_auth_method=strict_auth_method, keys=keys, actor=actor)
 
 
 def update_application(services: Services, realm: str, client_id: str, changes: dict[str, Any], *,

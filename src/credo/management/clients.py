@@ -7,11 +7,12 @@ from dataclasses import replace
 from typing import Any
 
 from credo.domain.errors import InvalidClientMetadata, InvalidRequest, NotFound, ServiceUnavailable
-from credo.domain.models import ATTR_STRICT_AUTH_METHOD, AUTH_METHODS, AuditEvent, Client, ClientKind
+from credo.domain.models import ATTR_STRICT_AUTH_METHOD, AUTH_METHODS, KEY_AUTH_METHOD, AuditEvent, Client, ClientKind
 from credo.domain.settings import KNOWN_GRANT_TYPES, public_client_grant
 from credo.keys.secrets import WeakSecret, new_secret
 from credo.management.client_signin import check_signin_fields, taken_resource
 from credo.oauth.lifecycle import creation_time, note_deletion
+from credo.oauth.registration_metadata import key_metadata
 from credo.oauth.services import Services
 from credo.storage.protocols import Conflict
 
@@ -35,10 +36,11 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
                   owners: tuple[str, ...] = (), redirect_uris: tuple[str, ...] = (),
                   post_logout_redirect_uris: tuple[str, ...] = (), resources: tuple[str, ...] = (),
                   application_type: str = "web", skip_consent: bool = False, strict_auth_method: bool = False,
-                  actor: str = "system") -> tuple[Client, str | None]:
+                  keys: dict[str, Any] | None = None, actor: str = "system") -> tuple[Client, str | None]:
     """Create a client; returns it with the plain secret, shown once (generated when not given). The
     browser sign-in fields follow client_signin.py's rules; `strict_auth_method` pins `auth_method` (else
-    a client with a secret may send it in a Basic header or in the body alike)."""
+    a client with a secret may send it in a Basic header or in the body alike). `keys`: `jwks` or
+    `jwks_uri` and `token_endpoint_auth_signing_alg`, required for `private_key_jwt` (no secret then)."""
     if not CLIENT_ID.fullmatch(client_id):  # match() would let a final newline through
         raise InvalidRequest(f"bad client id {client_id!r}",
                              description="client_id: use only letters, digits, '-' and '_'.")
@@ -55,9 +57,13 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
     signin = check_signin_fields({"redirect_uris": redirect_uris, "post_logout_redirect_uris": post_logout_redirect_uris,
                                   "resources": resources, "application_type": application_type,
                                   "skip_consent": skip_consent})
+    key_fields = key_metadata(keys or {}, auth_method)
     plain: str | None = None
     secret_hash: str | None = None
-    if auth_method != "none":
+    if auth_method == KEY_AUTH_METHOD and secret is not None:
+        raise InvalidRequest("secret with private_key_jwt", description="client_secret: a private_key_jwt client has "
+                                                                        "no secret.")
+    if auth_method not in ("none", KEY_AUTH_METHOD):
         if secret is None:
             plain = new_secret()
             secret_hash = services.hasher.hash_generated(plain)
@@ -71,7 +77,7 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
     client = Client(realm=realm, client_id=client_id, secret_hash=secret_hash, kind=kind, name=name or client_id,
                     grant_types=tuple(grant_types), scopes=tuple(scopes), auth_method=auth_method,
                     attributes=with_strict_auth_method(attributes or {}, strict_auth_method),
-                    app_type=app_type, owners=tuple(owners),
+                    app_type=app_type, owners=tuple(owners), metadata=key_fields,
                     created_at=now, updated_at=now, **signin)
     _refuse_taken(services, client)
     try:
