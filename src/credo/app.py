@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import ssl
 from typing import Any
+
+import structlog
 
 from credo.admin.routes import admin_app
 from credo.domain.clock import Clock, SystemClock
 from credo.http.dispatch import CredoApp
 from credo.http.errors import HANDLERS
 from credo.keys.keyring import KeyRing
+from credo.keys.remote_jwks import RemoteJwks
 from credo.keys.sealing import Sealer
 from credo.keys.secrets import SecretHasher
 from credo.logs import configure as configure_logs
@@ -18,7 +22,7 @@ from credo.management.realms import ensure_realm
 from credo.oauth.exchange_audit import AuditedTokenEndpoint
 from credo.oauth.grants.refresh_token import issue_refresh_token
 from credo.oauth.grants.registry import default_handlers
-from credo.oauth.services import Services
+from credo.oauth.services import Services, document_fetcher
 from credo.oauth.throttle import auth_throttle
 from credo.scripting.quickjs_runner import QuickJsRunner
 from credo.settings import Settings
@@ -49,6 +53,7 @@ def build_services(settings: Settings, storage: Storage, *, base_url: str, clock
     services = Services(storage=cached, keys=keys,  # CachedStorage has the Storage shape (delegation)
                         hasher=SecretHasher(pepper), clock=clock, base_url=base_url)
     services.script_runner = QuickJsRunner()
+    _unsafe_test_fetching(settings, services)
     # Failures are shared through the database by every process using it (see credo.oauth.throttle).
     for attr, name, what in (("auth_throttle", "auth", "client authentication"),
                              ("login_throttle", "login", "password login")):
@@ -61,6 +66,22 @@ def build_services(settings: Settings, storage: Storage, *, base_url: str, clock
         window=settings.auth_failure_window, what="password logins", name="spray", log=storage.auth_failures,
         digest=services.hasher.keyed_hash, sync_interval=settings.auth_failure_sync_interval)
     return services
+
+
+def _unsafe_test_fetching(settings: Settings, services: Services) -> None:
+    """The test-only outbound fetcher settings (see Settings.unsafe_test_only_fetch_resolve): both fetchers
+    may then reach `.test` names on loopback, with certificates from the given CA. Loudly logged."""
+    resolve, ca_file = settings.unsafe_test_only_fetch_resolve, settings.unsafe_test_only_fetch_ca_file
+    if not resolve and ca_file is None:
+        return
+    structlog.get_logger("credo").warning("unsafe_test_only_fetch_settings", hosts=sorted(resolve),
+                                          ca_file=str(ca_file) if ca_file else None,
+                                          note="TEST ONLY: never set in production")
+    tls = ssl.create_default_context()
+    if ca_file is not None:
+        tls.load_verify_locations(cafile=str(ca_file))
+    services.client_documents = document_fetcher(tls=tls, unsafe_test_resolve=resolve)
+    services.remote_jwks = RemoteJwks(tls=tls, unsafe_test_resolve=resolve)
 
 
 def build_app(settings: Settings, *, storage: Storage | None = None, base_url: str | None = None,

@@ -282,6 +282,13 @@ class RemoteJson:
             raise RemoteJwksError(hit.reason or "fetch failed", cached=True)
         return self._fetch_and_remember(url)
 
+    def cached(self, url: str) -> dict[str, Any] | None:
+        """The document at `url` if a successful fetch is cached, without any network access (callable on
+        an event loop); None otherwise (call `get` off the loop)."""
+        with self._lock:
+            hit = self._cache.get(url)
+        return hit.jwks if hit is not None else None
+
     def refresh(self, url: str) -> dict[str, Any]:
         """The document fetched again past the cache (a key set rotated since it was cached), at most once
         per `min_refresh` seconds per URL; within that, the cached answer."""

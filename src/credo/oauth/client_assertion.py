@@ -27,6 +27,7 @@ from typing import Any
 from credo.domain.errors import InvalidClient
 from credo.domain.models import KEY_AUTH_METHOD, Client
 from credo.keys import jose
+from credo.oauth.client_documents import authenticating_client
 from credo.oauth.services import Services
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -65,7 +66,7 @@ async def authenticate_assertion(services: Services, realm: str, assertion: str,
         return await _foreign_issuer(services, realm, parsed, claimed, client_id, audiences)
     if client_id is not None and client_id != iss:
         raise InvalidClient("client_id differs from the assertion's iss")
-    client = services.client(realm, iss)
+    client = await authenticating_client(services, realm, iss)
     if client is None or not client.enabled:
         raise InvalidClient(f"unknown or disabled client {iss!r}")
     if client.auth_method != KEY_AUTH_METHOD:

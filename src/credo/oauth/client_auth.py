@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from credo.domain.errors import InvalidClient
 from credo.domain.models import Client
 from credo.oauth.client_assertion import authenticate_assertion, unverified_issuer
+from credo.oauth.client_documents import authenticating_client
 from credo.oauth.credentials import BasicCredentials
 from credo.oauth.services import Services
 from credo.oauth.throttle import ThrottleKey
@@ -84,7 +85,7 @@ async def _authenticate(services: Services, realm: str, params: Mapping[str, str
     else:
         raise InvalidClient("no client authentication")
 
-    client = services.client(realm, client_id) if client_id else None
+    client = await authenticating_client(services, realm, client_id) if client_id else None
     if client is None or not client.enabled:
         # Spend the work of a real check; the caller pads every failure to the same time.
         await services.verify_secret(secret or "x", "h1$" + "0" * 64)

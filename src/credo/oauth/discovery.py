@@ -43,6 +43,7 @@ def discovery_document(services: Services, realm: Realm) -> dict[str, Any]:
         "token_exchange_token_types_supported": [
             "urn:ietf:params:oauth:token-type:access_token", "urn:ietf:params:oauth:token-type:jwt"],
         **(_browser_sign_in(base, realm) if GRANT_AUTHORIZATION_CODE in s.grant_types else {}),
+        **({"client_id_metadata_document_supported": True} if s.client_id_metadata_documents.enabled else {}),
     }
 
 
