@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,12 +38,14 @@ DOCUMENT_TIMEOUT = 2.0  # seconds for its DNS lookup, connection and read togeth
 DOCUMENT_FAILURE_TTL = 10.0  # seconds a failed document fetch is remembered
 
 
-def document_fetcher(*, tls: Any = None, unsafe_test_resolve: dict[str, str] | None = None) -> RemoteJson:
+def document_fetcher(*, tls: Any = None, unsafe_test_resolve: dict[str, str] | None = None,
+                     clock: Callable[[], float] = time.monotonic) -> RemoteJson:
     """The fetcher of Client ID Metadata Documents: JSON objects of at most DOCUMENT_BYTES, cached for what
     their Cache-Control says within 1 minute and 1 day (5 minutes without the header)."""
     return RemoteJson(timeout=DOCUMENT_TIMEOUT, max_bytes=DOCUMENT_BYTES, ttl=300, parse=parse_json_object,
                       honour_cache_headers=True, min_ttl=60, max_ttl=86400, failure_ttl=DOCUMENT_FAILURE_TTL,
-                      tls=tls, unsafe_test_resolve=unsafe_test_resolve, user_agent="credo-client-metadata-fetcher")
+                      tls=tls, unsafe_test_resolve=unsafe_test_resolve, clock=clock,
+                      user_agent="credo-client-metadata-fetcher")
 
 
 def audit_tracking_id() -> str:
