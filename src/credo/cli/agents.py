@@ -110,8 +110,9 @@ def app_create(realm: str, client_id: str,
                redirect_uri: list[str] = signin.REDIRECT_URI, post_logout_redirect_uri: list[str] = signin.POST_LOGOUT,
                resource: list[str] = signin.RESOURCE, application_type: str = signin.APPLICATION_TYPE_NEW,
                skip_consent: bool = signin.SKIP_CONSENT_NEW,
-               strict_auth_method: bool = signin.STRICT_AUTH_METHOD_NEW) -> None:
-    """Create an application; prints it with its secret, shown once."""
+               strict_auth_method: bool = signin.STRICT_AUTH_METHOD_NEW,
+               jwks: str = signin.JWKS_FILE, jwks_uri: str = signin.JWKS_URI, signing_alg: str = signin.SIGNING_ALG) -> None:
+    """Create an application; prints it with its secret, shown once (none with --auth-method private_key_jwt)."""
     from credo.management.applications import create_application
 
     with _services() as services:
@@ -122,7 +123,7 @@ def app_create(realm: str, client_id: str,
                                            post_logout_redirect_uris=tuple(post_logout_redirect_uri),
                                            resources=tuple(resource), application_type=application_type,
                                            skip_consent=skip_consent, strict_auth_method=strict_auth_method,
-                                           actor="cli")
+                                           keys=signin.keys(jwks, jwks_uri, signing_alg), actor="cli")
         _out({**signin.shown(client), "client_secret": plain})
 
 
@@ -165,8 +166,10 @@ def agent_create(realm: str, client_id: str,
                  stateless: bool = typer.Option(False, help="Issue client-side (JWT) tokens (needs --overrides)."),
                  accept_audience: bool = typer.Option(False, help="Accept audience parameters in token exchange "
                                                                   "(needs --overrides)."),
-                 strict_auth_method: bool = signin.STRICT_AUTH_METHOD_NEW) -> None:
-    """Create an AI agent; prints its secret once."""
+                 strict_auth_method: bool = signin.STRICT_AUTH_METHOD_NEW,
+                 jwks: str = signin.JWKS_FILE, jwks_uri: str = signin.JWKS_URI,
+                 signing_alg: str = signin.SIGNING_ALG) -> None:
+    """Create an AI agent; prints its secret once (none with --auth-method private_key_jwt)."""
     from credo.management.agents import create_agent
 
     with _services() as services:
@@ -174,7 +177,7 @@ def agent_create(realm: str, client_id: str,
                                      scopes=tuple(scope.split()), grant_types=tuple(grant), auth_method=auth_method,
                                      overrides_enabled=overrides, stateless_tokens=stateless,
                                      accept_audience=accept_audience, strict_auth_method=strict_auth_method,
-                                     actor="cli")
+                                     keys=signin.keys(jwks, jwks_uri, signing_alg), actor="cli")
         _out({"client_id": client.client_id, "client_secret": plain})
 
 

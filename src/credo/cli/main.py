@@ -153,8 +153,10 @@ def client_create(realm: str, client_id: str,
                   post_logout_redirect_uri: list[str] = signin.POST_LOGOUT, resource: list[str] = signin.RESOURCE,
                   application_type: str = signin.APPLICATION_TYPE_NEW,
                   skip_consent: bool = signin.SKIP_CONSENT_NEW,
-                  strict_auth_method: bool = signin.STRICT_AUTH_METHOD_NEW) -> None:
-    """Create a client; prints its secret once."""
+                  strict_auth_method: bool = signin.STRICT_AUTH_METHOD_NEW,
+                  jwks: str = signin.JWKS_FILE, jwks_uri: str = signin.JWKS_URI,
+                  signing_alg: str = signin.SIGNING_ALG) -> None:
+    """Create a client; prints its secret once (none with --auth-method private_key_jwt)."""
     from credo.management.clients import create_client
 
     attrs = {"providerOverridesEnabled": ["true"], "statelessTokensEnabled": ["true"]} if stateless else {}
@@ -163,7 +165,8 @@ def client_create(realm: str, client_id: str,
                                    redirect_uris=tuple(redirect_uri),
                                    post_logout_redirect_uris=tuple(post_logout_redirect_uri),
                                    resources=tuple(resource), application_type=application_type,
-                                   skip_consent=skip_consent, strict_auth_method=strict_auth_method, actor="cli")
+                                   skip_consent=skip_consent, strict_auth_method=strict_auth_method,
+                                   keys=signin.keys(jwks, jwks_uri, signing_alg), actor="cli")
     typer.echo(json.dumps({**signin.shown(client), "client_secret": secret}))
 
 

@@ -23,7 +23,7 @@ from credo.oauth.services import Services
 
 OVERRIDE_FLAGS = {"overrides_enabled": ATTR_OVERRIDES_ENABLED, "stateless_tokens": ATTR_STATELESS,
                   "accept_audience": ATTR_ACCEPT_AUDIENCE}
-UPDATABLE = {"name", "scopes", "grant_types", "auth_method", "strict_auth_method", "enabled", "owners", "secret",
+UPDATABLE = {"name", "scopes", "grant_types", "auth_method", "strict_auth_method", "enabled", "owners", "keys", "secret",
              *OVERRIDE_FLAGS}
 
 

@@ -22,7 +22,7 @@ from credo.oauth.scopes import parse_scope
 from credo.oauth.services import Services
 
 APP_TYPES = ("web", "service")
-UPDATABLE = {"name", "scopes", "grant_types", "auth_method", "strict_auth_method", "enabled", "owners", "app_type",
+UPDATABLE = {"name", "scopes", "grant_types", "auth_method", "strict_auth_method", "enabled", "owners", "keys", "app_type",
              "secret", *SIGNIN_FIELDS}
 
 

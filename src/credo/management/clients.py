@@ -143,12 +143,38 @@ def update_client(services: Services, realm: str, client_id: str, changes: dict[
     raise ServiceUnavailable(f"client {client_id} changed concurrently {UPDATE_ATTEMPTS} times")
 
 
+KEY_FIELDS = ("jwks", "jwks_uri", "token_endpoint_auth_signing_alg")
+
+
 def _changed(services: Services, client: Client, changes: dict[str, Any]) -> Client:
-    updated = replace(client, **check_signin_fields(changes, client), updated_at=services.clock.now())
+    fields = {k: v for k, v in changes.items() if k != "keys"}
+    updated = replace(client, **check_signin_fields(fields, client), updated_at=services.clock.now())
     _check_public(updated.auth_method, updated.grant_types)
+    updated = _with_keys(updated, changes)
     if "resources" in changes:
         _refuse_taken(services, updated)
     return updated
+
+
+def client_keys(client: Client) -> dict[str, Any]:
+    """The key metadata of a private_key_jwt client as the admin API, export and import show it."""
+    return {k: client.metadata[k] for k in KEY_FIELDS if k in client.metadata}
+
+
+def _with_keys(client: Client, changes: dict[str, Any]) -> Client:
+    """`keys` (a JWK Set in `jwks` or a `jwks_uri`, and `token_endpoint_auth_signing_alg`) replaces the
+    client's key metadata; a private_key_jwt client must have keys, and has no secret."""
+    metadata = client.metadata
+    if "keys" in changes:
+        keys = changes["keys"] or {}
+        if not isinstance(keys, dict):
+            raise InvalidRequest("keys", description="keys: must be an object with jwks or jwks_uri.")
+        metadata = {**{k: v for k, v in metadata.items() if k not in KEY_FIELDS},
+                    **key_metadata(keys, client.auth_method)}
+    if client.auth_method == KEY_AUTH_METHOD:
+        key_metadata(metadata, KEY_AUTH_METHOD)  # raises when it has no keys
+        return replace(client, metadata=metadata, secret_hash=None)
+    return replace(client, metadata=metadata)
 
 
 def _stored(services: Services, updated: Client, changes: dict[str, Any]) -> bool:
