@@ -90,7 +90,7 @@ def doc_server(ca: TestCa) -> Iterator[DocServer]:
     state = DocServer(port=0)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        def do_GET(self) -> None:
             state.hits.append(self.path)
             route = state.routes.get(self.path)
             if route is None:

@@ -163,7 +163,7 @@ def test_every_client_kind_and_registration_refusals(sqlite_server: InProcessSer
     keys = {"jwks": signer.jwks}
     app, secret = create_application(services, "alpha", "keyed-app", name="Keyed", auth_method="private_key_jwt",
                                      scopes=(SCOPE,), keys=keys)
-    agent, agent_secret = create_agent(services, "alpha", "keyed-agent", name="Keyed agent",
+    _, agent_secret = create_agent(services, "alpha", "keyed-agent", name="Keyed agent",
                                        auth_method="private_key_jwt", scopes=(SCOPE,), keys=keys)
     assert secret is None and agent_secret is None and app.secret_hash is None
     with sqlite_server.client() as http:
