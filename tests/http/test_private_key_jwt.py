@@ -4,6 +4,7 @@ registration refuses bad keys and algorithms with `invalid_client_metadata`."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
 from credo.domain.clock import FrozenClock
 from credo.management.agents import create_agent
@@ -143,6 +145,15 @@ def test_assertion_for_a_secret_client_and_the_registered_alg(sqlite_server: InP
     services = sqlite_server.services
     signer = Signer()
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    rsa_jwk = {**json.loads(RSAAlgorithm.to_jwk(rsa_key.public_key())), "kid": "rsa-1"}
+    # A client with both keys that registered RS256: an assertion signed by its EC key is refused.
+    create_client(services, "alpha", "pinned-rs256", auth_method="private_key_jwt", scopes=(SCOPE,),
+                  keys={"jwks": {"keys": [rsa_jwk, signer.jwks["keys"][0]]}, "token_endpoint_auth_signing_alg": "RS256"})
+    # A client registered for a secret that also published keys (RFC 7591 jwks): assertions are not its method.
+    realm_settings(services, "alpha", allow_open_registration=True, registration_scope_allowlist=("openid", SCOPE))
+    with sqlite_server.client() as http:
+        secret_client = register(http, base, {"client_name": "secret with keys", "jwks": signer.jwks,
+                                              "token_endpoint_auth_method": "client_secret_basic"})["client_id"]
     create_client(services, "alpha", "pinned-es256", auth_method="private_key_jwt", scopes=(SCOPE,),
                   keys={"jwks": signer.jwks, "token_endpoint_auth_signing_alg": "ES256"})
     with sqlite_server.client() as http:
@@ -152,6 +163,10 @@ def test_assertion_for_a_secret_client_and_the_registered_alg(sqlite_server: InP
         rs = jwt.encode({"iss": "pinned-es256", "sub": "pinned-es256", "aud": base, "exp": int(time.time()) + 60,
                          "jti": "r"}, rsa_key, algorithm="RS256", headers={"kid": signer.kid})
         refused(cc(http, base, rs))
+        assert cc(http, base, jwt.encode({"iss": "pinned-rs256", "sub": "pinned-rs256", "aud": base, "exp": int(time.time()) + 60,
+                                          "jti": "r1"}, rsa_key, algorithm="RS256", headers={"kid": "rsa-1"})).status_code == 200
+        refused(cc(http, base, assertion(signer, "pinned-rs256", base)))  # its EC key, but ES256 is not its alg
+        refused(cc(http, base, assertion(signer, secret_client, base)))
 
 
 def test_every_client_kind_and_registration_refusals(sqlite_server: InProcessServer,

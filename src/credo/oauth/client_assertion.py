@@ -94,9 +94,7 @@ def signing_algorithms(client: Client) -> frozenset[str]:
 
 
 async def _verified(services: Services, client: Client, assertion: str, parsed: jose.Compact) -> dict[str, Any]:
-    algorithms = signing_algorithms(client)
-    if parsed.alg not in algorithms:
-        raise InvalidClient(f"client_assertion alg {parsed.alg} not allowed for client {client.client_id}")
+    algorithms = signing_algorithms(client)  # verify_with_key_set refuses any other `alg`
     now = services.clock.now()
     jwks, uri = await _key_set(services, client)
     if uri is not None and parsed.kid is not None and not _holds_kid(jwks, parsed.kid):
