@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from credo.domain.errors import InvalidClient, OAuthError
 from credo.domain.models import KEY_AUTH_METHOD, Client, Realm
 from credo.domain.settings import GRANT_AUTHORIZATION_CODE
+from credo.oauth.lifecycle import creation_time
 from credo.oauth.registration_metadata import validate_metadata
 from credo.oauth.registration_protection import check_open_registration
 from credo.oauth.services import Services
@@ -142,7 +143,7 @@ def _stored(services: Services, realm: Realm, wanted: Client) -> Client:
     for _ in range(UPDATE_ATTEMPTS):
         stored = clients.get(realm.name, wanted.client_id)
         if stored is None:
-            now = services.clock.now()
+            now = creation_time(services, realm.name, "client", wanted.client_id)  # after a deleted namesake
             try:
                 clients.create(replace(wanted, created_at=now, updated_at=now))
             except Conflict:
