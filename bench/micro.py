@@ -15,6 +15,7 @@ import os
 import pstats
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from jwt.algorithms import ECAlgorithm
 
 from credo.app import build_app
 from credo.management.agent_demo import DEMO_USER, ensure_agent_demo
+from credo.management.clients import create_client
 from credo.management.demo import ensure_demo
 from credo.settings import Settings
 
@@ -109,16 +111,25 @@ async def run(n: int, profile: bool, only: set[str], concurrency: int = 1, datab
         cc_stateful = urlencode({"grant_type": "client_credentials", "client_id": "demo-client",
                                  "client_secret": creds["demo-client"], "scope": "data-read"}).encode()
         xchg = await exchange_bodies(app, creds)
-        proofs = dpop_proofs(n + 200, "http://127.0.0.1:8123" + REALM + "/access_token") if "cc_dpop" in only else None
-        cases = [("cc", "/access_token", cc), ("cc_dpop", "/access_token", cc), ("introspect", "/introspect", intro),
+        proofs = dpop_proofs(n + 200 + concurrency, "http://127.0.0.1:8123" + REALM + "/access_token") \
+            if "cc_dpop" in only else None
+        pkjwt = pkjwt_bodies(services, n + 200 + concurrency) if not only or "cc-pkjwt" in only else []
+        cases: list[tuple[str, str, bytes | list[bytes]]] = [
+                 ("cc", "/access_token", cc), ("cc_dpop", "/access_token", cc), ("introspect", "/introspect", intro),
+                 ("cc-pkjwt", "/access_token", pkjwt),
                  ("cc-stateful", "/access_token", cc_stateful), ("register", "/register", REGISTER),
                  *((name, "/access_token", body) for name, body in xchg.items())]
-        for name, path, body in cases:
+        for name, path, given in cases:
             if (only and name not in only) or (name == "cc_dpop" and proofs is None):
                 continue
+            bodies = iter(given) if isinstance(given, list) else None
             extra = proofs if name == "cc_dpop" else None  # a fresh proof per request
+
+            def next_body(fixed: bytes | list[bytes] = given, each: Any = bodies) -> bytes:
+                return next(each) if each is not None else fixed  # type: ignore[return-value]
+
             for _ in range(200):
-                await call(app, REALM + path, body, next(extra) if extra else None)
+                await call(app, REALM + path, next_body(), next(extra) if extra else None)
             prof = cProfile.Profile() if profile else None
             start = time.process_time()
             if prof:
@@ -126,9 +137,10 @@ async def run(n: int, profile: bool, only: set[str], concurrency: int = 1, datab
             rounds = n // concurrency
             for _ in range(rounds):  # `concurrency` requests at once, as one event-loop step sees them
                 if concurrency == 1:
-                    status, out = await call(app, REALM + path, body, next(extra) if extra else None)
+                    status, out = await call(app, REALM + path, next_body(), next(extra) if extra else None)
                 else:
-                    status, out = (await asyncio.gather(*(call(app, REALM + path, body, next(extra) if extra else None)
+                    status, out = (await asyncio.gather(*(call(app, REALM + path, next_body(),
+                                                               next(extra) if extra else None)
                                                           for _ in range(concurrency))))[-1]
             if prof:
                 prof.disable()
@@ -141,12 +153,30 @@ async def run(n: int, profile: bool, only: set[str], concurrency: int = 1, datab
                 pstats.Stats(prof).sort_stats("tottime").print_stats(40)
 
 
+def pkjwt_bodies(services: Any, count: int) -> list[bytes]:
+    """Client credentials authenticated with private_key_jwt (ES256): a client registered with its public
+    key, and `count` request bodies, each with a fresh assertion (a new jti: each is single-use). The
+    assertions are signed before the clock starts: the client's signing is not the server's cost."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    jwk = {**orjson.loads(ECAlgorithm.to_jwk(key.public_key())), "kid": "bench-1", "alg": "ES256"}
+    if services.storage.clients.get("alpha", "bench-pkjwt") is None:
+        create_client(services, "alpha", "bench-pkjwt", auth_method="private_key_jwt", scopes=("data-read",),
+                      keys={"jwks": {"keys": [jwk]}})
+    aud = f"http://127.0.0.1:8123{REALM}"
+    now = int(time.time())
+    return [urlencode({"grant_type": "client_credentials", "scope": "data-read", "client_assertion_type":
+                       "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "client_assertion": jwt.encode(
+                           {"iss": "bench-pkjwt", "sub": "bench-pkjwt", "aud": aud, "exp": now + 300, "iat": now,
+                            "jti": uuid.uuid4().hex}, key, algorithm="ES256", headers={"kid": "bench-1"})}).encode()
+            for _ in range(count)]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--n", type=int, default=5000)
     p.add_argument("--profile", action="store_true")
-    p.add_argument("--only", default="", help="comma-separated case names (cc,introspect,cc-stateful,register,"
-                                              "xchg-auto,xchg-obo; cc_dpop only when named: cc with a DPoP proof)")
+    p.add_argument("--only", default="", help="comma-separated case names (cc,introspect,cc-pkjwt,cc-stateful,"
+                                              "register,xchg-auto,xchg-obo; cc_dpop only when named: cc with a DPoP proof)")
     p.add_argument("--concurrency", type=int, default=1,
                    help="requests started together (default 1: one after the other); shows what batching saves")
     p.add_argument("--database-url", default=None,

@@ -32,8 +32,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -41,6 +46,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from bench.seed import seed_client_id, seed_clients, seed_secret  # noqa: E402
 from credo.app import build_services, open_storage  # noqa: E402
+from credo.management.clients import create_client  # noqa: E402
 from credo.management.demo import ensure_demo  # noqa: E402
 from credo.settings import Settings  # noqa: E402
 
@@ -52,6 +58,9 @@ REGISTER_BODY = {"grant_types": ["client_credentials"], "response_types": ["toke
                  "redirect_uris": ["https://example.com/callback"], "client_name": "Bench Client",
                  "token_endpoint_auth_method": "client_secret_post"}
 SPREAD = 1000
+FRESH_PKJWT = "<fresh private_key_jwt assertions>"  # a script made anew for each wrk run
+PKJWT_ASSERTIONS = 60_000  # cc-pkjwt: one single-use assertion per request, signed before the run
+PKJWT_KEY = ec.generate_private_key(ec.SECP256R1())  # bench-pkjwt's key (ES256), registered by prepare()
 
 
 @dataclass
@@ -91,6 +100,9 @@ def prepare(data_dir: Path, clients: int) -> tuple[str, str]:
     services = build_services(settings, storage, base_url="http://127.0.0.1")
     creds = {c.client_id: c.client_secret for c in ensure_demo(services)}
     hasher = services.hasher
+    create_client(services, REALM, "bench-pkjwt", auth_method="private_key_jwt", scopes=("data-read",),
+                  keys={"jwks": {"keys": [{**json.loads(ECAlgorithm.to_jwk(PKJWT_KEY.public_key())), "kid": "bench-1",
+                                           "alg": "ES256"}]}})
     storage.close()
     if DATABASE_URL:
         return creds["bench-client"], "no clients seeded (--database-url: the demo clients only, no cc-spread)"
@@ -162,6 +174,29 @@ def lua_spread(bodies: list[str]) -> str:
             "end\n")
 
 
+def lua_sequence(bodies: list[str]) -> str:
+    """Each body once, in order (single-use assertions); past the last one, requests repeat (and fail)."""
+    items = ",\n".join(json.dumps(b) for b in bodies)
+    return ("local bodies = {\n" + items + "\n}\n"
+            'local headers = {["Content-Type"] = "' + FORM + '"}\n'
+            "local i = 0\n"
+            "request = function()\n"
+            "  i = i % #bodies + 1\n"
+            "  return wrk.format(\"POST\", nil, headers, bodies[i])\n"
+            "end\n")
+
+
+def pkjwt_bodies(base: str, count: int) -> list[str]:
+    """Client credentials with private_key_jwt (ES256), each with a fresh jti, audience the issuer."""
+    now = int(time.time())
+    return [urllib.parse.urlencode({
+        "grant_type": "client_credentials", "scope": "data-read",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": jwt.encode({"iss": "bench-pkjwt", "sub": "bench-pkjwt", "aud": base, "exp": now + 590,
+                                        "iat": now, "jti": uuid.uuid4().hex}, PKJWT_KEY, algorithm="ES256",
+                                       headers={"kid": "bench-1"})}) for _ in range(count)]
+
+
 def wrk(url: str, script: str, seconds: int, connections: int) -> tuple[float, float, float, int]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
@@ -198,6 +233,7 @@ def workloads(base: str, secret: str, clients: int) -> dict[str, tuple[str, str]
             "introspect": (f"{base}/introspect", lua_static(urllib.parse.urlencode(intro), FORM))}
     if spread:
         todo["cc-spread"] = (f"{base}/access_token", lua_spread(spread))
+    todo["cc-pkjwt"] = (f"{base}/access_token", FRESH_PKJWT)  # new assertions for every run (each is single-use)
     reg = json.dumps(REGISTER_BODY)
     if post(f"{base}/register", reg.encode(), "application/json")[0] == 201:
         todo["register"] = (f"{base}/register", lua_static(reg, "application/json"))
@@ -243,13 +279,16 @@ def start_all(args: argparse.Namespace, root: Path, run: Run) -> list[Server]:
 def measure(servers: list[Server], args: argparse.Namespace, run: Run) -> None:
     """Each workload on every server in turn, `rounds` times (A B A B: a drifting machine hurts all
     alike); the median of the rounds is reported."""
-    names = [n for n in ("cc", "introspect", "cc-spread", "register") if any(n in s.todo for s in servers)]
+    names = [n for n in ("cc", "introspect", "cc-pkjwt", "cc-spread", "register") if any(n in s.todo for s in servers)]
     for name in names:
         samples: dict[int, list[tuple[float, float, float, int]]] = {s.port: [] for s in servers}
         for _ in range(args.rounds):
             for srv in servers:
                 if name in srv.todo:
-                    samples[srv.port].append(wrk(*srv.todo[name], args.seconds, args.connections))
+                    url, script = srv.todo[name]
+                    if script == FRESH_PKJWT:
+                        script = lua_sequence(pkjwt_bodies(srv.base, PKJWT_ASSERTIONS))
+                    samples[srv.port].append(wrk(url, script, args.seconds, args.connections))
         for srv in servers:
             got = samples[srv.port]
             if not got:

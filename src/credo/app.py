@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import gc
 import logging
+import ssl
 import threading
 from typing import Any
+
+import structlog
 
 from credo.admin.routes import admin_app
 from credo.domain.clock import Clock, SystemClock
@@ -13,6 +16,7 @@ from credo.http.dispatch import CredoApp
 from credo.http.errors import HANDLERS
 from credo.keys.datakeys import DataKey, MasterKeys, load_data_key, master_id, sealed_by_previous
 from credo.keys.keyring import KeyRing
+from credo.keys.remote_jwks import RemoteJwks
 from credo.keys.secrets import SecretHasher
 from credo.logs import configure as configure_logs
 from credo.management.keys import rotate_due_keys
@@ -20,7 +24,7 @@ from credo.management.realms import ensure_realm
 from credo.oauth.exchange_audit import AuditedTokenEndpoint
 from credo.oauth.grants.refresh_token import issue_refresh_token
 from credo.oauth.grants.registry import default_handlers
-from credo.oauth.services import Services
+from credo.oauth.services import Services, document_fetcher
 from credo.oauth.throttle import RateLimiter, auth_throttle
 from credo.scripting.quickjs_runner import QuickJsRunner
 from credo.settings import Settings
@@ -58,6 +62,7 @@ def build_services(settings: Settings, storage: Storage, *, base_url: str, clock
     services = Services(storage=cached, keys=keys,  # CachedStorage has the Storage shape (delegation)
                         hasher=SecretHasher(data_key.hashing), clock=clock, base_url=base_url)
     services.script_runner = QuickJsRunner()
+    _unsafe_test_fetching(settings, services)
     # Failures and registration hits are shared by every process using the same ephemeral state (the
     # database, or Redis: CREDO_EPHEMERAL_URL; see credo.oauth.throttle).
     ephemeral = services.ephemeral = open_ephemeral(settings, storage)
@@ -89,6 +94,22 @@ def open_data_key(settings: Settings, storage: Storage, clock: Clock) -> DataKey
             "the data key is sealed by the previous master key; run credo keys rewrap (current master key id "
             "%s)", master_id(masters.current))
     return key
+
+
+def _unsafe_test_fetching(settings: Settings, services: Services) -> None:
+    """The test-only outbound fetcher settings (see Settings.unsafe_test_only_fetch_resolve): both fetchers
+    may then reach `.test` names on loopback, with certificates from the given CA. Loudly logged."""
+    resolve, ca_file = settings.unsafe_test_only_fetch_resolve, settings.unsafe_test_only_fetch_ca_file
+    if not resolve and ca_file is None:
+        return
+    structlog.get_logger("credo").warning("unsafe_test_only_fetch_settings", hosts=sorted(resolve),
+                                          ca_file=str(ca_file) if ca_file else None,
+                                          note="TEST ONLY: never set in production")
+    tls = ssl.create_default_context()
+    if ca_file is not None:
+        tls.load_verify_locations(cafile=str(ca_file))
+    services.client_documents = document_fetcher(tls=tls, unsafe_test_resolve=resolve)
+    services.remote_jwks = RemoteJwks(tls=tls, unsafe_test_resolve=resolve)
 
 
 def build_app(settings: Settings, *, storage: Storage | None = None, base_url: str | None = None,

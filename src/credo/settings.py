@@ -84,6 +84,23 @@ class Settings(BaseSettings):
             raise ValueError("ephemeral_url must be a redis://, rediss:// or unix:// URL (or unset: the database)")
         return v or None
 
+    # TEST ONLY. Lets the SSRF-guarded fetcher (jwks_uri, client metadata documents) reach a local test
+    # server: names under the reserved `.test` domain mapped to loopback addresses ({"cimd.test":
+    # "127.0.0.1"}), and a CA file its certificates are checked against (besides the system's). Names outside
+    # `.test` and non-loopback addresses are refused at start-up; a warning is logged whenever it is set.
+    unsafe_test_only_fetch_resolve: dict[str, str] = Field(
+        default_factory=dict, description="TEST ONLY: `.test` host names the outbound fetcher maps to loopback "
+                                          "addresses. Never set in production.")
+    unsafe_test_only_fetch_ca_file: Path | None = Field(
+        default=None, description="TEST ONLY: an extra CA (PEM) the outbound fetcher trusts. Never set in production.")
+
+    @field_validator("unsafe_test_only_fetch_resolve")
+    @classmethod
+    def _test_resolve(cls, v: dict[str, str]) -> dict[str, str]:
+        from credo.keys.remote_jwks import check_test_resolve
+        check_test_resolve(v)
+        return v
+
     @field_validator("sqlite_synchronous")
     @classmethod
     def _sync(cls, v: str) -> str:

@@ -11,6 +11,7 @@ expiry is moved by the test, not waited for."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +24,16 @@ import httpx2
 import mcp.client.auth.oauth2 as sdk_oauth2
 import mcp.shared.auth_utils as sdk_auth_utils
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 from mcp.client import Client
 from mcp.client.auth import OAuthClientProvider
-from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
+from mcp.client.auth.extensions.client_credentials import (
+    ClientCredentialsOAuthProvider,
+    PrivateKeyJWTOAuthProvider,
+    SignedJWTParameters,
+)
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server import MCPServer
 from mcp.server.auth.middleware.auth_context import get_access_token
@@ -264,3 +272,28 @@ def test_client_credentials_provider(setup: Setup) -> None:
         refused = httpx.post(setup.mcp_url, headers={"authorization": f"Bearer {r.json()['access_token']}"},
                              json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
     assert refused.status_code == 401 and "resource_metadata=" in refused.headers["www-authenticate"]
+
+
+def test_private_key_jwt_provider(setup: Setup) -> None:
+    """The SDK's PrivateKeyJWTOAuthProvider: client credentials with an assertion signed by the agent's own RSA
+    key (RFC 7523 §2.2), registered with its public key only, reaches a tool call; no secret exists."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = {**json.loads(RSAAlgorithm.to_jwk(key.public_key())), "kid": "agent-key-1", "alg": "RS256", "use": "sig"}
+    client, secret = create_client(setup.credo.services, "alpha", "keyed-agent", grant_types=(GRANT_CLIENT_CREDENTIALS,),
+                                   scopes=(SCOPE,), auth_method="private_key_jwt", keys={"jwks": {"keys": [jwk]}})
+    assert secret is None and client.secret_hash is None
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    signed = SignedJWTParameters(issuer="keyed-agent", subject="keyed-agent", signing_key=pem, lifetime_seconds=120)
+    storage = MemoryStorage()
+    provider = PrivateKeyJWTOAuthProvider(setup.mcp_url, storage, "keyed-agent", signed.create_assertion_provider(),
+                                          scope=SCOPE, issuer=setup.realm_url)
+
+    async def session() -> str:
+        async with httpx2.AsyncClient(auth=provider, timeout=10) as http, \
+                Client(streamable_http_client(setup.mcp_url, http_client=http)) as mcp:
+            return whoami_text(await mcp.call_tool("whoami", {}))
+
+    assert run_async(session()) == "keyed-agent via keyed-agent"
+    assert storage.tokens is not None
+    assert setup.introspect(storage.tokens.access_token)["aud"] == setup.mcp_url

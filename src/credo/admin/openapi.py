@@ -45,6 +45,12 @@ STRICT = {"type": "boolean", "description": "Pin auth_method: a client with a se
                                          "(by default client_secret_basic and client_secret_post alike)."}
 DPOP = {"type": "boolean", "description": "RFC 9449 §5.2 dpop_bound_access_tokens: every token request of the "
                                        "client needs a DPoP proof (its tokens are bound to the proof's key)."}
+KEYS = {"type": "object", "description": "private_key_jwt (RFC 7523 §2.2): the client's public keys, `jwks` (a JWK "
+                                        "Set) or `jwks_uri` (https), and optionally `token_endpoint_auth_signing_alg` "
+                                        "(one asymmetric algorithm). Required with auth_method private_key_jwt; such a "
+                                        "client has no secret.",
+        "properties": {"jwks": {"type": "object"}, "jwks_uri": {"type": "string", "format": "uri"},
+                       "token_endpoint_auth_signing_alg": {"type": "string"}}, "additionalProperties": False}
 CLIENT = _obj({
     "client_id": STR, "name": STR, "kind": {"enum": ["client", "application", "agent"]}, "is_agent": BOOL,
     "dynamic": BOOL, "enabled": BOOL, "grant_types": STRS, "scopes": STRS, "auth_method": STR,
@@ -54,6 +60,8 @@ CLIENT = _obj({
     "attributes": {"type": "object", "additionalProperties": STRS},
     "overrides_enabled": BOOL, "stateless_tokens": BOOL, "accept_audience": BOOL, "dpop_bound_access_tokens": DPOP,
     "has_secret": BOOL,
+    "keys": KEYS, "client_id_metadata_document": {"type": "boolean", "description": "A client known by its "
+                                                  "Client ID Metadata Document URL (its client_id)."},
     "created_at": INT, "updated_at": INT, "last_used": NINT,
     "warnings": {**STRS, "description": "Settings of the client that do nothing (provider overrides while "
                                         "overrides_enabled is off), one sentence each."},
@@ -77,18 +85,18 @@ SCHEMAS: dict[str, Any] = {
     "ApplicationCreate": _obj({"client_id": STR, "name": STR, "app_type": {"enum": ["web", "service"]},
                                "secret": STR, "grant_types": STRS, "scopes": STRS, "auth_method": STR,
                                "strict_auth_method": STRICT, "owners": STRS, "dpop_bound_access_tokens": DPOP,
-                               **SIGNIN}, ("client_id",), extra=False),
+                               "keys": KEYS, **SIGNIN}, ("client_id",), extra=False),
     "ApplicationChange": _obj({"name": STR, "grant_types": STRS, "scopes": STRS, "auth_method": STR,
                                "strict_auth_method": STRICT, "owners": STRS, "enabled": BOOL,
-                               "dpop_bound_access_tokens": DPOP, **SIGNIN}, extra=False),
+                               "dpop_bound_access_tokens": DPOP, "keys": KEYS, **SIGNIN}, extra=False),
     "AgentCreate": _obj({"client_id": STR, "name": STR, "secret": STR, "grant_types": STRS, "scopes": STRS,
                          "auth_method": STR, "strict_auth_method": STRICT, "overrides_enabled": BOOL,
-                         "stateless_tokens": BOOL, "accept_audience": BOOL, "dpop_bound_access_tokens": DPOP},
-                        ("client_id",), extra=False),
+                         "stateless_tokens": BOOL, "accept_audience": BOOL, "dpop_bound_access_tokens": DPOP,
+                         "keys": KEYS}, ("client_id",), extra=False),
     "AgentChange": _obj({"name": STR, "grant_types": STRS, "scopes": STRS, "auth_method": STR,
                          "strict_auth_method": STRICT, "enabled": BOOL, "overrides_enabled": BOOL,
-                         "stateless_tokens": BOOL, "accept_audience": BOOL, "dpop_bound_access_tokens": DPOP},
-                        extra=False),
+                         "stateless_tokens": BOOL, "accept_audience": BOOL, "dpop_bound_access_tokens": DPOP,
+                         "keys": KEYS}, extra=False),
     "ConfigDocument": _obj({"version": {"const": 1}, "realm": STR, "settings": {"type": "object"},
                             "scripts": {"type": "array", "items": {"type": "object"}},
                             "applications": {"type": "array", "items": {"type": "object"}},

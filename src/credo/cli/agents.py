@@ -111,8 +111,9 @@ def app_create(realm: str, client_id: str,
                resource: list[str] = signin.RESOURCE, application_type: str = signin.APPLICATION_TYPE_NEW,
                skip_consent: bool = signin.SKIP_CONSENT_NEW,
                strict_auth_method: bool = signin.STRICT_AUTH_METHOD_NEW,
-               dpop_bound: bool = signin.DPOP_BOUND_NEW) -> None:
-    """Create an application; prints it with its secret, shown once."""
+               dpop_bound: bool = signin.DPOP_BOUND_NEW, jwks: str = signin.JWKS_FILE,
+               jwks_uri: str = signin.JWKS_URI, signing_alg: str = signin.SIGNING_ALG) -> None:
+    """Create an application; prints it with its secret, shown once (none with --auth-method private_key_jwt)."""
     from credo.management.applications import create_application
 
     with _services() as services:
@@ -123,7 +124,8 @@ def app_create(realm: str, client_id: str,
                                            post_logout_redirect_uris=tuple(post_logout_redirect_uri),
                                            resources=tuple(resource), application_type=application_type,
                                            skip_consent=skip_consent, strict_auth_method=strict_auth_method,
-                                           dpop_bound_access_tokens=dpop_bound, actor="cli")
+                                           dpop_bound_access_tokens=dpop_bound, keys=signin.keys(jwks, jwks_uri, signing_alg),
+                                           actor="cli")
         _out({**signin.shown(client), "client_secret": plain})
 
 
@@ -170,8 +172,9 @@ def agent_create(realm: str, client_id: str,
                  accept_audience: bool = typer.Option(False, help="Accept audience parameters in token exchange "
                                                                   "(needs --overrides)."),
                  strict_auth_method: bool = signin.STRICT_AUTH_METHOD_NEW,
-                 dpop_bound: bool = signin.DPOP_BOUND_NEW) -> None:
-    """Create an AI agent; prints its secret once."""
+                 dpop_bound: bool = signin.DPOP_BOUND_NEW, jwks: str = signin.JWKS_FILE,
+                 jwks_uri: str = signin.JWKS_URI, signing_alg: str = signin.SIGNING_ALG) -> None:
+    """Create an AI agent; prints its secret once (none with --auth-method private_key_jwt)."""
     from credo.management.agents import create_agent
 
     with _services() as services:
@@ -179,7 +182,8 @@ def agent_create(realm: str, client_id: str,
                                      scopes=tuple(scope.split()), grant_types=tuple(grant), auth_method=auth_method,
                                      overrides_enabled=overrides, stateless_tokens=stateless,
                                      accept_audience=accept_audience, strict_auth_method=strict_auth_method,
-                                     dpop_bound_access_tokens=dpop_bound, actor="cli")
+                                     dpop_bound_access_tokens=dpop_bound, keys=signin.keys(jwks, jwks_uri, signing_alg),
+                                     actor="cli")
         _out({"client_id": client.client_id, "client_secret": plain})
 
 

@@ -221,8 +221,9 @@ def client_create(realm: str, client_id: str,
                   application_type: str = signin.APPLICATION_TYPE_NEW,
                   skip_consent: bool = signin.SKIP_CONSENT_NEW,
                   strict_auth_method: bool = signin.STRICT_AUTH_METHOD_NEW,
-                  dpop_bound: bool = signin.DPOP_BOUND_NEW) -> None:
-    """Create a client; prints its secret once."""
+                  dpop_bound: bool = signin.DPOP_BOUND_NEW, jwks: str = signin.JWKS_FILE,
+                  jwks_uri: str = signin.JWKS_URI, signing_alg: str = signin.SIGNING_ALG) -> None:
+    """Create a client; prints its secret once (none with --auth-method private_key_jwt)."""
     from credo.management.clients import create_client
 
     attrs = {"providerOverridesEnabled": ["true"], "statelessTokensEnabled": ["true"]} if stateless else {}
@@ -232,7 +233,8 @@ def client_create(realm: str, client_id: str,
                                    post_logout_redirect_uris=tuple(post_logout_redirect_uri),
                                    resources=tuple(resource), application_type=application_type,
                                    skip_consent=skip_consent, strict_auth_method=strict_auth_method,
-                                   dpop_bound_access_tokens=dpop_bound, actor="cli")
+                                   dpop_bound_access_tokens=dpop_bound, keys=signin.keys(jwks, jwks_uri, signing_alg),
+                                   actor="cli")
     typer.echo(json.dumps({**signin.shown(client), "client_secret": secret}))
 
 

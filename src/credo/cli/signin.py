@@ -5,6 +5,7 @@ Their rules live in credo.management.client_signin; these only carry the values 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import typer
@@ -38,6 +39,25 @@ DPOP_BOUND_NEW: Any = typer.Option(False, "--dpop-bound", help=_DPOP)
 DPOP_BOUND_CHANGE: Any = typer.Option(None, "--dpop-bound/--no-dpop-bound", help=_DPOP)
 
 
+JWKS_FILE: Any = typer.Option(None, "--jwks", help="private_key_jwt: a file holding the client's public JWK Set.")
+JWKS_URI: Any = typer.Option(None, "--jwks-uri", help="private_key_jwt: an https URL serving the client's JWK Set.")
+SIGNING_ALG: Any = typer.Option(None, "--signing-alg", help="private_key_jwt: the one algorithm its assertions use "
+                                                             "(ES256, RS256, PS256, EdDSA, ...); default any asymmetric.")
+
+
+def keys(jwks_file: str | None, jwks_uri: str | None, signing_alg: str | None) -> dict[str, Any] | None:
+    """The `keys` of a private_key_jwt client from the options (None when none was given)."""
+    out: dict[str, Any] = {}
+    if jwks_file:
+        with open(jwks_file, encoding="utf-8") as f:
+            out["jwks"] = json.load(f)
+    if jwks_uri:
+        out["jwks_uri"] = jwks_uri
+    if signing_alg:
+        out["token_endpoint_auth_signing_alg"] = signing_alg
+    return out or None
+
+
 def changes(redirect_uris: list[str], post_logout: list[str], resources: list[str], application_type: str | None,
             skip_consent: bool | None, strict_auth_method: bool | None = None) -> dict[str, Any]:
     """The changes the given options ask for (a list option given only as '' clears that list)."""
@@ -60,4 +80,5 @@ def shown(c: Client) -> dict[str, Any]:
             "application_type": c.application_type,
             "redirect_uris": list(c.redirect_uris), "post_logout_redirect_uris": list(c.post_logout_redirect_uris),
             "resources": list(c.resources), "skip_consent": c.skip_consent,
-            "dpop_bound_access_tokens": c.dpop_bound}
+            "dpop_bound_access_tokens": c.dpop_bound,
+            **{k: c.metadata[k] for k in ("jwks", "jwks_uri", "token_endpoint_auth_signing_alg") if k in c.metadata}}

@@ -8,7 +8,8 @@ from typing import Any, Literal
 from credo.domain.settings import MAX_ACCESS_TOKEN_LIFETIME, ProviderSettings
 
 ClientKind = Literal["client", "application", "agent"]
-AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none")
+AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none", "private_key_jwt")
+KEY_AUTH_METHOD = "private_key_jwt"  # RFC 7523 §2.2: a JWT signed with the client's own key (its jwks / jwks_uri)
 SECRET_METHODS = ("client_secret_post", "client_secret_basic")  # interchangeable unless pinned
 
 DPOP_BOUND = "dpop_bound_access_tokens"  # registration metadata (RFC 9449 §5.2), kept in Client.metadata

@@ -111,6 +111,41 @@ class RegistrationProtection(BaseModel):
     policy: RegistrationPolicy = RegistrationPolicy()
 
 
+class ClientMetadataDocuments(BaseModel):
+    """Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document): a `client_id` that is an
+    https URL with a path names a JSON document the client publishes there, fetched and used as its
+    registration."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    enabled: bool = Field(default=False, description="Accept URL client ids (fetched through the SSRF guard).")
+    allowed_hosts: tuple[str, ...] = Field(
+        default=(), description="Hosts whose documents are accepted; empty accepts any public host. "
+                                "`.example.com` also accepts every name under example.com.")
+    denied_hosts: tuple[str, ...] = Field(
+        default=(), description="Hosts whose documents are refused, whatever allowed_hosts says (same forms).")
+
+    @field_validator("allowed_hosts", "denied_hosts")
+    @classmethod
+    def _hosts(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        out = []
+        for host in hosts:
+            name = host.strip().lower()
+            if not name or len(name) > 253 or any(c in name for c in "/:@ *?#") or name in (".",):
+                raise ValueError(f"{host!r}: a host name such as notes.example or .example.com")
+            out.append(name)
+        return tuple(dict.fromkeys(out))
+
+    def host_allowed(self, host: str) -> bool:
+        host = host.lower().rstrip(".")
+        if any(_host_matches(host, rule) for rule in self.denied_hosts):
+            return False
+        return not self.allowed_hosts or any(_host_matches(host, rule) for rule in self.allowed_hosts)
+
+
+def _host_matches(host: str, rule: str) -> bool:
+    return host.endswith(rule) and len(host) > len(rule) if rule.startswith(".") else host == rule
+
+
 class ProviderSettings(BaseModel):
     """The OAuth2 provider configuration of one realm."""
 
@@ -169,6 +204,7 @@ class ProviderSettings(BaseModel):
                                    "or with a stale one, is refused with `use_dpop_nonce` and the nonce to use in "
                                    "the `DPoP-Nonce` header. Off: a nonce is checked only when a proof carries one.")
     protection: RegistrationProtection = RegistrationProtection()
+    client_id_metadata_documents: ClientMetadataDocuments = ClientMetadataDocuments()
 
     def enabled_grant_types(self) -> tuple[str, ...]:
         """The grant types the token endpoint accepts in this realm: the list, with `refresh_token` implied

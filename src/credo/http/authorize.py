@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from credo.domain.errors import AccessDenied, InvalidGrant, TooManyRequests
-from credo.domain.models import Realm
+from credo.domain.models import Client, Realm
 from credo.http.context import realm_of, services_of, source_ip
 from credo.http.forms import Form, RequestHeaders, query_params, read_form
 from credo.http.pages import CSRF_COOKIE, SESSION_COOKIE, Page, cookie_name
@@ -23,8 +23,9 @@ from credo.oauth.authorization import (
     issue_code,
     next_step,
     response_params,
-    validate,
+    validate_request,
 )
+from credo.oauth.client_documents import is_document_client
 from credo.oauth.oidc import scope_description
 from credo.oauth.sessions import Session, authenticate_user, csrf_ok, read_session, start_session
 from credo.storage.unit_of_work import UnitOfWork
@@ -60,7 +61,7 @@ async def authorize(request: Request, headers: RequestHeaders) -> Response:
     realm = realm_of(request)
     page, form = Page(request, realm), await read_params(request, headers)
     try:
-        auth = validate(services_of(request), realm, form.params, form.resources)
+        auth = await validate_request(services_of(request), realm, form.params, form.resources)
     except (NoRedirect, RedirectError) as exc:
         return _refused(page, exc)
     return await _proceed(page, form, auth, current_session(request, realm))
@@ -99,6 +100,7 @@ async def _proceed(page: Page, form: Form, auth: AuthorizationRequest, session: 
         return page.html("consent.html", form_targets=(auth.redirect_uri,), title="Allow access?",
                          client_name=auth.client.name or auth.client.client_id, agent=auth.client.is_agent,
                          user=session.user.username, redirect_host=_host(auth.redirect_uri),
+                         document_host=document_host(auth.client),
                          scopes=[(s, scope_description(page.realm, s)) for s in auth.scopes],
                          resources=auth.resources, hidden=_hidden(form),
                          action=endpoint_url(page.realm, page.request, "consent"))
@@ -106,6 +108,12 @@ async def _proceed(page: Page, form: Form, auth: AuthorizationRequest, session: 
     code = issue_code(services, auth, session, work)
     await services.commit(work)
     return _respond(page, auth, response_params(services, auth, {"code": code}))
+
+
+def document_host(client: Client) -> str | None:
+    """The host that published a Client ID Metadata Document client's registration: the consent page
+    shows it, since the name in the document is the client's own claim."""
+    return urlsplit(client.client_id).hostname if is_document_client(client) else None
 
 
 def _host(uri: str) -> str:
@@ -123,7 +131,7 @@ async def signin(request: Request, headers: RequestHeaders) -> Response:
     auth = None
     if form.params.get("flow") != "account":
         try:  # an unusable authorization request is refused before any password is checked
-            auth = validate(services, realm, form.params, form.resources)
+            auth = await validate_request(services, realm, form.params, form.resources)
         except (NoRedirect, RedirectError) as exc:
             return _refused(page, exc)
     try:
@@ -154,7 +162,7 @@ async def consent(request: Request, headers: RequestHeaders) -> Response:
         return page.problem("Access not granted", BAD_FORM, 403, "invalid_request")
     services = services_of(request)
     try:
-        auth = validate(services, realm, form.params, form.resources)
+        auth = await validate_request(services, realm, form.params, form.resources)
     except (NoRedirect, RedirectError) as exc:
         return _refused(page, exc)
     if form.params.get("decision") == "allow":

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import binascii
 import re
+import threading
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from cachetools import LRUCache
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -47,7 +49,10 @@ _SEGMENT = re.compile(rb"[A-Za-z0-9_-]*")
 _TO_STD = bytes.maketrans(b"-_", b"+/")
 _TO_URL = bytes.maketrans(b"+/", b"-_")
 
-_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())  # stateless: one object for every ES256 signature
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+# Public keys imported from JWKs, by (the JWK as canonical JSON, alg): 2,048 keys of a few hundred bytes.
+_prepared: LRUCache[tuple[bytes, str], Key] = LRUCache(maxsize=2048)
+_prepared_lock = threading.Lock()  # stateless: one object for every ES256 signature
 
 
 class JoseError(ValueError):
@@ -74,16 +79,29 @@ def prepare(key: Any, alg: str, kid: str | None = None) -> Key:
 
 def key_from_jwk(jwk: dict[str, Any], alg: str) -> Key:
     """The public key of a JWK from a key set we trust, for `alg`. Private (`d`) and symmetric (`oct`)
-    JWKs and JWKs made for another algorithm are refused."""
+    JWKs and JWKs made for another algorithm are refused. Prepared keys are remembered by the JWK's exact
+    content and the algorithm (a key set checked on every request, as a client's for private_key_jwt,
+    is imported once)."""
     if "d" in jwk or jwk.get("kty") == "oct" or jwk.get("alg") not in (None, alg):
         raise JoseError("JWK not usable for this algorithm")
     _algorithm(alg)
+    try:
+        memo = (orjson.dumps(jwk, option=orjson.OPT_SORT_KEYS), alg)
+    except TypeError as exc:
+        raise JoseError("unusable JWK: not JSON") from exc
+    with _prepared_lock:
+        known = _prepared.get(memo)
+    if known is not None:
+        return known
     try:
         parsed = PyJWK(jwk, algorithm=alg)
     except (PyJWTError, TypeError, ValueError, KeyError) as exc:
         raise JoseError(f"unusable JWK: {type(exc).__name__}") from exc
     kid = jwk.get("kid")
-    return prepare(parsed.key, alg, kid if isinstance(kid, str) else None)
+    key = prepare(parsed.key, alg, kid if isinstance(kid, str) else None)
+    with _prepared_lock:
+        _prepared[memo] = key
+    return key
 
 
 def public_jwk(public_key: Any, kid: str, alg: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Fetch a JWK Set from a URL a client gave us, without letting that URL reach inside our network.
+"""Fetch a JSON document (a JWK Set, a Client ID Metadata Document) from a URL a client gave us, without
+letting that URL reach inside our network.
 
 The rules (server-side request forgery guard):
 - `https` only; plain `http` only when `allow_private` is on (tests, closed networks);
@@ -11,9 +12,17 @@ The rules (server-side request forgery guard):
   against it;
 - numeric host forms (`2130706433`, `0x7f000001`, `017700000001`, `127.1`) are normalised first;
 - redirects are not followed; every socket operation is bounded by one overall deadline (DNS
-  included) and the response is cut off at `max_bytes`; it must be a JSON object with a `keys` list;
-- a successful fetch is cached for `ttl` seconds, a failed one for `failure_ttl` seconds, so an
-  unreachable URL costs one timeout per `failure_ttl`, not one per request.
+  included) and the response is cut off at `max_bytes`; it must be a JSON object that `parse` accepts
+  (for `RemoteJwks`: a `keys` list);
+- a successful fetch is cached for `ttl` seconds (or, with `honour_cache_headers`, for what the response's
+  `Cache-Control: max-age` / `no-store` says, clamped to [`min_ttl`, `max_ttl`]), a failed one for
+  `failure_ttl` seconds, so an unreachable URL costs one timeout per `failure_ttl`, not one per request;
+- `refresh(url)` fetches again past the cache (a key set that does not hold a token's `kid` yet), at
+  most once per `min_refresh` seconds per URL.
+
+Test-only: `unsafe_test_resolve` maps host names under the reserved `.test` top-level domain (RFC 6761,
+never resolvable on the internet) to loopback addresses, so a test can serve documents from a local HTTPS
+server. Nothing else may be mapped, and the server setting that fills it says "unsafe" and "test only".
 
 The HTTP client is httpx; its transport is httpcore's connection pool with a network backend that can
 only connect to the pinned address and that applies the deadline and the size cap to every read.
@@ -213,47 +222,108 @@ class _Remembered:
     ttl: float
 
 
-class RemoteJwks:
+TEST_TLD = ".test"  # RFC 6761: reserved, never delegated in the public DNS
+
+
+def check_test_resolve(mapping: dict[str, str]) -> dict[str, IPAddress]:
+    """The test-only host map, checked: names under `.test` only, loopback addresses only."""
+    out: dict[str, IPAddress] = {}
+    for name, address in mapping.items():
+        host = name.lower().rstrip(".")
+        if not host.endswith(TEST_TLD) or host == TEST_TLD[1:]:
+            raise ValueError(f"{name!r}: only names under the reserved .test domain may be mapped")
+        ip = ipaddress.ip_address(address)
+        if not ip.is_loopback:
+            raise ValueError(f"{name!r}: may be mapped only to a loopback address")
+        out[host] = ip
+    return out
+
+
+class RemoteJson:
+    """The SSRF-guarded fetcher of JSON documents named by clients (see the module docstring)."""
+
     def __init__(self, *, timeout: float = 3.0, max_bytes: int = 65536, ttl: int = 300, allow_private: bool = False,
                  clock: Callable[[], float] = time.monotonic, failure_ttl: float = FAILURE_TTL,
-                 tls: ssl.SSLContext | None = None) -> None:
+                 tls: ssl.SSLContext | None = None, parse: Callable[[bytes], dict[str, Any]] | None = None,
+                 honour_cache_headers: bool = False, min_ttl: float = 60, max_ttl: float = 86400,
+                 min_refresh: float = 10, unsafe_test_resolve: dict[str, str] | None = None,
+                 user_agent: str = "credo-jwks-fetcher") -> None:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.ttl = ttl
         self.failure_ttl = failure_ttl
         self.allow_private = allow_private
+        self.honour_cache_headers = honour_cache_headers
+        self.min_ttl, self.max_ttl, self.min_refresh = min_ttl, max_ttl, min_refresh
+        self._parse = parse or parse_jwks
         self._clock = clock
-        # Fetched sets and failures, each until its own expiry; past CACHE_ENTRIES URLs, expired entries
-        # go first, then the least recently used.
+        # Fetched documents and failures, each until its own expiry; past CACHE_ENTRIES URLs, expired
+        # entries go first, then the least recently used.
         self._cache: TLRUCache[str, _Remembered] = TLRUCache(maxsize=CACHE_ENTRIES, ttu=_expiry, timer=clock)
+        self._refreshed: TLRUCache[str, float] = TLRUCache(maxsize=CACHE_ENTRIES, ttu=self._refresh_expiry,
+                                                             timer=clock)
         self._lock = threading.Lock()
         self._tls = tls or ssl.create_default_context()  # certificates checked against the name in the URL
+        self._test_resolve = check_test_resolve(unsafe_test_resolve or {})
+        self._headers = {**REQUEST_HEADERS, "User-Agent": user_agent}
+        if parse is not None:
+            self._headers["Accept"] = "application/json"
+
+    def _refresh_expiry(self, _url: str, _value: float, now: float) -> float:
+        return now + self.min_refresh
 
     def get(self, url: str) -> dict[str, Any]:
-        """The JWK Set at `url` (cached for `ttl` seconds, a failure for `failure_ttl`); raises RemoteJwksError."""
+        """The document at `url` (cached, a failure for `failure_ttl`); raises RemoteJwksError."""
         with self._lock:
             hit = self._cache.get(url)
         if hit is not None:
             if hit.jwks is not None:
                 return hit.jwks
             raise RemoteJwksError(hit.reason or "fetch failed", cached=True)
+        return self._fetch_and_remember(url)
+
+    def cached(self, url: str) -> dict[str, Any] | None:
+        """The document at `url` if a successful fetch is cached, without any network access (callable on
+        an event loop); None otherwise (call `get` off the loop)."""
+        with self._lock:
+            hit = self._cache.get(url)
+        return hit.jwks if hit is not None else None
+
+    def refresh(self, url: str) -> dict[str, Any]:
+        """The document fetched again past the cache (a key set rotated since it was cached), at most once
+        per `min_refresh` seconds per URL; within that, the cached answer."""
+        with self._lock:
+            recent = url in self._refreshed
+            if not recent:
+                self._refreshed[url] = self._clock()
+        return self.get(url) if recent else self._fetch_and_remember(url)
+
+    def _fetch_and_remember(self, url: str) -> dict[str, Any]:
         try:
-            jwks = self._fetch(url)
+            document, ttl = self._fetch(url)
         except RemoteJwksError as exc:
             with self._lock:
                 self._cache[url] = _Remembered(None, exc.reason, self.failure_ttl)
             raise
         with self._lock:
-            self._cache[url] = _Remembered(jwks, None, self.ttl)
-        return jwks
+            self._cache[url] = _Remembered(document, None, ttl)
+        return document
 
-    def _fetch(self, url: str) -> dict[str, Any]:
+    def _fetch(self, url: str) -> tuple[dict[str, Any], float]:
         target = check_url(url, self.allow_private)
         deadline = time.monotonic() + self.timeout
-        ip = resolve_once(target, self.allow_private, deadline)
-        return parse_jwks(self._exchange(target, ip, deadline))
+        mapped = self._test_resolve.get(target.host)
+        ip = mapped if mapped is not None and target.scheme == "https" else \
+            resolve_once(target, self.allow_private, deadline)
+        body, cache_control = self._exchange(target, ip, deadline)
+        return self._parse(body), self._ttl(cache_control)
 
-    def _exchange(self, target: Target, ip: IPAddress, deadline: float) -> bytes:
+    def _ttl(self, cache_control: str | None) -> float:
+        if not self.honour_cache_headers:
+            return self.ttl
+        return cache_lifetime(cache_control, self.ttl, self.min_ttl, self.max_ttl)
+
+    def _exchange(self, target: Target, ip: IPAddress, deadline: float) -> tuple[bytes, str | None]:
         # The URL is rebuilt from the checked target (numeric host forms normalised); the name in it is
         # what httpx sends as Host and SNI and checks the certificate against.
         url = f"{target.scheme}://{_authority(target)}{target.path}"
@@ -261,10 +331,10 @@ class RemoteJwks:
         pool = httpcore.ConnectionPool(ssl_context=self._tls, network_backend=backend, max_connections=1,
                                        max_keepalive_connections=0, retries=0)
         try:
-            with httpx.Client(transport=_Transport(pool), headers=REQUEST_HEADERS, follow_redirects=False,
+            with httpx.Client(transport=_Transport(pool), headers=self._headers, follow_redirects=False,
                               trust_env=False, timeout=self.timeout) as client, \
                     client.stream("GET", url) as response:
-                return self._body(response)
+                return self._body(response), response.headers.get("cache-control")
         except RemoteJwksError:
             raise
         except (httpx.TimeoutException, httpcore.TimeoutException) as exc:
@@ -293,6 +363,36 @@ class RemoteJwks:
             if len(body) > self.max_bytes:
                 raise RemoteJwksError("response too large")
         return bytes(body)
+
+
+class RemoteJwks(RemoteJson):
+    """Key sets behind `jwks_uri`: documents with a `keys` list, cached for `ttl` seconds."""
+
+
+def cache_lifetime(cache_control: str | None, default: float, low: float, high: float) -> float:
+    """Seconds to keep a document by its `Cache-Control` header, within [low, high]: `max-age`, or `low`
+    for `no-store` / `no-cache` / `private` (the document is still used for this request and briefly after,
+    so a client cannot make every request refetch it), `default` without the header."""
+    if not cache_control:
+        return max(low, min(high, default))
+    seconds: float = default
+    for directive in cache_control.lower().split(","):
+        name, _, value = directive.strip().partition("=")
+        if name in ("no-store", "no-cache"):
+            return low
+        if name == "max-age" and value.strip().strip('"').isdigit():
+            seconds = int(value.strip().strip('"'))
+    return max(low, min(high, seconds))
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise RemoteJwksError("response is not JSON") from exc
+    if not isinstance(value, dict):
+        raise RemoteJwksError("response is not a JSON object")
+    return value
 
 
 def _authority(target: Target) -> str:

@@ -24,7 +24,7 @@ from credo.oauth.services import Services
 
 OVERRIDE_FLAGS = {"overrides_enabled": ATTR_OVERRIDES_ENABLED, "stateless_tokens": ATTR_STATELESS,
                   "accept_audience": ATTR_ACCEPT_AUDIENCE}
-UPDATABLE = {"name", "scopes", "grant_types", "auth_method", "strict_auth_method", "enabled", "owners", "secret",
+UPDATABLE = {"name", "scopes", "grant_types", "auth_method", "strict_auth_method", "enabled", "owners", "keys", "secret",
              DPOP_BOUND, *OVERRIDE_FLAGS}
 
 
@@ -44,7 +44,8 @@ def create_agent(services: Services, realm: str, client_id: str, *, name: str, s
                  grant_types: tuple[str, ...] = (GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE),
                  auth_method: str = "client_secret_post", overrides_enabled: bool = False,
                  stateless_tokens: bool = False, accept_audience: bool = False, strict_auth_method: bool = False,
-                 dpop_bound_access_tokens: bool = False, actor: str = "system") -> tuple[Client, str | None]:
+                 dpop_bound_access_tokens: bool = False, keys: dict[str, Any] | None = None,
+                 actor: str = "system") -> tuple[Client, str | None]:
     services.realm(realm)
     attributes = {ATTR_OVERRIDES_ENABLED: _flag(overrides_enabled), ATTR_STATELESS: _flag(stateless_tokens),
                   ATTR_ACCEPT_AUDIENCE: _flag(accept_audience)}
@@ -52,7 +53,7 @@ def create_agent(services: Services, realm: str, client_id: str, *, name: str, s
     return create_client(services, realm, client_id, kind="agent", secret=secret, name=name,
                          grant_types=tuple(grant_types), scopes=check_scopes("scopes", tuple(scopes)),
                          auth_method=auth_method, attributes=attributes, strict_auth_method=strict_auth_method,
-                         dpop_bound_access_tokens=dpop_bound_access_tokens, actor=actor)
+                         dpop_bound_access_tokens=dpop_bound_access_tokens, keys=keys, actor=actor)
 
 
 def update_agent(services: Services, realm: str, client_id: str, changes: dict[str, Any], *,

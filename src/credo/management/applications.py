@@ -22,7 +22,7 @@ from credo.oauth.scopes import parse_scope
 from credo.oauth.services import Services
 
 APP_TYPES = ("web", "service")
-UPDATABLE = {"name", "scopes", "grant_types", "auth_method", "strict_auth_method", "enabled", "owners", "app_type",
+UPDATABLE = {"name", "scopes", "grant_types", "auth_method", "strict_auth_method", "enabled", "owners", "keys", "app_type",
              "secret", DPOP_BOUND, *SIGNIN_FIELDS}
 
 
@@ -70,8 +70,8 @@ def create_application(services: Services, realm: str, client_id: str, *, name: 
                        post_logout_redirect_uris: tuple[str, ...] = (), resources: tuple[str, ...] = (),
                        application_type: str = "web", skip_consent: bool = False,
                        strict_auth_method: bool = False, dpop_bound_access_tokens: bool = False,
-                       actor: str = "system") -> tuple[Client, str | None]:
-    """Create an application; the browser sign-in fields (redirect URIs to skip_consent) follow the rules
+                       keys: dict[str, Any] | None = None, actor: str = "system") -> tuple[Client, str | None]:
+    """Create an application (`keys`: see create_client); the browser sign-in fields (redirect URIs to skip_consent) follow the rules
     of client_signin.py."""
     services.realm(realm)
     if app_type not in APP_TYPES:
@@ -82,7 +82,7 @@ def create_application(services: Services, realm: str, client_id: str, *, name: 
                          redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout_redirect_uris,
                          resources=resources, application_type=application_type, skip_consent=skip_consent,
                          strict_auth_method=strict_auth_method, dpop_bound_access_tokens=dpop_bound_access_tokens,
-                         actor=actor)
+                         keys=keys, actor=actor)
 
 
 def update_application(services: Services, realm: str, client_id: str, changes: dict[str, Any], *,

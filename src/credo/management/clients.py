@@ -7,11 +7,20 @@ from dataclasses import replace
 from typing import Any
 
 from credo.domain.errors import InvalidClientMetadata, InvalidRequest, NotFound, ServiceUnavailable
-from credo.domain.models import ATTR_STRICT_AUTH_METHOD, AUTH_METHODS, DPOP_BOUND, AuditEvent, Client, ClientKind
+from credo.domain.models import (
+    ATTR_STRICT_AUTH_METHOD,
+    AUTH_METHODS,
+    DPOP_BOUND,
+    KEY_AUTH_METHOD,
+    AuditEvent,
+    Client,
+    ClientKind,
+)
 from credo.domain.settings import KNOWN_GRANT_TYPES, public_client_grant
 from credo.keys.secrets import WeakSecret, new_secret
 from credo.management.client_signin import check_signin_fields, taken_resource
 from credo.oauth.lifecycle import creation_time, note_deletion
+from credo.oauth.registration_metadata import key_metadata
 from credo.oauth.services import Services
 from credo.storage.protocols import Conflict
 
@@ -35,11 +44,13 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
                   owners: tuple[str, ...] = (), redirect_uris: tuple[str, ...] = (),
                   post_logout_redirect_uris: tuple[str, ...] = (), resources: tuple[str, ...] = (),
                   application_type: str = "web", skip_consent: bool = False, strict_auth_method: bool = False,
-                  dpop_bound_access_tokens: bool = False, actor: str = "system") -> tuple[Client, str | None]:
+                  dpop_bound_access_tokens: bool = False, keys: dict[str, Any] | None = None,
+                  actor: str = "system") -> tuple[Client, str | None]:
     """Create a client; returns it with the plain secret, shown once (generated when not given). The
     browser sign-in fields follow client_signin.py's rules; `strict_auth_method` pins `auth_method` (else
     a client with a secret may send it in a Basic header or in the body alike); `dpop_bound_access_tokens`
-    (RFC 9449 §5.2) makes every token request of the client need a DPoP proof."""
+    (RFC 9449 §5.2) makes every token request of the client need a DPoP proof. `keys`: `jwks` or
+    `jwks_uri` and `token_endpoint_auth_signing_alg`, required for `private_key_jwt` (no secret then)."""
     if not CLIENT_ID.fullmatch(client_id):  # match() would let a final newline through
         raise InvalidRequest(f"bad client id {client_id!r}",
                              description="client_id: use only letters, digits, '-' and '_'.")
@@ -56,9 +67,13 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
     signin = check_signin_fields({"redirect_uris": redirect_uris, "post_logout_redirect_uris": post_logout_redirect_uris,
                                   "resources": resources, "application_type": application_type,
                                   "skip_consent": skip_consent})
+    key_fields = key_metadata(keys or {}, auth_method)
     plain: str | None = None
     secret_hash: str | None = None
-    if auth_method != "none":
+    if auth_method == KEY_AUTH_METHOD and secret is not None:
+        raise InvalidRequest("secret with private_key_jwt", description="client_secret: a private_key_jwt client has "
+                                                                        "no secret.")
+    if auth_method not in ("none", KEY_AUTH_METHOD):
         if secret is None:
             plain = new_secret()
             secret_hash = services.hasher.hash_generated(plain)
@@ -72,7 +87,8 @@ def create_client(services: Services, realm: str, client_id: str, *, kind: Clien
     client = Client(realm=realm, client_id=client_id, secret_hash=secret_hash, kind=kind, name=name or client_id,
                     grant_types=tuple(grant_types), scopes=tuple(scopes), auth_method=auth_method,
                     attributes=with_strict_auth_method(attributes or {}, strict_auth_method),
-                    app_type=app_type, owners=tuple(owners), metadata=with_dpop_bound({}, dpop_bound_access_tokens),
+                    app_type=app_type, owners=tuple(owners),
+                    metadata=with_dpop_bound(key_fields, dpop_bound_access_tokens),
                     created_at=now, updated_at=now, **signin)
     _refuse_taken(services, client)
     try:
@@ -146,15 +162,40 @@ def update_client(services: Services, realm: str, client_id: str, changes: dict[
     raise ServiceUnavailable(f"client {client_id} changed concurrently {UPDATE_ATTEMPTS} times")
 
 
+KEY_FIELDS = ("jwks", "jwks_uri", "token_endpoint_auth_signing_alg")
+
+
 def _changed(services: Services, client: Client, changes: dict[str, Any]) -> Client:
-    fields = check_signin_fields(changes, client)
+    fields = check_signin_fields({k: v for k, v in changes.items() if k != "keys"}, client)
     if DPOP_BOUND in fields:
         fields["metadata"] = with_dpop_bound(client.metadata, fields.pop(DPOP_BOUND))
     updated = replace(client, **fields, updated_at=services.clock.now())
     _check_public(updated.auth_method, updated.grant_types)
+    updated = _with_keys(updated, changes)
     if "resources" in changes:
         _refuse_taken(services, updated)
     return updated
+
+
+def client_keys(client: Client) -> dict[str, Any]:
+    """The key metadata of a private_key_jwt client as the admin API, export and import show it."""
+    return {k: client.metadata[k] for k in KEY_FIELDS if k in client.metadata}
+
+
+def _with_keys(client: Client, changes: dict[str, Any]) -> Client:
+    """`keys` (a JWK Set in `jwks` or a `jwks_uri`, and `token_endpoint_auth_signing_alg`) replaces the
+    client's key metadata; a private_key_jwt client must have keys, and has no secret."""
+    metadata = client.metadata
+    if "keys" in changes:
+        keys = changes["keys"] or {}
+        if not isinstance(keys, dict):
+            raise InvalidRequest("keys", description="keys: must be an object with jwks or jwks_uri.")
+        metadata = {**{k: v for k, v in metadata.items() if k not in KEY_FIELDS},
+                    **key_metadata(keys, client.auth_method)}
+    if client.auth_method == KEY_AUTH_METHOD:
+        key_metadata(metadata, KEY_AUTH_METHOD)  # raises when it has no keys
+        return replace(client, metadata=metadata, secret_hash=None)
+    return replace(client, metadata=metadata)
 
 
 def _stored(services: Services, updated: Client, changes: dict[str, Any]) -> bool:

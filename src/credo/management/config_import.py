@@ -23,6 +23,7 @@ from credo.domain.settings import GRANT_TOKEN_EXCHANGE, ProviderSettings
 from credo.keys.secrets import WeakSecret, new_secret
 from credo.management import clients, realms, usecases
 from credo.management.client_signin import SIGNIN_FIELDS
+from credo.management.clients import client_keys
 from credo.management.import_checks import Items, check_document
 from credo.management.import_merge import added, client_value, same_secret, settings_patch
 from credo.management.import_rehearsal import rehearsal_services
@@ -287,7 +288,8 @@ def _secret_change(services: Services, current: Client, c: dict[str, Any], actor
 
 def _create(services: Services, realm: str, kind: str, client_id: str, c: dict[str, Any], actor: str) -> Client:
     common = {"name": c.get("name") or client_id, "secret": c.get("secret") or None,
-              "scopes": tuple(c.get("scopes") or ()), "auth_method": c.get("auth_method", "client_secret_post")}
+              "scopes": tuple(c.get("scopes") or ()), "auth_method": c.get("auth_method", "client_secret_post"),
+              "keys": c.get("keys")}
     if kind == "application":
         client, _ = usecases.create_application(
             services, realm, client_id, app_type=c.get("app_type") or "service",
@@ -324,6 +326,8 @@ def _reconcile(services: Services, current: Client, c: dict[str, Any], actor: st
             changes[key] = wanted
     if DPOP_BOUND in c and c[DPOP_BOUND] != current.dpop_bound:  # RFC 9449 §5.2, kept in the client's metadata
         changes[DPOP_BOUND] = c[DPOP_BOUND]
+    if c.get("keys") is not None and c["keys"] != client_keys(current):
+        changes["keys"] = c["keys"]  # private_key_jwt: the client's public keys, replaced as a whole
     if changes:
         if count:
             counts[section] += 1

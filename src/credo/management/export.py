@@ -10,6 +10,7 @@ from typing import Any
 
 from credo.domain.models import Client
 from credo.management import realms, usecases
+from credo.management.clients import client_keys
 from credo.management.config_import import FORMAT_VERSION, import_document, import_warnings
 from credo.oauth.services import Services
 
@@ -48,6 +49,8 @@ def _client_doc(c: Client) -> dict[str, Any]:
                            "scopes": list(c.scopes), "auth_method": c.auth_method, "enabled": c.enabled,
                            "attributes": {k: list(v) for k, v in sorted(c.attributes.items())},
                            "secret_hash": c.secret_hash}
+    if client_keys(c):
+        doc["keys"] = client_keys(c)
     if c.kind == "application":
         doc.update(app_type=c.app_type, owners=list(c.owners), application_type=c.application_type,
                    redirect_uris=list(c.redirect_uris), post_logout_redirect_uris=list(c.post_logout_redirect_uris),

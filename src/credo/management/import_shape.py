@@ -53,6 +53,9 @@ def _check_types(item: dict[str, Any], section: str) -> None:
     for name in ("secret_hash", "password_hash"):
         if len(item.get(name) or "") > MAX_HASH:
             raise InvalidRequest(f"{section}.{name}", description=f"{section}.{name}: at most {MAX_HASH} characters.")
+    if item.get("keys") is not None and not isinstance(item["keys"], dict):
+        raise InvalidRequest(f"{section}.keys", description=f"{section}.keys: must be an object with jwks or jwks_uri "
+                                                            "(and token_endpoint_auth_signing_alg).")
     attrs = item.get("attributes")
     if attrs is not None and (not isinstance(attrs, dict) or not all(
             isinstance(v, list) and all(isinstance(x, str) for x in v) for v in attrs.values())):

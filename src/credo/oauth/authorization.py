@@ -33,6 +33,7 @@ from credo.domain.errors import (
 from credo.domain.models import Client, Consent, Realm, TokenRecord
 from credo.domain.settings import GRANT_AUTHORIZATION_CODE
 from credo.keys.secrets import new_secret
+from credo.oauth.client_documents import DocumentRefused, current_client, is_document_url
 from credo.oauth.resources import resolve_resources
 from credo.oauth.scopes import grant_scopes, parse_scope
 from credo.oauth.services import Services
@@ -134,6 +135,20 @@ def _client_and_redirect(services: Services, realm: Realm, params: dict[str, str
         raise NoRedirect(f"redirect_uri not registered for {client.client_id}",
                          "The application asked to return you to an address it has not registered.")
     return client, given, True
+
+
+async def validate_request(services: Services, realm: Realm, params: dict[str, str],
+                           resources: tuple[str, ...]) -> AuthorizationRequest:
+    """`validate`, after bringing a Client ID Metadata Document client up to date (a fetch, off the event
+    loop, when its document is not cached): a document that cannot be used is NoRedirect, shown on a page."""
+    client_id = params.get("client_id") or ""
+    if is_document_url(client_id):
+        try:
+            await current_client(services, realm, client_id)
+        except DocumentRefused as exc:
+            raise NoRedirect(f"client metadata document {client_id[:100]!r} refused: {exc.reason}",
+                             f"The application's metadata document cannot be used: {exc.reason}.") from exc
+    return validate(services, realm, params, resources)
 
 
 def validate(services: Services, realm: Realm, params: dict[str, str], resources: tuple[str, ...]) -> AuthorizationRequest:

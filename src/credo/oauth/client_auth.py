@@ -1,4 +1,5 @@
-"""Client authentication (RFC 6749 §2.3): client_secret_basic, client_secret_post, none.
+"""Client authentication (RFC 6749 §2.3): client_secret_basic, client_secret_post, none, and
+private_key_jwt (RFC 7523 §2.2: a `client_assertion`, checked in oauth/client_assertion.py).
 
 Exactly one method per request. A client with a secret may send it either way (Basic header or body),
 whichever it registered, unless an administrator pinned its registered method (`Client.strict_auth_method`);
@@ -14,21 +15,27 @@ from collections.abc import Mapping
 
 from credo.domain.errors import InvalidClient
 from credo.domain.models import Client
+from credo.oauth.client_assertion import authenticate_assertion, unverified_issuer
+from credo.oauth.client_documents import authenticating_client
 from credo.oauth.credentials import BasicCredentials
 from credo.oauth.services import Services
 from credo.oauth.throttle import ThrottleKey
 
 
 async def authenticate_client(services: Services, realm: str, params: Mapping[str, str],
-                        basic: BasicCredentials | None, *, source: str = "") -> Client:
+                        basic: BasicCredentials | None, *, source: str = "", endpoint: str = "") -> Client:
     """The authenticated client, or InvalidClient; TooManyRequests after too many recent failures
-    for this (realm, client_id, source address). `basic`: the request's Basic credentials, if any."""
+    for this (realm, client_id, source address). `basic`: the request's Basic credentials, if any;
+    `endpoint`: the path of the endpoint under the realm (`access_token`, `introspect`, `token/revoke`),
+    an audience a client assertion may name besides the issuer."""
     claimed = _claimed_id(params, basic)
     key = (realm, claimed, source)
     throttle = services.auth_throttle
     throttle.check(key)
     started = time.perf_counter()
     try:
+        if "client_assertion" in params or "client_assertion_type" in params:
+            return await _asserted(services, realm, params, basic, endpoint)
         return await _authenticate(services, realm, params, basic, key)
     except InvalidClient:
         throttle.failed(key)
@@ -39,7 +46,22 @@ async def authenticate_client(services: Services, realm: str, params: Mapping[st
 def _claimed_id(params: Mapping[str, str], basic: BasicCredentials | None) -> str:
     if basic is not None:
         return basic.client_id  # "" when malformed
-    return params.get("client_id") or ""
+    return params.get("client_id") or unverified_issuer(params.get("client_assertion") or "")
+
+
+async def _asserted(services: Services, realm: str, params: Mapping[str, str], basic: BasicCredentials | None,
+                    endpoint: str) -> Client:
+    """private_key_jwt: the assertion is the only credential of the request."""
+    assertion = params.get("client_assertion")
+    if basic is not None or "client_secret" in params:
+        raise InvalidClient("two authentication methods in one request")
+    if not assertion:
+        raise InvalidClient("client_assertion_type without client_assertion")
+    record = services.realm(realm)
+    base = f"{services.base_url}{record.url_path}"
+    audiences = (services.issuer(record), *((f"{base}/{endpoint}",) if endpoint else ()))
+    return await authenticate_assertion(services, realm, assertion, params.get("client_assertion_type"),
+                                        params.get("client_id"), audiences)
 
 
 async def _authenticate(services: Services, realm: str, params: Mapping[str, str], basic: BasicCredentials | None,
@@ -63,7 +85,7 @@ async def _authenticate(services: Services, realm: str, params: Mapping[str, str
     else:
         raise InvalidClient("no client authentication")
 
-    client = services.client(realm, client_id) if client_id else None
+    client = await authenticating_client(services, realm, client_id) if client_id else None
     if client is None or not client.enabled:
         # Spend the work of a real check; the caller pads every failure to the same time.
         await services.verify_secret(secret or "x", "h1$" + "0" * 64)

@@ -7,11 +7,14 @@ from typing import Any
 from credo.domain.models import Realm
 from credo.domain.settings import GRANT_AUTHORIZATION_CODE
 from credo.keys.dpop import PROOF_ALGS
+from credo.keys.jose import ASYMMETRIC_ALGS
 from credo.oauth.authorization import RESPONSE_MODES
 from credo.oauth.oidc import CLAIMS_SUPPORTED
 from credo.oauth.services import Services
 
-AUTH_METHODS = ["client_secret_post", "client_secret_basic", "none"]
+AUTH_METHODS = ["client_secret_post", "client_secret_basic", "none", "private_key_jwt"]
+# private_key_jwt assertions: asymmetric algorithms only (never HS*, never none)
+ASSERTION_ALGS = sorted(ASYMMETRIC_ALGS)
 
 
 def discovery_document(services: Services, realm: Realm) -> dict[str, Any]:
@@ -33,13 +36,16 @@ def discovery_document(services: Services, realm: Realm) -> dict[str, Any]:
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
-        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "jti", "scope", "client_id", "act"],
         "request_parameter_supported": False,
         "dpop_signing_alg_values_supported": list(PROOF_ALGS),  # RFC 9449 §5.1
         "token_exchange_token_types_supported": [
             "urn:ietf:params:oauth:token-type:access_token", "urn:ietf:params:oauth:token-type:jwt"],
         **(_browser_sign_in(base, realm) if GRANT_AUTHORIZATION_CODE in s.grant_types else {}),
+        **({"client_id_metadata_document_supported": True} if s.client_id_metadata_documents.enabled else {}),
     }
 
 

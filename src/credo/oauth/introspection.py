@@ -61,7 +61,7 @@ def introspection_body(services: Services, token: AccessToken) -> dict[str, Any]
 
 async def introspect(services: Services, realm: Realm, params: Mapping[str, str], basic: BasicCredentials | None,
                *, source: str = "") -> dict[str, Any]:
-    client = await authenticate_client(services, realm.name, params, basic, source=source)
+    client = await authenticate_client(services, realm.name, params, basic, source=source, endpoint="introspect")
     value = params.get("token")
     if not value:
         raise InvalidRequest("missing token", description="The 'token' parameter is required.")

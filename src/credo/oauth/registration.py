@@ -29,6 +29,7 @@ from credo.domain.models import (
     ATTR_AGENT_UID,
     ATTR_OVERRIDES_ENABLED,
     ATTR_STATELESS,
+    KEY_AUTH_METHOD,
     AuditEvent,
     Client,
     Realm,
@@ -144,7 +145,7 @@ async def prepare_registration(services: Services, request: RegistrationRequest,
     if access is None and request.signed_body is None and "software_statement" not in body:
         check_open_registration(realm, metadata)
     client_id = str(uuid.uuid4())
-    secret = None if metadata.auth_method == "none" else new_secret()
+    secret = None if metadata.auth_method in ("none", KEY_AUTH_METHOD) else new_secret()
     token = new_secret()
     now = services.clock.now()
     attributes = {ATTR_AGENT_UID: [str(uuid.uuid4())], ATTR_AGENT_TYPE: [AGENT_TYPE_DYNAMIC]} if request.agent else {}
@@ -340,8 +341,9 @@ async def _replace(services: Services, realm: Realm, client_id: str | None, body
 
 
 def _secret_change(services: Services, client: Client, method: str) -> tuple[str | None, str | None]:
-    """A new secret only when a public client becomes confidential; none when it becomes public."""
-    if method == "none":
+    """A new secret only when a public client becomes one with a secret; none when it becomes public or
+    authenticates with its key (private_key_jwt)."""
+    if method in ("none", KEY_AUTH_METHOD):
         return None, None
     if client.secret_hash is None:
         secret = new_secret()

@@ -21,9 +21,10 @@ from urllib.parse import SplitResult, urlsplit
 from credo.domain.errors import InvalidClientMetadata, InvalidRedirectUri, InvalidScope
 from credo.domain.models import DPOP_BOUND, Realm
 from credo.domain.settings import PRIVATE_JWK_MEMBERS, PUBLIC_KTYS, public_client_grant
+from credo.keys.jose import ASYMMETRIC_ALGS
 from credo.oauth.scopes import parse_scope
 
-AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none")
+AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none", "private_key_jwt")
 DEFAULT_AUTH_METHOD = "client_secret_basic"
 RESPONSE_TYPES = ("code", "token")
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
@@ -85,7 +86,8 @@ def validate_metadata(body: dict[str, Any], realm: Realm) -> Metadata:
     redirect_uris = _redirect_uris(body, grant_types, application_type)
     logout_uris = _post_logout_redirect_uris(body, application_type)
     scopes = _scopes(body, realm)
-    extra = {**_url_fields(body), **_text_fields(body), **_contacts(body), **_keys(body), **_dpop(body)}
+    extra = {**_url_fields(body), **_text_fields(body), **_contacts(body), **_keys(body), **_dpop(body),
+             **key_auth_fields(body, auth_method)}
     name = body.get("client_name", "")
     if not isinstance(name, str) or len(name) > 255:
         raise InvalidClientMetadata("bad client_name", description="client_name: must be a string of at most 255 characters.")
@@ -343,6 +345,24 @@ def _keys(body: dict[str, Any]) -> dict[str, Any]:
         return {}
     check_public_jwks(jwks, "jwks")
     return {"jwks": jwks}
+
+
+def key_metadata(body: dict[str, Any], auth_method: str) -> dict[str, Any]:
+    """The stored key metadata (`jwks` or `jwks_uri`, `token_endpoint_auth_signing_alg`) of `body`, checked
+    as registration checks it: for administrators' clients (console, admin API, CLI, import) too."""
+    return {**_keys(body), **key_auth_fields(body, auth_method)}
+
+
+def key_auth_fields(body: dict[str, Any], auth_method: str) -> dict[str, Any]:
+    """private_key_jwt (RFC 7523 §2.2): the client's keys are required (`jwks` or `jwks_uri`, checked by
+    `_keys`); `token_endpoint_auth_signing_alg`, when given, is one asymmetric algorithm."""
+    alg = body.get("token_endpoint_auth_signing_alg")
+    if alg is not None and (not isinstance(alg, str) or alg not in ASYMMETRIC_ALGS):
+        raise _bad("token_endpoint_auth_signing_alg", f"must be one of {', '.join(sorted(ASYMMETRIC_ALGS))}")
+    if auth_method == "private_key_jwt" and body.get("jwks") is None and body.get("jwks_uri") is None:
+        raise _bad("token_endpoint_auth_method", "'private_key_jwt' needs the client's public keys in 'jwks' or "
+                                                 "'jwks_uri'")
+    return {} if alg is None else {"token_endpoint_auth_signing_alg": alg}
 
 
 def check_public_jwks(jwks: Any, name: str) -> None:

@@ -16,7 +16,7 @@ from credo.oauth.tokens import read_access_token, revoke
 
 async def revoke_token(services: Services, realm: Realm, params: Mapping[str, str], basic: BasicCredentials | None,
                  *, source: str = "") -> None:
-    client = await authenticate_client(services, realm.name, params, basic, source=source)
+    client = await authenticate_client(services, realm.name, params, basic, source=source, endpoint="token/revoke")
     value = params.get("token")
     if not value:
         raise InvalidRequest("missing token", description="The 'token' parameter is required.")

@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ from credo.domain.clock import Clock
 from credo.domain.errors import NotFound
 from credo.domain.models import AuditEvent, Client, Realm, User, bounded_audit_event
 from credo.keys.keyring import KeyRing
-from credo.keys.remote_jwks import RemoteJwks
+from credo.keys.remote_jwks import RemoteJson, RemoteJwks, parse_json_object
 from credo.keys.secrets import SecretHasher
 from credo.oauth.blocking import Blocking
 from credo.oauth.throttle import AuditFloodGuard, AuthThrottle, RateLimiter, auth_throttle
@@ -30,6 +31,21 @@ from credo.storage.unit_of_work import GroupCommitter, UnitOfWork
 MAX_FAILURE_FLOOR = 0.5  # seconds: a failed authentication is never padded beyond this
 _audit_counter = itertools.count()
 _audit_prefix = str(uuid.uuid4())
+
+
+DOCUMENT_BYTES = 5120  # a client metadata document: at most 5 KB
+DOCUMENT_TIMEOUT = 2.0  # seconds for its DNS lookup, connection and read together
+DOCUMENT_FAILURE_TTL = 10.0  # seconds a failed document fetch is remembered
+
+
+def document_fetcher(*, tls: Any = None, unsafe_test_resolve: dict[str, str] | None = None,
+                     clock: Callable[[], float] = time.monotonic) -> RemoteJson:
+    """The fetcher of Client ID Metadata Documents: JSON objects of at most DOCUMENT_BYTES, cached for what
+    their Cache-Control says within 1 minute and 1 day (5 minutes without the header)."""
+    return RemoteJson(timeout=DOCUMENT_TIMEOUT, max_bytes=DOCUMENT_BYTES, ttl=300, parse=parse_json_object,
+                      honour_cache_headers=True, min_ttl=60, max_ttl=86400, failure_ttl=DOCUMENT_FAILURE_TTL,
+                      tls=tls, unsafe_test_resolve=unsafe_test_resolve, clock=clock,
+                      user_agent="credo-client-metadata-fetcher")
 
 
 def audit_tracking_id() -> str:
@@ -46,6 +62,8 @@ class Services:
     base_url: str
     script_runner: ScriptRunner | None = None  # the DCR script engine, when scripts are enabled
     remote_jwks: RemoteJwks = field(default_factory=RemoteJwks)  # key sets behind jwks_uri (SSRF-guarded)
+    # Client ID Metadata Documents (SSRF-guarded, cached per Cache-Control within bounds; see client_documents)
+    client_documents: RemoteJson = field(default_factory=lambda: document_fetcher())
     registration_rate: RateLimiter = field(default_factory=RateLimiter)  # registrations per source and minute
     blocking: Blocking = field(default_factory=Blocking)  # where argon2, scripts and outbound fetches run
     audit_guard: AuditFloodGuard = field(default_factory=AuditFloodGuard)  # refusal events kept per minute

@@ -97,7 +97,7 @@ class TokenEndpoint:
         """The answer, with the request's writes collected in `work` (not yet stored)."""
         services, params, realm = self._services, request.params, request.realm
         client = await authenticate_client(services, realm.name, params, request.basic,
-                                     source=request.source)
+                                           source=request.source, endpoint="access_token")
         grant_type = params.get("grant_type")
         if not grant_type:
             raise InvalidRequest("missing grant_type", description="The 'grant_type' parameter is required.")

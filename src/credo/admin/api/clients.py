@@ -15,13 +15,13 @@ from credo.management.client_signin import SIGNIN_FIELDS
 from credo.management.clients import delete_client, set_secret
 
 APP_FIELDS = ("client_id", "name", "app_type", "secret", "grant_types", "scopes", "auth_method",
-              "strict_auth_method", "owners", DPOP_BOUND, *SIGNIN_FIELDS)
+              "strict_auth_method", "owners", DPOP_BOUND, "keys", *SIGNIN_FIELDS)
 APP_CHANGES = ("name", "grant_types", "scopes", "auth_method", "strict_auth_method", "owners", "enabled",
-               DPOP_BOUND, *SIGNIN_FIELDS)
+               DPOP_BOUND, "keys", *SIGNIN_FIELDS)
 AGENT_FIELDS = ("client_id", "name", "secret", "scopes", "grant_types", "auth_method", "strict_auth_method",
-                "overrides_enabled", "stateless_tokens", "accept_audience", DPOP_BOUND)
+                "overrides_enabled", "stateless_tokens", "accept_audience", DPOP_BOUND, "keys")
 AGENT_CHANGES = ("name", "grant_types", "scopes", "auth_method", "strict_auth_method", "enabled", "overrides_enabled",
-                 "stateless_tokens", "accept_audience", DPOP_BOUND)
+                 "stateless_tokens", "accept_audience", DPOP_BOUND, "keys")
 POLICY_FIELDS = ("subjects", "subject_groups", "permissions")
 
 
@@ -29,7 +29,7 @@ def _typed(body: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     kinds: dict[str, Any] = {"grant_types": list, "scopes": list, "owners": list, "enabled": bool,
                              "overrides_enabled": bool, "stateless_tokens": bool, "accept_audience": bool,
                              "redirect_uris": list, "post_logout_redirect_uris": list, "resources": list,
-                             "skip_consent": bool, "strict_auth_method": bool, DPOP_BOUND: bool}
+                             "skip_consent": bool, "strict_auth_method": bool, DPOP_BOUND: bool, "keys": dict}
     out = {}
     for name in names:
         if name in body:

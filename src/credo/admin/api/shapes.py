@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from credo.domain.models import ApplicationPolicy, AuditEvent, Client, Group, Realm, Script, User
+from credo.management.clients import client_keys
 from credo.management.overrides import override_warnings
 
 
@@ -23,6 +24,8 @@ def client(c: Client, last_used: int | None = None) -> dict[str, Any]:
             "overrides_enabled": c.overrides_enabled, "stateless_tokens": bool(c.stateless_tokens),
             "accept_audience": c.accepts_audience, "dpop_bound_access_tokens": c.dpop_bound,
             "has_secret": c.secret_hash is not None,
+            "keys": client_keys(c),
+            "client_id_metadata_document": c.metadata.get("client_id_metadata_document") is True,
             "created_at": c.created_at, "updated_at": c.updated_at, "last_used": last_used,
             "warnings": override_warnings(c)}
 

@@ -80,10 +80,12 @@ def dynamic_page(page: Page) -> Response:
     realm = page.realm
     store = page.services.storage.clients
     rows = [{"cells": [c.client_id, c.name, page.fmt(c.created_at), page.fmt(store.last_used(realm, c.client_id)),
-                       "AI agent" if c.is_agent else "client"], "key": c.client_id,
+                       "AI agent" if c.is_agent else
+                       "client (metadata document)" if c.metadata.get("client_id_metadata_document") is True else "client"], "key": c.client_id,
              "href": f"/admin/r/{realm}/agents/{c.client_id}" if c.is_agent else ""}
             for c in store.all(realm, dynamic=True)]
-    return page.render("list.html", title="Dynamic Clients", subtitle="Clients registered at /register and /aiagent/register.",
+    return page.render("list.html", title="Dynamic Clients", subtitle="Clients registered at /register and /aiagent/register, and clients "
+                                                               "known by their metadata document URL.",
                        headers=["Client ID", "Name", "Created", "Last used", "Kind"], rows=rows,
                        delete_base=f"/admin/r/{realm}/dynamic", notice=page.request.query_params.get("notice"))
 

@@ -79,10 +79,13 @@ NESTED = {
     "ss_issuers": ("protection", "software_statement_keys", "issuers"),
     "sr_jwks_uri": ("protection", "signed_request_keys", "jwks_uri"),
     "sr_jwks": ("protection", "signed_request_keys", "jwks"),
+    "cimd_enabled": ("client_id_metadata_documents", "enabled"),
+    "cimd_allowed_hosts": ("client_id_metadata_documents", "allowed_hosts"),
+    "cimd_denied_hosts": ("client_id_metadata_documents", "denied_hosts"),
 }
 # The form's checkboxes: a browser sends one only when it is ticked, so the form also sends `boxes` naming
 # each of them; a box it names but does not send is off.
-BOXES = ("grant_types", "require_software_statement", "require_signed_request", *FLAGS)
+BOXES = ("grant_types", "require_software_statement", "require_signed_request", "cimd_enabled", *FLAGS)
 
 
 class FormError(ValueError):
@@ -123,7 +126,7 @@ READERS: dict[str, Callable[[Page, str], Any]] = {
     "ss_jwks": _jwks, "sr_jwks": _jwks,
     **dict.fromkeys((*NUMBERS, "policy_max_clients", "policy_rate_limit_per_minute"), _number),
     **dict.fromkeys(("registration_scope_allowlist", "policy_allowed_scopes", "policy_allowed_redirect_hosts",
-                     "ss_issuers"), _words),
+                     "ss_issuers", "cimd_allowed_hosts", "cimd_denied_hosts"), _words),
     **dict.fromkeys(BOXES[1:], _checked),
 }
 
@@ -139,14 +142,16 @@ def _posted(page: Page, name: str) -> bool:
 
 
 def settings_changes(page: Page, current: dict[str, Any]) -> dict[str, Any]:
-    """The settings the posted form names, with their posted values (`protection` merged member by member)."""
+    """The settings the posted form names, with their posted values (`protection` and
+    `client_id_metadata_documents` merged member by member)."""
     changes = {name: _read(page, name) for name in (*TOP_FIELDS, *NUMBERS, *FLAGS) if _posted(page, name)}
-    protection = copy.deepcopy(current["protection"])
-    for name, (_, *path, last) in NESTED.items():
+    groups = {top: copy.deepcopy(current[top]) for top in dict.fromkeys(where[0] for where in NESTED.values())}
+    for name, (top, *path, last) in NESTED.items():
         if _posted(page, name):
-            reduce(lambda node, key: node[key], path, protection)[last] = _read(page, name)
-    if protection != current["protection"]:
-        changes["protection"] = protection
+            reduce(lambda node, key: node[key], path, groups[top])[last] = _read(page, name)
+    for top, value in groups.items():
+        if value != current[top]:
+            changes[top] = value
     return changes
 
 
@@ -160,7 +165,7 @@ def _flatten(errors: dict[str, str], exc: Exception) -> dict[str, str]:
         for err in exc.errors():
             loc = tuple(str(p) for p in err.get("loc", ()))
             for name, where in NESTED.items():
-                if loc[:3] == where:
+                if loc[:len(where)] == where:
                     errors[name] = str(err["msg"])
     return errors
 
