@@ -257,7 +257,7 @@ def test_autonomous_agent(console: Console) -> None:
     assert c.page.inner_text("#keys").count("retired") == 1
     c.shot("13-keys")
     c.page.select_option("#realm-switch", "root")
-    c.page.wait_for_url("**/admin/r/root/settings")
+    c.page.wait_for_url("**/admin/r/root/overview")
 
 
 def test_on_behalf_of(console: Console) -> None:
