@@ -143,22 +143,22 @@ def test_overview_counts_and_exchange_decisions(server: Server) -> None:
 def test_audit_pages_back_and_exports_every_matching_event(server: Server) -> None:
     services = server.services
     services.storage.audit.add_many([AuditEvent(realm="alpha", action="probe", actor=f"a{i}", ts=1000 + i)
-                                     for i in range(130)])
+                                     for i in range(1050)])  # more than one export page (1,000)
     console, _ = console_session(server)
     page = console.get("/admin/r/alpha/audit?action=probe")
     assert page.text.count("<tr data-id=") == 50
     nxt = page.text.split('id="next-page"', 1)[0].rsplit('href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
     assert "action=probe" in nxt and "before=" in nxt
     older = console.get(nxt)
-    assert older.text.count("<tr data-id=") == 50 and ">a79<" in older.text and ">a80<" not in older.text
+    assert older.text.count("<tr data-id=") == 50 and ">a999<" in older.text and ">a1000<" not in older.text
     export = console.get("/admin/r/alpha/audit.jsonl?action=probe")
     assert export.status_code == 200 and export.headers["content-type"].startswith("application/jsonl")
     lines = [orjson.loads(line) for line in export.content.splitlines()]
-    assert [e["actor"] for e in lines] == [f"a{i}" for i in reversed(range(130))]
+    assert [e["actor"] for e in lines] == [f"a{i}" for i in reversed(range(1050))]
     admin = Admin(server)
-    first = admin("GET", "/realms/alpha/audit?action=probe&limit=100").json()
-    rest = admin("GET", f"/realms/alpha/audit?action=probe&limit=100&before={first[-1]['id']}").json()
-    assert len(first) == 100 and [e["actor"] for e in rest] == [f"a{i}" for i in reversed(range(30))]
+    first = admin("GET", "/realms/alpha/audit?action=probe&limit=1000").json()
+    rest = admin("GET", f"/realms/alpha/audit?action=probe&limit=1000&before={first[-1]['id']}").json()
+    assert len(first) == 1000 and [e["actor"] for e in rest] == [f"a{i}" for i in reversed(range(50))]
     assert admin("GET", "/realms/alpha/audit?before=x").status_code == 400
     admin.close()
 
