@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from sqlalchemy import insert
+from starlette.testclient import TestClient
 
 from credo.admin.session import COOKIE, signed_session
 from credo.app import build_app
@@ -26,7 +27,6 @@ from credo.management.realms import ensure_realm
 from credo.settings import Settings
 from credo.storage.sql import tables as t
 from credo.storage.sql.clients import _client_values
-from starlette.testclient import TestClient
 
 REALM = "big"
 BATCH = 50_000
