@@ -257,7 +257,7 @@ def test_console_edits_the_signin_settings(console: tuple[Any, str], signin_serv
     assert s.pkce_optional_for_confidential_clients and s.refresh_requires_offline_access
     assert s.skip_consent_for_applications
     assert s.scope_descriptions == {"openid": "Sign you in", "mcp:tools": "Use the tools: all of them"}
-    for field, value, message in (("session_lifetime", "59", "greater than or equal to 60"),
+    for field, value, message in (("session_lifetime", "59", "must be at least 60"),
                                   ("scope_descriptions", "openid", "line 1: write the scope"),
                                   ("scope_descriptions", "bad\x7fscope text", "is not a valid scope")):
         r = _submit(http, "/admin/r/alpha/settings", "settings-form", **{field: value})

@@ -20,6 +20,7 @@ from credo.admin.web import read_body, services_of
 from credo.domain.errors import InvalidToken, OAuthError
 from credo.management.admins import authenticate
 from credo.management.listings import PageRequest
+from credo.management.messages import says
 from credo.oauth.services import Services
 
 TEMPLATES = Environment(loader=FileSystemLoader(str(Path(__file__).parent.parent / "templates")),
@@ -135,7 +136,7 @@ def field_errors(exc: Exception) -> dict[str, str]:
         out: dict[str, str] = {}
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ())]
-            out.setdefault(loc[0] if loc else "form", str(err.get("msg", "invalid")))
+            out.setdefault(loc[0] if loc else "form", says(err))
         return out
     text = exc.description if isinstance(exc, OAuthError) else str(exc)
     head, sep, rest = text.partition(":")

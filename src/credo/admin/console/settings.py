@@ -15,6 +15,7 @@ from credo.admin.console.base import Page, field_errors
 from credo.domain.errors import OAuthError
 from credo.domain.settings import KNOWN_GRANT_TYPES
 from credo.management import realms, usecases
+from credo.management.messages import says
 
 GRANT_LABELS = {"client_credentials": "Client Credentials", "password": "Resource Owner Password Credentials",
                 "urn:ietf:params:oauth:grant-type:token-exchange": "Token Exchange", "refresh_token": "Refresh Token",
@@ -160,7 +161,7 @@ def _flatten(errors: dict[str, str], exc: Exception) -> dict[str, str]:
             loc = tuple(str(p) for p in err.get("loc", ()))
             for name, where in NESTED.items():
                 if loc[:3] == where:
-                    errors[name] = str(err["msg"])
+                    errors[name] = says(err)
     return errors
 
 
