@@ -173,3 +173,27 @@ def test_the_users_page_names_group_members_by_username(server: Server) -> None:
     assert services.storage.groups.get("alpha", "ops").members == (user.id,)
     page = console.get("/admin/r/alpha/users").text
     assert "<td>ops</td><td>gwen</td>" in page
+
+
+def test_the_provider_page_is_organized_by_task(server: Server) -> None:
+    console, csrf = console_session(server)
+    tokens = console.get("/admin/r/alpha/settings?tab=tokens").text
+    assert 'name="access_token_lifetime"' in tokens and 'name="session_lifetime"' not in tokens
+    assert 'name="allow_open_registration"' not in tokens and 'value="issue_refresh_tokens"' in tokens
+    sessions = console.get("/admin/r/alpha/settings?tab=sessions").text
+    assert 'name="session_lifetime"' in sessions and 'name="grant_types"' not in sessions
+    assert console.get("/admin/r/alpha/settings").text.count('name="allow_open_registration"') == 1  # the default tab
+    before = server.services.realm("alpha").settings
+    # The tokens tab's form: its boxes only, so settings of other tabs (e.g. open registration) stay as they are.
+    r = console.post("/admin/r/alpha/settings", data={
+        "csrf": csrf, "tab": "tokens", "boxes": ["grant_types", "issue_refresh_tokens"],
+        "grant_types": list(before.grant_types), "access_token_lifetime": "900", "refresh_token_lifetime": "7200",
+        "token_format": before.token_format, "signing_alg": before.signing_alg})
+    assert r.status_code == 303 and r.headers["location"].startswith("/admin/r/alpha/settings?tab=tokens")
+    after = server.services.realm("alpha").settings
+    assert after.access_token_lifetime == 900 and not after.issue_refresh_tokens
+    assert after.allow_open_registration == before.allow_open_registration
+    assert after.session_lifetime == before.session_lifetime
+    refused = console.post("/admin/r/alpha/settings", data={"csrf": csrf, "tab": "sessions", "session_lifetime": "5"})
+    assert refused.status_code == 400 and "must be at least 60" in refused.text
+    assert 'id="tab-sessions" class="on"' in refused.text

@@ -85,6 +85,24 @@ NESTED = {
 BOXES = ("grant_types", "require_software_statement", "require_signed_request", *FLAGS)
 
 
+# The provider page by task: each tab shows (and posts) its own settings; "all" shows every one on one page.
+TABS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "registration": ("Registration", ("allow_open_registration", "dcr_script", "registration_scope_allowlist",
+                                      "registration_access_token_lifetime", *NESTED)),
+    "tokens": ("Tokens", ("grant_types", "access_token_lifetime", "refresh_token_lifetime", "token_format",
+                          "signing_alg", "issue_refresh_tokens")),
+    "exchange": ("Token exchange", ("max_delegation_depth", "exchange_null_refresh_token")),
+    "sessions": ("Sign-in & sessions", ("session_lifetime", "pkce_optional_for_confidential_clients",
+                                        "skip_consent_for_applications", "refresh_requires_offline_access",
+                                        "scope_descriptions")),
+}
+
+
+def tab_of(page: Page) -> str:
+    tab = page.value("tab") or page.request.query_params.get("tab", "registration")
+    return tab if tab in TABS or tab == "all" else "registration"
+
+
 class FormError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -169,13 +187,14 @@ def settings_page(page: Page) -> Response:
     realm = page.services.realm(page.realm)
     errors: dict[str, str] = {}
     shown = realm.settings
+    tab = tab_of(page)
     if page.request.method == "POST":
         try:
             current = realm.settings.model_dump(mode="json")
             changes = {k: v for k, v in settings_changes(page, current).items() if not same(v, current.get(k), k)}
             if changes:
                 realms.update_settings(page.services, realm.name, changes, actor=page.admin)
-            return page.redirect(f"/admin/r/{realm.name}/settings", "Settings saved.")
+            return page.redirect(f"/admin/r/{realm.name}/settings?tab={tab}", "Settings saved.")
         except (OAuthError, ValidationError, FormError) as exc:
             errors = _flatten(field_errors(exc), exc)
     scripts = [("", "— none —")] + [(s.id, s.name) for s in usecases.list_scripts(page.services, realm.name)]
@@ -191,9 +210,13 @@ def settings_page(page: Page) -> Response:
     def sel(name: str, stored: Any) -> Any:
         return page.values(name) if posted else stored
 
+    fields = {f for _, names in TABS.values() for f in names} if tab == "all" else set(TABS[tab][1])
+    if errors and tab != "all" and not set(errors) <= fields | {"form"}:
+        tab, fields = "all", {f for _, names in TABS.values() for f in names}  # show a refusal where it is
     return page.render("settings.html", s=shown, errors=errors, f=f, on=on, sel=sel, notice=page.request.query_params.get("notice"),
                        grant_options=grant_options(realm.settings.grant_types), scope_lines=scope_lines,
-                       script_options=scripts, boxes=BOXES, status=400 if errors else 200)
+                       script_options=scripts, boxes=[b for b in BOXES if b in fields], tab=tab, tabs=TABS,
+                       shows=fields.__contains__, status=400 if errors else 200)
 
 
 def realms_page(page: Page) -> Response:
