@@ -34,7 +34,7 @@ def _create_realm(c: Console, name: str = "alpha") -> None:
 
 
 def _configure_provider(c: Console, grants: tuple[str, ...], open_registration: bool = True) -> None:
-    c.go("/admin/r/alpha/settings")
+    c.go("/admin/r/alpha/settings?tab=all")
     for box in c.page.query_selector_all("input[name=grant_types]"):
         box.set_checked(box.get_attribute("value") in grants)
     c.page.fill("#f-registration_scope_allowlist", SEED_SCOPES)
@@ -83,10 +83,10 @@ def test_dcr_onboarding_provider_settings(console: Console) -> None:
 def test_form_errors_show_next_to_the_field(console: Console) -> None:
     c = console
     _create_realm(c)
-    c.go("/admin/r/alpha/settings")
+    c.go("/admin/r/alpha/settings?tab=all")
     c.page.fill("#f-access_token_lifetime", "5")
     c.page.click("text=Save Changes")
-    assert "greater than or equal to 60" in c.page.inner_text("#err-access_token_lifetime")
+    assert "must be at least 60" in c.page.inner_text("#err-access_token_lifetime")
     c.shot("04-settings-field-error")
     assert c.server.services.realm("alpha").settings.access_token_lifetime == 3600
     c.go("/admin/r/alpha/applications/new")
@@ -124,7 +124,7 @@ def test_ai_agent_dcr_script(console: Console) -> None:
     result = c.page.inner_text("#test-result")
     assert "acceptAudienceParametersInTokenExchangeRequests" in result and "Stored: yes" in result
     c.shot("07-script-editor-test-run")
-    c.go("/admin/r/alpha/settings")
+    c.go("/admin/r/alpha/settings?tab=all")
     c.page.select_option("#f-dcr_script", script.id)
     c.page.click("text=Save Changes")
     assert c.server.services.realm("alpha").settings.dcr_script == script.id
@@ -257,7 +257,7 @@ def test_autonomous_agent(console: Console) -> None:
     assert c.page.inner_text("#keys").count("retired") == 1
     c.shot("13-keys")
     c.page.select_option("#realm-switch", "root")
-    c.page.wait_for_url("**/admin/r/root/settings")
+    c.page.wait_for_url("**/admin/r/root/overview")
 
 
 def test_on_behalf_of(console: Console) -> None:
@@ -309,7 +309,7 @@ def test_on_behalf_of(console: Console) -> None:
 
 def test_registration_protection_settings(console: Console) -> None:
     c = console
-    c.go("/admin/r/root/settings")
+    c.go("/admin/r/root/settings?tab=all")
     c.page.check("#f-require_software_statement")
     c.page.fill("#f-ss_jwks", "not json")
     c.page.click("text=Save Changes")
@@ -317,7 +317,7 @@ def test_registration_protection_settings(console: Console) -> None:
     c.page.fill("#f-ss_jwks_uri", "ftp://keys.example")
     c.page.fill("#f-ss_jwks", "")
     c.page.click("text=Save Changes")
-    assert "URL scheme" in c.page.inner_text("#err-ss_jwks_uri")
+    assert "must be a URL with the scheme" in c.page.inner_text("#err-ss_jwks_uri")
     assert c.server.services.realm("root").settings.protection.require_software_statement is False
     c.shot("15-protection-field-error")
     c.page.fill("#f-ss_jwks_uri", "https://keys.example/jwks.json")
@@ -374,7 +374,7 @@ def test_one_time_password_must_be_replaced(browser: Any, live_sqlite_server: Li
         page.fill("#f-repeat_password", "my-own-admin-password")
         page.click("#password-form button")
         assert c.notice() == "Password changed."
-        c.go("/admin/r/root/settings")
+        c.go("/admin/r/root/settings?tab=all")
         assert page.query_selector("#change-password") is None
         c.shot("18-account")
         admin = live_sqlite_server.services.storage.admins.get(created[0])

@@ -311,7 +311,7 @@ def test_console_login_never_redirects_off_site(sqlite_server: Server) -> None:
             r = http.post("/admin/login", data={"username": ADMIN, "password": PASSWORD, "next": target,
                                                 "csrf": login_csrf(http)})
             assert r.status_code == 303
-            expected = target if target == "/admin/r/root/keys" else "/admin/r/root/settings"
+            expected = target if target == "/admin/r/root/keys" else "/admin/"
             assert r.headers["location"] == expected
         wrong = http.post("/admin/login", data={"username": ADMIN, "password": "nope-nope-nope",
                                                 "csrf": login_csrf(http)})

@@ -215,30 +215,30 @@ def test_console_settings_saved_unchanged_change_nothing(console: tuple[Any, str
                                "policy": {"max_clients": 7, "allowed_redirect_hosts": ["app.example"]}},
                    issue_refresh_tokens=False, exchange_null_refresh_token=True, **SIGNIN_SETTINGS)
     before = signin_server.services.realm("alpha").settings
-    page = http.get("/admin/r/alpha/settings").text
+    page = http.get("/admin/r/alpha/settings?tab=all").text
     shown = form_fields(page, "settings-form")
     assert set(shown["grant_types"]) == {*KNOWN_GRANT_TYPES, "implicit"}  # every grant shown, all checked
     assert 'value="authorization_code"' in page and "Authorization Code" in page
-    saved = _submit(http, "/admin/r/alpha/settings", "settings-form")
+    saved = _submit(http, "/admin/r/alpha/settings?tab=all", "settings-form")
     assert saved.status_code == 303, saved.text
     assert signin_server.services.realm("alpha").settings == before
     assert signin_server.services.storage.audit.query("alpha", action="settings.update", actor="root-admin") == []
     realm_settings(signin_server.services, "alpha", grant_types=["client_credentials"], scope_descriptions={})
-    assert _submit(http, "/admin/r/alpha/settings", "settings-form").status_code == 303
+    assert _submit(http, "/admin/r/alpha/settings?tab=all", "settings-form").status_code == 303
     after = signin_server.services.realm("alpha").settings
     assert after.grant_types == ("client_credentials",) and after.scope_descriptions == {}
     legacy = after.model_copy(update={"grant_types": ("client_credentials", "urn:example:legacy-grant")})
     signin_server.services.storage.realms.put(Realm(name="alpha", settings=legacy))  # stored before a rule came
-    assert 'value="urn:example:legacy-grant" checked' in http.get("/admin/r/alpha/settings").text
-    assert _submit(http, "/admin/r/alpha/settings", "settings-form").status_code == 303
+    assert 'value="urn:example:legacy-grant" checked' in http.get("/admin/r/alpha/settings?tab=all").text
+    assert _submit(http, "/admin/r/alpha/settings?tab=all", "settings-form").status_code == 303
     assert signin_server.services.realm("alpha").settings == legacy
 
 
 def test_console_edits_the_refresh_token_settings(console: tuple[Any, str], signin_server: InProcessServer) -> None:
     http, _ = console
-    shown = form_fields(http.get("/admin/r/alpha/settings").text, "settings-form")
+    shown = form_fields(http.get("/admin/r/alpha/settings?tab=all").text, "settings-form")
     assert "issue_refresh_tokens" in shown and "exchange_null_refresh_token" not in shown  # the defaults
-    r = _submit(http, "/admin/r/alpha/settings", "settings-form", issue_refresh_tokens=[],
+    r = _submit(http, "/admin/r/alpha/settings?tab=all", "settings-form", issue_refresh_tokens=[],
                 exchange_null_refresh_token="on")
     assert r.status_code == 303, r.text
     s = signin_server.services.realm("alpha").settings
@@ -247,7 +247,7 @@ def test_console_edits_the_refresh_token_settings(console: tuple[Any, str], sign
 
 def test_console_edits_the_signin_settings(console: tuple[Any, str], signin_server: InProcessServer) -> None:
     http, _ = console
-    r = _submit(http, "/admin/r/alpha/settings", "settings-form", session_lifetime="600",
+    r = _submit(http, "/admin/r/alpha/settings?tab=all", "settings-form", session_lifetime="600",
                 pkce_optional_for_confidential_clients="on", refresh_requires_offline_access="on",
                 skip_consent_for_applications="on", grant_types=["client_credentials", "authorization_code"],
                 scope_descriptions="openid   Sign you in\r\n\r\nmcp:tools Use the tools: all of them\r\n")
@@ -257,10 +257,10 @@ def test_console_edits_the_signin_settings(console: tuple[Any, str], signin_serv
     assert s.pkce_optional_for_confidential_clients and s.refresh_requires_offline_access
     assert s.skip_consent_for_applications
     assert s.scope_descriptions == {"openid": "Sign you in", "mcp:tools": "Use the tools: all of them"}
-    for field, value, message in (("session_lifetime", "59", "greater than or equal to 60"),
+    for field, value, message in (("session_lifetime", "59", "must be at least 60"),
                                   ("scope_descriptions", "openid", "line 1: write the scope"),
                                   ("scope_descriptions", "bad\x7fscope text", "is not a valid scope")):
-        r = _submit(http, "/admin/r/alpha/settings", "settings-form", **{field: value})
+        r = _submit(http, "/admin/r/alpha/settings?tab=all", "settings-form", **{field: value})
         assert r.status_code == 400 and message in r.text and 'id="err-' + field + '"' in r.text, r.text
         assert signin_server.services.realm("alpha").settings == s
 

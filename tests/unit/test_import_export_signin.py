@@ -115,7 +115,7 @@ def _app(**fields: Any) -> dict[str, Any]:
      "only applications have browser sign-in settings"),
     ({"realm": "alpha", "settings": {"scope_descriptions": {"bad scope": "x"}}}, "settings.scope_descriptions",
      "is not a valid scope"),
-    ({"realm": "alpha", "settings": {"session_lifetime": 1}}, "settings.session_lifetime", "greater than or equal"),
+    ({"realm": "alpha", "settings": {"session_lifetime": 1}}, "settings.session_lifetime", "must be at least"),
     ({"realm": "alpha", "applications": [{"client_id": "one", "resources": [MCP]}, {"client_id": "two", "resources": [MCP]}]},
      "applications.resources", "already a resource identifier of client 'one'"),
 ])

@@ -208,8 +208,8 @@ def _paths() -> dict[str, Any]:
         f"{R}/keys": {"get": _op("listKeys", "Signing keys (public parts)", "200", _list("SigningKey"), params=rp)},
         f"{R}/keys/rotate": {"post": _op("rotateKey", "Add a new active signing key", "201", _ref("SigningKey"),
                                          "KeyRotate", params=rp)},
-        f"{R}/audit": {"get": _op("auditLog", "Audit events, newest first", "200", _list("AuditEvent"), params=rp,
-                                  query=("action", "actor", "target", "decision", "text", "limit"))},
+        f"{R}/audit": {"get": _op("auditLog", "Audit events, newest first; `before` (the id of the last event of a page) pages back", "200", _list("AuditEvent"), params=rp,
+                                  query=("action", "actor", "target", "decision", "text", "limit", "before"))},
         f"{R}/applications": {
             "get": _op("listApplications", "List applications", "200", _list("Client"), params=rp),
             "post": _op("createApplication", "Create an application (secret shown once)", "201",

@@ -31,9 +31,14 @@ def session_token(services: Services, request: Request) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def signed_session(services: Services, token: str) -> str:
+    """The console cookie's value for a session id (signed, so a forged cookie is refused unread)."""
+    return _serializer(services).dumps(token)
+
+
 def set_session(services: Services, response: Response, token: str) -> None:
     secure = services.base_url.startswith("https://")
-    response.set_cookie(COOKIE, _serializer(services).dumps(token), max_age=ADMIN_TOKEN_LIFETIME, path="/admin",
+    response.set_cookie(COOKIE, signed_session(services, token), max_age=ADMIN_TOKEN_LIFETIME, path="/admin",
                         secure=secure, httponly=True, samesite="strict")
 
 

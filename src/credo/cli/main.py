@@ -20,6 +20,7 @@ from credo.cli.common import open_services
 from credo.cli.scripts import script_app
 from credo.cli.server_options import server_options
 from credo.domain.errors import OAuthError
+from credo.management.messages import says, where
 from credo.settings import Settings
 
 app = typer.Typer(help="Credo: an OAuth 2.0 / OpenID Connect authorization server for AI agents.",
@@ -254,9 +255,8 @@ def main() -> None:
 
 def _first_problem(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "settings"
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {err['msg']}{more}."
+    return f"{where(err) or 'settings'}: {says(err)}{more}."
 
 
 if __name__ == "__main__":

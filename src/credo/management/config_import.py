@@ -28,6 +28,7 @@ from credo.management.import_checks import Items, check_document
 from credo.management.import_merge import added, client_value, same_secret, settings_patch
 from credo.management.import_rehearsal import rehearsal_services
 from credo.management.import_shape import items_of, need
+from credo.management.messages import says, where
 from credo.management.overrides import override_warnings
 from credo.management.users import check_email, check_name
 from credo.oauth.services import Services
@@ -166,8 +167,8 @@ def _settings(services: Services, realm: str, wanted: dict[str, Any], script_ids
     try:
         merged = realms.patched_settings(current, patch)
     except ValidationError as exc:
-        loc = ".".join(str(p) for p in exc.errors()[0].get("loc", ()))
-        raise InvalidRequest("settings", description=f"settings.{loc}: {exc.errors()[0]['msg']}") from exc
+        first = exc.errors()[0]
+        raise InvalidRequest("settings", description=f"settings.{where(first)}: {says(first)}") from exc
     if merged == current:
         return 0
     realms.patch_settings(services, realm, patch, actor=actor)

@@ -20,6 +20,7 @@ from credo.management.client_signin import SIGNIN_FIELDS
 from credo.management.clients import CLIENT_ID
 from credo.management.groups import GROUP_NAME
 from credo.management.import_merge import settings_patch
+from credo.management.messages import says, where
 from credo.management.realms import patched_settings
 from credo.oauth.services import Services
 
@@ -108,7 +109,7 @@ def _settings(services: Services, realm: str, wanted: Any, script_names: set[str
     try:
         patched_settings(base, settings_patch(None if current is None else base, changes))
     except ValidationError as exc:
-        loc = ".".join(str(p) for p in exc.errors()[0].get("loc", ()))
-        raise InvalidRequest("settings", description=f"settings.{loc}: {exc.errors()[0]['msg']}") from exc
+        first = exc.errors()[0]
+        raise InvalidRequest("settings", description=f"settings.{where(first)}: {says(first)}") from exc
     except InvalidRequest as exc:  # a rule beyond the types (a grant the realm cannot have, a scope description)
         raise InvalidRequest("settings", description=f"settings.{exc.description}") from exc

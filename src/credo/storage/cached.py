@@ -145,7 +145,7 @@ _CACHED: dict[str, dict[str, bool]] = {
 # `current` reads past the cache; `swap_registration_token` writes only a client's registration token,
 # which no cached read path uses (RFC 7592 reads it with `current`): an anonymous registrant reading its
 # registration in a loop empties no cache, here or in any other process (it moves no change counter).
-_PLAIN = frozenset({"all", "count", "by_username", "for_agent", "last_used", "touch", "create", "create_many",
+_PLAIN = frozenset({"all", "count", "search", "by_username", "for_agent", "last_used", "touch", "create", "create_many",
                     "current", "swap_registration_token"})
 
 

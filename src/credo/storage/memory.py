@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from itertools import count
 from typing import Any
@@ -83,8 +83,15 @@ class _Clients(_Base):
                 and (kind is None or c.kind == kind) and (dynamic is None or c.dynamic == dynamic)]
         return rows[offset:offset + limit]
 
-    def count(self, realm: str, *, dynamic: bool | None = None) -> int:
-        return sum(1 for (r, _), c in self._rows.items() if r == realm and (dynamic is None or c.dynamic == dynamic))
+    def count(self, realm: str, *, dynamic: bool | None = None, kind: str | None = None) -> int:
+        return sum(1 for (r, _), c in self._rows.items() if r == realm and (dynamic is None or c.dynamic == dynamic)
+                   and (kind is None or c.kind == kind))
+
+    def search(self, realm: str, *, kind: str | None = None, dynamic: bool | None = None, text: str | None = None,
+               after: str | None = None, limit: int = 50, descending: bool = False) -> list[Client]:
+        rows = [c for c in self.all(realm, kind=kind, dynamic=dynamic, limit=len(self._rows))
+                if _contains(text, c.client_id, repr(c))]
+        return _keyset(rows, lambda c: c.client_id, after, limit, descending)
 
     def create(self, client: Client, *, burn: tuple[str, int] | None = None, audit: AuditEvent | None = None,
                max_dynamic: int | None = None) -> None:
@@ -193,6 +200,14 @@ class _Users(_Base):
 
     def all(self, realm: str) -> list[User]:
         return sorted((u for u in self._rows.values() if u.realm == realm), key=lambda u: u.username)
+
+    def search(self, realm: str, *, text: str | None = None, after: str | None = None, limit: int = 50,
+               descending: bool = False) -> list[User]:
+        rows = [u for u in self.all(realm) if _contains(text, u.username, u.name, u.email)]
+        return _keyset(rows, lambda u: u.username, after, limit, descending)
+
+    def count(self, realm: str) -> int:
+        return sum(1 for u in self._rows.values() if u.realm == realm)
 
     def put(self, user: User) -> None:
         with self._lock:
@@ -445,9 +460,10 @@ class _Audit(_Base):
 
     def query(self, realm: str | None = None, *, action: str | None = None, actor: str | None = None,
               target: str | None = None, decision: str | None = None, text: str | None = None,
-              limit: int = 100) -> list[AuditEvent]:
+              limit: int = 100, before: int | None = None, since: int | None = None) -> list[AuditEvent]:
         def keep(e: AuditEvent) -> bool:
             return ((realm is None or e.realm == realm) and (action is None or e.action == action)
+                    and (before is None or (e.id or 0) < before) and (since is None or e.ts >= since)
                     and (actor is None or e.actor == actor) and (target is None or e.target == target)
                     and (decision is None or e.decision == decision)
                     and (text is None or text in f"{e.actor} {e.target} {e.reason} {e.details}"))
@@ -589,3 +605,19 @@ def _realm_of(key: object, value: object) -> str | None:
         return str(key[0])
     realm = getattr(value, "realm", None)
     return realm if isinstance(realm, str) else None
+
+
+def _contains(text: str | None, *values: str | None) -> bool:
+    """Whether any value contains `text`, case-insensitively (no text: every record)."""
+    if not text:
+        return True
+    needle = text.casefold()
+    return any(needle in (v or "").casefold() for v in values)
+
+
+def _keyset(rows: list[Any], key: Callable[[Any], str], after: str | None, limit: int, descending: bool) -> list[Any]:
+    """The page of `rows` after the key `after` in ascending (or descending) key order."""
+    ordered = sorted(rows, key=key, reverse=descending)
+    if after is not None:
+        ordered = [r for r in ordered if (key(r) < after if descending else key(r) > after)]
+    return ordered[:limit]

@@ -16,6 +16,7 @@ from credo.admin.session import csrf_ok, session_token
 from credo.admin.web import json_response, read_body, services_of
 from credo.domain.errors import AccessDenied, InvalidRequest, InvalidToken, OAuthError, TooManyRequests
 from credo.management.admins import authenticate
+from credo.management.messages import says, where
 from credo.oauth.services import Services
 
 SAFE_METHODS = ("GET", "HEAD")
@@ -72,8 +73,8 @@ def field_error(exc: OAuthError) -> Response:
 
 def validation_error(exc: ValidationError) -> Response:
     first = exc.errors()[0]
-    field = ".".join(str(p) for p in first.get("loc", ())) or "body"
-    message = str(first.get("msg", "invalid value"))
+    field = where(first) or "body"
+    message = says(first)
     return json_response({"error": "invalid_request", "error_description": f"{field}: {message}", "field": field}, 400)
 
 

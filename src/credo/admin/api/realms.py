@@ -8,11 +8,11 @@ from credo.admin.api import shapes
 from credo.admin.api.base import Call, Tagged, optional, require
 from credo.domain.errors import InvalidRequest
 from credo.domain.settings import ProviderSettings
-from credo.management import keys, realms
+from credo.management import keys, listings, realms
 from credo.management.admins import ADMIN_TOKEN_LIFETIME, login
 from credo.management.export import export_realm, import_document, import_warnings
 
-AUDIT_FILTERS = ("action", "actor", "target", "decision", "text")
+AUDIT_FILTERS = listings.AUDIT_FILTERS
 
 
 def token(call: Call) -> dict[str, Any]:
@@ -89,5 +89,9 @@ def audit_log(call: Call) -> list[dict[str, Any]]:
     raw_limit = call.query("limit") or "100"
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
         raise InvalidRequest("limit", description="limit: an integer from 1 to 1000.")
-    events = call.services.storage.audit.query(call.realm, limit=int(raw_limit), **filters)
+    raw_before = call.query("before")
+    if raw_before is not None and not raw_before.isdigit():
+        raise InvalidRequest("before", description="before: an event id (the id of the last event of a page).")
+    events, _ = listings.audit_page(call.services, call.realm, filters, size=int(raw_limit),
+                                    before=int(raw_before) if raw_before else None)
     return [shapes.audit(e) for e in events]

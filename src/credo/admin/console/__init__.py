@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from credo.admin.console import clients, other, scripts, settings
-from credo.admin.console.base import HEADERS, TEMPLATES, Page, page, read_multi_form
+from credo.admin.console.base import HEADERS, REALM_COOKIE, TEMPLATES, Page, page, read_multi_form
 from credo.admin.session import clear_session, set_session
 from credo.admin.web import services_of
 from credo.domain.errors import OAuthError
@@ -25,7 +25,7 @@ GET_POST = ["GET", "POST"]
 
 
 def _safe_next(target: str) -> str:
-    return target if target.startswith("/admin/") and not target.startswith("//") else "/admin/r/root/settings"
+    return target if target.startswith("/admin/") and not target.startswith("//") else "/admin/"
 
 
 LOGIN_COOKIE = "credo_login"
@@ -68,11 +68,17 @@ async def login_page(request: Request) -> Response:
 
 
 async def home(request: Request) -> Response:
-    return RedirectResponse("/admin/r/root/settings", status_code=303)
+    """The overview of the realm last worked in; the first realm besides `root` otherwise (a demo server's
+    demo realm), `root` when there is no other."""
+    names = [r.name for r in await run_in_threadpool(services_of(request).storage.realms.all)]
+    remembered = request.cookies.get(REALM_COOKIE)
+    realm = remembered if remembered in names else next((n for n in sorted(names) if n != "root"), "root")
+    return RedirectResponse(f"/admin/r/{quote(realm, safe='')}/overview", status_code=303)
 
 
 async def switch(request: Request) -> Response:
-    return RedirectResponse(f"/admin/r/{quote(request.query_params.get('realm', 'root'))}/settings", status_code=303)
+    return RedirectResponse(f"/admin/r/{quote(request.query_params.get('realm', 'root'), safe='')}/overview",
+                            status_code=303)
 
 
 def console_routes() -> list[BaseRoute]:
@@ -85,6 +91,8 @@ def console_routes() -> list[BaseRoute]:
         Route("/admin/realms", page(settings.realms_page), methods=GET_POST),
         Route("/admin/account", page(other.account_page), methods=GET_POST),
         Route("/admin/realms/{realm}/delete", page(settings.delete_realm), methods=["POST"]),
+        Route(R, page(other.overview_page)),
+        Route(f"{R}/overview", page(other.overview_page)),
         Route(f"{R}/settings", page(settings.settings_page), methods=GET_POST),
         Route(f"{R}/scripts", page(scripts.scripts_page)),
         Route(f"{R}/scripts/new", page(scripts.new_script), methods=GET_POST),
@@ -105,12 +113,16 @@ def console_routes() -> list[BaseRoute]:
         Route(f"{R}/users", page(other.users_page), methods=GET_POST),
         Route(f"{R}/users/{{key}}/delete", page(other.delete_user), methods=["POST"]),
         Route(f"{R}/users/{{key}}/active", page(other.toggle_user), methods=["POST"]),
+        Route(f"{R}/users/{{user_id}}/grants/{{client_id}}/revoke", page(other.revoke_grant), methods=["POST"]),
+        Route(f"{R}/users/{{user_id}}/password", page(other.reset_password), methods=["POST"]),
         Route(f"{R}/users/{{user_id}}", page(other.edit_user), methods=GET_POST),
         Route(f"{R}/groups/{{key}}/delete", page(other.delete_group), methods=["POST"]),
         Route(f"{R}/dynamic", page(other.dynamic_page)),
         Route(f"{R}/dynamic/{{key}}/delete", page(other.delete_dynamic), methods=["POST"]),
+        Route(f"{R}/dynamic/{{client_id}}", page(other.dynamic_client)),
         Route(f"{R}/keys", page(other.keys_page), methods=GET_POST),
         Route(f"{R}/audit", page(other.audit_page)),
+        Route(f"{R}/audit.jsonl", page(other.audit_export)),
     ]
 
 

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
@@ -19,6 +19,8 @@ from credo.admin.session import csrf_ok, csrf_token, session_token
 from credo.admin.web import read_body, services_of
 from credo.domain.errors import InvalidToken, OAuthError
 from credo.management.admins import authenticate
+from credo.management.listings import PageRequest
+from credo.management.messages import says
 from credo.oauth.services import Services
 
 TEMPLATES = Environment(loader=FileSystemLoader(str(Path(__file__).parent.parent / "templates")),
@@ -85,18 +87,47 @@ class Page:
     def fmt(self, ts: int | None) -> str:
         return _datetime(ts)
 
+    def ask(self) -> PageRequest:
+        """A list's search text (`q`), cursor (`after`) and order (`order=desc`) from the query string."""
+        params = self.request.query_params
+        return PageRequest(text=params.get("q"), after=params.get("after"), descending=params.get("order") == "desc")
+
+    def list_url(self, **changes: str | None) -> str:
+        """This page's URL with the query parameters in `changes` set (None removes one)."""
+        params = dict(self.request.query_params)
+        params.pop("notice", None)
+        for key, value in changes.items():
+            if value is None:
+                params.pop(key, None)
+            else:
+                params[key] = value
+        return self.request.url.path + ("?" + urlencode(params) if params else "")
+
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
         realms = [r.name for r in self.services.storage.realms.all()]
         account = self.services.storage.admins.get(self.admin)
+        realm = self.request.path_params.get("realm")
         html = TEMPLATES.get_template(template).render(
             admin=self.admin, must_change=bool(account and account.must_change_password), csrf=csrf_token(self.services, self.token), realms=realms,
-            realm=self.request.path_params.get("realm", "root"), path=self.request.url.path, **context)
-        return HTMLResponse(html, status_code=status, headers=HEADERS)
+            realm=realm or self.request.cookies.get(REALM_COOKIE) or "root", path=self.request.url.path, **context)
+        response = HTMLResponse(html, status_code=status, headers=HEADERS)
+        if realm and realm in realms and status < 400:
+            remember_realm(response, realm, secure=self.services.base_url.startswith("https://"))
+        return response
 
     def redirect(self, path: str, notice: str = "") -> Response:
         joiner = "&" if "?" in path else "?"
         target = path + (f"{joiner}notice={quote(notice)}" if notice else "")
         return RedirectResponse(target, status_code=303, headers={"cache-control": "no-store"})
+
+
+REALM_COOKIE = "credo_console_realm"
+
+
+def remember_realm(response: Response, realm: str, *, secure: bool) -> None:
+    """The realm the administrator last worked in: where the console opens next time (not a credential)."""
+    response.set_cookie(REALM_COOKIE, realm, max_age=180 * 86400, path="/admin", httponly=True, samesite="lax",
+                        secure=secure)
 
 
 def field_errors(exc: Exception) -> dict[str, str]:
@@ -105,7 +136,7 @@ def field_errors(exc: Exception) -> dict[str, str]:
         out: dict[str, str] = {}
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ())]
-            out.setdefault(loc[0] if loc else "form", str(err.get("msg", "invalid")))
+            out.setdefault(loc[0] if loc else "form", says(err))
         return out
     text = exc.description if isinstance(exc, OAuthError) else str(exc)
     head, sep, rest = text.partition(":")
@@ -125,6 +156,14 @@ async def read_multi_form(request: Request) -> dict[str, list[str]]:
 PageHandler = Callable[[Page], Response]
 
 
+def _problem(current: Page, title: str, exc: OAuthError) -> Response:
+    """A refusal inside the console's frame: the navigation stays (the realm switcher falls back to the
+    remembered realm when the one in the address does not exist)."""
+    if current.request.path_params.get("realm") not in {r.name for r in current.services.storage.realms.all()}:
+        current.request.path_params.pop("realm", None)
+    return current.render("problem.html", status=exc.status, title=title, message=exc.description)
+
+
 def page(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
     """Signed-in pages; POSTs must carry the session's CSRF token."""
 
@@ -141,11 +180,11 @@ def page(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
             if not csrf_ok(services, token or "", (form.get("csrf") or [""])[0]):
                 return HTMLResponse("<h1>403 Forbidden</h1><p>The form's CSRF token is missing or wrong. "
                                     "Reload the page and try again.</p>", status_code=403, headers=HEADERS)
+        current = Page(request, services, admin, token or "", form)
         try:
-            return await run_in_threadpool(handler, Page(request, services, admin, token or "", form))
+            return await run_in_threadpool(handler, current)
         except OAuthError as exc:
             title = "Not found" if exc.status == 404 else "Not done"
-            html = TEMPLATES.get_template("problem.html").render(title=title, message=exc.description)
-            return HTMLResponse(html, status_code=exc.status, headers=HEADERS)
+            return await run_in_threadpool(_problem, current, title, exc)
 
     return run

@@ -6,12 +6,13 @@ from typing import Any
 
 from starlette.responses import Response
 
+from credo.admin.console import pictures
 from credo.admin.console.base import Page, field_errors
 from credo.admin.console.settings import GRANT_LABELS, same
 from credo.domain.errors import NotFound, OAuthError
 from credo.domain.models import AUTH_METHODS, Client
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE, KNOWN_GRANT_TYPES
-from credo.management import usecases
+from credo.management import listings, usecases
 from credo.management.clients import set_secret
 from credo.management.overrides import override_warnings, policy_warnings, stored_flags
 
@@ -45,11 +46,13 @@ def _row(c: Client, realm: str, section: str) -> dict[str, Any]:
             "key": c.client_id}
 
 
-def _list_page(page: Page, section: str, lister: Any, *, title: str, subtitle: str, kind_header: str,
+def _list_page(page: Page, section: str, kind: str, *, title: str, subtitle: str, kind_header: str,
                new_label: str) -> Response:
     realm = page.realm
-    rows = [_row(c, realm, section) for c in lister(page.services, realm)]
-    return page.render("list.html", title=title, subtitle=subtitle,
+    ask = page.ask()
+    listing = listings.clients_page(page.services, realm, ask, kind=kind)
+    rows = [_row(c, realm, section) for c in listing.items]
+    return page.render("list.html", title=title, subtitle=subtitle, listing=listing, ask=ask, page=page, noun=section,
                        headers=["Client ID", "Name", kind_header, "Scopes"], rows=rows,
                        new_url=f"/admin/r/{realm}/{section}/new", new_label=new_label,
                        delete_base=f"/admin/r/{realm}/{section}", notice=page.request.query_params.get("notice"))
@@ -68,7 +71,7 @@ def _new_page(page: Page, section: str, template: str, create: Any, **context: A
 
 
 def applications_page(page: Page) -> Response:
-    return _list_page(page, "applications", usecases.list_applications, title="Applications",
+    return _list_page(page, "applications", "application", title="Applications",
                       subtitle="Resources AI agents act on.", kind_header="Type", new_label="Custom Application")
 
 
@@ -125,7 +128,7 @@ def delete_application(page: Page) -> Response:
 
 
 def agents_page(page: Page) -> Response:
-    return _list_page(page, "agents", usecases.list_agents, title="AI Agents",
+    return _list_page(page, "agents", "agent", title="AI Agents",
                       subtitle="Agents created here or registered at /aiagent/register.", kind_header="Kind",
                       new_label="New AI Agent")
 
@@ -158,10 +161,18 @@ def edit_agent(page: Page) -> Response:
     policies = usecases.list_policies(page.services, page.realm, agent.client_id)
     warnings = override_warnings(agent) + policy_warnings(page.services.realm(page.realm), agent, policies,
                                                           {a.client_id: a for a in apps})
+    delegation: dict[str, Any] = {}
+    if tab == "delegation":
+        events, _ = listings.audit_page(page.services, page.realm, {"action": listings.EXCHANGE,
+                                                                     "actor": agent.client_id}, size=10)
+        names = listings.usernames(page.services, page.realm, {str(e.details.get("subject") or "") for e in events})
+        delegation = {"chart": pictures.decisions_chart(listings.decisions_by_day(page.services, page.realm,
+                                                                                   agent.client_id)),
+                      "events": [(e, pictures.delegation(e, names)) for e in events]}
     return page.render("agent_edit.html", c=agent, errors=errors, tab=tab, grant_options=_grant_options(),
                        auth_options=AUTH_LABELS, apps=apps, v=page, flags=stored_flags(agent), warnings=warnings,
-                       policies=policies,
-                       users={u.id: u.username for u in usecases.list_users(page.services, page.realm)},
+                       policies=policies, delegation=delegation,
+                       users=listings.usernames(page.services, page.realm, {s for p in policies for s in p.subjects}),
                        groups=[g.name for g in usecases.list_groups(page.services, page.realm)],
                        notice=page.request.query_params.get("notice"), status=400 if errors else 200)
 
@@ -178,8 +189,10 @@ def _agent_changes(page: Page) -> dict[str, Any]:
 
 
 def _save_policy(page: Page, agent: Client) -> None:
-    users = {u.username: u.id for u in usecases.list_users(page.services, page.realm)}
-    subjects = [users.get(name, name) for name in page.words("subjects")]
+    subjects = []
+    for name in page.words("subjects"):  # usernames (or user ids), looked up one by one
+        user = page.services.storage.users.by_username(page.realm, name)
+        subjects.append(user.id if user is not None else name)
     permissions = page.words("permissions") + page.values("permission_choices")
     usecases.put_policy(page.services, page.realm, agent.client_id, page.value("application_id"),
                       subjects=tuple(subjects), subject_groups=tuple(page.values("subject_groups")),

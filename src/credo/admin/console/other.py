@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import asdict
 from urllib.parse import quote
 
-from starlette.responses import Response
+import orjson
+from starlette.concurrency import iterate_in_threadpool
+from starlette.responses import Response, StreamingResponse
 
+from credo.admin.console import pictures as pictures_
 from credo.admin.console.base import Page, field_errors
-from credo.domain.errors import OAuthError
-from credo.management import keys, usecases
+from credo.domain.errors import NotFound, OAuthError
+from credo.management import keys, listings, usecases
 from credo.management.admins import change_password
 from credo.management.clients import delete_client
 
-AUDIT_FILTERS = ("action", "actor", "target", "decision", "text")
+AUDIT_FILTERS = listings.AUDIT_FILTERS
+EXCHANGE = listings.EXCHANGE
 
 
 def users_page(page: Page) -> Response:
@@ -31,16 +37,18 @@ def users_page(page: Page) -> Response:
             errors = field_errors(exc)
             if page.value("form") == "group" and "name" in errors:
                 errors["group_name"] = errors.pop("name")
-    users = usecases.list_users(page.services, realm)
-    names = {u.id: u.username for u in users}
-    groups = [{"name": g.name, "members": ", ".join(names.get(m, m) for m in g.members)}
-              for g in usecases.list_groups(page.services, realm)]
-    return page.render("users.html", users=users, groups=groups, errors=errors, v=page,
-                       notice=page.request.query_params.get("notice"), status=400 if errors else 200)
+    ask = page.ask()
+    users = listings.users_page(page.services, realm, ask)
+    groups = usecases.list_groups(page.services, realm)
+    names = listings.usernames(page.services, realm, {m for g in groups for m in g.members})
+    rows = [{"name": g.name, "members": ", ".join(names.get(m, m) for m in g.members)} for g in groups]
+    return page.render("users.html", users=users.items, listing=users, ask=ask, groups=rows, errors=errors, v=page,
+                       page=page, notice=page.request.query_params.get("notice"), status=400 if errors else 200)
 
 
 def edit_user(page: Page) -> Response:
-    """One user's profile attributes (name, email) and whether the user is active."""
+    """One user: profile attributes (name, email), whether active, groups, grants (with revocation), the
+    password, deletion."""
     user = usecases.get_user(page.services, page.realm, str(page.request.path_params["user_id"]))
     errors: dict[str, str] = {}
     if page.request.method == "POST":
@@ -52,12 +60,34 @@ def edit_user(page: Page) -> Response:
             errors = field_errors(exc)
             page.refused = True
     return page.render("user_edit.html", u=user, v=page, errors=errors, notice=page.request.query_params.get("notice"),
-                       status=400 if errors else 200)
+                       groups=page.services.storage.groups.groups_of(page.realm, user.id),
+                       grants=listings.user_grants(page.services, page.realm, user.id), status=400 if errors else 200)
+
+
+def revoke_grant(page: Page) -> Response:
+    user_id, client_id = str(page.request.path_params["user_id"]), str(page.request.path_params["client_id"])
+    listings.revoke_user_grant(page.services, page.realm, user_id, client_id, actor=page.admin)
+    return page.redirect(f"/admin/r/{page.realm}/users/{quote(user_id, safe='')}",
+                         f"Grant to {client_id} revoked, with every token issued under it.")
+
+
+def reset_password(page: Page) -> Response:
+    user = usecases.get_user(page.services, page.realm, str(page.request.path_params["user_id"]))
+    target = f"/admin/r/{page.realm}/users/{quote(user.id, safe='')}"
+    try:
+        usecases.update_user(page.services, page.realm, user.id, password=page.raw("password"), actor=page.admin)
+    except OAuthError as exc:
+        return page.redirect(target, "Password not changed: " + next(iter(field_errors(exc).values()), "refused."))
+    return page.redirect(target, "Password changed.")
 
 
 def _user_ids(page: Page, words: list[str]) -> list[str]:
-    by_name = {u.username: u.id for u in usecases.list_users(page.services, page.realm)}
-    return [by_name.get(w, w) for w in words]
+    """User ids for group members typed as usernames (or ids), looked up one by one."""
+    found = []
+    for word in words:
+        user = page.services.storage.users.by_username(page.realm, word)
+        found.append(user.id if user is not None else word)
+    return found
 
 
 def delete_user(page: Page) -> Response:
@@ -79,15 +109,35 @@ def delete_group(page: Page) -> Response:
 def dynamic_page(page: Page) -> Response:
     realm = page.realm
     store = page.services.storage.clients
+    ask = page.ask()
+    listing = listings.clients_page(page.services, realm, ask, dynamic=True)
     rows = [{"cells": [c.client_id, c.name, page.fmt(c.created_at), page.fmt(store.last_used(realm, c.client_id)),
                        "AI agent" if c.is_agent else
-                       "client (metadata document)" if c.metadata.get("client_id_metadata_document") is True else "client"], "key": c.client_id,
-             "href": f"/admin/r/{realm}/agents/{c.client_id}" if c.is_agent else ""}
-            for c in store.all(realm, dynamic=True)]
+                       "client (metadata document)" if c.metadata.get("client_id_metadata_document") is True else "client"],
+             "key": c.client_id, "href": f"/admin/r/{realm}/dynamic/{quote(c.client_id, safe='')}"}
+            for c in listing.items]
     return page.render("list.html", title="Dynamic Clients", subtitle="Clients registered at /register and /aiagent/register, and clients "
                                                                "known by their metadata document URL.",
-                       headers=["Client ID", "Name", "Created", "Last used", "Kind"], rows=rows,
+                       headers=["Client ID", "Name", "Created", "Last used", "Kind"], rows=rows, listing=listing,
+                       ask=ask, page=page, noun="dynamic clients",
                        delete_base=f"/admin/r/{realm}/dynamic", notice=page.request.query_params.get("notice"))
+
+
+def dynamic_client(page: Page) -> Response:
+    """A dynamically registered client: its metadata, how it registered, when it was last used."""
+    realm = page.realm
+    client_id = str(page.request.path_params["client_id"])
+    client = page.services.storage.clients.get(realm, client_id)
+    if client is None or not client.dynamic:
+        raise NotFound(client_id, description=f"Dynamic client '{client_id}' does not exist.")
+    registered = page.services.storage.audit.query(realm, target=client_id, limit=20)
+    registration = next((e for e in reversed(registered) if e.action.startswith("client.register")
+                         or e.action == "client.create"), None)
+    metadata = {k: v for k, v in sorted(asdict(client).items())
+                if k not in ("secret_hash", "registration_token_hash") and v not in (None, "", (), [], {})}
+    return page.render("dynamic_client.html", c=client, metadata=metadata, registration=registration,
+                       events=registered, last_used=page.services.storage.clients.last_used(realm, client_id),
+                       notice=page.request.query_params.get("notice"))
 
 
 def delete_dynamic(page: Page) -> Response:
@@ -106,11 +156,51 @@ def keys_page(page: Page) -> Response:
                        notice=page.request.query_params.get("notice"))
 
 
+def _audit_filters(page: Page) -> dict[str, str | None]:
+    return {k: (page.request.query_params.get(k) or "").strip() or None for k in AUDIT_FILTERS}
+
+
+def _before(page: Page) -> int | None:
+    value = page.request.query_params.get("before", "")
+    return int(value) if value.isdigit() else None
+
+
 def audit_page(page: Page) -> Response:
     realm = page.realm
-    filters = {k: (page.request.query_params.get(k) or "").strip() or None for k in AUDIT_FILTERS}
-    events = page.services.storage.audit.query(realm, limit=200, **filters)
-    return page.render("audit.html", events=events, filters=filters)
+    filters = _audit_filters(page)
+    events, next_before = listings.audit_page(page.services, realm, filters, before=_before(page))
+    names = listings.usernames(page.services, realm, {str(e.details.get("subject") or "") for e in events})
+    pictures = {e.id: pictures_.delegation(e, names) for e in events if e.action == EXCHANGE}
+    return page.render("audit.html", events=events, filters=filters, pictures=pictures, names=names, page=page,
+                       next_url=page.list_url(before=str(next_before)) if next_before else None,
+                       first_url=page.list_url(before=None) if _before(page) else None,
+                       export_url=f"/admin/r/{realm}/audit.jsonl" + page.list_url(before=None)[len(page.request.url.path):])
+
+
+def audit_export(page: Page) -> Response:
+    """Every audit event that matches the filters, newest first, as JSON lines (streamed page by page)."""
+    realm = page.realm
+    filters = _audit_filters(page)
+
+    def lines() -> Iterator[bytes]:
+        before: int | None = None
+        while True:
+            events, before = listings.audit_page(page.services, realm, filters, before=before,
+                                                 size=listings.PAGE_SIZE_MAX)
+            for e in events:
+                yield orjson.dumps(asdict(e)) + b"\n"
+            if before is None:
+                return
+    return StreamingResponse(iterate_in_threadpool(lines()), media_type="application/jsonl", headers={
+        "cache-control": "no-store", "content-disposition": f'attachment; filename="audit-{realm}.jsonl"'})
+
+
+def overview_page(page: Page) -> Response:
+    realm = page.realm
+    summary = listings.overview(page.services, realm)
+    names = listings.usernames(page.services, realm, {str(e.details.get("subject") or "") for e in summary.recent_denials})
+    pictures = {e.id: pictures_.delegation(e, names) for e in summary.recent_denials if e.action == EXCHANGE}
+    return page.render("overview.html", o=summary, pictures=pictures)
 
 
 def account_page(page: Page) -> Response:

@@ -15,6 +15,7 @@ from credo.admin.console.base import Page, field_errors
 from credo.domain.errors import OAuthError
 from credo.domain.settings import KNOWN_GRANT_TYPES
 from credo.management import realms, usecases
+from credo.management.messages import says
 
 GRANT_LABELS = {"client_credentials": "Client Credentials", "password": "Resource Owner Password Credentials",
                 "urn:ietf:params:oauth:grant-type:token-exchange": "Token Exchange", "refresh_token": "Refresh Token",
@@ -86,6 +87,24 @@ NESTED = {
 # The form's checkboxes: a browser sends one only when it is ticked, so the form also sends `boxes` naming
 # each of them; a box it names but does not send is off.
 BOXES = ("grant_types", "require_software_statement", "require_signed_request", "cimd_enabled", *FLAGS)
+
+
+# The provider page by task: each tab shows (and posts) its own settings; "all" shows every one on one page.
+TABS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "registration": ("Registration", ("allow_open_registration", "dcr_script", "registration_scope_allowlist",
+                                      "registration_access_token_lifetime", *NESTED)),
+    "tokens": ("Tokens", ("grant_types", "access_token_lifetime", "refresh_token_lifetime", "token_format",
+                          "signing_alg", "issue_refresh_tokens", "dpop_nonce_required")),
+    "exchange": ("Token exchange", ("max_delegation_depth", "exchange_null_refresh_token")),
+    "sessions": ("Sign-in & sessions", ("session_lifetime", "pkce_optional_for_confidential_clients",
+                                        "skip_consent_for_applications", "refresh_requires_offline_access",
+                                        "scope_descriptions")),
+}
+
+
+def tab_of(page: Page) -> str:
+    tab = page.value("tab") or page.request.query_params.get("tab", "registration")
+    return tab if tab in TABS or tab == "all" else "registration"
 
 
 class FormError(ValueError):
@@ -166,7 +185,7 @@ def _flatten(errors: dict[str, str], exc: Exception) -> dict[str, str]:
             loc = tuple(str(p) for p in err.get("loc", ()))
             for name, where in NESTED.items():
                 if loc[:len(where)] == where:
-                    errors[name] = str(err["msg"])
+                    errors[name] = says(err)
     return errors
 
 
@@ -174,13 +193,14 @@ def settings_page(page: Page) -> Response:
     realm = page.services.realm(page.realm)
     errors: dict[str, str] = {}
     shown = realm.settings
+    tab = tab_of(page)
     if page.request.method == "POST":
         try:
             current = realm.settings.model_dump(mode="json")
             changes = {k: v for k, v in settings_changes(page, current).items() if not same(v, current.get(k), k)}
             if changes:
                 realms.update_settings(page.services, realm.name, changes, actor=page.admin)
-            return page.redirect(f"/admin/r/{realm.name}/settings", "Settings saved.")
+            return page.redirect(f"/admin/r/{realm.name}/settings?tab={tab}", "Settings saved.")
         except (OAuthError, ValidationError, FormError) as exc:
             errors = _flatten(field_errors(exc), exc)
     scripts = [("", "— none —")] + [(s.id, s.name) for s in usecases.list_scripts(page.services, realm.name)]
@@ -196,9 +216,13 @@ def settings_page(page: Page) -> Response:
     def sel(name: str, stored: Any) -> Any:
         return page.values(name) if posted else stored
 
+    fields = {f for _, names in TABS.values() for f in names} if tab == "all" else set(TABS[tab][1])
+    if errors and tab != "all" and not set(errors) <= fields | {"form"}:
+        tab, fields = "all", {f for _, names in TABS.values() for f in names}  # show a refusal where it is
     return page.render("settings.html", s=shown, errors=errors, f=f, on=on, sel=sel, notice=page.request.query_params.get("notice"),
                        grant_options=grant_options(realm.settings.grant_types), scope_lines=scope_lines,
-                       script_options=scripts, boxes=BOXES, status=400 if errors else 200)
+                       script_options=scripts, boxes=[b for b in BOXES if b in fields], tab=tab, tabs=TABS,
+                       shows=fields.__contains__, status=400 if errors else 200)
 
 
 def realms_page(page: Page) -> Response:

@@ -41,9 +41,13 @@ class SqlAudit(_Repo):
     @_unavailable
     def query(self, realm: str | None = None, *, action: str | None = None, actor: str | None = None,
               target: str | None = None, decision: str | None = None, text: str | None = None,
-              limit: int = 100) -> list[AuditEvent]:
+              limit: int = 100, before: int | None = None, since: int | None = None) -> list[AuditEvent]:
         c = t.audit_events.c
         q = select(t.audit_events)
+        if before is not None:
+            q = q.where(c.id < before)
+        if since is not None:
+            q = q.where(c.ts >= since)
         for col, value in ((c.realm, realm), (c.action, action), (c.actor, actor), (c.target, target),
                            (c.decision, decision)):
             if value is not None:

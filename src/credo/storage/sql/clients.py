@@ -17,7 +17,7 @@ from credo.domain.models import AuditEvent, Client
 from credo.storage.protocols import Conflict, LimitReached, NewClient
 from credo.storage.sql import tables as t
 from credo.storage.sql.audit import audit_params
-from credo.storage.sql.repo import Statements, _dumps, _Repo, _unavailable
+from credo.storage.sql.repo import Statements, _dumps, _Repo, _unavailable, escape_like
 from credo.storage.sql.statements import (
     AUDIT_INSERT,
     BURN,
@@ -124,12 +124,32 @@ class SqlClients(_Repo):
             return [_client_from_row(r) for r in conn.execute(q)]
 
     @_unavailable
-    def count(self, realm: str, *, dynamic: bool | None = None) -> int:
+    def count(self, realm: str, *, dynamic: bool | None = None, kind: str | None = None) -> int:
         q = select(func.count()).select_from(t.clients).where(t.clients.c.realm == realm)
         if dynamic is not None:
             q = q.where(t.clients.c.dynamic == dynamic)
+        if kind is not None:
+            q = q.where(t.clients.c.kind == kind)
         with self._read() as conn:
             return int(conn.execute(q).scalar_one())
+
+    @_unavailable
+    def search(self, realm: str, *, kind: str | None = None, dynamic: bool | None = None, text: str | None = None,
+               after: str | None = None, limit: int = 50, descending: bool = False) -> list[Client]:
+        c = t.clients.c
+        q = select(t.clients).where(c.realm == realm)
+        if kind is not None:
+            q = q.where(c.kind == kind)
+        if dynamic is not None:
+            q = q.where(c.dynamic == dynamic)
+        if text:
+            like = f"%{escape_like(text.casefold())}%"
+            q = q.where(func.lower(c.client_id).like(like, escape="\\") | func.lower(c.data).like(like, escape="\\"))
+        if after is not None:
+            q = q.where(c.client_id < after if descending else c.client_id > after)
+        q = q.order_by(c.client_id.desc() if descending else c.client_id).limit(limit)
+        with self._read() as conn:
+            return [_client_from_row(r) for r in conn.execute(q)]
 
     @_unavailable
     def create(self, client: Client, *, burn: tuple[str, int] | None = None,

@@ -89,3 +89,8 @@ class _Repo:
             if bump:
                 conn.execute(update(t.change_counter).where(t.change_counter.c.id == 1)
                              .values(n=t.change_counter.c.n + 1))
+
+
+def escape_like(text: str) -> str:
+    """`text` for a LIKE pattern with backslash as the escape character: its own % and _ match themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from credo.domain.models import Group, User
 from credo.storage.protocols import Conflict
 from credo.storage.sql import tables as t
-from credo.storage.sql.repo import _Repo, _unavailable
+from credo.storage.sql.repo import _Repo, _unavailable, escape_like
 
 
 def _user(row: Any) -> User:
@@ -37,6 +37,27 @@ class SqlUsers(_Repo):
         with self._read() as conn:
             rows = conn.execute(select(t.users).where(t.users.c.realm == realm).order_by(t.users.c.username))
             return [_user(r) for r in rows]
+
+    @_unavailable
+    def search(self, realm: str, *, text: str | None = None, after: str | None = None, limit: int = 50,
+               descending: bool = False) -> list[User]:
+        c = t.users.c
+        q = select(t.users).where(c.realm == realm)
+        if text:
+            like = f"%{escape_like(text.casefold())}%"
+            q = q.where(func.lower(c.username).like(like, escape="\\") | func.lower(c.name).like(like, escape="\\")
+                        | func.lower(c.email).like(like, escape="\\"))
+        if after is not None:
+            q = q.where(c.username < after if descending else c.username > after)
+        q = q.order_by(c.username.desc() if descending else c.username).limit(limit)
+        with self._read() as conn:
+            return [_user(r) for r in conn.execute(q)]
+
+    @_unavailable
+    def count(self, realm: str) -> int:
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(t.users).where(t.users.c.realm == realm))
+                       .scalar_one())
 
     @_unavailable
     def put(self, user: User) -> None:
