@@ -50,7 +50,7 @@ def test_console(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
         assert form_fields(http.get(page).text, "access-form")["dpop_bound_access_tokens"] == ["on"]
         assert submit(http, page, "access-form", dpop_bound_access_tokens=[]).status_code == 303
         assert not sqlite_server.services.client("alpha", AUTO_AGENT).dpop_bound  # type: ignore[union-attr]
-        settings = http.get("/admin/r/alpha/settings").text
+        settings = http.get("/admin/r/alpha/settings?tab=tokens").text
         assert 'name="dpop_nonce_required"' in settings
     finally:
         http.close()
