@@ -32,6 +32,7 @@ def _flag(value: bool) -> list[str]:
 
 
 def get_agent(services: Services, realm: str, client_id: str) -> Client:
+    services.realm(realm)
     client = services.storage.clients.get(realm, client_id)
     if client is None or client.kind != "agent":
         raise NotFound(f"no agent {client_id}", description=f"agent_id: AI agent '{client_id}' does not exist.")
@@ -88,6 +89,7 @@ def set_agent_enabled(services: Services, realm: str, client_id: str, enabled: b
 
 
 def list_agents(services: Services, realm: str) -> list[Client]:
+    services.realm(realm)  # an unknown realm is an error, not an empty list
     return services.storage.clients.all(realm, kind="agent")
 
 
