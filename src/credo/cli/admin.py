@@ -11,6 +11,7 @@ import typer
 import yaml
 
 from credo.cli.common import open_services
+from credo.cli.output import exit_status
 from credo.domain.errors import OAuthError
 from credo.management.admins import bootstrap_admin, create_admin
 from credo.management.export import export_realm, import_document, import_warnings
@@ -30,7 +31,7 @@ def admin_create(username: str = typer.Argument(..., help="The administrator's u
         _, plain = create_admin(services, username, chosen, actor="cli")
     except OAuthError as exc:
         typer.echo(f"error: {exc.description}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(exit_status(exc)) from exc
     typer.echo(f"administrator {username} is ready" + ("" if chosen else f"; one-time password: {plain}"))
 
 
@@ -50,7 +51,7 @@ def import_file(file: Path = typer.Argument(..., exists=True, dir_okay=False, he
         counts = import_document(services, doc, actor="cli-import")
     except OAuthError as exc:
         typer.echo(f"error: {exc.description}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(exit_status(exc)) from exc
     typer.echo(json.dumps(counts))
     if counts.get("secrets_kept"):
         typer.echo(f"note: {counts['secrets_kept']} existing password(s) or secret(s) differ from the document's "
@@ -129,7 +130,7 @@ def export(realm: str = typer.Argument(..., help="Realm to export."),
         doc = export_realm(open_services(), realm)
     except OAuthError as exc:
         typer.echo(f"error: {exc.description}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(exit_status(exc)) from exc
     typer.echo(json.dumps(doc, indent=2) if fmt == "json" else to_yaml(doc))
 
 

@@ -152,7 +152,16 @@ def list_policies(services: Services, realm: str, agent_id: str) -> list[Applica
 
 def delete_policy(services: Services, realm: str, agent_id: str, application_id: str, *,
                   actor: str = "system") -> None:
+    services.realm(realm)
     if not services.storage.policies.delete(realm, agent_id, application_id):
         raise NotFound(f"policy {agent_id}->{application_id}",
                        description=f"application_id: agent '{agent_id}' has no policy for '{application_id}'.")
     services.audit(AuditEvent(realm=realm, action="policy.delete", actor=actor, target=f"{agent_id}->{application_id}"))
+
+
+def get_policy(services: Services, realm: str, agent_id: str, application_id: str) -> ApplicationPolicy:
+    for policy in list_policies(services, realm, agent_id):
+        if policy.application_id == application_id:
+            return policy
+    raise NotFound(f"policy {agent_id}->{application_id}",
+                   description=f"application_id: agent '{agent_id}' has no policy for '{application_id}'.")
