@@ -19,7 +19,7 @@ from credo.cli.accounts import register as register_account_commands
 from credo.cli.admin import print_first_admin, register
 from credo.cli.agents import register as register_agent_commands
 from credo.cli.common import open_services
-from credo.cli.output import JSON, YES, done, emit_list, emit_one, exit_status, fail, refusals
+from credo.cli.output import JSON, YES, done, emit_list, emit_one, exit_status, fail, first_problem, refusals
 from credo.cli.scripts import script_app
 from credo.cli.server_options import server_options
 from credo.domain.errors import OAuthError
@@ -282,7 +282,7 @@ def main() -> None:
     try:
         app()
     except ValidationError as exc:  # a bad setting: name the first field, without pydantic's links
-        typer.echo(f"error: {_first_problem(exc)}", err=True)
+        typer.echo(f"error: {first_problem(exc)}", err=True)
         sys.exit(2)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -290,13 +290,6 @@ def main() -> None:
     except OAuthError as exc:  # a management use case refused the request: its description names the thing
         typer.echo(f"error: {exc.description}", err=True)
         sys.exit(exit_status(exc))
-
-
-def _first_problem(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "settings"
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {err['msg']}{more}."
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -35,11 +36,21 @@ def fail(message: str, status: int = USAGE) -> NoReturn:
 
 @contextmanager
 def refusals() -> Iterator[None]:
-    """Turn a use case's refusal into its `error:` line and exit status."""
+    """Turn a use case's refusal (or a value a settings model refused) into its `error:` line and exit status."""
     try:
         yield
     except OAuthError as exc:
         fail(exc.description, exit_status(exc))
+    except ValidationError as exc:
+        fail(first_problem(exc), USAGE)
+
+
+def first_problem(exc: ValidationError) -> str:
+    """The first field pydantic refused, without its links."""
+    problem = exc.errors()[0]
+    where = ".".join(str(p) for p in problem["loc"]) or "settings"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {problem['msg']}{more}."
 
 
 def _cell(value: Any) -> str:
