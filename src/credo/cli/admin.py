@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +45,17 @@ def print_first_admin(services: Services) -> None:
               "Sign in at /admin and keep it safe; it is not shown again.\n", file=sys.stderr)
 
 
+LARGE_IMPORT = 100  # entries from which an import at a terminal shows its progress
+
+
 def import_file(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A YAML or JSON document.")) -> None:
-    """Bring a realm in line with a configuration document: it adds and updates, never removes (idempotent)."""
+    """Bring a realm in line with a configuration document: it adds and updates, never removes (idempotent).
+    Passwords and secrets are hashed in parallel; a large document at a terminal shows its progress."""
     doc = _load(file)
     services = open_services()
     try:
-        counts = import_document(services, doc, actor="cli-import")
+        with _progress(doc) as progress:
+            counts = import_document(services, doc, actor="cli-import", progress=progress)
     except OAuthError as exc:
         typer.echo(f"error: {exc.description}", err=True)
         raise typer.Exit(exit_status(exc)) from exc
@@ -59,6 +66,33 @@ def import_file(file: Path = typer.Argument(..., exists=True, dir_okay=False, he
                    "to replace them.", err=True)
     for warning in import_warnings(services, doc):
         typer.echo(f"warning: {warning}", err=True)
+
+
+_PHASES = {"secrets": "hashing passwords and secrets", "users": "users", "groups": "groups",
+           "applications": "applications", "agents": "agents"}
+
+
+@contextmanager
+def _progress(doc: Any) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A rich progress display on stderr for a large document at a terminal (nothing for scripts and pipes)."""
+    sections = ("users", "groups", "applications", "agents")
+    size = sum(len(doc.get(s) or []) for s in sections if isinstance(doc.get(s), list)) if isinstance(doc, dict) else 0
+    if size < LARGE_IMPORT or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=False) as bar:
+        tasks: dict[str, Any] = {}
+
+        def tell(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(_PHASES.get(phase, phase), total=total)
+            bar.update(tasks[phase], completed=done)
+
+        yield tell
 
 
 class StrictLoader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]  # untyped without the yaml stubs
