@@ -55,10 +55,10 @@ def import_document(services: Services, doc: dict[str, Any], *, actor: str = "im
                 for section in ("scripts", "users", "groups", "applications", "agents")}
     settings = doc.get("settings") or {}
     check_document(services, realm, sections, settings)  # and what it refers to
-    _apply(rehearsal_services(services, realm, sections), realm, sections, settings, actor)  # and every record
     to_hash, to_verify = _argon2_work(services, realm, sections)
     tell = (lambda done, total: progress("secrets", done, total)) if progress is not None else None
     with services.hasher.ahead(to_hash, to_verify, progress=tell):  # the argon2 work first, in parallel
+        _apply(rehearsal_services(services, realm, sections), realm, sections, settings, actor)  # every record
         return _apply(services, realm, sections, settings, actor, progress)
 
 
