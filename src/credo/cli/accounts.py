@@ -1,4 +1,5 @@
-"""`credo service-account ...` and `credo admin token list | revoke`: automation's access to the admin API."""
+"""`credo service-account ...`, `credo admin token list | revoke` (automation's access to the admin API) and
+`credo initial-access-token list | show | delete`."""
 
 from __future__ import annotations
 
@@ -86,8 +87,45 @@ def token_revoke(token_id: str = typer.Argument(..., help="The id `credo admin t
     done(f"revoked admin token {token_id}", {"revoked": token_id}, as_json=as_json)
 
 
+iat_app = typer.Typer(help="Initial access tokens (dcr_register tokens the server stores): list, show, revoke.",
+                      no_args_is_help=True)
+
+
+@iat_app.command("list")
+def iat_list(realm: str, as_json: bool = JSON) -> None:
+    """List a realm's unexpired initial access tokens and whether each was used (never their values)."""
+    from credo.management.initial_access import list_initial_access_tokens
+
+    with refusals():
+        rows = list_initial_access_tokens(open_services(), realm)
+    emit_list(rows, ("id", "client_id", "used", "issued_at", "expires_at"), as_json=as_json,
+              title=f"initial access tokens of {realm}")
+
+
+@iat_app.command("show")
+def iat_show(realm: str, token_id: str, as_json: bool = JSON) -> None:
+    """Show one initial access token."""
+    from credo.management.initial_access import get_initial_access_token
+
+    with refusals():
+        row = get_initial_access_token(open_services(), realm, token_id)
+    emit_one(row, as_json=as_json)
+
+
+@iat_app.command("delete")
+def iat_delete(realm: str, token_id: str, as_json: bool = JSON) -> None:
+    """Revoke an initial access token: no registration can use it any more."""
+    from credo.management.initial_access import revoke_initial_access_token
+
+    with refusals():
+        revoke_initial_access_token(open_services(), realm, token_id, actor="cli")
+    done(f"revoked initial access token {token_id} of realm {realm}",
+         {"deleted": "initial_access_token", "realm": realm, "id": token_id}, as_json=as_json)
+
+
 def register(app: typer.Typer) -> None:
     from credo.cli.admin import admin_app
 
     app.add_typer(service_account_app, name="service-account")
     admin_app.add_typer(admin_token_app, name="token")
+    app.add_typer(iat_app, name="initial-access-token")
