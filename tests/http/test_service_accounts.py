@@ -14,7 +14,9 @@ from starlette.routing import Route
 
 from credo.admin.api import admin_api_routes
 from credo.domain.clock import FrozenClock
-from credo.domain.errors import InvalidRequest
+from credo.domain.errors import InvalidRequest, InvalidToken
+from credo.domain.models import AdminUser
+from credo.management.admins import authenticate
 from credo.management.service_accounts import create_service_account
 from tests.factories import assert_oauth_error
 from tests.http.admin_support import Admin, check
@@ -240,3 +242,21 @@ def test_service_account_tokens_are_short_lived(frozen: tuple[Server, FrozenCloc
     finally:
         bot.close()
         admin.close()
+
+
+def test_a_service_account_token_never_passes_as_an_administrator(admin: Admin, sqlite_server: Server) -> None:
+    """Even with an administrator of the same name stored (a name clash the use cases refuse, but a store
+    could hold), an account's token is not an administrator's token, in the API or the console."""
+    client_id, secret = _account(admin, "twin", "read", ["alpha"])
+    bot = Automation(sqlite_server, client_id, secret)
+    try:
+        services = sqlite_server.services
+        services.storage.admins.put(AdminUser(username="twin", password_hash=services.hasher.hash_password("x" * 16)))
+        with pytest.raises(InvalidToken):
+            authenticate(services, bot.granted["access_token"])
+        with pytest.raises(InvalidToken):
+            authenticate(services, bot.granted["access_token"], channel="console")
+        assert_oauth_error(bot("POST", "/realms/alpha/users", {"username": "x1", "password": "long-enough-pw"}),
+                           403, "insufficient_scope")  # still the read-only account, not the administrator
+    finally:
+        bot.close()
