@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from credo.admin.api.base import Call, field_error, json_body, only, optional, require
+from credo.admin.api.base import Call, UnsupportedMediaType, field_error, json_body, only, optional, require
 from credo.admin.web import json_response, read_body, services_of
 from credo.domain.errors import InvalidRequest, OAuthError, UnsupportedGrantType
 from credo.management import service_accounts as accounts
@@ -34,6 +34,9 @@ async def token(request: Request) -> Response:
                 params = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
             except UnicodeDecodeError as exc:
                 raise InvalidRequest("form", description="body: not a valid form.") from exc
+            if "grant_type" not in params:  # an administrator's sign-in is JSON only, as before
+                raise UnsupportedMediaType("form sign-in", description="body: the request body must be "
+                                           "application/json (a form only with grant_type=client_credentials).")
         else:
             params = {k: v for k, v in (await json_body(request)).items()}
         grant = params.get("grant_type")
