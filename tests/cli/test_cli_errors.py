@@ -1,5 +1,5 @@
 """The command line answers a refused change with one `error: ...` line naming the field and exit
-status 2, never a Python traceback; and a refused change leaves the running server as it was."""
+status 2 (1 when the thing named does not exist), never a Python traceback; and a refused change leaves the running server as it was."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ from tests.procs import run_cli
 from tests.support import Server
 
 
-def _refused(result, message: str) -> None:  # type: ignore[no-untyped-def]
-    assert result.returncode == 2, result.stderr
+def _refused(result, message: str, status: int = 2) -> None:  # type: ignore[no-untyped-def]
+    assert result.returncode == status, result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.strip() == f"error: {message}"
 
 
 def test_unknown_realm(sqlite_server: Server, sqlite_demo: dict[str, str], tmp_path: Path) -> None:
-    _refused(run_cli(tmp_path, "realm", "settings", "nosuch"), "Realm 'nosuch' does not exist.")
-    _refused(run_cli(tmp_path, "client", "create", "nosuch", "c1"), "Realm 'nosuch' does not exist.")
+    _refused(run_cli(tmp_path, "realm", "settings", "nosuch"), "Realm 'nosuch' does not exist.", status=1)
+    _refused(run_cli(tmp_path, "client", "create", "nosuch", "c1"), "Realm 'nosuch' does not exist.", status=1)
     with sqlite_server.client() as http:
         r = http.post(f"{sqlite_server.realm_url('nosuch')}/access_token", data={"grant_type": "client_credentials"})
         assert r.status_code == 404 and r.json()["error"] == "not_found"

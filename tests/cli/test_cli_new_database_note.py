@@ -39,7 +39,7 @@ def _at_terminal(tmp_path: Path, *args: str) -> tuple[int, str]:
 
 def test_note_at_a_terminal(tmp_path: Path) -> None:
     status, err = _at_terminal(tmp_path, "realm", "settings", "alpha")
-    assert status == 2
+    assert status == 1
     lines = err.strip().splitlines()
     assert lines[0].startswith(f"note: no database at {(tmp_path / 'credo.db').resolve()}; creating a new, empty one.")
     assert lines[-1] == "error: Realm 'alpha' does not exist."
@@ -49,4 +49,4 @@ def test_note_at_a_terminal(tmp_path: Path) -> None:
 
 def test_no_note_in_a_pipe(tmp_path: Path) -> None:
     done = run_cli(tmp_path, "realm", "settings", "alpha")
-    assert done.returncode == 2 and done.stderr == "error: Realm 'alpha' does not exist.\n"
+    assert done.returncode == 1 and done.stderr == "error: Realm 'alpha' does not exist.\n"

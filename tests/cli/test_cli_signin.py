@@ -38,9 +38,9 @@ def run(*args: str) -> Any:
     return json.loads(lines[-1]) if lines else None
 
 
-def refused(*args: str) -> str:
+def refused(*args: str, status: int = 2) -> str:
     result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == status, result.output
     return str(result.output).strip()
 
 
@@ -81,7 +81,7 @@ def test_refusals_name_the_field(env: Path) -> None:
     run("app", "create", "alpha", "web-app", "--resource", MCP)
     assert refused("app", "update", "alpha", "web-app", "--resource", f"{MCP}#x").startswith(
         "error: resources: 'https://mcp.example.com/mcp#x' must not have a fragment")
-    assert refused("app", "update", "alpha", "nobody", "--skip-consent") == (
+    assert refused("app", "update", "alpha", "nobody", "--skip-consent", status=1) == (
         "error: client_id: application 'nobody' does not exist.")
 
 
@@ -108,13 +108,13 @@ def test_round_trip_through_the_database(env: Path) -> None:
     run("app", "create", "alpha", "web-app", "--grant", "authorization_code", "--redirect-uri", "https://a.example/cb",
         "--post-logout-redirect-uri", "https://a.example/", "--resource", MCP, "--skip-consent")
     run("app", "update", "alpha", "web-app", "--application-type", "native", "--redirect-uri", "com.example.a:/cb")
-    shown = run("app", "show", "alpha", "web-app")
+    shown = run("app", "show", "alpha", "web-app", "--json")
     assert (shown["application_type"], shown["redirect_uris"], shown["post_logout_redirect_uris"]) == (
         "native", ["com.example.a:/cb"], ["https://a.example/"])
     assert shown["resources"] == [MCP] and shown["skip_consent"] is True
     assert refused("app", "create", "alpha", "other", "--resource", MCP).startswith(
         f"error: resources: '{MCP}' is already a resource identifier of client 'web-app'")
-    [user] = [json.loads(line) for line in CliRunner().invoke(app, ["user", "list", "alpha"]).stdout.splitlines()]
+    [user] = json.loads(CliRunner().invoke(app, ["user", "list", "alpha", "--json"]).stdout)
     assert (user["name"], user["email"]) == ("Ada", "ada@example.com")
     exported = yaml.safe_load(CliRunner().invoke(app, ["export", "alpha"]).stdout)
     [web] = exported["applications"]

@@ -315,6 +315,16 @@ def test_tokens(any_storage: Storage) -> None:
     assert s.tokens.purge_expired(100) == 0
 
 
+def test_tokens_of_a_realm(any_storage: Storage) -> None:
+    """The unexpired tokens of one realm (the admin API's token list), oldest first, records as stored."""
+    s = any_storage
+    mine = [replace(_token(f"m{i}", 200), realm="__admin__", jti=f"j{i}", issued_at=10 + i,
+                    claims={"n": i}) for i in (2, 1)]
+    s.tokens.add_many([*mine, _token("other", 200), replace(_token("old", 100), realm="__admin__")])
+    assert s.tokens.of_realm("__admin__", 100) == [mine[1], mine[0]]  # expires_at <= now: expired
+    assert s.tokens.of_realm("nowhere", 0) == []
+
+
 def test_tokens_add_many_is_all_or_nothing(any_storage: Storage) -> None:
     s = any_storage
     s.tokens.add_many([])

@@ -33,6 +33,12 @@ def run(*args: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 
 
+def audit(*args: str) -> list[dict[str, object]]:
+    result = CliRunner().invoke(cli, ["audit", *args, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
 def test_cli_setup_then_exchange(shared_db: Server) -> None:
     [user] = run("user", "create", "alpha", "barbara.jensen", "--password", "barbara-password")
     run("group", "put", "alpha", "assistants", "--member", "barbara.jensen")
@@ -57,8 +63,8 @@ def test_cli_setup_then_exchange(shared_db: Server) -> None:
         assert info["sub"] == user["id"] and info["act"] == {"sub": "assistant-agent"} and info["scope"] == "read-data"
         assert_oauth_error(exchange(http, base, agent_party, user_token, "assistant-app", "write-data"), 400, "invalid_scope")
 
-        [allow] = run("audit", "alpha", "--action", "token_exchange", "--decision", "allow")
-        [deny] = run("audit", "alpha", "--action", "token_exchange", "--decision", "deny")
+        [allow] = audit("alpha", "--action", "token_exchange", "--decision", "allow")
+        [deny] = audit("alpha", "--action", "token_exchange", "--decision", "deny")
         assert allow["actor"] == deny["actor"] == "assistant-agent" and allow["target"] == "assistant-app"
         assert str(deny["reason"]).startswith("invalid_scope")
 
@@ -68,7 +74,7 @@ def test_cli_setup_then_exchange(shared_db: Server) -> None:
 
 def test_cli_errors_name_the_field(shared_db: Server) -> None:
     result = CliRunner().invoke(cli, ["agent", "policy", "alpha", "nobody", "nothing"])
-    assert result.exit_code == 2 and "agent_id" in result.output
+    assert result.exit_code == 1 and "agent_id" in result.output  # not found: 1; a value it cannot take: 2
     result = CliRunner().invoke(cli, ["app", "create", "alpha", "bad id", "--type", "service"])
     assert result.exit_code == 2 and "client_id" in result.output
     result = CliRunner().invoke(cli, ["app", "create", "alpha", "x", "--type", "desktop"])
@@ -103,7 +109,8 @@ def test_cli_overrides_need_their_switch(shared_db: Server) -> None:
                " is set but does nothing: Enable OAuth2 Provider Overrides (providerOverridesEnabled) is off.")
     assert (shown["overrides_enabled"], shown["accept_audience"], shown["warnings"]) == (False, True, [warning])
     assert updated.stderr == f"warning: {warning}\n"
-    [listed] = [a for a in run("agent", "list", "alpha") if a["client_id"] == "switched"]
+    agents = json.loads(CliRunner().invoke(cli, ["agent", "list", "alpha", "--json"]).stdout)
+    [listed] = [a for a in agents if a["client_id"] == "switched"]
     assert listed["warnings"] == [warning]
     [fixed] = run("agent", "update", "alpha", "switched", "--overrides")
     assert fixed["warnings"] == [] and fixed["accept_audience"] is True

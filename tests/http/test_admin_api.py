@@ -11,6 +11,7 @@ from openapi_spec_validator import validate
 
 from credo.domain.clock import FrozenClock
 from credo.domain.models import Client
+from credo.management.admins import create_admin
 from credo.management.export import export_realm
 from credo.management.users import create_user
 from tests.factories import assert_oauth_error
@@ -37,7 +38,8 @@ def test_openapi_document_is_valid_and_served(sqlite_server: Server) -> None:
 
 def _concrete(template: str) -> str:
     return "/admin/api" + template.replace("{realm}", "root").replace("{client_id}", "x").replace(
-        "{application_id}", "y").replace("{user_id}", "u").replace("{name}", "g").replace("{script_id}", "s")
+        "{application_id}", "y").replace("{user_id}", "u").replace("{name}", "g").replace("{script_id}", "s").replace(
+        "{token_id}", "t")
 
 
 def test_every_operation_requires_an_admin_token(sqlite_server: Server) -> None:
@@ -186,6 +188,21 @@ def test_every_endpoint_on_sqlite_and_postgres(server: Server) -> None:
     assert admin("DELETE", "/realms/alpha").status_code == 204
     assert_oauth_error(admin("GET", "/realms/alpha/settings"), 404, "not_found")
     admin("POST", "/realms/root/scripts/test", {"source": "var a = 1;"})
+
+    sa = admin("POST", "/service-accounts", {"name": "ci", "access": "write", "realms": ["alpha"]}).json()
+    assert sa["client_secret"] and sa["scopes"] == ["admin:read", "admin:write"]
+    assert admin("GET", "/service-accounts/ci").json()["realms"] == ["alpha"]
+    assert admin("PATCH", "/service-accounts/ci", {"access": "read"}).json()["scopes"] == ["admin:read"]
+    assert admin("POST", "/service-accounts/ci/secret").json()["client_secret"] != sa["client_secret"]
+    assert [a["name"] for a in admin("GET", "/service-accounts").json()] == ["ci"]
+    create_admin(server.services, "second-admin", PASSWORD)
+    other = check(admin.http.post("/admin/api/token", json={"username": "second-admin", "password": PASSWORD})).json()
+    [token] = [t for t in admin("GET", "/tokens").json() if t["holder"] == "second-admin"]
+    assert token["holder_kind"] == "admin" and other["access_token"] not in str(token)
+    assert admin("DELETE", f"/tokens/{token['id']}").status_code == 204
+    r = admin.http.get("/admin/api/realms", headers={"Authorization": f"Bearer {other['access_token']}"})
+    assert_oauth_error(check(r), 401, "invalid_token")
+    assert admin("DELETE", "/service-accounts/ci").status_code == 204
     assert admin.succeeded == ALL_OPERATIONS, ALL_OPERATIONS - admin.succeeded  # every operation answered 2xx
     admin.close()
 

@@ -55,7 +55,7 @@ def test_the_key_ring_deletes_a_key_past_its_window_when_it_loads(tmp_path: Path
 
 def test_keys_purge_command(tmp_path: Path) -> None:
     cli(tmp_path, "realm", "create", "alpha")
-    first = [json.loads(line)["kid"] for line in cli(tmp_path, "keys", "list", "alpha").splitlines()]
+    first = [k["kid"] for k in json.loads(cli(tmp_path, "keys", "list", "alpha", "--json"))]
     cli(tmp_path, "keys", "rotate", "alpha")
     assert cli_json(tmp_path, "keys", "purge", "alpha") == {"realm": "alpha", "purged": 0}  # still published
     storage = SqlStorage(make_engine(f"sqlite:///{tmp_path / 'credo.db'}"))
@@ -65,5 +65,5 @@ def test_keys_purge_command(tmp_path: Path) -> None:
     finally:
         storage.close()
     assert cli_json(tmp_path, "keys", "purge", "alpha") == {"realm": "alpha", "purged": 1}
-    left = [json.loads(line)["kid"] for line in cli(tmp_path, "keys", "list", "alpha").splitlines()]
+    left = [k["kid"] for k in json.loads(cli(tmp_path, "keys", "list", "alpha", "--json"))]
     assert len(left) == 1 and left[0] not in first

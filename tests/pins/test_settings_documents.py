@@ -47,7 +47,7 @@ def test_import_refuses_aliases_and_duplicate_keys(tmp_path: Path, text: str, me
     done = run_cli(tmp_path, "import", str(doc))
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert message in done.stderr, done.stderr
-    assert cli(tmp_path, "realm", "list").split() == []  # nothing was created
+    assert json.loads(cli(tmp_path, "realm", "list", "--json")) == []  # nothing was created
 
 
 @pytest.mark.parametrize("jwks, message", [

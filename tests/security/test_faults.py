@@ -149,7 +149,7 @@ def test_sigkill_during_token_issuance(data_dir: Path) -> None:
             r = http.post(srv.realm_url("alpha") + "/access_token",
                           data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret})
             assert r.status_code == 200, r.text
-    listed = cli(data_dir, "keys", "list", "alpha")
+    listed = cli(data_dir, "keys", "list", "alpha", "--json")
     assert all(k["kid"] in listed for k in jwks_before["keys"])
 
 

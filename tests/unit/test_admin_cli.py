@@ -47,7 +47,7 @@ def test_import_twice_then_export(env: Path) -> None:
     for clear in ("Demo-Passw0rd-Barbara", "demo-web-app-secret-change-me", "demo-assistant-agent-secret-change-me"):
         assert clear not in as_json.output and clear not in as_yaml.output
     missing = runner.invoke(app, ["export", "nowhere"])
-    assert missing.exit_code == 2 and "does not exist" in missing.output
+    assert missing.exit_code == 1 and "does not exist" in missing.output  # not found: 1
     assert runner.invoke(app, ["export", "alpha", "--format", "xml"]).exit_code == 2
 
 

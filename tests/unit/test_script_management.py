@@ -174,10 +174,10 @@ def test_cli_create_list_test_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
     used = cli.invoke(app, ["script", "use", "alpha", script_id])
     assert used.exit_code == 0 and json.loads(used.stdout)["dcr_script"] == script_id
-    listed = [json.loads(line) for line in cli.invoke(app, ["script", "list", "alpha"]).stdout.splitlines()]
+    listed = json.loads(cli.invoke(app, ["script", "list", "alpha", "--json"]).stdout)
     assert [(s["id"], s["selected"]) for s in listed] == [(script_id, True)]
     missing = cli.invoke(app, ["script", "use", "alpha", "nope"])
-    assert missing.exit_code == 2 and "script_id:" in missing.stderr
+    assert missing.exit_code == 1 and "script_id:" in missing.stderr
 
 
 def test_console_test_run_reports_success_and_failure(services: Services) -> None:

@@ -74,9 +74,30 @@ PROFILE = {"name": {"type": "string", "maxLength": 255, "description": "Display 
 
 SCHEMAS: dict[str, Any] = {
     "Error": _obj({"error": STR, "error_description": STR, "field": STR}, ("error", "error_description")),
-    "TokenRequest": _obj({"username": STR, "password": STR}, ("username", "password")),
-    "TokenResponse": _obj({"access_token": STR, "token_type": {"const": "Bearer"}, "expires_in": INT},
+    "TokenRequest": {"oneOf": [
+        _obj({"username": STR, "password": STR}, ("username", "password"), extra=False),
+        _obj({"grant_type": {"const": "client_credentials"}, "client_id": STR, "client_secret": STR,
+              "scope": {**STR, "description": "admin:read and/or admin:write, within the account's (default: all "
+                                              "of them)."}}, ("grant_type",), extra=False)]},
+    "TokenResponse": _obj({"access_token": STR, "token_type": {"const": "Bearer"}, "expires_in": INT, "scope": STR},
                           ("access_token", "token_type", "expires_in")),
+    "ServiceAccount": _obj({"name": STR, "description": STR, "access": {"enum": ["read", "write"]}, "scopes": STRS,
+                            "realms": {**STRS, "description": "The realms it may touch (and create); '*': every realm."},
+                            "enabled": BOOL, "created_at": INT, "updated_at": INT},
+                           ("name", "access", "scopes", "realms", "enabled", "created_at")),
+    "ServiceAccountWithSecret": _obj({"name": STR, "description": STR, "access": STR, "scopes": STRS, "realms": STRS,
+                                      "enabled": BOOL, "created_at": INT, "updated_at": INT, "client_id": STR,
+                                      "client_secret": STR}, ("name", "client_id", "client_secret")),
+    "ServiceAccountCreate": _obj({"name": {**STR, "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                                  "access": {"enum": ["read", "write"], "description": "read: admin:read (every "
+                                             "GET); write: admin:read and admin:write. Default: read."},
+                                  "realms": {**STRS, "minItems": 1}, "description": STR}, ("name", "realms"),
+                                 extra=False),
+    "ServiceAccountChange": _obj({"access": {"enum": ["read", "write"]}, "realms": {**STRS, "minItems": 1},
+                                  "enabled": BOOL, "description": STR}, extra=False),
+    "AdminToken": _obj({"id": STR, "kind": {"enum": ["access_token", "session"]}, "holder": STR,
+                        "holder_kind": {"enum": ["admin", "service_account"]}, "scopes": STRS, "issued_at": INT,
+                        "expires_at": INT}, ("id", "kind", "holder", "holder_kind", "issued_at", "expires_at")),
     "Realm": _obj({"name": STR, "path": STR, "created_at": INT}, ("name", "path", "created_at")),
     "RealmCreate": _obj({"name": STR, "settings": {"type": "object"}}, ("name",)),
     "ProviderSettings": ProviderSettings.model_json_schema(ref_template="#/components/schemas/{model}"),
@@ -188,12 +209,37 @@ def _list(name: str) -> dict[str, Any]:
 def _paths() -> dict[str, Any]:
     R, rp = "/realms/{realm}", ("realm",)  # noqa: N806
     cp, ap = ("realm", "client_id"), ("realm", "client_id", "application_id")
-    token = _op("getAdminToken", "Sign in with an administrator's username and password", "200",
-                _ref("TokenResponse"), "TokenRequest")
+    token = _op("getAdminToken", "Sign in: an administrator's username and password, or a service account's "
+                "client credentials", "200", _ref("TokenResponse"), "TokenRequest")
+    token["description"] = (
+        "An administrator sends JSON `{username, password}` and gets a one-hour token. A service account uses "
+        "the client credentials grant (RFC 6749 §4.4): `grant_type=client_credentials` as a form "
+        "(application/x-www-form-urlencoded) or JSON, authenticating with HTTP Basic (client_secret_basic) or "
+        "client_id and client_secret in the body; it gets a 15-minute token with its scopes (admin:read, "
+        "admin:write), limited to its realms.")
+    token["requestBody"]["content"]["application/x-www-form-urlencoded"] = {"schema": _ref("TokenRequest")}
     token["security"] = []
+    token["responses"]["401"] = {"$ref": "#/components/responses/Unauthorized"}
     token["responses"]["429"] = {"$ref": "#/components/responses/TooManyRequests"}
+    sa, np = "/service-accounts/{name}", ("name",)
     return {
         "/token": {"post": token},
+        "/service-accounts": {
+            "get": _op("listServiceAccounts", "List service accounts (administrators only)", "200",
+                       _list("ServiceAccount")),
+            "post": _op("createServiceAccount", "Create a service account (its secret shown once)", "201",
+                        _ref("ServiceAccountWithSecret"), "ServiceAccountCreate")},
+        sa: {"get": _op("getServiceAccount", "One service account", "200", _ref("ServiceAccount"), params=np),
+             "patch": _op("updateServiceAccount", "Change its access, realms or state (its tokens follow at once)",
+                          "200", _ref("ServiceAccount"), "ServiceAccountChange", params=np),
+             "delete": _op("deleteServiceAccount", "Delete a service account and revoke its tokens", "204", None,
+                           params=np)},
+        f"{sa}/secret": {"post": _op("newServiceAccountSecret", "Generate a new secret (returned once)", "200",
+                                     _ref("ServiceAccountWithSecret"), params=np)},
+        "/tokens": {"get": _op("listAdminTokens", "Unexpired admin API tokens and console sessions (never their "
+                               "values)", "200", _list("AdminToken"))},
+        "/tokens/{token_id}": {"delete": _op("revokeAdminToken", "Revoke an admin API token or console session",
+                                             "204", None, params=("token_id",))},
         "/realms": {"get": _op("listRealms", "List realms", "200", _list("Realm")),
                     "post": _op("createRealm", "Create a realm", "201", _ref("Realm"), "RealmCreate")},
         R: {"delete": _op("deleteRealm", "Delete a realm", "204", None, params=rp)},
@@ -276,7 +322,12 @@ def document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Credo admin API", "version": "1.0.0",
                  "description": "Manage realms, provider settings, scripts, applications, AI agents, users, "
-                                "groups, dynamic clients, signing keys and the audit log. Every change is audited."},
+                                "groups, dynamic clients, signing keys and the audit log. Every change is audited "
+                                "under the name of who made it: an administrator or a service account. A service "
+                                "account's token carries admin:read (every GET) and possibly admin:write (every "
+                                "change), and reaches only its realms: anything else is 403 (insufficient_scope, "
+                                "or access_denied naming the realm). Service accounts and admin tokens are "
+                                "managed by administrators only."},
         "servers": [{"url": "/admin/api"}],
         "security": [{"adminToken": []}],
         "paths": _paths(),
@@ -290,6 +341,7 @@ def document() -> dict[str, Any]:
                           "UnsupportedMediaType": {**err, "description": "The request body is not application/json "
                                                                          "(error invalid_request, field body)"}},
             "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer",
-                                               "description": "A token from POST /admin/api/token (1 hour)."}},
+                                               "description": "A token from POST /admin/api/token (an administrator's: 1 "
+                                                              "hour; a service account's: 15 minutes)."}},
         },
     }

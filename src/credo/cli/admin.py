@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import typer
 import yaml
 
 from credo.cli.common import open_services
+from credo.cli.output import exit_status
 from credo.domain.errors import OAuthError
 from credo.management.admins import bootstrap_admin, create_admin
 from credo.management.export import export_realm, import_document, import_warnings
@@ -30,7 +33,7 @@ def admin_create(username: str = typer.Argument(..., help="The administrator's u
         _, plain = create_admin(services, username, chosen, actor="cli")
     except OAuthError as exc:
         typer.echo(f"error: {exc.description}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(exit_status(exc)) from exc
     typer.echo(f"administrator {username} is ready" + ("" if chosen else f"; one-time password: {plain}"))
 
 
@@ -42,15 +45,20 @@ def print_first_admin(services: Services) -> None:
               "Sign in at /admin and keep it safe; it is not shown again.\n", file=sys.stderr)
 
 
+LARGE_IMPORT = 100  # entries from which an import at a terminal shows its progress
+
+
 def import_file(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A YAML or JSON document.")) -> None:
-    """Bring a realm in line with a configuration document: it adds and updates, never removes (idempotent)."""
+    """Bring a realm in line with a configuration document: it adds and updates, never removes (idempotent).
+    Passwords and secrets are hashed in parallel; a large document at a terminal shows its progress."""
     doc = _load(file)
     services = open_services()
     try:
-        counts = import_document(services, doc, actor="cli-import")
+        with _progress(doc) as progress:
+            counts = import_document(services, doc, actor="cli-import", progress=progress)
     except OAuthError as exc:
         typer.echo(f"error: {exc.description}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(exit_status(exc)) from exc
     typer.echo(json.dumps(counts))
     if counts.get("secrets_kept"):
         typer.echo(f"note: {counts['secrets_kept']} existing password(s) or secret(s) differ from the document's "
@@ -58,6 +66,33 @@ def import_file(file: Path = typer.Argument(..., exists=True, dir_okay=False, he
                    "to replace them.", err=True)
     for warning in import_warnings(services, doc):
         typer.echo(f"warning: {warning}", err=True)
+
+
+_PHASES = {"secrets": "hashing passwords and secrets", "users": "users", "groups": "groups",
+           "applications": "applications", "agents": "agents"}
+
+
+@contextmanager
+def _progress(doc: Any) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A rich progress display on stderr for a large document at a terminal (nothing for scripts and pipes)."""
+    sections = ("users", "groups", "applications", "agents")
+    size = sum(len(doc.get(s) or []) for s in sections if isinstance(doc.get(s), list)) if isinstance(doc, dict) else 0
+    if size < LARGE_IMPORT or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=False) as bar:
+        tasks: dict[str, Any] = {}
+
+        def tell(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(_PHASES.get(phase, phase), total=total)
+            bar.update(tasks[phase], completed=done)
+
+        yield tell
 
 
 class StrictLoader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]  # untyped without the yaml stubs
@@ -129,7 +164,7 @@ def export(realm: str = typer.Argument(..., help="Realm to export."),
         doc = export_realm(open_services(), realm)
     except OAuthError as exc:
         typer.echo(f"error: {exc.description}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(exit_status(exc)) from exc
     typer.echo(json.dumps(doc, indent=2) if fmt == "json" else to_yaml(doc))
 
 

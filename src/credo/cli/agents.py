@@ -1,4 +1,4 @@
-"""`credo user | group | app | agent | audit`: end users, applications, AI agents and their policies."""
+"""`credo user | group | app | agent | policy | audit`: end users, applications, AI agents and their policies."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from typing import Any
 
 import typer
 
+from credo.admin.api import shapes
 from credo.cli import signin
 from credo.cli.common import open_services
+from credo.cli.output import JSON, done, emit_list, emit_one, exit_status
 from credo.domain.errors import OAuthError
 from credo.domain.models import Client, User
 from credo.oauth.services import Services
@@ -21,6 +23,8 @@ user_app = typer.Typer(help="End users.", no_args_is_help=True)
 group_app = typer.Typer(help="Groups of users.", no_args_is_help=True)
 application_app = typer.Typer(help="Applications (resources agents reach).", no_args_is_help=True)
 agent_app = typer.Typer(help="AI agents and their application policies.", no_args_is_help=True)
+policy_app = typer.Typer(help="Application policies: which application an AI agent may reach, for whom.",
+                         no_args_is_help=True)
 
 
 @contextmanager
@@ -30,7 +34,7 @@ def _services() -> Iterator[Services]:
         yield services
     except OAuthError as exc:
         typer.echo(f"error: {exc.description}", err=True)
-        sys.exit(2)
+        sys.exit(exit_status(exc))
     finally:
         services.storage.close()
 
@@ -67,14 +71,42 @@ def user_update(realm: str, username: str,
         _out(_user(update_user(services, realm, user.id, name=name, email=email, actor="cli")))
 
 
+USER_COLUMNS = ("id", "username", "active", "name", "email")
+
+
 @user_app.command("list")
-def user_list(realm: str) -> None:
+def user_list(realm: str, as_json: bool = JSON) -> None:
     """List users (never their password hashes)."""
     from credo.management.users import list_users
 
     with _services() as services:
-        for u in list_users(services, realm):
-            _out(_user(u))
+        rows = [shapes.user(u) for u in list_users(services, realm)]
+    emit_list(rows, USER_COLUMNS, as_json=as_json, title=f"users of {realm}")
+
+
+@user_app.command("show")
+def user_show(realm: str, username: str = typer.Argument(..., help="A username or user id."),
+              as_json: bool = JSON) -> None:
+    """Show a user and their groups (never the password hash)."""
+    from credo.management.users import resolve_user
+
+    with _services() as services:
+        user = resolve_user(services, realm, username)
+        row = {**shapes.user(user), "groups": list(services.groups_of(realm, user.id))}
+    emit_one(row, as_json=as_json)
+
+
+@user_app.command("delete")
+def user_delete(realm: str, username: str = typer.Argument(..., help="A username or user id."),
+                as_json: bool = JSON) -> None:
+    """Delete a user; their tokens and sessions stop working."""
+    from credo.management.users import delete_user, resolve_user
+
+    with _services() as services:
+        user = resolve_user(services, realm, username)
+        delete_user(services, realm, user.id, actor="cli")
+    done(f"deleted user {user.username} of realm {realm}",
+         {"deleted": "user", "realm": realm, "id": user.id, "username": user.username}, as_json=as_json)
 
 
 @user_app.command("set-active")
@@ -96,6 +128,62 @@ def group_put(realm: str, name: str,
     with _services() as services:
         group = put_group(services, realm, name, list(member), actor="cli")
         _out({"name": group.name, "members": list(group.members)})
+
+
+@group_app.command("list")
+def group_list(realm: str, as_json: bool = JSON) -> None:
+    """List groups with their members (user ids)."""
+    from credo.management.groups import list_groups
+
+    with _services() as services:
+        rows = [shapes.group(g) for g in list_groups(services, realm)]
+    emit_list(rows, ("name", "members"), as_json=as_json, title=f"groups of {realm}")
+
+
+@group_app.command("show")
+def group_show(realm: str, name: str, as_json: bool = JSON) -> None:
+    """Show a group with its members (user ids and usernames)."""
+    from credo.management.groups import get_group
+
+    with _services() as services:
+        group = get_group(services, realm, name)
+        users = [services.user(realm, m) for m in group.members]
+    emit_one({**shapes.group(group), "usernames": [u.username for u in users if u is not None]}, as_json=as_json)
+
+
+@group_app.command("delete")
+def group_delete(realm: str, name: str, as_json: bool = JSON) -> None:
+    """Delete a group (policies naming it forget it)."""
+    from credo.management.groups import delete_group
+
+    with _services() as services:
+        delete_group(services, realm, name, actor="cli")
+    done(f"deleted group {name} of realm {realm}", {"deleted": "group", "realm": realm, "name": name},
+         as_json=as_json)
+
+
+CLIENT_COLUMNS = ("client_id", "name", "enabled", "grant_types", "scopes", "auth_method")
+
+
+@application_app.command("list")
+def app_list(realm: str, as_json: bool = JSON) -> None:
+    """List applications (never their secrets)."""
+    from credo.management.applications import list_applications
+
+    with _services() as services:
+        rows = [shapes.client(c) for c in list_applications(services, realm)]
+    emit_list(rows, (*CLIENT_COLUMNS, "app_type"), as_json=as_json, title=f"applications of {realm}")
+
+
+@application_app.command("delete")
+def app_delete(realm: str, client_id: str, as_json: bool = JSON) -> None:
+    """Delete an application (and the policies letting agents reach it)."""
+    from credo.management.applications import delete_application
+
+    with _services() as services:
+        delete_application(services, realm, client_id, actor="cli")
+    done(f"deleted application {client_id} of realm {realm}",
+         {"deleted": "application", "realm": realm, "client_id": client_id}, as_json=as_json)
 
 
 @application_app.command("create")
@@ -151,12 +239,13 @@ def app_update(realm: str, client_id: str,
 
 
 @application_app.command("show")
-def app_show(realm: str, client_id: str) -> None:
-    """Print an application (never its secret)."""
+def app_show(realm: str, client_id: str, as_json: bool = JSON) -> None:
+    """Show an application (never its secret)."""
     from credo.management.applications import get_application
 
     with _services() as services:
-        _out(signin.shown(get_application(services, realm, client_id)))
+        client = get_application(services, realm, client_id)
+    emit_one(shapes.client(client), as_json=as_json)
 
 
 @agent_app.command("create")
@@ -197,9 +286,7 @@ def _agent(services: Services, agent: Client) -> dict[str, Any]:
     from credo.management.agents import list_policies
     from credo.management.overrides import override_warnings, stored_flags
 
-    return {"client_id": agent.client_id, "enabled": agent.enabled, "dynamic": agent.dynamic,
-            "scopes": list(agent.scopes), "grant_types": list(agent.grant_types), **stored_flags(agent),
-            "dpop_bound_access_tokens": agent.dpop_bound,
+    return {**shapes.client(agent), **stored_flags(agent),
             "applications": [p.application_id for p in list_policies(services, agent.realm, agent.client_id)],
             "warnings": override_warnings(agent)}
 
@@ -252,23 +339,84 @@ def agent_policy(realm: str, agent: str, application: str,
 
 
 @agent_app.command("list")
-def agent_list(realm: str) -> None:
+def agent_list(realm: str, as_json: bool = JSON) -> None:
     """List AI agents with their overrides, their policies' applications and what does nothing (`warnings`)."""
     from credo.management.agents import list_agents
 
     with _services() as services:
-        for a in list_agents(services, realm):
-            _out(_agent(services, a))
+        rows = [_agent(services, a) for a in list_agents(services, realm)]
+    emit_list(rows, (*CLIENT_COLUMNS, "dynamic", "applications", "warnings"), as_json=as_json,
+              title=f"AI agents of {realm}")
+
+
+@agent_app.command("show")
+def agent_show(realm: str, client_id: str, as_json: bool = JSON) -> None:
+    """Show an AI agent with its overrides and policies' applications (never its secret)."""
+    from credo.management.agents import get_agent
+
+    with _services() as services:
+        row = _agent(services, get_agent(services, realm, client_id))
+    emit_one(row, as_json=as_json)
+
+
+@agent_app.command("delete")
+def agent_delete(realm: str, client_id: str, as_json: bool = JSON) -> None:
+    """Delete an AI agent and its policies; its tokens stop working."""
+    from credo.management.agents import delete_agent
+
+    with _services() as services:
+        delete_agent(services, realm, client_id, actor="cli")
+    done(f"deleted AI agent {client_id} of realm {realm}",
+         {"deleted": "agent", "realm": realm, "client_id": client_id}, as_json=as_json)
+
+
+POLICY_COLUMNS = ("agent_id", "application_id", "subjects", "subject_groups", "permissions")
+
+
+@policy_app.command("list")
+def policy_list(realm: str, agent: str, as_json: bool = JSON) -> None:
+    """List the application policies of AGENT."""
+    from credo.management.agents import list_policies
+
+    with _services() as services:
+        rows = [shapes.policy(p) for p in list_policies(services, realm, agent)]
+    emit_list(rows, POLICY_COLUMNS, as_json=as_json, title=f"policies of {agent}")
+
+
+@policy_app.command("show")
+def policy_show(realm: str, agent: str, application: str, as_json: bool = JSON) -> None:
+    """Show the policy letting AGENT reach APPLICATION."""
+    from credo.management.agents import get_policy
+
+    with _services() as services:
+        policy = get_policy(services, realm, agent, application)
+    emit_one(shapes.policy(policy), as_json=as_json)
+
+
+@policy_app.command("delete")
+def policy_delete(realm: str, agent: str, application: str, as_json: bool = JSON) -> None:
+    """Delete the policy letting AGENT reach APPLICATION."""
+    from credo.management.agents import delete_policy
+
+    with _services() as services:
+        delete_policy(services, realm, agent, application, actor="cli")
+    done(f"deleted the policy of {agent} for {application} in realm {realm}",
+         {"deleted": "policy", "realm": realm, "agent_id": agent, "application_id": application}, as_json=as_json)
 
 
 def audit(realm: str, action: str = typer.Option(None, help="e.g. token_exchange"),
-          actor: str = typer.Option(None, help="Client id or admin name."),
+          actor: str = typer.Option(None, help="Client id, admin or service account name."),
           decision: str = typer.Option(None, help="allow, deny or info."),
-          limit: int = typer.Option(100, min=1, max=10000)) -> None:
-    """Print a realm's audit events as JSON lines, newest first."""
+          limit: int = typer.Option(100, min=1, max=10000), as_json: bool = JSON) -> None:
+    """Show a realm's audit events, newest first (`__admin__`: the administration's own)."""
+    from credo.management.admins import ADMIN_REALM
+
     with _services() as services:
-        for event in services.storage.audit.query(realm, action=action, actor=actor, decision=decision, limit=limit):
-            _out(asdict(event))
+        if realm != ADMIN_REALM:
+            services.realm(realm)  # an unknown realm is an error, not an empty list
+        events = services.storage.audit.query(realm, action=action, actor=actor, decision=decision, limit=limit)
+    emit_list([shapes.audit(e) for e in events], ("ts", "action", "actor", "decision", "target", "reason"),
+              as_json=as_json, title=f"audit events of {realm}")
 
 
 def register(app: typer.Typer, command: Callable[..., Any] = audit) -> None:
@@ -277,4 +425,6 @@ def register(app: typer.Typer, command: Callable[..., Any] = audit) -> None:
     app.add_typer(group_app, name="group")
     app.add_typer(application_app, name="app")
     app.add_typer(agent_app, name="agent")
+    app.add_typer(policy_app, name="policy")
+    policy_app.command("put")(agent_policy)
     app.command("audit")(command)

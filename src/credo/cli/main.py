@@ -1,4 +1,4 @@
-"""`credo serve | db upgrade | keys rotate | realm ... | client ...`."""
+"""`credo serve | db upgrade | keys ... | realm ... | client ...` and the entry point (`--version`, errors)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,18 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 
+from credo import __version__
+from credo.admin.api import shapes
 from credo.cli import demo as demo_setup
 from credo.cli import signin
+from credo.cli.accounts import register as register_account_commands
 from credo.cli.admin import print_first_admin, register
 from credo.cli.agents import register as register_agent_commands
 from credo.cli.common import open_services
+from credo.cli.output import JSON, YES, done, emit_list, emit_one, exit_status, fail, first_problem, refusals
 from credo.cli.scripts import script_app
 from credo.cli.server_options import server_options
 from credo.domain.errors import OAuthError
-from credo.management.messages import says, where
 from credo.settings import Settings
 
 app = typer.Typer(help="Credo: an OAuth 2.0 / OpenID Connect authorization server for AI agents.",
@@ -37,6 +40,19 @@ app.add_typer(client_app, name="client")
 register(app)
 register_agent_commands(app)
 app.add_typer(script_app, name="script")
+register_account_commands(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"credo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Credo: an OAuth 2.0 / OpenID Connect authorization server for AI agents."""
 
 
 @app.command()
@@ -176,18 +192,50 @@ def restore_command(source: Path = typer.Argument(..., help="A file written by c
 
 
 @keys_app.command("list")
-def keys_list(realm: str) -> None:
+def keys_list(realm: str, as_json: bool = JSON) -> None:
     """List a realm's signing keys (public parts only)."""
-    services = open_services()
-    for k in services.storage.keys.all(realm):
-        typer.echo(json.dumps({"kid": k.kid, "alg": k.alg, "active": k.active, "publish_until": k.publish_until}))
+    from credo.management.keys import list_keys
+
+    with refusals():
+        keys = list_keys(open_services(), realm)
+    emit_list(keys, ("kid", "alg", "active", "created_at", "publish_until"), as_json=as_json,
+              title=f"signing keys of {realm}")
 
 
 @realm_app.command("list")
-def realm_list() -> None:
+def realm_list(as_json: bool = JSON) -> None:
     """List realms."""
-    for r in open_services().storage.realms.all():
-        typer.echo(r.name)
+    emit_list([shapes.realm(r) for r in open_services().storage.realms.all()], ("name", "path", "created_at"),
+              as_json=as_json, title="realms")
+
+
+@realm_app.command("show")
+def realm_show(name: str, as_json: bool = JSON) -> None:
+    """Show a realm and its provider settings."""
+    from credo.management.realms import get_realm
+
+    with refusals():
+        realm = get_realm(open_services(), name)
+    emit_one({**shapes.realm(realm), "settings": realm.settings.model_dump(mode="json")}, as_json=as_json)
+
+
+@realm_app.command("update")
+def realm_update(name: str, set_json: str = typer.Option(
+        ..., "--set", help="A JSON merge patch (RFC 7396) of the settings; null resets a setting.")) -> None:
+    """Change a realm's provider settings (the same as `realm settings NAME --set`); prints them."""
+    realm_settings(name, set_json)
+
+
+@realm_app.command("delete")
+def realm_delete(name: str, yes: bool = YES, as_json: bool = JSON) -> None:
+    """Delete a realm with everything in it (needs --yes)."""
+    from credo.management.realms import delete_realm
+
+    if not yes:
+        fail(f"deleting realm '{name}' deletes its clients, users and keys: add --yes to confirm")
+    with refusals():
+        delete_realm(open_services(), name, actor="cli")
+    done(f"deleted realm {name}", {"deleted": "realm", "name": name}, as_json=as_json)
 
 
 @realm_app.command("create")
@@ -207,7 +255,12 @@ def realm_settings(name: str, set_json: str = typer.Option(
     from credo.management.realms import get_realm, patch_settings
 
     services = open_services()
-    realm = patch_settings(services, name, json.loads(set_json), actor="cli") if set_json else get_realm(services, name)
+    try:
+        patch = json.loads(set_json) if set_json else None
+    except json.JSONDecodeError as exc:
+        fail(f"--set: not valid JSON ({exc.msg})")
+    with refusals():
+        realm = patch_settings(services, name, patch, actor="cli") if set_json else get_realm(services, name)
     typer.echo(realm.settings.model_dump_json(indent=2))
 
 
@@ -239,24 +292,75 @@ def client_create(realm: str, client_id: str,
     typer.echo(json.dumps({**signin.shown(client), "client_secret": secret}))
 
 
+@client_app.command("list")
+def client_list(realm: str, as_json: bool = JSON) -> None:
+    """List a realm's plain OAuth2 clients (applications and agents: `credo app list`, `credo agent list`)."""
+    from credo.management.clients import list_clients
+
+    with refusals():
+        clients = list_clients(open_services(), realm)
+    emit_list([shapes.client(c) for c in clients], CLIENT_COLUMNS, as_json=as_json, title=f"clients of {realm}")
+
+
+CLIENT_COLUMNS = ("client_id", "name", "kind", "enabled", "grant_types", "scopes", "auth_method")
+
+
+@client_app.command("show")
+def client_show(realm: str, client_id: str, as_json: bool = JSON) -> None:
+    """Show a client (never its secret)."""
+    from credo.management.clients import get_plain_client
+
+    with refusals():
+        client = get_plain_client(open_services(), realm, client_id)
+    emit_one(shapes.client(client), as_json=as_json)
+
+
+@client_app.command("update")
+def client_update(realm: str, client_id: str,
+                  scope: str = typer.Option(None, help="Space-separated scopes (replaces them)."),
+                  grant: list[str] = typer.Option([], help="Grant types (repeat; replaces them)."),
+                  enabled: bool = typer.Option(None, "--enabled/--disabled", help="Enable or disable the client."),
+                  new_secret: bool = typer.Option(False, "--new-secret", help="Generate a new secret (printed once)."),
+                  as_json: bool = JSON) -> None:
+    """Change a client (only the options given); prints it."""
+    from credo.management.clients import update_plain_client
+
+    changes: dict[str, object] = {}
+    if scope is not None:
+        changes["scopes"] = tuple(scope.split())
+    if grant:
+        changes["grant_types"] = tuple(grant)
+    if enabled is not None:
+        changes["enabled"] = enabled
+    with refusals():
+        client, secret = update_plain_client(open_services(), realm, client_id, changes, new_secret=new_secret,
+                                             actor="cli")
+    emit_one({**shapes.client(client), **({"client_secret": secret} if secret else {})}, as_json=as_json)
+
+
+@client_app.command("delete")
+def client_delete(realm: str, client_id: str, as_json: bool = JSON) -> None:
+    """Delete a client; its tokens stop working."""
+    from credo.management.clients import delete_plain_client
+
+    with refusals():
+        delete_plain_client(open_services(), realm, client_id, actor="cli")
+    done(f"deleted client {client_id} of realm {realm}", {"deleted": "client", "realm": realm,
+                                                          "client_id": client_id}, as_json=as_json)
+
+
 def main() -> None:
     try:
         app()
     except ValidationError as exc:  # a bad setting: name the first field, without pydantic's links
-        typer.echo(f"error: {_first_problem(exc)}", err=True)
+        typer.echo(f"error: {first_problem(exc)}", err=True)
         sys.exit(2)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except OAuthError as exc:  # a management use case refused the request: its description names the field
+    except OAuthError as exc:  # a management use case refused the request: its description names the thing
         typer.echo(f"error: {exc.description}", err=True)
-        sys.exit(2)
-
-
-def _first_problem(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where(err) or 'settings'}: {says(err)}{more}."
+        sys.exit(exit_status(exc))
 
 
 if __name__ == "__main__":

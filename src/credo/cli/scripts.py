@@ -1,4 +1,4 @@
-"""`credo script create | list | test | use`: DCR scripts from the command line."""
+"""`credo script create | list | show | update | delete | test | use`: DCR scripts from the command line."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from typing import Any, TypeVar
 
 import typer
 
+from credo.admin.api import shapes
 from credo.cli.common import open_services
+from credo.cli.output import JSON, done, emit_list, emit_one, exit_status
 from credo.domain.errors import OAuthError
 from credo.management import scripts as manage
 from credo.scripting.api import ScriptError
@@ -23,7 +25,7 @@ def _guard(action: Callable[[], T]) -> T:
         return action()
     except OAuthError as exc:
         typer.echo(f"error: {exc.description}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(exit_status(exc)) from exc
 
 
 def _read(file: Path) -> str:
@@ -62,16 +64,47 @@ def script_create(realm: str, name: str = typer.Option(..., help="Script name.")
 
 
 @script_app.command("list")
-def script_list(realm: str) -> None:
-    """List a realm's scripts, one JSON object a line; the selected one is marked."""
+def script_list(realm: str, as_json: bool = JSON) -> None:
+    """List a realm's scripts (without their sources); the one the realm runs is marked `selected`."""
     services = open_services()
     from credo.management.realms import get_realm
 
     selected = _guard(lambda: get_realm(services, realm)).settings.dcr_script
-    for script in manage.list_scripts(services, realm):
-        row = json.loads(_summary(script))
-        row["selected"] = script.id == selected
-        typer.echo(json.dumps(row))
+    rows = [{**json.loads(_summary(s)), "selected": s.id == selected} for s in manage.list_scripts(services, realm)]
+    emit_list(rows, ("id", "name", "type", "description", "selected"), as_json=as_json, title=f"scripts of {realm}")
+
+
+@script_app.command("show")
+def script_show(realm: str, script_id: str, as_json: bool = JSON) -> None:
+    """Show a script with its source."""
+    services = open_services()
+    script = _guard(lambda: manage.get_script(services, realm, script_id))
+    if as_json:
+        emit_one(shapes.script(script), as_json=True)
+        return
+    emit_one({k: v for k, v in shapes.script(script).items() if k != "source"}, as_json=False)
+    typer.echo(script.source)
+
+
+@script_app.command("update")
+def script_update(realm: str, script_id: str, name: str = typer.Option(None, help="A new name."),
+                  file: Path = typer.Option(None, help="A JavaScript file with the new source."),
+                  description: str = typer.Option(None, help="A new description.")) -> None:
+    """Change a script (only the options given; a new source is checked as on creation); prints its summary."""
+    source = _read(file) if file is not None else None
+    services = open_services()
+    script = _guard(lambda: manage.update_script(services, realm, script_id, name=name, source=source,
+                                                 description=description, actor="cli"))
+    typer.echo(_summary(script))
+
+
+@script_app.command("delete")
+def script_delete(realm: str, script_id: str, as_json: bool = JSON) -> None:
+    """Delete a script (refused while the realm runs it: `credo script use REALM none` first)."""
+    services = open_services()
+    _guard(lambda: manage.delete_script(services, realm, script_id, actor="cli"))
+    done(f"deleted script {script_id} of realm {realm}", {"deleted": "script", "realm": realm, "id": script_id},
+         as_json=as_json)
 
 
 @script_app.command("test")

@@ -9,7 +9,6 @@ The one form parser (`parse_form`) also parses query strings.
 
 from __future__ import annotations
 
-import base64
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
@@ -20,7 +19,7 @@ from starlette.types import Scope
 
 from credo.domain.errors import InvalidRequest, OAuthError
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE
-from credo.oauth.credentials import MALFORMED_BASIC, BasicCredentials, BearerToken
+from credo.oauth.credentials import BasicCredentials, BearerToken, parse_basic
 
 FORM = "application/x-www-form-urlencoded"
 MAX_FIELDS = 100
@@ -101,18 +100,6 @@ def request_headers(scope: Scope) -> RequestHeaders:
         return RequestHeaders(media, declared, basic, bearer, origin)
     proof = None if dpop is None else dpop.decode("latin-1").strip()
     return RequestHeaders(media, declared, basic, bearer, origin, proof, dpop_token)
-
-
-def parse_basic(credentials: str) -> BasicCredentials:
-    """The credentials of `Basic <credentials>`: base64 of `id:secret`, each form-encoded (RFC 6749 §2.3.1)."""
-    try:
-        raw = base64.b64decode(credentials.strip(), validate=True).decode()
-    except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 once decoded
-        return MALFORMED_BASIC
-    client_id, colon, secret = raw.partition(":")
-    if not colon:
-        return MALFORMED_BASIC
-    return BasicCredentials(unquote_plus(client_id), unquote_plus(secret), secret)
 
 
 async def read_body(request: Request, headers: RequestHeaders) -> bytes:

@@ -12,8 +12,12 @@
 from __future__ import annotations
 
 import hmac
+import os
 import secrets
 import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -40,6 +44,7 @@ class SecretHasher:
         self._pepper = pepper
         self._verified: LRUCache[str, str] = LRUCache(maxsize=VERIFIED_SECRETS)  # argon2 hash -> HMAC of the secret
         self._lock = threading.Lock()
+        self._ahead: dict[str, list[str]] = {}  # HMAC of a value -> argon2 hashes of it made ahead (`ahead`)
 
     def keyed_hash(self, value: str) -> str:
         """The keyed hash used for tokens and server-generated secrets (hex, 64 characters)."""
@@ -55,11 +60,59 @@ class SecretHasher:
 
     def hash_human(self, value: str) -> str:
         self.check_human(value)
-        return "argon2$" + _argon2.hash(value)
+        return "argon2$" + self._argon2_hash(value)
 
     def hash_password(self, value: str) -> str:
         """Users' and administrators' passwords (argon2id)."""
-        return "argon2$" + _argon2.hash(value)
+        return "argon2$" + self._argon2_hash(value)
+
+    def _argon2_hash(self, value: str) -> str:
+        if self._ahead:
+            with self._lock:
+                made = self._ahead.get(self.keyed_hash(value))
+                if made:
+                    return made.pop()  # each hash handed out once: two equal values get two salts
+        return _argon2.hash(value)
+
+    @contextmanager
+    def ahead(self, to_hash: Sequence[str], to_verify: Sequence[tuple[str, str]], *, workers: int | None = None,
+              progress: Callable[[int, int], None] | None = None) -> Iterator[None]:
+        """Do the argon2 work a batch (an import) will ask for first, on `workers` threads (argon2-cffi
+        releases the GIL, so they run in parallel; default: one per CPU this process may use): hashes of
+        `to_hash`, handed out by hash_password / hash_human for those values while inside; checks of
+        `to_verify` (value, stored hash), remembered as any successful check is. Hashes left unused are
+        dropped on leaving; values are kept only as their keyed hash."""
+        made: dict[str, list[str]] = {}
+
+        def run(job: tuple[str, str | None]) -> None:
+            value, stored = job
+            if stored is not None:
+                self.verify(value, stored)  # a success is remembered, so the batch's own check is fast
+                return
+            argon = _argon2.hash(value)
+            with self._lock:
+                made.setdefault(self.keyed_hash(value), []).append(argon)
+
+        jobs: list[tuple[str, str | None]] = [(v, None) for v in to_hash] + list(to_verify)
+        if jobs:
+            size = workers or _usable_cpus()
+            with ThreadPoolExecutor(max_workers=max(1, min(size, len(jobs))), thread_name_prefix="argon2") as pool:
+                for done, _ in enumerate(pool.map(run, jobs), 1):
+                    if progress is not None:
+                        progress(done, len(jobs))
+        with self._lock:
+            for key, hashes in made.items():
+                self._ahead.setdefault(key, []).extend(hashes)
+        try:
+            yield
+        finally:
+            with self._lock:
+                for key, hashes in made.items():
+                    left = [h for h in self._ahead.get(key, []) if h not in hashes]
+                    if left:
+                        self._ahead[key] = left
+                    else:
+                        self._ahead.pop(key, None)
 
     def is_slow(self, stored: str | None) -> bool:
         """Whether verifying against `stored` can take milliseconds (argon2id)."""
@@ -97,6 +150,11 @@ class SecretHasher:
         with self._lock:
             self._verified[argon_hash] = fast
         return True
+
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, e.g. a container's limit), at least one."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class RehearsalHasher(SecretHasher):

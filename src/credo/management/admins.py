@@ -14,6 +14,7 @@ from credo.keys.secrets import new_secret
 from credo.oauth.services import Services
 
 ADMIN_REALM = "__admin__"
+ADMIN_CONSOLE_CLIENT = "admin-console"  # the client_id of the tokens and sessions of administrators
 ADMIN_TOKEN_LIFETIME = 3600
 ADMIN_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 MIN_PASSWORD_LENGTH = 12
@@ -25,6 +26,9 @@ def create_admin(services: Services, username: str, password: str | None = None,
     if not ADMIN_NAME.match(username):
         raise InvalidRequest(f"bad admin name {username!r}",
                              description="username: use letters, digits, '.', '@', '-' and '_' (max 64).")
+    if services.storage.clients.get(ADMIN_REALM, username) is not None:
+        raise InvalidRequest("name of a service account",
+                             description=f"username: '{username}' is a service account's name.")
     plain = password or new_secret(18)
     if len(plain) < MIN_PASSWORD_LENGTH:
         raise InvalidRequest("short password",
@@ -69,7 +73,7 @@ def login(services: Services, username: str, password: str, *, source: str = "",
     now = services.clock.now()
     services.storage.tokens.add(TokenRecord(
         token_hash=services.hasher.keyed_hash(token), realm=ADMIN_REALM, jti=secrets.token_hex(8),
-        kind=_KIND[channel], client_id="admin-console", sub=username, scopes=("admin",), issued_at=now,
+        kind=_KIND[channel], client_id=ADMIN_CONSOLE_CLIENT, sub=username, scopes=("admin",), issued_at=now,
         expires_at=now + ADMIN_TOKEN_LIFETIME, claims={"pw": _password_mark(services, admin)}))
     services.audit(AuditEvent(realm=ADMIN_REALM, action="admin.login", actor=username, decision="allow",
                               details={"channel": channel}))
@@ -82,7 +86,7 @@ def authenticate(services: Services, token: str, *, channel: Channel = "api") ->
     record = services.storage.tokens.get(services.hasher.keyed_hash(token)) if token else None
     if record is None or record.realm != ADMIN_REALM or record.expires_at <= services.clock.now():
         raise InvalidToken("admin token unknown or expired")
-    if record.kind != _KIND[channel]:
+    if record.kind != _KIND[channel] or record.client_id != ADMIN_CONSOLE_CLIENT:
         raise InvalidToken(f"an admin {record.kind} presented as {channel} credentials")
     admin = services.storage.admins.get(record.sub)
     if admin is None:

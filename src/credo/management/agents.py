@@ -33,6 +33,7 @@ def _flag(value: bool) -> list[str]:
 
 
 def get_agent(services: Services, realm: str, client_id: str) -> Client:
+    services.realm(realm)
     client = services.storage.clients.get(realm, client_id)
     if client is None or client.kind != "agent":
         raise NotFound(f"no agent {client_id}", description=f"agent_id: AI agent '{client_id}' does not exist.")
@@ -90,6 +91,7 @@ def set_agent_enabled(services: Services, realm: str, client_id: str, enabled: b
 
 
 def list_agents(services: Services, realm: str) -> list[Client]:
+    services.realm(realm)  # an unknown realm is an error, not an empty list
     return services.storage.clients.all(realm, kind="agent")
 
 
@@ -152,7 +154,16 @@ def list_policies(services: Services, realm: str, agent_id: str) -> list[Applica
 
 def delete_policy(services: Services, realm: str, agent_id: str, application_id: str, *,
                   actor: str = "system") -> None:
+    services.realm(realm)
     if not services.storage.policies.delete(realm, agent_id, application_id):
         raise NotFound(f"policy {agent_id}->{application_id}",
                        description=f"application_id: agent '{agent_id}' has no policy for '{application_id}'.")
     services.audit(AuditEvent(realm=realm, action="policy.delete", actor=actor, target=f"{agent_id}->{application_id}"))
+
+
+def get_policy(services: Services, realm: str, agent_id: str, application_id: str) -> ApplicationPolicy:
+    for policy in list_policies(services, realm, agent_id):
+        if policy.application_id == application_id:
+            return policy
+    raise NotFound(f"policy {agent_id}->{application_id}",
+                   description=f"application_id: agent '{agent_id}' has no policy for '{application_id}'.")

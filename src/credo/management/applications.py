@@ -57,6 +57,7 @@ def change_secret(services: Services, realm: str, client_id: str, secret: str | 
 
 
 def get_application(services: Services, realm: str, client_id: str) -> Client:
+    services.realm(realm)
     client = services.storage.clients.get(realm, client_id)
     if client is None or client.kind != "application":
         raise NotFound(f"no application {client_id}", description=f"client_id: application '{client_id}' does not exist.")
@@ -126,6 +127,7 @@ def validated_update(services: Services, realm: str, client_id: str, fields: dic
 
 
 def list_applications(services: Services, realm: str) -> list[Client]:
+    services.realm(realm)  # an unknown realm is an error, not an empty list
     return services.storage.clients.all(realm, kind="application")
 
 

@@ -221,3 +221,39 @@ def delete_client(services: Services, realm: str, client_id: str, *, actor: str 
     services.storage.clients.delete(realm, client_id)
     note_deletion(services, realm, "client", client_id)
     services.audit(AuditEvent(realm=realm, action=f"{client.kind}.delete", actor=actor, target=client_id))
+
+
+def list_clients(services: Services, realm: str) -> list[Client]:
+    """The realm's plain OAuth2 clients (not its applications or AI agents); an unknown realm is an error."""
+    services.realm(realm)
+    return services.storage.clients.all(realm, kind="client")
+
+
+def get_plain_client(services: Services, realm: str, client_id: str) -> Client:
+    services.realm(realm)
+    client = services.storage.clients.get(realm, client_id)
+    if client is None or client.kind != "client":
+        raise NotFound(f"no client {client_id}", description=f"client_id: client '{client_id}' does not exist in "
+                                                             f"realm '{realm}'.")
+    return client
+
+
+def update_plain_client(services: Services, realm: str, client_id: str, changes: dict[str, Any], *,
+                        new_secret: bool = False, actor: str = "system") -> tuple[Client, str | None]:
+    """Change a plain client's scopes, grant types or state (the checks of a creation), and optionally give it
+    a new generated secret (returned once)."""
+    from credo.management.applications import check_scopes, validated_update
+
+    get_plain_client(services, realm, client_id)
+    fields = dict(changes)
+    if "scopes" in fields:
+        fields["scopes"] = check_scopes("scopes", fields["scopes"])
+    plain = set_secret(services, realm, client_id, actor=actor) if new_secret else None
+    client = validated_update(services, realm, client_id, fields, actor=actor) if fields else get_plain_client(
+        services, realm, client_id)
+    return client, plain
+
+
+def delete_plain_client(services: Services, realm: str, client_id: str, *, actor: str = "system") -> None:
+    get_plain_client(services, realm, client_id)
+    delete_client(services, realm, client_id, actor=actor)

@@ -10,7 +10,7 @@ nothing: nothing is written until the whole document went through.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -36,9 +36,12 @@ from credo.oauth.services import Services
 FORMAT_VERSION = 1
 APPLICATION_KEYS = ("owners", "app_type", *SIGNIN_FIELDS)  # keys only applications have
 CLIENT_KEYS = ("name", "grant_types", "scopes", "auth_method", "enabled", "attributes", *APPLICATION_KEYS)
+# Told how far an import is: (phase, done, total); phases: "secrets" (argon2, in parallel), then the sections.
+Progress = Callable[[str, int, int], None]
 
 
-def import_document(services: Services, doc: dict[str, Any], *, actor: str = "import") -> dict[str, int]:
+def import_document(services: Services, doc: dict[str, Any], *, actor: str = "import",
+                    progress: Progress | None = None) -> dict[str, int]:
     """Make the realm match the document; returns how many entries were created or changed.
 
     All or nothing: the document's shape and references are checked, then the whole import is
@@ -54,8 +57,32 @@ def import_document(services: Services, doc: dict[str, Any], *, actor: str = "im
                 for section in ("scripts", "users", "groups", "applications", "agents")}
     settings = doc.get("settings") or {}
     check_document(services, realm, sections, settings)  # and what it refers to
-    _apply(rehearsal_services(services, realm, sections), realm, sections, settings, actor)  # and every record
-    return _apply(services, realm, sections, settings, actor)
+    to_hash, to_verify = _argon2_work(services, realm, sections)
+    tell = (lambda done, total: progress("secrets", done, total)) if progress is not None else None
+    with services.hasher.ahead(to_hash, to_verify, progress=tell):  # the argon2 work first, in parallel
+        _apply(rehearsal_services(services, realm, sections), realm, sections, settings, actor)  # every record
+        return _apply(services, realm, sections, settings, actor, progress)
+
+
+def _argon2_work(services: Services, realm: str, sections: Items) -> tuple[list[str], list[tuple[str, str]]]:
+    """The clear passwords and secrets the import will hash (new entries, and those it may reset) and the
+    stored argon2 hashes it will check them against (existing entries), so that they run in parallel."""
+    hasher, to_hash, to_verify = services.hasher, [], []
+    entries: list[tuple[Any, Any, bool, str | None]] = []  # (clear, reset, exists, stored hash)
+    for u in sections["users"]:
+        user = services.storage.users.by_username(realm, u["username"])
+        entries.append((u.get("password"), u.get("reset_password"), user is not None, user.password_hash if user else None))
+    for c in sections["applications"] + sections["agents"]:
+        client = services.storage.clients.get(realm, c["client_id"])
+        entries.append((c.get("secret"), c.get("reset_secret"), client is not None, client.secret_hash if client else None))
+    for clear, reset, exists, stored in entries:
+        if not clear or not isinstance(clear, str):
+            continue
+        if not exists or reset:
+            to_hash.append(clear)
+        if exists and hasher.is_slow(stored):
+            to_verify.append((clear, str(stored)))
+    return to_hash, to_verify
 
 
 def import_warnings(services: Services, doc: dict[str, Any]) -> list[str]:
@@ -71,7 +98,8 @@ def import_warnings(services: Services, doc: dict[str, Any]) -> list[str]:
     return out
 
 
-def _apply(services: Services, realm: str, sections: Items, settings: dict[str, Any], actor: str) -> dict[str, int]:
+def _apply(services: Services, realm: str, sections: Items, settings: dict[str, Any], actor: str,
+           progress: Progress | None = None) -> dict[str, int]:
     counts = {"realm": 0, "settings": 0, "scripts": 0, "users": 0, "groups": 0, "applications": 0, "agents": 0,
               "policies": 0, "secrets_kept": 0}
     if services.storage.realms.get(realm) is None:
@@ -85,21 +113,26 @@ def _apply(services: Services, realm: str, sections: Items, settings: dict[str, 
     with _entry("settings", ""):
         counts["settings"] = _settings(services, realm, settings, script_ids, actor, new_realm=counts["realm"] == 1)
     user_ids: dict[str, str] = {}
+    tell = progress or (lambda _phase, _done, _total: None)
     for i, u in enumerate(sections["users"]):
         with _entry("users", f"users[{i}]", u["username"]):
             user_ids[u["username"]] = _user(services, realm, u, actor, counts)
+        tell("users", i + 1, len(sections["users"]))
     for i, g in enumerate(sections["groups"]):
         with _entry("groups", f"groups[{i}]", g["name"]):
             _group(services, realm, g, user_ids, actor, counts)
+        tell("groups", i + 1, len(sections["groups"]))
     for i, a in enumerate(sections["applications"]):
         with _entry("applications", f"applications[{i}]", a["client_id"]):
             _client(services, realm, "application", a, actor, counts)
+        tell("applications", i + 1, len(sections["applications"]))
     for i, a in enumerate(sections["agents"]):
         with _entry("agents", f"agents[{i}]", a["client_id"]):
             _client(services, realm, "agent", a, actor, counts)
         for j, p in enumerate(a.get("policies") or []):
             with _entry("agents.policies", f"agents[{i}].policies[{j}]", p["application"]):
                 _policy(services, realm, a["client_id"], p, user_ids, actor, counts)
+        tell("agents", i + 1, len(sections["agents"]))
     return counts
 
 

@@ -33,6 +33,7 @@ def put_group(services: Services, realm: str, name: str, members: list[str], *, 
 
 
 def get_group(services: Services, realm: str, name: str) -> Group:
+    services.realm(realm)
     group = services.storage.groups.get(realm, name)
     if group is None:
         raise NotFound(f"group {name}", description=f"name: group '{name}' does not exist.")
@@ -40,6 +41,7 @@ def get_group(services: Services, realm: str, name: str) -> Group:
 
 
 def list_groups(services: Services, realm: str) -> list[Group]:
+    services.realm(realm)  # an unknown realm is an error, not an empty list
     return services.storage.groups.all(realm)
 
 

@@ -41,6 +41,7 @@ def create_script(services: Services, realm: str, *, name: str, source: str, des
 
 
 def get_script(services: Services, realm: str, script_id: str) -> Script:
+    services.realm(realm)
     script = services.storage.scripts.get(realm, script_id)
     if script is None:
         raise NotFound(f"script {script_id}", description=f"script_id: script '{script_id}' does not exist.")
@@ -48,6 +49,7 @@ def get_script(services: Services, realm: str, script_id: str) -> Script:
 
 
 def list_scripts(services: Services, realm: str) -> list[Script]:
+    services.realm(realm)  # an unknown realm is an error, not an empty list
     return services.storage.scripts.all(realm)
 
 

@@ -103,6 +103,7 @@ def create_user(services: Services, realm: str, username: str, password: str, *,
 
 
 def get_user(services: Services, realm: str, user_id: str) -> User:
+    services.realm(realm)
     user = services.storage.users.get(realm, user_id)
     if user is None:
         raise NotFound(f"user {user_id}", description=f"user_id: '{user_id}' does not exist.")
@@ -118,11 +119,13 @@ def find_user(services: Services, realm: str, username: str) -> User:
 
 def resolve_user(services: Services, realm: str, id_or_username: str) -> User:
     """A user by id, or else by username."""
+    services.realm(realm)
     user = services.storage.users.get(realm, id_or_username)
     return user if user is not None else find_user(services, realm, id_or_username)
 
 
 def list_users(services: Services, realm: str) -> list[User]:
+    services.realm(realm)  # an unknown realm is an error, not an empty list
     return services.storage.users.all(realm)
 
 

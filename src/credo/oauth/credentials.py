@@ -6,7 +6,9 @@ registration endpoints and tokeninfo a `BearerToken`.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
+from urllib.parse import unquote_plus
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +24,18 @@ class BasicCredentials:
 
 
 MALFORMED_BASIC = BasicCredentials("", "", "", malformed=True)
+
+
+def parse_basic(credentials: str) -> BasicCredentials:
+    """The credentials of `Basic <credentials>`: base64 of `id:secret`, each form-encoded (RFC 6749 §2.3.1)."""
+    try:
+        raw = base64.b64decode(credentials.strip(), validate=True).decode()
+    except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 once decoded
+        return MALFORMED_BASIC
+    client_id, colon, secret = raw.partition(":")
+    if not colon:
+        return MALFORMED_BASIC
+    return BasicCredentials(unquote_plus(client_id), unquote_plus(secret), secret)
 
 
 @dataclass(frozen=True, slots=True)

@@ -357,6 +357,11 @@ class _Tokens(_Base):
         with self._lock:
             return self._rows.pop(token_hash, None) is not None
 
+    def of_realm(self, realm: str, now: int) -> list[TokenRecord]:
+        with self._lock:
+            rows = [r for r in self._rows.values() if r.realm == realm and r.expires_at > now]
+        return sorted(rows, key=lambda r: (r.issued_at, r.jti))
+
     def purge_expired(self, now: int) -> int:
         with self._lock:
             dead = [h for h, r in self._rows.items() if r.expires_at <= now]

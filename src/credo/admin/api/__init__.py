@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from credo.admin.api import clients, directory, realms
-from credo.admin.api.base import endpoint
+from credo.admin.api import clients, directory, realms, tokens
+from credo.admin.api.base import Access, endpoint
 from credo.admin.openapi import document
 from credo.admin.web import json_response
 from credo.oauth.services import Services
@@ -21,13 +21,29 @@ async def _openapi(_request: Request) -> Response:
     return json_response(document(), cache=True)
 
 
+# What each route outside a realm touches; a route under /realms/{realm} touches that realm. A route that
+# is in neither cannot be built (so no route goes without the access check).
+OUTSIDE_REALMS: dict[tuple[str, str], Access] = {
+    ("/admin/api/realms", "GET"): "realms", ("/admin/api/realms", "POST"): "new_realm",
+}
+
+
+def _access(path: str, verb: str) -> Access:
+    if "{realm}" in path:
+        return "realm"
+    if path.startswith(("/admin/api/service-accounts", "/admin/api/tokens")):
+        return "accounts"
+    return OUTSIDE_REALMS[(path, verb)]  # KeyError: a new route must say what it touches
+
+
 def _r(path: str, methods: dict[str, Any]) -> list[BaseRoute]:
-    return [Route(path, endpoint(handler, status=201 if verb == "POST" and created else 200), methods=[verb])
+    return [Route(path, endpoint(handler, access=_access(path, verb), status=201 if verb == "POST" and created
+                                 else 200), methods=[verb])
             for verb, (handler, created) in methods.items()]
 
 
 def admin_api_routes(_services: Services) -> list[BaseRoute]:
-    c, d, r = clients, directory, realms
+    c, d, r, t = clients, directory, realms, tokens
     table: list[tuple[str, dict[str, Any]]] = [
         ("/admin/api/realms", {"GET": (r.list_realms, False), "POST": (r.create_realm, True)}),
         (R, {"DELETE": (r.delete_realm, False)}),
@@ -59,9 +75,17 @@ def admin_api_routes(_services: Services) -> list[BaseRoute]:
         (f"{R}/scripts/test", {"POST": (d.test_script, False)}),
         (f"{R}/scripts/{{script_id}}", {"GET": (d.get_script, False), "PATCH": (d.update_script, False),
                                         "DELETE": (d.delete_script, False)}),
+        ("/admin/api/service-accounts", {"GET": (t.list_service_accounts, False),
+                                         "POST": (t.create_service_account, True)}),
+        ("/admin/api/service-accounts/{name}", {"GET": (t.get_service_account, False),
+                                                "PATCH": (t.update_service_account, False),
+                                                "DELETE": (t.delete_service_account, False)}),
+        ("/admin/api/service-accounts/{name}/secret", {"POST": (t.new_service_account_secret, False)}),
+        ("/admin/api/tokens", {"GET": (t.list_admin_tokens, False)}),
+        ("/admin/api/tokens/{token_id}", {"DELETE": (t.revoke_admin_token, False)}),
     ]
     routes: list[BaseRoute] = [Route("/admin/api/openapi.json", _openapi, methods=["GET"]),
-                               Route("/admin/api/token", endpoint(r.token, public=True), methods=["POST"])]
+                               Route("/admin/api/token", t.token, methods=["POST"])]
     for path, methods in table:
         routes.extend(_r(path, methods))
     return routes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from pydantic import ValidationError
@@ -14,9 +14,17 @@ from starlette.responses import Response
 
 from credo.admin.session import csrf_ok, session_token
 from credo.admin.web import json_response, read_body, services_of
-from credo.domain.errors import AccessDenied, InvalidRequest, InvalidToken, OAuthError, TooManyRequests
+from credo.domain.errors import (
+    AccessDenied,
+    InsufficientScope,
+    InvalidRequest,
+    InvalidToken,
+    OAuthError,
+    TooManyRequests,
+)
 from credo.management.admins import authenticate
 from credo.management.messages import says, where
+from credo.management.service_accounts import ADMIN_READ, ADMIN_WRITE, Principal, administrator, principal_of
 from credo.oauth.services import Services
 
 SAFE_METHODS = ("GET", "HEAD")
@@ -28,12 +36,24 @@ class UnsupportedMediaType(InvalidRequest):
     status = 415
 
 
+# What a route touches, for the one access check every admin API request passes (`authorize`):
+# "realm": the realm in its path; "realms": the list of realms (each caller sees the ones it may touch);
+# "new_realm": the realm named in the body (creating one); "accounts": service accounts and admin tokens,
+# for administrators only; "public": nothing (the token endpoint).
+Access = Literal["realm", "realms", "new_realm", "accounts", "public"]
+
+
 @dataclass
 class Call:
     request: Request
     services: Services
-    actor: str
+    principal: Principal
     body: dict[str, Any]
+
+    @property
+    def actor(self) -> str:
+        """The name every change is audited under: the administrator's or the service account's."""
+        return self.principal.name
 
     def path(self, name: str) -> str:
         return str(self.request.path_params[name])
@@ -78,17 +98,40 @@ def validation_error(exc: ValidationError) -> Response:
     return json_response({"error": "invalid_request", "error_description": f"{field}: {message}", "field": field}, 400)
 
 
-def actor_of(request: Request, services: Services) -> str:
+ANONYMOUS = Principal("anonymous", "service_account", frozenset(), ())
+
+
+def principal_of_request(request: Request, services: Services) -> Principal:
+    """The caller: a bearer token (an administrator's or a service account's), else the console's session
+    cookie (with its CSRF header for a change)."""
     auth = request.headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
-        return authenticate(services, auth[7:].strip())
+        return principal_of(services, auth[7:].strip())
     token = session_token(services, request)
     if token is None:
         raise InvalidToken("no admin credentials", description="An administrator token is required.")
     actor = authenticate(services, token, channel="console")
     if request.method not in SAFE_METHODS and not csrf_ok(services, token, request.headers.get("x-csrf-token")):
         raise AccessDenied("csrf", description="A valid X-CSRF-Token header is required with a session cookie.")
-    return actor
+    return administrator(actor)
+
+
+def authorize(principal: Principal, request: Request, body: dict[str, Any], access: Access) -> None:
+    """The one access check of the admin API: the scope for the method (admin:read to read, admin:write
+    to change anything) and the realm the route touches. Administrators pass every check."""
+    if access == "public":
+        return
+    needed = ADMIN_READ if request.method in SAFE_METHODS else ADMIN_WRITE
+    if not principal.may(needed):
+        raise InsufficientScope(f"{principal.name} lacks {needed}",
+                                description=f"This service account may not do this: it needs the {needed} scope.")
+    if access == "accounts" and principal.kind != "admin":
+        raise AccessDenied("accounts", description="Only an administrator manages service accounts and admin tokens.")
+    realm = request.path_params.get("realm") if access == "realm" else body.get("name") if access == "new_realm" \
+        else None
+    if access in ("realm", "new_realm") and not principal.may_realm(str(realm)):
+        raise AccessDenied(f"{principal.name} may not touch realm {realm}",
+                           description=f"realm: this service account may not touch realm '{realm}'.")
 
 
 async def json_body(request: Request) -> dict[str, Any]:
@@ -108,12 +151,14 @@ async def json_body(request: Request) -> dict[str, Any]:
     return value
 
 
-def endpoint(handler: Handler, *, status: int = 200, public: bool = False) -> Callable[[Request], Awaitable[Response]]:
+def endpoint(handler: Handler, *, access: Access, status: int = 200) -> Callable[[Request], Awaitable[Response]]:
     async def run(request: Request) -> Response:
         services = services_of(request)
         try:
-            actor = "anonymous" if public else actor_of(request, services)
-            call = Call(request, services, actor, await json_body(request))
+            principal = ANONYMOUS if access == "public" else principal_of_request(request, services)
+            body = await json_body(request)
+            authorize(principal, request, body, access)
+            call = Call(request, services, principal, body)
             result = await run_in_threadpool(handler, call)  # storage and argon2 block: keep the loop free
         except OAuthError as exc:
             return field_error(exc)
@@ -125,6 +170,7 @@ def endpoint(handler: Handler, *, status: int = 200, public: bool = False) -> Ca
             return json_response(result.body, status, {"etag": result.etag})
         return json_response(result, status)
 
+    run.access = access  # type: ignore[attr-defined]  # what the route touches (read by the route walk test)
     return run
 
 

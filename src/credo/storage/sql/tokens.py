@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from credo.domain.models import TokenRecord
 from credo.storage.protocols import Conflict
@@ -57,6 +57,16 @@ class SqlTokens(_Repo):
     def delete(self, token_hash: str) -> bool:
         with self._write() as conn:
             return bool(conn.execute(delete(t.tokens).where(t.tokens.c.token_hash == token_hash)).rowcount)
+
+    @_unavailable
+    def of_realm(self, realm: str, now: int) -> list[TokenRecord]:
+        query = (select(t.tokens).where(t.tokens.c.realm == realm, t.tokens.c.expires_at > now)
+                 .order_by(t.tokens.c.issued_at, t.tokens.c.jti))
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [TokenRecord(token_hash=r.token_hash, realm=r.realm, jti=r.jti, kind=r.kind, client_id=r.client_id,
+                            sub=r.sub, scopes=tuple(r.scopes.split()), issued_at=r.issued_at,
+                            expires_at=r.expires_at, claims=orjson.loads(r.claims)) for r in rows]
 
     @_unavailable
     def purge_expired(self, now: int) -> int:
