@@ -16,6 +16,7 @@ import uvicorn
 from pydantic import ValidationError
 from sqlalchemy import make_url
 
+from credo.cli import check as check_command
 from credo.cli import demo as demo_setup
 from credo.cli import signin
 from credo.cli.admin import print_first_admin, register
@@ -42,6 +43,7 @@ app.add_typer(realm_app, name="realm")
 app.add_typer(client_app, name="client")
 register(app)
 register_agent_commands(app)
+check_command.register(app)
 app.add_typer(script_app, name="script")
 
 
