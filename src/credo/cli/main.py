@@ -94,7 +94,8 @@ def run_server(settings: Settings, *, listen: str, public_url: str, host: str, p
         os.environ[MULTIPROC_ENV] = str(metrics_dir)  # read by the workers, which start after this
     store = store_name(settings.resolved_database_url())
     log.info("server_started", listen=listen, public_url=public_url, store=store, workers=workers,
-             pid=os.getpid(), metrics_path=settings.metrics_path or None, access_log=settings.access_log)
+             pid=os.getpid(), metrics_path=settings.metrics_path or None, access_log=settings.access_log,
+             metrics_dir=str(metrics_dir) if metrics_dir else None)
     try:
         uvicorn.run("credo.app:create_app", factory=True, host=host, port=port, workers=workers,
                     timeout_graceful_shutdown=graceful_timeout, **options)

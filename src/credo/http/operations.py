@@ -194,6 +194,7 @@ class Observer:
         self.cache = cache  # the record cache (hits, misses): its counts join the metrics within SYNC_DELAY
         self._synced = (0, 0)
         self._sync_pending = False
+        self.pid = os.getpid()  # the worker process: lines of several workers interleave on one stderr
 
     def record(self, scope: Scope, endpoint: str, status: int, error: BaseException | None, started: float) -> None:
         ended = time.perf_counter()
@@ -227,7 +228,7 @@ class Observer:
             "ts": self.access_log.timestamp(time.time()) if self.access_log else "",
             "event": "access", "method": scope["method"], "endpoint": endpoint,
             "realm": scope.get("path_params", {}).get("realm", "root"), "status": status, "outcome": outcome,
-            "duration_ms": round(seconds * 1000, 3), "source": client[0] if client else ""}
+            "duration_ms": round(seconds * 1000, 3), "source": client[0] if client else "", "pid": self.pid}
         client_id = scope.get(CLIENT_KEY)
         if client_id:
             line["client_id"] = client_id
