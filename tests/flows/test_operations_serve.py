@@ -96,11 +96,18 @@ def test_two_workers_metrics_log_and_graceful_shutdown(tmp_path: Path) -> None:
         assert {line["pid"] for line in access} == pids
         assert all(client["client_secret"] not in json.dumps(line) for line in access)
 
-        text = httpx.get(base + "/metrics").text  # one worker answers for both
-        assert _metric(text, "credo_http_requests_total", endpoint=".well-known/openid-configuration",
-                       status="200", outcome="ok") == gets
-        assert _metric(text, "credo_tokens_issued_total", grant="client_credentials") == posts
-        assert _metric(text, "credo_http_request_duration_seconds_count", endpoint="access_token") == posts
+        # One worker answers for both; each adds its counts within a second (SYNC_DELAY).
+        deadline = time.monotonic() + 10
+        while True:
+            text = httpx.get(base + "/metrics").text
+            counted = (_metric(text, "credo_http_requests_total", endpoint=".well-known/openid-configuration",
+                               status="200", outcome="ok"),
+                       _metric(text, "credo_tokens_issued_total", grant="client_credentials"),
+                       _metric(text, "credo_http_request_duration_seconds_count", endpoint="access_token"))
+            if counted == (gets, posts, posts) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert counted == (gets, posts, posts)
         assert httpx.get(base + "/health/ready").json()["status"] == "ok"
 
         # A request in flight when SIGTERM arrives: its headers and half its body are sent, the rest after.

@@ -30,6 +30,7 @@ digits of its SHA-256.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import hashlib
 import os
 import sys
@@ -75,7 +76,9 @@ GRANT_LABELS = {GRANT_CLIENT_CREDENTIALS: "client_credentials", GRANT_PASSWORD: 
                 "urn:ietf:params:oauth:grant-type:jwt-bearer": "jwt_bearer"}
 REGISTRATIONS = {"register": "dcr", "aiagent/register": "agent"}  # endpoint -> kind (a POST answered 201)
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-SYNC_DELAY = 1.0  # seconds before the record cache's own counts are added to the shared counters
+FLUSH_DELAY = 0.05  # seconds a log line may wait to be written with the next ones
+FLUSH_LINES = 256  # lines that are written at once, without waiting
+SYNC_DELAY = 1.0  # seconds before a process's counts are added to the shared counters
 
 
 def outcome_of(status: int, error: BaseException | None) -> str:
@@ -146,12 +149,14 @@ class Metrics:
 
 
 class AccessLog:
-    """JSON lines on stderr, buffered for one event-loop step and written together."""
+    """JSON lines on stderr, buffered: written together at most FLUSH_DELAY seconds after the first of them
+    (or at once when FLUSH_LINES are waiting, and at exit), in one write."""
 
     def __init__(self) -> None:
         self._pending: list[bytes] = []
         self._second = -1
         self._stamp = ""
+        atexit.register(self.flush)
 
     def timestamp(self, now: float) -> str:
         second = int(now)
@@ -160,63 +165,83 @@ class AccessLog:
         return f"{self._stamp}.{int((now - second) * 1000):03d}Z"
 
     def write(self, line: dict[str, Any]) -> None:
-        if not self._pending:
+        pending = self._pending
+        pending.append(orjson.dumps(line) + b"\n")
+        if len(pending) == 1:
             try:
-                asyncio.get_running_loop().call_soon(self.flush)
+                asyncio.get_running_loop().call_later(FLUSH_DELAY, self.flush)
             except RuntimeError:  # no loop (a synchronous caller): written at once
-                self._pending.append(orjson.dumps(line) + b"\n")
                 self.flush()
-                return
-        self._pending.append(orjson.dumps(line) + b"\n")
+        elif len(pending) >= FLUSH_LINES:
+            self.flush()  # the timer finds nothing to write
 
     def flush(self) -> None:
+        if not self._pending:
+            return
         lines, self._pending = b"".join(self._pending), []
         stream = sys.stderr
         buffer = getattr(stream, "buffer", None)
         try:
             if buffer is not None:
-                stream.flush()
+                stream.flush()  # what was printed before these lines comes first
                 buffer.write(lines)
                 buffer.flush()
             else:
                 stream.write(lines.decode())
                 stream.flush()
-        except (OSError, ValueError):  # stderr closed: the request was answered; the line is lost
+        except (OSError, ValueError):  # stderr closed: the requests were answered; the lines are lost
             pass
 
 
 class Observer:
-    """Counts every public request and writes its access-log line (either may be off)."""
+    """Counts every public request and writes its access-log line (either may be off).
+
+    The latency is observed per request; the counts are added up in a plain dictionary and added to the
+    Prometheus counters at most SYNC_DELAY seconds later (and before this process answers a scrape, and at
+    exit), with the record cache's hits and misses: one counter update per label set and second instead of
+    one per request."""
 
     def __init__(self, *, metrics: Metrics | None, access_log: AccessLog | None, cache: Any = None) -> None:
         self.metrics = metrics
         self.access_log = access_log
-        self.cache = cache  # the record cache (hits, misses): its counts join the metrics within SYNC_DELAY
+        self.cache = cache  # the record cache (hits, misses)
+        self.pid = os.getpid()  # the worker process: lines of several workers interleave on one stderr
+        self._counts: dict[tuple[Any, ...], int] = {}  # (counter, *labels) -> requests not yet added
+        self._latency: dict[str, Any] = {}  # endpoint -> its histogram child
         self._synced = (0, 0)
         self._sync_pending = False
-        self.pid = os.getpid()  # the worker process: lines of several workers interleave on one stderr
+        if metrics is not None:
+            atexit.register(self.sync)  # a worker that stops adds what it counted last
 
     def record(self, scope: Scope, endpoint: str, status: int, error: BaseException | None, started: float) -> None:
         ended = time.perf_counter()
         outcome = outcome_of(status, error)
         metrics = self.metrics
         if metrics is not None:
-            child = metrics.child
-            child(metrics.requests, endpoint, str(status), outcome).inc()
-            child(metrics.latency, endpoint).observe(ended - started)
+            counts = self._counts
+            key: tuple[Any, ...] = (metrics.requests, endpoint, status, outcome)
+            counts[key] = counts.get(key, 0) + 1
+            latency = self._latency.get(endpoint)
+            if latency is None:
+                latency = self._latency[endpoint] = metrics.latency.labels(endpoint)
+            latency.observe(ended - started)
             if status == 429:
-                child(metrics.throttled, endpoint).inc()
+                key = (metrics.throttled, endpoint)
             elif status == 503 and isinstance(error, StorageUnavailable):
-                child(metrics.database_errors, endpoint).inc()
+                key = (metrics.database_errors, endpoint)
             elif endpoint == "access_token":
                 grant = GRANT_LABELS.get(scope.get(GRANT_KEY) or "", "other")
-                if status == 200:
-                    child(metrics.tokens, grant).inc()
                 if grant == "token_exchange" and status in (200, 400, 403):
-                    child(metrics.exchanges, "allow" if status == 200 else "deny").inc()
+                    key = (metrics.exchanges, "allow" if status == 200 else "deny")
+                    counts[key] = counts.get(key, 0) + 1
+                key = (metrics.tokens, grant) if status == 200 else ()
             elif status == 201 and endpoint in REGISTRATIONS:
-                child(metrics.registrations, REGISTRATIONS[endpoint]).inc()
-            if self.cache is not None and not self._sync_pending:
+                key = (metrics.registrations, REGISTRATIONS[endpoint])
+            else:
+                key = ()
+            if key:
+                counts[key] = counts.get(key, 0) + 1
+            if not self._sync_pending:
                 self._schedule_sync()
         if self.access_log is not None:
             self.access_log.write(self.line(scope, endpoint, status, outcome, ended - started))
@@ -242,22 +267,27 @@ class Observer:
 
     def _schedule_sync(self) -> None:
         try:
-            asyncio.get_running_loop().call_later(SYNC_DELAY, self.sync_cache)
+            asyncio.get_running_loop().call_later(SYNC_DELAY, self.sync)
             self._sync_pending = True
-        except RuntimeError:
-            self.sync_cache()
+        except RuntimeError:  # no loop (a synchronous caller): at once
+            self.sync()
 
-    def sync_cache(self) -> None:
-        """Add the record cache's hits and misses since the last sync to the shared counters."""
+    def sync(self) -> None:
+        """Add the counts since the last sync to the Prometheus counters (shared by the workers)."""
         self._sync_pending = False
-        if self.metrics is None or self.cache is None:
+        metrics = self.metrics
+        if metrics is None:
             return
-        hits, misses = self.cache.hits, self.cache.misses
-        if hits != self._synced[0]:
-            self.metrics.child(self.metrics.cache, "hit").inc(hits - self._synced[0])
-        if misses != self._synced[1]:
-            self.metrics.child(self.metrics.cache, "miss").inc(misses - self._synced[1])
-        self._synced = (hits, misses)
+        counts, self._counts = self._counts, {}
+        for (counter, *labels), n in counts.items():
+            metrics.child(counter, *(str(label) for label in labels)).inc(n)
+        if self.cache is not None:
+            hits, misses = self.cache.hits, self.cache.misses
+            if hits != self._synced[0]:
+                metrics.child(metrics.cache, "hit").inc(hits - self._synced[0])
+            if misses != self._synced[1]:
+                metrics.child(metrics.cache, "miss").inc(misses - self._synced[1])
+            self._synced = (hits, misses)
 
 
 # ---- the endpoints at the host root --------------------------------------------------------------------
@@ -296,7 +326,7 @@ async def metrics(request: Request) -> Response:
         return json_response({"error": "not_found", "error_description": "Not Found"}, 404)
     observer: Observer = request.app.observer
     assert observer.metrics is not None
-    observer.sync_cache()
+    observer.sync()  # this process's latest counts (the other workers' are at most SYNC_DELAY old)
     body = await state.services.blocking.run(observer.metrics.exposition)
     return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"cache-control": "no-store"})
 
