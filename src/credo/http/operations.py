@@ -35,6 +35,7 @@ import hashlib
 import os
 import sys
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
@@ -99,6 +100,17 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:HASH_PREFIX]
 
 
+def at_exit(method: Callable[[], None]) -> None:
+    """Call `method` when the process exits, without keeping its object (and its application) alive."""
+    ref = weakref.WeakMethod(method)
+
+    def call() -> None:
+        bound = ref()
+        if bound is not None:
+            bound()
+    atexit.register(call)
+
+
 def note_caller(scope: Scope, params: dict[str, str], basic: Any) -> None:
     """For the access log: the client id a request names (Basic, else the form's), never its secret."""
     client_id = basic.client_id if basic is not None and not basic.malformed else params.get("client_id")
@@ -156,7 +168,7 @@ class AccessLog:
         self._pending: list[bytes] = []
         self._second = -1
         self._stamp = ""
-        atexit.register(self.flush)
+        at_exit(self.flush)
 
     def timestamp(self, now: float) -> str:
         second = int(now)
@@ -211,11 +223,11 @@ class Observer:
         self._synced = (0, 0)
         self._sync_pending = False
         if metrics is not None:
-            atexit.register(self.sync)  # a worker that stops adds what it counted last
+            at_exit(self.sync)  # a worker that stops adds what it counted last
 
     def record(self, scope: Scope, endpoint: str, status: int, error: BaseException | None, started: float) -> None:
         ended = time.perf_counter()
-        outcome = outcome_of(status, error)
+        outcome = ("ok" if status < 400 else "error") if error is None else outcome_of(status, error)
         metrics = self.metrics
         if metrics is not None:
             counts = self._counts
