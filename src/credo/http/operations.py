@@ -66,7 +66,7 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LIVE_PATH, READY_PATH = "/health/live", "/health/ready"
 READY_TIMEOUT = 5.0  # seconds the readiness checks may take before the answer is "not ready"
 HASH_PREFIX = 12  # hex digits of a token's SHA-256 in the access log
-MAX_ID = 200  # characters of a client id kept in the access log
+MAX_ID = 200  # characters of a client id or realm name (from the request) kept in the access log
 
 # Scope keys a handler may set for the observer (the dispatcher's scope; no other channel).
 GRANT_KEY, CLIENT_KEY, TOKEN_KEY = "credo.grant_type", "credo.client_id", "credo.token"
@@ -264,7 +264,7 @@ class Observer:
         line: dict[str, Any] = {
             "ts": self.access_log.timestamp(time.time()) if self.access_log else "",
             "event": "access", "method": scope["method"], "endpoint": endpoint,
-            "realm": scope.get("path_params", {}).get("realm", "root"), "status": status, "outcome": outcome,
+            "realm": scope.get("path_params", {}).get("realm", "root")[:MAX_ID], "status": status, "outcome": outcome,
             "duration_ms": round(seconds * 1000, 3), "source": client[0] if client else "", "pid": self.pid}
         client_id = scope.get(CLIENT_KEY)
         if client_id:
