@@ -111,3 +111,24 @@ def test_an_invalid_setting_exits_2(tmp_path: Path) -> None:
 def test_workers_against_cores() -> None:
     assert check_workers(2, 2).level == "ok"
     assert check_workers(3, 2).level == "FAIL" and "--workers 2 or fewer" in check_workers(3, 2).message
+
+
+def test_serve_removes_the_metrics_directories_of_killed_servers(monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from credo.cli.main import remove_stale_metrics_dirs
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    dead = tmp_path / f"credo-metrics-{gone.stdout.strip()}-abc"
+    live = tmp_path / f"credo-metrics-{os.getpid()}-def"
+    other = tmp_path / "credo-metrics-notapid-x"
+    for path in (dead, live, other):
+        path.mkdir()
+    remove_stale_metrics_dirs()
+    assert not dead.exists() and live.exists() and other.exists()

@@ -90,7 +90,8 @@ def run_server(settings: Settings, *, listen: str, public_url: str, host: str, p
     configure_logs(settings.log_level)
     metrics_dir = None
     if workers > 1 and settings.metrics_path:
-        metrics_dir = Path(tempfile.mkdtemp(prefix="credo-metrics-"))  # empty: nothing of an earlier start
+        remove_stale_metrics_dirs()
+        metrics_dir = Path(tempfile.mkdtemp(prefix=f"credo-metrics-{os.getpid()}-"))  # empty: nothing of before
         os.environ[MULTIPROC_ENV] = str(metrics_dir)  # read by the workers, which start after this
     store = store_name(settings.resolved_database_url())
     log.info("server_started", listen=listen, public_url=public_url, store=store, workers=workers,
@@ -103,6 +104,25 @@ def run_server(settings: Settings, *, listen: str, public_url: str, host: str, p
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
         log.info("server_stopped", listen=listen, pid=os.getpid())
+
+
+def remove_stale_metrics_dirs() -> None:
+    """Remove the metrics directories of earlier starts whose server is gone without removing its own
+    (killed): they are named after the server's process id."""
+    for path in Path(tempfile.gettempdir()).glob("credo-metrics-*-*"):
+        pid = path.name.split("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def store_name(url: str) -> str:
