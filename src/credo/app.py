@@ -6,6 +6,7 @@ import gc
 import logging
 import ssl
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -14,6 +15,7 @@ from credo.admin.routes import admin_app
 from credo.domain.clock import Clock, SystemClock
 from credo.http.dispatch import CredoApp
 from credo.http.errors import HANDLERS
+from credo.http.operations import AccessLog, Metrics, Observer, operations
 from credo.keys.datakeys import DataKey, MasterKeys, load_data_key, master_id, sealed_by_previous
 from credo.keys.keyring import KeyRing
 from credo.keys.remote_jwks import RemoteJwks
@@ -31,7 +33,7 @@ from credo.settings import Settings
 from credo.storage.cached import CachedStorage
 from credo.storage.protocols import EphemeralState, Storage
 from credo.storage.sql.engine import make_engine
-from credo.storage.sql.migrate import upgrade
+from credo.storage.sql.migrate import schema_state, upgrade
 from credo.storage.sql.store import SqlStorage
 
 
@@ -126,7 +128,29 @@ def build_app(settings: Settings, *, storage: Storage | None = None, base_url: s
     app.state.settings = settings
     app.state.max_body_bytes = settings.max_body_bytes
     app.state.token_endpoint = AuditedTokenEndpoint(services, default_handlers(), refresh_issuer=issue_refresh_token)
+    app.state.readiness = readiness(store, services)
+    app.state.metrics_networks = settings.metrics_networks()
+    metrics = Metrics() if settings.metrics_path else None
+    app.observer = Observer(metrics=metrics, access_log=AccessLog() if settings.access_log else None,
+                            cache=services.storage.cache if isinstance(services.storage, CachedStorage) else None)
+    app.operations = operations(settings.metrics_path)
     return app
+
+
+def readiness(store: Storage, services: Services) -> Callable[[], dict[str, bool]]:
+    """The checks of /health/ready: the database answers, its schema is at head, the root realm's signing
+    key is loaded (it signs). They block (a connection, a signature): the endpoint runs them off the loop."""
+    engine = store.engine if isinstance(store, SqlStorage) else None
+
+    def check() -> dict[str, bool]:
+        database, migrations = schema_state(engine) if engine is not None else (True, True)
+        try:
+            services.keys.sign("root", {"sub": "readiness"})
+            key = True
+        except Exception:  # no active key, or one that cannot be unsealed with this master key
+            key = False
+        return {"database": database, "migrations": migrations, "signing_key": key}
+    return check
 
 
 def state(app: CredoApp) -> Any:

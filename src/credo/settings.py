@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,6 +16,8 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+RESERVED_PREFIXES = ("/am/", "/admin", "/.well-known/", "/health/")  # the public endpoints, the console, health
+RESERVED_PATHS = ("/am", "/health")
 
 
 class Settings(BaseSettings):
@@ -50,6 +53,15 @@ class Settings(BaseSettings):
     record_cache_entries: int = Field(default=20_000, ge=0, description="Realm and client records kept in memory "
                                       "per process (about 1.5 KB each).")
     log_level: str = Field(default="info")
+    access_log: bool = Field(default=True, description="Write one JSON line per request to stderr (no secret, no "
+                                                        "token: only a hash prefix of a bearer token). false: off.")
+    metrics_path: str = Field(default="/metrics", description="Where the Prometheus metrics are served at the host "
+                                                              "root; empty: no metrics endpoint.")
+    metrics_allow: str = Field(
+        default="127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
+        description="Comma-separated networks whose requests may read the metrics (the client address as the "
+                    "server sees it: the socket's peer, or the forwarded one from a trusted proxy); others get 404. "
+                    "Empty: any address.")
     auth_failure_limit: int = Field(default=10, ge=1, description="Failed client authentications per client id and "
                                                                   "source address, and failed password logins per "
                                                                   "username and source address, before 429. "
@@ -100,6 +112,25 @@ class Settings(BaseSettings):
         from credo.keys.remote_jwks import check_test_resolve
         check_test_resolve(v)
         return v
+
+    @field_validator("metrics_path")
+    @classmethod
+    def _metrics_path(cls, v: str) -> str:
+        v = v.strip()
+        if v and (not v.startswith("/") or v.endswith("/") or v.startswith(RESERVED_PREFIXES) or v in RESERVED_PATHS):
+            raise ValueError("metrics_path must be empty or a path like /metrics, outside /am/, /admin, "
+                             "/.well-known/ and /health/")
+        return v
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _metrics_allow(cls, v: str) -> str:
+        for network in filter(None, (n.strip() for n in v.split(","))):
+            ip_network(network, strict=False)  # a ValueError names the bad entry
+        return v
+
+    def metrics_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return tuple(ip_network(n.strip(), strict=False) for n in self.metrics_allow.split(",") if n.strip())
 
     @field_validator("sqlite_synchronous")
     @classmethod

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import typer
 import uvicorn
 from pydantic import ValidationError
+from sqlalchemy import make_url
 
 from credo import __version__
 from credo.admin.api import shapes
+from credo.cli import check as check_command
 from credo.cli import demo as demo_setup
 from credo.cli import signin
 from credo.cli.accounts import register as register_account_commands
@@ -24,6 +29,9 @@ from credo.cli.output import JSON, YES, done, emit_list, emit_one, exit_status, 
 from credo.cli.scripts import script_app
 from credo.cli.server_options import server_options
 from credo.domain.errors import OAuthError
+from credo.http.operations import MULTIPROC_ENV
+from credo.logs import configure as configure_logs
+from credo.logs import log
 from credo.settings import Settings
 
 app = typer.Typer(help="Credo: an OAuth 2.0 / OpenID Connect authorization server for AI agents.",
@@ -39,6 +47,7 @@ app.add_typer(realm_app, name="realm")
 app.add_typer(client_app, name="client")
 register(app)
 register_agent_commands(app)
+check_command.register(app)
 app.add_typer(script_app, name="script")
 register_account_commands(app)
 
@@ -65,7 +74,9 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
                           "when the request comes from one of --forwarded-allow-ips. Off: the socket's peer address."),
           forwarded_allow_ips: str = typer.Option(
               "", help="Comma-separated addresses or networks of the proxies to trust with --proxy-headers "
-                       "(e.g. 10.0.0.5 or 10.0.0.0/24); required with it.")) -> None:
+                       "(e.g. 10.0.0.5 or 10.0.0.0/24); required with it."),
+          graceful_timeout: int = typer.Option(
+              30, min=1, help="Seconds the requests in flight get to finish after SIGTERM or Ctrl+C.")) -> None:
     """Run the server."""
     try:
         options = server_options(proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips or None)
@@ -83,7 +94,57 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     listen = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     typer.echo(f"Console:         {public_url}/admin/")
     typer.echo(f"Listening on     {listen}   (Ctrl+C to stop)")
-    uvicorn.run("credo.app:create_app", factory=True, host=host, port=port, workers=workers, **options)
+    run_server(settings, listen=listen, public_url=public_url, host=host, port=port, workers=workers,
+               graceful_timeout=graceful_timeout, options=options)
+
+
+def run_server(settings: Settings, *, listen: str, public_url: str, host: str, port: int, workers: int,
+               graceful_timeout: int, options: dict[str, Any]) -> None:
+    """Run uvicorn between a start-up and a shutdown log line. With several workers, the metrics of every
+    worker go to a directory made for this start (prometheus_client's multiprocess mode; see
+    credo.http.operations), removed when the server stops. SIGTERM or Ctrl+C: the listening socket closes
+    and the requests in flight finish (at most `graceful_timeout` seconds) before the process exits."""
+    configure_logs(settings.log_level)
+    metrics_dir = None
+    if workers > 1 and settings.metrics_path:
+        remove_stale_metrics_dirs()
+        metrics_dir = Path(tempfile.mkdtemp(prefix=f"credo-metrics-{os.getpid()}-"))  # empty: nothing of before
+        os.environ[MULTIPROC_ENV] = str(metrics_dir)  # read by the workers, which start after this
+    store = store_name(settings.resolved_database_url())
+    log.info("server_started", listen=listen, public_url=public_url, store=store, workers=workers,
+             pid=os.getpid(), metrics_path=settings.metrics_path or None, access_log=settings.access_log,
+             metrics_dir=str(metrics_dir) if metrics_dir else None)
+    try:
+        uvicorn.run("credo.app:create_app", factory=True, host=host, port=port, workers=workers,
+                    timeout_graceful_shutdown=graceful_timeout, **options)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+        log.info("server_stopped", listen=listen, pid=os.getpid())
+
+
+def remove_stale_metrics_dirs() -> None:
+    """Remove the metrics directories of earlier starts whose server is gone without removing its own
+    (killed): they are named after the server's process id."""
+    for path in Path(tempfile.gettempdir()).glob("credo-metrics-*-*"):
+        pid = path.name.split("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def store_name(url: str) -> str:
+    """The database as the start-up line names it: the URL without its password."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _check_free(host: str, port: int) -> None:

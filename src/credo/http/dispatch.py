@@ -18,6 +18,11 @@ Every request takes the same path:
                                           first of them reads the change counter
           5. the request parsed once      forms.request_headers: media type, length, Basic, Bearer
           6. handler(request, headers)    any exception rendered by the one renderer (errors.HANDLERS)
+          7. observer.record              after the answer is sent: the request metrics and the access-log
+                                          line (http/operations.py), for every public request (404s too)
+
+Before step 1, the host-root operations paths (`/health/live`, `/health/ready`, the metrics path) are
+one dictionary lookup; they are answered without the steps and are neither counted nor logged.
 
 Telling an admin path from a public one is one prefix comparison: no public request walks the admin
 route table, and the public table is a dictionary lookup.
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from time import perf_counter
 from typing import Any, ParamSpec
 
 from starlette.datastructures import State
@@ -34,10 +40,11 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware, _MiddlewareFactory
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credo.domain.errors import NotFound
 from credo.http.forms import request_headers
+from credo.http.operations import TOKEN_KEY, Observer, Operation
 from credo.http.routes import (
     ALLOW,
     CLIENT_ID,
@@ -57,6 +64,8 @@ ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 Step = Callable[["CredoApp"], Awaitable[None]]
 
 ADMIN_PREFIX = "/admin"
+UNKNOWN = "unknown"  # the endpoint label of a path that names none
+ADMIN = "admin"  # the endpoint label of every request to the admin application
 PUBLIC_PREFIXES = ("/am/oauth2/", "/.well-known/")  # where a trailing slash names the same endpoint
 
 
@@ -142,6 +151,8 @@ class CredoApp:
         self.exception_handlers: dict[Any, ExceptionHandler] = dict(exception_handlers or {})
         self.user_middleware: list[Middleware] = []
         self.middleware_stack: ASGIApp | None = None
+        self.operations: dict[str, Operation] = {}  # host-root paths answered first (http/operations.py)
+        self.observer: Observer | None = None  # counts and logs every public request (http/operations.py)
 
     def add_middleware(self, middleware_class: _MiddlewareFactory[P], *args: P.args, **kwargs: P.kwargs) -> None:
         if self.middleware_stack is not None:
@@ -163,37 +174,70 @@ class CredoApp:
     async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
         if self.admin is not None and (path == ADMIN_PREFIX or path.startswith("/admin/")):
-            await self.admin(scope, receive, send)
+            if self.observer is not None and scope["type"] == "http":
+                await self._observed_admin(self.admin, self.observer, scope, receive, send)
+            else:
+                await self.admin(scope, receive, send)
             return
         if scope["type"] != "http":
             await self._not_http(scope, receive, send)
             return
+        operation = self.operations.get(path)
+        if operation is not None:  # /health/live, /health/ready, the metrics path: neither counted nor logged
+            await self._send(await operation(Request(scope, receive)), send)
+            return
+        started = perf_counter()
         scope = without_trailing_slash(scope)  # 1
+        endpoint, response, error = await self._public(scope, receive)
+        await self._send(response, send)
+        if self.observer is not None:  # 7: metrics and the access-log line, once the answer is sent
+            self.observer.record(scope, endpoint, response.status_code, error, started)
+
+    async def _public(self, scope: Scope, receive: Receive) -> tuple[str, Response, Exception | None]:
+        """(the endpoint's name, the answer, the error it renders) for a public request."""
         hit = resolve(scope["path"], scope["method"])  # 2 (a path still ending with "/" resolves to nothing)
         request = Request(scope, receive)
         if hit is None:
-            await self._send(await self._render(request, _unknown(scope["path"])), send)
-            return
+            error: Exception = _unknown(scope["path"])
+            return UNKNOWN, await self._render(request, error), error
         endpoint, scope["path_params"] = hit
         handler: Handler | None = TABLE.get((endpoint, scope["method"]))  # 3
         if handler is None and scope["method"] == "OPTIONS" and endpoint in CORS_ENDPOINTS:
-            await self._send(preflight(ALLOW[endpoint]), send)
-            return
+            return endpoint, preflight(ALLOW[endpoint]), None
         if handler is None:
             error = HTTPException(405, headers={"Allow": ALLOW[endpoint]})
-            await self._send(await self._render(request, error), send)
-            return
+            return endpoint, await self._render(request, error), error
         scope["endpoint"] = handler  # as a router sets it (refusal logs name the endpoint)
         for step in STEPS:  # 4
             await step(self)
         headers = request_headers(scope)
+        if headers.bearer is not None:
+            scope[TOKEN_KEY] = headers.bearer.value  # the access log keeps only a prefix of its hash
+        raised: Exception | None = None
         try:
             response = await handler(request, headers)  # 5, 6
         except Exception as exc:  # rendered by the registered handlers
             response = await self._render(request, exc)
+            raised = exc
         if headers.origin and endpoint in CORS_ENDPOINTS:
             response.raw_headers.extend(CORS_HEADERS)
-        await self._send(response, send)
+        return endpoint, response, raised
+
+    @staticmethod
+    async def _observed_admin(admin: ASGIApp, observer: Observer, scope: Scope, receive: Receive, send: Send) -> None:
+        """The admin application's request, counted and logged like a public one (endpoint `admin`)."""
+        started, status = perf_counter(), 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await admin(scope, receive, sending)
+        finally:
+            observer.record(scope, ADMIN, status, None, started)
 
     @staticmethod
     async def _send(response: Response, send: Send) -> None:

@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from credo.http.context import realm_of, services_of, source_ip
 from credo.http.forms import RequestHeaders, read_form
+from credo.http.operations import TOKEN_KEY, note_caller
 from credo.http.responses import json_response
 from credo.oauth.introspection import introspect as do_introspect
 
@@ -14,5 +15,8 @@ from credo.oauth.introspection import introspect as do_introspect
 async def introspect(request: Request, headers: RequestHeaders) -> Response:
     realm = realm_of(request)
     form = await read_form(request, headers)
+    note_caller(request.scope, form.params, headers.basic)  # for the access log: the caller, the token's hash
+    if token := form.params.get("token"):
+        request.scope[TOKEN_KEY] = token
     return json_response(await do_introspect(services_of(request), realm, form.params, headers.basic,
                                              source=source_ip(request)))

@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from credo.http.context import dpop_of, realm_of, services_of, source_ip
 from credo.http.forms import RequestHeaders, read_form
+from credo.http.operations import GRANT_KEY, note_caller
 from credo.http.responses import json_response
 from credo.oauth.dpop import fresh_nonce
 from credo.oauth.token_endpoint import TokenRequest
@@ -16,6 +17,9 @@ async def token(request: Request, headers: RequestHeaders) -> Response:
     realm = realm_of(request)
     form = await read_form(request, headers)
     dpop = dpop_of(request, headers)
+    scope = request.scope
+    scope[GRANT_KEY] = form.params.get("grant_type")  # for the metrics and the access log
+    note_caller(scope, form.params, headers.basic)
     body = await request.app.state.token_endpoint.handle(TokenRequest(
         realm=realm, params=form.params, basic=headers.basic, source=source_ip(request), resources=form.resources,
         dpop=dpop))

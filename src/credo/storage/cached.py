@@ -78,6 +78,8 @@ class RecordCache:
         self._lock = threading.Lock()
         self.on_change: list[Callable[[], None]] = []  # also told when another process changed something
         self.counter_reads = 0  # for tests and benchmarks
+        self.hits = 0  # lookups answered from memory, and those that loaded (the operations metrics read them)
+        self.misses = 0
 
     def _fresh(self) -> None:
         arrival = _arrival.get()
@@ -107,9 +109,11 @@ class RecordCache:
         self._fresh()
         with self._lock:  # a hit reorders the LRU: not safe without the lock when threads share the cache
             try:
-                return self._entries[key]
+                found = self._entries[key]
+                self.hits += 1
+                return found
             except KeyError:
-                pass
+                self.misses += 1
         generation = self._generation
         value = load()
         if value is None and not keep_absent:

@@ -62,3 +62,19 @@ def upgrade(engine: Engine) -> None:
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
     command.upgrade(alembic_config(engine), "head")
+
+
+def schema_state(engine: Engine) -> tuple[bool, bool]:
+    """(the database answers, its schema is at the scripts' head): the readiness check of `/health/ready`
+    and `credo check`. Opens a connection of its own (it blocks: run it off the event loop)."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            try:
+                revisions = {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+            except SQLAlchemyError:
+                return True, False  # no alembic_version table: never migrated
+    except SQLAlchemyError:
+        return False, False
+    head = script_head()
+    return True, head is not None and revisions == {head}
