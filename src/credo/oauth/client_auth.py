@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from credo.domain.errors import InvalidClient
 from credo.domain.models import Client
 from credo.oauth.credentials import BasicCredentials
+from credo.oauth.federation import authenticate_federated
 from credo.oauth.services import Services
 from credo.oauth.throttle import ThrottleKey
 
@@ -44,6 +45,10 @@ def _claimed_id(params: Mapping[str, str], basic: BasicCredentials | None) -> st
 
 async def _authenticate(services: Services, realm: str, params: Mapping[str, str], basic: BasicCredentials | None,
                         key: ThrottleKey) -> Client:
+    if "client_assertion" in params or "assertion" in params:  # workload identity federation: oauth/federation.py
+        agent = await authenticate_federated(services, services.realm(realm), params, basic)
+        if agent is not None:
+            return agent
     body_id, body_secret = params.get("client_id"), params.get("client_secret")
     method: str
     if basic is not None:
