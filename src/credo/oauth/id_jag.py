@@ -20,7 +20,8 @@ Every issuance and refusal on either side is audited (action `id_jag`), like tok
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, Literal
 
 from credo.domain.errors import (
     AccessDenied,
@@ -52,7 +53,7 @@ AUDIT_ACTION = "id_jag"
 MAX_SUBJECT_TOKEN = 8192
 
 
-def _audit(services: Services, realm: Realm, client: Client, decision: str, reason: str, details: dict[str, Any],
+def _audit(services: Services, realm: Realm, client: Client, decision: Literal["allow", "deny"], reason: str, details: dict[str, Any],
            work: UnitOfWork) -> None:
     work.audit(AuditEvent(realm=realm.name, action=AUDIT_ACTION, actor=client.client_id, decision=decision,
                           target=str(details.get("audience") or ""), reason=reason, details=details,
@@ -60,7 +61,7 @@ def _audit(services: Services, realm: Realm, client: Client, decision: str, reas
 
 
 async def _audited(services: Services, realm: Realm, client: Client, details: dict[str, Any], work: UnitOfWork,
-                   decide: Any) -> Any:
+                   decide: Awaitable[Grant]) -> Grant:
     try:
         result = await decide
     except OAuthError as exc:
