@@ -102,8 +102,8 @@ class TokenEndpoint:
             raise UnauthorizedClient(f"public client {client.client_id} may not use {grant_type}")
         requested = parse_scope(params.get("scope"))
         grant = await handler(services, request, client, requested, work)
-        if grant.body is not None:
-            services.note_use(realm.name, client.client_id)
+        if grant.body is not None:  # nothing more to issue (an ID-JAG): the grant's answer as it is
+            services.note_use(request.realm.name, client.client_id)
             return grant.body
         scopes = grant_scopes(requested, grant.allowed_scopes)
         family = grant.refresh_claims.get("family") if grant.issue_refresh_token and self._refresh_issuer else None
