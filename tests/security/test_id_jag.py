@@ -155,8 +155,12 @@ def test_identity_provider_refusals(setup: Setup) -> None:
         assert_oauth_error(setup.ask(http, foreign, subject_type=ID_TOKEN), 400, "invalid_grant")
         assert_oauth_error(setup.ask(http, subject, subject_type="urn:ietf:params:oauth:token-type:saml2"), 400,
                            "invalid_request")
+        # A client that did not register token exchange: refused by the pipeline, audited with the ID-JAGs.
+        create_client(services, "idp", "no-exchange", grant_types=(GRANT_PASSWORD,), secret=SECRET)
+        assert_oauth_error(setup.ask(http, subject, client_id="no-exchange"), 400, "unauthorized_client")
     denials = [e for e in setup.audit("idp") if e.decision == "deny"]
-    assert len(denials) == 10 and all(e.reason for e in denials)
+    assert len(denials) == 11 and all(e.reason for e in denials)
+    assert denials[0].actor == "no-exchange" and denials[0].target == setup.rs
     assert not [e for e in setup.audit("idp") if e.decision == "allow"]
 
 

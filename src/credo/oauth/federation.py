@@ -30,6 +30,7 @@ from credo.oauth.services import Services
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ID_JAG_TYP = "oauth-id-jag+jwt"
+ID_JAG_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id-jag"  # RFC 8693 token type of an ID-JAG
 WORKLOAD_JTI_PREFIX = "wif:"
 NBF_LEEWAY = 5
 MAX_ASSERTION = 16_384
@@ -54,11 +55,14 @@ def workload_issuer(realm: Realm, iss: Any) -> WorkloadIssuer | None:
     return next((w for w in realm.settings.federation.workload_issuers if w.issuer == iss), None)
 
 
-def bearer_authenticates(params: Mapping[str, str], basic: BasicCredentials | None) -> bool:
-    """True when the jwt-bearer grant's assertion is the request's only credential: it then authenticates the
-    agent (RFC 7523 §2.1 with no client authentication)."""
+def bearer_authenticates(realm: Realm, params: Mapping[str, str], basic: BasicCredentials | None) -> bool:
+    """True when the jwt-bearer grant's assertion is the request's only credential in a realm that trusts
+    workload issuers and enables the grant: it then authenticates the agent (RFC 7523 §2.1 with no client
+    authentication). Elsewhere such a request has no client authentication (`invalid_client`)."""
+    settings = realm.settings
     return (params.get("grant_type") == GRANT_JWT_BEARER and basic is None and "assertion" in params
-            and "client_secret" not in params and "client_assertion" not in params)
+            and "client_secret" not in params and "client_assertion" not in params
+            and bool(settings.federation.workload_issuers) and GRANT_JWT_BEARER in settings.grant_types)
 
 
 def federated_client_assertion(realm: Realm, params: Mapping[str, str]) -> str | None:
@@ -77,7 +81,7 @@ async def authenticate_federated(services: Services, realm: Realm, params: Mappi
     """The agent a workload token authenticates, when the request authenticates with one (None otherwise:
     another method applies). Refusals: invalid_client for a `client_assertion`, invalid_grant for the
     jwt-bearer grant's `assertion`."""
-    if bearer_authenticates(params, basic):
+    if bearer_authenticates(realm, params, basic):
         seen = peek(params.get("assertion"))
         if seen is not None and is_id_jag(seen[0]):
             raise InvalidClient("an ID-JAG needs client authentication")

@@ -37,7 +37,7 @@ from credo.keys import jose
 from credo.keys.keyring import TokenRejected
 from credo.oauth.exchange_audit import mark_audited
 from credo.oauth.exchange_policy import ACCESS_TOKEN_TYPE
-from credo.oauth.federation import ID_JAG_TYP, NBF_LEEWAY, is_id_jag, once_id, peek, trusted_key_set
+from credo.oauth.federation import ID_JAG_TOKEN_TYPE, ID_JAG_TYP, NBF_LEEWAY, is_id_jag, once_id, peek, trusted_key_set
 from credo.oauth.oidc import ID_TOKEN_TYP
 from credo.oauth.resources import resolve_resources
 from credo.oauth.services import Services
@@ -45,7 +45,6 @@ from credo.oauth.token_endpoint import Grant, TokenRequest
 from credo.oauth.tokens import read_access_token
 from credo.storage.unit_of_work import UnitOfWork
 
-ID_JAG_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id-jag"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 ID_JAG_GRANT_PROFILE = "urn:ietf:params:oauth:grant-profile:id-jag"
 ID_JAG_JTI_PREFIX = "idjag:"

@@ -34,7 +34,7 @@ class JwtBearer:
         header, claims = seen
         if is_id_jag(header) or id_jag.trusted_issuer(request.realm, claims.get("iss")) is not None:
             return await id_jag.redeem(services, request, client, assertion, work)
-        if not bearer_authenticates(request.params, request.basic):
+        if not bearer_authenticates(request.realm, request.params, request.basic):
             agent = await verify_workload_token(services, request.realm, assertion, InvalidGrant)
             if agent.client_id != client.client_id:
                 raise InvalidGrant(f"workload token maps to {agent.client_id}, not to {client.client_id}")
