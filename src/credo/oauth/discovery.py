@@ -7,7 +7,8 @@ from typing import Any
 from credo.domain.models import Realm
 from credo.domain.settings import GRANT_AUTHORIZATION_CODE, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE
 from credo.oauth.authorization import RESPONSE_MODES
-from credo.oauth.id_jag import ID_JAG_GRANT_PROFILE, ID_JAG_TOKEN_TYPE, ID_TOKEN_TYPE
+from credo.oauth.federation import ID_JAG_TOKEN_TYPE
+from credo.oauth.id_jag import ID_JAG_GRANT_PROFILE, ID_TOKEN_TYPE
 from credo.oauth.oidc import CLAIMS_SUPPORTED
 from credo.oauth.services import Services
 

@@ -23,7 +23,7 @@ from credo.oauth.exchange_policy import (
     choose_target,
     decide,
 )
-from credo.oauth.id_jag import ID_JAG_TOKEN_TYPE
+from credo.oauth.federation import ID_JAG_TOKEN_TYPE
 from credo.oauth.id_jag import issue as issue_id_jag
 from credo.oauth.resources import resource_client
 from credo.oauth.services import Services
