@@ -8,6 +8,7 @@ RFC's error and each decision audited:
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -15,8 +16,10 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from jsonschema import Draft202012Validator
 
 from credo.domain.settings import GRANT_JWT_BEARER, GRANT_PASSWORD, GRANT_TOKEN_EXCHANGE
+from credo.http.openapi_public import spec_bytes
 from credo.management.clients import create_client
 from credo.management.groups import put_group
 from credo.management.realms import ensure_realm
@@ -107,6 +110,9 @@ def test_issued_and_redeemed(setup: Setup) -> None:
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["issued_token_type"] == ID_JAG and body["token_type"] == "N_A" and "refresh_token" not in body
+        spec = json.loads(spec_bytes())  # the answer is the shape the public OpenAPI document describes
+        Draft202012Validator({**spec["components"]["schemas"]["TokenResponse"],
+                              "components": spec["components"]}).validate(body)
         assertion = body["access_token"]
         assert jwt.get_unverified_header(assertion)["typ"] == "oauth-id-jag+jwt"
         claims = jwt.decode(assertion, options={"verify_signature": False})

@@ -125,9 +125,7 @@ async def _issue(services: Services, request: TokenRequest, client: Client, requ
         claims["auth_time"] = auth_time
     assertion = services.keys.sign(realm.name, claims, typ=ID_JAG_TYP)
     body: dict[str, Any] = {"access_token": assertion, "issued_token_type": ID_JAG_TOKEN_TYPE,
-                            "token_type": "N_A", "expires_in": lifetime}
-    if scopes:
-        body["scope"] = " ".join(scopes)
+                            "token_type": "N_A", "expires_in": lifetime, "scope": " ".join(scopes)}
     return Grant(sub=user_id, allowed_scopes=scopes, user=True, body=body)
 
 
