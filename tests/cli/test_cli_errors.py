@@ -37,7 +37,7 @@ def test_duplicate_client(sqlite_server: Server, sqlite_demo: dict[str, str], tm
 @pytest.mark.parametrize("change, message", [
     ({"grant_types": ["client_credential"]}, "grant_types: unknown grant type client_credential; known: "
      "client_credentials, password, urn:ietf:params:oauth:grant-type:token-exchange, refresh_token, "
-     "authorization_code, implicit."),
+     "authorization_code, urn:ietf:params:oauth:grant-type:jwt-bearer, implicit."),
     ({"allow_open_registraton": True}, "allow_open_registraton: is not a known setting."),
     ({"access_token_lifetime": 5}, "access_token_lifetime: must be at least 60."),
     ({"protection": {"policy": {"max_clients": -1}}}, "protection.policy.max_clients: "

@@ -8,15 +8,16 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 GRANT_CLIENT_CREDENTIALS = "client_credentials"
 GRANT_PASSWORD = "password"
 GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 GRANT_REFRESH_TOKEN = "refresh_token"
 GRANT_AUTHORIZATION_CODE = "authorization_code"
+GRANT_JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"  # RFC 7523 §2.1: workload tokens, ID-JAGs
 KNOWN_GRANT_TYPES = (GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_TOKEN_EXCHANGE, GRANT_REFRESH_TOKEN,
-                     GRANT_AUTHORIZATION_CODE)
+                     GRANT_AUTHORIZATION_CODE, GRANT_JWT_BEARER)
 # Scopes that let a client see or do more than its own business (introspect every token, administer
 # identities): never granted through open (anonymous) registration, whatever the allowlist says.
 DEFAULT_PRIVILEGED_SCOPES = ("am-introspect-all-tokens", "fr:idm:*")
@@ -73,20 +74,118 @@ class KeySource(BaseModel):
     @field_validator("jwks")
     @classmethod
     def _public_jwk_set(cls, jwks: dict[str, object] | None) -> dict[str, object] | None:
-        """A JWK Set of at most MAX_TRUSTED_KEYS public RSA, EC or OKP keys, MAX_JWKS_BYTES as JSON."""
-        if jwks is None:
-            return None
-        if len(json.dumps(jwks)) > MAX_JWKS_BYTES:
-            raise ValueError(f"a JWK Set of at most {MAX_JWKS_BYTES} bytes")
-        keys = jwks.get("keys")
-        if not isinstance(keys, list) or not 1 <= len(keys) <= MAX_TRUSTED_KEYS:
-            raise ValueError(f"a JWK Set object with a 'keys' array of 1 to {MAX_TRUSTED_KEYS} keys")
-        for key in keys:
-            if not isinstance(key, dict) or key.get("kty") not in PUBLIC_KTYS:
-                raise ValueError("every key an RSA, EC or OKP public key (a JSON object with its 'kty')")
-            if any(member in key for member in PRIVATE_JWK_MEMBERS):
-                raise ValueError("public keys only: private key material is not allowed")
-        return jwks
+        return public_jwk_set(jwks)
+
+
+def public_jwk_set(jwks: dict[str, object] | None) -> dict[str, object] | None:
+    """A JWK Set of at most MAX_TRUSTED_KEYS public RSA, EC or OKP keys, MAX_JWKS_BYTES as JSON."""
+    if jwks is None:
+        return None
+    if len(json.dumps(jwks)) > MAX_JWKS_BYTES:
+        raise ValueError(f"a JWK Set of at most {MAX_JWKS_BYTES} bytes")
+    keys = jwks.get("keys")
+    if not isinstance(keys, list) or not 1 <= len(keys) <= MAX_TRUSTED_KEYS:
+        raise ValueError(f"a JWK Set object with a 'keys' array of 1 to {MAX_TRUSTED_KEYS} keys")
+    for key in keys:
+        if not isinstance(key, dict) or key.get("kty") not in PUBLIC_KTYS:
+            raise ValueError("every key an RSA, EC or OKP public key (a JSON object with its 'kty')")
+        if any(member in key for member in PRIVATE_JWK_MEMBERS):
+            raise ValueError("public keys only: private key material is not allowed")
+    return jwks
+
+
+FEDERATION_ALGS = ("ES256", "ES384", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA")
+MAX_FEDERATION_ENTRIES = 50  # trusted issuers, and ID-JAG rules, per realm
+
+
+class _FederatedKeys(BaseModel):
+    """An external issuer's public keys: an inline JWK Set or a jwks_uri (fetched through the SSRF guard)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    issuer: str = Field(min_length=1, max_length=2048, description="The exact `iss` of the issuer's tokens.")
+    jwks: dict[str, object] | None = Field(default=None, description="An inline JWK Set with public keys.")
+    jwks_uri: HttpUrl | None = Field(default=None, description="A URL serving the JWK Set (https in production).")
+    algorithms: tuple[str, ...] = Field(default=("ES256", "RS256"), min_length=1,
+                                        description=f"Accepted signature algorithms, among {', '.join(FEDERATION_ALGS)}.")
+
+    @field_validator("jwks")
+    @classmethod
+    def _public_jwk_set(cls, jwks: dict[str, object] | None) -> dict[str, object] | None:
+        return public_jwk_set(jwks)
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric(cls, algs: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [a for a in algs if a not in FEDERATION_ALGS]
+        if unknown:
+            raise ValueError(f"unsupported algorithms {unknown}: use {', '.join(FEDERATION_ALGS)}")
+        return algs
+
+
+class WorkloadIssuer(_FederatedKeys):
+    """Workload identity federation: a platform (Kubernetes, SPIFFE, a cloud) whose tokens authenticate agents
+    of this realm, with no secret, as `client_assertion` (RFC 7523 §2.2) or the jwt-bearer grant (§2.1)."""
+
+    audiences: tuple[str, ...] = Field(
+        default=(), description="Accepted `aud` values; empty accepts the realm's issuer or its token endpoint URL.")
+    subjects: dict[str, str] = Field(
+        default_factory=dict, description="Token `sub` (e.g. `system:serviceaccount:ns:name`, "
+                                          "`spiffe://domain/path`) → the client id of the one agent it authenticates.")
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> WorkloadIssuer:
+        if (self.jwks is None) == (self.jwks_uri is None):
+            raise ValueError("exactly one of jwks and jwks_uri")
+        return self
+
+
+class IdJagIssuer(_FederatedKeys):
+    """An identity provider whose ID-JAGs this realm redeems (the jwt-bearer grant): another realm of this
+    Credo (`realm`, its own keys) or an external issuer (`jwks` or `jwks_uri`). The ID-JAG's `sub` must be the
+    id of a user of this realm."""
+
+    realm: str | None = Field(default=None, description="A realm of this Credo whose keys sign the ID-JAGs.")
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> IdJagIssuer:
+        if sum(x is not None for x in (self.jwks, self.jwks_uri, self.realm)) != 1:
+            raise ValueError("exactly one of realm, jwks and jwks_uri")
+        return self
+
+
+class IdJagRule(BaseModel):
+    """As identity provider: which client may obtain an ID-JAG for which authorization server (`audience`) and
+    resources, for which users or groups (both empty: every user of the realm), with which scopes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    client_id: str = Field(min_length=1, description="The client here that may ask (token exchange).")
+    audience: str = Field(min_length=1, description="The issuer of the authorization server the ID-JAG is for.")
+    resources: tuple[str, ...] = Field(default=(), description="Allowed `resource` values; empty allows any.")
+    users: tuple[str, ...] = Field(default=(), description="User ids allowed.")
+    groups: tuple[str, ...] = Field(default=(), description="Groups whose members are allowed.")
+    scopes: tuple[str, ...] = Field(default=(), description="Scopes the ID-JAG may carry.")
+    target_client_id: str | None = Field(
+        default=None, description="The client's id at the audience's authorization server (the ID-JAG's "
+                                  "`client_id`); default: its id here.")
+
+
+class Federation(BaseModel):
+    """Agents without shared secrets: workload identity federation and Identity Assertion JWT Authorization
+    Grants (ID-JAG, both as identity provider and as the receiving authorization server)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    workload_issuers: tuple[WorkloadIssuer, ...] = Field(default=(), max_length=MAX_FEDERATION_ENTRIES)
+    id_jag_issuers: tuple[IdJagIssuer, ...] = Field(default=(), max_length=MAX_FEDERATION_ENTRIES)
+    id_jag_rules: tuple[IdJagRule, ...] = Field(default=(), max_length=MAX_FEDERATION_ENTRIES)
+    id_jag_lifetime: int = Field(default=300, ge=30, le=3600, description="Seconds an ID-JAG issued here lasts.")
+
+    @model_validator(mode="after")
+    def _distinct_issuers(self) -> Federation:
+        for name, entries in (("workload_issuers", self.workload_issuers), ("id_jag_issuers", self.id_jag_issuers)):
+            issuers = [e.issuer for e in entries]
+            if len(set(issuers)) != len(issuers):
+                raise ValueError(f"{name}: each issuer once")
+        return self
 
 
 class RegistrationPolicy(BaseModel):
@@ -205,6 +304,7 @@ class ProviderSettings(BaseModel):
                                    "the `DPoP-Nonce` header. Off: a nonce is checked only when a proof carries one.")
     protection: RegistrationProtection = RegistrationProtection()
     client_id_metadata_documents: ClientMetadataDocuments = ClientMetadataDocuments()
+    federation: Federation = Federation()
 
     def enabled_grant_types(self) -> tuple[str, ...]:
         """The grant types the token endpoint accepts in this realm: the list, with `refresh_token` implied

@@ -18,6 +18,7 @@ from credo.domain.models import Client
 from credo.oauth.client_assertion import authenticate_assertion, unverified_issuer
 from credo.oauth.client_documents import authenticating_client
 from credo.oauth.credentials import BasicCredentials
+from credo.oauth.federation import authenticate_federated
 from credo.oauth.services import Services
 from credo.oauth.throttle import ThrottleKey
 
@@ -66,6 +67,10 @@ async def _asserted(services: Services, realm: str, params: Mapping[str, str], b
 
 async def _authenticate(services: Services, realm: str, params: Mapping[str, str], basic: BasicCredentials | None,
                         key: ThrottleKey) -> Client:
+    if "client_assertion" in params or "assertion" in params:  # workload identity federation: oauth/federation.py
+        agent = await authenticate_federated(services, services.realm(realm), params, basic)
+        if agent is not None:
+            return agent
     body_id, body_secret = params.get("client_id"), params.get("client_secret")
     method: str
     if basic is not None:

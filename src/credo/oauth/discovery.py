@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from credo.domain.models import Realm
-from credo.domain.settings import GRANT_AUTHORIZATION_CODE
+from credo.domain.settings import GRANT_AUTHORIZATION_CODE, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE
 from credo.keys.dpop import PROOF_ALGS
 from credo.keys.jose import ASYMMETRIC_ALGS
 from credo.oauth.authorization import RESPONSE_MODES
+from credo.oauth.federation import ID_JAG_TOKEN_TYPE
+from credo.oauth.id_jag import ID_JAG_GRANT_PROFILE, ID_TOKEN_TYPE
 from credo.oauth.oidc import CLAIMS_SUPPORTED
 from credo.oauth.services import Services
 
@@ -43,10 +45,24 @@ def discovery_document(services: Services, realm: Realm) -> dict[str, Any]:
         "request_parameter_supported": False,
         "dpop_signing_alg_values_supported": list(PROOF_ALGS),  # RFC 9449 §5.1
         "token_exchange_token_types_supported": [
-            "urn:ietf:params:oauth:token-type:access_token", "urn:ietf:params:oauth:token-type:jwt"],
+            "urn:ietf:params:oauth:token-type:access_token", "urn:ietf:params:oauth:token-type:jwt",
+            *([ID_TOKEN_TYPE, ID_JAG_TOKEN_TYPE] if _issues_id_jags(realm) else [])],
+        **({"authorization_grant_profiles_supported": [ID_JAG_GRANT_PROFILE]} if _redeems_id_jags(realm) else {}),
         **(_browser_sign_in(base, realm) if GRANT_AUTHORIZATION_CODE in s.grant_types else {}),
         **({"client_id_metadata_document_supported": True} if s.client_id_metadata_documents.enabled else {}),
     }
+
+
+def _issues_id_jags(realm: Realm) -> bool:
+    """As identity provider: token exchange is on and some client may obtain ID-JAGs."""
+    s = realm.settings
+    return GRANT_TOKEN_EXCHANGE in s.grant_types and bool(s.federation.id_jag_rules)
+
+
+def _redeems_id_jags(realm: Realm) -> bool:
+    """As the receiving authorization server (draft-ietf-oauth-identity-assertion-authz-grant, metadata)."""
+    s = realm.settings
+    return GRANT_JWT_BEARER in s.grant_types and bool(s.federation.id_jag_issuers)
 
 
 def _browser_sign_in(base: str, realm: Realm) -> dict[str, Any]:

@@ -61,6 +61,7 @@ class Grant:
     family: str | None = None  # a refresh-token family the access token dies with (claim `fid`)
     grant_id: str | None = None  # the user's consent the token dies with (claim `gid`)
     id_token: dict[str, Any] | None = None  # OpenID Connect: the ID token's own claims (sub, auth_time, ...)
+    body: dict[str, Any] | None = None  # the whole answer, when the grant issued no access token (an ID-JAG)
 
 
 class GrantHandler(Protocol):
@@ -117,6 +118,9 @@ class TokenEndpoint:
                                    description="This client's tokens are DPoP-bound: send a DPoP proof.")
         requested = parse_scope(params.get("scope"))
         grant = await handler(services, request, client, requested, work)
+        if grant.body is not None:  # nothing more to issue (an ID-JAG): the grant's answer as it is
+            services.note_use(request.realm.name, client.client_id)
+            return grant.body
         scopes = grant_scopes(requested, grant.allowed_scopes)
         family = grant.refresh_claims.get("family") if grant.issue_refresh_token and self._refresh_issuer else None
         family = family or grant.family

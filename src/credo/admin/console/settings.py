@@ -19,14 +19,15 @@ from credo.management.messages import says
 
 GRANT_LABELS = {"client_credentials": "Client Credentials", "password": "Resource Owner Password Credentials",
                 "urn:ietf:params:oauth:grant-type:token-exchange": "Token Exchange", "refresh_token": "Refresh Token",
-                "authorization_code": "Authorization Code", "implicit": "Implicit (dynamic clients' metadata only)"}
+                "authorization_code": "Authorization Code", "implicit": "Implicit (dynamic clients' metadata only)",
+                "urn:ietf:params:oauth:grant-type:jwt-bearer": "JWT Bearer (workload tokens, ID-JAG)"}
 NUMBERS = ("access_token_lifetime", "refresh_token_lifetime", "registration_access_token_lifetime",
            "max_delegation_depth", "session_lifetime")
 FLAGS = ("allow_open_registration", "pkce_optional_for_confidential_clients", "skip_consent_for_applications",
          "refresh_requires_offline_access", "issue_refresh_tokens", "exchange_null_refresh_token",
          "dpop_nonce_required")
 TOP_FIELDS = ("grant_types", "registration_scope_allowlist", "dcr_script", "scope_descriptions", "token_format",
-              "signing_alg")
+              "signing_alg", "federation")
 
 
 def grant_options(enabled: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -96,6 +97,7 @@ TABS: dict[str, tuple[str, tuple[str, ...]]] = {
     "tokens": ("Tokens", ("grant_types", "access_token_lifetime", "refresh_token_lifetime", "token_format",
                           "signing_alg", "issue_refresh_tokens", "dpop_nonce_required")),
     "exchange": ("Token exchange", ("max_delegation_depth", "exchange_null_refresh_token")),
+    "federation": ("Agents without secrets", ("federation",)),
     "sessions": ("Sign-in & sessions", ("session_lifetime", "pkce_optional_for_confidential_clients",
                                         "skip_consent_for_applications", "refresh_requires_offline_access",
                                         "scope_descriptions")),
@@ -126,6 +128,25 @@ def _jwks(page: Page, name: str) -> dict[str, Any] | None:
     return value
 
 
+def _federation(page: Page, name: str) -> dict[str, Any]:
+    """The federation settings as JSON (trusted workload issuers, ID-JAG issuers and rules); empty: none."""
+    raw = page.value(name)
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise FormError(name, "not valid JSON.") from exc
+    if not isinstance(value, dict):
+        raise FormError(name, "a JSON object (workload_issuers, id_jag_issuers, id_jag_rules, id_jag_lifetime).")
+    return value
+
+
+def federation_json(federation: Any) -> str:
+    """The federation settings as the form shows them: indented JSON."""
+    return json.dumps(federation.model_dump(mode="json"), indent=2)
+
+
 def _checked(page: Page, name: str) -> bool:
     return page.checked(name)
 
@@ -142,7 +163,7 @@ def _text(page: Page, name: str) -> str | None:
 READERS: dict[str, Callable[[Page, str], Any]] = {
     "grant_types": lambda page, name: page.values(name),
     "scope_descriptions": lambda page, _: _scope_descriptions(page),
-    "ss_jwks": _jwks, "sr_jwks": _jwks,
+    "ss_jwks": _jwks, "sr_jwks": _jwks, "federation": _federation,
     **dict.fromkeys((*NUMBERS, "policy_max_clients", "policy_rate_limit_per_minute"), _number),
     **dict.fromkeys(("registration_scope_allowlist", "policy_allowed_scopes", "policy_allowed_redirect_hosts",
                      "ss_issuers", "cimd_allowed_hosts", "cimd_denied_hosts"), _words),
@@ -222,7 +243,7 @@ def settings_page(page: Page) -> Response:
     return page.render("settings.html", s=shown, errors=errors, f=f, on=on, sel=sel, notice=page.request.query_params.get("notice"),
                        grant_options=grant_options(realm.settings.grant_types), scope_lines=scope_lines,
                        script_options=scripts, boxes=[b for b in BOXES if b in fields], tab=tab, tabs=TABS,
-                       shows=fields.__contains__, status=400 if errors else 200)
+                       shows=fields.__contains__, federation_json=federation_json, status=400 if errors else 200)
 
 
 def realms_page(page: Page) -> Response:

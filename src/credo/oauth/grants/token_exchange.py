@@ -24,6 +24,8 @@ from credo.oauth.exchange_policy import (
     choose_target,
     decide,
 )
+from credo.oauth.federation import ID_JAG_TOKEN_TYPE
+from credo.oauth.id_jag import issue as issue_id_jag
 from credo.oauth.resources import resource_client
 from credo.oauth.services import Services
 from credo.oauth.token_endpoint import Grant, TokenRequest
@@ -81,6 +83,8 @@ class TokenExchange:
     async def __call__(self, services: Services, request: TokenRequest, client: Client,
                        requested_scopes: tuple[str, ...], work: UnitOfWork) -> Grant:
         params = request.params
+        if params.get("requested_token_type") == ID_JAG_TOKEN_TYPE:  # as identity provider: oauth/id_jag.py
+            return await issue_id_jag(services, request, client, requested_scopes, work)
         details: dict[str, Any] = {"subject": None, "actor_chain": [],
                                    "audience": params.get("audience") or params.get("resource"),
                                    "scopes_requested": list(requested_scopes), "scopes_granted": []}
