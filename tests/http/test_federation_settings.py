@@ -50,7 +50,7 @@ def test_admin_api(sqlite_server: Server) -> None:
 def test_console_form(sqlite_server: Server) -> None:
     http, _ = console_session(sqlite_server)
     try:
-        page = "/admin/r/root/settings"
+        page = "/admin/r/root/settings?tab=federation"
         r = submit(http, page, "settings-form", federation=json.dumps(FEDERATION))
         assert r.status_code == 303, r.text[:500]
         stored = sqlite_server.services.realm("root").settings.federation
@@ -82,7 +82,7 @@ def test_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: p
     with pytest.raises(SystemExit) as refused:
         main()
     assert refused.value.code == 2
-    assert capsys.readouterr().err.startswith("error: federation.id_jag_lifetime: Input should be greater than")
+    assert capsys.readouterr().err.startswith("error: federation.id_jag_lifetime: must be at least 30")
 
 
 def test_import_and_export(sqlite_server: Server) -> None:

@@ -52,7 +52,11 @@ def _claimed_id(params: Mapping[str, str], basic: BasicCredentials | None) -> st
 
 async def _asserted(services: Services, realm: str, params: Mapping[str, str], basic: BasicCredentials | None,
                     endpoint: str) -> Client:
-    """private_key_jwt: the assertion is the only credential of the request."""
+    """A client assertion: a workload platform's token from a trusted issuer (oauth/federation.py), else
+    private_key_jwt; the assertion is the only credential of the request."""
+    agent = await authenticate_federated(services, services.realm(realm), params, basic)
+    if agent is not None:
+        return agent
     assertion = params.get("client_assertion")
     if basic is not None or "client_secret" in params:
         raise InvalidClient("two authentication methods in one request")
@@ -67,7 +71,7 @@ async def _asserted(services: Services, realm: str, params: Mapping[str, str], b
 
 async def _authenticate(services: Services, realm: str, params: Mapping[str, str], basic: BasicCredentials | None,
                         key: ThrottleKey) -> Client:
-    if "client_assertion" in params or "assertion" in params:  # workload identity federation: oauth/federation.py
+    if "assertion" in params:  # the jwt-bearer grant's workload token alone (oauth/federation.py)
         agent = await authenticate_federated(services, services.realm(realm), params, basic)
         if agent is not None:
             return agent
