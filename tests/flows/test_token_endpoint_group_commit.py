@@ -150,7 +150,7 @@ def test_one_transaction_before_any_request_of_the_batch_answers(tmp_path: Path)
 
         async def run() -> list[int]:
             fast = storage.fast  # type: ignore[attr-defined]
-            fast.change_counter()  # opens this thread's connection, which commits the rows
+            fast.counters()  # opens this thread's connection, which commits the rows
             fast._local.conn.set_trace_callback(statements.append)
             group = GroupCommitter(storage)
             sinks = [UnitOfWork() for _ in range(3)]

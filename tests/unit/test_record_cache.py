@@ -34,11 +34,11 @@ class Counter:
         self.reads = 0
         self.before_read: Callable[[], None] | None = None
 
-    def change_counter(self) -> int:
+    def counters(self) -> tuple[int, int]:
         if self.before_read is not None:
             self.before_read()
         self.reads += 1
-        return self.value
+        return self.value, 0
 
 
 @pytest.fixture

@@ -177,9 +177,9 @@ class PgFastPath:
 
         return self._run(work, read=False)
 
-    def change_counter(self) -> int:
+    def counters(self) -> tuple[int, int]:
         row = self.one(COUNTER, ())
-        return int(row[0]) if row else 0
+        return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def close(self) -> None:
         self._pool.close()
