@@ -113,6 +113,7 @@ def test_own_burns_and_creations_with_a_burn_are_seen_at_once(make: type[MemoryS
     assert not cached.one_time.is_burned("r", "x") and not cached.one_time.is_burned("r", "iat")
     assert cached.one_time.burn("r", "x", FAR)
     assert cached.one_time.is_burned("r", "x")  # same request: this process's own burn
+    assert not cached.one_time.is_burned("r", "iat")  # remembered again
     cached.clients.create(Client(realm="r", client_id="c"), burn=("iat", FAR))
     assert cached.one_time.is_burned("r", "iat")
     assert cached.one_time.purge_expired(FAR + 1) == 2
