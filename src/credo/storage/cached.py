@@ -22,10 +22,12 @@ the cached reads from memory and pass everything else to `inner`:
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from typing import Any, cast
 
@@ -87,6 +89,39 @@ class RecordCache:
         self._lock = threading.Lock()
         self.on_change: list[Callable[[], None]] = []  # also told when another process changed something
         self.counter_reads = 0  # for tests and benchmarks
+        # Counter reads sent for requests without blocking their event loop (`read_after_arrival`): per loop,
+        # the latest one started, as (sent, its future); run on a few threads of their own.
+        self._inflight: dict[asyncio.AbstractEventLoop, tuple[int, asyncio.Future[None]]] = {}
+        self._readers: ThreadPoolExecutor | None = None
+
+    async def read_after_arrival(self) -> None:
+        """Make a counter read sent after this request arrived known, without blocking the event loop while
+        it travels (for a storage whose counter is a round trip). The read in flight on this loop is shared
+        when it was sent after the arrival; else one is sent from a reader thread, and the requests of this
+        loop step, which all arrived before it, share it. The lookups of the request then use it (`_fresh`:
+        the same rule, the same remembered read). If the read fails, the request's first lookup reads again
+        and answers the error."""
+        arrival = _arrival.get()
+        if arrival is None or arrival < self._last[0] or self._interval:
+            return
+        loop = asyncio.get_running_loop()
+        inflight = self._inflight.get(loop)
+        if inflight is None or inflight[0] <= arrival:
+            if self._readers is None:
+                self._readers = ThreadPoolExecutor(4, thread_name_prefix="credo-counter")
+            sent = _now()
+            inflight = self._inflight[loop] = (sent, loop.run_in_executor(self._readers, self._read, sent))
+        try:
+            await asyncio.shield(inflight[1])
+        except Exception:  # noqa: S110 - the request's own lookup reads again and fails with its own error
+            pass
+
+    def _read(self, sent: int) -> None:
+        counter = self._storage.counters()
+        self.counter_reads += 1
+        with self._lock:
+            if sent > self._last[0]:  # reads may finish out of order
+                self._last = (sent, counter)
 
     def _fresh(self) -> None:
         arrival = _arrival.get()
