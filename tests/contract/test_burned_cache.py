@@ -3,9 +3,12 @@ memory and dropped exactly when the burn counter moves, whichever process burned
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextvars
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, update
@@ -22,6 +25,15 @@ from tests.conftest import SQL_BACKENDS
 from tests.support import shared_database_url
 
 FAR = 10**10
+
+
+def own_context(test: Callable[..., None]) -> Callable[..., None]:
+    """Run the test in a copy of the context: the requests it marks (begin_request) end with it."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        contextvars.copy_context().run(test, *args, **kwargs)
+    return run
 
 
 @pytest.fixture(params=SQL_BACKENDS)
@@ -55,6 +67,7 @@ def test_a_burn_moves_the_burn_counter_only(two: tuple[SqlStorage, SqlStorage]) 
     assert one.change_counter() == records
 
 
+@own_context
 def test_another_process_burn_is_seen_by_the_next_request(two: tuple[SqlStorage, SqlStorage]) -> None:
     inner, other = two
     cached = CachedStorage(inner)
@@ -79,6 +92,7 @@ def test_another_process_burn_is_seen_by_the_next_request(two: tuple[SqlStorage,
     assert not cached.one_time.is_burned("r", "x")
 
 
+@own_context
 def test_a_burn_drops_no_cached_record_and_a_record_change_drops_the_burned_answers(
         two: tuple[SqlStorage, SqlStorage]) -> None:
     inner, other = two
@@ -105,6 +119,7 @@ def test_a_burn_drops_no_cached_record_and_a_record_change_drops_the_burned_answ
 
 
 @pytest.mark.parametrize("make", [MemoryStorage, None])
+@own_context
 def test_own_burns_and_creations_with_a_burn_are_seen_at_once(make: type[MemoryStorage] | None,
                                                               two: tuple[SqlStorage, SqlStorage]) -> None:
     inner: Storage = make() if make is not None else two[0]
