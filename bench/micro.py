@@ -94,7 +94,8 @@ def dpop_proofs(count: int, url: str) -> Iterator[list[tuple[bytes, bytes]]]:
     return iter([[(b"dpop", p.encode())] for p in proofs])
 
 
-async def run(n: int, profile: bool, only: set[str], concurrency: int = 1, database_url: str | None = None) -> None:
+async def run(n: int, profile: bool, only: set[str], concurrency: int = 1, database_url: str | None = None,
+              sort: str = "tottime") -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), master_key="micro-bench-master-key-0123456789abcdef",
                             database_url=database_url, _env_file=None)  # type: ignore[call-arg]
@@ -150,7 +151,7 @@ async def run(n: int, profile: bool, only: set[str], concurrency: int = 1, datab
             done = rounds * concurrency
             print(f"{name:12s} {took / done * 1e6:7.1f} us CPU/request  ({done / took:8.0f} req/s in-process)")
             if prof:
-                pstats.Stats(prof).sort_stats("tottime").print_stats(40)
+                pstats.Stats(prof).sort_stats(sort).print_stats(40)
 
 
 def pkjwt_bodies(services: Any, count: int) -> list[bytes]:
@@ -175,6 +176,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--n", type=int, default=5000)
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--sort", default="tottime", help="order of the profile (tottime, cumulative, ...)")
     p.add_argument("--only", default="", help="comma-separated case names (cc,introspect,cc-pkjwt,cc-stateful,"
                                               "register,xchg-auto,xchg-obo; cc_dpop only when named: cc with a DPoP proof)")
     p.add_argument("--concurrency", type=int, default=1,
@@ -183,7 +185,7 @@ def main() -> None:
                    help="run against this database (e.g. an empty PostgreSQL database) instead of a temporary SQLite file")
     args = p.parse_args()
     asyncio.run(run(args.n, args.profile, {c for c in args.only.split(",") if c}, max(1, args.concurrency),
-                    args.database_url))
+                    args.database_url, args.sort))
 
 
 if __name__ == "__main__":

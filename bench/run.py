@@ -3,8 +3,10 @@
     python bench/run.py                                   # 100 clients, 1 worker
     python bench/run.py --clients 100,1000000 --workers 1,2
     python bench/run.py --peer                            # also the side-by-side ratios (peer.py)
+    python bench/run.py --database postgresql://postgres@127.0.0.1:5432/   # the same on PostgreSQL
 
-For every (clients, workers) combination it seeds the clients into a temporary SQLite data dir, starts
+For every (clients, workers) combination it seeds the clients into a temporary SQLite data dir (with
+`--database`, into a new database it creates on that PostgreSQL server and drops at the end), starts
 `credo serve` on it, drives each hot endpoint with wrk and prints requests/s with p50/p99 latency,
 the start-up time and the server's resident memory. Results go to bench/results/latest.md.
 
@@ -80,21 +82,42 @@ class Run:
     notes: list[str] = field(default_factory=list)
 
 
-DATABASE_URL: list[str] = []  # --database-url: every set-up on this database instead of its own SQLite file
-
-
-def _env(data_dir: Path) -> dict[str, str]:
+def _env(data_dir: Path, database: str | None) -> dict[str, str]:
     path = os.pathsep.join([str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")])
-    extra = {"CREDO_DATABASE_URL": DATABASE_URL[0]} if DATABASE_URL else {}
-    return dict(os.environ, PYTHONPATH=path, CREDO_DATA_DIR=str(data_dir), CREDO_MASTER_KEY=MASTER_KEY,
-                CREDO_LOG_LEVEL="warning", **extra)
+    env = dict(os.environ, PYTHONPATH=path, CREDO_DATA_DIR=str(data_dir), CREDO_MASTER_KEY=MASTER_KEY,
+               CREDO_LOG_LEVEL="warning")
+    env.pop("CREDO_DATABASE_URL", None)
+    if database is not None:
+        env["CREDO_DATABASE_URL"] = database
+    return env
 
 
-def prepare(data_dir: Path, clients: int) -> tuple[str, str]:
+def create_database(server_url: str) -> str:
+    """A new, empty database on the PostgreSQL server of `server_url`; returns its psycopg URL."""
+    import psycopg
+
+    base = server_url.replace("postgresql+psycopg://", "postgresql://").rstrip("/")
+    if base.count("/") > 2:  # a database named in the URL: the new one goes beside it
+        base = base.rsplit("/", 1)[0]
+    name = f"credo_bench_{os.getpid()}_{random.randrange(1 << 30)}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    base, name = url.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def prepare(data_dir: Path, clients: int, database: str | None) -> tuple[str, str]:
     """Schema, demo realms and clients; returns bench-client's secret and a seeding note."""
-    os.environ.update(CREDO_DATA_DIR=str(data_dir), CREDO_MASTER_KEY=MASTER_KEY)
-    if DATABASE_URL:
-        os.environ["CREDO_DATABASE_URL"] = DATABASE_URL[0]
+    os.environ.update(_env(data_dir, database))
+    if database is None:
+        os.environ.pop("CREDO_DATABASE_URL", None)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     storage = open_storage(settings)
     services = build_services(settings, storage, base_url="http://127.0.0.1")
@@ -104,16 +127,14 @@ def prepare(data_dir: Path, clients: int) -> tuple[str, str]:
                   keys={"jwks": {"keys": [{**json.loads(ECAlgorithm.to_jwk(PKJWT_KEY.public_key())), "kid": "bench-1",
                                            "alg": "ES256"}]}})
     storage.close()
-    if DATABASE_URL:
-        return creds["bench-client"], "no clients seeded (--database-url: the demo clients only, no cc-spread)"
-    added, took = seed_clients(data_dir / "credo.db", REALM, clients, hasher)
+    added, took = seed_clients(database or data_dir / "credo.db", REALM, clients, hasher)
     return creds["bench-client"], f"seeded {added} clients in {took:.1f} s" if added else ""
 
 
-def start_server(data_dir: Path, port: int, workers: int) -> tuple[subprocess.Popen[bytes], float]:
+def start_server(data_dir: Path, port: int, workers: int, database: str | None) -> tuple[subprocess.Popen[bytes], float]:
     cmd = [sys.executable, "-m", "credo.cli.main", "serve", "--port", str(port), "--workers", str(workers)]
     began = time.monotonic()
-    proc = subprocess.Popen(cmd, env=_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    proc = subprocess.Popen(cmd, env=_env(data_dir, database), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}{REALM_PATH}/.well-known/openid-configuration"
     while time.monotonic() - began < 30:
@@ -246,6 +267,7 @@ class Server:
     workers: int
     port: int
     data_dir: Path
+    database: str | None = None
     secret: str = ""
     proc: subprocess.Popen[bytes] | None = None
     todo: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -260,12 +282,15 @@ def start_all(args: argparse.Namespace, root: Path, run: Run) -> list[Server]:
     for clients in args.clients:
         data_dir = root / f"clients-{clients}"
         data_dir.mkdir()
-        secret, note = prepare(data_dir, clients)
+        database = create_database(args.database) if args.database else None
+        if database is not None:
+            args.created.append(database)
+        secret, note = prepare(data_dir, clients, database)
         run.notes.append(f"{clients} clients: {note or 'no seeding needed'}")
         print(f"  {run.notes[-1]}", flush=True)
         for workers in args.workers:
-            srv = Server(clients, workers, args.port + len(servers), data_dir, secret)
-            srv.proc, startup = start_server(data_dir, srv.port, workers)
+            srv = Server(clients, workers, args.port + len(servers), data_dir, database, secret)
+            srv.proc, startup = start_server(data_dir, srv.port, workers, database)
             servers.append(srv)
             run.notes.append(f"{clients} clients, {workers} worker(s): start-up {startup:.2f} s")
             print(f"  {run.notes[-1]}", flush=True)
@@ -318,8 +343,8 @@ def write_markdown(run: Run, args: argparse.Namespace, path: Path) -> None:
              f"Machine: {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}, "
              f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}  ",
              f"wrk: 1 thread, {args.connections} connections, {args.seconds} s per run; "
-             + ("PostgreSQL (one database for every set-up)." if DATABASE_URL else
-                "SQLite (WAL, synchronous=NORMAL) in a temporary data dir."), "",
+             + ("PostgreSQL (a new database per set-up)." if args.database
+                else "SQLite (WAL, synchronous=NORMAL) in a temporary data dir."), "",
              "| workload | clients | workers | req/s | p50 ms | p99 ms | non-2xx |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {r.workload} | {r.clients:,} | {r.workers} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
@@ -343,14 +368,14 @@ def main() -> int:
     p.add_argument("--peer-script", default=str(ROOT.parent / "shared" / "bench" / "peer.py"))
     p.add_argument("--out", default=str(HERE / "results" / "latest.md"))
     p.add_argument("--keep", action="store_true", help="keep the temporary data dir")
-    p.add_argument("--database-url", default="", help="run every set-up on this database (e.g. an empty PostgreSQL "
-                   "database: postgresql://postgres@127.0.0.1/credo_bench) instead of a SQLite file each")
+    p.add_argument("--database", default=None,
+                   help="a PostgreSQL server (postgresql://user@host:port/): each set-up gets a new database there, "
+                        "dropped at the end; default: a SQLite file in the temporary data dir")
     args = p.parse_args()
+    args.created = []
     args.clients = sorted(int(c) for c in args.clients.split(","))
     args.workers = [int(w) for w in args.workers.split(",")]
     args.only = [w for w in args.only.split(",") if w]
-    if args.database_url:
-        DATABASE_URL.append(args.database_url)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is required: apt-get install wrk")
     root = Path(tempfile.mkdtemp(prefix="credo-bench-"))
@@ -371,6 +396,8 @@ def main() -> int:
                 stop_server(srv.proc)
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
+            for database in args.created:
+                drop_database(database)
     write_markdown(run, args, Path(args.out))
     print(f"results written to {args.out}")
     return 0 if all(r.errors == 0 for r in run.results) else 1

@@ -1,4 +1,5 @@
-"""Fast seeding of many clients straight into a SQLite database, in the server's own row format.
+"""Fast seeding of many clients straight into the database (a SQLite file, or PostgreSQL through
+psycopg), in the server's own row format.
 
 Rows are built with the storage layer's `_client_values` (so the format cannot drift) and written with
 `executemany` in large transactions. Secrets are hashed with the server's hasher, which is keyed by
@@ -11,6 +12,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from credo.domain.models import Client
 from credo.keys.secrets import SecretHasher
@@ -37,33 +39,48 @@ def _rows(realm: str, start: int, stop: int, hasher: SecretHasher, now: int) -> 
         yield _client_values(client)
 
 
-def seeded_count(db: Path, realm: str) -> int:
-    with sqlite3.connect(db) as conn:
-        row = conn.execute("SELECT count(*) FROM clients WHERE realm = ? AND client_id LIKE 'seed-%'",
-                           (realm,)).fetchone()
+def _connect(db: Path | str) -> Any:
+    """A DB-API connection in autocommit mode, and its placeholder: a SQLite file, or a PostgreSQL URL."""
+    if isinstance(db, str) and db.startswith("postgresql"):
+        import psycopg
+
+        return psycopg.connect(db.replace("postgresql+psycopg://", "postgresql://"), autocommit=True), "%s"
+    return sqlite3.connect(db, isolation_level=None), "?"
+
+
+def seeded_count(db: Path | str, realm: str) -> int:
+    conn, mark = _connect(db)
+    try:
+        row = conn.execute(f"SELECT count(*) FROM clients WHERE realm = {mark} AND client_id LIKE {mark}",
+                           (realm, "seed-%")).fetchone()
+    finally:
+        conn.close()
     return int(row[0])
 
 
-def seed_clients(db: Path, realm: str, total: int, hasher: SecretHasher) -> tuple[int, float]:
+def seed_clients(db: Path | str, realm: str, total: int, hasher: SecretHasher) -> tuple[int, float]:
     """Make sure `total` seeded clients exist in the realm; returns (added, seconds)."""
     start = seeded_count(db, realm)
     if start >= total:
         return 0, 0.0
     began = time.monotonic()
-    conn = sqlite3.connect(db, isolation_level=None)
+    conn, mark = _connect(db)
+    sqlite = mark == "?"
     try:
-        conn.execute("PRAGMA synchronous=OFF")
+        if sqlite:
+            conn.execute("PRAGMA synchronous=OFF")
         columns = list(_client_values(Client(realm=realm, client_id="x")))
         sql = (f"INSERT INTO clients ({', '.join(columns)}) "
-               f"VALUES ({', '.join('?' * len(columns))})")
+               f"VALUES ({', '.join([mark] * len(columns))})")
         now = int(time.time())
         for lo in range(start, total, BATCH):
             hi = min(lo + BATCH, total)
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(sql, ([row[c] for c in columns] for row in _rows(realm, lo, hi, hasher, now)))
+            conn.execute("BEGIN IMMEDIATE" if sqlite else "BEGIN")
+            conn.cursor().executemany(sql, [[row[c] for c in columns] for row in _rows(realm, lo, hi, hasher, now)])
             conn.execute("COMMIT")
         conn.execute("UPDATE change_counter SET n = n + 1 WHERE id = 1")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if sqlite:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
     return total - start, time.monotonic() - began

@@ -173,6 +173,38 @@ def test_revocation_in_one_process_is_seen_by_the_other(twins: tuple[Server, Ser
         assert hb.post(f"{b.realm_url('alpha')}/introspect", data={"token": token, **auth}).json() == {"active": False}
 
 
+@pytest.mark.parametrize("clock", ["monotonic", "coarse"])
+def test_a_revocation_is_seen_by_the_next_introspection_after_a_burst_of_cached_ones(
+        twins: tuple[Server, Server], clock: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """B answers "not revoked" from its cache of burned ids (its burst of introspections reads nothing but
+    the shared counters); a token revoked through A is inactive at B's very next introspection, every
+    time, and B's other tokens stay active. With a clock that never moves no counter read is shared."""
+    a, b = twins
+    if clock == "coarse":
+        monkeypatch.setattr(services_module, "_now", lambda: 1)
+        b.services.storage.cache.clear()
+    creds = {c.client_id: c.client_secret for c in ensure_demo(a.services)}
+    update_settings(a.services, "alpha", {"issuer": "https://id.example.test/alpha"})  # one public URL for both
+    secret = creds["bench-client"]
+    auth = {"client_id": "bench-client", "client_secret": secret}
+    base = b.realm_url("alpha")
+
+    async def introspections(token: str, n: int) -> list[bool]:
+        async with b.async_client() as http:
+            replies = await asyncio.gather(*(http.post(f"{base}/introspect", data={"token": token, **auth})
+                                             for _ in range(n)))
+        return [r.json()["active"] for r in replies]
+
+    with b.client() as hb, a.client() as ha:
+        keep = _warm(hb, base, secret)
+        for _ in range(5):
+            token = _warm(hb, base, secret)
+            assert _run(introspections(token, 32)) == [True] * 32
+            assert ha.post(f"{a.realm_url('alpha')}/token/revoke", data={"token": token, **auth}).status_code == 200
+            assert hb.post(f"{base}/introspect", data={"token": token, **auth}).json() == {"active": False}
+            assert hb.post(f"{base}/introspect", data={"token": keep, **auth}).json()["active"] is True
+
+
 OBO = "digital-assistant-web-app"
 
 

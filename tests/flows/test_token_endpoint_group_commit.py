@@ -150,7 +150,7 @@ def test_one_transaction_before_any_request_of_the_batch_answers(tmp_path: Path)
 
         async def run() -> list[int]:
             fast = storage.fast  # type: ignore[attr-defined]
-            fast.change_counter()  # opens this thread's connection, which commits the rows
+            fast.counters()  # opens this thread's connection, which commits the rows
             fast._local.conn.set_trace_callback(statements.append)
             group = GroupCommitter(storage)
             sinks = [UnitOfWork() for _ in range(3)]
@@ -203,3 +203,49 @@ def test_failed_commit_fails_every_waiting_request(tmp_path: Path) -> None:
         outcomes = _run(run())
         assert all(isinstance(o, StorageUnavailable) for o in outcomes)
         assert len({id(o) for o in outcomes}) == 3  # a fresh error per request
+
+
+def test_on_postgresql_the_loop_serves_while_a_batch_commits(tmp_path: Path) -> None:
+    """On a database server a commit waits for the log flush (and here for a lock another connection holds):
+    it runs on a commit thread, so the event loop goes on serving meanwhile; the request still answers only
+    once its commit returned, with its row stored."""
+    import threading
+
+    import psycopg
+
+    with make_storage("postgres", tmp_path) as storage:
+        url = storage.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)  # type: ignore[attr-defined]
+        blocker = psycopg.connect(url)
+        blocker.execute("LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE")  # held until the timer's commit
+        threading.Timer(0.5, blocker.commit).start()
+
+        async def run() -> tuple[int, int]:
+            group = GroupCommitter(storage)
+            ticks = 0
+            answered = False
+
+            async def ticker() -> None:
+                nonlocal ticks
+                while not answered:
+                    ticks += 1
+                    await asyncio.sleep(0.01)
+
+            async def request() -> int:
+                nonlocal answered
+                unit = UnitOfWork()
+                unit.audit(_event(0))
+                await group.commit(unit)
+                answered = True
+                return len(storage.audit.query("alpha"))
+
+            tick = asyncio.ensure_future(ticker())
+            stored = await request()
+            await tick
+            return ticks, stored
+
+        try:
+            ticks, stored = _run(run())
+        finally:
+            blocker.close()
+        assert stored == 1  # committed before it answered
+        assert ticks >= 10  # the loop ran the ticker during the half second the commit waited

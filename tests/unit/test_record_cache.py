@@ -3,6 +3,7 @@ before it was sent; any other lookup reads again."""
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import threading
 from collections.abc import Callable
@@ -12,6 +13,7 @@ import pytest
 
 from credo.storage import cached as services_module
 from credo.storage.cached import RecordCache, begin_request
+from tests.support import run_async
 
 
 class Clock:
@@ -33,12 +35,14 @@ class Counter:
         self.value = 0
         self.reads = 0
         self.before_read: Callable[[], None] | None = None
+        self.threads: list[str] = []  # where each read ran
 
-    def change_counter(self) -> int:
+    def counters(self) -> tuple[int, int]:
         if self.before_read is not None:
             self.before_read()
         self.reads += 1
-        return self.value
+        self.threads.append(threading.current_thread().name)
+        return self.value, 0
 
 
 @pytest.fixture
@@ -174,3 +178,31 @@ def test_check_interval_still_limits_reads(clock: Clock) -> None:
     cache.clear()
     lookup(contextvars.copy_context(), cache)
     assert storage.reads == 2
+
+
+def test_requests_of_one_step_share_a_read_sent_off_the_loop_and_later_arrivals_send_another(clock: Clock) -> None:
+    """`read_after_arrival` (PostgreSQL): the requests that arrived before a read was sent share it (awaited
+    on a reader thread, the loop free meanwhile), and their lookups then read nothing more; a request that
+    arrived at or after that send gets a read of its own, which sees a change committed in between."""
+    storage = Counter()
+    cache = RecordCache(storage)  # type: ignore[arg-type]
+
+    async def one(ctx: contextvars.Context, value: str) -> Any:
+        await asyncio.get_running_loop().create_task(cache.read_after_arrival(), context=ctx)
+        return lookup(ctx, cache, value=value)
+
+    async def run() -> None:
+        first, second = request(clock, 10), request(clock, 11)
+        clock.t = 12  # the read is sent at 12
+        answers = await asyncio.gather(one(first, "old"), one(second, "other"))
+        assert answers[0] == answers[1] and storage.reads == 1  # one read, then one load, cached for the other
+        storage.value += 1  # another process commits at 12
+        late = request(clock, 12)  # arrived on the tick of the send: may not use that read
+        clock.t = 13
+        assert await one(late, "new") == "new"  # its own read saw the change: the cache was dropped
+        assert storage.reads == 2
+        assert lookup(request(clock, 12), cache, value="newer") == "new"  # arrived before 13: shares, keeps
+        assert storage.reads == 2
+        assert all(name.startswith("credo-counter") for name in storage.threads)  # never on the loop
+
+    run_async(run())

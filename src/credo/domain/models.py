@@ -272,9 +272,9 @@ def bounded_audit_event(event: AuditEvent) -> AuditEvent:
     AUDIT_ITEMS_MAX items, so that no caller (an anonymous one included) can make one audit row large.
     An event within the bounds is returned as it is."""
     texts = (event.actor, event.target, event.reason)
+    if _within(event.details, 0) and all(len(t) <= AUDIT_TEXT_MAX for t in texts):
+        return event  # the usual case: checked without building a copy
     details = _bounded(event.details, 0)
-    if details == event.details and all(len(t) <= AUDIT_TEXT_MAX for t in texts):
-        return event
     actor, target, reason = (_cut(t) for t in texts)
     return AuditEvent(realm=event.realm, action=event.action, actor=actor, decision=event.decision, target=target,
                       reason=reason, details=details, ts=event.ts, id=event.id)
@@ -284,6 +284,18 @@ def _cut(text: str) -> str:
     if len(text) <= AUDIT_TEXT_MAX:
         return text
     return f"{text[:AUDIT_TEXT_MAX]}...[{len(text) - AUDIT_TEXT_MAX} more characters]"
+
+
+def _within(value: Any, depth: int) -> bool:
+    """Whether `_bounded(value, depth)` would leave `value` as it is."""
+    if isinstance(value, str):
+        return len(value) <= AUDIT_TEXT_MAX
+    if isinstance(value, dict):
+        return depth < 4 and len(value) <= AUDIT_ITEMS_MAX and all(
+            isinstance(k, str) and len(k) <= AUDIT_TEXT_MAX and _within(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return depth < 4 and len(value) <= AUDIT_ITEMS_MAX and all(_within(v, depth + 1) for v in value)
+    return True
 
 
 def _bounded(value: Any, depth: int) -> Any:

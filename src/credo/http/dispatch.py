@@ -14,8 +14,9 @@ Every request takes the same path:
                                           itself included): 404 `not_found`
           3. handler                      routes.TABLE[(endpoint, method)]; another method: 405 with `allow`
           4. cross-cutting steps          STEPS, in order: the request's arrival mark, then (PostgreSQL) one
-                                          yield so the requests dispatched together mark theirs before the
-                                          first of them reads the change counter
+                                          yield so the requests dispatched together mark theirs, and one
+                                          counter read for them, awaited on a reader thread (the loop serves
+                                          other requests while it travels)
           5. the request parsed once      forms.request_headers: media type, length, Basic, Bearer
           6. handler(request, headers)    any exception rendered by the one renderer (errors.HANDLERS)
           7. observer.record              after the answer is sent: the request metrics and the access-log
@@ -57,7 +58,7 @@ from credo.http.routes import (
     Handler,
 )
 from credo.http.wellknown import DOCUMENTS, well_known
-from credo.storage.cached import begin_request
+from credo.storage.cached import CachedStorage, begin_request
 
 P = ParamSpec("P")
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
@@ -74,8 +75,11 @@ async def mark_arrival(_app: CredoApp) -> None:
 
 
 async def gather_arrivals(app: CredoApp) -> None:
-    if app.state.services.storage.counter_round_trip:
+    storage = app.state.services.storage
+    if storage.counter_round_trip:
         await asyncio.sleep(0)  # the requests dispatched with this one mark their arrival too
+        if isinstance(storage, CachedStorage):
+            await storage.cache.read_after_arrival()  # one counter read for them, the loop serving meanwhile
 
 
 STEPS: tuple[Step, ...] = (mark_arrival, gather_arrivals)

@@ -1,6 +1,6 @@
 """A read-through cache in front of a storage backend: the records the hot path reads on every request
-(realms, clients, users, group memberships, application policies) are kept in process memory and stay
-exact.
+(realms, clients, users, group memberships, application policies) and the answers about burned one-time
+ids (the revocation check of every introspection) are kept in process memory and stay exact.
 
 `CachedStorage(inner)` has the shape of every storage (the `Storage` protocol). Its repositories serve
 the cached reads from memory and pass everything else to `inner`:
@@ -12,15 +12,22 @@ the cached reads from memory and pass everything else to `inner`:
   a client creation and a registration token rotation moves it), read as `RecordCache` explains: a
   request sees every change committed before it arrived;
 - a creation needs no invalidation: client lookups never remember an unknown id, so a client registered
-  by any process is found at once.
+  by any process is found at once;
+- burned one-time ids (revocations, consumed initial access tokens, deletion marks) follow the same rule
+  with the storage's burn counter, read in the same statement as the change counter: every burn and
+  purge moves it, so a revocation made by any process is seen by the next request of every process. A
+  burn through this storage (or a client created with one) drops only these answers, and a move of the
+  burn counter only these; a move of the change counter drops everything.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from typing import Any, cast
 
@@ -29,6 +36,7 @@ from cachetools import LRUCache
 from credo.storage.protocols import (
     ClientRepository,
     GroupRepository,
+    OneTimeIds,
     PolicyRepository,
     RealmRepository,
     Storage,
@@ -37,7 +45,7 @@ from credo.storage.protocols import (
 
 _arrival: ContextVar[int | None] = ContextVar("credo_request_arrival", default=None)
 _now = time.monotonic_ns  # one clock for the whole process (all threads and event loops)
-_NEVER = (-1, -1)  # (sent, value) before the first counter read
+_NEVER = (-1, (-1, -1))  # (sent, counters) before the first counter read
 
 
 def begin_request() -> None:
@@ -52,12 +60,14 @@ def begin_request() -> None:
 
 
 class RecordCache:
-    """A bounded LRU cache of records, exact against the storage's change counter.
+    """A bounded LRU cache of records, exact against the storage's change counter, and beside it one of
+    answers about burned one-time ids, exact against the burn counter (`Storage.counters`, one read).
 
     Entries are dropped when the change counter moves (any process writing to the same database bumps
     it), checked at most every `check_interval` seconds (0: on every lookup), and immediately when this
-    process writes (`clear`). A lookup with `keep_absent=False` does not remember that a record is
-    missing, so a record created later needs no invalidation.
+    process writes (`clear`). Burned-id answers are dropped with them, and also alone when the burn
+    counter moves or this process burns (`clear_burned`). A lookup with `keep_absent=False` does not
+    remember that a record is missing, so a record created later needs no invalidation.
 
     With `check_interval` 0 the check is exact without reading the counter for every request: the cache
     remembers its latest counter read and the clock instant taken just before that read was sent. A
@@ -71,15 +81,49 @@ class RecordCache:
         self._storage = storage
         self._interval = check_interval
         self._entries: LRUCache[tuple[str, ...], Any] = LRUCache(maxsize=max(1, max_entries))
-        self._seen = -1
+        self._burned: LRUCache[tuple[Any, ...], Any] = LRUCache(maxsize=max(1, max_entries))
+        self._seen = (-1, -1)
         self._checked = -math.inf
-        self._last = _NEVER  # (sent, value) of the latest counter read, replaced as one tuple
+        self._last: tuple[int, tuple[int, int]] = _NEVER  # (sent, counters) of the latest read, one tuple
         self._generation = 0  # moves on every clear: a load that raced with a clear is not kept
         self._lock = threading.Lock()
         self.on_change: list[Callable[[], None]] = []  # also told when another process changed something
         self.counter_reads = 0  # for tests and benchmarks
         self.hits = 0  # lookups answered from memory, and those that loaded (the operations metrics read them)
         self.misses = 0
+        # Counter reads sent for requests without blocking their event loop (`read_after_arrival`): per loop,
+        # the latest one started, as (sent, its future); run on a few threads of their own.
+        self._inflight: dict[asyncio.AbstractEventLoop, tuple[int, asyncio.Future[None]]] = {}
+        self._readers: ThreadPoolExecutor | None = None
+
+    async def read_after_arrival(self) -> None:
+        """Make a counter read sent after this request arrived known, without blocking the event loop while
+        it travels (for a storage whose counter is a round trip). The read in flight on this loop is shared
+        when it was sent after the arrival; else one is sent from a reader thread, and the requests of this
+        loop step, which all arrived before it, share it. The lookups of the request then use it (`_fresh`:
+        the same rule, the same remembered read). If the read fails, the request's first lookup reads again
+        and answers the error."""
+        arrival = _arrival.get()
+        if arrival is None or arrival < self._last[0] or self._interval:
+            return
+        loop = asyncio.get_running_loop()
+        inflight = self._inflight.get(loop)
+        if inflight is None or inflight[0] <= arrival:
+            if self._readers is None:
+                self._readers = ThreadPoolExecutor(4, thread_name_prefix="credo-counter")
+            sent = _now()
+            inflight = self._inflight[loop] = (sent, loop.run_in_executor(self._readers, self._read, sent))
+        try:
+            await asyncio.shield(inflight[1])
+        except Exception:  # noqa: S110 - the request's own lookup reads again and fails with its own error
+            pass
+
+    def _read(self, sent: int) -> None:
+        counter = self._storage.counters()
+        self.counter_reads += 1
+        with self._lock:
+            if sent > self._last[0]:  # reads may finish out of order
+                self._last = (sent, counter)
 
     def _fresh(self) -> None:
         arrival = _arrival.get()
@@ -91,25 +135,32 @@ class RecordCache:
             if self._interval and now - self._checked < self._interval:
                 return
             sent = _now()
-            counter = self._storage.change_counter()
+            counter = self._storage.counters()
             self.counter_reads += 1
             self._checked = now
             with self._lock:
                 if sent > self._last[0]:  # reads on other threads may finish out of order
                     self._last = (sent, counter)
         if counter != self._seen:
+            records = counter[0] != self._seen[0]
             with self._lock:
-                self._entries.clear()
+                if records:
+                    self._entries.clear()
+                self._burned.clear()
                 self._generation += 1
                 self._seen = counter
-            for callback in self.on_change:
-                callback()
+            if records:
+                for callback in self.on_change:
+                    callback()
 
-    def get(self, key: tuple[str, ...], load: Callable[[], Any], *, keep_absent: bool = True) -> Any:
+    def get(self, key: tuple[Any, ...], load: Callable[[], Any], *, keep_absent: bool = True,
+            burned: bool = False) -> Any:
+        """The cached value of `key` (a record, or with `burned` an answer about burned one-time ids)."""
         self._fresh()
+        table = self._burned if burned else self._entries
         with self._lock:  # a hit reorders the LRU: not safe without the lock when threads share the cache
             try:
-                found = self._entries[key]
+                found = table[key]
                 self.hits += 1
                 return found
             except KeyError:
@@ -120,12 +171,19 @@ class RecordCache:
             return None
         with self._lock:
             if generation == self._generation:  # else a clear ran during the load: the value may be stale
-                self._entries[key] = value  # the least recently used entry goes when full
+                table[key] = value  # the least recently used entry goes when full
         return value
 
     def clear(self) -> None:
+        self._drop(self._entries, self._burned)
+
+    def clear_burned(self) -> None:
+        self._drop(self._burned)
+
+    def _drop(self, *tables: LRUCache[Any, Any]) -> None:
         with self._lock:
-            self._entries.clear()
+            for table in tables:
+                table.clear()
             self._generation += 1
             self._checked = -math.inf
             self._last = _NEVER
@@ -145,12 +203,21 @@ _CACHED: dict[str, dict[str, bool]] = {
     "users": {"get": True},
     "groups": {"groups_of": True},
     "policies": {"get": True},
+    # Answers (True or False) about burned ids: `burned=True` entries, dropped when the burn counter moves.
+    "one_time": {"is_burned": True, "any_burned": True},
 }
+_BURNED = frozenset({"one_time"})  # repositories whose cached reads and writes concern burned ids only
 # `current` reads past the cache; `swap_registration_token` writes only a client's registration token,
 # which no cached read path uses (RFC 7592 reads it with `current`): an anonymous registrant reading its
 # registration in a loop empties no cache, here or in any other process (it moves no change counter).
-_PLAIN = frozenset({"all", "count", "search", "by_username", "for_agent", "last_used", "touch", "create", "create_many",
-                    "current", "swap_registration_token"})
+_PLAIN = frozenset({"all", "count", "search", "by_username", "for_agent", "last_used", "touch", "current",
+                    "swap_registration_token"})
+# Creations change no cached record, but a creation that burns an initial access token changes what the
+# burned-id answers say: they are dropped after one (whether it succeeded or not).
+_CREATIONS: dict[str, Callable[..., bool]] = {
+    "create": lambda *args, burn=None, **kwargs: burn is not None,
+    "create_many": lambda items, *args, **kwargs: any(item.burn is not None for item in items),
+}
 
 
 class _CachedRepository:
@@ -161,19 +228,30 @@ class _CachedRepository:
         self._inner = inner
         self._cache = cache
         self._cached = _CACHED[name]
+        self._burned = name in _BURNED
 
     def __getattr__(self, method: str) -> Any:
         target = getattr(self._inner, method)
         if method in self._cached:
-            key, keep_absent, load = (self._name, method), self._cached[method], target
+            key, keep_absent, load, burned = (self._name, method), self._cached[method], target, self._burned
 
-            def read(*args: str) -> Any:
-                return self._cache.get((*key, *args), lambda: load(*args), keep_absent=keep_absent)
+            def read(*args: Any) -> Any:
+                return self._cache.get((*key, *args), lambda: load(*args), keep_absent=keep_absent, burned=burned)
             wrapped: Any = read
         elif method in _PLAIN or not callable(target):
             wrapped = target
+        elif self._name == "clients" and method in _CREATIONS:
+            create, burns, clear_burned = target, _CREATIONS[method], self._cache.clear_burned
+
+            def created(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return create(*args, **kwargs)
+                finally:
+                    if burns(*args, **kwargs):
+                        clear_burned()
+            wrapped = created
         else:
-            write, clear = target, self._cache.clear
+            write, clear = target, (self._cache.clear_burned if self._burned else self._cache.clear)
 
             def written(*args: Any, **kwargs: Any) -> Any:
                 try:
@@ -199,11 +277,12 @@ class CachedStorage:
         # Not cached: the same objects as the backend's (set here so the hot path pays no lookup detour).
         # Consents are read once per sign-in and no cached record depends on them: their reads go to the
         # backend and their writes clear nothing.
-        self.scripts, self.tokens, self.one_time, self.keys = inner.scripts, inner.tokens, inner.one_time, inner.keys
+        self.one_time = cast(OneTimeIds, _CachedRepository("one_time", inner.one_time, self.cache))
+        self.scripts, self.tokens, self.keys = inner.scripts, inner.tokens, inner.keys
         self.consents = inner.consents
         self.audit, self.admins, self.ephemeral = inner.audit, inner.admins, inner.ephemeral
-        self.counter_round_trip, self.change_counter, self.close = \
-            inner.counter_round_trip, inner.change_counter, inner.close
+        self.counter_round_trip, self.change_counter, self.counters, self.close = \
+            inner.counter_round_trip, inner.change_counter, inner.counters, inner.close
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)  # anything a backend has beyond the Storage shape

@@ -380,6 +380,7 @@ class _OneTime(_Base):
             if (realm, one_time_id) in self._rows:
                 return False
             self._rows[(realm, one_time_id)] = expires_at
+            self._s.burns += 1
             return True
 
     def is_burned(self, realm: str, one_time_id: str) -> bool:
@@ -393,6 +394,8 @@ class _OneTime(_Base):
             dead = [k for k, exp in self._rows.items() if exp <= now]
             for k in dead:
                 del self._rows[k]
+            if dead:
+                self._s.burns += 1
             return len(dead)
 
 
@@ -570,6 +573,7 @@ class MemoryStorage:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self._changes = 0
+        self.burns = 0  # moved by every burn and purge of one-time ids
         self.realms = _Realms(self)
         self.clients = _Clients(self)
         self.users = _Users(self)
@@ -599,6 +603,9 @@ class MemoryStorage:
 
     def change_counter(self) -> int:
         return self._changes
+
+    def counters(self) -> tuple[int, int]:
+        return self._changes, self.burns
 
     def close(self) -> None:
         return None

@@ -308,7 +308,13 @@ class Storage(Protocol):
     def change_counter(self) -> int:
         """A number that grows on every client, realm, user, group, policy, script or signing key change, shared by all
         processes using the same database: caches compare it to know when to drop entries. Creating a client
-        does not move it (caches never remember an unknown client id, so there is nothing to drop)."""
+        does not move it (caches never remember an unknown client id, so there is nothing to drop).
+        The first of `counters()`."""
+        ...
+
+    def counters(self) -> tuple[int, int]:
+        """(the change counter, the burn counter) in one read. The burn counter grows on every one-time id
+        burned (`OneTimeIds.burn`, a client created with a burn) or purged: caches of burned ids compare it."""
         ...
 
     def close(self) -> None: ...

@@ -16,12 +16,20 @@ a batch is only the units of the requests waiting for it. Committed one by one, 
 of a token request's or a registration's database time (and on SQLite a few WAL pages each, whose
 checkpoints stall the server). `commit_now` stores a unit at once, for callers outside an event loop
 (administration, the CLI).
+
+Where the commit is a round trip to a database server that flushes its log before it answers
+(PostgreSQL: `Storage.counter_round_trip`; a few milliseconds for the fsync), the batch is committed on
+one of a few commit threads instead of on the event loop: the loop goes on serving the next requests,
+whose units form the next batch and commit beside it on another connection, and the waiting requests
+resume when their batch's commit returned. On SQLite a commit costs microseconds (the WAL is written,
+not flushed) and runs on the loop, as moving it to a thread would cost more than it takes.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -29,6 +37,8 @@ from credo.domain.models import AuditEvent, Client, TokenRecord
 from credo.storage.protocols import Conflict, NewClient, Storage, StorageUnavailable
 
 T = TypeVar("T")
+
+COMMIT_THREADS = 4  # batches committing at once on a database server (each holds a connection meanwhile)
 
 
 @dataclass(slots=True)
@@ -148,12 +158,13 @@ def _create(storage: Storage, one: NewClient) -> Outcome:
 class _Batch:
     """The units of one loop step's requests, and the outcome of their commit once it ran."""
 
-    __slots__ = ("committed", "error", "loop", "outcomes", "units")
+    __slots__ = ("committed", "done", "error", "loop", "outcomes", "units")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.units: list[UnitOfWork] = []
-        self.committed = False
+        self.committed = False  # the commit was started (and, without a commit thread, has returned)
+        self.done: asyncio.Future[None] | None = None  # with a commit thread: resolves once it returned
         self.outcomes: list[Outcome] = []
         self.error: Exception | None = None
 
@@ -165,6 +176,8 @@ class GroupCommitter:
         self.storage = storage
         # Per event loop (each serving thread has its own), the batch units join until it is committed.
         self._open: dict[asyncio.AbstractEventLoop, _Batch] = {}
+        self._threads = (ThreadPoolExecutor(COMMIT_THREADS, thread_name_prefix="credo-commit")
+                         if storage.counter_round_trip else None)
 
     def commit_now(self, unit: UnitOfWork) -> Conflict | None:
         return _conflict_or_raise(commit_units(self.storage, [unit])[0]) if unit else None
@@ -184,6 +197,8 @@ class GroupCommitter:
                 await asyncio.sleep(0)  # every request of this loop step adds its unit meanwhile
             finally:
                 self._commit(batch)  # first to resume (or to be cancelled): commit for all
+        if batch.done is not None:
+            await asyncio.shield(batch.done)  # a waiter cancelled meanwhile leaves the commit running
         if batch.error is not None:  # the database was unreachable: every unit of the batch fails
             raise StorageUnavailable(str(batch.error)) from None  # a fresh error per request of the batch
         return _conflict_or_raise(batch.outcomes[index])
@@ -194,6 +209,12 @@ class GroupCommitter:
         batch.committed = True
         if self._open.get(batch.loop) is batch:
             del self._open[batch.loop]
+        if self._threads is None:
+            self._store(batch)
+        else:
+            batch.done = asyncio.wrap_future(self._threads.submit(self._store, batch), loop=batch.loop)
+
+    def _store(self, batch: _Batch) -> None:
         try:
             batch.outcomes = commit_units(self.storage, batch.units)
         except Exception as exc:  # the database is unreachable (or a bug): every waiting request fails with it

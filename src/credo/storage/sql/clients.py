@@ -21,6 +21,7 @@ from credo.storage.sql.repo import Statements, _dumps, _Repo, _unavailable, esca
 from credo.storage.sql.statements import (
     AUDIT_INSERT,
     BURN,
+    BURNS_BUMP,
     CLIENT_GET,
     CLIENT_INSERT,
     CLIENT_RESOURCE_INSERT,
@@ -75,7 +76,7 @@ def _create_statements(new: NewClient) -> Statements:
     statements: Statements = [] if new.max_dynamic is None else [(REALM_LOCK, (realm,)),
                                                                  (DYNAMIC_ROOM, (new.max_dynamic, realm))]
     if new.burn is not None:
-        statements.append((BURN, (realm, new.burn[0], new.burn[1])))
+        statements.extend(((BURN, (realm, new.burn[0], new.burn[1])), (BURNS_BUMP, ())))
     statements.append((CLIENT_INSERT, CLIENT_INSERT.params(_client_values(new.client))))
     statements.extend((CLIENT_RESOURCE_INSERT, params) for params in client_resource_params(new.client))
     if new.audit is not None:

@@ -6,11 +6,13 @@ events); the token and introspection endpoints run a handful of fixed, single-ro
 this way (the repositories have no SQLAlchemy version of them). Each thread gets its own connections, taken from the engine (so
 they carry the same pragmas: WAL, synchronous, busy timeout) and kept for the thread's life.
 
-The change counter is polled through the same connection with `PRAGMA data_version`, which changes
+The change counters are polled through the same connection with `PRAGMA data_version`, which changes
 whenever another connection (in this or any other process) commits, and not when this one does. That
-is exact because no statement here moves the counter (every counter bump goes through SQLAlchemy, on
-other connections), and it spares a re-read of the counter after each of this thread's own writes
-(a registration, a stateful token).
+is exact because no statement here moves the change counter (every bump of it goes through SQLAlchemy,
+on other connections), and it spares a re-read after each of this thread's own writes (a registration,
+a stateful token). The burn counter is moved here, with each burn; this thread then keeps its older
+value, which is harmless: the burn was made through the cached storage, which dropped its burned ids
+at once, and every other connection sees the move.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
 class _PerThread(threading.local):
     conn: sqlite3.Connection | None = None
     data_version: int = -1
-    counter: int = 0
+    counters: tuple[int, int] = (0, 0)
 
 
 CHECKPOINT_EVERY = 0.02  # seconds between background checkpoints while there are writes
@@ -192,15 +194,15 @@ class SqliteFastPath:
         return outcomes
 
     @guarded
-    def change_counter(self) -> int:
+    def counters(self) -> tuple[int, int]:
         local = self._local
         conn = self._conn()
         version = conn.execute("PRAGMA data_version").fetchone()[0]
         if version != local.data_version:
-            # data_version first, then the counter: a commit in between only causes one extra read later.
+            # data_version first, then the counters: a commit in between only causes one extra read later.
             row = conn.execute(COUNTER.sqlite).fetchone()
-            local.data_version, local.counter = version, int(row[0]) if row else 0
-        return local.counter
+            local.data_version, local.counters = version, (int(row[0]), int(row[1])) if row else (0, 0)
+        return local.counters
 
     def forget_thread_connections(self) -> None:
         """Close this thread's connections, so the next call reopens the file (after it was repaired)."""

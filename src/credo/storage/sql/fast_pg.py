@@ -18,7 +18,7 @@ A call that gets no connection within POOL_WAIT seconds (the server unreachable,
 busy) answers 503 too. The pool gives up reconnecting after RECONNECT_TIMEOUT, so the next call after an
 outage connects at once instead of waiting out the pool's back-off.
 
-The change counter is one prepared `SELECT n FROM change_counter WHERE id = 1` per request. A
+The change and burn counters are one prepared `SELECT n, burns FROM change_counter WHERE id = 1`. A
 LISTEN/NOTIFY scheme would spare that round trip but tells other processes of a change asynchronously,
 after the writer's COMMIT has returned: a request arriving in that window would use stale records, so
 the query stays (it costs about as much as one loopback round trip).
@@ -177,9 +177,9 @@ class PgFastPath:
 
         return self._run(work, read=False)
 
-    def change_counter(self) -> int:
+    def counters(self) -> tuple[int, int]:
         row = self.one(COUNTER, ())
-        return int(row[0]) if row else 0
+        return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def close(self) -> None:
         self._pool.close()

@@ -99,7 +99,11 @@ def columns(table: Table) -> tuple[str, ...]:
 
 # --- the hot statements ----------------------------------------------------------------------------
 
-COUNTER = compiled(select(t.change_counter.c.n).where(t.change_counter.c.id == literal_column("1")), keys=())
+# Both counters in one read (one round trip on PostgreSQL): records (`n`) and burned one-time ids (`burns`).
+COUNTER = compiled(select(t.change_counter.c.n, t.change_counter.c.burns)
+                   .where(t.change_counter.c.id == literal_column("1")), keys=())
+BURNS_BUMP = compiled(update(t.change_counter).where(t.change_counter.c.id == literal_column("1"))
+                      .values(burns=t.change_counter.c.burns + literal_column("1")), keys=())
 
 REALM_GET = select_row(t.realms, "name")
 

@@ -42,7 +42,7 @@ class SqlStorage:
         self.engine = engine
         self.fast: Driver = _driver(engine)
         self.counter_round_trip = engine.dialect.name != "sqlite"
-        self.change_counter = _unavailable(self.fast.change_counter)
+        self.counters = _unavailable(self.fast.counters)
         self.realms = SqlRealms(self)
         self.clients = SqlClients(self)
         self.users = SqlUsers(self)
@@ -56,6 +56,9 @@ class SqlStorage:
         self.audit = SqlAudit(self)
         self.admins = SqlAdmins(self)
         self.ephemeral = SqlEphemeral(self)
+
+    def change_counter(self) -> int:
+        return self.counters()[0]
 
     def close(self) -> None:
         self.fast.close()

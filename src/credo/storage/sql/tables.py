@@ -186,6 +186,9 @@ change_counter = Table(
     "change_counter", metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("n", BigInteger, nullable=False),
+    # Moves on every burned one-time id (a revocation, a consumed initial access token, a deletion mark):
+    # the caches of burned ids compare it, as the record caches compare `n`. Read in the same statement.
+    Column("burns", BigInteger, nullable=False, server_default="0"),
 )
 
 # One row per failed client authentication or password login (the failure throttles); key_hash is a keyed

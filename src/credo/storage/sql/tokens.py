@@ -6,13 +6,22 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from credo.domain.models import TokenRecord
 from credo.storage.protocols import Conflict
 from credo.storage.sql import tables as t
 from credo.storage.sql.repo import _dumps, _Repo, _unavailable
-from credo.storage.sql.statements import BURN, IS_BURNED, TOKEN_GET, TOKEN_INSERT, Duplicate, any_burned, row_type
+from credo.storage.sql.statements import (
+    BURN,
+    BURNS_BUMP,
+    IS_BURNED,
+    TOKEN_GET,
+    TOKEN_INSERT,
+    Duplicate,
+    any_burned,
+    row_type,
+)
 
 _TokenRow = row_type("TokenRow", t.tokens)
 
@@ -77,8 +86,9 @@ class SqlTokens(_Repo):
 class SqlOneTime(_Repo):
     @_unavailable
     def burn(self, realm: str, one_time_id: str, expires_at: int) -> bool:
+        """Compare-and-insert, and the burn counter moved in the same transaction (caches of burned ids)."""
         try:
-            self._fast.write(BURN, (realm, one_time_id, expires_at))
+            self._fast.transaction([(BURN, (realm, one_time_id, expires_at)), (BURNS_BUMP, ())])
         except Duplicate:
             return False
         return True
@@ -99,4 +109,8 @@ class SqlOneTime(_Repo):
     @_unavailable
     def purge_expired(self, now: int) -> int:
         with self._write() as conn:
-            return int(conn.execute(delete(t.one_time_ids).where(t.one_time_ids.c.expires_at <= now)).rowcount)
+            purged = int(conn.execute(delete(t.one_time_ids).where(t.one_time_ids.c.expires_at <= now)).rowcount)
+            if purged:
+                conn.execute(update(t.change_counter).where(t.change_counter.c.id == 1)
+                             .values(burns=t.change_counter.c.burns + 1))
+            return purged
