@@ -1,7 +1,13 @@
-"""HTTP throughput of client credentials with and without DPoP, against a running Credo, with wrk.
+"""HTTP throughput of client credentials with a secret, with DPoP, and with private_key_jwt, against a
+running Credo, with wrk.
 
     python bench/dpop_load.py --base http://127.0.0.1:8080/am/oauth2/realms/root/realms/alpha \
-        --client-id bench-client --client-secret '...' [--seconds 6] [--connections 32] [--rounds 2]
+        --client-id bench-client --client-secret '...' [--seconds 6] [--connections 32] [--rounds 2] \
+        [--pkjwt-client-id ID --pkjwt-key key.pem]
+
+With `--pkjwt-client-id` and `--pkjwt-key` (the PEM private key of a client registered with
+`private_key_jwt` and the matching public key), a third workload sends a client assertion (RFC 7523 §2.2)
+instead of a secret; every assertion has its own `jti` (single use), so they are signed in advance too.
 
 Every DPoP request needs a proof of its own (a replayed `jti` is refused), so the proofs are signed
 before the load starts (one ES256 key, as one agent would hold) and wrk sends one per request from a Lua
@@ -23,9 +29,21 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
+BODIES = """
+local bodies, i = {}, 0
+for line in io.lines(%(file)s) do bodies[#bodies + 1] = line end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+request = function()
+  i = i + 1
+  if i > #bodies then i = 1 end
+  return wrk.format(nil, nil, nil, bodies[i])
+end
+"""
 LUA = """
 local proofs, i = {}, 0
 for line in io.lines(%(file)s) do proofs[#proofs + 1] = line end
@@ -53,6 +71,19 @@ def proofs(count: int, url: str) -> list[str]:
                        headers={"typ": "dpop+jwt", "jwk": jwk}) for _ in range(count)]
 
 
+def assertions(count: int, client_id: str, audience: str, key_pem: bytes, scope: str) -> list[str]:
+    """Token request bodies of a private_key_jwt client, each with an assertion of its own."""
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    alg = "ES256" if isinstance(key, ec.EllipticCurvePrivateKey) else "RS256"
+    now = int(time.time())
+    return [urlencode({"grant_type": "client_credentials", "scope": scope,
+                       "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                       "client_assertion": jwt.encode({"iss": client_id, "sub": client_id, "aud": audience,
+                                                       "jti": os.urandom(12).hex(), "iat": now, "exp": now + 300},
+                                                      key, algorithm=alg)})  # type: ignore[arg-type]
+            for _ in range(count)]
+
+
 def run_wrk(url: str, script: str, seconds: int, connections: int) -> tuple[float, str, int]:
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, url],
                          capture_output=True, text=True, timeout=seconds + 60).stdout
@@ -72,11 +103,16 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--proofs", type=int, default=60000, help="proofs signed in advance (one per request)")
+    p.add_argument("--pkjwt-client-id", default=None, help="a client registered with private_key_jwt")
+    p.add_argument("--pkjwt-key", default=None, help="its private key (PEM)")
+    p.add_argument("--issuer", default=None, help="the assertions' aud (default: the token endpoint URL)")
     args = p.parse_args()
     url = args.base.rstrip("/") + "/access_token"
     body = urlencode({"grant_type": "client_credentials", "client_id": args.client_id,
                       "client_secret": args.client_secret, "scope": args.scope})
     results: dict[str, list[tuple[float, str, int]]] = {"cc": [], "cc_dpop": []}
+    if args.pkjwt_client_id:
+        results["cc_pkjwt"] = []
     with tempfile.TemporaryDirectory() as tmp:
         plain = Path(tmp, "plain.lua")
         plain.write_text(PLAIN % {"body": json.dumps(body)})
@@ -87,6 +123,13 @@ def main() -> None:
             script = Path(tmp, "dpop.lua")
             script.write_text(LUA % {"file": json.dumps(str(lines)), "body": json.dumps(body)})
             results["cc_dpop"].append(run_wrk(url, str(script), args.seconds, args.connections))
+            if args.pkjwt_client_id:
+                bodies = Path(tmp, "assertions.txt")
+                bodies.write_text("\n".join(assertions(args.proofs, args.pkjwt_client_id, args.issuer or url,
+                                                        Path(args.pkjwt_key).read_bytes(), args.scope)) + "\n")
+                signed = Path(tmp, "pkjwt.lua")
+                signed.write_text(BODIES % {"file": json.dumps(str(bodies))})
+                results["cc_pkjwt"].append(run_wrk(url, str(signed), args.seconds, args.connections))
     for name, runs in results.items():
         rps = [r for r, _, _ in runs]
         print(f"{name:8s} {sum(rps) / len(rps):8.0f} req/s  (rounds: {', '.join(f'{r:.0f}' for r in rps)}; "

@@ -238,7 +238,10 @@ def _drop_database(name: str) -> None:
 
 
 def test_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    return Settings(**{"data_dir": tmp_path, "master_key": MASTER_KEY, "_env_file": None, **overrides})
+    """Settings of an in-process server: the access log off unless a test asks for it (its lines, written up to
+    50 ms later, would land in whatever stream another test captures next)."""
+    return Settings(**{"data_dir": tmp_path, "master_key": MASTER_KEY, "_env_file": None, "access_log": False,
+                       **overrides})
 
 
 def cli_data_dir(monkeypatch: Any, data_dir: Path) -> Path:

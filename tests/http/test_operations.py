@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -16,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from credo.app import build_app
+from credo.keys.datakeys import DataKeyLocked
 from credo.management.agent_demo import DEMO_USER, ensure_agent_demo
 from credo.management.demo import ensure_demo
 from credo.storage.memory import MemoryStorage
@@ -54,7 +56,7 @@ def value(found: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str
 
 @pytest.fixture
 def app(tmp_path: Path) -> Any:
-    return build_app(support.test_settings(tmp_path, auth_failure_limit=1), storage=MemoryStorage(),
+    return build_app(support.test_settings(tmp_path, auth_failure_limit=1, access_log=True), storage=MemoryStorage(),
                      base_url="http://credo.test")
 
 
@@ -70,12 +72,18 @@ def test_live_and_ready_on_a_healthy_server(app: Any) -> None:
 
 
 def test_ready_is_false_when_the_signing_key_cannot_be_loaded(tmp_path: Path) -> None:
-    """The keys were sealed with another master key: the server cannot sign, so it is not ready."""
+    """The root realm's sealed private key is damaged: the server cannot sign, so it is not ready (a wrong
+    master key is refused before the server starts at all)."""
     storage = MemoryStorage()
-    build_app(support.test_settings(tmp_path), storage=storage, base_url="http://credo.test")
+    app = build_app(support.test_settings(tmp_path), storage=storage, base_url="http://credo.test")
+    assert call(app, "GET", "/health/ready").json()["checks"]["signing_key"] is True
     settings = support.test_settings(tmp_path).model_copy(update={"master_key": "another-master-key-0123456789abc"})
-    other = build_app(settings, storage=storage, base_url="http://credo.test")
-    ready = call(other, "GET", "/health/ready")
+    with pytest.raises(DataKeyLocked):
+        build_app(settings, storage=storage, base_url="http://credo.test")
+    for key in storage.keys.all("root"):
+        storage.keys.put(replace(key, private_key_encrypted=b"v1" + b"\0" * 60))
+    damaged = build_app(support.test_settings(tmp_path), storage=storage, base_url="http://credo.test")
+    ready = call(damaged, "GET", "/health/ready")
     assert ready.status_code == 503
     assert ready.json()["checks"] == {"database": True, "migrations": True, "signing_key": False}
 
