@@ -58,6 +58,10 @@ def field_error(html: str, name: str) -> str:
     return found.group(1) if found else ""
 
 
+def csrf(html: str) -> str:
+    return html.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
 def stored(server: InProcessServer, client_id: str) -> Any:
     client = server.services.storage.clients.get(REALM, client_id)
     assert client is not None
@@ -94,6 +98,9 @@ def test_create_with_a_pasted_set_and_replace_it(server: InProcessServer, consol
     page = console.get(edit)
     assert "<code>first</code></td><td>EC</td>" in page.text and 'id="no-secret"' in page.text
     assert 'id="new-secret"' not in page.text
+    refused = console.post(f"/admin/r/{REALM}/{section}/pk-client/secret", data={"csrf": csrf(page.text)})
+    assert refused.status_code == 400 and "a private_key_jwt client has no secret." in refused.text
+    assert stored(server, "pk-client").secret_hash is None
     r = submit(console, edit, form_id, dpop_bound_access_tokens=[])
     assert r.status_code == 303, r.text[:800]
     assert stored(server, "pk-client").metadata["jwks"] == signer.jwks  # blank key fields keep the stored keys
