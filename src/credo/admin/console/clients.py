@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.responses import Response
@@ -9,15 +10,19 @@ from starlette.responses import Response
 from credo.admin.console import pictures
 from credo.admin.console.base import Page, field_errors
 from credo.admin.console.settings import GRANT_LABELS, same
-from credo.domain.errors import NotFound, OAuthError
-from credo.domain.models import AUTH_METHODS, Client
+from credo.domain.errors import InvalidClientMetadata, InvalidRequest, NotFound, OAuthError
+from credo.domain.models import AUTH_METHODS, KEY_AUTH_METHOD, Client
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE, KNOWN_GRANT_TYPES
+from credo.keys.jose import ASYMMETRIC_ALGS
 from credo.management import listings, usecases
-from credo.management.clients import set_secret
+from credo.management.clients import client_keys, set_secret
 from credo.management.overrides import override_warnings, policy_warnings, stored_flags
 
 AUTH_LABELS = [(m, m) for m in AUTH_METHODS]
 TYPE_LABELS = [("web", "Web (a server or a browser application)"), ("native", "Native (desktop or mobile)")]
+SIGNING_ALG_OPTIONS = [("", "Any asymmetric algorithm")] + [(a, a) for a in sorted(ASYMMETRIC_ALGS)]
+SIGNING_ALG = "token_endpoint_auth_signing_alg"
+FORM_FIELDS = {"token_endpoint_auth_method": "auth_method", "client_secret": "secret"}  # the use cases' names
 
 
 def _grant_options() -> list[tuple[str, str]]:
@@ -26,10 +31,51 @@ def _grant_options() -> list[tuple[str, str]]:
 
 def _form_errors(exc: OAuthError) -> dict[str, str]:
     """The refusal at its form field (the use cases name the auth method as RFC 7591 does)."""
-    errors = field_errors(exc)
-    if "token_endpoint_auth_method" in errors:
-        errors["auth_method"] = errors.pop("token_endpoint_auth_method")
-    return errors
+    return {FORM_FIELDS.get(name, name): message for name, message in field_errors(exc).items()}
+
+
+def _pasted_keys(page: Page) -> dict[str, Any]:
+    """The keys typed into the form: the JWK Set (JSON) and the JWKS URI as given; the use cases check them."""
+    keys: dict[str, Any] = {}
+    raw, uri = page.value("jwks"), page.value("jwks_uri")
+    if raw:
+        try:
+            keys["jwks"] = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidClientMetadata("jwks not JSON", description=f"jwks: not valid JSON ({exc}).") from exc
+    if uri:
+        keys["jwks_uri"] = uri
+    return keys
+
+
+def _new_keys(page: Page) -> dict[str, Any] | None:
+    """A new private_key_jwt client's keys from the form (None for any other method: the fields are ignored)."""
+    if page.value("auth_method") != KEY_AUTH_METHOD:
+        return None
+    alg = page.value(SIGNING_ALG)
+    return {**_pasted_keys(page), **({SIGNING_ALG: alg} if alg else {})}
+
+
+def _keys_change(page: Page, client: Client, changes: dict[str, Any]) -> None:
+    """Add a `keys` change when the form replaces the stored keys (a pasted set or URI) or the algorithm;
+    blank key fields keep the stored ones."""
+    if page.value("auth_method") != KEY_AUTH_METHOD:
+        return
+    stored = client_keys(client)
+    keys = _pasted_keys(page) or {k: v for k, v in stored.items() if k != SIGNING_ALG}
+    alg = page.value(SIGNING_ALG)
+    keys = {**keys, **({SIGNING_ALG: alg} if alg else {})}
+    if keys != stored:
+        changes["keys"] = keys
+
+
+def stored_keys(client: Client) -> dict[str, Any]:
+    """What the edit page shows of the stored keys: each inline key's kid and type, or the JWKS URI."""
+    keys = client_keys(client)
+    jwks = keys.get("jwks") or {}
+    return {"uri": keys.get("jwks_uri"), "alg": keys.get(SIGNING_ALG),
+            "keys": [(str(k.get("kid") or "(no kid)"), str(k.get("kty", "")), str(k.get("alg") or ""))
+                     for k in jwks.get("keys", []) if isinstance(k, dict)]}
 
 
 def _client(page: Page, kind: str) -> Client:
@@ -83,8 +129,10 @@ def new_application(page: Page) -> Response:
         grant_types=tuple(p.values("grant_types")), auth_method=p.value("auth_method", "client_secret_post"),
         redirect_uris=tuple(p.items("redirect_uris")), resources=tuple(p.items("resources")),
         post_logout_redirect_uris=tuple(p.items("post_logout_redirect_uris")),
-        application_type=p.value("application_type", "web"), skip_consent=p.checked("skip_consent"), actor=p.admin),
-        grant_options=_grant_options(), auth_options=AUTH_LABELS, type_options=TYPE_LABELS)
+        application_type=p.value("application_type", "web"), skip_consent=p.checked("skip_consent"),
+        dpop_bound_access_tokens=p.checked("dpop_bound_access_tokens"), keys=_new_keys(p), actor=p.admin),
+        grant_options=_grant_options(), auth_options=AUTH_LABELS, type_options=TYPE_LABELS,
+        alg_options=SIGNING_ALG_OPTIONS)
 
 
 def _secret_once(page: Page, client: Client, secret: str | None, section: str) -> Response:
@@ -101,6 +149,8 @@ def edit_application(page: Page) -> Response:
         if same(changes.get("grant_types"), app.grant_types, "grant_types"):
             changes.pop("grant_types")  # the same grants in the form's order: keep the stored order
         try:
+            if page.value("tab") == "signon":
+                _keys_change(page, app, changes)
             usecases.update_application(page.services, page.realm, app.client_id, changes, actor=page.admin)
             return page.redirect(f"/admin/r/{page.realm}/applications/{app.client_id}?tab={page.value('tab')}",
                                  "Changes saved.")
@@ -110,6 +160,7 @@ def edit_application(page: Page) -> Response:
     tab = page.value("tab") if page.refused else page.request.query_params.get("tab", "")
     return page.render("application_edit.html", c=app, v=page, errors=errors, tab=tab,
                        grant_options=_grant_options(), auth_options=AUTH_LABELS, type_options=TYPE_LABELS,
+                       alg_options=SIGNING_ALG_OPTIONS, stored_keys=stored_keys(app),
                        notice=page.request.query_params.get("notice"), status=400 if errors else 200)
 
 
@@ -137,7 +188,9 @@ def new_agent(page: Page) -> Response:
     return _new_page(page, "agents", "agent_new.html", lambda p: usecases.create_agent(
         p.services, p.realm, p.value("client_id"), name=p.value("name") or p.value("client_id"),
         secret=p.raw("secret") or None, scopes=tuple(p.words("scopes")),
-        grant_types=("client_credentials", GRANT_TOKEN_EXCHANGE), actor=p.admin))
+        grant_types=("client_credentials", GRANT_TOKEN_EXCHANGE), auth_method=p.value("auth_method", "client_secret_post"),
+        dpop_bound_access_tokens=p.checked("dpop_bound_access_tokens"), keys=_new_keys(p), actor=p.admin),
+        auth_options=AUTH_LABELS, alg_options=SIGNING_ALG_OPTIONS)
 
 
 def edit_agent(page: Page) -> Response:
@@ -150,6 +203,8 @@ def edit_agent(page: Page) -> Response:
                 _save_policy(page, agent)
             else:
                 changes = _agent_changes(page)
+                if page.value("advanced") == "1":
+                    _keys_change(page, agent, changes)
                 if same(changes.get("grant_types"), agent.grant_types, "grant_types"):
                     changes.pop("grant_types")  # the same grants in the form's order: keep the stored order
                 usecases.update_agent(page.services, page.realm, agent.client_id, changes, actor=page.admin)
@@ -170,7 +225,8 @@ def edit_agent(page: Page) -> Response:
                                                                                    agent.client_id)),
                       "events": [(e, pictures.delegation(e, names)) for e in events]}
     return page.render("agent_edit.html", c=agent, errors=errors, tab=tab, grant_options=_grant_options(),
-                       auth_options=AUTH_LABELS, apps=apps, v=page, flags=stored_flags(agent), warnings=warnings,
+                       auth_options=AUTH_LABELS, alg_options=SIGNING_ALG_OPTIONS, stored_keys=stored_keys(agent),
+                       apps=apps, v=page, flags=stored_flags(agent), warnings=warnings,
                        policies=policies, delegation=delegation,
                        users=listings.usernames(page.services, page.realm, {s for p in policies for s in p.subjects}),
                        groups=[g.name for g in usecases.list_groups(page.services, page.realm)],
@@ -214,5 +270,8 @@ def delete_agent(page: Page) -> Response:
 def regenerate_secret(page: Page) -> Response:
     section = "applications" if "/applications/" in page.request.url.path else "agents"
     client = _client(page, "application" if section == "applications" else "agent")
+    if client.auth_method == KEY_AUTH_METHOD:  # a secret it could not use (the update would drop it)
+        raise InvalidRequest("secret for private_key_jwt", description="client_secret: a private_key_jwt client "
+                                                                       "has no secret.")
     secret = set_secret(page.services, page.realm, client.client_id, actor=page.admin)
     return _secret_once(page, client, secret, section)

@@ -19,3 +19,11 @@ document.querySelectorAll("form[data-confirm]").forEach(function (form) {
   select.addEventListener("change", sync);
   sync();
 })();
+// Client keys: shown only while the authentication method is private_key_jwt (the server ignores them otherwise).
+(function () {
+  var method = document.getElementById("f-auth_method"), keys = document.getElementById("client-keys");
+  if (!method || !keys) return;
+  function sync() { keys.hidden = method.value !== "private_key_jwt"; }
+  method.addEventListener("change", sync);
+  sync();
+})();
