@@ -81,3 +81,21 @@ def test_the_page_refuses_without_csrf_and_for_a_client_that_could_not_obtain_on
     assert console.post(f"{PAGE}/{token_id}/revoke", data={}).status_code == 403
     missing = console.post(f"{PAGE}/{token_id}/revoke", data={"csrf": csrf})
     assert missing.status_code == 303 and "does%20not%20exist" in missing.headers["location"]
+
+
+def test_the_script_page_loads_the_vendored_editor_over_a_plain_textarea(server: Server) -> None:
+    from credo.management.usecases import create_script
+
+    script = create_script(server.services, "alpha", name="s", source="var a = 1;", actor="t")
+    console, _ = console_session(server)
+    page = console.get(f"/admin/r/alpha/scripts/{script.id}")
+    assert '<textarea class="code" id="f-source" name="source"' in page.text  # works without JavaScript
+    assert "var a = 1;" in page.text and "<script>" not in page.text  # no inline script (CSP script-src 'self')
+    sources = [s.split('"', 1)[0] for s in page.text.split('<script src="')[1:]] + [
+        s.split('"', 1)[0] for s in page.text.split('<script type="module" src="')[1:]]
+    assert "/admin/static/editor.js" in sources and all(s.startswith("/admin/static/") for s in sources)
+    for path in sources + ["/admin/static/vendor/codejar/LICENSE", "/admin/static/vendor/prism/LICENSE"]:
+        served = console.get(path)
+        assert served.status_code == 200 and served.content, path
+        if path.endswith(".js"):
+            assert "javascript" in served.headers["content-type"], path
