@@ -94,7 +94,7 @@ def test_the_script_page_loads_the_vendored_editor_over_a_plain_textarea(server:
     sources = [s.split('"', 1)[0] for s in page.text.split('<script src="')[1:]] + [
         s.split('"', 1)[0] for s in page.text.split('<script type="module" src="')[1:]]
     assert "/admin/static/editor.js" in sources and all(s.startswith("/admin/static/") for s in sources)
-    for path in sources + ["/admin/static/vendor/codejar/LICENSE", "/admin/static/vendor/prism/LICENSE"]:
+    for path in [*sources, "/admin/static/vendor/codejar/LICENSE", "/admin/static/vendor/prism/LICENSE"]:
         served = console.get(path)
         assert served.status_code == 200 and served.content, path
         if path.endswith(".js"):
