@@ -33,13 +33,13 @@ def test_an_issued_token_registers_one_client_and_a_revoked_one_none(server: Ser
     page = console.get(PAGE)
     assert page.status_code == 200 and 'id="issue-form"' in page.text and 'href="/admin/r/alpha/initial-access"' in page.text
     assert '<option value="onboarding"' in page.text and "plain-service" not in page.text  # only clients that could
-    issued = console.post(PAGE, data={"csrf": csrf, "client_id": "onboarding", "lifetime": "3600", "note": "acme"})
+    issued = console.post(PAGE, data={"csrf": csrf, "client_id": "onboarding", "lifetime": "604800", "note": "acme"})
     assert issued.status_code == 200 and issued.headers["cache-control"] == "no-store"
     value = _issued(issued.text)
     assert 'data-copy="iat-value"' in issued.text and " hidden>" in issued.text.split('data-copy="iat-value"')[1][:80]
     [row] = list_initial_access_tokens(server.services, "alpha")
     assert row["client_id"] == "onboarding" and row["used"] is False
-    assert row["expires_at"] - row["issued_at"] == 3600
+    assert row["expires_at"] - row["issued_at"] == 604800  # the chosen lifetime, not the realm's token lifetime
     assert value not in console.get(PAGE).text  # shown once: the list never shows a value
     [event] = server.services.storage.audit.query("alpha", action="initial_access_token.issue")
     assert (event.actor, event.target, event.details["id"], event.details["note"]) == (
@@ -77,6 +77,9 @@ def test_the_page_refuses_without_csrf_and_for_a_client_that_could_not_obtain_on
         assert refused.status_code == 400 and f'id="err-{field}"' in refused.text, (client_id, lifetime)
         assert 'id="iat-value"' not in refused.text
     assert list_initial_access_tokens(server.services, "alpha") == []
+    realm_settings(server.services, "alpha", token_format="stateless")  # a JWT would be neither stored nor listed
+    stateless = console.post(PAGE, data={"csrf": csrf, "client_id": "onboarding", "lifetime": "3600"})
+    assert stateless.status_code == 400 and "stateless" in stateless.text and 'id="iat-value"' not in stateless.text
     token_id = "0" * 32
     assert console.post(f"{PAGE}/{token_id}/revoke", data={}).status_code == 403
     missing = console.post(f"{PAGE}/{token_id}/revoke", data={"csrf": csrf})
