@@ -130,3 +130,20 @@ def test_the_initial_access_page_issues_a_token_that_registers_once_and_revokes_
     assert c.notice() == "Initial access token revoked."
     assert _register(c.server, other) == 401
     c.shot("polish-04-initial-access-revoked")
+
+
+def test_a_new_service_accounts_secret_is_copied_and_obtains_an_admin_token(c: Console) -> None:
+    c.go("/admin/r/alpha/overview")
+    c.page.click("nav.side >> text=Service accounts")
+    c.page.fill("#f-name", "provisioner")
+    c.page.select_option("#f-access", "write")
+    c.page.fill("#f-realms", "alpha")
+    c.page.click("#create-account")
+    c.page.wait_for_selector("#account-secret")
+    c.page.click("#copy-account-secret")
+    secret = _clipboard(c)
+    assert secret == c.page.inner_text("#account-secret").strip()
+    c.shot("polish-05-service-account-created")
+    with c.server.client() as http:
+        r = http.post("/admin/api/token", data={"grant_type": "client_credentials"}, auth=("provisioner", secret))
+        assert r.status_code == 200 and r.json()["scope"] == "admin:read admin:write"
