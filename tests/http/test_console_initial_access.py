@@ -20,6 +20,8 @@ PAGE = "/admin/r/alpha/initial-access"
 def _onboarding(server: Server) -> None:
     create_application(server.services, "alpha", "onboarding", name="Onboarding", scopes=("dcr_register",))
     create_application(server.services, "alpha", "plain-service", name="Plain", scopes=("read",))
+    create_application(server.services, "alpha", "bound-service", name="Bound", scopes=("dcr_register",),
+                       dpop_bound_access_tokens=True)
     realm_settings(server.services, "alpha", allow_open_registration=False)
 
 
@@ -32,7 +34,8 @@ def test_an_issued_token_registers_one_client_and_a_revoked_one_none(server: Ser
     console, csrf = console_session(server)
     page = console.get(PAGE)
     assert page.status_code == 200 and 'id="issue-form"' in page.text and 'href="/admin/r/alpha/initial-access"' in page.text
-    assert '<option value="onboarding"' in page.text and "plain-service" not in page.text  # only clients that could
+    assert '<option value="onboarding"' in page.text  # only clients that could obtain one themselves:
+    assert "plain-service" not in page.text and "bound-service" not in page.text
     issued = console.post(PAGE, data={"csrf": csrf, "client_id": "onboarding", "lifetime": "604800", "note": "acme"})
     assert issued.status_code == 200 and issued.headers["cache-control"] == "no-store"
     value = _issued(issued.text)
@@ -72,6 +75,7 @@ def test_the_page_refuses_without_csrf_and_for_a_client_that_could_not_obtain_on
     assert forged.status_code == 403
     assert list_initial_access_tokens(server.services, "alpha") == []
     for client_id, lifetime, field in [("plain-service", "3600", "client_id"), ("nobody", "3600", "client_id"),
+                                       ("bound-service", "3600", "client_id"),
                                        ("onboarding", "10", "lifetime"), ("onboarding", "soon", "lifetime")]:
         refused = console.post(PAGE, data={"csrf": csrf, "client_id": client_id, "lifetime": lifetime})
         assert refused.status_code == 400 and f'id="err-{field}"' in refused.text, (client_id, lifetime)

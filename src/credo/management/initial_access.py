@@ -64,8 +64,9 @@ def revoke_initial_access_token(services: Services, realm: str, token_id: str, *
 
 
 def can_issue_for(client: Client) -> bool:
-    """Whether `client` could obtain an initial access token at the token endpoint itself."""
-    return client.enabled and GRANT in client.grant_types and DCR_SCOPE in client.scopes
+    """Whether `client` could obtain an initial access token at the token endpoint itself (a DPoP-bound
+    client's tokens are bound to its key there: the console does not hand out an unbound one for it)."""
+    return client.enabled and GRANT in client.grant_types and DCR_SCOPE in client.scopes and not client.dpop_bound
 
 
 def issuing_clients(services: Services, realm: str) -> list[Client]:
