@@ -30,6 +30,8 @@ def initial_access_page(page: Page) -> Response:
             except OAuthError as exc:
                 errors = field_errors(exc)
         page.refused = bool(errors)
+        if issued is not None:
+            page.form = {}  # a fresh form under the token shown once
     clients = [(c.client_id, f"{c.name} ({c.client_id})" if c.name and c.name != c.client_id else c.client_id)
                for c in initial_access.issuing_clients(page.services, realm)]
     return page.render("initial_access.html", tokens=initial_access.list_initial_access_tokens(page.services, realm),
