@@ -55,6 +55,15 @@ class Console:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
+    def paste(self, selector: str, text: str) -> None:
+        """Replace the text of the element at `selector` by pasting `text` from the clipboard, as a person
+        would (Ctrl+A, Ctrl+V): the script editor takes pasted code whole, newlines included."""
+        self.page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=self.server.base_url)
+        self.page.evaluate("text => navigator.clipboard.writeText(text)", text)
+        self.page.click(selector)
+        self.page.keyboard.press("Control+A")
+        self.page.keyboard.press("Control+V")
+
     def notice(self) -> str:
         found = self.page.query_selector(".notice")
         if found is None:

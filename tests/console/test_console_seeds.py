@@ -114,7 +114,7 @@ def test_ai_agent_dcr_script(console: Console) -> None:
     c.shot("06-new-script")
     c.page.click("#create")
     c.page.fill("#f-description", "Script to configure AI agent access settings during dynamic client registration.")
-    c.page.fill("#f-source", SEED_SCRIPT)
+    c.paste("#f-source-editor", SEED_SCRIPT)  # into the editor over the textarea (editor.js)
     c.page.click("#save")
     assert c.notice() == "Script saved."
     script = c.server.services.storage.scripts.all("alpha")[0]

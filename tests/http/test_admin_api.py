@@ -385,7 +385,8 @@ def test_console_pages_refuse_cleanly(sqlite_server: Server) -> None:
 CONSOLE_FORMS = ["/admin/realms", "/admin/account", "/admin/r/root/settings", "/admin/r/root/scripts/new",
                  "/admin/r/root/applications/new", "/admin/r/root/agents/new", "/admin/r/root/users",
                  "/admin/r/root/applications/app", "/admin/r/root/agents/agent", "/admin/r/root/keys",
-                 "/admin/r/root/users/user-1"]
+                 "/admin/r/root/users/user-1", "/admin/r/root/initial-access", "/admin/service-accounts",
+                 "/admin/service-accounts/nobody/enabled", "/admin/service-accounts/nobody/secret"]
 GARBAGE = ["", "x" * 3000, "\x00", "-1", "1e309", "<b>", "ünïcødé", "{\"keys\": 1}", "a b c"]
 
 
@@ -401,7 +402,8 @@ def test_console_forms_never_fail_with_a_server_error(sqlite_server: Server) -> 
               "permissions", "access_token_lifetime", "token_format", "dcr_script", "policy_max_clients", "ss_jwks",
               "ss_jwks_uri", "current_password", "new_password", "repeat_password", "description", "source",
               "email", "active", "redirect_uris", "post_logout_redirect_uris", "resources", "application_type",
-              "skip_consent", "session_lifetime", "scope_descriptions", "refresh_requires_offline_access"]
+              "skip_consent", "session_lifetime", "scope_descriptions", "refresh_requires_offline_access",
+              "lifetime", "note", "access", "realms", "enabled"]
     try:
         for url in CONSOLE_FORMS:
             for value in GARBAGE:

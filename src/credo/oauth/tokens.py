@@ -106,9 +106,12 @@ def token_lifetime(realm: Realm, client: Client) -> int:
 def issue_access_token(services: Services, realm: Realm, client: Client, *, sub: str, scopes: tuple[str, ...],
                        grant_type: str, audience: tuple[str, ...] | None = None,
                        act: dict[str, Any] | None = None, user: bool = False, not_after: int | None = None,
-                       extra: dict[str, Any] | None = None, work: UnitOfWork) -> IssuedToken:
+                       extra: dict[str, Any] | None = None, lifetime: int | None = None,
+                       work: UnitOfWork) -> IssuedToken:
+    """An access token of `client` (`lifetime` seconds, else the client's or realm's token lifetime),
+    signed when the client issues stateless tokens, else stored as a keyed hash in `work`."""
     now = services.clock.now()
-    exp = now + token_lifetime(realm, client)
+    exp = now + (lifetime or token_lifetime(realm, client))
     if not_after is not None:
         exp = min(exp, not_after)
     aud = audience or (client.client_id,)

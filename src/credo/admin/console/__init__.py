@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from credo.admin.console import clients, other, scripts, settings
+from credo.admin.console import accounts, clients, onboarding, other, scripts, settings
 from credo.admin.console.base import HEADERS, REALM_COOKIE, TEMPLATES, Page, page, read_multi_form
 from credo.admin.session import clear_session, set_session
 from credo.admin.web import services_of
@@ -90,6 +90,11 @@ def console_routes() -> list[BaseRoute]:
         Mount("/admin/static", app=static),
         Route("/admin/realms", page(settings.realms_page), methods=GET_POST),
         Route("/admin/account", page(other.account_page), methods=GET_POST),
+        Route(accounts.PATH, page(accounts.service_accounts_page), methods=GET_POST),
+        Route(f"{accounts.PATH}/tokens/{{token_id}}/revoke", page(accounts.revoke_token), methods=["POST"]),
+        Route(f"{accounts.PATH}/{{name}}/enabled", page(accounts.set_enabled), methods=["POST"]),
+        Route(f"{accounts.PATH}/{{name}}/secret", page(accounts.new_secret), methods=["POST"]),
+        Route(f"{accounts.PATH}/{{name}}/delete", page(accounts.delete), methods=["POST"]),
         Route("/admin/realms/{realm}/delete", page(settings.delete_realm), methods=["POST"]),
         Route(R, page(other.overview_page)),
         Route(f"{R}/overview", page(other.overview_page)),
@@ -120,6 +125,8 @@ def console_routes() -> list[BaseRoute]:
         Route(f"{R}/dynamic", page(other.dynamic_page)),
         Route(f"{R}/dynamic/{{key}}/delete", page(other.delete_dynamic), methods=["POST"]),
         Route(f"{R}/dynamic/{{client_id}}", page(other.dynamic_client)),
+        Route(f"{R}/initial-access", page(onboarding.initial_access_page), methods=GET_POST),
+        Route(f"{R}/initial-access/{{token_id}}/revoke", page(onboarding.revoke), methods=["POST"]),
         Route(f"{R}/keys", page(other.keys_page), methods=GET_POST),
         Route(f"{R}/audit", page(other.audit_page)),
         Route(f"{R}/audit.jsonl", page(other.audit_export)),

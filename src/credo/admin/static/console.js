@@ -27,3 +27,16 @@ document.querySelectorAll("form[data-confirm]").forEach(function (form) {
   method.addEventListener("change", sync);
   sync();
 })();
+// Copy buttons beside a value shown once (hidden without JavaScript: the value can be selected by hand).
+document.querySelectorAll("button.copy[data-copy]").forEach(function (button) {
+  var source = document.getElementById(button.dataset.copy);
+  if (!source || !navigator.clipboard) return;
+  var label = button.textContent;
+  button.hidden = false;
+  button.addEventListener("click", function () {
+    navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+      button.textContent = "Copied";
+      window.setTimeout(function () { button.textContent = label; }, 2000);
+    }, function () { button.textContent = "Copy failed: select the value"; });
+  });
+});
