@@ -76,3 +76,20 @@ def test_audit_pages_back_by_id_and_keeps_a_time_window(any_storage: Storage) ->
     assert [e.actor for e in older] == ["x3", "x2"]
     assert [e.actor for e in audit.query(R, since=104)] == ["x5", "x4"]
     assert [e.actor for e in audit.query(R, before=older[-1].id, since=101)] == ["x1"]
+
+
+def test_a_users_or_a_clients_live_tokens(any_storage: Storage) -> None:
+    from credo.domain.models import TokenRecord
+
+    def token(h: str, *, sub: str, client: str, kind: str = "access_token", exp: int = 500, at: int = 10) -> TokenRecord:
+        return TokenRecord(token_hash=h, realm=R, jti="j-" + h, kind=kind, client_id=client, sub=sub, scopes=("a",),
+                           issued_at=at, expires_at=exp, claims={})
+    tokens = any_storage.tokens
+    tokens.add_many([token("1", sub="u1", client="c1", at=12), token("2", sub="u1", client="c2", kind="refresh_token"),
+                     token("3", sub="u2", client="c1"), token("4", sub="u1", client="c1", exp=50),
+                     token("5", sub="u1", client="c1", kind="code")])
+    assert [r.jti for r in tokens.of_realm(R, 100, sub="u1")] == ["j-2", "j-5", "j-1"]  # by issued_at, then jti
+    assert [r.jti for r in tokens.of_realm(R, 100, sub="u1", kinds=("access_token", "refresh_token"))] == ["j-2", "j-1"]
+    assert [r.jti for r in tokens.of_realm(R, 100, client_id="c1", kinds=("access_token",))] == ["j-3", "j-1"]
+    assert [r.jti for r in tokens.of_realm(R, 100, client_id="c1", limit=1)] == ["j-3"]
+    assert [r.jti for r in tokens.of_realm(R, 40, sub="u1", client_id="c1")] == ["j-4", "j-5", "j-1"]

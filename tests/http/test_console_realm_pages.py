@@ -9,6 +9,7 @@ import pytest
 
 from credo.domain.models import AuditEvent
 from credo.management.usecases import create_user
+from credo.oauth.tokens import REVOKED_PREFIX
 from tests.http.admin_support import Admin, console_session
 from tests.signin import (
     browser_client,
@@ -197,3 +198,51 @@ def test_the_provider_page_is_organized_by_task(server: Server) -> None:
     refused = console.post("/admin/r/alpha/settings", data={"csrf": csrf, "tab": "sessions", "session_lifetime": "5"})
     assert refused.status_code == 400 and "must be at least 60" in refused.text
     assert 'id="tab-sessions" class="on"' in refused.text
+
+
+def test_a_users_tokens_are_listed_and_revoked_one_by_one(server: Server) -> None:
+    services = server.services
+    enable_code_flow(services)
+    browser_client(services)
+    user = profile_user(services)
+    with server.client() as http:
+        base = server.realm_url("alpha")
+        challenge = pkce()
+        tokens = redeem(http, base, obtain_code(http, base, challenge=challenge)["code"], challenge).json()
+    console, csrf = console_session(server)
+    page = console.get(f"/admin/r/alpha/users/{user.id}").text
+    listed = page.split('id="tokens"', 1)[1].split("</table>", 1)[0]
+    refresh = next(r for r in services.storage.tokens.of_realm("alpha", services.clock.now(), sub=user.id)
+                   if r.kind == "refresh_token")
+    assert f'data-jti="{refresh.jti}"' in listed and "refresh token" in listed
+    r = console.post(f"/admin/r/alpha/users/{user.id}/tokens/{refresh.jti}/revoke", data={"csrf": csrf})
+    assert r.status_code == 303 and "Refresh%20token%20revoked" in r.headers["location"]
+    with server.client() as http:
+        again = http.post(f"{server.realm_url('alpha')}/access_token", data={
+            "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": "web-app"})
+        assert again.json()["error"] == "invalid_grant"
+        assert introspect(server, http, tokens["access_token"])["active"] is False  # the family ends with it
+    assert [e.details["jti"] for e in services.storage.audit.query("alpha", action="token.revoke")] == [refresh.jti]
+    assert console.post(f"/admin/r/alpha/users/{user.id}/tokens/{refresh.jti}/revoke",
+                        data={"csrf": csrf}).status_code == 404
+
+
+def test_a_dynamic_clients_stored_tokens_are_listed_and_revoked(server: Server) -> None:
+    from credo.domain.models import TokenRecord
+
+    services = server.services
+    with server.client() as http:
+        r = http.post(f"{server.realm_url('alpha')}/register", json={"client_name": "Robot",
+                                                                    "redirect_uris": ["https://robot.example/cb"]})
+    client_id = r.json()["client_id"]
+    now = services.clock.now()
+    services.storage.tokens.add(TokenRecord(token_hash="h-robot", realm="alpha", jti="jti-robot", kind="access_token",
+                                            client_id=client_id, sub=client_id, scopes=("data-read",), issued_at=now,
+                                            expires_at=now + 600, claims={}))
+    console, csrf = console_session(server)
+    page = console.get(f"/admin/r/alpha/dynamic/{client_id}").text
+    assert 'data-jti="jti-robot"' in page
+    done = console.post(f"/admin/r/alpha/dynamic/{client_id}/tokens/jti-robot/revoke", data={"csrf": csrf})
+    assert done.status_code == 303
+    assert services.storage.tokens.get("h-robot") is None
+    assert services.storage.one_time.is_burned("alpha", REVOKED_PREFIX + "jti-robot")

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from credo.domain.errors import NotFound
-from credo.domain.models import AuditEvent, Client, Consent, User
+from credo.domain.models import AuditEvent, Client, Consent, TokenRecord, User
 from credo.oauth.authorization import revoke_consent
+from credo.oauth.revocation import revoke_record
 from credo.oauth.services import Services
 
 T = TypeVar("T")
@@ -107,6 +108,32 @@ def revoke_user_grant(services: Services, realm: str, user_id: str, client_id: s
                        description=f"The user has no grant for client '{client_id}'.")
     services.audit(AuditEvent(realm=realm, action="grant.revoke", actor=actor, target=client_id,
                               details={"user": user_id}))
+
+
+HELD_KINDS = ("access_token", "refresh_token")
+HELD_MAX = 200
+
+
+def tokens_held(services: Services, realm: str, *, sub: str | None = None,
+                client_id: str | None = None) -> list[TokenRecord]:
+    """The live stored tokens of a user (`sub`) or a client: opaque access tokens and refresh tokens, oldest
+    first, at most HELD_MAX. Signed (JWT) access tokens are not stored: they end with their grant, their
+    refresh family or their client."""
+    services.realm(realm)
+    return services.storage.tokens.of_realm(realm, services.clock.now(), sub=sub, client_id=client_id,
+                                            kinds=HELD_KINDS, limit=HELD_MAX)
+
+
+def revoke_held_token(services: Services, realm: str, jti: str, *, actor: str, sub: str | None = None,
+                      client_id: str | None = None) -> TokenRecord:
+    """Revoke one of a user's or a client's stored tokens (by its `jti`), audited."""
+    record = next((r for r in tokens_held(services, realm, sub=sub, client_id=client_id) if r.jti == jti), None)
+    if record is None:
+        raise NotFound(f"token {jti}", description=f"No live token '{jti}' here.")
+    revoke_record(services, services.realm(realm), record)
+    services.audit(AuditEvent(realm=realm, action="token.revoke", actor=actor, target=record.client_id,
+                              details={"jti": record.jti, "kind": record.kind, "sub": record.sub}))
+    return record
 
 
 @dataclass(frozen=True, slots=True)

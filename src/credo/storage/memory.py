@@ -357,10 +357,13 @@ class _Tokens(_Base):
         with self._lock:
             return self._rows.pop(token_hash, None) is not None
 
-    def of_realm(self, realm: str, now: int) -> list[TokenRecord]:
+    def of_realm(self, realm: str, now: int, *, sub: str | None = None, client_id: str | None = None,
+                 kinds: tuple[str, ...] | None = None, limit: int | None = None) -> list[TokenRecord]:
         with self._lock:
-            rows = [r for r in self._rows.values() if r.realm == realm and r.expires_at > now]
-        return sorted(rows, key=lambda r: (r.issued_at, r.jti))
+            rows = [r for r in self._rows.values() if r.realm == realm and r.expires_at > now
+                    and (sub is None or r.sub == sub) and (client_id is None or r.client_id == client_id)
+                    and (kinds is None or r.kind in kinds)]
+        return sorted(rows, key=lambda r: (r.issued_at, r.jti))[:limit]
 
     def purge_expired(self, now: int) -> int:
         with self._lock:

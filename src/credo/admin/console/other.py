@@ -61,6 +61,7 @@ def edit_user(page: Page) -> Response:
             page.refused = True
     return page.render("user_edit.html", u=user, v=page, errors=errors, notice=page.request.query_params.get("notice"),
                        groups=page.services.storage.groups.groups_of(page.realm, user.id),
+                       tokens=listings.tokens_held(page.services, page.realm, sub=user.id),
                        grants=listings.user_grants(page.services, page.realm, user.id), status=400 if errors else 200)
 
 
@@ -69,6 +70,22 @@ def revoke_grant(page: Page) -> Response:
     listings.revoke_user_grant(page.services, page.realm, user_id, client_id, actor=page.admin)
     return page.redirect(f"/admin/r/{page.realm}/users/{quote(user_id, safe='')}",
                          f"Grant to {client_id} revoked, with every token issued under it.")
+
+
+def revoke_user_token(page: Page) -> Response:
+    user_id = str(page.request.path_params["user_id"])
+    record = listings.revoke_held_token(page.services, page.realm, str(page.request.path_params["jti"]),
+                                        actor=page.admin, sub=user_id)
+    return page.redirect(f"/admin/r/{page.realm}/users/{quote(user_id, safe='')}",
+                         f"{record.kind.replace('_', ' ').capitalize()} revoked.")
+
+
+def revoke_client_token(page: Page) -> Response:
+    client_id = str(page.request.path_params["client_id"])
+    record = listings.revoke_held_token(page.services, page.realm, str(page.request.path_params["jti"]),
+                                        actor=page.admin, client_id=client_id)
+    return page.redirect(f"/admin/r/{page.realm}/dynamic/{quote(client_id, safe='')}",
+                         f"{record.kind.replace('_', ' ').capitalize()} revoked.")
 
 
 def reset_password(page: Page) -> Response:
@@ -136,6 +153,7 @@ def dynamic_client(page: Page) -> Response:
     metadata = {k: v for k, v in sorted(asdict(client).items())
                 if k not in ("secret_hash", "registration_token_hash") and v not in (None, "", (), [], {})}
     return page.render("dynamic_client.html", c=client, metadata=metadata, registration=registration,
+                       tokens=listings.tokens_held(page.services, realm, client_id=client_id),
                        events=registered, last_used=page.services.storage.clients.last_used(realm, client_id),
                        notice=page.request.query_params.get("notice"))
 

@@ -81,6 +81,16 @@ def revoke_refresh_token(services: Services, realm: Realm, client: Client, value
         services.storage.tokens.delete(record.token_hash)
 
 
+def revoke_family(services: Services, realm: Realm, record: TokenRecord) -> None:
+    """Burn a refresh token's family (an administrator's revocation: see oauth/revocation.py)."""
+    client = services.client(realm.name, record.client_id)
+    if client is None:
+        until = services.clock.now() + realm.settings.refresh_token_lifetime
+        services.storage.one_time.burn(realm.name, FAMILY_REVOKED + str(record.claims.get("family")), until)
+    else:
+        _revoke_family(services, realm, record, client)
+
+
 def _revoke_family(services: Services, realm: Realm, record: TokenRecord, client: Client) -> None:
     """Burn the family for as long as any of its refresh or access tokens can still be live."""
     until = services.clock.now() + max(realm.settings.refresh_token_lifetime, token_lifetime(realm, client))

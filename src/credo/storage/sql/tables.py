@@ -127,6 +127,8 @@ tokens = Table(
     Column("expires_at", BigInteger, nullable=False),
     Column("claims", Text, nullable=False),
     Index("ix_tokens_expires_at", "expires_at"),
+    Index("ix_tokens_realm_sub", "realm", "sub"),  # a user's tokens (administration; migration 0009)
+    Index("ix_tokens_realm_client", "realm", "client_id"),  # a client's tokens
 )
 
 one_time_ids = Table(

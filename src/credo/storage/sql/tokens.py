@@ -68,9 +68,17 @@ class SqlTokens(_Repo):
             return bool(conn.execute(delete(t.tokens).where(t.tokens.c.token_hash == token_hash)).rowcount)
 
     @_unavailable
-    def of_realm(self, realm: str, now: int) -> list[TokenRecord]:
-        query = (select(t.tokens).where(t.tokens.c.realm == realm, t.tokens.c.expires_at > now)
-                 .order_by(t.tokens.c.issued_at, t.tokens.c.jti))
+    def of_realm(self, realm: str, now: int, *, sub: str | None = None, client_id: str | None = None,
+                 kinds: tuple[str, ...] | None = None, limit: int | None = None) -> list[TokenRecord]:
+        c = t.tokens.c
+        query = select(t.tokens).where(c.realm == realm, c.expires_at > now)
+        if sub is not None:
+            query = query.where(c.sub == sub)
+        if client_id is not None:
+            query = query.where(c.client_id == client_id)
+        if kinds is not None:
+            query = query.where(c.kind.in_(kinds))
+        query = query.order_by(c.issued_at, c.jti).limit(limit)
         with self._read() as conn:
             rows = conn.execute(query).all()
         return [TokenRecord(token_hash=r.token_hash, realm=r.realm, jti=r.jti, kind=r.kind, client_id=r.client_id,
