@@ -65,7 +65,11 @@ class Console:
         self.page.keyboard.press("Control+V")
 
     def notice(self) -> str:
-        found = self.page.query_selector(".notice")
+        try:  # the page after a form's redirect may still be loading on a busy machine
+            found = self.page.wait_for_selector(".notice, .err, .alert", timeout=10_000)
+        except Exception:  # noqa: BLE001 - reported below with the page's errors
+            found = None
+        found = self.page.query_selector(".notice") if found is not None else None
         if found is None:
             self.shot("failed-" + self.page.url.rsplit("/", 1)[-1].split("?")[0])
             errors = [e.inner_text() for e in self.page.query_selector_all(".err, .alert")]
