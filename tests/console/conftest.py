@@ -67,7 +67,7 @@ class Console:
     def notice(self) -> str:
         try:  # the page after a form's redirect may still be loading on a busy machine
             found = self.page.wait_for_selector(".notice, .err, .alert", timeout=10_000)
-        except Exception:  # noqa: BLE001 - reported below with the page's errors
+        except Exception:  # reported below with the page's errors
             found = None
         found = self.page.query_selector(".notice") if found is not None else None
         if found is None:
