@@ -355,7 +355,10 @@ class _Tokens(_Base):
 
     def delete(self, token_hash: str) -> bool:
         with self._lock:
-            return self._rows.pop(token_hash, None) is not None
+            if self._rows.pop(token_hash, None) is None:
+                return False
+            self._s.burns += 1  # caches of token records follow the burn counter
+            return True
 
     def of_realm(self, realm: str, now: int) -> list[TokenRecord]:
         with self._lock:
@@ -367,6 +370,8 @@ class _Tokens(_Base):
             dead = [h for h, r in self._rows.items() if r.expires_at <= now]
             for h in dead:
                 del self._rows[h]
+            if dead:
+                self._s.burns += 1
             return len(dead)
 
 

@@ -32,6 +32,11 @@ def _token_values(record: TokenRecord) -> dict[str, Any]:
             "issued_at": record.issued_at, "expires_at": record.expires_at, "claims": _dumps(record.claims)}
 
 
+def _move_burns(conn: Any) -> None:
+    """Move the burn counter in the caller's transaction: caches of burned ids and token records follow it."""
+    conn.execute(update(t.change_counter).where(t.change_counter.c.id == 1).values(burns=t.change_counter.c.burns + 1))
+
+
 class SqlTokens(_Repo):
     @_unavailable
     def add(self, record: TokenRecord) -> None:
@@ -64,8 +69,12 @@ class SqlTokens(_Repo):
 
     @_unavailable
     def delete(self, token_hash: str) -> bool:
+        """The record deleted, and the burn counter moved in the same transaction (caches of token records)."""
         with self._write() as conn:
-            return bool(conn.execute(delete(t.tokens).where(t.tokens.c.token_hash == token_hash)).rowcount)
+            deleted = bool(conn.execute(delete(t.tokens).where(t.tokens.c.token_hash == token_hash)).rowcount)
+            if deleted:
+                _move_burns(conn)
+            return deleted
 
     @_unavailable
     def of_realm(self, realm: str, now: int) -> list[TokenRecord]:
@@ -80,7 +89,10 @@ class SqlTokens(_Repo):
     @_unavailable
     def purge_expired(self, now: int) -> int:
         with self._write() as conn:
-            return int(conn.execute(delete(t.tokens).where(t.tokens.c.expires_at <= now)).rowcount)
+            purged = int(conn.execute(delete(t.tokens).where(t.tokens.c.expires_at <= now)).rowcount)
+            if purged:
+                _move_burns(conn)
+            return purged
 
 
 class SqlOneTime(_Repo):
@@ -111,6 +123,5 @@ class SqlOneTime(_Repo):
         with self._write() as conn:
             purged = int(conn.execute(delete(t.one_time_ids).where(t.one_time_ids.c.expires_at <= now)).rowcount)
             if purged:
-                conn.execute(update(t.change_counter).where(t.change_counter.c.id == 1)
-                             .values(burns=t.change_counter.c.burns + 1))
+                _move_burns(conn)
             return purged
