@@ -3,13 +3,15 @@ event too), and what the core hands it is stored only when committed."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from credo.domain.models import AuditEvent, Client, TokenRecord
 from credo.storage.memory import MemoryStorage
 from credo.storage.protocols import Conflict
-from credo.storage.unit_of_work import GroupCommitter, UnitOfWork, commit_units
-from tests.support import run_async
+from credo.storage.unit_of_work import GroupCommitter, NotStored, UnitOfWork, commit_units
+from tests.support import make_storage, run_async
 
 
 def _event(target: str) -> AuditEvent:
@@ -66,3 +68,18 @@ def test_one_client_and_its_one_event_per_unit() -> None:
         commit_units(MemoryStorage(), [work])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="no token"):
         commit_units(MemoryStorage(), [_registration("c", token=1)])  # type: ignore[arg-type]
+
+
+def test_on_postgresql_a_unit_whose_event_is_refused_keeps_none_of_its_tokens(tmp_path: Path) -> None:
+    """A batch's tokens and audit events are one transaction: an event the database refuses (an action
+    longer than its column) undoes its unit's token too, while the other unit is stored whole."""
+    with make_storage("postgresql", tmp_path) as storage:
+        good, bad = UnitOfWork(), UnitOfWork()
+        good.add_token(_token(1))
+        good.audit(_event("good"))
+        bad.add_token(_token(2))
+        bad.audit(AuditEvent(realm="alpha", action="x" * 65, actor="anonymous", target="bad", ts=1))
+        outcomes = commit_units(storage, [good, bad])
+        assert outcomes[0] is None and isinstance(outcomes[1], NotStored)
+        assert storage.tokens.get("h1") is not None and storage.tokens.get("h2") is None
+        assert [e.target for e in storage.audit.query("alpha")] == ["good"]

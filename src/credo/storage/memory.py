@@ -343,12 +343,14 @@ class _Tokens(_Base):
                 raise Conflict("token exists")
             self._rows[record.token_hash] = record
 
-    def add_many(self, records: list[TokenRecord]) -> None:
+    def add_many(self, records: list[TokenRecord], *, audit: Sequence[AuditEvent] = ()) -> None:
         with self._lock:
             hashes = [r.token_hash for r in records]
             if len(set(hashes)) != len(hashes) or any(h in self._rows for h in hashes):
                 raise Conflict("token exists")
             self._rows.update((r.token_hash, r) for r in records)
+            if audit:
+                self._s.audit.add_many(list(audit))
 
     def get(self, token_hash: str) -> TokenRecord | None:
         return self._rows.get(token_hash)

@@ -178,7 +178,9 @@ class ScriptRepository(Protocol):
 
 class TokenRepository(Protocol):
     def add(self, record: TokenRecord) -> None: ...
-    def add_many(self, records: list[TokenRecord]) -> None: ...  # one transaction: all or none
+    def add_many(self, records: list[TokenRecord], *, audit: Sequence[AuditEvent] = ()) -> None:
+        """The records and the audit events `audit` in one transaction: all or none."""
+        ...
     def get(self, token_hash: str) -> TokenRecord | None: ...
     def delete(self, token_hash: str) -> bool:
         """Compare-and-delete (True if this call deleted it); moves the burn counter in the same transaction,

@@ -8,7 +8,7 @@ already used) undoes that unit only and is returned to it; any other failure fai
 `GroupCommitter` commits units through one storage, and commits the units of all the requests handled in
 one event-loop step together: each request yields once, and the first of them to resume (at the start
 of the next step), or to be cancelled, commits the whole batch (`commit_units`: one transaction for the
-new clients, one for the tokens, one for the audit events) before it answers; the others find it
+new clients, one for the tokens and audit events) before it answers; the others find it
 committed. So no request answers before the commit that holds its writes returned; an unreachable
 database fails every request of the batch (503), rows that cannot be stored fail only the request they
 belong to (the batch step is retried unit by unit), and nothing is held across requests:
@@ -71,9 +71,9 @@ Outcome = Exception | None  # None: stored; a Conflict: the new client's conflic
 
 
 def commit_units(storage: Storage, units: Sequence[UnitOfWork]) -> list[Outcome]:
-    """Store `units` in three steps, each one transaction for the whole batch: the new clients (each with
-    its burn and audit event, a savepoint each), then every token, then every other audit event. Tokens go
-    before events: if the audit commit then fails, the stored tokens were never handed out.
+    """Store `units` in two steps, each one transaction for the whole batch: the new clients (each with
+    its burn and audit event, a savepoint each), then every other unit's tokens and audit events together
+    (one commit: on PostgreSQL one log flush for the batch, not one for its tokens and one for its events).
 
     A step that fails for another reason than an unreachable database is retried unit by unit, so one
     unit whose rows cannot be stored fails alone (its outcome is the error) and the others are stored.
@@ -83,23 +83,25 @@ def commit_units(storage: Storage, units: Sequence[UnitOfWork]) -> list[Outcome]
     if creating:
         for i, outcome in zip(creating, _create_clients(storage, [units[i] for i in creating]), strict=True):
             outcomes[i] = outcome
-    live = [i for i, unit in enumerate(units) if outcomes[i] is None and unit.tokens]
-    for i, outcome in zip(live, _each_or_all(storage.tokens.add_many, [units[i].tokens for i in live]), strict=True):
-        outcomes[i] = outcome
-    # A new client's event was stored with it; the other units' events now.
-    live = [i for i, unit in enumerate(units) if outcomes[i] is None and unit.events and unit.client is None]
-    for i, outcome in zip(live, _each_or_all(storage.audit.add_many, [units[i].events for i in live]), strict=True):
+    # A new client's event was stored with it; the other units' tokens and events now, together.
+    live = [i for i, unit in enumerate(units) if outcomes[i] is None and unit.client is None and unit]
+    for i, outcome in zip(live, _each_or_all(storage, _store_rows, [(units[i].tokens, units[i].events) for i in live]),
+                          strict=True):
         outcomes[i] = outcome
     return outcomes
 
 
-def _each_or_all(step: Callable[[list[T]], None], rows: list[list[T]]) -> list[Outcome]:
+def _store_rows(storage: Storage, rows: list[tuple[list[TokenRecord], list[AuditEvent]]]) -> None:
+    storage.tokens.add_many([r for tokens, _ in rows for r in tokens], audit=[e for _, events in rows for e in events])
+
+
+def _each_or_all(storage: Storage, step: Callable[[Storage, list[T]], None], rows: list[T]) -> list[Outcome]:
     """`step` on every unit's rows at once; if that fails (and the database is reachable), on each unit's
     rows alone, so that only the units whose rows cannot be stored fail."""
     if not rows:
         return []
     try:
-        step([row for unit_rows in rows for row in unit_rows])
+        step(storage, rows)
         return [None] * len(rows)
     except StorageUnavailable:
         raise
@@ -109,7 +111,7 @@ def _each_or_all(step: Callable[[list[T]], None], rows: list[list[T]]) -> list[O
     outcomes: list[Outcome] = []
     for unit_rows in rows:
         try:
-            step(unit_rows)
+            step(storage, [unit_rows])
             outcomes.append(None)
         except StorageUnavailable:
             raise

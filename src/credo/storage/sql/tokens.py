@@ -3,16 +3,19 @@ deleting and purging are administration (SQLAlchemy)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from sqlalchemy import delete, select, update
 
-from credo.domain.models import TokenRecord
+from credo.domain.models import AuditEvent, TokenRecord
 from credo.storage.protocols import Conflict
 from credo.storage.sql import tables as t
+from credo.storage.sql.audit import audit_params
 from credo.storage.sql.repo import _dumps, _Repo, _unavailable
 from credo.storage.sql.statements import (
+    AUDIT_INSERT,
     BURN,
     BURNS_BUMP,
     IS_BURNED,
@@ -46,14 +49,17 @@ class SqlTokens(_Repo):
             raise Conflict("token exists") from exc
 
     @_unavailable
-    def add_many(self, records: list[TokenRecord]) -> None:
-        if not records:
-            return
-        if len(records) == 1:  # autocommit: one statement instead of BEGIN, INSERT, COMMIT
-            self.add(records[0])
+    def add_many(self, records: list[TokenRecord], *, audit: Sequence[AuditEvent] = ()) -> None:
+        """One transaction for the records and the events (one commit: on PostgreSQL one log flush)."""
+        statements = [(TOKEN_INSERT, TOKEN_INSERT.params(_token_values(r))) for r in records]
+        statements += [(AUDIT_INSERT, audit_params(event)) for event in audit]
+        if not statements:
             return
         try:
-            self._fast.transaction([(TOKEN_INSERT, TOKEN_INSERT.params(_token_values(r))) for r in records])
+            if len(statements) == 1:  # autocommit: one statement instead of BEGIN, INSERT, COMMIT
+                self._fast.write(*statements[0])
+            else:
+                self._fast.transaction(statements)
         except Duplicate as exc:
             raise Conflict("token exists") from exc
 
