@@ -21,13 +21,16 @@ Where the commit is a round trip to a database server that flushes its log befor
 (PostgreSQL: `Storage.counter_round_trip`; a few milliseconds for the fsync), the batch is committed on
 one of a few commit threads instead of on the event loop: the loop goes on serving the next requests,
 whose units form the next batch and commit beside it on another connection, and the waiting requests
-resume when their batch's commit returned. On SQLite a commit costs microseconds (the WAL is written,
+resume when their batch's commit returned. When every commit thread is busy, the batches of the next
+steps wait together, and the first thread to be free commits all of them in one transaction (one flush
+for all of them, where one each would only queue behind the busy threads). On SQLite a commit costs microseconds (the WAL is written,
 not flushed) and runs on the loop, as moving it to a thread would cost more than it takes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -180,6 +183,10 @@ class GroupCommitter:
         self._open: dict[asyncio.AbstractEventLoop, _Batch] = {}
         self._threads = (ThreadPoolExecutor(COMMIT_THREADS, thread_name_prefix="credo-commit")
                          if storage.counter_round_trip else None)
+        # Batches handed to the commit threads and not yet taken by one: a thread that becomes free takes all
+        # of them into one commit, so while every thread waits for a flush the next steps' batches add up.
+        self._waiting: list[_Batch] = []
+        self._waiting_lock = threading.Lock()
 
     def commit_now(self, unit: UnitOfWork) -> Conflict | None:
         return _conflict_or_raise(commit_units(self.storage, [unit])[0]) if unit else None
@@ -212,15 +219,41 @@ class GroupCommitter:
         if self._open.get(batch.loop) is batch:
             del self._open[batch.loop]
         if self._threads is None:
-            self._store(batch)
+            self._store([batch])
         else:
-            batch.done = asyncio.wrap_future(self._threads.submit(self._store, batch), loop=batch.loop)
+            batch.done = batch.loop.create_future()
+            with self._waiting_lock:
+                self._waiting.append(batch)
+            self._threads.submit(self._store_waiting)
 
-    def _store(self, batch: _Batch) -> None:
+    def _store_waiting(self) -> None:
+        """On a commit thread: every batch waiting for one, in one commit (none if another thread took them)."""
+        with self._waiting_lock:
+            batches, self._waiting = self._waiting, []
+        if batches:
+            self._store(batches)
+
+    def _store(self, batches: list[_Batch]) -> None:
+        units = [unit for batch in batches for unit in batch.units]
         try:
-            batch.outcomes = commit_units(self.storage, batch.units)
+            outcomes = commit_units(self.storage, units)
+            error = None
         except Exception as exc:  # the database is unreachable (or a bug): every waiting request fails with it
-            batch.error = exc
+            outcomes, error = [], exc
+        start = 0
+        for batch in batches:
+            batch.outcomes, batch.error = outcomes[start:start + len(batch.units)], error
+            start += len(batch.units)
+            if batch.done is not None:
+                try:
+                    batch.loop.call_soon_threadsafe(_resolve, batch.done)
+                except RuntimeError:  # the loop was closed meanwhile (shutdown): nobody waits
+                    pass
+
+
+def _resolve(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)
 
 
 def _conflict_or_raise(outcome: Outcome) -> Conflict | None:
