@@ -70,7 +70,7 @@ def test_other_repositories_and_reads_pass_through() -> None:
     s.users.put(User("alpha", "u1", "ann", "h"))
     inner.users.put(User("alpha", "u1", "bob", "h"))
     assert s.users.by_username("alpha", "bob") is not None  # not a cached read
-    assert s.tokens is inner.tokens and s.audit is inner.audit
+    assert s.tokens is not inner.tokens and s.audit is inner.audit  # token records are cached (test_token_record_cache)
 
 
 def test_clients_by_resource_is_cached_but_an_unknown_resource_is_not_remembered() -> None:

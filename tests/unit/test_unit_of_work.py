@@ -3,13 +3,18 @@ event too), and what the core hands it is stored only when committed."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
 import pytest
 
 from credo.domain.models import AuditEvent, Client, TokenRecord
 from credo.storage.memory import MemoryStorage
 from credo.storage.protocols import Conflict
-from credo.storage.unit_of_work import GroupCommitter, UnitOfWork, commit_units
-from tests.support import run_async
+from credo.storage.unit_of_work import COMMIT_THREADS, GroupCommitter, NotStored, UnitOfWork, commit_units
+from tests.support import make_storage, run_async
 
 
 def _event(target: str) -> AuditEvent:
@@ -66,3 +71,65 @@ def test_one_client_and_its_one_event_per_unit() -> None:
         commit_units(MemoryStorage(), [work])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="no token"):
         commit_units(MemoryStorage(), [_registration("c", token=1)])  # type: ignore[arg-type]
+
+
+def test_on_postgresql_a_unit_whose_event_is_refused_keeps_none_of_its_tokens(tmp_path: Path) -> None:
+    """A batch's tokens and audit events are one transaction: an event the database refuses (an action
+    longer than its column) undoes its unit's token too, while the other unit is stored whole."""
+    with make_storage("postgresql", tmp_path) as storage:
+        good, bad = UnitOfWork(), UnitOfWork()
+        good.add_token(_token(1))
+        good.audit(_event("good"))
+        bad.add_token(_token(2))
+        bad.audit(AuditEvent(realm="alpha", action="x" * 65, actor="anonymous", target="bad", ts=1))
+        outcomes = commit_units(storage, [good, bad])
+        assert outcomes[0] is None and isinstance(outcomes[1], NotStored)
+        assert storage.tokens.get("h1") is not None and storage.tokens.get("h2") is None
+        assert [e.target for e in storage.audit.query("alpha")] == ["good"]
+
+
+class _SlowCommits(MemoryStorage):
+    """A storage whose commits wait like a database server's log flush (held by a gate the test opens), so
+    that the group commit uses its commit threads; it records the units of each token commit."""
+
+    counter_round_trip = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.commits: list[int] = []
+        add_many = self.tokens.add_many
+
+        def held(records: list[TokenRecord], *, audit: Sequence[AuditEvent] = ()) -> None:
+            self.gate.wait(5)
+            self.commits.append(len(records))
+            add_many(records, audit=audit)
+        self.tokens.add_many = held  # type: ignore[method-assign]
+
+
+def test_batches_waiting_for_a_busy_commit_thread_commit_together() -> None:
+    storage = _SlowCommits()
+    group = GroupCommitter(storage)  # type: ignore[arg-type]
+
+    async def main() -> list[int]:
+        def unit(n: int) -> UnitOfWork:
+            work = UnitOfWork()
+            work.add_token(_token(n))
+            return work
+        first = []
+        for n in range(COMMIT_THREADS):  # one batch per loop step: each holds a commit thread
+            first.append(asyncio.ensure_future(group.commit(unit(n))))
+            await asyncio.sleep(0.05)
+        assert not any(task.done() for task in first)
+        later = []
+        for n in range(COMMIT_THREADS, COMMIT_THREADS + 3):  # three more steps while every thread is busy
+            later.append(asyncio.ensure_future(group.commit(unit(n))))
+            await asyncio.sleep(0.05)
+        storage.gate.set()
+        await asyncio.gather(*first, *later)
+        return storage.commits
+
+    commits = run_async(main())
+    # Without the thread hop a batch per step (one unit each) would have been committed on its own.
+    assert sorted(commits) == [1] * (len(commits) - 1) + [3] and sum(commits) == COMMIT_THREADS + 3
+    assert all(storage.tokens.get(f"h{n}") is not None for n in range(COMMIT_THREADS + 3))

@@ -17,7 +17,11 @@ the cached reads from memory and pass everything else to `inner`:
   with the storage's burn counter, read in the same statement as the change counter: every burn and
   purge moves it, so a revocation made by any process is seen by the next request of every process. A
   burn through this storage (or a client created with one) drops only these answers, and a move of the
-  burn counter only these; a move of the change counter drops everything.
+  burn counter only these; a move of the change counter drops everything;
+- token records (opaque access tokens, codes, sessions) are kept beside those answers: a stored record
+  never changes, and every deletion or purge of one moves the burn counter (in its own transaction), so a
+  revoked, redeemed or rotated token is gone for the next request of every process. A missing token is
+  never remembered (an issued token moves no counter).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from credo.storage.protocols import (
     PolicyRepository,
     RealmRepository,
     Storage,
+    TokenRepository,
     UserRepository,
 )
 
@@ -205,13 +210,20 @@ _CACHED: dict[str, dict[str, bool]] = {
     "policies": {"get": True},
     # Answers (True or False) about burned ids: `burned=True` entries, dropped when the burn counter moves.
     "one_time": {"is_burned": True, "any_burned": True},
+    # Token records (opaque tokens, codes, sessions) never change once stored; every deletion and purge
+    # moves the burn counter, so they live beside the burned-id answers. A missing one is never
+    # remembered: a new token moves no counter.
+    "tokens": {"get": False},
 }
-_BURNED = frozenset({"one_time"})  # repositories whose cached reads and writes concern burned ids only
+# Repositories whose cached reads and writes follow the burn counter only (the burned-id answers' table).
+_BURNED = frozenset({"one_time", "tokens"})
 # `current` reads past the cache; `swap_registration_token` writes only a client's registration token,
 # which no cached read path uses (RFC 7592 reads it with `current`): an anonymous registrant reading its
 # registration in a loop empties no cache, here or in any other process (it moves no change counter).
 _PLAIN = frozenset({"all", "count", "search", "by_username", "for_agent", "last_used", "touch", "current",
-                    "swap_registration_token"})
+                    "swap_registration_token", "of_realm"})
+# Token creations change no cached answer (a missing token is never remembered): they drop nothing.
+_TOKEN_CREATIONS = frozenset({"add", "add_many"})
 # Creations change no cached record, but a creation that burns an initial access token changes what the
 # burned-id answers say: they are dropped after one (whether it succeeded or not).
 _CREATIONS: dict[str, Callable[..., bool]] = {
@@ -238,7 +250,7 @@ class _CachedRepository:
             def read(*args: Any) -> Any:
                 return self._cache.get((*key, *args), lambda: load(*args), keep_absent=keep_absent, burned=burned)
             wrapped: Any = read
-        elif method in _PLAIN or not callable(target):
+        elif method in _PLAIN or not callable(target) or (self._name == "tokens" and method in _TOKEN_CREATIONS):
             wrapped = target
         elif self._name == "clients" and method in _CREATIONS:
             create, burns, clear_burned = target, _CREATIONS[method], self._cache.clear_burned
@@ -274,11 +286,12 @@ class CachedStorage:
         self.users = cast(UserRepository, _CachedRepository("users", inner.users, self.cache))
         self.groups = cast(GroupRepository, _CachedRepository("groups", inner.groups, self.cache))
         self.policies = cast(PolicyRepository, _CachedRepository("policies", inner.policies, self.cache))
+        self.one_time = cast(OneTimeIds, _CachedRepository("one_time", inner.one_time, self.cache))
+        self.tokens = cast(TokenRepository, _CachedRepository("tokens", inner.tokens, self.cache))
         # Not cached: the same objects as the backend's (set here so the hot path pays no lookup detour).
         # Consents are read once per sign-in and no cached record depends on them: their reads go to the
         # backend and their writes clear nothing.
-        self.one_time = cast(OneTimeIds, _CachedRepository("one_time", inner.one_time, self.cache))
-        self.scripts, self.tokens, self.keys = inner.scripts, inner.tokens, inner.keys
+        self.scripts, self.keys = inner.scripts, inner.keys
         self.consents = inner.consents
         self.audit, self.admins, self.ephemeral = inner.audit, inner.admins, inner.ephemeral
         self.counter_round_trip, self.change_counter, self.counters, self.close = \

@@ -343,19 +343,24 @@ class _Tokens(_Base):
                 raise Conflict("token exists")
             self._rows[record.token_hash] = record
 
-    def add_many(self, records: list[TokenRecord]) -> None:
+    def add_many(self, records: list[TokenRecord], *, audit: Sequence[AuditEvent] = ()) -> None:
         with self._lock:
             hashes = [r.token_hash for r in records]
             if len(set(hashes)) != len(hashes) or any(h in self._rows for h in hashes):
                 raise Conflict("token exists")
             self._rows.update((r.token_hash, r) for r in records)
+            if audit:
+                self._s.audit.add_many(list(audit))
 
     def get(self, token_hash: str) -> TokenRecord | None:
         return self._rows.get(token_hash)
 
     def delete(self, token_hash: str) -> bool:
         with self._lock:
-            return self._rows.pop(token_hash, None) is not None
+            if self._rows.pop(token_hash, None) is None:
+                return False
+            self._s.burns += 1  # caches of token records follow the burn counter
+            return True
 
     def of_realm(self, realm: str, now: int, *, sub: str | None = None, client_id: str | None = None,
                  kinds: tuple[str, ...] | None = None, limit: int | None = None) -> list[TokenRecord]:
@@ -370,6 +375,8 @@ class _Tokens(_Base):
             dead = [h for h, r in self._rows.items() if r.expires_at <= now]
             for h in dead:
                 del self._rows[h]
+            if dead:
+                self._s.burns += 1
             return len(dead)
 
 

@@ -178,9 +178,14 @@ class ScriptRepository(Protocol):
 
 class TokenRepository(Protocol):
     def add(self, record: TokenRecord) -> None: ...
-    def add_many(self, records: list[TokenRecord]) -> None: ...  # one transaction: all or none
+    def add_many(self, records: list[TokenRecord], *, audit: Sequence[AuditEvent] = ()) -> None:
+        """The records and the audit events `audit` in one transaction: all or none."""
+        ...
     def get(self, token_hash: str) -> TokenRecord | None: ...
-    def delete(self, token_hash: str) -> bool: ...
+    def delete(self, token_hash: str) -> bool:
+        """Compare-and-delete (True if this call deleted it); moves the burn counter in the same transaction,
+        as `purge_expired` does when it deletes anything: caches of token records follow it."""
+        ...
     def purge_expired(self, now: int) -> int: ...
     def of_realm(self, realm: str, now: int, *, sub: str | None = None, client_id: str | None = None,
                  kinds: tuple[str, ...] | None = None, limit: int | None = None) -> list[TokenRecord]:
@@ -318,7 +323,8 @@ class Storage(Protocol):
 
     def counters(self) -> tuple[int, int]:
         """(the change counter, the burn counter) in one read. The burn counter grows on every one-time id
-        burned (`OneTimeIds.burn`, a client created with a burn) or purged: caches of burned ids compare it."""
+        burned (`OneTimeIds.burn`, a client created with a burn) or purged, and on every token record deleted
+        or purged: caches of burned ids and of token records compare it."""
         ...
 
     def close(self) -> None: ...

@@ -8,7 +8,7 @@ already used) undoes that unit only and is returned to it; any other failure fai
 `GroupCommitter` commits units through one storage, and commits the units of all the requests handled in
 one event-loop step together: each request yields once, and the first of them to resume (at the start
 of the next step), or to be cancelled, commits the whole batch (`commit_units`: one transaction for the
-new clients, one for the tokens, one for the audit events) before it answers; the others find it
+new clients, one for the tokens and audit events) before it answers; the others find it
 committed. So no request answers before the commit that holds its writes returned; an unreachable
 database fails every request of the batch (503), rows that cannot be stored fail only the request they
 belong to (the batch step is retried unit by unit), and nothing is held across requests:
@@ -21,13 +21,16 @@ Where the commit is a round trip to a database server that flushes its log befor
 (PostgreSQL: `Storage.counter_round_trip`; a few milliseconds for the fsync), the batch is committed on
 one of a few commit threads instead of on the event loop: the loop goes on serving the next requests,
 whose units form the next batch and commit beside it on another connection, and the waiting requests
-resume when their batch's commit returned. On SQLite a commit costs microseconds (the WAL is written,
+resume when their batch's commit returned. When every commit thread is busy, the batches of the next
+steps wait together, and the first thread to be free commits all of them in one transaction (one flush
+for all of them, where one each would only queue behind the busy threads). On SQLite a commit costs microseconds (the WAL is written,
 not flushed) and runs on the loop, as moving it to a thread would cost more than it takes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -71,9 +74,9 @@ Outcome = Exception | None  # None: stored; a Conflict: the new client's conflic
 
 
 def commit_units(storage: Storage, units: Sequence[UnitOfWork]) -> list[Outcome]:
-    """Store `units` in three steps, each one transaction for the whole batch: the new clients (each with
-    its burn and audit event, a savepoint each), then every token, then every other audit event. Tokens go
-    before events: if the audit commit then fails, the stored tokens were never handed out.
+    """Store `units` in two steps, each one transaction for the whole batch: the new clients (each with
+    its burn and audit event, a savepoint each), then every other unit's tokens and audit events together
+    (one commit: on PostgreSQL one log flush for the batch, not one for its tokens and one for its events).
 
     A step that fails for another reason than an unreachable database is retried unit by unit, so one
     unit whose rows cannot be stored fails alone (its outcome is the error) and the others are stored.
@@ -83,23 +86,25 @@ def commit_units(storage: Storage, units: Sequence[UnitOfWork]) -> list[Outcome]
     if creating:
         for i, outcome in zip(creating, _create_clients(storage, [units[i] for i in creating]), strict=True):
             outcomes[i] = outcome
-    live = [i for i, unit in enumerate(units) if outcomes[i] is None and unit.tokens]
-    for i, outcome in zip(live, _each_or_all(storage.tokens.add_many, [units[i].tokens for i in live]), strict=True):
-        outcomes[i] = outcome
-    # A new client's event was stored with it; the other units' events now.
-    live = [i for i, unit in enumerate(units) if outcomes[i] is None and unit.events and unit.client is None]
-    for i, outcome in zip(live, _each_or_all(storage.audit.add_many, [units[i].events for i in live]), strict=True):
+    # A new client's event was stored with it; the other units' tokens and events now, together.
+    live = [i for i, unit in enumerate(units) if outcomes[i] is None and unit.client is None and unit]
+    for i, outcome in zip(live, _each_or_all(storage, _store_rows, [(units[i].tokens, units[i].events) for i in live]),
+                          strict=True):
         outcomes[i] = outcome
     return outcomes
 
 
-def _each_or_all(step: Callable[[list[T]], None], rows: list[list[T]]) -> list[Outcome]:
+def _store_rows(storage: Storage, rows: list[tuple[list[TokenRecord], list[AuditEvent]]]) -> None:
+    storage.tokens.add_many([r for tokens, _ in rows for r in tokens], audit=[e for _, events in rows for e in events])
+
+
+def _each_or_all(storage: Storage, step: Callable[[Storage, list[T]], None], rows: list[T]) -> list[Outcome]:
     """`step` on every unit's rows at once; if that fails (and the database is reachable), on each unit's
     rows alone, so that only the units whose rows cannot be stored fail."""
     if not rows:
         return []
     try:
-        step([row for unit_rows in rows for row in unit_rows])
+        step(storage, rows)
         return [None] * len(rows)
     except StorageUnavailable:
         raise
@@ -109,7 +114,7 @@ def _each_or_all(step: Callable[[list[T]], None], rows: list[list[T]]) -> list[O
     outcomes: list[Outcome] = []
     for unit_rows in rows:
         try:
-            step(unit_rows)
+            step(storage, [unit_rows])
             outcomes.append(None)
         except StorageUnavailable:
             raise
@@ -178,6 +183,10 @@ class GroupCommitter:
         self._open: dict[asyncio.AbstractEventLoop, _Batch] = {}
         self._threads = (ThreadPoolExecutor(COMMIT_THREADS, thread_name_prefix="credo-commit")
                          if storage.counter_round_trip else None)
+        # Batches handed to the commit threads and not yet taken by one: a thread that becomes free takes all
+        # of them into one commit, so while every thread waits for a flush the next steps' batches add up.
+        self._waiting: list[_Batch] = []
+        self._waiting_lock = threading.Lock()
 
     def commit_now(self, unit: UnitOfWork) -> Conflict | None:
         return _conflict_or_raise(commit_units(self.storage, [unit])[0]) if unit else None
@@ -210,15 +219,41 @@ class GroupCommitter:
         if self._open.get(batch.loop) is batch:
             del self._open[batch.loop]
         if self._threads is None:
-            self._store(batch)
+            self._store([batch])
         else:
-            batch.done = asyncio.wrap_future(self._threads.submit(self._store, batch), loop=batch.loop)
+            batch.done = batch.loop.create_future()
+            with self._waiting_lock:
+                self._waiting.append(batch)
+            self._threads.submit(self._store_waiting)
 
-    def _store(self, batch: _Batch) -> None:
+    def _store_waiting(self) -> None:
+        """On a commit thread: every batch waiting for one, in one commit (none if another thread took them)."""
+        with self._waiting_lock:
+            batches, self._waiting = self._waiting, []
+        if batches:
+            self._store(batches)
+
+    def _store(self, batches: list[_Batch]) -> None:
+        units = [unit for batch in batches for unit in batch.units]
         try:
-            batch.outcomes = commit_units(self.storage, batch.units)
+            outcomes = commit_units(self.storage, units)
+            error = None
         except Exception as exc:  # the database is unreachable (or a bug): every waiting request fails with it
-            batch.error = exc
+            outcomes, error = [], exc
+        start = 0
+        for batch in batches:
+            batch.outcomes, batch.error = outcomes[start:start + len(batch.units)], error
+            start += len(batch.units)
+            if batch.done is not None:
+                try:
+                    batch.loop.call_soon_threadsafe(_resolve, batch.done)
+                except RuntimeError:  # the loop was closed meanwhile (shutdown): nobody waits
+                    pass
+
+
+def _resolve(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)
 
 
 def _conflict_or_raise(outcome: Outcome) -> Conflict | None:

@@ -3,16 +3,19 @@ deleting and purging are administration (SQLAlchemy)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from sqlalchemy import delete, select, update
 
-from credo.domain.models import TokenRecord
+from credo.domain.models import AuditEvent, TokenRecord
 from credo.storage.protocols import Conflict
 from credo.storage.sql import tables as t
+from credo.storage.sql.audit import audit_params
 from credo.storage.sql.repo import _dumps, _Repo, _unavailable
 from credo.storage.sql.statements import (
+    AUDIT_INSERT,
     BURN,
     BURNS_BUMP,
     IS_BURNED,
@@ -32,6 +35,11 @@ def _token_values(record: TokenRecord) -> dict[str, Any]:
             "issued_at": record.issued_at, "expires_at": record.expires_at, "claims": _dumps(record.claims)}
 
 
+def _move_burns(conn: Any) -> None:
+    """Move the burn counter in the caller's transaction: caches of burned ids and token records follow it."""
+    conn.execute(update(t.change_counter).where(t.change_counter.c.id == 1).values(burns=t.change_counter.c.burns + 1))
+
+
 class SqlTokens(_Repo):
     @_unavailable
     def add(self, record: TokenRecord) -> None:
@@ -41,14 +49,17 @@ class SqlTokens(_Repo):
             raise Conflict("token exists") from exc
 
     @_unavailable
-    def add_many(self, records: list[TokenRecord]) -> None:
-        if not records:
-            return
-        if len(records) == 1:  # autocommit: one statement instead of BEGIN, INSERT, COMMIT
-            self.add(records[0])
+    def add_many(self, records: list[TokenRecord], *, audit: Sequence[AuditEvent] = ()) -> None:
+        """One transaction for the records and the events (one commit: on PostgreSQL one log flush)."""
+        statements = [(TOKEN_INSERT, TOKEN_INSERT.params(_token_values(r))) for r in records]
+        statements += [(AUDIT_INSERT, audit_params(event)) for event in audit]
+        if not statements:
             return
         try:
-            self._fast.transaction([(TOKEN_INSERT, TOKEN_INSERT.params(_token_values(r))) for r in records])
+            if len(statements) == 1:  # autocommit: one statement instead of BEGIN, INSERT, COMMIT
+                self._fast.write(*statements[0])
+            else:
+                self._fast.transaction(statements)
         except Duplicate as exc:
             raise Conflict("token exists") from exc
 
@@ -64,8 +75,12 @@ class SqlTokens(_Repo):
 
     @_unavailable
     def delete(self, token_hash: str) -> bool:
+        """The record deleted, and the burn counter moved in the same transaction (caches of token records)."""
         with self._write() as conn:
-            return bool(conn.execute(delete(t.tokens).where(t.tokens.c.token_hash == token_hash)).rowcount)
+            deleted = bool(conn.execute(delete(t.tokens).where(t.tokens.c.token_hash == token_hash)).rowcount)
+            if deleted:
+                _move_burns(conn)
+            return deleted
 
     @_unavailable
     def of_realm(self, realm: str, now: int, *, sub: str | None = None, client_id: str | None = None,
@@ -88,7 +103,10 @@ class SqlTokens(_Repo):
     @_unavailable
     def purge_expired(self, now: int) -> int:
         with self._write() as conn:
-            return int(conn.execute(delete(t.tokens).where(t.tokens.c.expires_at <= now)).rowcount)
+            purged = int(conn.execute(delete(t.tokens).where(t.tokens.c.expires_at <= now)).rowcount)
+            if purged:
+                _move_burns(conn)
+            return purged
 
 
 class SqlOneTime(_Repo):
@@ -119,6 +137,5 @@ class SqlOneTime(_Repo):
         with self._write() as conn:
             purged = int(conn.execute(delete(t.one_time_ids).where(t.one_time_ids.c.expires_at <= now)).rowcount)
             if purged:
-                conn.execute(update(t.change_counter).where(t.change_counter.c.id == 1)
-                             .values(burns=t.change_counter.c.burns + 1))
+                _move_burns(conn)
             return purged
