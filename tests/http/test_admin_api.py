@@ -111,6 +111,7 @@ def test_every_endpoint_on_sqlite_and_postgres(server: Server) -> None:
     assert admin("GET", "/realms/alpha/settings").json() == s
 
     script = admin("POST", "/realms/alpha/scripts", {"name": "DCR", "source": "var x = 1;"}).json()
+    assert "id" in script, script
     assert admin("GET", f"/realms/alpha/scripts/{script['id']}").json()["source"] == "var x = 1;"
     assert admin("PATCH", f"/realms/alpha/scripts/{script['id']}", {"description": "d"}).json()["description"] == "d"
     assert [x["id"] for x in admin("GET", "/realms/alpha/scripts").json()] == [script["id"]]
@@ -300,7 +301,7 @@ def test_script_test_run_shows_the_resulting_attributes(admin: Admin) -> None:
     source = ('if (operation === "CREATE" && clientIdentity.isAIAgent()) {'
               ' clientIdentity.setAttribute("statelessTokensEnabled", ["true"]); clientIdentity.store(); }')
     out = admin("POST", "/realms/root/scripts/test", {"source": source, "attributes": {"AgentType": ["x"]}}).json()
-    assert out["ok"] is True and out["stored"] is True
+    assert out["ok"] is True and out["stored"] is True, out
     assert out["attributes"]["statelessTokensEnabled"] == ["true"]
     broken = admin("POST", "/realms/root/scripts/test", {"source": "throw new Error('boom')"}).json()
     assert broken["ok"] is False and broken["error"] == "exception" and "boom" in broken["message"]
