@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import select
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import weakref
@@ -37,13 +39,17 @@ _BOOT = ("import sys; sys.path.insert(0, {root!r}); "
 class _Worker:
     def __init__(self) -> None:
         # A clean environment: the worker needs no configuration and must not see secrets.
+        self._errors = tempfile.TemporaryFile()  # what a worker that fails to start says (read only then)
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-I", "-c", _BOOT.format(root=_PACKAGE_ROOT)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={}, close_fds=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors, env={}, close_fds=True)
         # Wait for the worker to start, so its start-up never counts against a script's deadline.
         ready = self._frame(time.monotonic() + STARTUP_SECONDS)
         if ready != {"ready": True}:
             self.kill()
+            self._errors.seek(0)
+            said = self._errors.read()[-2000:].decode("utf-8", "replace")
+            logging.getLogger("credo.scripting").warning("script worker did not start: %r %s", ready, said)
             raise ScriptError("exception", "the script worker did not start")
 
     def call(self, request: dict[str, Any], deadline: float) -> dict[str, Any] | None:
@@ -151,7 +157,10 @@ class QuickJsRunner(ScriptRunner):
                 worker = self._idle.pop()
                 if worker.process.poll() is None:
                     return worker
-        return _Worker()
+        try:
+            return _Worker()
+        except ScriptError:  # a start can fail on a starved machine (logged): one more, then the refusal
+            return _Worker()
 
     def _release(self, worker: _Worker) -> None:
         with self._lock:
