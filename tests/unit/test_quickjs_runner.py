@@ -334,3 +334,19 @@ def test_warm_starts_a_worker_that_later_runs_reuse() -> None:
         assert [w.process.pid for w in warm._idle] == [started]
     finally:
         warm.close()
+
+
+def test_a_worker_starts_and_answers_when_the_process_holds_many_open_files() -> None:
+    """Descriptors past select()'s FD_SETSIZE (1024) once made every new worker 'not start'."""
+    import os
+
+    from credo.scripting.quickjs_runner import QuickJsRunner
+
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    runner = QuickJsRunner()
+    try:
+        runner.warm()
+    finally:
+        runner.close()
+        for fd in held:
+            os.close(fd)

@@ -78,11 +78,13 @@ class _Worker:
     def _read(self, size: int, deadline: float) -> bytes | None:
         assert self.process.stdout is not None
         fd = self.process.stdout.fileno()
+        ready = select.poll()  # not select(): a process with many open files has descriptors past FD_SETSIZE
+        ready.register(fd, select.POLLIN)
         chunks: list[bytes] = []
         remaining = size
         while remaining:
             wait = deadline - time.monotonic()
-            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+            if wait <= 0 or not ready.poll(wait * 1000):
                 return None
             chunk = os.read(fd, remaining)
             if not chunk:
