@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from credo.domain.clock import FrozenClock
 from credo.domain.errors import TooManyRequests
 from credo.keys.secrets import SecretHasher
-from credo.oauth.throttle import DIGESTS_KEPT, FailureThrottle
+from credo.oauth.throttle import DIGESTS_KEPT, FailureThrottle, auth_throttle
 from credo.storage.memory import MemoryStorage
 from credo.storage.protocols import FailureLog
 
@@ -250,3 +252,38 @@ def test_one_address_is_refused_before_the_identity() -> None:
     with pytest.raises(TooManyRequests):
         t.check(key)
     t.check(("alpha", "c1", "10.0.0.2"))  # three failures: the identity still answers elsewhere
+
+
+class _InterleavingClock(FrozenClock):
+    """A clock that, once armed, runs one other thread's step at its next reading: the failure being
+    recorded reads the clock first, so the step runs exactly between a refused check and its record."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.step: Callable[[], None] | None = None
+
+    def now(self) -> int:
+        step, self.step = self.step, None
+        if step is not None:
+            step()
+        return super().now()
+
+
+def test_a_refused_attempt_is_never_released_before_its_failure_is_recorded() -> None:
+    clock = _InterleavingClock()
+    throttle = auth_throttle(clock, limit=1, identity_limit=5)
+    seen: list[str] = []
+
+    def concurrent_guess() -> None:
+        try:
+            throttle.per_source.reserve(KEY)
+            seen.append("admitted")
+        except TooManyRequests:
+            seen.append("refused")
+
+    with pytest.raises(ValueError), throttle.attempt(KEY, ValueError):
+        clock.step = concurrent_guess
+        raise ValueError("wrong password")
+    assert seen == ["refused"]  # the guess came while the failure was being recorded: held, or failed
+    with pytest.raises(TooManyRequests):
+        throttle.check(KEY)

@@ -250,30 +250,41 @@ class AuthThrottle:
         """Hold one attempt for the key in both counts while the body runs (a check that waits), released
         at the end: the caller records a failure itself. Refused (429) when failures and attempts in flight
         already reach a limit."""
+        self._reserve(key)
+        try:
+            yield
+        finally:
+            self._settle(key, failed=False)
+
+    @contextmanager
+    def attempt(self, key: ThrottleKey, refused: type[Exception]) -> Iterator[None]:
+        """`holding` for a check whose failure this throttle records: the body raising `refused` turns the
+        held attempt into a failure (recorded before the hold is released, so a concurrent attempt always
+        sees one or the other), anything else releases it."""
+        self._reserve(key)
+        failed = False
+        try:
+            yield
+        except refused:
+            failed = True
+            raise
+        finally:
+            self._settle(key, failed=failed)
+
+    def _reserve(self, key: ThrottleKey) -> None:
         self.per_source.reserve(key)
         try:
             self.per_identity.reserve(_identity(key))
         except BaseException:
             self.per_source.settle(key, failed=False)
             raise
-        try:
-            yield
-        finally:
-            try:
-                self.per_source.settle(key, failed=False)
-            finally:
-                self.per_identity.settle(_identity(key), failed=False)
 
-    @contextmanager
-    def attempt(self, key: ThrottleKey, refused: type[Exception]) -> Iterator[None]:
-        """`holding` for a check whose failure this throttle records: the body raising `refused` records a
-        failure (once the attempt is released; nothing waits in between), anything else releases it."""
+    def _settle(self, key: ThrottleKey, *, failed: bool) -> None:
         try:
-            with self.holding(key):
-                yield
-        except refused:
-            self.failed(key)
-            raise
+            self.per_source.settle(key, failed=failed)
+        finally:
+            self.per_identity.settle(_identity(key), failed=failed)
+
 
 def _identity(key: ThrottleKey) -> ThrottleKey:
     return key[0], key[1], "*"  # "*" is no address: the identity's count over every source
