@@ -22,7 +22,7 @@ from credo.storage.sql.fast_pg import APPLICATION_NAME, PgFastPath
 from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
 from tests.conftest import PG_SKIP
-from tests.support import in_process_server, postgres_database
+from tests.support import in_process_server, postgres_database, run_async
 
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
@@ -198,3 +198,30 @@ def test_unreachable_database_answers_503_until_it_is_back(url: str, tmp_path: P
             assert http.post(srv.realm_url() + "/access_token", data=body).status_code == 200
     finally:
         storage.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(PG_SKIP is not None, reason=PG_SKIP or "")
+def test_awaited_counter_reads_follow_other_writers_and_a_dropped_connection_fails_one_read(url: str) -> None:
+    """The requests' counter read travels on the event loop, on a connection of its own: it sees another
+    connection's commit, a dropped connection answers 503 once, and the next read connects again."""
+    one, two = _storage(url), _storage(url)
+
+    async def reads() -> None:
+        start = await one.counters_awaited()
+        assert start == one.counters()
+        two.clients.create(Client(realm="r", client_id="a"))
+        two.clients.update(Client(realm="r", client_id="a", name="renamed"))
+        two.tokens.add(_token("h1"))
+        assert two.tokens.delete("h1")
+        assert await one.counters_awaited() == (start[0] + 1, start[1] + 1)
+        assert _terminate_fast_connections(url) >= 1
+        with pytest.raises(StorageUnavailable):
+            await one.counters_awaited()
+        assert await one.counters_awaited() == (start[0] + 1, start[1] + 1)  # connected again
+
+    try:
+        run_async(reads())
+    finally:
+        one.close()
+        two.close()

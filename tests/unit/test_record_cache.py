@@ -36,6 +36,9 @@ class Counter:
         self.reads = 0
         self.before_read: Callable[[], None] | None = None
         self.threads: list[str] = []  # where each read ran
+        self.awaited = 0  # awaited reads sent
+        self.arrived = asyncio.Event()
+        self.arrived.set()
 
     def counters(self) -> tuple[int, int]:
         if self.before_read is not None:
@@ -43,6 +46,15 @@ class Counter:
         self.reads += 1
         self.threads.append(threading.current_thread().name)
         return self.value, 0
+
+    async def counters_awaited(self) -> tuple[int, int]:
+        """The read a request awaits: it travels (the loop serves other requests meanwhile) until `arrived`
+        is set, and answers the counter as it stood when the read was sent."""
+        value = self.value
+        self.awaited += 1
+        await self.arrived.wait()
+        self.reads += 1
+        return value, 0
 
 
 @pytest.fixture
@@ -180,29 +192,58 @@ def test_check_interval_still_limits_reads(clock: Clock) -> None:
     assert storage.reads == 2
 
 
-def test_requests_of_one_step_share_a_read_sent_off_the_loop_and_later_arrivals_send_another(clock: Clock) -> None:
+def test_requests_of_one_step_share_an_awaited_read_and_later_arrivals_send_another(clock: Clock) -> None:
     """`read_after_arrival` (PostgreSQL): the requests that arrived before a read was sent share it (awaited
-    on a reader thread, the loop free meanwhile), and their lookups then read nothing more; a request that
-    arrived at or after that send gets a read of its own, which sees a change committed in between."""
+    on the loop, which serves meanwhile), and their lookups then read nothing more; a request that arrived
+    at or after that send gets a read of its own, which sees a change committed in between."""
     storage = Counter()
     cache = RecordCache(storage)  # type: ignore[arg-type]
-
-    async def one(ctx: contextvars.Context, value: str) -> Any:
-        await asyncio.get_running_loop().create_task(cache.read_after_arrival(), context=ctx)
-        return lookup(ctx, cache, value=value)
 
     async def run() -> None:
         first, second = request(clock, 10), request(clock, 11)
         clock.t = 12  # the read is sent at 12
-        answers = await asyncio.gather(one(first, "old"), one(second, "other"))
+        answers = await asyncio.gather(arrive(cache, first, "old"), arrive(cache, second, "other"))
         assert answers[0] == answers[1] and storage.reads == 1  # one read, then one load, cached for the other
         storage.value += 1  # another process commits at 12
         late = request(clock, 12)  # arrived on the tick of the send: may not use that read
         clock.t = 13
-        assert await one(late, "new") == "new"  # its own read saw the change: the cache was dropped
+        assert await arrive(cache, late, "new") == "new"  # its own read saw the change: the cache was dropped
         assert storage.reads == 2
         assert lookup(request(clock, 12), cache, value="newer") == "new"  # arrived before 13: shares, keeps
-        assert storage.reads == 2
-        assert all(name.startswith("credo-counter") for name in storage.threads)  # never on the loop
+        assert storage.reads == 2 and storage.threads == []  # no read was made off the awaited path
+
+    run_async(run())
+
+
+async def arrive(cache: RecordCache, ctx: contextvars.Context, value: str) -> Any:
+    await asyncio.get_running_loop().create_task(cache.read_after_arrival(), context=ctx)
+    return lookup(ctx, cache, value=value)
+
+
+def test_one_read_travels_at_a_time_and_the_requests_that_came_meanwhile_share_the_next(clock: Clock) -> None:
+    """A request that arrives while a read sent before it travels waits for that read, then one read is
+    sent for all the requests that came meanwhile: it sees a change committed while the first travelled."""
+    storage = Counter()
+    cache = RecordCache(storage)  # type: ignore[arg-type]
+
+    async def run() -> None:
+        storage.arrived.clear()
+        arrived = request(clock, 1)
+        clock.t = 2
+        first = asyncio.create_task(arrive(cache, arrived, "old"))  # its read is sent at 2
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert storage.awaited == 1
+        storage.value += 1  # another process commits while that read travels
+        waiting = [asyncio.create_task(arrive(cache, request(clock, t), "new")) for t in (3, 4, 5)]
+        clock.t = 6
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert storage.awaited == 1  # no second read travels beside the first
+        storage.arrived.set()
+        assert await first == "old"
+        assert await asyncio.gather(*waiting) == ["new", "new", "new"]  # the next read saw the commit
+        assert storage.awaited == 2 and storage.reads == 2  # one read for the three of them
+        assert storage.threads == []  # and no lookup had to read again
 
     run_async(run())

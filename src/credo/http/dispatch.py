@@ -15,8 +15,8 @@ Every request takes the same path:
           3. handler                      routes.TABLE[(endpoint, method)]; another method: 405 with `allow`
           4. cross-cutting steps          STEPS, in order: the request's arrival mark, then (PostgreSQL) one
                                           yield so the requests dispatched together mark theirs, and one
-                                          counter read for them, awaited on a reader thread (the loop serves
-                                          other requests while it travels)
+                                          counter read for them, awaited on the loop (which serves other
+                                          requests while it travels)
           5. the request parsed once      forms.request_headers: media type, length, Basic, Bearer
           6. handler(request, headers)    any exception rendered by the one renderer (errors.HANDLERS)
           7. observer.record              after the answer is sent: the request metrics and the access-log

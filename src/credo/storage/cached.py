@@ -30,8 +30,8 @@ import asyncio
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from typing import Any, cast
 
@@ -97,37 +97,41 @@ class RecordCache:
         self.hits = 0  # lookups answered from memory, and those that loaded (the operations metrics read them)
         self.misses = 0
         # Counter reads sent for requests without blocking their event loop (`read_after_arrival`): per loop,
-        # the latest one started, as (sent, its future); run on a few threads of their own.
-        self._inflight: dict[asyncio.AbstractEventLoop, tuple[int, asyncio.Future[None]]] = {}
-        self._readers: ThreadPoolExecutor | None = None
+        # the latest one started, as (sent, its task); at most one travels at a time.
+        self._inflight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[int, asyncio.Future[None]]] = \
+            weakref.WeakKeyDictionary()
 
     async def read_after_arrival(self) -> None:
         """Make a counter read sent after this request arrived known, without blocking the event loop while
-        it travels (for a storage whose counter is a round trip). The read in flight on this loop is shared
-        when it was sent after the arrival; else one is sent from a reader thread, and the requests of this
-        loop step, which all arrived before it, share it. The lookups of the request then use it (`_fresh`:
-        the same rule, the same remembered read). If the read fails, the request's first lookup reads again
-        and answers the error."""
+        it travels (for a storage whose counter is a round trip: `Storage.counters_awaited`). One read
+        travels at a time per loop: a request shares the one in flight when it was sent after the request
+        arrived; else it waits for that one to come back, and the first of the requests waiting sends the
+        next read, for all of them (they all arrived before it). The lookups of the request then use it
+        (`_fresh`: the same rule, the same remembered read). If a read fails, the request's first lookup
+        reads again and answers the error."""
         arrival = _arrival.get()
-        if arrival is None or arrival < self._last[0] or self._interval:
+        if arrival is None or self._interval:
             return
         loop = asyncio.get_running_loop()
-        inflight = self._inflight.get(loop)
-        if inflight is None or inflight[0] <= arrival:
-            if self._readers is None:
-                self._readers = ThreadPoolExecutor(4, thread_name_prefix="credo-counter")
-            sent = _now()
-            inflight = self._inflight[loop] = (sent, loop.run_in_executor(self._readers, self._read, sent))
-        try:
-            await asyncio.shield(inflight[1])
-        except Exception:  # noqa: S110 - the request's own lookup reads again and fails with its own error
-            pass
+        while arrival >= self._last[0]:
+            inflight = self._inflight.get(loop)
+            mine = inflight is None or inflight[1].done()
+            if mine:
+                sent = _now()
+                inflight = self._inflight[loop] = (sent, loop.create_task(self._read_awaited(sent)))
+            assert inflight is not None
+            try:
+                await asyncio.shield(inflight[1])
+            except Exception:  # the request's own lookup reads again and fails with its own error
+                return
+            if mine or inflight[0] > arrival:
+                return  # its value is known (`_last`), unless a later read already replaced it
 
-    def _read(self, sent: int) -> None:
-        counter = self._storage.counters()
+    async def _read_awaited(self, sent: int) -> None:
+        counter = await self._storage.counters_awaited()
         self.counter_reads += 1
         with self._lock:
-            if sent > self._last[0]:  # reads may finish out of order
+            if sent > self._last[0]:
                 self._last = (sent, counter)
 
     def _fresh(self) -> None:
@@ -296,6 +300,7 @@ class CachedStorage:
         self.audit, self.admins, self.ephemeral = inner.audit, inner.admins, inner.ephemeral
         self.counter_round_trip, self.change_counter, self.counters, self.close = \
             inner.counter_round_trip, inner.change_counter, inner.counters, inner.close
+        self.counters_awaited = inner.counters_awaited
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)  # anything a backend has beyond the Storage shape

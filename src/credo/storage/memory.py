@@ -617,6 +617,9 @@ class MemoryStorage:
     def counters(self) -> tuple[int, int]:
         return self._changes, self.burns
 
+    async def counters_awaited(self) -> tuple[int, int]:
+        return self.counters()
+
     def close(self) -> None:
         return None
 

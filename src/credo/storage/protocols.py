@@ -327,6 +327,11 @@ class Storage(Protocol):
         or purged: caches of burned ids and of token records compare it."""
         ...
 
+    async def counters_awaited(self) -> tuple[int, int]:
+        """`counters()` without blocking the event loop while the read travels (a storage whose counter is a
+        round trip reads it on the loop; the others answer `counters()`)."""
+        ...
+
     def close(self) -> None: ...
 
 

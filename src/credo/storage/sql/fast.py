@@ -204,6 +204,9 @@ class SqliteFastPath:
             local.data_version, local.counters = version, (int(row[0]), int(row[1])) if row else (0, 0)
         return local.counters
 
+    async def counters_awaited(self) -> tuple[int, int]:
+        return self.counters()  # a local read: nothing travels
+
     def forget_thread_connections(self) -> None:
         """Close this thread's connections, so the next call reopens the file (after it was repaired)."""
         local = self._local

@@ -22,10 +22,18 @@ The change and burn counters are one prepared `SELECT n, burns FROM change_count
 LISTEN/NOTIFY scheme would spare that round trip but tells other processes of a change asynchronously,
 after the writer's COMMIT has returned: a request arriving in that window would use stale records, so
 the query stays (it costs about as much as one loopback round trip).
+
+The requests' counter reads (`counters_awaited`, one for many requests: storage/cached.py) travel on the
+event loop itself, on one asynchronous connection per loop kept open: no thread hand-off and no pool
+checkout per read (a read handed to a thread cost the serving process about 2.5 times the CPU, and
+waited for the interpreter lock behind the loop). A read that fails or takes longer than COUNTER_WAIT
+closes that connection (the next read opens another) and answers StorageUnavailable.
 """
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -45,6 +53,7 @@ POOL_WAIT = 2.0  # seconds a call waits for a connection before it answers 503
 RECONNECT_TIMEOUT = 2.0  # seconds the pool retries a failed connection attempt (with back-off) in the background
 CONNECT_TIMEOUT = 5  # seconds
 APPLICATION_NAME = "credo-fast"  # how these connections show in pg_stat_activity
+COUNTER_WAIT = 2.0  # seconds an awaited counter read (connecting included) may take before it answers 503
 
 Statements = list[tuple[Statement, tuple[Any, ...]]]
 
@@ -73,9 +82,24 @@ def _execute(conn: _Connection, stmt: Statement, params: tuple[Any, ...]) -> Non
         raise psycopg.IntegrityError(stmt.refusal)
 
 
+class _CounterReader:
+    """The awaited counter reads of one event loop: one asynchronous connection with its cursor."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.conn = conn
+        self.cur = conn.cursor()
+
+    async def read(self) -> tuple[int, int]:
+        await self.cur.execute(COUNTER.postgresql)
+        row = await self.cur.fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
 class PgFastPath:
     def __init__(self, engine: Engine) -> None:
-        conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        conninfo = self._conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _CounterReader] = \
+            weakref.WeakKeyDictionary()
         self._pool: ConnectionPool[_Connection] = ConnectionPool(
             conninfo, connection_class=_Connection, configure=_configure, open=False, name=APPLICATION_NAME,
             min_size=MIN_CONNECTIONS, max_size=MAX_CONNECTIONS, max_idle=MAX_IDLE, timeout=POOL_WAIT,
@@ -184,5 +208,25 @@ class PgFastPath:
         row = self.one(COUNTER, ())
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
+    async def counters_awaited(self) -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+        reader = self._readers.get(loop)
+        try:
+            async with asyncio.timeout(COUNTER_WAIT):
+                if reader is None:
+                    reader = self._readers[loop] = _CounterReader(await psycopg.AsyncConnection.connect(
+                        self._conninfo, autocommit=True, prepare_threshold=0, connect_timeout=CONNECT_TIMEOUT,
+                        application_name=APPLICATION_NAME))
+                return await reader.read()
+        except (psycopg.Error, TimeoutError) as exc:
+            dropped = self._readers.pop(loop, None)
+            if dropped is not None:
+                dropped.conn.pgconn.finish()  # interrupted or broken: never reused
+            raise StorageUnavailable("database unreachable" if isinstance(exc, TimeoutError | psycopg.OperationalError)
+                                     else "database error") from exc
+
     def close(self) -> None:
+        readers, self._readers = list(self._readers.values()), weakref.WeakKeyDictionary()
+        for reader in readers:
+            reader.conn.pgconn.finish()  # the connection's socket, whichever loop it served
         self._pool.close()

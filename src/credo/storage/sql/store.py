@@ -43,6 +43,7 @@ class SqlStorage:
         self.fast: Driver = _driver(engine)
         self.counter_round_trip = engine.dialect.name != "sqlite"
         self.counters = _unavailable(self.fast.counters)
+        self.counters_awaited = self.fast.counters_awaited
         self.realms = SqlRealms(self)
         self.clients = SqlClients(self)
         self.users = SqlUsers(self)
