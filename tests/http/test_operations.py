@@ -261,3 +261,33 @@ def test_ready_follows_the_database(tmp_path: Path, pg_url: str) -> None:
     back = call(app, "GET", "/health/ready")
     assert back.status_code == 200 and back.json()["status"] == "ok"
     app.state.services.storage.close()
+
+
+def test_a_client_gone_before_its_body_was_read_is_no_server_error(app: Any,
+                                                                     capfd: pytest.CaptureFixture[str]) -> None:
+    """A load balancer or client that closes the connection before the request's body is read (the server
+    was busy) leaves a 499 `client_closed` in the metrics and the access log, not a 500 and an error line."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": A + "/access_token", "raw_path": (A + "/access_token").encode(), "query_string": b"",
+             "root_path": "", "headers": [(b"host", b"credo.test"), (b"content-type",
+                                                                      b"application/x-www-form-urlencoded")],
+             "client": LOOPBACK, "server": ("credo.test", 80)}
+    ensure_demo(app.state.services)
+    capfd.readouterr()
+    run_async(app(scope, receive, send))
+    app.observer.access_log.flush()
+    err = capfd.readouterr().err
+    assert sent[0]["status"] == 499
+    lines = [orjson.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert [(x["status"], x["outcome"]) for x in lines if x.get("event") == "access"] == [(499, "client_closed")]
+    assert not [x for x in lines if x.get("level") == "error"], err
+    found = samples(app)
+    assert value(found, "credo_http_requests_total", endpoint="access_token", status="499", outcome="client_closed") == 1

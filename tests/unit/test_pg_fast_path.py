@@ -202,9 +202,10 @@ def test_unreachable_database_answers_503_until_it_is_back(url: str, tmp_path: P
 
 @pytest.mark.postgres
 @pytest.mark.skipif(PG_SKIP is not None, reason=PG_SKIP or "")
-def test_awaited_counter_reads_follow_other_writers_and_a_dropped_connection_fails_one_read(url: str) -> None:
-    """The requests' counter read travels on the event loop, on a connection of its own: it sees another
-    connection's commit, a dropped connection answers 503 once, and the next read connects again."""
+def test_awaited_reads_and_commits_follow_other_writers_and_a_dropped_connection_fails_once(url: str) -> None:
+    """The requests' counter reads and their batches' commits travel on the event loop, on connections of
+    their own: a read sees another connection's commit, a batch is all or nothing, a dropped connection
+    answers 503 once, and the next call connects again."""
     one, two = _storage(url), _storage(url)
 
     async def reads() -> None:
@@ -219,6 +220,18 @@ def test_awaited_counter_reads_follow_other_writers_and_a_dropped_connection_fai
         with pytest.raises(StorageUnavailable):
             await one.counters_awaited()
         assert await one.counters_awaited() == (start[0] + 1, start[1] + 1)  # connected again
+        writes = one.awaited_writes
+        assert writes is not None
+        await writes.add_tokens([_token("h2"), _token("h3")], [])  # a batch's commit, awaited on the loop
+        assert two.tokens.get("h3") == _token("h3")
+        with pytest.raises(Conflict):
+            await writes.add_tokens([_token("h4"), _token("h2")], [])  # all or nothing
+        assert two.tokens.get("h4") is None
+        assert _terminate_fast_connections(url) >= 1
+        with pytest.raises(StorageUnavailable):  # a write is not retried: its COMMIT may have been applied
+            await writes.add_tokens([_token("h5")], [])
+        await writes.add_tokens([_token("h5")], [])  # the next one connects again
+        assert two.tokens.get("h5") == _token("h5")
 
     try:
         run_async(reads())

@@ -4,7 +4,6 @@ event too), and what the core hands it is stored only when committed."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from credo.domain.models import AuditEvent, Client, TokenRecord
 from credo.storage.memory import MemoryStorage
 from credo.storage.protocols import Conflict
-from credo.storage.unit_of_work import COMMIT_THREADS, GroupCommitter, NotStored, UnitOfWork, commit_units
+from credo.storage.unit_of_work import COMMITS_AT_ONCE, GroupCommitter, NotStored, UnitOfWork, commit_units
 from tests.support import make_storage, run_async
 
 
@@ -89,25 +88,25 @@ def test_on_postgresql_a_unit_whose_event_is_refused_keeps_none_of_its_tokens(tm
 
 
 class _SlowCommits(MemoryStorage):
-    """A storage whose commits wait like a database server's log flush (held by a gate the test opens), so
-    that the group commit uses its commit threads; it records the units of each token commit."""
+    """A storage whose commits are awaited and wait like a database server's log flush (held by a gate the
+    test opens), so that the group commit awaits them on the loop; it records the units of each token
+    commit and stores them in memory."""
 
     counter_round_trip = True
 
     def __init__(self) -> None:
         super().__init__()
-        self.gate = threading.Event()
+        self.gate = asyncio.Event()
         self.commits: list[int] = []
-        add_many = self.tokens.add_many
+        self.awaited_writes = self  # type: ignore[assignment]
 
-        def held(records: list[TokenRecord], *, audit: Sequence[AuditEvent] = ()) -> None:
-            self.gate.wait(5)
-            self.commits.append(len(records))
-            add_many(records, audit=audit)
-        self.tokens.add_many = held  # type: ignore[method-assign]
+    async def add_tokens(self, records: list[TokenRecord], audit: Sequence[AuditEvent]) -> None:
+        await self.gate.wait()
+        self.commits.append(len(records))
+        self.tokens.add_many(records, audit=audit)
 
 
-def test_batches_waiting_for_a_busy_commit_thread_commit_together() -> None:
+def test_batches_waiting_for_busy_commits_commit_together() -> None:
     storage = _SlowCommits()
     group = GroupCommitter(storage)  # type: ignore[arg-type]
 
@@ -117,19 +116,20 @@ def test_batches_waiting_for_a_busy_commit_thread_commit_together() -> None:
             work.add_token(_token(n))
             return work
         first = []
-        for n in range(COMMIT_THREADS):  # one batch per loop step: each holds a commit thread
+        for n in range(COMMITS_AT_ONCE):  # one batch per loop step: each is a commit under way
             first.append(asyncio.ensure_future(group.commit(unit(n))))
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.01)
         assert not any(task.done() for task in first)
         later = []
-        for n in range(COMMIT_THREADS, COMMIT_THREADS + 3):  # three more steps while every thread is busy
+        for n in range(COMMITS_AT_ONCE, COMMITS_AT_ONCE + 3):  # three more steps while every commit is busy
             later.append(asyncio.ensure_future(group.commit(unit(n))))
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.01)
+        assert not any(task.done() for task in later)
         storage.gate.set()
         await asyncio.gather(*first, *later)
         return storage.commits
 
     commits = run_async(main())
-    # Without the thread hop a batch per step (one unit each) would have been committed on its own.
-    assert sorted(commits) == [1] * (len(commits) - 1) + [3] and sum(commits) == COMMIT_THREADS + 3
-    assert all(storage.tokens.get(f"h{n}") is not None for n in range(COMMIT_THREADS + 3))
+    # Without waiting together a batch per step (one unit each) would have been committed on its own.
+    assert sorted(commits) == [1] * (len(commits) - 1) + [3] and sum(commits) == COMMITS_AT_ONCE + 3
+    assert all(storage.tokens.get(f"h{n}") is not None for n in range(COMMITS_AT_ONCE + 3))

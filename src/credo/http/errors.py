@@ -1,10 +1,12 @@
 """Exception handlers: an OAuthError renders as RFC JSON; anything unexpected is a bare `server_error`
-(the details go to the log, never to the client); an unreachable database is a 503."""
+(the details go to the log, never to the client); an unreachable database is a 503; a client that went
+away before its request was read is 499 (nginx's "client closed request": nobody reads it, but the
+access log and the metrics say what happened, not a server error)."""
 
 from __future__ import annotations
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from structlog.contextvars import bound_contextvars
 
@@ -37,6 +39,14 @@ async def http_error(_request: Request, exc: Exception) -> Response:
                           "error_description": str(exc.detail)}, exc.status_code, dict(exc.headers or {}))
 
 
+CLIENT_CLOSED = 499
+
+
+async def client_gone(_request: Request, _exc: Exception) -> Response:
+    log.info("client_disconnected")
+    return Response(status_code=CLIENT_CLOSED)
+
+
 async def unexpected(_request: Request, exc: Exception) -> Response:
     log.error("unhandled_exception", exc_type=type(exc).__name__)
     return json_response({"error": "server_error", "error_description": "The server could not complete the request."},
@@ -47,5 +57,6 @@ HANDLERS: dict[type[Exception] | int, object] = {
     OAuthError: oauth_error,
     StorageUnavailable: storage_unavailable,
     HTTPException: http_error,
+    ClientDisconnect: client_gone,
     Exception: unexpected,
 }

@@ -44,7 +44,7 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Scope
 
@@ -92,6 +92,8 @@ def outcome_of(status: int, error: BaseException | None) -> str:
         return "temporarily_unavailable"
     if isinstance(error, HTTPException):
         return {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "invalid_request")
+    if isinstance(error, ClientDisconnect):
+        return "client_closed"
     return "server_error"
 
 

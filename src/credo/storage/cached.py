@@ -31,15 +31,18 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import Any, cast
 
 from cachetools import LRUCache
 
 from credo.storage.protocols import (
+    AwaitedWrites,
     ClientRepository,
+    Conflict,
     GroupRepository,
+    NewClient,
     OneTimeIds,
     PolicyRepository,
     RealmRepository,
@@ -279,6 +282,29 @@ class _CachedRepository:
         return wrapped
 
 
+class _CachedAwaitedWrites:
+    """The awaited writes seen through the cache: the same rule as `_CREATIONS` and `_TOKEN_CREATIONS`."""
+
+    def __init__(self, inner: AwaitedWrites, cache: RecordCache) -> None:
+        self._inner = inner
+        self._cache = cache
+        self.add_tokens = inner.add_tokens  # token creations change no cached answer
+
+    async def create_clients(self, new: Sequence[NewClient]) -> list[Conflict | None]:
+        try:
+            return await self._inner.create_clients(new)
+        finally:
+            if any(item.burn is not None for item in new):
+                self._cache.clear_burned()
+
+    async def create_client(self, one: NewClient) -> None:
+        try:
+            await self._inner.create_client(one)
+        finally:
+            if one.burn is not None:
+                self._cache.clear_burned()
+
+
 class CachedStorage:
     """`inner` with the hot records cached (see the module docstring); everything else passes through."""
 
@@ -301,6 +327,8 @@ class CachedStorage:
         self.counter_round_trip, self.change_counter, self.counters, self.close = \
             inner.counter_round_trip, inner.change_counter, inner.counters, inner.close
         self.counters_awaited = inner.counters_awaited
+        self.awaited_writes: AwaitedWrites | None = (None if inner.awaited_writes is None
+                                                     else _CachedAwaitedWrites(inner.awaited_writes, self.cache))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)  # anything a backend has beyond the Storage shape

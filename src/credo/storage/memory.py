@@ -579,6 +579,7 @@ class MemoryEphemeral:
 
 class MemoryStorage:
     counter_round_trip = False
+    awaited_writes = None
 
     def __init__(self) -> None:
         self.lock = threading.RLock()

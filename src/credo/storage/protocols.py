@@ -298,6 +298,18 @@ class AdminRepository(Protocol):
     def delete(self, username: str) -> bool: ...
 
 
+class AwaitedWrites(Protocol):
+    """The group commit's writes (storage/unit_of_work.py) awaited on the event loop, for a storage whose
+    commit is a round trip to a database server: the same rows, transactions and answers as
+    `ClientRepository.create_many` and `create` and `TokenRepository.add_many`."""
+
+    async def create_clients(self, new: Sequence[NewClient]) -> list[Conflict | None]: ...
+
+    async def create_client(self, one: NewClient) -> None: ...
+
+    async def add_tokens(self, records: list[TokenRecord], audit: Sequence[AuditEvent]) -> None: ...
+
+
 class Storage(Protocol):
     realms: RealmRepository
     clients: ClientRepository
@@ -313,6 +325,7 @@ class Storage(Protocol):
     admins: AdminRepository
     ephemeral: EphemeralState  # in the same database; the server may use another (CREDO_EPHEMERAL_URL)
     counter_round_trip: bool  # change_counter() asks a database server (worth sharing among requests)
+    awaited_writes: AwaitedWrites | None  # None: a commit is local and quick, made where it is asked
 
     def change_counter(self) -> int:
         """A number that grows on every client, realm, user, group, policy, script or signing key change, shared by all
@@ -336,7 +349,7 @@ class Storage(Protocol):
 
 
 __all__: Sequence[str] = (
-    "AdminRepository", "AuditRepository", "ClientRepository", "Conflict", "ConsentRepository", "EphemeralState", "FailureLog", "GroupRepository",
+    "AdminRepository", "AuditRepository", "AwaitedWrites", "ClientRepository", "Conflict", "ConsentRepository", "EphemeralState", "FailureLog", "GroupRepository",
     "KeyRepository", "OneTimeIds", "PolicyRepository", "RealmRepository", "ScriptRepository",
     "Storage", "StorageUnavailable", "TokenRepository", "UserRepository",
 )

@@ -18,30 +18,32 @@ checkpoints stall the server). `commit_now` stores a unit at once, for callers o
 (administration, the CLI).
 
 Where the commit is a round trip to a database server that flushes its log before it answers
-(PostgreSQL: `Storage.counter_round_trip`; a few milliseconds for the fsync), the batch is committed on
-one of a few commit threads instead of on the event loop: the loop goes on serving the next requests,
-whose units form the next batch and commit beside it on another connection, and the waiting requests
-resume when their batch's commit returned. When every commit thread is busy, the batches of the next
-steps wait together, and the first thread to be free commits all of them in one transaction (one flush
-for all of them, where one each would only queue behind the busy threads). On SQLite a commit costs microseconds (the WAL is written,
-not flushed) and runs on the loop, as moving it to a thread would cost more than it takes.
+(PostgreSQL: `Storage.awaited_writes`), the batch's commit is awaited on the event loop (the storage's
+asynchronous connections): the loop goes on serving the next requests, whose units form the next batch
+and commit beside it on another connection, and the waiting requests resume when their batch's commit
+returned. At most COMMITS_AT_ONCE batches commit at once per loop; the batches of the next steps wait
+together meanwhile, and the first commit to be free takes all of them into one transaction (one flush for
+all of them, where one each would only queue behind the busy ones). On SQLite a commit costs microseconds
+(the WAL is written, not flushed) and runs on the loop directly.
+
+The commit itself is written once (`_commit_steps`: which rows go together, what is retried unit by unit
+after a failure), as a generator of the writes it needs; `commit_units` makes them through the storage's
+repositories, `commit_units_awaited` awaits them through `Storage.awaited_writes`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from credo.domain.models import AuditEvent, Client, TokenRecord
-from credo.storage.protocols import Conflict, NewClient, Storage, StorageUnavailable
+from credo.storage.protocols import AwaitedWrites, Conflict, NewClient, Storage, StorageUnavailable
 
 T = TypeVar("T")
 
-COMMIT_THREADS = 4  # batches committing at once on a database server (each holds a connection meanwhile)
+COMMITS_AT_ONCE = 4  # batches committing at once per event loop on a database server (a connection each)
 
 
 @dataclass(slots=True)
@@ -73,6 +75,13 @@ class UnitOfWork:
 Outcome = Exception | None  # None: stored; a Conflict: the new client's conflict undid it; else: not stored
 
 
+# The writes a commit asks for: ("create_many", [NewClient, ...]) -> [Conflict | None, ...];
+# ("create", NewClient) -> None; ("add", [TokenRecord, ...], [AuditEvent, ...]) -> None. A write that fails
+# raises its error where the commit asked for it.
+Write = tuple[Any, ...]
+Steps = Generator[Write, Any, T]
+
+
 def commit_units(storage: Storage, units: Sequence[UnitOfWork]) -> list[Outcome]:
     """Store `units` in two steps, each one transaction for the whole batch: the new clients (each with
     its burn and audit event, a savepoint each), then every other unit's tokens and audit events together
@@ -81,30 +90,77 @@ def commit_units(storage: Storage, units: Sequence[UnitOfWork]) -> list[Outcome]
     A step that fails for another reason than an unreachable database is retried unit by unit, so one
     unit whose rows cannot be stored fails alone (its outcome is the error) and the others are stored.
     An unreachable database (StorageUnavailable) fails the whole batch: it is raised."""
+    steps = _commit_steps(units)
+    reply: Any = None
+    failure: Exception | None = None
+    while True:
+        try:
+            write = steps.send(reply) if failure is None else steps.throw(failure)
+        except StopIteration as done:
+            return cast(list[Outcome], done.value)
+        reply, failure = None, None
+        try:
+            reply = _write(storage, write)
+        except Exception as exc:
+            failure = exc
+
+
+async def commit_units_awaited(writes: AwaitedWrites, units: Sequence[UnitOfWork]) -> list[Outcome]:
+    """`commit_units` with its writes awaited on the event loop."""
+    steps = _commit_steps(units)
+    reply: Any = None
+    failure: Exception | None = None
+    while True:
+        try:
+            write = steps.send(reply) if failure is None else steps.throw(failure)
+        except StopIteration as done:
+            return cast(list[Outcome], done.value)
+        reply, failure = None, None
+        try:
+            reply = await _write_awaited(writes, write)
+        except Exception as exc:
+            failure = exc
+
+
+def _write(storage: Storage, write: Write) -> Any:
+    if write[0] == "create_many":
+        return storage.clients.create_many(write[1])
+    if write[0] == "create":
+        one: NewClient = write[1]
+        return storage.clients.create(one.client, burn=one.burn, audit=one.audit, max_dynamic=one.max_dynamic)
+    return storage.tokens.add_many(write[1], audit=write[2])
+
+
+async def _write_awaited(writes: AwaitedWrites, write: Write) -> Any:
+    if write[0] == "create_many":
+        return await writes.create_clients(write[1])
+    if write[0] == "create":
+        return await writes.create_client(write[1])
+    return await writes.add_tokens(write[1], write[2])
+
+
+def _commit_steps(units: Sequence[UnitOfWork]) -> Steps[list[Outcome]]:
     outcomes: list[Outcome] = [None] * len(units)
     creating = [i for i, unit in enumerate(units) if unit.client is not None]
     if creating:
-        for i, outcome in zip(creating, _create_clients(storage, [units[i] for i in creating]), strict=True):
+        created = yield from _create_clients([units[i] for i in creating])
+        for i, outcome in zip(creating, created, strict=True):
             outcomes[i] = outcome
     # A new client's event was stored with it; the other units' tokens and events now, together.
     live = [i for i, unit in enumerate(units) if outcomes[i] is None and unit.client is None and unit]
-    for i, outcome in zip(live, _each_or_all(storage, _store_rows, [(units[i].tokens, units[i].events) for i in live]),
-                          strict=True):
+    stored = yield from _each_or_all([(units[i].tokens, units[i].events) for i in live])
+    for i, outcome in zip(live, stored, strict=True):
         outcomes[i] = outcome
     return outcomes
 
 
-def _store_rows(storage: Storage, rows: list[tuple[list[TokenRecord], list[AuditEvent]]]) -> None:
-    storage.tokens.add_many([r for tokens, _ in rows for r in tokens], audit=[e for _, events in rows for e in events])
-
-
-def _each_or_all(storage: Storage, step: Callable[[Storage, list[T]], None], rows: list[T]) -> list[Outcome]:
-    """`step` on every unit's rows at once; if that fails (and the database is reachable), on each unit's
-    rows alone, so that only the units whose rows cannot be stored fail."""
+def _each_or_all(rows: list[tuple[list[TokenRecord], list[AuditEvent]]]) -> Steps[list[Outcome]]:
+    """Every unit's rows at once; if that fails (and the database is reachable), each unit's rows alone,
+    so that only the units whose rows cannot be stored fail."""
     if not rows:
         return []
     try:
-        step(storage, rows)
+        yield ("add", [r for tokens, _ in rows for r in tokens], [e for _, events in rows for e in events])
         return [None] * len(rows)
     except StorageUnavailable:
         raise
@@ -112,9 +168,9 @@ def _each_or_all(storage: Storage, step: Callable[[Storage, list[T]], None], row
         if len(rows) == 1:
             return [NotStored(exc)]
     outcomes: list[Outcome] = []
-    for unit_rows in rows:
+    for tokens, events in rows:
         try:
-            step(storage, [unit_rows])
+            yield ("add", tokens, events)
             outcomes.append(None)
         except StorageUnavailable:
             raise
@@ -131,16 +187,19 @@ class NotStored(Exception):
         self.__cause__ = cause
 
 
-def _create_clients(storage: Storage, units: list[UnitOfWork]) -> list[Outcome]:
+def _create_clients(units: list[UnitOfWork]) -> Steps[list[Outcome]]:
     new = [_new_client(unit) for unit in units]
     if len(new) > 1:
         try:
-            return list(storage.clients.create_many(new))
+            return list((yield ("create_many", new)))
         except StorageUnavailable:
             raise
-        except Exception:  # nothing of the batch was stored: each client on its own
-            return [_create(storage, one) for one in new]
-    return [_create(storage, one) for one in new]
+        except Exception:  # noqa: S110 - nothing of the batch was stored: each client on its own
+            pass
+    outcomes: list[Outcome] = []
+    for one in new:
+        outcomes.append((yield from _create(one)))
+    return outcomes
 
 
 def _new_client(unit: UnitOfWork) -> NewClient:
@@ -150,9 +209,9 @@ def _new_client(unit: UnitOfWork) -> NewClient:
     return NewClient(unit.client, unit.burn, unit.events[0] if unit.events else None, unit.max_dynamic)
 
 
-def _create(storage: Storage, one: NewClient) -> Outcome:
+def _create(one: NewClient) -> Steps[Outcome]:
     try:
-        storage.clients.create(one.client, burn=one.burn, audit=one.audit, max_dynamic=one.max_dynamic)
+        yield ("create", one)
     except StorageUnavailable:
         raise
     except Exception as exc:  # a Conflict, or rows that cannot be stored
@@ -168,8 +227,8 @@ class _Batch:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.units: list[UnitOfWork] = []
-        self.committed = False  # the commit was started (and, without a commit thread, has returned)
-        self.done: asyncio.Future[None] | None = None  # with a commit thread: resolves once it returned
+        self.committed = False  # the commit was started (and, when not awaited, has returned)
+        self.done: asyncio.Future[None] | None = None  # an awaited commit: resolves once it returned
         self.outcomes: list[Outcome] = []
         self.error: Exception | None = None
 
@@ -179,14 +238,13 @@ class GroupCommitter:
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
-        # Per event loop (each serving thread has its own), the batch units join until it is committed.
+        self._writes = storage.awaited_writes
+        # Per event loop: the batch units join until it is committed; the batches waiting for a commit (the
+        # first commit to be free takes all of them); the commits under way.
         self._open: dict[asyncio.AbstractEventLoop, _Batch] = {}
-        self._threads = (ThreadPoolExecutor(COMMIT_THREADS, thread_name_prefix="credo-commit")
-                         if storage.counter_round_trip else None)
-        # Batches handed to the commit threads and not yet taken by one: a thread that becomes free takes all
-        # of them into one commit, so while every thread waits for a flush the next steps' batches add up.
-        self._waiting: list[_Batch] = []
-        self._waiting_lock = threading.Lock()
+        self._waiting: dict[asyncio.AbstractEventLoop, list[_Batch]] = {}
+        self._running: dict[asyncio.AbstractEventLoop, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()  # the commits under way (kept: a task is weakly held)
 
     def commit_now(self, unit: UnitOfWork) -> Conflict | None:
         return _conflict_or_raise(commit_units(self.storage, [unit])[0]) if unit else None
@@ -216,44 +274,54 @@ class GroupCommitter:
         if batch.committed:
             return
         batch.committed = True
-        if self._open.get(batch.loop) is batch:
-            del self._open[batch.loop]
-        if self._threads is None:
-            self._store([batch])
-        else:
-            batch.done = batch.loop.create_future()
-            with self._waiting_lock:
-                self._waiting.append(batch)
-            self._threads.submit(self._store_waiting)
+        loop = batch.loop
+        if self._open.get(loop) is batch:
+            del self._open[loop]
+        if self._writes is None:
+            self._settle([batch], self._outcomes(lambda units: commit_units(self.storage, units), [batch]))
+            return
+        batch.done = loop.create_future()
+        self._waiting.setdefault(loop, []).append(batch)
+        running = self._running.get(loop, 0)
+        if running < COMMITS_AT_ONCE:
+            self._running[loop] = running + 1
+            task = loop.create_task(self._commit_waiting(loop, self._writes))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
-    def _store_waiting(self) -> None:
-        """On a commit thread: every batch waiting for one, in one commit (none if another thread took them)."""
-        with self._waiting_lock:
-            batches, self._waiting = self._waiting, []
-        if batches:
-            self._store(batches)
-
-    def _store(self, batches: list[_Batch]) -> None:
-        units = [unit for batch in batches for unit in batch.units]
+    async def _commit_waiting(self, loop: asyncio.AbstractEventLoop, writes: AwaitedWrites) -> None:
+        """One commit under way on `loop`: all the batches waiting, in one commit, as long as some wait."""
         try:
-            outcomes = commit_units(self.storage, units)
-            error = None
+            while batches := self._waiting.pop(loop, []):
+                units = [unit for batch in batches for unit in batch.units]
+                try:
+                    outcomes: list[Outcome] | Exception = await commit_units_awaited(writes, units)
+                except Exception as exc:  # the database is unreachable (or a bug): every waiting request fails
+                    outcomes = exc
+                self._settle(batches, outcomes)
+        finally:
+            running = self._running.pop(loop, 1) - 1
+            if running:
+                self._running[loop] = running
+
+    @staticmethod
+    def _outcomes(commit: Callable[[list[UnitOfWork]], list[Outcome]], batches: list[_Batch]) -> list[Outcome] | Exception:
+        try:
+            return commit([unit for batch in batches for unit in batch.units])
         except Exception as exc:  # the database is unreachable (or a bug): every waiting request fails with it
-            outcomes, error = [], exc
+            return exc
+
+    @staticmethod
+    def _settle(batches: list[_Batch], outcomes: list[Outcome] | Exception) -> None:
         start = 0
         for batch in batches:
-            batch.outcomes, batch.error = outcomes[start:start + len(batch.units)], error
-            start += len(batch.units)
-            if batch.done is not None:
-                try:
-                    batch.loop.call_soon_threadsafe(_resolve, batch.done)
-                except RuntimeError:  # the loop was closed meanwhile (shutdown): nobody waits
-                    pass
-
-
-def _resolve(done: asyncio.Future[None]) -> None:
-    if not done.done():
-        done.set_result(None)
+            if isinstance(outcomes, Exception):
+                batch.error = outcomes
+            else:
+                batch.outcomes = outcomes[start:start + len(batch.units)]
+                start += len(batch.units)
+            if batch.done is not None and not batch.done.done():
+                batch.done.set_result(None)
 
 
 def _conflict_or_raise(outcome: Outcome) -> Conflict | None:

@@ -23,18 +23,21 @@ LISTEN/NOTIFY scheme would spare that round trip but tells other processes of a 
 after the writer's COMMIT has returned: a request arriving in that window would use stale records, so
 the query stays (it costs about as much as one loopback round trip).
 
-The requests' counter reads (`counters_awaited`, one for many requests: storage/cached.py) travel on the
-event loop itself, on one asynchronous connection per loop kept open: no thread hand-off and no pool
-checkout per read (a read handed to a thread cost the serving process about 2.5 times the CPU, and
-waited for the interpreter lock behind the loop). A read that fails or takes longer than COUNTER_WAIT
-closes that connection (the next read opens another) and answers StorageUnavailable.
+What the serving event loop waits for travels on the loop itself, on asynchronous connections of that
+loop (kept open, at most MAX_LOOP_CONNECTIONS, opened as needed): the requests' counter reads
+(`counters_awaited`, one for many requests: storage/cached.py) and the group commits of their writes
+(`transaction_awaited`, `transaction_each_awaited`: storage/unit_of_work.py). No thread hand-off: a
+read or a commit handed to a thread cost the serving process about 2.5 times the CPU, and the thread
+waited for the interpreter lock behind the loop. A connection that fails (or a counter read that takes
+longer than COUNTER_WAIT) is closed, the next call opens another, and the call answers
+StorageUnavailable; as on the pool, an awaited write is never retried.
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import psycopg
@@ -54,6 +57,7 @@ RECONNECT_TIMEOUT = 2.0  # seconds the pool retries a failed connection attempt 
 CONNECT_TIMEOUT = 5  # seconds
 APPLICATION_NAME = "credo-fast"  # how these connections show in pg_stat_activity
 COUNTER_WAIT = 2.0  # seconds an awaited counter read (connecting included) may take before it answers 503
+MAX_LOOP_CONNECTIONS = 8  # asynchronous connections kept open per event loop (more are opened when needed)
 
 Statements = list[tuple[Statement, tuple[Any, ...]]]
 
@@ -82,34 +86,49 @@ def _execute(conn: _Connection, stmt: Statement, params: tuple[Any, ...]) -> Non
         raise psycopg.IntegrityError(stmt.refusal)
 
 
-class _CounterReader:
-    """The awaited counter reads of one event loop: one asynchronous connection with its cursor."""
+class _AsyncConnection:
+    """An asynchronous connection of one event loop, with one cursor for all its statements."""
 
     def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self.conn = conn
         self.cur = conn.cursor()
 
-    async def read(self) -> tuple[int, int]:
-        await self.cur.execute(COUNTER.postgresql)
-        row = await self.cur.fetchone()
-        return (int(row[0]), int(row[1])) if row else (0, 0)
+    async def execute(self, stmt: Statement, params: tuple[Any, ...]) -> None:
+        await self.cur.execute(stmt.postgresql, params)
+        if isinstance(stmt, Check) and not (await self.cur.fetchone())[0]:  # type: ignore[index]
+            raise psycopg.IntegrityError(stmt.refusal)
+
+    async def execute_all(self, statements: Statements) -> None:
+        """As `_execute_all`: a run of the same plain statement goes as one executemany."""
+        for stmt, rows in _runs(statements):
+            if len(rows) > 1:
+                await self.cur.executemany(stmt.postgresql, rows)
+            else:
+                await self.execute(stmt, rows[0])
+
+    def finish(self) -> None:
+        self.conn.pgconn.finish()  # its socket, whichever loop it served
+
+
+def _runs(statements: Statements) -> list[tuple[Statement, list[tuple[Any, ...]]]]:
+    """The statements in order, a run of the same plain statement (a batch's token rows, its audit events)
+    as one entry with all its rows: sent as one `executemany`, the same messages to the server for a
+    fraction of the client's work per row. A check stays alone (its answer is read where it stands)."""
+    runs: list[tuple[Statement, list[tuple[Any, ...]]]] = []
+    for stmt, params in statements:
+        if runs and runs[-1][0] is stmt and not isinstance(stmt, Check):
+            runs[-1][1].append(params)
+        else:
+            runs.append((stmt, [params]))
+    return runs
 
 
 def _execute_all(conn: _Connection, statements: Statements) -> None:
-    """The statements in order; a run of the same plain statement (a batch's token rows, its audit events)
-    goes as one `executemany`: the same messages to the server, a fraction of the client's work per row."""
-    i, n = 0, len(statements)
-    while i < n:
-        stmt, params = statements[i]
-        j = i + 1
-        if not isinstance(stmt, Check):
-            while j < n and statements[j][0] is stmt:
-                j += 1
-        if j - i > 1:
-            conn.cur.executemany(stmt.postgresql, [p for _, p in statements[i:j]])
+    for stmt, rows in _runs(statements):
+        if len(rows) > 1:
+            conn.cur.executemany(stmt.postgresql, rows)
         else:
-            _execute(conn, stmt, params)
-        i = j
+            _execute(conn, stmt, rows[0])
 
 
 def _by_statement(statements: Statements) -> Statements:
@@ -128,7 +147,8 @@ def _by_statement(statements: Statements) -> Statements:
 class PgFastPath:
     def __init__(self, engine: Engine) -> None:
         conninfo = self._conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _CounterReader] = \
+        # Per event loop, its idle asynchronous connections (a loop's connections serve that loop only).
+        self._idle: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[_AsyncConnection]] = \
             weakref.WeakKeyDictionary()
         self._pool: ConnectionPool[_Connection] = ConnectionPool(
             conninfo, connection_class=_Connection, configure=_configure, open=False, name=APPLICATION_NAME,
@@ -238,24 +258,94 @@ class PgFastPath:
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     async def counters_awaited(self) -> tuple[int, int]:
-        loop = asyncio.get_running_loop()
-        reader = self._readers.get(loop)
+        async def read(conn: _AsyncConnection) -> tuple[int, int]:
+            await conn.cur.execute(COUNTER.postgresql)
+            row = await conn.cur.fetchone()
+            return (int(row[0]), int(row[1])) if row else (0, 0)
+        return await self._awaited(read, timeout=COUNTER_WAIT)
+
+    async def transaction_awaited(self, statements: Statements) -> None:
+        """`transaction` on the event loop (pipeline mode: BEGIN, the statements and COMMIT sent together)."""
+        async def work(conn: _AsyncConnection) -> None:
+            async with conn.conn.pipeline(), conn.conn.transaction():
+                await conn.execute_all(statements)
+        await self._awaited(work)
+
+    async def transaction_each_awaited(self, groups: list[Statements]) -> list[Duplicate | None]:
+        """`transaction_each` on the event loop."""
+        if len(groups) == 1:
+            try:
+                await self.transaction_awaited(groups[0])
+            except Duplicate as exc:
+                return [exc]
+            return [None]
         try:
-            async with asyncio.timeout(COUNTER_WAIT):
-                if reader is None:
-                    reader = self._readers[loop] = _CounterReader(await psycopg.AsyncConnection.connect(
+            await self.transaction_awaited(_by_statement([statement for statements in groups for statement in statements]))
+            return [None] * len(groups)
+        except Duplicate:
+            pass
+
+        async def work(conn: _AsyncConnection) -> list[Duplicate | None]:
+            outcomes: list[Duplicate | None] = []
+            async with conn.conn.transaction():
+                for statements in groups:
+                    try:
+                        async with conn.conn.transaction():  # a savepoint
+                            for stmt, params in statements:
+                                await conn.execute(stmt, params)
+                    except psycopg.IntegrityError as exc:
+                        outcomes.append(Duplicate(str(exc)))
+                    else:
+                        outcomes.append(None)
+            return outcomes
+
+        return await self._awaited(work)
+
+    async def _awaited(self, work: Callable[[_AsyncConnection], Awaitable[R]], *, timeout: float | None = None) -> R:
+        """`work` on an idle connection of this loop (a new one when none is idle), given back after; a
+        unique violation is Duplicate (the connection stays), any other failure closes the connection and,
+        from the database, answers StorageUnavailable."""
+        loop = asyncio.get_running_loop()
+        idle = self._idle.get(loop)
+        if idle is None:
+            idle = self._idle[loop] = []
+        conn: _AsyncConnection | None = idle.pop() if idle else None
+        try:
+            async with asyncio.timeout(timeout):
+                if conn is None:
+                    conn = _AsyncConnection(await psycopg.AsyncConnection.connect(
                         self._conninfo, autocommit=True, prepare_threshold=0, connect_timeout=CONNECT_TIMEOUT,
                         application_name=APPLICATION_NAME))
-                return await reader.read()
+                result = await work(conn)
+        except psycopg.IntegrityError as exc:
+            assert conn is not None
+            self._give_back(loop, conn)
+            raise Duplicate(str(exc)) from exc
         except (psycopg.Error, TimeoutError) as exc:
-            dropped = self._readers.pop(loop, None)
-            if dropped is not None:
-                dropped.conn.pgconn.finish()  # interrupted or broken: never reused
-            raise StorageUnavailable("database unreachable" if isinstance(exc, TimeoutError | psycopg.OperationalError)
-                                     else "database error") from exc
+            if conn is not None:
+                conn.finish()  # broken, or interrupted mid-statement: never reused
+            if isinstance(exc, psycopg.OperationalError):  # the server restarted? its idle ones died too
+                for other in self._idle.pop(loop, []):
+                    other.finish()
+            raise StorageUnavailable("database error" if isinstance(exc, psycopg.Error) and not isinstance(
+                exc, psycopg.OperationalError | psycopg.InterfaceError) else "database unreachable") from exc
+        except BaseException:
+            if conn is not None:
+                conn.finish()
+            raise
+        self._give_back(loop, conn)
+        return result
+
+    def _give_back(self, loop: asyncio.AbstractEventLoop, conn: _AsyncConnection) -> None:
+        idle = self._idle.get(loop)
+        if idle is not None and len(idle) < MAX_LOOP_CONNECTIONS and not conn.conn.closed:
+            idle.append(conn)
+        else:
+            conn.finish()
 
     def close(self) -> None:
-        readers, self._readers = list(self._readers.values()), weakref.WeakKeyDictionary()
-        for reader in readers:
-            reader.conn.pgconn.finish()  # the connection's socket, whichever loop it served
+        loops, self._idle = list(self._idle.values()), weakref.WeakKeyDictionary()
+        for idle in loops:
+            for conn in idle:
+                conn.finish()
         self._pool.close()

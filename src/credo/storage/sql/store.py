@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from credo.storage.protocols import AwaitedWrites
 from credo.storage.sql.admins import SqlAdmins
 from credo.storage.sql.audit import SqlAudit
+from credo.storage.sql.awaited import SqlAwaitedWrites
 from credo.storage.sql.clients import SqlClients, _client_values
 from credo.storage.sql.consents import SqlConsents
 from credo.storage.sql.fast import SqliteFastPath
@@ -42,6 +44,8 @@ class SqlStorage:
         self.engine = engine
         self.fast: Driver = _driver(engine)
         self.counter_round_trip = engine.dialect.name != "sqlite"
+        self.awaited_writes: AwaitedWrites | None = (SqlAwaitedWrites(self.fast) if isinstance(self.fast, PgFastPath)
+                                                     else None)
         self.counters = _unavailable(self.fast.counters)
         self.counters_awaited = self.fast.counters_awaited
         self.realms = SqlRealms(self)

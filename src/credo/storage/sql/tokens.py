@@ -13,7 +13,7 @@ from credo.domain.models import AuditEvent, TokenRecord
 from credo.storage.protocols import Conflict
 from credo.storage.sql import tables as t
 from credo.storage.sql.audit import audit_params
-from credo.storage.sql.repo import _dumps, _Repo, _unavailable
+from credo.storage.sql.repo import Statements, _dumps, _Repo, _unavailable
 from credo.storage.sql.statements import (
     AUDIT_INSERT,
     BURN,
@@ -40,6 +40,13 @@ def _move_burns(conn: Any) -> None:
     conn.execute(update(t.change_counter).where(t.change_counter.c.id == 1).values(burns=t.change_counter.c.burns + 1))
 
 
+def token_statements(records: Sequence[TokenRecord], audit: Sequence[AuditEvent]) -> Statements:
+    """The rows of `add_many`: the token records, then the audit events."""
+    statements: Statements = [(TOKEN_INSERT, TOKEN_INSERT.params(_token_values(r))) for r in records]
+    statements += [(AUDIT_INSERT, audit_params(event)) for event in audit]
+    return statements
+
+
 class SqlTokens(_Repo):
     @_unavailable
     def add(self, record: TokenRecord) -> None:
@@ -51,8 +58,7 @@ class SqlTokens(_Repo):
     @_unavailable
     def add_many(self, records: list[TokenRecord], *, audit: Sequence[AuditEvent] = ()) -> None:
         """One transaction for the records and the events (one commit: on PostgreSQL one log flush)."""
-        statements = [(TOKEN_INSERT, TOKEN_INSERT.params(_token_values(r))) for r in records]
-        statements += [(AUDIT_INSERT, audit_params(event)) for event in audit]
+        statements = token_statements(records, audit)
         if not statements:
             return
         try:
