@@ -15,7 +15,7 @@ from credo.storage.redis_state import RedisEphemeral
 from credo.storage.sql.engine import make_engine
 from credo.storage.sql.store import SqlStorage
 from tests.conftest import PG_SKIP
-from tests.support import REDIS_URL, make_storage, redis_prefix, redis_reachable, remove_redis_keys
+from tests.support import REDIS_URL, make_storage, redis_prefix, redis_reachable, remove_redis_keys, run_async
 
 REDIS_SKIP = redis_reachable()
 T = 1_000_000
@@ -133,22 +133,28 @@ def test_concurrent_hits_never_pass_the_limit(states: Pair) -> None:
 
 def test_first_use_is_true_once_until_expiry(states: Pair) -> None:
     state, _ = states
-    assert state.first_use("jti-1", T + 60, now=T) is True
-    assert state.first_use("jti-1", T + 60, now=T) is False
-    assert state.first_use("jti-1", T + 120, now=T + 59) is False  # a later expiry does not reopen it
-    assert state.first_use("jti-2", T + 60, now=T) is True
-    assert state.first_use("jti-1", T + 120, now=T + 60) is True  # expired: forgotten
-    assert state.first_use("jti-1", T + 120, now=T + 61) is False
+
+    async def uses() -> None:
+        assert await state.first_use("jti-1", T + 60, now=T) is True
+        assert await state.first_use("jti-1", T + 60, now=T) is False
+        assert await state.first_use("jti-1", T + 120, now=T + 59) is False  # a later expiry does not reopen it
+        assert await state.first_use("jti-2", T + 60, now=T) is True
+        assert await state.first_use("jti-1", T + 120, now=T + 60) is True  # expired: forgotten
+        assert await state.first_use("jti-1", T + 120, now=T + 61) is False
+    run_async(uses())
 
 
 def test_first_use_across_two_instances(states: Pair) -> None:
     one, open_other = states
     two = open_other()
-    assert one.first_use("jti", T + 60, now=T) is True
-    assert two.first_use("jti", T + 60, now=T) is False
-    assert two.first_use("long-" + "x" * 400, T + 60, now=T) is True  # keys of any length
-    assert one.first_use("long-" + "x" * 400, T + 60, now=T) is False
-    assert one.first_use("long-" + "x" * 399 + "y", T + 60, now=T) is True
+
+    async def uses() -> None:
+        assert await one.first_use("jti", T + 60, now=T) is True
+        assert await two.first_use("jti", T + 60, now=T) is False
+        assert await two.first_use("long-" + "x" * 400, T + 60, now=T) is True  # keys of any length
+        assert await one.first_use("long-" + "x" * 400, T + 60, now=T) is False
+        assert await one.first_use("long-" + "x" * 399 + "y", T + 60, now=T) is True
+    run_async(uses())
 
 
 def test_first_use_is_atomic_under_concurrency(states: Pair) -> None:
@@ -157,22 +163,25 @@ def test_first_use_is_atomic_under_concurrency(states: Pair) -> None:
     keys = [f"jti-{n}" for n in range(40)]
     firsts: list[str] = []
 
-    def use_all(i: int) -> None:
+    async def use_all(i: int) -> None:
         for key in (keys if i % 2 else reversed(keys)):
-            if instances[i % 2].first_use(key, T + 60, now=T):
+            if await instances[i % 2].first_use(key, T + 60, now=T):
                 firsts.append(key)
-    _together(4, use_all)
+    _together(4, lambda i: run_async(use_all(i)))  # four threads, an event loop each
     assert sorted(firsts) == sorted(keys)  # every key exactly once
 
 
 def test_purge_forgets_only_what_expired(states: Pair) -> None:
     state, _ = states
-    state.first_use("old", T + 10, now=T)
-    state.first_use("live", T + 100, now=T)
-    state.add("f" * 64, T, T + 10)
-    state.purge_expired(T + 10)
-    assert state.first_use("live", T + 100, now=T + 10) is False
-    assert state.first_use("old", T + 100, now=T + 10) is True
+
+    async def uses() -> None:
+        await state.first_use("old", T + 10, now=T)
+        await state.first_use("live", T + 100, now=T)
+        state.add("f" * 64, T, T + 10)
+        state.purge_expired(T + 10)
+        assert await state.first_use("live", T + 100, now=T + 10) is False
+        assert await state.first_use("old", T + 100, now=T + 10) is True
+    run_async(uses())
     assert state.newer(0, T + 10, 10) == []
     assert state.recent("f" * 64, T - 1, 10) in ([], [T])  # the key's own record may wait for its expiry
 

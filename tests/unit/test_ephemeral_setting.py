@@ -16,7 +16,7 @@ from credo.settings import Settings
 from credo.storage.memory import MemoryStorage
 from credo.storage.protocols import EphemeralState, StorageUnavailable
 from credo.storage.redis_state import TIMEOUT, RedisEphemeral
-from tests.support import MASTER_KEY, REDIS_URL, free_port, redis_prefix, redis_reachable, remove_redis_keys
+from tests.support import MASTER_KEY, REDIS_URL, free_port, redis_prefix, redis_reachable, remove_redis_keys, run_async
 
 REDIS_SKIP = redis_reachable()
 PREFIX = redis_prefix()
@@ -70,7 +70,7 @@ def test_an_unreachable_redis_is_storage_unavailable_quickly() -> None:
     """The request is then answered 503 (as for an unreachable database), after at most the socket timeout."""
     state = RedisEphemeral(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
     started = time.monotonic()
-    for call in (lambda: state.hit("k", 1, 60, 0), lambda: state.first_use("k", 60, now=0),
+    for call in (lambda: state.hit("k", 1, 60, 0), lambda: run_async(state.first_use("k", 60, now=0)),
                  lambda: state.add("k", 0, 60), lambda: state.newer(0, 0, 1)):
         with pytest.raises(StorageUnavailable):
             call()

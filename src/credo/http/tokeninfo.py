@@ -22,6 +22,6 @@ async def tokeninfo(request: Request, headers: RequestHeaders) -> Response:
     presented = headers.dpop_token or headers.bearer
     if value is None and presented is not None:
         dpop = dpop_of(request, headers)
-        return json_response(do_tokeninfo(services_of(request), realm, presented.value, presented=(
+        return json_response(await do_tokeninfo(services_of(request), realm, presented.value, presented=(
             presented is headers.dpop_token, dpop)))
-    return json_response(do_tokeninfo(services_of(request), realm, value))
+    return json_response(await do_tokeninfo(services_of(request), realm, value))

@@ -26,7 +26,7 @@ async def userinfo(request: Request, headers: RequestHeaders) -> Response:
     token = read_access_token(services, realm, presented.value)
     if token is None:
         raise InvalidToken("token not active", scheme="DPoP" if dpop_scheme else "Bearer")
-    check_presented(services, realm, token, dpop_scheme=dpop_scheme, dpop=dpop_of(request, headers))
+    await check_presented(services, realm, token, dpop_scheme=dpop_scheme, dpop=dpop_of(request, headers))
     if not token.is_user_token or "openid" not in token.scopes:
         raise InsufficientScope(f"token of {token.client_id} without a user or the openid scope",
                                 description="The access token was not issued for a user with the 'openid' scope.")

@@ -74,7 +74,7 @@ async def authenticate_assertion(services: Services, realm: str, assertion: str,
     claims = await _verified(services, client, assertion, parsed)
     _check_claims(services, claims, audiences)
     key = f"{JTI_PREFIX}{realm}:" + hashlib.sha256(f"{client.client_id}\0{claims['jti']}".encode()).hexdigest()
-    if not services.ephemeral.first_use(key, int(claims["exp"]), now=services.clock.now()):  # the replay cache
+    if not await services.ephemeral.first_use(key, int(claims["exp"]), now=services.clock.now()):  # the replay cache
         raise InvalidClient(f"client_assertion jti replayed for client {client.client_id}")
     return client
 

@@ -97,13 +97,13 @@ def _nonce_valid(services: Services, realm: Realm, nonce: object) -> bool:
     return any(hmac.compare_digest(nonce, _nonce_at(services, realm, w)) for w in (window, window - 1))
 
 
-def _burn_jti(services: Services, realm: Realm, proof: Proof) -> bool:
+async def _burn_jti(services: Services, realm: Realm, proof: Proof) -> bool:
     """The replay check: True the first time this key's proof `jti` is seen, by any process."""
     marker = f"{JTI_PREFIX}{realm.name}:{b64url_sha256(f'{proof.jkt}:{proof.jti}')}"  # bounded, whatever the jti
-    return services.ephemeral.first_use(marker, proof.iat + PROOF_MAX_AGE + 1, now=services.clock.now())
+    return await services.ephemeral.first_use(marker, proof.iat + PROOF_MAX_AGE + 1, now=services.clock.now())
 
 
-def check_proof(services: Services, realm: Realm, request: DpopRequest, *, access_token: str | None = None,
+async def check_proof(services: Services, realm: Realm, request: DpopRequest, *, access_token: str | None = None,
                 resource: bool = False) -> Proof:
     """The proof, verified and burned, or InvalidDpopProof / UseDpopNonce (401s at a protected resource:
     `resource`). `access_token`: the token the proof must hash in `ath` (at a protected resource)."""
@@ -124,7 +124,7 @@ def check_proof(services: Services, realm: Realm, request: DpopRequest, *, acces
     if "nonce" in claims or realm.settings.dpop_nonce_required:
         if not _nonce_valid(services, realm, claims.get("nonce")):
             raise UseDpopNonce("nonce missing or stale", nonce=fresh_nonce(services, realm), resource=resource)
-    if not _burn_jti(services, realm, proof):
+    if not await _burn_jti(services, realm, proof):
         raise InvalidDpopProof(f"proof jti replayed (key {proof.jkt})", resource=resource)
     return proof
 
@@ -136,7 +136,7 @@ def require_key(jkt: str | None, bound: str | None, what: str) -> None:
             f"The {what} is DPoP-bound: send a DPoP proof signed with its key."))
 
 
-def check_presented(services: Services, realm: Realm, token: AccessToken, *, dpop_scheme: bool,
+async def check_presented(services: Services, realm: Realm, token: AccessToken, *, dpop_scheme: bool,
                     dpop: DpopRequest | None) -> None:
     """An access token presented to one of our protected resources (RFC 9449 §7): a bound token only with
     the `DPoP` scheme and a proof of its key that hashes it (`ath`); an unbound one only as Bearer."""
@@ -152,6 +152,6 @@ def check_presented(services: Services, realm: Realm, token: AccessToken, *, dpo
                            description="The access token is not DPoP-bound: send it as 'Authorization: Bearer'.")
     if dpop is None:
         raise InvalidDpopProof("no DPoP header with a DPoP token", resource=True)
-    proof = check_proof(services, realm, dpop, access_token=token.value, resource=True)
+    proof = await check_proof(services, realm, dpop, access_token=token.value, resource=True)
     if not hmac.compare_digest(proof.jkt, bound):
         raise InvalidDpopProof(f"proof key {proof.jkt} is not the token's {bound}", resource=True)

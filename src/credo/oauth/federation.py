@@ -146,7 +146,7 @@ async def verify_workload_token(services: Services, realm: Realm, token: str,
     if agent is None or not agent.enabled or not agent.is_agent:
         raise error(f"agent {agent_id} of workload subject {claims['sub'][:200]!r} is unknown, disabled or no agent")
     jti = claims.get("jti")
-    if jti is not None and not services.ephemeral.first_use(  # the replay cache, shared by every node
+    if jti is not None and not await services.ephemeral.first_use(  # the replay cache, shared by every node
             f"{realm.name}:{once_id(WORKLOAD_JTI_PREFIX, trusted.issuer, jti)}", claims["exp"], now=services.clock.now()):
         raise error(f"workload token of {trusted.issuer} replayed (jti)")
     return agent

@@ -111,7 +111,7 @@ class TokenEndpoint:
             raise UnauthorizedClient(f"public client {client.client_id} may not use {grant_type}")
         jkt = None
         if request.dpop is not None:
-            jkt = check_proof(services, realm, request.dpop).jkt
+            jkt = (await check_proof(services, realm, request.dpop)).jkt
             request = replace(request, jkt=jkt)
         elif client.dpop_bound:
             raise InvalidDpopProof(f"client {client.client_id} requires DPoP",

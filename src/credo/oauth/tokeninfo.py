@@ -11,7 +11,7 @@ from credo.oauth.services import Services
 from credo.oauth.tokens import STATEFUL_CTS, STATELESS_CTS, read_access_token
 
 
-def tokeninfo(services: Services, realm: Realm, value: str | None,
+async def tokeninfo(services: Services, realm: Realm, value: str | None,
               presented: tuple[bool, DpopRequest | None] | None = None) -> dict[str, Any]:
     """`presented`: the token came in an `Authorization` header (DPoP scheme or not, and the DPoP proof)."""
     if not value:
@@ -20,7 +20,7 @@ def tokeninfo(services: Services, realm: Realm, value: str | None,
     if token is None:
         raise InvalidToken("token not active", scheme="DPoP" if presented and presented[0] else "Bearer")
     if presented is not None:
-        check_presented(services, realm, token, dpop_scheme=presented[0], dpop=presented[1])
+        await check_presented(services, realm, token, dpop_scheme=presented[0], dpop=presented[1])
     jkt = token_jkt(token.claims)
     c = token.claims
     body: dict[str, Any] = {

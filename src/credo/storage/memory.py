@@ -536,7 +536,7 @@ class MemoryEphemeral:
             hits.append(now)
             return 0
 
-    def first_use(self, key: str, expires_at: int, *, now: int) -> bool:
+    async def first_use(self, key: str, expires_at: int, *, now: int) -> bool:
         with self._lock:
             until = self._marks.get(key)
             if until is not None and until > now:

@@ -283,11 +283,12 @@ class EphemeralState(FailureLog, Protocol):
         within the last `window` seconds (a hit at `t` counts while `t > now - window`). 0 when counted;
         otherwise the seconds until the oldest of them leaves the window (at least 1), nothing counted."""
         ...
-    def first_use(self, key: str, expires_at: int, *, now: int) -> bool:
+    async def first_use(self, key: str, expires_at: int, *, now: int) -> bool:
         """The replay cache: True for the first use of `key`, False for any later use until `expires_at`
         (after `now`); then the key is forgotten. For values that are refused anyway once they expire
         (a client assertion's or DPoP proof's `jti`, whose own `exp` bounds `expires_at`): never for
-        anything whose reuse must stay refused after a restart (`OneTimeIds.burn`)."""
+        anything whose reuse must stay refused after a restart (`OneTimeIds.burn`). Awaited: a request
+        burns its value without blocking the event loop while the mark travels to the shared state."""
         ...
 
 

@@ -5,8 +5,10 @@ Every method is one round trip and atomic (a Lua script, or one command). Times 
 (a mark holds its `expires_at` and is judged against the caller's `now`, as in the database); Redis's own
 expiry (EXPIRE, relative to that clock) only makes it forget what has expired.
 The calls are synchronous, like the database statements of the same port: the throttles and the rate
-limiter are called from synchronous core code on the event loop, and only on a failure, a registration or
-a replay check (plus one read of new failures a second per process), never on a plain successful request.
+limiter are called from synchronous core code on the event loop, and only on a failure or a registration
+(plus one read of new failures a second per process), never on a plain successful request. The replay
+check (`first_use`) runs on every request with a DPoP proof or a client assertion: it is awaited, on an
+asynchronous client of the serving event loop (one per loop), so the loop serves while it travels.
 A local Redis answers in about a tenth of a millisecond; the socket timeouts bound the wait when it does
 not answer (then StorageUnavailable: the request is answered 503, as when the database is unreachable).
 
@@ -19,11 +21,14 @@ One Redis (or a primary with replicas), not Redis Cluster: the scripts use keys 
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 import redis
+import redis.asyncio
 
 from credo.storage.protocols import StorageUnavailable
 
@@ -98,6 +103,10 @@ return 0
 """
 
 
+_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ReadOnlyError,
+                redis.exceptions.OutOfMemoryError)
+
+
 def _unavailable(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn "cannot reach Redis" into StorageUnavailable, so the edge answers 503."""
 
@@ -105,8 +114,7 @@ def _unavailable(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ReadOnlyError,
-                redis.exceptions.OutOfMemoryError) as exc:  # unreachable, a replica, or full
+        except _UNAVAILABLE as exc:  # unreachable, a replica, or full
             raise StorageUnavailable("ephemeral state (Redis) unavailable") from exc
 
     return wrapper
@@ -114,14 +122,16 @@ def _unavailable(fn: Callable[P, R]) -> Callable[P, R]:
 
 class RedisEphemeral:
     def __init__(self, url: str, *, prefix: str = "credo:") -> None:
+        self._url = url
         self._redis: redis.Redis = redis.Redis.from_url(
             url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, health_check_interval=30)
+        # Per event loop: its asynchronous client and the replay script registered on it.
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._p = prefix
         self._add = self._redis.register_script(_ADD)
         self._newer = self._redis.register_script(_NEWER)
         self._purge = self._redis.register_script(_PURGE)
         self._hit = self._redis.register_script(_HIT)
-        self._first_use = self._redis.register_script(_FIRST_USE)
 
     @_unavailable
     def add(self, key: str, at: int, expires_at: int) -> int:
@@ -147,9 +157,17 @@ class RedisEphemeral:
     def hit(self, key: str, limit: int, window: int, now: int) -> int:
         return int(self._hit(keys=[self._p + "h:" + key, self._p + "seq"], args=[now, window, limit]))
 
-    @_unavailable
-    def first_use(self, key: str, expires_at: int, *, now: int) -> bool:
-        return bool(self._first_use(keys=[self._p + "u:" + key], args=[expires_at, now]))
+    async def first_use(self, key: str, expires_at: int, *, now: int) -> bool:
+        loop = asyncio.get_running_loop()
+        script = self._loops.get(loop)
+        if script is None:
+            client = redis.asyncio.Redis.from_url(self._url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT,
+                                                  health_check_interval=30)
+            script = self._loops[loop] = client.register_script(_FIRST_USE)
+        try:
+            return bool(await script(keys=[self._p + "u:" + key], args=[expires_at, now]))
+        except _UNAVAILABLE as exc:
+            raise StorageUnavailable("ephemeral state (Redis) unavailable") from exc
 
     @_unavailable
     def purge_expired(self, now: int) -> int:

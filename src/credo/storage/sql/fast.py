@@ -207,6 +207,9 @@ class SqliteFastPath:
     async def counters_awaited(self) -> tuple[int, int]:
         return self.counters()  # a local read: nothing travels
 
+    async def write_awaited(self, stmt: Statement, params: tuple[Any, ...]) -> int:
+        return self.write(stmt, params)  # a local write (the WAL, not flushed): nothing travels
+
     def forget_thread_connections(self) -> None:
         """Close this thread's connections, so the next call reopens the file (after it was repaired)."""
         local = self._local

@@ -264,6 +264,13 @@ class PgFastPath:
             return (int(row[0]), int(row[1])) if row else (0, 0)
         return await self._awaited(read, timeout=COUNTER_WAIT)
 
+    async def write_awaited(self, stmt: Statement, params: tuple[Any, ...]) -> int:
+        """`write` on the event loop: one statement, autocommit (one round trip)."""
+        async def work(conn: _AsyncConnection) -> int:
+            await conn.cur.execute(stmt.postgresql, params)
+            return conn.cur.rowcount
+        return await self._awaited(work)
+
     async def transaction_awaited(self, statements: Statements) -> None:
         """`transaction` on the event loop (pipeline mode: BEGIN, the statements and COMMIT sent together)."""
         async def work(conn: _AsyncConnection) -> None:

@@ -48,6 +48,10 @@ class Driver(Protocol):
 
     async def counters_awaited(self) -> tuple[int, int]: ...
 
+    async def write_awaited(self, stmt: Statement, params: tuple[Any, ...]) -> int:
+        """`write` without blocking the event loop while it travels (a local database writes at once)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -18,6 +18,7 @@ from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import Integer, Table, bindparam, func, insert, literal_column, select, true, update
+from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import psycopg2
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -139,6 +140,25 @@ IS_BURNED = compiled(select(literal_column("1")).select_from(t.one_time_ids)
                      keys=("realm", "id"))
 if BURN.keys != ("realm", "id", "expires_at"):  # the callers pass these three in this order
     raise AssertionError(BURN.keys)
+
+
+def _replay_mark() -> Statement:
+    """The replay cache's one statement (`EphemeralState.first_use`): insert the mark, or take over an
+    expired one; a live mark changes no row (row count 0). Parameters (key, expires_at, now)."""
+    texts = []
+    for module, dialect in ((sqlite, _SQLITE), (postgresql_dialect, _POSTGRES)):
+        stmt = module.insert(t.replay_marks).values(key=bindparam("key"), expires_at=bindparam("expires_at"))
+        stmt = stmt.on_conflict_do_update(index_elements=[t.replay_marks.c.key],
+                                          set_={"expires_at": stmt.excluded.expires_at},
+                                          where=t.replay_marks.c.expires_at <= bindparam("now"))
+        c = cast(SQLCompiler, stmt.compile(dialect=dialect))
+        if tuple(c.positiontup or ()) != ("key", "expires_at", "now"):
+            raise AssertionError(f"replay mark parameters {c.positiontup}")
+        texts.append(" ".join(str(c).split()))
+    return Statement(texts[0], texts[1], ("key", "expires_at", "now"))
+
+
+REPLAY_MARK = _replay_mark()
 
 
 @cache

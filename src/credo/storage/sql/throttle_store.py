@@ -6,10 +6,10 @@ from __future__ import annotations
 import hashlib
 
 from sqlalchemy import delete, func, insert, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 
 from credo.storage.sql import tables as t
 from credo.storage.sql.repo import _Repo, _unavailable
+from credo.storage.sql.statements import REPLAY_MARK
 
 _f = t.auth_failures.c
 _h = t.rate_hits.c
@@ -57,16 +57,11 @@ class SqlEphemeral(_Repo):
             conn.execute(insert(t.rate_hits).values(key=key, hit_at=now, expires_at=now + window))
             return 0
 
-    @_unavailable
-    def first_use(self, key: str, expires_at: int, *, now: int) -> bool:
-        """One statement: insert the mark, or take over an expired one; a live mark makes it return nothing
-        (PostgreSQL: a concurrent insert of the key waits for the first and then finds it live)."""
-        dialect = postgresql if self._s.engine.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(t.replay_marks).values(key=_stored(key), expires_at=expires_at)
-        stmt = stmt.on_conflict_do_update(index_elements=[_m.key], set_={"expires_at": stmt.excluded.expires_at},
-                                          where=_m.expires_at <= now).returning(_m.key)
-        with self._write() as conn:
-            return conn.execute(stmt).first() is not None
+    async def first_use(self, key: str, expires_at: int, *, now: int) -> bool:
+        """One statement (REPLAY_MARK): insert the mark, or take over an expired one; a live mark changes no
+        row (PostgreSQL: a concurrent insert of the key waits for the first and then finds it live). Awaited
+        on the event loop: a request's DPoP proof or client assertion is burned without blocking it."""
+        return bool(await self._fast.write_awaited(REPLAY_MARK, (_stored(key), expires_at, now)))
 
     @_unavailable
     def purge_expired(self, now: int) -> int:
