@@ -4,6 +4,7 @@ processes' view); memory is one process, so its two instances are one object."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -169,6 +170,19 @@ def test_first_use_is_atomic_under_concurrency(states: Pair) -> None:
                 firsts.append(key)
     _together(4, lambda i: run_async(use_all(i)))  # four threads, an event loop each
     assert sorted(firsts) == sorted(keys)  # every key exactly once
+
+
+def test_first_uses_of_one_loop_step_answer_each_for_itself(states: Pair) -> None:
+    """Requests handled in one event-loop step (stored together on PostgreSQL): one use of a key among
+    many is the first, every other key's use is too, and a mark made in an earlier step stays."""
+    state, _ = states
+
+    async def uses() -> list[bool]:
+        assert await state.first_use("earlier", T + 60, now=T) is True
+        keys = ["same"] * 6 + [f"other-{n}" for n in range(5)] + ["earlier"]
+        return list(await asyncio.gather(*(state.first_use(key, T + 60, now=T) for key in keys)))
+    answers = run_async(uses())
+    assert answers[:6].count(True) == 1 and answers[6:11] == [True] * 5 and answers[11] is False
 
 
 def test_purge_forgets_only_what_expired(states: Pair) -> None:

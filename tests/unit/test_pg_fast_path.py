@@ -4,6 +4,7 @@ connections, unique violations as conflicts, and dropped connections answered wi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +19,7 @@ from credo.domain.settings import ProviderSettings
 from credo.management.demo import ensure_demo
 from credo.storage.protocols import Conflict, NewClient, StorageUnavailable
 from credo.storage.sql.engine import make_engine
-from credo.storage.sql.fast_pg import APPLICATION_NAME, PgFastPath
+from credo.storage.sql.fast_pg import APPLICATION_NAME, MAX_LOOP_CONNECTIONS, PgFastPath
 from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
 from tests.conftest import PG_SKIP
@@ -238,3 +239,30 @@ def test_awaited_reads_and_commits_follow_other_writers_and_a_dropped_connection
     finally:
         one.close()
         two.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(PG_SKIP is not None, reason=PG_SKIP or "")
+def test_a_loop_opens_at_most_its_limit_of_connections(url: str) -> None:
+    """Many awaited calls at once on one event loop share at most MAX_LOOP_CONNECTIONS connections: the
+    others wait for one to be given back instead of opening (and closing) one each."""
+    storage = _storage(url)
+    database = make_url(url).database
+
+    def opened() -> int:
+        with psycopg.connect(ADMIN, autocommit=True) as admin:
+            row = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+                                (database, APPLICATION_NAME)).fetchone()
+        return int(row[0]) if row else 0
+
+    async def many() -> None:
+        writes = storage.awaited_writes
+        assert writes is not None
+        await asyncio.gather(*(writes.add_tokens([_token(f"m{n}")], []) for n in range(40)))
+        assert 1 <= opened() <= MAX_LOOP_CONNECTIONS
+
+    try:
+        run_async(many())
+        assert all(storage.tokens.get(f"m{n}") is not None for n in range(40))
+    finally:
+        storage.close()

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -57,7 +58,7 @@ RECONNECT_TIMEOUT = 2.0  # seconds the pool retries a failed connection attempt 
 CONNECT_TIMEOUT = 5  # seconds
 APPLICATION_NAME = "credo-fast"  # how these connections show in pg_stat_activity
 COUNTER_WAIT = 2.0  # seconds an awaited counter read (connecting included) may take before it answers 503
-MAX_LOOP_CONNECTIONS = 8  # asynchronous connections kept open per event loop (more are opened when needed)
+MAX_LOOP_CONNECTIONS = 8  # asynchronous connections open per event loop at most (a call waits for one beyond)
 
 Statements = list[tuple[Statement, tuple[Any, ...]]]
 
@@ -110,6 +111,56 @@ class _AsyncConnection:
         self.conn.pgconn.finish()  # its socket, whichever loop it served
 
 
+class _LoopConnections:
+    """One event loop's asynchronous connections: at most MAX_LOOP_CONNECTIONS open (or opening); a call
+    that finds none idle when all are open waits for the next one given back."""
+
+    def __init__(self) -> None:
+        self.idle: list[_AsyncConnection] = []
+        self.open = 0
+        self.waiters: deque[asyncio.Future[_AsyncConnection | None]] = deque()
+
+    async def take(self, loop: asyncio.AbstractEventLoop) -> _AsyncConnection | None:
+        """An idle connection, or None: the caller opens one (counted here)."""
+        if self.idle:
+            return self.idle.pop()
+        if self.open < MAX_LOOP_CONNECTIONS:
+            self.open += 1
+            return None
+        waiter: asyncio.Future[_AsyncConnection | None] = loop.create_future()
+        self.waiters.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # handed over just as the caller was cancelled
+                self.give(waiter.result())
+            raise
+
+    def give(self, conn: _AsyncConnection | None) -> None:
+        """A connection back (None: a place to open one), to the first caller waiting, else idle."""
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return
+        if conn is None:
+            self.open -= 1
+        else:
+            self.idle.append(conn)
+
+    def drop(self, conn: _AsyncConnection | None) -> None:
+        """A connection closed (or never opened): its place goes to a caller waiting, if any."""
+        if conn is not None:
+            conn.finish()
+        self.give(None)
+
+    def drop_idle(self) -> None:
+        idle, self.idle = self.idle, []
+        for conn in idle:
+            conn.finish()
+        self.open -= len(idle)
+
+
 def _runs(statements: Statements) -> list[tuple[Statement, list[tuple[Any, ...]]]]:
     """The statements in order, a run of the same plain statement (a batch's token rows, its audit events)
     as one entry with all its rows: sent as one `executemany`, the same messages to the server for a
@@ -147,8 +198,8 @@ def _by_statement(statements: Statements) -> Statements:
 class PgFastPath:
     def __init__(self, engine: Engine) -> None:
         conninfo = self._conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        # Per event loop, its idle asynchronous connections (a loop's connections serve that loop only).
-        self._idle: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[_AsyncConnection]] = \
+        # Per event loop, its asynchronous connections (a loop's connections serve that loop only).
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopConnections] = \
             weakref.WeakKeyDictionary()
         self._pool: ConnectionPool[_Connection] = ConnectionPool(
             conninfo, connection_class=_Connection, configure=_configure, open=False, name=APPLICATION_NAME,
@@ -271,6 +322,20 @@ class PgFastPath:
             return conn.cur.rowcount
         return await self._awaited(work)
 
+    async def firsts_awaited(self, stmt: Statement, rows: list[tuple[Any, ...]]) -> list[bool]:
+        """`stmt` (an insert answering a row when it stores one) for each of `rows`, in order, in one
+        transaction (one commit for all): for each, whether it answered a row."""
+        async def work(conn: _AsyncConnection) -> list[bool]:
+            stored: list[bool] = []
+            async with conn.conn.transaction():
+                await conn.cur.executemany(stmt.postgresql, rows, returning=True)
+                while True:
+                    stored.append(await conn.cur.fetchone() is not None)
+                    if not conn.cur.nextset():
+                        break
+            return stored
+        return await self._awaited(work)
+
     async def transaction_awaited(self, statements: Statements) -> None:
         """`transaction` on the event loop (pipeline mode: BEGIN, the statements and COMMIT sent together)."""
         async def work(conn: _AsyncConnection) -> None:
@@ -309,16 +374,19 @@ class PgFastPath:
         return await self._awaited(work)
 
     async def _awaited(self, work: Callable[[_AsyncConnection], Awaitable[R]], *, timeout: float | None = None) -> R:
-        """`work` on an idle connection of this loop (a new one when none is idle), given back after; a
-        unique violation is Duplicate (the connection stays), any other failure closes the connection and,
-        from the database, answers StorageUnavailable."""
+        """`work` on a connection of this loop (an idle one, a new one below the limit, else the next one
+        given back), given back after; a unique violation is Duplicate (the connection stays), any other
+        failure closes the connection and, from the database, answers StorageUnavailable."""
         loop = asyncio.get_running_loop()
-        idle = self._idle.get(loop)
-        if idle is None:
-            idle = self._idle[loop] = []
-        conn: _AsyncConnection | None = idle.pop() if idle else None
+        conns = self._loops.get(loop)
+        if conns is None:
+            conns = self._loops[loop] = _LoopConnections()
+        conn: _AsyncConnection | None = None
+        held = False  # a place among the loop's connections is this call's (to give back, or to drop)
         try:
             async with asyncio.timeout(timeout):
+                conn = await conns.take(loop)
+                held = True
                 if conn is None:
                     conn = _AsyncConnection(await psycopg.AsyncConnection.connect(
                         self._conninfo, autocommit=True, prepare_threshold=0, connect_timeout=CONNECT_TIMEOUT,
@@ -326,33 +394,24 @@ class PgFastPath:
                 result = await work(conn)
         except psycopg.IntegrityError as exc:
             assert conn is not None
-            self._give_back(loop, conn)
+            conns.give(conn)
             raise Duplicate(str(exc)) from exc
         except (psycopg.Error, TimeoutError) as exc:
-            if conn is not None:
-                conn.finish()  # broken, or interrupted mid-statement: never reused
+            if held:
+                conns.drop(conn)  # broken, or interrupted mid-statement: never reused
             if isinstance(exc, psycopg.OperationalError):  # the server restarted? its idle ones died too
-                for other in self._idle.pop(loop, []):
-                    other.finish()
+                conns.drop_idle()
             raise StorageUnavailable("database error" if isinstance(exc, psycopg.Error) and not isinstance(
                 exc, psycopg.OperationalError | psycopg.InterfaceError) else "database unreachable") from exc
         except BaseException:
-            if conn is not None:
-                conn.finish()
+            if held:
+                conns.drop(conn)
             raise
-        self._give_back(loop, conn)
+        conns.give(conn)
         return result
 
-    def _give_back(self, loop: asyncio.AbstractEventLoop, conn: _AsyncConnection) -> None:
-        idle = self._idle.get(loop)
-        if idle is not None and len(idle) < MAX_LOOP_CONNECTIONS and not conn.conn.closed:
-            idle.append(conn)
-        else:
-            conn.finish()
-
     def close(self) -> None:
-        loops, self._idle = list(self._idle.values()), weakref.WeakKeyDictionary()
-        for idle in loops:
-            for conn in idle:
-                conn.finish()
+        loops, self._loops = list(self._loops.values()), weakref.WeakKeyDictionary()
+        for conns in loops:
+            conns.drop_idle()
         self._pool.close()

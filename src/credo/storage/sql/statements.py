@@ -142,15 +142,18 @@ if BURN.keys != ("realm", "id", "expires_at"):  # the callers pass these three i
     raise AssertionError(BURN.keys)
 
 
-def _replay_mark() -> Statement:
+def _replay_mark(*, returning: bool = False) -> Statement:
     """The replay cache's one statement (`EphemeralState.first_use`): insert the mark, or take over an
-    expired one; a live mark changes no row (row count 0). Parameters (key, expires_at, now)."""
+    expired one; a live mark changes no row (row count 0; `returning`: no row returned). Parameters
+    (key, expires_at, now)."""
     texts = []
     for module, dialect in ((sqlite, _SQLITE), (postgresql_dialect, _POSTGRES)):
         stmt = module.insert(t.replay_marks).values(key=bindparam("key"), expires_at=bindparam("expires_at"))
         stmt = stmt.on_conflict_do_update(index_elements=[t.replay_marks.c.key],
                                           set_={"expires_at": stmt.excluded.expires_at},
                                           where=t.replay_marks.c.expires_at <= bindparam("now"))
+        if returning:
+            stmt = stmt.returning(t.replay_marks.c.key)
         c = cast(SQLCompiler, stmt.compile(dialect=dialect))
         if tuple(c.positiontup or ()) != ("key", "expires_at", "now"):
             raise AssertionError(f"replay mark parameters {c.positiontup}")
@@ -159,6 +162,7 @@ def _replay_mark() -> Statement:
 
 
 REPLAY_MARK = _replay_mark()
+REPLAY_MARK_RETURNING = _replay_mark(returning=True)  # the marks of a batch, each answering for itself
 
 
 @cache
