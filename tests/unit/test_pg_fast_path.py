@@ -40,12 +40,17 @@ def _storage(url: str) -> SqlStorage:
     return SqlStorage(engine)
 
 
-def _terminate_fast_connections(url: str) -> int:
+def _fast_connections(url: str, *, terminate: bool = False) -> int:
+    """How many fast-path connections the database has (terminated first with `terminate`)."""
+    what = "pg_terminate_backend(pid)" if terminate else "pid"
     with psycopg.connect(ADMIN, autocommit=True) as admin:
-        rows = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                             "WHERE datname = %s AND application_name = %s",
+        rows = admin.execute(f"SELECT {what} FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
                              (make_url(url).database, APPLICATION_NAME)).fetchall()
     return len(rows)
+
+
+def _terminate_fast_connections(url: str) -> int:
+    return _fast_connections(url, terminate=True)
 
 
 def _token(token_hash: str) -> TokenRecord:
@@ -247,19 +252,12 @@ def test_a_loop_opens_at_most_its_limit_of_connections(url: str) -> None:
     """Many awaited calls at once on one event loop share at most MAX_LOOP_CONNECTIONS connections: the
     others wait for one to be given back instead of opening (and closing) one each."""
     storage = _storage(url)
-    database = make_url(url).database
-
-    def opened() -> int:
-        with psycopg.connect(ADMIN, autocommit=True) as admin:
-            row = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
-                                (database, APPLICATION_NAME)).fetchone()
-        return int(row[0]) if row else 0
 
     async def many() -> None:
         writes = storage.awaited_writes
         assert writes is not None
         await asyncio.gather(*(writes.add_tokens([_token(f"m{n}")], []) for n in range(40)))
-        assert 1 <= opened() <= MAX_LOOP_CONNECTIONS
+        assert 1 <= _fast_connections(url) <= MAX_LOOP_CONNECTIONS
 
     try:
         run_async(many())

@@ -90,36 +90,45 @@ def commit_units(storage: Storage, units: Sequence[UnitOfWork]) -> list[Outcome]
     A step that fails for another reason than an unreachable database is retried unit by unit, so one
     unit whose rows cannot be stored fails alone (its outcome is the error) and the others are stored.
     An unreachable database (StorageUnavailable) fails the whole batch: it is raised."""
-    steps = _commit_steps(units)
-    reply: Any = None
-    failure: Exception | None = None
-    while True:
+    commit = _Commit(units)
+    while commit.write is not None:
         try:
-            write = steps.send(reply) if failure is None else steps.throw(failure)
-        except StopIteration as done:
-            return cast(list[Outcome], done.value)
-        reply, failure = None, None
-        try:
-            reply = _write(storage, write)
+            reply = _write(storage, commit.write)
         except Exception as exc:
-            failure = exc
+            commit.answer(None, exc)
+        else:
+            commit.answer(reply)
+    return commit.outcomes
 
 
 async def commit_units_awaited(writes: AwaitedWrites, units: Sequence[UnitOfWork]) -> list[Outcome]:
     """`commit_units` with its writes awaited on the event loop."""
-    steps = _commit_steps(units)
-    reply: Any = None
-    failure: Exception | None = None
-    while True:
+    commit = _Commit(units)
+    while commit.write is not None:
         try:
-            write = steps.send(reply) if failure is None else steps.throw(failure)
-        except StopIteration as done:
-            return cast(list[Outcome], done.value)
-        reply, failure = None, None
-        try:
-            reply = await _write_awaited(writes, write)
+            reply = await _write_awaited(writes, commit.write)
         except Exception as exc:
-            failure = exc
+            commit.answer(None, exc)
+        else:
+            commit.answer(reply)
+    return commit.outcomes
+
+
+class _Commit:
+    """One commit under way: the write `_commit_steps` asks for next (None once done, `outcomes` then set),
+    and `answer` to give it that write's reply or the error it raised."""
+
+    def __init__(self, units: Sequence[UnitOfWork]) -> None:
+        self._steps = _commit_steps(units)
+        self.write: Write | None = None
+        self.outcomes: list[Outcome] = []
+        self.answer(None)
+
+    def answer(self, reply: Any, failure: Exception | None = None) -> None:
+        try:
+            self.write = self._steps.send(reply) if failure is None else self._steps.throw(failure)
+        except StopIteration as done:
+            self.write, self.outcomes = None, cast(list[Outcome], done.value)
 
 
 def _write(storage: Storage, write: Write) -> Any:
