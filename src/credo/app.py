@@ -22,6 +22,7 @@ from credo.keys.remote_jwks import RemoteJwks
 from credo.keys.secrets import SecretHasher
 from credo.logs import configure as configure_logs
 from credo.management.keys import rotate_due_keys
+from credo.management.maintenance import purge_expired
 from credo.management.realms import ensure_realm
 from credo.oauth.exchange_audit import AuditedTokenEndpoint
 from credo.oauth.grants.refresh_token import issue_refresh_token
@@ -161,35 +162,41 @@ def create_app() -> CredoApp:
     """The uvicorn factory (`credo serve` sets CREDO_PUBLIC_URL before it starts workers)."""
     settings = Settings()
     app = build_app(settings)
-    start_key_schedule(app.state.services, settings.key_rotation_days)
+    start_maintenance(app.state.services, settings.key_rotation_days)
     settle_garbage_collector()
     return app
 
 
-KEY_SCHEDULE_SECONDS = 3600.0  # how often a server process looks for signing keys due for rotation
+MAINTENANCE_SECONDS = 3600.0  # how often a server process rotates due signing keys and purges expired rows
 
 
-def start_key_schedule(services: Services, days: float, interval: float = KEY_SCHEDULE_SECONDS) -> threading.Event:
-    """Scheduled signing-key rotation in this process: now, then every `interval` seconds, on a daemon
-    thread (the key ring's storage calls are synchronous; requests are never held). Every process of
-    every node runs it; the compare-and-swap in the key ring lets one of them rotate each realm. Set
-    the returned event to stop it."""
+def start_maintenance(services: Services, days: float, interval: float = MAINTENANCE_SECONDS) -> threading.Event:
+    """This process's housekeeping: now, then every `interval` seconds, on a daemon thread (the storage
+    calls are synchronous; requests are never held): signing keys older than `days` rotated (0: never;
+    the compare-and-swap in the key ring lets one process rotate each realm) and expired rows purged
+    (credo.management.maintenance). Every process of every node runs it; a failed round (a database
+    outage) is logged and tried again at the next. Set the returned event to stop it."""
     stop = threading.Event()
-    if days <= 0:
-        return stop
     log = logging.getLogger("credo")
 
     def run() -> None:
         while True:
+            if days > 0:
+                try:
+                    for key in rotate_due_keys(services, days):
+                        log.info("signing key rotated on schedule: realm %s, new kid %s", key["realm"], key["kid"])
+                except Exception:
+                    log.exception("scheduled key rotation failed; retrying in %.0f s", interval)
             try:
-                for key in rotate_due_keys(services, days):
-                    log.info("signing key rotated on schedule: realm %s, new kid %s", key["realm"], key["kid"])
-            except Exception:  # a database outage: try again at the next round
-                log.exception("scheduled key rotation failed; retrying in %.0f s", interval)
+                purged = purge_expired(services)
+                if any(purged.values()):
+                    log.info("expired rows purged: %s", purged)
+            except Exception:
+                log.exception("purging expired rows failed; retrying in %.0f s", interval)
             if stop.wait(interval):
                 return
 
-    threading.Thread(target=run, name="credo-key-schedule", daemon=True).start()
+    threading.Thread(target=run, name="credo-maintenance", daemon=True).start()
     return stop
 
 

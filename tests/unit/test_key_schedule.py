@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from credo.app import start_key_schedule
+from credo.app import start_maintenance
 from credo.domain.clock import FrozenClock
 from credo.management.demo import ensure_demo
 from credo.management.keys import PUBLISH_SKEW, longest_token_lifetime, publication, rotate_due_keys
@@ -85,19 +85,19 @@ def test_off_when_zero(tmp_path: Path) -> None:
     clock.advance(10_000 * DAY)
     assert rotate_due_keys(services, 0) == []
     assert len(_kids(services)[0]) == 1 and _kids(services)[1] == []
-    stop = start_key_schedule(services, 0, interval=0.01)
+    stop = start_maintenance(services, 0, interval=0.01)
     time.sleep(0.1)
     stop.set()
     assert _kids(services)[1] == []
 
 
 def test_the_schedule_runs_in_the_server_process(tmp_path: Path) -> None:
-    """start_key_schedule (what create_app starts in each server process) rotates at once, then keeps looking."""
+    """start_maintenance (what create_app starts in each server process) rotates at once, then keeps looking."""
     clock = FrozenClock(START)
     services = services_for(MemoryStorage(), tmp_path, clock=clock)
     ensure_demo(services)
     clock.advance(90 * DAY)
-    stop = start_key_schedule(services, 90, interval=0.02)
+    stop = start_maintenance(services, 90, interval=0.02)
     try:
         _wait(lambda: len(_kids(services)[1]) == 1)
         clock.advance(90 * DAY)  # due again: the next round rotates again

@@ -165,6 +165,19 @@ def db_upgrade() -> None:
     services.storage.close()
 
 
+@db_app.command("purge")
+def db_purge() -> None:
+    """Delete expired token records, burned one-time ids and ephemeral rows now (every server process
+    does it hourly); prints how many of each."""
+    from credo.management.maintenance import purge_expired
+
+    services = open_services()
+    try:
+        typer.echo(json.dumps(purge_expired(services)))
+    finally:
+        services.storage.close()
+
+
 @keys_app.command("rotate")
 def keys_rotate(realm: str = typer.Argument(..., help="Realm name."),
                 alg: str = typer.Option(None, help="ES256 or RS256 (default: the realm's signing_alg).")) -> None:
