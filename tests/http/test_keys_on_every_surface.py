@@ -57,6 +57,10 @@ def test_admin_api(server: InProcessServer) -> None:
     assert r.status_code == 200 and r.json()["keys"]["token_endpoint_auth_signing_alg"] == "ES256", r.text
     assert authenticates(server, "api-agent", signer) == 401  # the old key is gone
     assert authenticates(server, "api-agent", other) == 200
+    no_secret = admin("POST", "/realms/alpha/agents/api-agent/secret", {})  # none it could ever use
+    assert_oauth_error(no_secret, 400, "invalid_request")
+    assert no_secret.json()["error_description"] == "client_secret: a private_key_jwt client has no secret."
+    assert authenticates(server, "api-agent", other) == 200  # and its key still works
     refused = admin("POST", "/realms/alpha/applications", {"client_id": "no-keys", "auth_method": "private_key_jwt"})
     assert_oauth_error(refused, 400, "invalid_client_metadata")
     assert refused.json()["error_description"].startswith("token_endpoint_auth_method: 'private_key_jwt' needs")

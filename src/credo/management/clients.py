@@ -210,6 +210,14 @@ def _stored(services: Services, updated: Client, changes: dict[str, Any]) -> boo
 
 def set_secret(services: Services, realm: str, client_id: str, secret: str | None = None, *,
                actor: str = "system") -> str:
+    """A new secret for a client that authenticates with one (the given one, or generated), returned once.
+    A private_key_jwt or public client has no secret: refused (a secret it could never use, or one its
+    next update would drop, must not be handed out as if it worked)."""
+    client = get_client(services, realm, client_id)
+    if client.auth_method in (KEY_AUTH_METHOD, "none"):
+        kind = "a private_key_jwt" if client.auth_method == KEY_AUTH_METHOD else "a public"
+        raise InvalidRequest(f"secret for {client.auth_method} client {client_id}",
+                             description=f"client_secret: {kind} client has no secret.")
     plain = secret or new_secret()
     hashed = services.hasher.hash_generated(plain) if secret is None else services.hasher.hash_human(plain)
     update_client(services, realm, client_id, {"secret_hash": hashed}, actor=actor)

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from credo.admin.console import pictures
 from credo.admin.console.base import Page, field_errors
 from credo.admin.console.settings import GRANT_LABELS, same
-from credo.domain.errors import InvalidClientMetadata, InvalidRequest, NotFound, OAuthError
+from credo.domain.errors import InvalidClientMetadata, NotFound, OAuthError
 from credo.domain.models import AUTH_METHODS, KEY_AUTH_METHOD, Client
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE, KNOWN_GRANT_TYPES
 from credo.keys.jose import ASYMMETRIC_ALGS
@@ -270,8 +270,5 @@ def delete_agent(page: Page) -> Response:
 def regenerate_secret(page: Page) -> Response:
     section = "applications" if "/applications/" in page.request.url.path else "agents"
     client = _client(page, "application" if section == "applications" else "agent")
-    if client.auth_method == KEY_AUTH_METHOD:  # a secret it could not use (the update would drop it)
-        raise InvalidRequest("secret for private_key_jwt", description="client_secret: a private_key_jwt client "
-                                                                       "has no secret.")
     secret = set_secret(page.services, page.realm, client.client_id, actor=page.admin)
     return _secret_once(page, client, secret, section)
