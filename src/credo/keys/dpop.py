@@ -30,10 +30,10 @@ from credo.keys.jose import (
     JoseError,
     Key,
     b64url,
-    b64url_decode,
     key_from_jwk,
     loads,
     signature_valid,
+    split,
 )
 
 PROOF_TYP = "dpop+jwt"
@@ -92,17 +92,9 @@ def verify_proof(value: str) -> Proof:
     if not value or len(value) > MAX_PROOF_LENGTH:
         raise ProofError("proof empty or too long")
     try:
-        raw = value.encode("ascii")
-    except UnicodeEncodeError as exc:
-        raise ProofError("proof not ASCII") from exc
-    parts = raw.split(b".")
-    if len(parts) != 3:
-        raise ProofError("proof is not a compact JWS")
-    try:
-        header = loads(b64url_decode(parts[0]))
-        payload, signature = b64url_decode(parts[1]), b64url_decode(parts[2])
+        header, payload, signature, signing_input = split(value)
     except JoseError as exc:
-        raise ProofError(f"malformed proof: {exc}") from exc
+        raise ProofError(f"proof: {exc}") from exc
     if header.get("typ") != PROOF_TYP:
         raise ProofError(f"typ {header.get('typ')!r} is not {PROOF_TYP}")
     alg = header.get("alg")
@@ -117,7 +109,7 @@ def verify_proof(value: str) -> Proof:
     if any(member in jwk for member in _PRIVATE):
         raise ProofError("private key material in the jwk header")
     key, jkt = _prepared(jwk, alg)
-    compact = Compact(header, alg, None, payload, parts[0] + b"." + parts[1], signature)
+    compact = Compact(header, alg, None, payload, signing_input, signature)
     try:
         valid = signature_valid(compact, key)
     except Exception as exc:  # a signature of the wrong shape for the key: refused, never a 500

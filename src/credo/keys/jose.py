@@ -166,9 +166,9 @@ class Compact:
     signature: bytes
 
 
-def parse(token: str, algorithms: Collection[str]) -> Compact:
-    """Split a compact JWS and check its header: `alg` in `algorithms` (which may hold only asymmetric
-    algorithms), a string `kid` if any, no header pointing elsewhere for key material."""
+def split(token: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
+    """A compact JWS's decoded header, payload and signature, and its signing input; JoseError when it is
+    not ASCII, not three segments, or a segment does not decode (nothing is checked yet)."""
     try:
         raw = token.encode("ascii")
     except UnicodeEncodeError as exc:
@@ -181,6 +181,13 @@ def parse(token: str, algorithms: Collection[str]) -> Compact:
         payload, signature = b64url_decode(parts[1]), b64url_decode(parts[2])
     except JoseError as exc:
         raise JoseError(f"malformed token: {exc}") from exc
+    return header, payload, signature, parts[0] + b"." + parts[1]
+
+
+def parse(token: str, algorithms: Collection[str]) -> Compact:
+    """Split a compact JWS and check its header: `alg` in `algorithms` (which may hold only asymmetric
+    algorithms), a string `kid` if any, no header pointing elsewhere for key material."""
+    header, payload, signature, signing_input = split(token)
     for name in FORBIDDEN_HEADERS:
         if name in header:
             raise JoseError(f"forbidden header {name}")
@@ -189,7 +196,7 @@ def parse(token: str, algorithms: Collection[str]) -> Compact:
         raise JoseError(f"algorithm {alg!r} not allowed")
     if kid is not None and not isinstance(kid, str):
         raise JoseError("kid is not a string")
-    return Compact(header, alg, kid, payload, parts[0] + b"." + parts[1], signature)
+    return Compact(header, alg, kid, payload, signing_input, signature)
 
 
 def signature_valid(token: Compact, key: Key) -> bool:

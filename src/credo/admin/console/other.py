@@ -73,18 +73,19 @@ def revoke_grant(page: Page) -> Response:
 
 
 def revoke_user_token(page: Page) -> Response:
-    user_id = str(page.request.path_params["user_id"])
-    record = listings.revoke_held_token(page.services, page.realm, str(page.request.path_params["jti"]),
-                                        actor=page.admin, sub=user_id)
-    return page.redirect(f"/admin/r/{page.realm}/users/{quote(user_id, safe='')}",
-                         f"{record.kind.replace('_', ' ').capitalize()} revoked.")
+    return _revoke_held(page, "users", sub=str(page.request.path_params["user_id"]))
 
 
 def revoke_client_token(page: Page) -> Response:
-    client_id = str(page.request.path_params["client_id"])
+    return _revoke_held(page, "dynamic", client_id=str(page.request.path_params["client_id"]))
+
+
+def _revoke_held(page: Page, section: str, **holder: str) -> Response:
+    """Revoke one token a user (`sub`) or a client (`client_id`) holds, back to the holder's page."""
     record = listings.revoke_held_token(page.services, page.realm, str(page.request.path_params["jti"]),
-                                        actor=page.admin, client_id=client_id)
-    return page.redirect(f"/admin/r/{page.realm}/dynamic/{quote(client_id, safe='')}",
+                                        actor=page.admin, **holder)
+    (holder_id,) = holder.values()
+    return page.redirect(f"/admin/r/{page.realm}/{section}/{quote(holder_id, safe='')}",
                          f"{record.kind.replace('_', ' ').capitalize()} revoked.")
 
 
