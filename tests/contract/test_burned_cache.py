@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,11 +16,7 @@ from credo.storage.cached import CachedStorage, begin_request
 from credo.storage.memory import MemoryStorage
 from credo.storage.protocols import Storage
 from credo.storage.sql import tables as t
-from credo.storage.sql.engine import make_engine
-from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
-from tests.conftest import SQL_BACKENDS
-from tests.support import shared_database_url
 
 FAR = 10**10
 
@@ -34,21 +28,6 @@ def own_context(test: Callable[..., None]) -> Callable[..., None]:
     def run(*args: Any, **kwargs: Any) -> None:
         contextvars.copy_context().run(test, *args, **kwargs)
     return run
-
-
-@pytest.fixture(params=SQL_BACKENDS)
-def two(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SqlStorage, SqlStorage]]:
-    """Two storages (as two processes have) on one database."""
-    with ExitStack() as stack:
-        url = stack.enter_context(shared_database_url(request.param, tmp_path))
-        storages = []
-        for _ in range(2):
-            engine = make_engine(url)
-            upgrade(engine)
-            storage = SqlStorage(engine)
-            stack.callback(storage.close)
-            storages.append(storage)
-        yield storages[0], storages[1]
 
 
 def test_a_burn_moves_the_burn_counter_only(two: tuple[SqlStorage, SqlStorage]) -> None:

@@ -4,23 +4,14 @@ token record moves, whichever process deleted it, on memory, SQLite and PostgreS
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import ExitStack
-from pathlib import Path
-
-import pytest
 from sqlalchemy import delete
 
 from credo.domain.models import TokenRecord
 from credo.storage.cached import CachedStorage, begin_request
 from credo.storage.memory import MemoryStorage
 from credo.storage.sql import tables as t
-from credo.storage.sql.engine import make_engine
-from credo.storage.sql.migrate import upgrade
 from credo.storage.sql.store import SqlStorage
-from tests.conftest import SQL_BACKENDS
 from tests.contract.test_burned_cache import own_context
-from tests.support import shared_database_url
 
 FAR = 10**10
 
@@ -28,21 +19,6 @@ FAR = 10**10
 def record(token_hash: str, expires_at: int = FAR) -> TokenRecord:
     return TokenRecord(token_hash=token_hash, realm="r", jti="j-" + token_hash, kind="access_token", client_id="c",
                        sub="c", scopes=("a",), issued_at=1, expires_at=expires_at, claims={"jti": "j-" + token_hash})
-
-
-@pytest.fixture(params=SQL_BACKENDS)
-def two(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SqlStorage, SqlStorage]]:
-    """Two storages (as two processes have) on one database."""
-    with ExitStack() as stack:
-        url = stack.enter_context(shared_database_url(request.param, tmp_path))
-        storages = []
-        for _ in range(2):
-            engine = make_engine(url)
-            upgrade(engine)
-            storage = SqlStorage(engine)
-            stack.callback(storage.close)
-            storages.append(storage)
-        yield storages[0], storages[1]
 
 
 def test_deleting_and_purging_token_records_moves_the_burn_counter(two: tuple[SqlStorage, SqlStorage]) -> None:
