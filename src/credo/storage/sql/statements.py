@@ -81,11 +81,25 @@ def compiled(stmt: ClauseElement, *, keys: tuple[str, ...]) -> Statement:
     return Statement(texts[0], texts[1], keys)
 
 
-def insert_row(table: Table, *, leave_out: tuple[str, ...] = ()) -> Statement:
+class Insert(Statement):
+    """An INSERT of one row; on PostgreSQL also as its head (`INSERT INTO t (...) VALUES `) and one row's
+    placeholders, so that several rows (of one or more tables) can go as one statement (fast_pg.py)."""
+
+    __slots__ = ("pg_head", "pg_row")
+
+    def __init__(self, stmt: Statement) -> None:
+        super().__init__(stmt.sqlite, stmt.postgresql, stmt.keys)
+        head, sep, row = stmt.postgresql.rpartition(" VALUES ")
+        if not sep or not row.startswith("(") or not row.endswith(")"):
+            raise AssertionError(f"not a one-row insert: {stmt.postgresql}")
+        self.pg_head, self.pg_row = head + sep, row
+
+
+def insert_row(table: Table, *, leave_out: tuple[str, ...] = ()) -> Insert:
     """INSERT of one row: every column of `table` but an autoincrement key and `leave_out`."""
     names = tuple(c.name for c in table.columns
                   if c is not table.autoincrement_column and c.name not in leave_out)
-    return compiled(insert(table).inline().values({n: bindparam(n) for n in names}), keys=names)
+    return Insert(compiled(insert(table).inline().values({n: bindparam(n) for n in names}), keys=names))
 
 
 def select_row(table: Table, *key: str) -> Statement:
