@@ -77,10 +77,12 @@ class _Connection(psycopg.Connection[Any]):
     cursor per statement, which costs more CPU than the pool's checkout and return together."""
 
     cur: psycopg.Cursor[Any]
+    raw: psycopg.RawCursor[Any]  # for the one-statement inserts, written with the server's own placeholders
 
 
 def _configure(conn: _Connection) -> None:
     conn.cur = conn.cursor()
+    conn.raw = psycopg.RawCursor(conn)
 
 
 def _execute(conn: _Connection, stmt: Statement, params: tuple[Any, ...]) -> None:
@@ -95,6 +97,7 @@ class _AsyncConnection:
     def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self.conn = conn
         self.cur = conn.cursor()
+        self.raw = psycopg.AsyncRawCursor(conn)  # the one-statement inserts (`_one_statement`)
 
     async def execute(self, stmt: Statement, params: tuple[Any, ...]) -> None:
         await self.cur.execute(stmt.postgresql, params)
@@ -194,8 +197,18 @@ def _one_statement(statements: Statements) -> tuple[str, list[Any]] | None:
 @functools.lru_cache(maxsize=1024)
 def _one_statement_text(shape: tuple[tuple[Insert, int], ...]) -> str:
     """The text for the statements and row counts of `shape` (a batch's shapes repeat: a few dozen sizes
-    of a few kinds; the server prepares each once per connection)."""
-    parts = [f"{stmt.pg_head}{', '.join([stmt.pg_row] * count)}" for stmt, count in shape]
+    of a few kinds; the server prepares each once per connection). Its placeholders are PostgreSQL's own
+    (`$1`, `$2`, ...), sent on a raw cursor: psycopg converts `%s` only in texts shorter than 4 KB from a
+    cache, and a batch's text is longer, so it would be parsed again on every batch."""
+    parts = []
+    n = 0
+    for stmt, count in shape:
+        width = len(stmt.keys)
+        rows = []
+        for _ in range(count):
+            rows.append("(" + ", ".join(f"${n + i}" for i in range(1, width + 1)) + ")")
+            n += width
+        parts.append(stmt.pg_head + ", ".join(rows))
     if len(parts) == 1:
         return parts[0]
     return "WITH " + ", ".join(f"w{i} AS ({part})" for i, part in enumerate(parts[:-1])) + " " + parts[-1]
@@ -296,7 +309,7 @@ class PgFastPath:
         one = _one_statement(statements)
         if one is not None:
             sql, params = one
-            self._run(lambda conn: conn.cur.execute(sql, params), read=False)
+            self._run(lambda conn: conn.raw.execute(sql, params), read=False)
             return
 
         def work(conn: _Connection) -> None:
@@ -375,7 +388,7 @@ class PgFastPath:
 
         async def work(conn: _AsyncConnection) -> None:
             if one is not None:
-                await conn.cur.execute(*one)
+                await conn.raw.execute(*one)
                 return
             async with conn.conn.pipeline(), conn.conn.transaction():
                 await conn.execute_all(statements)

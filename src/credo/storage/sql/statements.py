@@ -82,17 +82,17 @@ def compiled(stmt: ClauseElement, *, keys: tuple[str, ...]) -> Statement:
 
 
 class Insert(Statement):
-    """An INSERT of one row; on PostgreSQL also as its head (`INSERT INTO t (...) VALUES `) and one row's
-    placeholders, so that several rows (of one or more tables) can go as one statement (fast_pg.py)."""
+    """An INSERT of one row; on PostgreSQL also its head (`INSERT INTO t (...) VALUES `), so that several
+    rows (of one or more tables) can go as one statement (fast_pg.py)."""
 
-    __slots__ = ("pg_head", "pg_row")
+    __slots__ = ("pg_head",)
 
     def __init__(self, stmt: Statement) -> None:
         super().__init__(stmt.sqlite, stmt.postgresql, stmt.keys)
         head, sep, row = stmt.postgresql.rpartition(" VALUES ")
-        if not sep or not row.startswith("(") or not row.endswith(")"):
-            raise AssertionError(f"not a one-row insert: {stmt.postgresql}")
-        self.pg_head, self.pg_row = head + sep, row
+        if not sep or row != "(" + ", ".join(["%s"] * len(stmt.keys)) + ")":
+            raise AssertionError(f"not a one-row insert of its keys: {stmt.postgresql}")
+        self.pg_head = head + sep
 
 
 def insert_row(table: Table, *, leave_out: tuple[str, ...] = ()) -> Insert:
