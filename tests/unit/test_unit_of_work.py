@@ -133,3 +133,28 @@ def test_batches_waiting_for_busy_commits_commit_together() -> None:
     # Without waiting together a batch per step (one unit each) would have been committed on its own.
     assert sorted(commits) == [1] * (len(commits) - 1) + [3] and sum(commits) == COMMITS_AT_ONCE + 3
     assert all(storage.tokens.get(f"h{n}") is not None for n in range(COMMITS_AT_ONCE + 3))
+
+
+def test_a_request_cancelled_while_an_awaited_commit_runs_stops_only_its_own_wait() -> None:
+    """Two requests of one step wait for their batch's awaited commit; one is cancelled (its client went
+    away): the commit goes on, the other request gets its answer, and both units are stored."""
+    storage = _SlowCommits()
+    group = GroupCommitter(storage)  # type: ignore[arg-type]
+
+    async def main() -> None:
+        units = []
+        for n in (1, 2):
+            work = UnitOfWork()
+            work.add_token(_token(n))
+            units.append(asyncio.ensure_future(group.commit(work)))
+        for _ in range(3):
+            await asyncio.sleep(0)  # both joined the batch; its commit waits at the gate
+        units[0].cancel()
+        await asyncio.sleep(0)
+        assert units[0].cancelled() and not units[1].done()
+        storage.gate.set()
+        assert await units[1] is None
+
+    run_async(main())
+    assert storage.commits == [2]
+    assert storage.tokens.get("h1") is not None and storage.tokens.get("h2") is not None

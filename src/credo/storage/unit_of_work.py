@@ -231,13 +231,17 @@ def _create(one: NewClient) -> Steps[Outcome]:
 class _Batch:
     """The units of one loop step's requests, and the outcome of their commit once it ran."""
 
-    __slots__ = ("committed", "done", "error", "loop", "outcomes", "units")
+    __slots__ = ("awaited", "committed", "error", "loop", "outcomes", "settled", "units", "waiters")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.units: list[UnitOfWork] = []
         self.committed = False  # the commit was started (and, when not awaited, has returned)
-        self.done: asyncio.Future[None] | None = None  # an awaited commit: resolves once it returned
+        self.awaited = False  # the commit is awaited: its requests wait for `settled`
+        self.settled = False
+        # One future per request waiting for an awaited commit (its own: a request cancelled meanwhile
+        # cancels only its future, never the commit or the other requests' wait).
+        self.waiters: list[asyncio.Future[None]] = []
         self.outcomes: list[Outcome] = []
         self.error: Exception | None = None
 
@@ -273,8 +277,10 @@ class GroupCommitter:
                 await asyncio.sleep(0)  # every request of this loop step adds its unit meanwhile
             finally:
                 self._commit(batch)  # first to resume (or to be cancelled): commit for all
-        if batch.done is not None:
-            await asyncio.shield(batch.done)  # a waiter cancelled meanwhile leaves the commit running
+        if batch.awaited and not batch.settled:
+            waiter = batch.loop.create_future()
+            batch.waiters.append(waiter)
+            await waiter
         if batch.error is not None:  # the database was unreachable: every unit of the batch fails
             raise StorageUnavailable(str(batch.error)) from None  # a fresh error per request of the batch
         return _conflict_or_raise(batch.outcomes[index])
@@ -289,7 +295,7 @@ class GroupCommitter:
         if self._writes is None:
             self._settle([batch], self._outcomes(lambda units: commit_units(self.storage, units), [batch]))
             return
-        batch.done = loop.create_future()
+        batch.awaited = True
         self._waiting.setdefault(loop, []).append(batch)
         running = self._running.get(loop, 0)
         if running < COMMITS_AT_ONCE:
@@ -329,8 +335,10 @@ class GroupCommitter:
             else:
                 batch.outcomes = outcomes[start:start + len(batch.units)]
                 start += len(batch.units)
-            if batch.done is not None and not batch.done.done():
-                batch.done.set_result(None)
+            batch.settled = True
+            for waiter in batch.waiters:
+                if not waiter.done():  # a request cancelled meanwhile: nobody waits on it
+                    waiter.set_result(None)
 
 
 def _conflict_or_raise(outcome: Outcome) -> Conflict | None:
