@@ -106,6 +106,31 @@ def test_a_good_document_then_every_rule(env: tuple[InProcessServer, DocServer])
             "the client metadata document could not be fetched (unexpected status (404))"
 
 
+def test_the_realms_registration_policy_binds_documents_too(env: tuple[InProcessServer, DocServer]) -> None:
+    """An operator's registration policy holds for clients that come as metadata documents as for
+    /register: redirect hosts outside the allowed list are refused, and no document client is created
+    past `max_clients` (a known one keeps working)."""
+    server, docs = env
+    base = server.realm_url("alpha")
+    known = docs.serve_json("/known.json", good_document(docs.url("/known.json")))
+    with server.client() as http:
+        assert authorize(http, base, known, redirect_uri=CALLBACK, scope="openid", challenge=pkce()).status_code == 200
+        realm_settings(server.services, "alpha", protection={"policy": {"allowed_redirect_hosts": ["app.example"]}})
+        assert page_refusal(authorize(http, base, known, redirect_uri=CALLBACK, scope="openid", challenge=pkce())) \
+            .startswith("the document is not valid client metadata: redirect_uris: ")
+        token_refusal(http, base, known)
+        dynamic = server.services.storage.clients.count("alpha", dynamic=True)
+        realm_settings(server.services, "alpha", protection={"policy": {"max_clients": dynamic}})
+        assert authorize(http, base, known, redirect_uri=CALLBACK, scope="openid", challenge=pkce()).status_code == 200
+        new = docs.serve_json("/new.json", good_document(docs.url("/new.json")))
+        assert page_refusal(authorize(http, base, new, redirect_uri=CALLBACK, scope="openid", challenge=pkce())) == \
+            "the realm's registration policy max_clients limit is reached"
+        token_refusal(http, base, new)
+        assert server.services.storage.clients.get("alpha", new) is None
+        realm_settings(server.services, "alpha", protection={"policy": {"max_clients": dynamic + 1}})
+        assert authorize(http, base, new, redirect_uri=CALLBACK, scope="openid", challenge=pkce()).status_code == 200
+
+
 def test_realm_switch_and_host_lists(env: tuple[InProcessServer, DocServer]) -> None:
     server, docs = env
     base = server.realm_url("alpha")

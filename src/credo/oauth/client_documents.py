@@ -10,7 +10,8 @@ optional allowed / denied hosts), `/authorize` and client authentication call `c
 - it is validated: `client_id` equal to the URL exactly, `client_name` and `redirect_uris` required, no
   `client_secret` / `client_secret_expires_at`, `token_endpoint_auth_method` `none` (the default) or
   `private_key_jwt` (never a shared secret), inline keys public only — then the rules of dynamic
-  registration (grants and scopes within what open registration may get);
+  registration (grants and scopes within what open registration may get) and the realm's registration
+  policy (allowed grant types, scopes and redirect hosts; `max_clients` when the record is created);
 - the client is kept as a stored, dynamic client record (kind `client`, `metadata.client_id_metadata_document`
   true), created on first use and updated when the document changes, so consents, codes, tokens and the
   console's dynamic-clients view (with last use) work as for any client. A document that stops
@@ -31,9 +32,9 @@ from credo.domain.models import KEY_AUTH_METHOD, Client, Realm
 from credo.domain.settings import GRANT_AUTHORIZATION_CODE
 from credo.oauth.lifecycle import creation_time
 from credo.oauth.registration_metadata import validate_metadata
-from credo.oauth.registration_protection import check_open_registration
+from credo.oauth.registration_protection import check_open_registration, check_policy
 from credo.oauth.services import Services
-from credo.storage.protocols import Conflict
+from credo.storage.protocols import Conflict, LimitReached
 
 MARK = "client_id_metadata_document"  # in Client.metadata: the record mirrors a fetched document
 MAX_CLIENT_ID = 255
@@ -88,7 +89,7 @@ async def current_client(services: Services, realm: Realm, client_id: str) -> Cl
         except Exception as exc:  # RemoteJwksError, or anything else the fetch raised
             reason = getattr(exc, "reason", type(exc).__name__)
             raise DocumentRefused(f"the client metadata document could not be fetched ({reason})") from exc
-    wanted = document_client(realm, client_id, document)
+    wanted = document_client(services, realm, client_id, document)
     return _stored(services, realm, wanted)
 
 
@@ -103,8 +104,10 @@ async def authenticating_client(services: Services, realm: str, client_id: str) 
         raise InvalidClient(f"client metadata document {client_id[:100]!r} refused: {exc.reason}") from exc
 
 
-def document_client(realm: Realm, client_id: str, document: dict[str, Any]) -> Client:
-    """The client a document describes (not stored); DocumentRefused when it breaks a rule."""
+def document_client(services: Services, realm: Realm, client_id: str, document: dict[str, Any]) -> Client:
+    """The client a document describes (not stored); DocumentRefused when it breaks a rule: the metadata
+    rules of registration, what an open registration may not ask for, and the realm's registration policy
+    (allowed grant types, scopes and redirect hosts; `max_clients` when the record is created)."""
     if document.get("client_id") != client_id:
         raise DocumentRefused("the document's client_id is not exactly its URL")
     for name in _SECRET_FIELDS:
@@ -122,6 +125,7 @@ def document_client(realm: Realm, client_id: str, document: dict[str, Any]) -> C
     try:
         metadata = validate_metadata(body, realm)
         check_open_registration(realm, metadata)
+        check_policy(services, realm, metadata, creating=False)
     except OAuthError as exc:
         raise DocumentRefused(f"the document is not valid client metadata: {exc.description}") from exc
     return Client(realm=realm.name, client_id=client_id, kind="client", name=metadata.client_name,
@@ -144,8 +148,11 @@ def _stored(services: Services, realm: Realm, wanted: Client) -> Client:
         stored = clients.get(realm.name, wanted.client_id)
         if stored is None:
             now = creation_time(services, realm.name, "client", wanted.client_id)  # after a deleted namesake
-            try:
-                clients.create(replace(wanted, created_at=now, updated_at=now))
+            try:  # the policy's max_clients is checked in the creation's transaction, as for /register
+                clients.create(replace(wanted, created_at=now, updated_at=now),
+                               max_dynamic=realm.settings.protection.policy.max_clients)
+            except LimitReached as exc:
+                raise DocumentRefused("the realm's registration policy max_clients limit is reached") from exc
             except Conflict:
                 continue  # created meanwhile (another request, another process): read it again
             created = clients.get(realm.name, wanted.client_id)
