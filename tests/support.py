@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 import uvicorn
 from sqlalchemy import Connection
 
@@ -392,6 +393,20 @@ def in_process_server(storage: Storage, tmp_path: Path, *, clock: Clock | None =
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
+
+
+@contextmanager
+def demo_server_the_cli_reaches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcessServer]:
+    """The demo realms on a SQLite file in `tmp_path`, served in process, with the environment the `credo`
+    CLI reads pointing at the same file and master key (a command run by the test changes what it serves)."""
+    from credo.management.demo import ensure_demo
+
+    monkeypatch.setenv("CREDO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CREDO_MASTER_KEY", MASTER_KEY)
+    monkeypatch.delenv("CREDO_DATABASE_URL", raising=False)
+    with make_storage("sqlite", tmp_path) as storage, in_process_server(storage, tmp_path) as srv:
+        ensure_demo(srv.services)
+        yield srv
 
 
 async def _cancel_the_rest() -> None:

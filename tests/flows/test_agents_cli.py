@@ -10,20 +10,15 @@ import pytest
 from typer.testing import CliRunner
 
 from credo.cli.main import app as cli
-from credo.management.demo import ensure_demo
 from tests.factories import Party, assert_oauth_error, exchange, password_token
-from tests.support import MASTER_KEY, Server, in_process_server, make_storage
+from tests.support import Server, demo_server_the_cli_reaches
 
 TE = "urn:ietf:params:oauth:grant-type:token-exchange"
 
 
 @pytest.fixture
 def shared_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
-    monkeypatch.setenv("CREDO_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("CREDO_MASTER_KEY", MASTER_KEY)
-    monkeypatch.delenv("CREDO_DATABASE_URL", raising=False)
-    with make_storage("sqlite", tmp_path) as storage, in_process_server(storage, tmp_path) as srv:
-        ensure_demo(srv.services)
+    with demo_server_the_cli_reaches(tmp_path, monkeypatch) as srv:
         yield srv
 
 

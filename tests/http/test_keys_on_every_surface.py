@@ -15,21 +15,16 @@ from typer.testing import CliRunner
 
 from credo.cli.main import app as cli
 from credo.management.config_import import import_document
-from credo.management.demo import ensure_demo
 from credo.management.export import export_realm
 from credo.oauth.client_assertion import ASSERTION_TYPE
 from tests.factories import Signer, assert_oauth_error
 from tests.http.admin_support import Admin, console_session, submit
-from tests.support import MASTER_KEY, InProcessServer, in_process_server, make_storage
+from tests.support import InProcessServer, demo_server_the_cli_reaches
 
 
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcessServer]:
-    monkeypatch.setenv("CREDO_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("CREDO_MASTER_KEY", MASTER_KEY)
-    monkeypatch.delenv("CREDO_DATABASE_URL", raising=False)
-    with make_storage("sqlite", tmp_path) as storage, in_process_server(storage, tmp_path) as srv:
-        ensure_demo(srv.services)
+    with demo_server_the_cli_reaches(tmp_path, monkeypatch) as srv:
         yield srv
 
 
