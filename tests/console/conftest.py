@@ -51,6 +51,12 @@ class Console:
     def go(self, path: str) -> None:
         self.page.goto(self.server.base_url + path)
 
+    def follow(self, selector: str) -> None:
+        """Click a link or submit button and wait until the page it leads to has loaded: a click returns
+        once the navigation has begun, and a page still arriving has no rows to read yet."""
+        with self.page.expect_navigation(wait_until="load"):
+            self.page.click(selector)
+
     def shot(self, name: str) -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
