@@ -6,6 +6,7 @@ import gc
 import logging
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -162,42 +163,73 @@ def create_app() -> CredoApp:
     """The uvicorn factory (`credo serve` sets CREDO_PUBLIC_URL before it starts workers)."""
     settings = Settings()
     app = build_app(settings)
-    start_maintenance(app.state.services, settings.key_rotation_days)
+    maintenance = start_maintenance(app.state.services, settings.key_rotation_days)
+    app.on_shutdown.append(maintenance.stop)  # the thread's last flush stores the tally's last seconds
     settle_garbage_collector()
     return app
 
 
 MAINTENANCE_SECONDS = 3600.0  # how often a server process rotates due signing keys and purges expired rows
+USAGE_FLUSH_SECONDS = 10.0  # how often a server process stores its tally of tokens issued (the overview's counts)
 
 
-def start_maintenance(services: Services, days: float, interval: float = MAINTENANCE_SECONDS) -> threading.Event:
-    """This process's housekeeping: now, then every `interval` seconds, on a daemon thread (the storage
-    calls are synchronous; requests are never held): signing keys older than `days` rotated (0: never;
-    the compare-and-swap in the key ring lets one process rotate each realm) and expired rows purged
-    (credo.management.maintenance). Every process of every node runs it; a failed round (a database
-    outage) is logged and tried again at the next. Set the returned event to stop it."""
-    stop = threading.Event()
+class Maintenance:
+    """A process's housekeeping thread (start_maintenance); `stop` ends it after its last flush."""
+
+    def __init__(self, run: Callable[[threading.Event], None]) -> None:
+        self._event = threading.Event()
+        self._thread = threading.Thread(target=run, args=(self._event,), name="credo-maintenance", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the thread to stop and wait for it: its last flush is stored before the process exits."""
+        self._event.set()
+        self._thread.join(timeout)
+
+
+def start_maintenance(services: Services, days: float, interval: float = MAINTENANCE_SECONDS,
+                      flush_interval: float = USAGE_FLUSH_SECONDS) -> Maintenance:
+    """This process's housekeeping on a daemon thread (the storage calls are synchronous; requests are never
+    held): now and then every `interval` seconds, signing keys older than `days` rotated (0: never; the
+    compare-and-swap in the key ring lets one process rotate each realm) and expired rows purged
+    (credo.management.maintenance); every `flush_interval` seconds, and once more when stopped, the tally of
+    tokens issued stored (`Storage.usage`). Every process of every node runs it; a failed round (a database
+    outage) is logged and tried again at the next. `stop()` the returned handle to end it (the server does
+    when it stops: its lifespan's shutdown)."""
     log = logging.getLogger("credo")
 
-    def run() -> None:
-        while True:
-            if days > 0:
-                try:
-                    for key in rotate_due_keys(services, days):
-                        log.info("signing key rotated on schedule: realm %s, new kid %s", key["realm"], key["kid"])
-                except Exception:
-                    log.exception("scheduled key rotation failed; retrying in %.0f s", interval)
+    def housekeeping() -> None:
+        if days > 0:
             try:
-                purged = purge_expired(services)
-                if any(purged.values()):
-                    log.info("expired rows purged: %s", purged)
+                for key in rotate_due_keys(services, days):
+                    log.info("signing key rotated on schedule: realm %s, new kid %s", key["realm"], key["kid"])
             except Exception:
-                log.exception("purging expired rows failed; retrying in %.0f s", interval)
-            if stop.wait(interval):
+                log.exception("scheduled key rotation failed; retrying in %.0f s", interval)
+        try:
+            purged = purge_expired(services)
+            if any(purged.values()):
+                log.info("expired rows purged: %s", purged)
+        except Exception:
+            log.exception("purging expired rows failed; retrying in %.0f s", interval)
+
+    def flush() -> None:
+        try:
+            services.storage.usage.flush()
+        except Exception:
+            log.exception("storing the tally of tokens issued failed; retrying in %.0f s", flush_interval)
+
+    def run(stop: threading.Event) -> None:
+        due = 0.0
+        while True:
+            if time.monotonic() >= due:
+                housekeeping()
+                due = time.monotonic() + interval
+            flush()
+            if stop.wait(min(flush_interval, max(0.0, due - time.monotonic()))):
+                flush()
                 return
 
-    threading.Thread(target=run, name="credo-maintenance", daemon=True).start()
-    return stop
+    return Maintenance(run)
 
 
 def settle_garbage_collector() -> None:

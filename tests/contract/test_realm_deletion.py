@@ -1,6 +1,6 @@
 """Deleting a realm deletes everything scoped to it, in one transaction, on every backend: a realm created
 again under the same name starts empty (no client, secret, resource identifier, user, consent, group,
-policy, script, token, burned id or signing key comes back), other realms are untouched, and the audit
+policy, script, token, burned id, signing key or count of tokens issued comes back), other realms are untouched, and the audit
 trail stays."""
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ def _fill(storage: Storage, realm: str) -> None:
     storage.one_time.burn(realm, "revoked:jti", 2_000_000_000)
     storage.keys.add(SigningKey(realm, "k1", "ES256", b"sealed", {"kty": "EC"}, created_at=1))
     storage.audit.add(AuditEvent(realm=realm, action="realm.create", actor="test", target=realm, ts=1))
+    storage.usage.note(realm, "client_credentials", 1_700_000_000)
+    storage.usage.flush()
+    storage.usage.note(realm, "password", 1_700_000_000)  # still in this process's tally
 
 
 def _contents(storage: Storage, realm: str) -> dict[str, object]:
@@ -51,11 +54,13 @@ def _contents(storage: Storage, realm: str) -> dict[str, object]:
         "groups_of": storage.groups.groups_of(realm, "u1"), "policy": storage.policies.get(realm, "c1", "app"),
         "script": storage.scripts.get(realm, "s1"), "token": storage.tokens.get(f"hash-{realm}"),
         "burned": storage.one_time.is_burned(realm, "revoked:jti"), "keys": storage.keys.all(realm),
+        "tokens_issued": storage.usage.issued(realm, 0),
     }
 
 
 EMPTY = {"client": None, "clients": 0, "resource": None, "consents": [], "last_used": None, "user": None, "username": None, "group": None,
-         "groups_of": [], "policy": None, "script": None, "token": None, "burned": False, "keys": []}
+         "groups_of": [], "policy": None, "script": None, "token": None, "burned": False, "keys": [],
+         "tokens_issued": {}}
 
 
 def test_nothing_of_a_deleted_realm_survives(any_storage: Storage) -> None:

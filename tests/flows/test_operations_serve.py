@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -129,6 +130,12 @@ def test_two_workers_metrics_log_and_graceful_shutdown(tmp_path: Path) -> None:
         stopped = [line for line in _lines(log) if line.get("event") == "server_stopped"]
         assert stopped and stopped[0]["listen"] == base
         assert not metrics_dir.exists()  # the start's metrics directory is removed at shutdown
+        # Every token issued is counted for the overview, the one issued after SIGTERM too: each worker
+        # stored its tally when it stopped (the schedule stores it only every 10 s).
+        with sqlite3.connect(started["store"].removeprefix("sqlite:///")) as db:
+            issued = db.execute("SELECT grant_type, SUM(issued) FROM token_usage WHERE realm = 'root' "
+                                "GROUP BY grant_type").fetchall()
+        assert issued == [("client_credentials", posts + 1)], log.read_text()[-3000:]
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)  # the supervisor and its workers

@@ -10,6 +10,7 @@ import pytest
 from credo.domain.models import AuditEvent
 from credo.management.usecases import create_user
 from credo.oauth.tokens import REVOKED_PREFIX
+from tests.factories import client_credentials
 from tests.http.admin_support import Admin, console_session
 from tests.signin import (
     browser_client,
@@ -120,6 +121,13 @@ def test_the_console_opens_on_the_last_realm_used(server: Server) -> None:
     assert console.get("/admin/", follow_redirects=False).headers["location"] == "/admin/r/bravo/overview"
 
 
+def _periods(page: str, table: str) -> tuple[str, str]:
+    """The last-hour and last-day rows of one of the overview's tables."""
+    rows = page.split(f'id="{table}"', 1)[1].split("</table>", 1)[0]
+    return tuple(rows.split(f'data-period="{period}"', 1)[1].split("</tr>", 1)[0]  # type: ignore[return-value]
+                 for period in ("hour", "day"))
+
+
 def test_overview_counts_and_exchange_decisions(server: Server) -> None:
     services, now = server.services, server.services.clock.now()
     exchange = {"subject": None, "actor_chain": ["agent-1"], "audience": "app-1", "scopes_requested": ["a"],
@@ -133,12 +141,26 @@ def test_overview_counts_and_exchange_decisions(server: Server) -> None:
                    details=exchange)])
     console, _ = console_session(server)
     page = console.get("/admin/r/alpha/overview").text
-    hour = page.split('data-period="hour"', 1)[1].split("</tr>", 1)[0]
-    day = page.split('data-period="day"', 1)[1].split("</tr>", 1)[0]
+    hour, day = _periods(page, "exchanges")
     assert '"allow">1<' in hour and '"deny">0<' in hour
     assert '"allow">1<' in day and '"deny">1<' in day  # the two-day-old event is out of the day
     assert "agent-1" in page.split('id="active-agents"', 1)[1] and "agent-2" not in page.split('id="active-agents"', 1)[1]
     assert "access_denied: nope" in page
+
+
+def test_overview_counts_the_tokens_issued_in_the_last_hour_and_day(server: Server, demo: dict[str, str]) -> None:
+    services, now = server.services, server.services.clock.now()
+    with server.client() as http:
+        for _ in range(3):
+            client_credentials(http, server.realm_url("alpha"), "bench-client", demo["bench-client"], scope="data-read")
+    services.storage.usage.note("alpha", "password", now - 7200)  # within the day, not the hour
+    services.storage.usage.note("alpha", "password", now - 2 * 86_400)  # neither
+    services.storage.usage.note("bravo", "client_credentials", now)  # another realm
+    console, _ = console_session(server)
+    hour, day = _periods(console.get("/admin/r/alpha/overview").text, "tokens")
+    assert '"total">3<' in hour and 'data-grant="client_credentials">client_credentials 3<' in hour
+    assert "password" not in hour
+    assert '"total">4<' in day and 'data-grant="password">password 1<' in day
 
 
 def test_audit_pages_back_and_exports_every_matching_event(server: Server) -> None:

@@ -87,7 +87,7 @@ def test_off_when_zero(tmp_path: Path) -> None:
     assert len(_kids(services)[0]) == 1 and _kids(services)[1] == []
     stop = start_maintenance(services, 0, interval=0.01)
     time.sleep(0.1)
-    stop.set()
+    stop.stop()
     assert _kids(services)[1] == []
 
 
@@ -104,7 +104,7 @@ def test_the_schedule_runs_in_the_server_process(tmp_path: Path) -> None:
         _wait(lambda: len(_kids(services)[1]) >= 1 and _kids(services)[0] != [] and
               services.storage.audit.query("alpha", action="key.rotate").__len__() == 2)
     finally:
-        stop.set()
+        stop.stop()
 
 
 def _wait(done: object, seconds: float = 10.0) -> None:

@@ -1,6 +1,7 @@
 """uvicorn options for `credo serve`: the C event loop and HTTP parser when installed, nothing per request
-that the server does not need (access log, lifespan, server header), and proxy headers ignored unless the
-operator names the proxies to trust.
+that the server does not need (uvicorn's access log, the server header), the lifespan protocol (the app's
+shutdown steps: `CredoApp.on_shutdown`), and proxy headers ignored unless the operator names the proxies
+to trust.
 
 The client address is what the failure throttles and the registration rate limit count by. uvicorn's own
 default trusts `X-Forwarded-For` from 127.0.0.1, so anything on the same host could choose its address and
@@ -16,7 +17,7 @@ from typing import Any
 def server_options(*, proxy_headers: bool = False, forwarded_allow_ips: str | None = None) -> dict[str, Any]:
     if proxy_headers and not forwarded_allow_ips:
         raise ValueError("--proxy-headers needs --forwarded-allow-ips: the addresses of the proxies to trust")
-    options: dict[str, Any] = {"access_log": False, "log_level": "warning", "lifespan": "off",
+    options: dict[str, Any] = {"access_log": False, "log_level": "warning", "lifespan": "on",
                                "server_header": False, "proxy_headers": proxy_headers}
     if proxy_headers:
         options["forwarded_allow_ips"] = forwarded_allow_ips

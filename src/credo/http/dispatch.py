@@ -32,6 +32,7 @@ route table, and the public table is a dictionary lookup.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from time import perf_counter
 from typing import Any, ParamSpec
@@ -157,6 +158,7 @@ class CredoApp:
         self.middleware_stack: ASGIApp | None = None
         self.operations: dict[str, Operation] = {}  # host-root paths answered first (http/operations.py)
         self.observer: Observer | None = None  # counts and logs every public request (http/operations.py)
+        self.on_shutdown: list[Callable[[], None]] = []  # run off the loop when the server stops (lifespan)
 
     def add_middleware(self, middleware_class: _MiddlewareFactory[P], *args: P.args, **kwargs: P.kwargs) -> None:
         if self.middleware_stack is not None:
@@ -255,14 +257,18 @@ class CredoApp:
                 return await handler(request, exc)
         raise exc
 
-    @staticmethod
-    async def _not_http(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":  # nothing to start or stop
+    async def _not_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":  # nothing to start; `on_shutdown` when the server stops
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
+                    for callback in self.on_shutdown:
+                        try:
+                            await asyncio.to_thread(callback)
+                        except Exception:  # the server stops anyway; say what was not done
+                            logging.getLogger("credo").exception("a shutdown step failed")
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         elif scope["type"] == "websocket":  # no public websocket endpoint: closed, as a router does

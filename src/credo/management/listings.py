@@ -143,6 +143,7 @@ class Overview:
     agents: int
     dynamic_clients: int
     exchanges: dict[str, dict[str, int]]  # "hour" | "day" -> {"allow": n, "deny": n}
+    tokens: dict[str, dict[str, int]]  # "hour" | "day" -> {grant type: access tokens issued} (to the minute)
     active_agents: list[tuple[str, int]]  # the agents with the most exchange decisions over the last day
     recent_denials: list[AuditEvent]
     counted_up_to: int  # exchange decisions read per period at most (the figure says "at least" past it)
@@ -152,8 +153,10 @@ OVERVIEW_EVENTS_MAX = 20_000
 
 
 def overview(services: Services, realm: str) -> Overview:
-    """The realm at a glance: how many of each record, the exchange decisions of the last hour and day, the
-    most active agents and the newest denials (audit events, read newest first up to a bound)."""
+    """The realm at a glance: how many of each record, the access tokens issued and the exchange decisions
+    of the last hour and day, the most active agents and the newest denials (audit events, read newest
+    first up to a bound). Tokens are counted per minute (`Storage.usage`): the last hour is the minutes
+    from the one an hour ago on; other processes' tokens are seen once they store their tally."""
     services.realm(realm)
     storage, now = services.storage, services.clock.now()
     day = storage.audit.query(realm, action=EXCHANGE, since=now - 86_400, limit=OVERVIEW_EVENTS_MAX)
@@ -168,7 +171,9 @@ def overview(services: Services, realm: str) -> Overview:
     return Overview(
         users=storage.users.count(realm), applications=storage.clients.count(realm, kind="application"),
         agents=storage.clients.count(realm, kind="agent"), dynamic_clients=storage.clients.count(realm, dynamic=True),
-        exchanges=periods, active_agents=agents.most_common(5),
+        exchanges=periods, tokens={"hour": storage.usage.issued(realm, now - 3600),
+                                   "day": storage.usage.issued(realm, now - 86_400)},
+        active_agents=agents.most_common(5),
         recent_denials=storage.audit.query(realm, decision="deny", limit=10), counted_up_to=OVERVIEW_EVENTS_MAX)
 
 

@@ -137,6 +137,7 @@ def issue_access_token(services: Services, realm: Realm, client: Client, *, sub:
         claims["auth_level"] = 0
     if extra:
         claims.update(extra)
+    services.storage.usage.note(realm.name, grant_type, now)  # the overview's count (in memory until flushed)
     if wants_stateless(realm, client):
         value = services.keys.sign(realm.name, claims)
         return IssuedToken(AccessToken(value, realm.name, claims, True), exp - now)

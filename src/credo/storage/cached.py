@@ -324,6 +324,7 @@ class CachedStorage:
         self.scripts, self.keys = inner.scripts, inner.keys
         self.consents = inner.consents
         self.audit, self.admins, self.ephemeral = inner.audit, inner.admins, inner.ephemeral
+        self.usage = inner.usage
         self.counter_round_trip, self.change_counter, self.counters, self.close = \
             inner.counter_round_trip, inner.change_counter, inner.counters, inner.close
         self.counters_awaited = inner.counters_awaited

@@ -577,6 +577,38 @@ class MemoryEphemeral:
             return len(gone) + len(marks)
 
 
+class _Usage(_Base):
+    """Tokens issued per (realm, grant type, minute): noted straight into the stored counts."""
+
+    def __init__(self, store: MemoryStorage) -> None:
+        super().__init__(store)
+        self._rows: dict[tuple[str, str, int], int] = {}
+
+    def note(self, realm: str, grant_type: str, at: int) -> None:
+        key = (realm, grant_type, at - at % 60)
+        with self._lock:
+            self._rows[key] = self._rows.get(key, 0) + 1
+
+    def flush(self) -> None:
+        return None
+
+    def issued(self, realm: str, since: int) -> dict[str, int]:
+        start = since - since % 60
+        out: dict[str, int] = {}
+        with self._lock:
+            for (r, grant, minute), n in self._rows.items():
+                if r == realm and minute >= start:
+                    out[grant] = out.get(grant, 0) + n
+        return out
+
+    def purge(self, before: int) -> int:
+        with self._lock:
+            gone = [k for k in self._rows if k[2] < before]
+            for key in gone:
+                del self._rows[key]
+        return len(gone)
+
+
 class MemoryStorage:
     counter_round_trip = False
     awaited_writes = None
@@ -597,6 +629,7 @@ class MemoryStorage:
         self.keys = _Keys(self)
         self.audit = _Audit(self)
         self.admins = _Admins(self)
+        self.usage = _Usage(self)
         self.ephemeral = MemoryEphemeral()
 
     def bump(self) -> None:
@@ -605,7 +638,7 @@ class MemoryStorage:
     def forget_realm(self, name: str) -> None:
         """Drop every record scoped to realm `name` (under self.lock); the audit trail stays."""
         realm_scoped = (self.clients, self.users, self.groups, self.policies, self.scripts, self.consents,
-                        self.tokens, self.one_time, self.keys)
+                        self.tokens, self.one_time, self.keys, self.usage)
         for repo in realm_scoped:
             tables: list[dict[Any, Any]] = [repo._rows, getattr(repo, "_used", {})]
             for table in tables:

@@ -292,6 +292,30 @@ class EphemeralState(FailureLog, Protocol):
         ...
 
 
+class UsageTally(Protocol):
+    """Tokens issued per realm and grant type, counted to the minute, for the console's overview. Counting
+    is on the hot path and must cost nothing there: `note` only adds to this process's tally in memory, and
+    `flush` stores the tally (the server flushes every few seconds and when it stops; a crash loses at most
+    that much of a statistic). Processes sharing a database add up."""
+
+    def note(self, realm: str, grant_type: str, at: int) -> None:
+        """One token issued at `at` (seconds)."""
+        ...
+
+    def flush(self) -> None:
+        """Store this process's tally and clear it (added to what is stored)."""
+        ...
+
+    def issued(self, realm: str, since: int) -> dict[str, int]:
+        """Tokens issued in `realm` from the minute of `since` on, per grant type; this process's tally
+        is stored first, so its own tokens are always counted."""
+        ...
+
+    def purge(self, before: int) -> int:
+        """Delete the counts of the minutes before `before`; how many rows went."""
+        ...
+
+
 class AdminRepository(Protocol):
     def get(self, username: str) -> AdminUser | None: ...
     def all(self) -> list[AdminUser]: ...
@@ -324,6 +348,7 @@ class Storage(Protocol):
     keys: KeyRepository
     audit: AuditRepository
     admins: AdminRepository
+    usage: UsageTally
     ephemeral: EphemeralState  # in the same database; the server may use another (CREDO_EPHEMERAL_URL)
     counter_round_trip: bool  # change_counter() asks a database server (worth sharing among requests)
     awaited_writes: AwaitedWrites | None  # None: a commit is local and quick, made where it is asked

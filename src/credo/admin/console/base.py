@@ -33,6 +33,7 @@ def _datetime(ts: int | None) -> str:
 
 TEMPLATES.filters["datetime"] = _datetime
 TEMPLATES.filters["pair"] = lambda value: (value, value)
+TEMPLATES.filters["grant_label"] = lambda grant: str(grant).rsplit(":", 1)[-1]  # ...:grant-type:token-exchange
 HEADERS = {"cache-control": "no-store", "x-frame-options": "DENY", "referrer-policy": "no-referrer",
            "content-security-policy": "default-src 'self'; style-src 'self'; script-src 'self'; "
                                       "frame-ancestors 'none'; form-action 'self'"}

@@ -50,6 +50,7 @@ class SqlRealms(_Repo):
     @_unavailable
     def delete(self, name: str) -> bool:
         """The realm and everything scoped to it, in one transaction (see RealmRepository.delete)."""
+        self._s.usage.discard(name)
         with self._write(bump=True) as conn:
             for table in REALM_SCOPED:
                 conn.execute(delete(table).where(table.c.realm == name))
@@ -58,7 +59,7 @@ class SqlRealms(_Repo):
 
 # Every table whose rows belong to one realm; the audit trail (audit_events) is history and stays.
 REALM_SCOPED = (t.group_members, t.groups, t.policies, t.client_resources, t.clients, t.consents, t.users, t.scripts,
-                t.tokens, t.one_time_ids, t.signing_keys)
+                t.tokens, t.one_time_ids, t.signing_keys, t.token_usage)
 
 
 def _realm(row: Any) -> Realm:

@@ -25,6 +25,7 @@ from credo.storage.sql.scripts import SqlScripts
 from credo.storage.sql.signing_keys import SqlKeys
 from credo.storage.sql.throttle_store import SqlEphemeral
 from credo.storage.sql.tokens import SqlOneTime, SqlTokens
+from credo.storage.sql.usage import SqlUsage
 from credo.storage.sql.users import SqlGroups, SqlUsers
 
 __all__ = ["SqlStorage", "_Repo", "_client_values", "_unavailable"]
@@ -60,6 +61,7 @@ class SqlStorage:
         self.keys = SqlKeys(self)
         self.audit = SqlAudit(self)
         self.admins = SqlAdmins(self)
+        self.usage = SqlUsage(self)
         self.ephemeral = SqlEphemeral(self)
 
     def change_counter(self) -> int:

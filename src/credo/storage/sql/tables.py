@@ -226,3 +226,14 @@ replay_marks = Table(
     Column("expires_at", BigInteger, nullable=False),
     Index("ix_replay_marks_expires_at", "expires_at"),
 )
+
+# Tokens issued per realm, grant type and minute (storage/sql/usage.py): the console's overview counts the
+# last hour and day from it. Each process adds its tally every few seconds (an additive upsert), so the
+# rows stay few: one per realm, grant type and minute with issuance; purged after two days.
+token_usage = Table(
+    "token_usage", metadata,
+    Column("realm", String(64), primary_key=True),
+    Column("grant_type", String(128), primary_key=True),
+    Column("minute", BigInteger, primary_key=True),
+    Column("issued", BigInteger, nullable=False),
+)
