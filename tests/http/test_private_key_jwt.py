@@ -22,6 +22,7 @@ from credo.management.agents import create_agent
 from credo.management.applications import create_application
 from credo.management.clients import create_client
 from credo.oauth.client_assertion import ASSERTION_TYPE
+from tests.conftest import SQL_BACKENDS
 from tests.factories import Signer, assert_oauth_error, demo_secrets, realm_settings, register
 from tests.support import InProcessServer, in_process_server, make_storage
 
@@ -221,3 +222,23 @@ def test_assertion_expiry_uses_the_server_clock(frozen: tuple[InProcessServer, F
     clock.advance(31)
     with server.client() as http:
         refused(cc(http, base, value))
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
+def test_an_assertion_used_at_one_server_is_a_replay_at_the_other(tmp_path: Path, kind: str) -> None:
+    """Two servers on one database (two processes or nodes of a deployment): a client assertion's `jti` is
+    single-use across them, through the shared replay cache, whichever answers first."""
+    with make_storage(kind, tmp_path) as storage, in_process_server(storage, tmp_path) as one, \
+            in_process_server(storage, tmp_path) as two:
+        demo_secrets(one.services)
+        signer = Signer()
+        create_client(one.services, "alpha", "keyed-twin", auth_method="private_key_jwt", scopes=(SCOPE,),
+                      keys={"jwks": signer.jwks})
+        base = one.realm_url("alpha")
+        assert two.realm_url("alpha") == base  # one issuer: an assertion for one is good at the other
+        with one.client() as a, two.client() as b:
+            first, second = assertion(signer, "keyed-twin", base), assertion(signer, "keyed-twin", base)
+            assert cc(a, base, first).status_code == 200
+            refused(cc(b, base, first))
+            assert cc(b, base, second).status_code == 200
+            refused(cc(a, base, second))
