@@ -26,7 +26,7 @@ from credo.domain.models import (
     User,
 )
 from credo.domain.settings import ProviderSettings
-from credo.storage.protocols import Conflict, LimitReached, NewClient
+from credo.storage.protocols import Conflict, LimitReached, NewClient, minute_of
 
 
 class _Base:
@@ -585,7 +585,7 @@ class _Usage(_Base):
         self._rows: dict[tuple[str, str, int], int] = {}
 
     def note(self, realm: str, grant_type: str, at: int) -> None:
-        key = (realm, grant_type, at - at % 60)
+        key = (realm, grant_type, minute_of(at))
         with self._lock:
             self._rows[key] = self._rows.get(key, 0) + 1
 
@@ -593,7 +593,7 @@ class _Usage(_Base):
         return None
 
     def issued(self, realm: str, since: int) -> dict[str, int]:
-        start = since - since % 60
+        start = minute_of(since)
         out: dict[str, int] = {}
         with self._lock:
             for (r, grant, minute), n in self._rows.items():

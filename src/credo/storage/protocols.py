@@ -292,6 +292,11 @@ class EphemeralState(FailureLog, Protocol):
         ...
 
 
+def minute_of(at: int) -> int:
+    """The start of the minute holding `at` (seconds): the unit tokens issued are counted in."""
+    return at - at % 60
+
+
 class UsageTally(Protocol):
     """Tokens issued per realm and grant type, counted to the minute, for the console's overview. Counting
     is on the hot path and must cost nothing there: `note` only adds to this process's tally in memory, and

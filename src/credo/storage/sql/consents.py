@@ -7,7 +7,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from credo.domain.models import Consent
 from credo.storage.sql import tables as t
@@ -46,8 +45,7 @@ class SqlConsents(_Repo):
         values = {"realm": consent.realm, "user_id": consent.user_id, "client_id": consent.client_id,
                   "scopes": _dumps(list(consent.scopes)), "resources": _dumps(list(consent.resources)),
                   "grant_id": consent.grant_id, "created_at": consent.created_at, "updated_at": consent.updated_at}
-        dialect = sqlite if self._s.engine.dialect.name == "sqlite" else postgresql
-        q = dialect.insert(t.consents).values(**values)
+        q = self._insert(t.consents).values(**values)
         q = q.on_conflict_do_update(index_elements=list(_KEY),
                                     set_={k: v for k, v in values.items() if k not in _KEY})
         with self._write() as conn:

@@ -9,7 +9,8 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 import orjson
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, Table, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 
@@ -87,6 +88,12 @@ class _Repo:
     def _read(self) -> Iterator[Connection]:
         with self._s.engine.connect().execution_options(credo_read=True) as conn, conn.begin():
             yield conn
+
+    def _insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
+        """An INSERT in this database's dialect, for an upsert (`on_conflict_do_update`)."""
+        if self._s.engine.dialect.name == "sqlite":
+            return sqlite.insert(table)
+        return postgresql.insert(table)
 
     @contextmanager
     def _write(self, bump: bool = False) -> Iterator[Connection]:

@@ -8,8 +8,8 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from credo.storage.protocols import minute_of
 from credo.storage.sql import tables as t
 from credo.storage.sql.repo import _Repo, _unavailable
 
@@ -26,7 +26,7 @@ class SqlUsage(_Repo):
         self._lock = threading.Lock()
 
     def note(self, realm: str, grant_type: str, at: int) -> None:
-        key = (realm, grant_type, at - at % 60)
+        key = (realm, grant_type, minute_of(at))
         with self._lock:
             self._tally[key] += 1
 
@@ -43,8 +43,7 @@ class SqlUsage(_Repo):
         if not pending:
             return
         rows = [{"realm": r, "grant_type": g, "minute": m, "issued": n} for (r, g, m), n in sorted(pending.items())]
-        dialect = sqlite if self._s.engine.dialect.name == "sqlite" else postgresql
-        q = dialect.insert(t.token_usage)
+        q = self._insert(t.token_usage)
         q = q.on_conflict_do_update(index_elements=["realm", "grant_type", "minute"],
                                     set_={"issued": t.token_usage.c.issued + q.excluded.issued})
         try:
@@ -58,7 +57,7 @@ class SqlUsage(_Repo):
     @_unavailable
     def issued(self, realm: str, since: int) -> dict[str, int]:
         self.flush()
-        q = (select(_u.grant_type, func.sum(_u.issued)).where(_u.realm == realm, _u.minute >= since - since % 60)
+        q = (select(_u.grant_type, func.sum(_u.issued)).where(_u.realm == realm, _u.minute >= minute_of(since))
              .group_by(_u.grant_type))
         with self._read() as conn:
             return {str(g): int(n) for g, n in conn.execute(q)}
