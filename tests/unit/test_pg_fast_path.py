@@ -264,3 +264,62 @@ def test_a_loop_opens_at_most_its_limit_of_connections(url: str) -> None:
         assert all(storage.tokens.get(f"m{n}") is not None for n in range(40))
     finally:
         storage.close()
+
+
+def _aborting_once(real: Any, calls: list[str], *, awaited: bool) -> Any:
+    """`real` (the statements of a transaction), but the first time in pipeline mode a statement fails
+    first and its error is passed over, so psycopg answers the statements after it with a genuine
+    PipelineAborted instead of that error: what concurrent conflicting writes were seen to cause."""
+    if awaited:
+        async def run_async_(conn: Any, statements: Any) -> None:
+            if not calls and conn.conn.pgconn.pipeline_status:
+                calls.append("aborted")
+                with pytest.raises(psycopg.errors.DivisionByZero):
+                    await conn.cur.execute("SELECT 1 / 0")
+                    await conn.cur.fetchone()
+            else:
+                calls.append("plain" if not conn.conn.pgconn.pipeline_status else "pipeline")
+            await real(conn, statements)
+        return run_async_
+
+    def run(conn: Any, statements: Any) -> None:
+        if not calls and conn.pgconn.pipeline_status:
+            calls.append("aborted")
+            with pytest.raises(psycopg.errors.DivisionByZero):
+                conn.cur.execute("SELECT 1 / 0").fetchone()
+        else:
+            calls.append("plain" if not conn.pgconn.pipeline_status else "pipeline")
+        real(conn, statements)
+    return run
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(PG_SKIP is not None, reason=PG_SKIP or "")
+@pytest.mark.parametrize("awaited", [False, True])
+def test_a_pipeline_aborted_without_its_error_is_sent_again_plainly(url: str, monkeypatch: pytest.MonkeyPatch,
+                                                                     awaited: bool) -> None:
+    """A registration batch with burns goes in pipeline mode; when psycopg answers PipelineAborted instead
+    of a statement's own error, the batch is not a 503: the same transaction goes again without the
+    pipeline, and each registration gets its own outcome (the duplicate a conflict, the others stored)."""
+    from credo.storage.sql import fast_pg
+
+    storage = _storage(url)
+    calls: list[str] = []
+    if awaited:
+        monkeypatch.setattr(fast_pg._AsyncConnection, "execute_all", _aborting_once(
+            fast_pg._AsyncConnection.execute_all, calls, awaited=True))
+    else:
+        monkeypatch.setattr(fast_pg, "_execute_all", _aborting_once(fast_pg._execute_all, calls, awaited=False))
+    try:
+        storage.clients.create(Client(realm="r", client_id="b"))
+        new = [NewClient(Client(realm="r", client_id=c), burn=(f"iat:{c}", 10**10)) for c in "abc"]
+        if awaited:
+            assert storage.awaited_writes is not None
+            outcomes = run_async(storage.awaited_writes.create_clients(new))
+        else:
+            outcomes = storage.clients.create_many(new)
+        assert [type(o) for o in outcomes] == [type(None), Conflict, type(None)]
+        assert calls[:2] == ["aborted", "plain"]  # the aborted pipeline, then the same statements plainly
+        assert {c.client_id for c in storage.clients.all("r")} == {"a", "b", "c"}
+    finally:
+        storage.close()

@@ -214,6 +214,13 @@ def _one_statement_text(shape: tuple[tuple[Insert, int], ...]) -> str:
     return "WITH " + ", ".join(f"w{i} AS ({part})" for i, part in enumerate(parts[:-1])) + " " + parts[-1]
 
 
+class _Aborted(Exception):
+    """A transaction sent in pipeline mode was aborted by one of its statements, and psycopg answered
+    `PipelineAborted` instead of that statement's own error (seen under concurrent conflicting writes).
+    Nothing was stored; the transaction is sent once more without pipeline mode, where every statement's
+    answer is read where it stands, so the refusal (a unique violation: Duplicate) is known for what it is."""
+
+
 def _execute_all(conn: _Connection, statements: Statements) -> None:
     for stmt, rows in _runs(statements):
         if len(rows) > 1:
@@ -269,6 +276,9 @@ class PgFastPath:
         while True:
             try:
                 result = work(conn)
+            except psycopg.errors.PipelineAborted as exc:
+                self._discard(conn)  # the connection is left as the aborted pipeline left it
+                raise _Aborted() from exc
             except psycopg.OperationalError as exc:
                 self._discard(conn)
                 self._pool.check()  # if the server restarted, the idle connections died too: replace them
@@ -316,7 +326,14 @@ class PgFastPath:
             with conn.pipeline(), conn.transaction():
                 _execute_all(conn, statements)
 
-        self._run(work, read=False)
+        def plain(conn: _Connection) -> None:
+            with conn.transaction():
+                _execute_all(conn, statements)
+
+        try:
+            self._run(work, read=False)
+        except _Aborted:
+            self._run(plain, read=False)
 
     def transaction_each(self, groups: list[Statements]) -> list[Duplicate | None]:
         """Groups of statements in one transaction (one commit), each group all or nothing on its own (a
@@ -392,7 +409,15 @@ class PgFastPath:
                 return
             async with conn.conn.pipeline(), conn.conn.transaction():
                 await conn.execute_all(statements)
-        await self._awaited(work)
+
+        async def plain(conn: _AsyncConnection) -> None:
+            async with conn.conn.transaction():
+                await conn.execute_all(statements)
+
+        try:
+            await self._awaited(work)
+        except _Aborted:
+            await self._awaited(plain)
 
     async def transaction_each_awaited(self, groups: list[Statements]) -> list[Duplicate | None]:
         """`transaction_each` on the event loop."""
@@ -447,6 +472,9 @@ class PgFastPath:
             assert conn is not None
             conns.give(conn)
             raise Duplicate(str(exc)) from exc
+        except psycopg.errors.PipelineAborted as exc:
+            conns.drop(conn)  # the connection is left as the aborted pipeline left it
+            raise _Aborted() from exc
         except (psycopg.Error, TimeoutError) as exc:
             if held:
                 conns.drop(conn)  # broken, or interrupted mid-statement: never reused
