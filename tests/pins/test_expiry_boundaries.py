@@ -47,7 +47,7 @@ def test_jwt_not_valid_before_nbf(tmp_path: Path) -> None:
         claims = {"iss": services.issuer(services.realm("alpha")), "sub": "bench-client", "client_id": "bench-client",
                   "aud": "bench-client", "scope": "data-read", "iat": START, "nbf": START + 60, "exp": START + 600,
                   "jti": "nbf-test-0001"}
-        token = services.keys.sign("alpha", claims)
+        token = services.keys.sign_now("alpha", claims)
         assert _introspect(app, "bench-client", token) == {"active": False}
         clock.advance(60)
         assert _introspect(app, "bench-client", token)["active"] is True

@@ -8,6 +8,7 @@ RFC's error and each decision audited:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -130,7 +131,7 @@ def test_issued_and_redeemed(setup: Setup) -> None:
         services = setup.server.services
         realm, client = services.realm("idp"), services.client("idp", "mcp-client")
         assert client is not None
-        token = id_token(services, realm, client, {"sub": USER_ID, "auth_time": now() - 60}, "x")
+        token = asyncio.run(id_token(services, realm, client, {"sub": USER_ID, "auth_time": now() - 60}, "x"))
         r = setup.ask(http, token, subject_type=ID_TOKEN)
         assert r.status_code == 200, r.text
         claims = jwt.decode(r.json()["access_token"], options={"verify_signature": False})
@@ -157,7 +158,7 @@ def test_identity_provider_refusals(setup: Setup) -> None:
         assert_oauth_error(setup.ask(http, setup.user_token(http, client_id="no-rule-client")), 400, "invalid_grant")
         realm, other = services.realm("idp"), services.client("idp", "no-rule-client")
         assert other is not None
-        foreign = id_token(services, realm, other, {"sub": USER_ID}, "x")
+        foreign = asyncio.run(id_token(services, realm, other, {"sub": USER_ID}, "x"))
         assert_oauth_error(setup.ask(http, foreign, subject_type=ID_TOKEN), 400, "invalid_grant")
         assert_oauth_error(setup.ask(http, subject, subject_type="urn:ietf:params:oauth:token-type:saml2"), 400,
                            "invalid_request")

@@ -3,6 +3,8 @@ of the one error table in docs/agents.md, and every decision is audited."""
 
 from __future__ import annotations
 
+import asyncio
+
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -380,8 +382,9 @@ def test_may_act(sqlite_server: Server, sqlite_demo: dict[str, str]) -> None:
 
     def subject(may_act: object) -> str:
         issued = UnitOfWork()
-        value = issue_access_token(s, realm, app_client, sub=USER_ID, scopes=("openid",), grant_type="password",
-                                   user=True, extra={"may_act": may_act}, work=issued).token.value
+        value = asyncio.run(issue_access_token(s, realm, app_client, sub=USER_ID, scopes=("openid",),
+                                               grant_type="password", user=True, extra={"may_act": may_act},
+                                               work=issued)).token.value
         s.commit_now(issued)
         return value
 

@@ -4,6 +4,7 @@ calling agent; and a grant happens exactly when an independent statement of the 
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -158,9 +159,9 @@ def test_end_to_end_through_the_token_endpoint(w: dict[str, Any]) -> None:
     assert app_client is not None and agent_client is not None
     user = w["user"]
     issued = UnitOfWork()
-    subject = issue_access_token(services, realm, app_client if user else agent_client,
-                                 sub=ids[user] if user else AGENT, scopes=(), grant_type="password", user=bool(user),
-                                 work=issued)
+    subject = asyncio.run(issue_access_token(services, realm, app_client if user else agent_client,
+                                             sub=ids[user] if user else AGENT, scopes=(), grant_type="password",
+                                             user=bool(user), work=issued))
     services.commit_now(issued)
     endpoint = TokenEndpoint(services, default_handlers(), refresh_issuer=issue_refresh_token)
     params = {"grant_type": GRANT_TOKEN_EXCHANGE, "client_id": AGENT, "client_secret": secret or "",
@@ -201,8 +202,8 @@ def fuzz_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     app_client = services.client("alpha", "app")
     assert app_client is not None
     issued = UnitOfWork()
-    token = issue_access_token(services, realm, app_client, sub=user.id, scopes=("a",), grant_type="password",
-                               user=True, work=issued).token.value
+    token = asyncio.run(issue_access_token(services, realm, app_client, sub=user.id, scopes=("a",),
+                                           grant_type="password", user=True, work=issued)).token.value
     services.commit_now(issued)
     return {"services": services, "realm": realm, "token": token,
             "endpoint": TokenEndpoint(services, default_handlers(), refresh_issuer=issue_refresh_token)}

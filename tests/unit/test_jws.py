@@ -47,7 +47,7 @@ def test_tokens_interoperate_with_pyjwt(alg: str) -> None:
     ring, clock, kid = _ring(alg)
     jwk = json.dumps(ring.jwks("alpha")["keys"][0])
     public = (ECAlgorithm if alg == "ES256" else RSAAlgorithm).from_jwk(jwk)
-    ours = ring.sign("alpha", _claims(clock, scope="data-read"))
+    ours = ring.sign_now("alpha", _claims(clock, scope="data-read"))
     header = jwt.get_unverified_header(ours)
     assert header == {"alg": alg, "kid": kid, "typ": "at+jwt"}
     decoded = jwt.decode(ours, public, algorithms=[alg], options={"verify_exp": False, "verify_iat": False,
@@ -76,7 +76,7 @@ def test_alg_none_and_hmac_with_the_public_key_are_refused() -> None:
 
 def test_alg_must_match_the_key() -> None:
     ring, clock, kid = _ring("ES256")
-    token = ring.sign("alpha", _claims(clock))
+    token = ring.sign_now("alpha", _claims(clock))
     _, body, sig = token.split(".")
     header = _segment({"alg": "RS256", "kid": kid, "typ": "at+jwt"})
     with pytest.raises(TokenRejected, match="does not match"):
@@ -85,7 +85,7 @@ def test_alg_must_match_the_key() -> None:
 
 def test_tampered_payload_and_signature_are_refused() -> None:
     ring, clock, _ = _ring()
-    token = ring.sign("alpha", _claims(clock))
+    token = ring.sign_now("alpha", _claims(clock))
     header, body, sig = token.split(".")
     forged_body = _segment(_claims(clock, sub="admin"))
     with pytest.raises(TokenRejected, match="bad signature"):
@@ -111,7 +111,7 @@ def test_tampered_payload_and_signature_are_refused() -> None:
 ])
 def test_malformed_encodings_are_refused(mangle: object) -> None:
     ring, clock, _ = _ring()
-    token = ring.sign("alpha", _claims(clock))
+    token = ring.sign_now("alpha", _claims(clock))
     assert ring.verify("alpha", token, issuer=ISS)["sub"] == "c"
     with pytest.raises(TokenRejected):
         ring.verify("alpha", mangle(token), issuer=ISS)  # type: ignore[operator]
@@ -121,7 +121,7 @@ def test_malformed_encodings_are_refused(mangle: object) -> None:
                                           {"x5u": "https://evil.test/c"}, {"x5c": ["MII"]}, {"crit": ["exp"]}])
 def test_headers_pointing_elsewhere_are_refused(header_extra: dict[str, object]) -> None:
     ring, clock, kid = _ring()
-    token = ring.sign("alpha", _claims(clock))
+    token = ring.sign_now("alpha", _claims(clock))
     _, body, sig = token.split(".")
     header = _segment({"alg": "ES256", "kid": kid, "typ": "at+jwt", **header_extra})
     with pytest.raises(TokenRejected, match="forbidden header"):
@@ -130,12 +130,12 @@ def test_headers_pointing_elsewhere_are_refused(header_extra: dict[str, object])
 
 def test_unknown_kid_wrong_type_and_non_object_parts_are_refused() -> None:
     ring, clock, _ = _ring()
-    token = ring.sign("alpha", _claims(clock))
+    token = ring.sign_now("alpha", _claims(clock))
     _, body, sig = token.split(".")
     with pytest.raises(TokenRejected, match="unknown kid"):
         ring.verify("alpha", f"{_segment({'alg': 'ES256', 'kid': 'nope', 'typ': 'at+jwt'})}.{body}.{sig}", issuer=ISS)
     with pytest.raises(TokenRejected, match="wrong token type"):
-        ring.verify("alpha", ring.sign("alpha", _claims(clock), typ="JWT"), issuer=ISS)
+        ring.verify("alpha", ring.sign_now("alpha", _claims(clock), typ="JWT"), issuer=ISS)
     with pytest.raises(TokenRejected, match="malformed"):
         ring.verify("alpha", f"{_b64(b'[1]')}.{body}.{sig}", issuer=ISS)
     with pytest.raises(TokenRejected, match="malformed"):
@@ -146,7 +146,7 @@ def test_unknown_kid_wrong_type_and_non_object_parts_are_refused() -> None:
 def test_the_type_is_a_media_type_compared_without_regard_to_case(header_typ: str) -> None:
     """ID tokens are signed with `typ: JWT` and verified (id_token_hint of logout) asking for "JWT"."""
     ring, clock, _ = _ring()
-    token = ring.sign("alpha", _claims(clock), typ=header_typ)
+    token = ring.sign_now("alpha", _claims(clock), typ=header_typ)
     assert ring.verify("alpha", token, issuer=ISS, typ="JWT")["jti"] == "j1"
     with pytest.raises(TokenRejected, match="wrong token type"):
         ring.verify("alpha", token, issuer=ISS)
@@ -158,22 +158,22 @@ def test_required_claims(missing: str) -> None:
     claims = _claims(clock)
     del claims[missing]
     with pytest.raises(TokenRejected):
-        ring.verify("alpha", ring.sign("alpha", claims), issuer=ISS)
+        ring.verify("alpha", ring.sign_now("alpha", claims), issuer=ISS)
 
 
 def test_audience_is_checked_when_asked() -> None:
     ring, clock, _ = _ring()
-    token = ring.sign("alpha", _claims(clock, aud=["app-1", "app-2"]))
+    token = ring.sign_now("alpha", _claims(clock, aud=["app-1", "app-2"]))
     assert ring.verify("alpha", token, issuer=ISS, audience="app-2")["sub"] == "c"
     with pytest.raises(TokenRejected, match="audience"):
         ring.verify("alpha", token, issuer=ISS, audience="app-3")
     with pytest.raises(TokenRejected, match="audience"):
-        ring.verify("alpha", ring.sign("alpha", _claims(clock)), issuer=ISS, audience="app-1")
+        ring.verify("alpha", ring.sign_now("alpha", _claims(clock)), issuer=ISS, audience="app-1")
 
 
 def test_a_remembered_signature_still_gets_every_claim_check() -> None:
     ring, clock, _ = _ring()
-    token = ring.sign("alpha", _claims(clock))
+    token = ring.sign_now("alpha", _claims(clock))
     first = ring.verify("alpha", token, issuer=ISS)
     first["sub"] = "mutated by a caller"
     assert ring.verify("alpha", token, issuer=ISS)["sub"] == "c"  # the remembered claims are not shared
@@ -188,7 +188,7 @@ def test_a_remembered_signature_still_gets_every_claim_check() -> None:
 
 def test_a_remembered_signature_dies_with_its_key() -> None:
     ring, clock, _ = _ring()
-    token = ring.sign("alpha", _claims(clock, exp=clock.now() + 7200))
+    token = ring.sign_now("alpha", _claims(clock, exp=clock.now() + 7200))
     ring.verify("alpha", token, issuer=ISS)
     ring.rotate("alpha", "ES256", longest_token_lifetime=60)
     assert ring.verify("alpha", token, issuer=ISS)["sub"] == "c"  # still published

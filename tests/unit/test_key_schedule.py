@@ -38,7 +38,7 @@ def _published(services: Services) -> set[str]:
 
 def _sign(services: Services, clock: FrozenClock, lifetime: int) -> str:
     now = clock.now()
-    return services.keys.sign("alpha", {"iss": ISSUER, "iat": now, "exp": now + lifetime, "jti": str(now)})
+    return services.keys.sign_now("alpha", {"iss": ISSUER, "iat": now, "exp": now + lifetime, "jti": str(now)})
 
 
 def test_rotation_on_schedule(tmp_path: Path) -> None:
@@ -59,7 +59,7 @@ def test_rotation_on_schedule(tmp_path: Path) -> None:
     assert retired == first and second != first
     old = next(k for k in services.storage.keys.all("alpha") if k.kid == first)
     assert old.publish_until == clock.now() + lifetime + PUBLISH_SKEW == clock.now() + publication(services, "alpha")
-    assert services.keys.sign("alpha", {"iss": ISSUER, "iat": 1, "exp": 2, "jti": "x"})  # signs with the new key
+    assert services.keys.sign_now("alpha", {"iss": ISSUER, "iat": 1, "exp": 2, "jti": "x"})  # signs with the new key
     assert services.keys.signing_alg("alpha") == "ES256"
     assert _published(services) == {first, second}
     audit = services.storage.audit.query("alpha", action="key.rotate")

@@ -31,12 +31,12 @@ def _two_rings() -> tuple[KeyRing, KeyRing, FrozenClock]:
 def test_unknown_kid_forces_at_most_one_reload_per_interval() -> None:
     ours, theirs, clock = _two_rings()
     ours.forced_reload_interval = 3600  # nothing else may trigger a reload during this test
-    ours.verify("alpha", ours.sign("alpha", _claims(clock)), issuer=ISS)
+    ours.verify("alpha", ours.sign_now("alpha", _claims(clock)), issuer=ISS)
     theirs.rotate("alpha", "ES256", 600)  # another process rotates
-    first = theirs.sign("alpha", _claims(clock))
+    first = theirs.sign_now("alpha", _claims(clock))
     assert ours.verify("alpha", first, issuer=ISS)["sub"] == "c"  # the forced reload finds the new key
     theirs.rotate("alpha", "ES256", 600)
-    second = theirs.sign("alpha", _claims(clock))
+    second = theirs.sign_now("alpha", _claims(clock))
     with pytest.raises(TokenRejected, match="unknown kid"):
         ours.verify("alpha", second, issuer=ISS)  # a second forced reload within the interval is refused
     ours.mark_stale()  # what the storage change counter triggers
@@ -47,9 +47,9 @@ def test_mark_stale_switches_signing_to_the_rotated_key() -> None:
     ours, theirs, clock = _two_rings()
     import jwt
 
-    old_kid = jwt.get_unverified_header(ours.sign("alpha", _claims(clock)))["kid"]
+    old_kid = jwt.get_unverified_header(ours.sign_now("alpha", _claims(clock)))["kid"]
     new_kid = theirs.rotate("alpha", "ES256", 600).kid
-    assert jwt.get_unverified_header(ours.sign("alpha", _claims(clock)))["kid"] == old_kid  # still cached
+    assert jwt.get_unverified_header(ours.sign_now("alpha", _claims(clock)))["kid"] == old_kid  # still cached
     ours.mark_stale("alpha")
-    assert jwt.get_unverified_header(ours.sign("alpha", _claims(clock)))["kid"] == new_kid
+    assert jwt.get_unverified_header(ours.sign_now("alpha", _claims(clock)))["kid"] == new_kid
     assert {k["kid"] for k in ours.jwks("alpha")["keys"]} == {old_kid, new_kid}

@@ -7,9 +7,10 @@ revoked, as `/token/revoke` does.
 
 An administrator may also issue one for an onboarding client without running the client credentials
 grant: `issue_initial_access_token` picks an existing client of the realm that could obtain it at the
-token endpoint (enabled, the client credentials grant, the `dcr_register` scope) and issues it through the
-core's `issue_access_token`, so the token is the same stored access token the grant would give (only
-its lifetime is chosen by the administrator)."""
+token endpoint (enabled, the client credentials grant, the `dcr_register` scope) and issues it with the
+core's `access_token_claims` and `stored_access_token` (as `issue_access_token` does for a client of
+stored tokens), so the token is the same stored access token the grant would give (only its lifetime is
+chosen by the administrator)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from credo.domain.errors import InvalidRequest, NotFound
 from credo.domain.models import AuditEvent, Client, TokenRecord
 from credo.oauth.registration_protection import DCR_SCOPE
 from credo.oauth.services import Services
-from credo.oauth.tokens import REVOKED_PREFIX, issue_access_token, wants_stateless
+from credo.oauth.tokens import REVOKED_PREFIX, access_token_claims, stored_access_token, wants_stateless
 from credo.storage.unit_of_work import UnitOfWork
 
 GRANT = "client_credentials"
@@ -95,8 +96,9 @@ def issue_initial_access_token(services: Services, realm: str, client_id: str, *
     if len(note) > NOTE_MAX:
         raise InvalidRequest("note too long", description=f"note: at most {NOTE_MAX} characters.")
     work = UnitOfWork()
-    issued = issue_access_token(services, realm_record, client, sub=client.client_id, scopes=(DCR_SCOPE,),
-                                grant_type=GRANT, lifetime=lifetime, work=work)
+    claims = access_token_claims(services, realm_record, client, sub=client.client_id, scopes=(DCR_SCOPE,),
+                                 grant_type=GRANT, lifetime=lifetime)
+    issued = stored_access_token(services, realm_record, client, claims, work)
     token = issued.token
     work.audit(AuditEvent(realm=realm, action="initial_access_token.issue", actor=actor, target=client.client_id,
                           details={"id": token.jti, "expires_at": token.exp, **({"note": note} if note else {})}))

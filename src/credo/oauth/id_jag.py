@@ -123,7 +123,7 @@ async def _issue(services: Services, request: TokenRequest, client: Client, requ
         claims["scope"] = " ".join(scopes)
     if isinstance(auth_time, int):
         claims["auth_time"] = auth_time
-    assertion = services.keys.sign(realm.name, claims, typ=ID_JAG_TYP)
+    assertion = await services.keys.sign(realm.name, claims, typ=ID_JAG_TYP)
     body: dict[str, Any] = {"access_token": assertion, "issued_token_type": ID_JAG_TOKEN_TYPE,
                             "token_type": "N_A", "expires_in": lifetime, "scope": " ".join(scopes)}
     return Grant(sub=user_id, allowed_scopes=scopes, user=True, body=body)

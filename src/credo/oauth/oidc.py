@@ -30,7 +30,7 @@ def at_hash(access_token: str) -> str:
     return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode("ascii")
 
 
-def id_token(services: Services, realm: Realm, client: Client, base: dict[str, Any], access_token: str) -> str:
+async def id_token(services: Services, realm: Realm, client: Client, base: dict[str, Any], access_token: str) -> str:
     """An ID token for `client`: `base` holds sub, auth_time and, when known, nonce and sid."""
     now = services.clock.now()
     claims: dict[str, Any] = {
@@ -38,7 +38,7 @@ def id_token(services: Services, realm: Realm, client: Client, base: dict[str, A
         "exp": now + realm.settings.access_token_lifetime, "jti": os.urandom(16).hex(),
         "at_hash": at_hash(access_token)}
     claims.update({k: v for k, v in base.items() if v is not None})
-    return services.keys.sign(realm.name, claims, typ=ID_TOKEN_TYP)
+    return await services.keys.sign(realm.name, claims, typ=ID_TOKEN_TYP)
 
 
 def user_claims(user: User, scopes: tuple[str, ...]) -> dict[str, Any]:

@@ -131,7 +131,7 @@ class TokenEndpoint:
             extra["cnf"] = {"jkt": jkt}
             if client.is_public:  # RFC 9449 §5: a public client's refresh token is bound to the key too
                 grant = replace(grant, refresh_claims={**grant.refresh_claims, "jkt": jkt})
-        issued = issue_access_token(
+        issued = await issue_access_token(
             services, realm, client, sub=grant.sub, scopes=scopes, grant_type=grant_type,
             audience=grant.audience, act=grant.act, user=grant.user, not_after=grant.not_after,
             extra=extra or None, work=work)
@@ -140,7 +140,7 @@ class TokenEndpoint:
         if grant.issue_refresh_token and self._refresh_issuer is not None:
             body["refresh_token"] = self._refresh_issuer(services, request, client, grant, scopes, work)
         if grant.id_token is not None and "openid" in scopes:
-            body["id_token"] = id_token(services, realm, client, grant.id_token, issued.token.value)
+            body["id_token"] = await id_token(services, realm, client, grant.id_token, issued.token.value)
         body.update(grant.response_extra)
         body.update({"scope": " ".join(scopes), "token_type": "Bearer" if jkt is None else "DPoP",
                      "expires_in": issued.expires_in})

@@ -103,13 +103,12 @@ def token_lifetime(realm: Realm, client: Client) -> int:
     return client.access_token_lifetime or realm.settings.access_token_lifetime
 
 
-def issue_access_token(services: Services, realm: Realm, client: Client, *, sub: str, scopes: tuple[str, ...],
-                       grant_type: str, audience: tuple[str, ...] | None = None,
-                       act: dict[str, Any] | None = None, user: bool = False, not_after: int | None = None,
-                       extra: dict[str, Any] | None = None, lifetime: int | None = None,
-                       work: UnitOfWork) -> IssuedToken:
-    """An access token of `client` (`lifetime` seconds, else the client's or realm's token lifetime),
-    signed when the client issues stateless tokens, else stored as a keyed hash in `work`."""
+def access_token_claims(services: Services, realm: Realm, client: Client, *, sub: str, scopes: tuple[str, ...],
+                        grant_type: str, audience: tuple[str, ...] | None = None,
+                        act: dict[str, Any] | None = None, user: bool = False, not_after: int | None = None,
+                        extra: dict[str, Any] | None = None, lifetime: int | None = None) -> dict[str, Any]:
+    """The claims of an access token of `client`, valid `lifetime` seconds (else the client's or realm's
+    token lifetime) from now, and not after `not_after`."""
     now = services.clock.now()
     exp = now + (lifetime or token_lifetime(realm, client))
     if not_after is not None:
@@ -137,15 +136,40 @@ def issue_access_token(services: Services, realm: Realm, client: Client, *, sub:
         claims["auth_level"] = 0
     if extra:
         claims.update(extra)
-    services.storage.usage.note(realm.name, grant_type, now)  # the overview's count (in memory until flushed)
-    if wants_stateless(realm, client):
-        value = services.keys.sign(realm.name, claims)
-        return IssuedToken(AccessToken(value, realm.name, claims, True), exp - now)
+    return claims
+
+
+async def issue_access_token(services: Services, realm: Realm, client: Client, *, sub: str,
+                             scopes: tuple[str, ...], grant_type: str, audience: tuple[str, ...] | None = None,
+                             act: dict[str, Any] | None = None, user: bool = False, not_after: int | None = None,
+                             extra: dict[str, Any] | None = None, lifetime: int | None = None,
+                             work: UnitOfWork) -> IssuedToken:
+    """An access token of `client` (claims: `access_token_claims`), signed when the client issues
+    stateless tokens, else stored as a keyed hash in `work`."""
+    claims = access_token_claims(services, realm, client, sub=sub, scopes=scopes, grant_type=grant_type,
+                                 audience=audience, act=act, user=user, not_after=not_after, extra=extra,
+                                 lifetime=lifetime)
+    if not wants_stateless(realm, client):
+        return stored_access_token(services, realm, client, claims, work)
+    value = await services.keys.sign(realm.name, claims)
+    return _issued(services, AccessToken(value, realm.name, claims, True))
+
+
+def stored_access_token(services: Services, realm: Realm, client: Client, claims: dict[str, Any],
+                        work: UnitOfWork) -> IssuedToken:
+    """An opaque access token with `claims`, stored as a keyed hash in `work`."""
     value = new_secret(32)
     work.add_token(TokenRecord(
         token_hash=services.hasher.keyed_hash(value), realm=realm.name, jti=claims["jti"], kind="access_token",
-        client_id=client.client_id, sub=sub, scopes=scopes, issued_at=now, expires_at=exp, claims=claims))
-    return IssuedToken(AccessToken(value, realm.name, claims, False), exp - now)
+        client_id=client.client_id, sub=claims["sub"], scopes=tuple(claims["scope"].split()),
+        issued_at=claims["iat"], expires_at=claims["exp"], claims=claims))
+    return _issued(services, AccessToken(value, realm.name, claims, False))
+
+
+def _issued(services: Services, token: AccessToken) -> IssuedToken:
+    claims = token.claims
+    services.storage.usage.note(token.realm, claims["grant_type"], claims["iat"])  # the overview's count
+    return IssuedToken(token, claims["exp"] - claims["iat"])
 
 
 def read_access_token(services: Services, realm: Realm, value: str, *, check_live: bool = True) -> AccessToken | None:
