@@ -203,8 +203,7 @@ class KeyRing:
         return await future
 
     def _sign_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Signature]) -> None:
-        if self._batches.get(loop) is batch:
-            del self._batches[loop]  # a signature asked for from here on starts the next batch
+        del self._batches[loop]  # a signature asked for from here on starts the next batch
         for header, claims, key, future in batch:
             if future.done():  # its request was cancelled meanwhile
                 continue
