@@ -10,7 +10,7 @@ import orjson
 import pytest
 from sqlalchemy import Connection, text
 
-from credo.domain.models import AuditEvent
+from credo.domain.models import AuditEvent, bounded_audit_event
 from credo.management.agents import create_agent, delete_policy, put_policy
 from credo.management.applications import create_application
 from credo.management.demo import ensure_demo
@@ -83,3 +83,26 @@ def test_an_outsider_cannot_make_an_audit_row_large(server: Server) -> None:
     assert event.target.startswith(audience[:1024]) and len(event.target) < 1100
     assert event.target.endswith(f"...[{len(audience) - 1024} more characters]")
     assert len(orjson.dumps(event.details)) < 2500
+
+
+@pytest.mark.parametrize("details", [
+    {"scopes_requested": ["s" * 1025]},  # a long text inside a list
+    {"k" * 1025: "v"},  # a long key
+    {"a": {"b": {"c": {"d": {"e": "deep"}}}}},  # nested past four levels
+    {"a": [[[["deep"]]]]},
+    {"many": list(range(51))},  # a list past 50 items
+    {str(i): i for i in range(51)},  # an object past 50 members
+    {1: "a key that is not a text"},
+])
+def test_details_past_any_bound_are_cut(details: dict[object, object]) -> None:
+    event = AuditEvent("alpha", "token_exchange", "agent", "deny", details=details, ts=1)  # type: ignore[arg-type]
+    bounded = bounded_audit_event(event)
+    assert bounded is not event and bounded.details != details
+    assert len(orjson.dumps(bounded.details)) < 1200
+
+
+def test_details_within_the_bounds_are_kept_as_they_are() -> None:
+    details = {"subject": "u" * 1024, "actor_chain": ["a", "b"], "scopes_requested": [str(i) for i in range(50)],
+               "nested": {"b": {"c": ["d"]}}, "k" * 1024: None}
+    event = AuditEvent("alpha", "token_exchange", "a" * 1024, "allow", "t" * 1024, "r" * 1024, details=details, ts=1)
+    assert bounded_audit_event(event) is event

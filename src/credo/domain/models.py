@@ -287,14 +287,24 @@ def _cut(text: str) -> str:
 
 
 def _within(value: Any, depth: int) -> bool:
-    """Whether `_bounded(value, depth)` would leave `value` as it is."""
+    """Whether `_bounded(value, depth)` would leave `value` as it is (loops, not generators: it runs for
+    every audit event)."""
     if isinstance(value, str):
         return len(value) <= AUDIT_TEXT_MAX
     if isinstance(value, dict):
-        return depth < 4 and len(value) <= AUDIT_ITEMS_MAX and all(
-            isinstance(k, str) and len(k) <= AUDIT_TEXT_MAX and _within(v, depth + 1) for k, v in value.items())
+        if depth >= 4 or len(value) > AUDIT_ITEMS_MAX:
+            return False
+        for key, item in value.items():
+            if not isinstance(key, str) or len(key) > AUDIT_TEXT_MAX or not _within(item, depth + 1):
+                return False
+        return True
     if isinstance(value, list):
-        return depth < 4 and len(value) <= AUDIT_ITEMS_MAX and all(_within(v, depth + 1) for v in value)
+        if depth >= 4 or len(value) > AUDIT_ITEMS_MAX:
+            return False
+        for item in value:
+            if not _within(item, depth + 1):
+                return False
+        return True
     return True
 
 

@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 
 from credo.storage.protocols import StorageUnavailable
 from credo.storage.sql.engine import is_unusable_file
-from credo.storage.sql.statements import COUNTER, Check, Duplicate, Statement
+from credo.storage.sql.statements import COUNTER, Check, Duplicate, Statement, runs_of
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -153,12 +153,16 @@ class SqliteFastPath:
 
     @guarded
     def transaction(self, statements: list[tuple[Statement, tuple[Any, ...]]]) -> None:
-        """Several statements in one write transaction (all or nothing); Duplicate propagates."""
+        """Several statements in one write transaction (all or nothing); Duplicate propagates. A run of
+        the same plain statement (a batch's audit events) goes as one `executemany`."""
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for stmt, params in statements:
-                _execute(conn, stmt, params)
+            for stmt, rows in runs_of(statements):
+                if len(rows) > 1:
+                    conn.executemany(stmt.sqlite, rows)
+                else:
+                    _execute(conn, stmt, rows[0])
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

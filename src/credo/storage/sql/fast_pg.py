@@ -47,7 +47,7 @@ from psycopg_pool import ConnectionPool, PoolClosed
 from sqlalchemy import Engine
 
 from credo.storage.protocols import StorageUnavailable
-from credo.storage.sql.statements import COUNTER, Check, Duplicate, Insert, Statement
+from credo.storage.sql.statements import COUNTER, Check, Duplicate, Insert, Statement, runs_of
 
 R = TypeVar("R")
 
@@ -106,7 +106,7 @@ class _AsyncConnection:
 
     async def execute_all(self, statements: Statements) -> None:
         """As `_execute_all`: a run of the same plain statement goes as one executemany."""
-        for stmt, rows in _runs(statements):
+        for stmt, rows in runs_of(statements):
             if len(rows) > 1:
                 await self.cur.executemany(stmt.postgresql, rows)
             else:
@@ -166,26 +166,13 @@ class _LoopConnections:
         self.open -= len(idle)
 
 
-def _runs(statements: Statements) -> list[tuple[Statement, list[tuple[Any, ...]]]]:
-    """The statements in order, a run of the same plain statement (a batch's token rows, its audit events)
-    as one entry with all its rows: sent as one `executemany`, the same messages to the server for a
-    fraction of the client's work per row. A check stays alone (its answer is read where it stands)."""
-    runs: list[tuple[Statement, list[tuple[Any, ...]]]] = []
-    for stmt, params in statements:
-        if runs and runs[-1][0] is stmt and not isinstance(stmt, Check):
-            runs[-1][1].append(params)
-        else:
-            runs.append((stmt, [params]))
-    return runs
-
-
 def _one_statement(statements: Statements) -> tuple[str, list[Any]] | None:
     """Inserts only, as one statement: each run of rows of one table as a multi-row INSERT, the runs
     chained as data-modifying WITH clauses (one statement is one transaction: all or nothing; a unique
     violation in any row fails it). For a batch this is one message and one answer, where BEGIN, the
     statements, COMMIT and the pipeline's synchronisation cost the client five times the CPU. None when a
     statement is not a plain insert or the parameters would be too many."""
-    runs = _runs(statements)
+    runs = runs_of(statements)
     if not all(isinstance(stmt, Insert) for stmt, _ in runs):
         return None
     params = [value for _, rows in runs for row in rows for value in row]
@@ -222,7 +209,7 @@ class _Aborted(Exception):
 
 
 def _execute_all(conn: _Connection, statements: Statements) -> None:
-    for stmt, rows in _runs(statements):
+    for stmt, rows in runs_of(statements):
         if len(rows) > 1:
             conn.cur.executemany(stmt.postgresql, rows)
         else:
