@@ -8,7 +8,6 @@ Exit status: 0 when nothing failed (warnings allowed), 1 when a check failed, 2 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from ipaddress import ip_network
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,12 +15,13 @@ from urllib.parse import urlsplit
 import typer
 from sqlalchemy import make_url
 
+from credo.domain.values import value_object
 from credo.settings import LOOPBACK_HOSTS, Settings
 from credo.storage.sql.engine import make_engine
 from credo.storage.sql.migrate import schema_state
 
 
-@dataclass(frozen=True)
+@value_object
 class Finding:
     level: str  # "ok" | "warn" | "FAIL"
     what: str

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
 
 from credo.domain.settings import MAX_ACCESS_TOKEN_LIFETIME, ProviderSettings
+from credo.domain.values import value_object
 
 ClientKind = Literal["client", "application", "agent"]
 AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none", "private_key_jwt")
@@ -38,7 +39,7 @@ def _truthy(values: list[str] | None) -> bool:
     return bool(values) and str(values[0]).lower() == "true"  # type: ignore[index]
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Realm:
     name: str  # "root" or a sub-realm name such as "alpha"
     settings: ProviderSettings = field(default_factory=ProviderSettings)
@@ -54,7 +55,7 @@ class Realm:
         return "/am/oauth2" if self.name == "root" else f"/am/oauth2/realms/root/realms/{self.name}"
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Client:
     realm: str
     client_id: str
@@ -147,7 +148,7 @@ class Client:
             return None
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class User:
     realm: str
     id: str  # a UUID: the `sub` of the user's tokens
@@ -159,14 +160,14 @@ class User:
     email: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Group:
     realm: str
     name: str
     members: tuple[str, ...] = ()  # user ids
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class ApplicationPolicy:
     """An AI agent may reach `application` for these subjects/groups with these permissions."""
 
@@ -178,7 +179,7 @@ class ApplicationPolicy:
     permissions: tuple[str, ...] = ()  # empty: every scope of the application
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Script:
     realm: str
     id: str
@@ -190,7 +191,7 @@ class Script:
     updated_at: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class TokenRecord:
     """A stateful token: only the keyed hash of the bearer value is stored."""
 
@@ -208,7 +209,7 @@ class TokenRecord:
     claims: dict[str, Any] = field(default_factory=dict)  # aud, act, grant_type, authGrantId, ...
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Consent:
     """What a user allowed a client (browser sign-in): the scopes and resources, remembered so the consent
     page is not shown again for them. `grant_id` is carried by every token issued under this consent
@@ -224,7 +225,7 @@ class Consent:
     updated_at: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class SigningKey:
     realm: str
     kid: str
@@ -237,7 +238,7 @@ class SigningKey:
     publish_until: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class SealedDataKey:
     """The data key (envelope encryption), sealed by a master key: it seals the private signing keys and
     keys the hashes of secrets and tokens. `master_id` names the master key that sealed it (a keyed
@@ -250,7 +251,7 @@ class SealedDataKey:
     updated_at: int
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class AuditEvent:
     realm: str
     action: str  # e.g. "token_exchange", "client.create", "settings.update"
@@ -320,7 +321,7 @@ def _bounded(value: Any, depth: int) -> Any:
     return value
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class AdminUser:
     username: str
     password_hash: str

@@ -10,7 +10,6 @@ The one form parser (`parse_form`) also parses query strings.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 import orjson
@@ -19,6 +18,7 @@ from starlette.types import Scope
 
 from credo.domain.errors import InvalidRequest, OAuthError
 from credo.domain.settings import GRANT_TOKEN_EXCHANGE
+from credo.domain.values import value_object
 from credo.oauth.credentials import BasicCredentials, BearerToken, parse_basic
 
 FORM = "application/x-www-form-urlencoded"
@@ -43,7 +43,7 @@ class UnsupportedMediaType(OAuthError):
     public_description = "The request body has an unsupported content type."
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class RequestHeaders:
     """The request headers the public endpoints read, parsed once (the first of repeated headers,
     as `request.headers.get` gives it)."""
@@ -57,7 +57,7 @@ class RequestHeaders:
     dpop_token: BearerToken | None = None  # `Authorization: DPoP <non-empty>` (a DPoP-bound access token)
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Form:
     """An application/x-www-form-urlencoded body (or a query string): every name once (RFC 6749 §3.1)."""
 

@@ -24,12 +24,12 @@ import hashlib
 import hmac
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 
 from credo.domain.clock import Clock
 from credo.domain.models import SealedDataKey
+from credo.domain.values import value_object
 from credo.keys.sealing import Sealer
 from credo.storage.protocols import KeyRepository
 
@@ -42,7 +42,7 @@ class DataKeyLocked(ValueError):
     """No configured master key opens the stored data key (the message says what to set)."""
 
 
-@dataclass(frozen=True)
+@value_object
 class DataKey:
     sealing: bytes  # AES-256-GCM key of the private signing keys
     hashing: bytes  # HMAC-SHA-256 key of stored secrets and tokens
@@ -75,7 +75,7 @@ def master_id(master: bytes) -> str:
     return hmac.digest(master, b"credo-master-key-id", "sha256")[:8].hex()
 
 
-@dataclass(frozen=True)
+@value_object
 class MasterKeys:
     current: bytes
     previous: bytes | None = None

@@ -19,12 +19,12 @@ The decisions (method, URL, time window, replay, nonce, binding) are the core's:
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from cachetools import LRUCache
 
+from credo.domain.values import value_object
 from credo.keys.jose import (
     Compact,
     JoseError,
@@ -53,7 +53,7 @@ class ProofError(JoseError):
     """The proof is malformed or its signature does not verify; the message is for the log only."""
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Proof:
     """A DPoP proof whose signature verified with the key in its header."""
 

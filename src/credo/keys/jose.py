@@ -27,7 +27,6 @@ import binascii
 import re
 import threading
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -38,6 +37,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from jwt import PyJWK
 from jwt.algorithms import Algorithm, get_default_algorithms
 from jwt.exceptions import PyJWTError
+
+from credo.domain.values import value_object
 
 ASYMMETRIC_ALGS = frozenset({"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
                              "EdDSA"})
@@ -59,7 +60,7 @@ class JoseError(ValueError):
     """A token, key or claim was refused; the message is for the log only."""
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Key:
     """A key prepared by PyJWT for exactly one algorithm (type and curve checked)."""
 
@@ -154,7 +155,7 @@ def sign(header_segment: bytes, claims: dict[str, Any], key: Key) -> str:
     return (signing_input + b"." + b64url(signature)).decode()
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Compact:
     """A parsed compact JWS whose header passed the checks below; its signature is not checked yet."""
 

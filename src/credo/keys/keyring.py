@@ -15,7 +15,6 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from cachetools import LRUCache
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from credo.domain.clock import Clock
 from credo.domain.models import SigningKey
+from credo.domain.values import value_object
 from credo.keys import jose
 from credo.keys.sealing import Sealer
 from credo.storage.protocols import KeyRepository
@@ -42,7 +42,7 @@ class TokenRejected(Exception):
     """A JWT failed verification; the message is for the log only."""
 
 
-@dataclass(frozen=True)
+@value_object
 class _Loaded:
     kid: str
     alg: str

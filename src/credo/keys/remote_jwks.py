@@ -39,7 +39,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,6 +46,8 @@ import httpcore
 import httpx
 import orjson
 from cachetools import TLRUCache
+
+from credo.domain.values import value_object
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 HEADER_ALLOWANCE = 16 * 1024
@@ -68,7 +69,7 @@ class RemoteJwksError(Exception):
         self.cached = cached  # a failure remembered from an earlier fetch, without a new attempt
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Target:
     scheme: str
     host: str  # the name as given (lowercase), or the normalised IP literal
@@ -215,7 +216,7 @@ def _left(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class _Remembered:
     jwks: dict[str, Any] | None
     reason: str | None  # set for a failed fetch

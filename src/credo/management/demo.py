@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 
 from credo.domain.settings import (
@@ -14,6 +13,7 @@ from credo.domain.settings import (
     GRANT_TOKEN_EXCHANGE,
     ProviderSettings,
 )
+from credo.domain.values import value_object
 from credo.management.clients import create_client, set_secret
 from credo.management.realms import ensure_realm
 from credo.oauth.services import Services
@@ -34,7 +34,7 @@ DEMO_SETTINGS = ProviderSettings(
 Saved = dict[str, str]
 
 
-@dataclass(frozen=True)
+@value_object
 class DemoCredentials:
     realm: str
     client_id: str

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from credo.domain.errors import NotFound
 from credo.domain.models import AuditEvent, Client, Consent, TokenRecord, User
+from credo.domain.values import value_object
 from credo.oauth.authorization import revoke_consent
 from credo.oauth.revocation import revoke_record
 from credo.oauth.services import Services
@@ -25,7 +25,7 @@ PAGE_SIZE_MAX = 1000
 EXCHANGE = "token_exchange"
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class PageRequest:
     """What a list asks for: a search text, a cursor (the key of the last row seen), the order, the size."""
     text: str | None = None
@@ -39,7 +39,7 @@ class PageRequest:
         object.__setattr__(self, "after", self.after or None)
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class PageOf(Generic[T]):
     items: list[T]
     next_after: str | None  # the cursor of the next page; None on the last page
@@ -136,7 +136,7 @@ def revoke_held_token(services: Services, realm: str, jti: str, *, actor: str, s
     return record
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Overview:
     users: int
     applications: int

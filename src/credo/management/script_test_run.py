@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from credo.domain.errors import InvalidRequest
+from credo.domain.values import value_object
 from credo.management.scripts import test_script
 from credo.oauth.services import Services
 from credo.scripting.api import ScriptError
 
 
-@dataclass(frozen=True)
+@value_object
 class ScriptTestRun:
     ok: bool
     stored: bool = False

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from credo.domain.errors import InvalidRequest, InvalidScope, InvalidToken, NotFound
 from credo.domain.models import AuditEvent, Client, TokenRecord
+from credo.domain.values import value_object
 from credo.keys.secrets import new_secret
 from credo.management.admins import ADMIN_CONSOLE_CLIENT, ADMIN_REALM, authenticate
 from credo.management.realms import REALM_NAME
@@ -40,7 +40,7 @@ NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 Access = Literal["read", "write"]
 
 
-@dataclass(frozen=True)
+@value_object
 class Principal:
     """Who calls the admin API: an administrator (everything) or a service account (its scopes, its realms)."""
 

@@ -16,7 +16,7 @@ import ipaddress
 import os
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -32,6 +32,7 @@ from credo.domain.errors import (
 )
 from credo.domain.models import Client, Consent, Realm, TokenRecord
 from credo.domain.settings import GRANT_AUTHORIZATION_CODE
+from credo.domain.values import value_object
 from credo.keys.secrets import new_secret
 from credo.oauth.client_documents import DocumentRefused, current_client, is_document_url
 from credo.oauth.resources import resolve_resources
@@ -59,7 +60,7 @@ class NoRedirect(Exception):
 
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class AuthorizationRequest:
     realm: Realm
     client: Client
@@ -87,7 +88,7 @@ class RedirectError(Exception):
         self.error = error
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Step:
     kind: Literal["login", "consent", "done"]
     consent_scopes: tuple[str, ...] = ()  # what the consent page asks for

@@ -7,11 +7,12 @@ registration endpoints and tokeninfo a `BearerToken`.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
+from credo.domain.values import value_object
 
-@dataclass(frozen=True, slots=True)
+
+@value_object
 class BasicCredentials:
     """`Authorization: Basic` (client_secret_basic): the client id and secret form-decoded as RFC 6749
     §2.3.1 asks, and the secret as sent (many clients, `curl -u` for one, do not form-encode it).
@@ -38,7 +39,7 @@ def parse_basic(credentials: str) -> BasicCredentials:
     return BasicCredentials(unquote_plus(client_id), unquote_plus(secret), secret)
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class BearerToken:
     """`Authorization: Bearer <value>` with a non-empty value (surrounding whitespace removed)."""
 

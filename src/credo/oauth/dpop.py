@@ -22,12 +22,12 @@ the request's public URL); the signature and the key's thumbprint are `credo.key
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from credo.domain.errors import InvalidDpopProof, InvalidToken, UseDpopNonce
 from credo.domain.models import Realm
+from credo.domain.values import value_object
 from credo.keys.dpop import Proof, ProofError, access_token_hash, b64url_sha256, verify_proof
 from credo.oauth.services import Services
 from credo.oauth.tokens import AccessToken
@@ -40,7 +40,7 @@ BAD_PROOF = "The DPoP proof is missing or invalid."
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class DpopRequest:
     """What the edge read: the `DPoP` header as sent ("" when empty or repeated), the HTTP method and
     the URL the request was sent to as the public sees it (the server's public URL and the path)."""

@@ -7,11 +7,11 @@ explains the refusal. It touches no storage and no clock, so it can be tested ex
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from credo.domain.errors import AccessDenied, InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget
 from credo.domain.models import ATTR_ACCEPT_AUDIENCE, OVERRIDE_LABELS, OVERRIDES_LABEL, ApplicationPolicy, Client
+from credo.domain.values import value_object
 from credo.oauth.scopes import grant_scopes
 
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -19,7 +19,7 @@ JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 SUBJECT_TOKEN_TYPES = (ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE)
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Subject:
     """What the verified subject token says, and (for a user token) the user's standing."""
 
@@ -32,7 +32,7 @@ class Subject:
     user_groups: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Target:
     client_id: str
     kind: str
@@ -40,7 +40,7 @@ class Target:
     scopes: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class ExchangeFacts:
     agent_id: str
     subject: Subject
@@ -50,7 +50,7 @@ class ExchangeFacts:
     max_depth: int
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Decision:
     mode: Literal["autonomous", "on_behalf_of"]
     sub: str

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from credo.domain.errors import (
@@ -34,6 +34,7 @@ from credo.domain.models import (
     Client,
     Realm,
 )
+from credo.domain.values import value_object
 from credo.keys.secrets import new_secret
 from credo.oauth.credentials import BearerToken
 from credo.oauth.lifecycle import note_deletion
@@ -71,7 +72,7 @@ class ScriptFailed(OAuthError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
+@value_object
 class RegistrationRequest:
     realm: Realm
     body: dict[str, Any] | None  # a JSON body, or None when the body is a signed request
@@ -92,7 +93,7 @@ def registration_endpoint(services: Services, realm: Realm, *, agent: bool) -> s
 # --- create -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value_object
 class PendingRegistration:
     """A checked registration: the new client with the initial-access-token id it burns (both in the
     request's unit of work), and the values to show once in the answer."""

@@ -14,13 +14,14 @@ import base64
 import binascii
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from credo.domain.errors import InvalidClientMetadata, InvalidRedirectUri, InvalidScope
 from credo.domain.models import DPOP_BOUND, Realm
 from credo.domain.settings import PRIVATE_JWK_MEMBERS, PUBLIC_KTYS, public_client_grant
+from credo.domain.values import value_object
 from credo.keys.jose import ASYMMETRIC_ALGS
 from credo.oauth.scopes import parse_scope
 
@@ -49,7 +50,7 @@ MAX_JWK_DEPTH = 3  # a key object, its members, one more level (x5c's array of s
 MAX_JWK_STRING = 16384  # an RSA modulus of 8192 bits is 1,366 characters; a certificate chain entry a few KB
 
 
-@dataclass(frozen=True)
+@value_object
 class Metadata:
     """Normalized registration metadata."""
 

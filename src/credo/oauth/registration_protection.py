@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from credo.domain.errors import (
@@ -25,6 +24,7 @@ from credo.domain.errors import (
 )
 from credo.domain.models import Client, Realm
 from credo.domain.settings import KeySource
+from credo.domain.values import value_object
 from credo.keys import jose
 from credo.oauth.credentials import BearerToken
 from credo.oauth.registration_metadata import Metadata, uri_hosts
@@ -41,7 +41,7 @@ SIGNED_REQUEST_MAX_LIFETIME = 3600
 # --- initial access token ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value_object
 class InitialAccess:
     """A checked initial access token: burn `one_time_id` with the new client; `client_id` obtained it."""
 

@@ -13,10 +13,10 @@ import hmac
 import os
 import threading
 import unicodedata
-from dataclasses import dataclass
 
 from credo.domain.errors import InvalidGrant
 from credo.domain.models import Realm, TokenRecord, User
+from credo.domain.values import value_object
 from credo.keys.secrets import new_secret
 from credo.oauth.services import Services
 from credo.storage.unit_of_work import UnitOfWork
@@ -28,7 +28,7 @@ _dummy: dict[str, str] = {}
 _dummy_lock = threading.Lock()
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Session:
     realm: str
     sid: str

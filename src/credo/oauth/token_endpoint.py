@@ -17,12 +17,13 @@ in the refresh token. A client registered with `dpop_bound_access_tokens` is ref
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any, Protocol
 
 from credo.domain.errors import InvalidDpopProof, InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from credo.domain.models import Client, Realm
 from credo.domain.settings import public_client_grant, with_implied_refresh
+from credo.domain.values import value_object
 from credo.oauth.client_auth import authenticate_client
 from credo.oauth.credentials import BasicCredentials
 from credo.oauth.dpop import DpopRequest, check_proof
@@ -33,7 +34,7 @@ from credo.oauth.tokens import FAMILY_CLAIM, GRANT_CLAIM, issue_access_token
 from credo.storage.unit_of_work import UnitOfWork
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class TokenRequest:
     realm: Realm
     params: dict[str, str]
@@ -44,7 +45,7 @@ class TokenRequest:
     jkt: str | None = None  # set by the pipeline only: the thumbprint of the verified DPoP proof's key
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Grant:
     """A grant handler's decision."""
 

@@ -11,10 +11,10 @@ its user, every agent in its `act` chain and every application in its audience (
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from credo.domain.models import Client, Realm, TokenRecord
+from credo.domain.values import value_object
 from credo.keys.keyring import TokenRejected
 from credo.keys.secrets import new_secret
 from credo.oauth.lifecycle import born_before
@@ -30,7 +30,7 @@ STATELESS_CTS = "OAUTH2_STATELESS_GRANT"
 STATEFUL_CTS = "OAUTH2_STATEFUL_GRANT"
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class AccessToken:
     value: str
     realm: str
@@ -88,7 +88,7 @@ class AccessToken:
         return chain
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class IssuedToken:
     token: AccessToken
     expires_in: int

@@ -6,13 +6,15 @@ its changes are read back afterwards and apply only if it called `clientIdentity
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal, Protocol
+
+from credo.domain.values import value_object
 
 Operation = Literal["CREATE", "UPDATE", "DELETE"]
 
 
-@dataclass(frozen=True)
+@value_object
 class ScriptInput:
     operation: Operation
     client_id: str
@@ -22,7 +24,7 @@ class ScriptInput:
     realm: str = ""
 
 
-@dataclass(frozen=True)
+@value_object
 class ScriptOutput:
     stored: bool
     attributes: dict[str, list[str]]

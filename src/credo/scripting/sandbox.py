@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import quickjs
 
+from credo.domain.values import value_object
 from credo.scripting.prelude import PRELUDE
 
 LOG_LINES = 100
@@ -22,7 +22,7 @@ MESSAGE_CHARS = 500
 MAX_PENDING_JOBS = 1000
 
 
-@dataclass(frozen=True)
+@value_object
 class Limits:
     time_limit_ms: int = 200
     memory_limit_bytes: int = 16 * 1024 * 1024

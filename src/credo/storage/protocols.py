@@ -9,7 +9,6 @@ Rules every implementation keeps:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from credo.domain.models import (
@@ -27,6 +26,7 @@ from credo.domain.models import (
     User,
 )
 from credo.domain.settings import ProviderSettings
+from credo.domain.values import value_object
 
 
 class Conflict(Exception):
@@ -37,7 +37,7 @@ class LimitReached(Conflict):
     """A creation that would pass a limit checked in its transaction (the realm's max_clients)."""
 
 
-@dataclass(frozen=True)
+@value_object
 class NewClient:
     """One client for `ClientRepository.create_many`, with what `create` takes besides it."""
 

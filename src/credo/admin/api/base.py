@@ -22,6 +22,7 @@ from credo.domain.errors import (
     OAuthError,
     TooManyRequests,
 )
+from credo.domain.values import value_object
 from credo.management.admins import authenticate
 from credo.management.messages import says, where
 from credo.management.service_accounts import ADMIN_READ, ADMIN_WRITE, Principal, administrator, principal_of
@@ -72,7 +73,7 @@ class Call:
 Handler = Callable[[Call], Any]
 
 
-@dataclass(frozen=True)
+@value_object
 class Tagged:
     """A handler's JSON result with its entity tag (sent as the ETag header)."""
 

@@ -9,18 +9,18 @@ console's stylesheet classes (the console's CSP allows no inline style).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup, escape
 
 from credo.domain.models import AuditEvent
+from credo.domain.values import value_object
 
 BOX_W, BOX_H, GAP, PAD = 150, 44, 46, 8
 ROLE_LABEL = {"user": "user", "agent": "agent", "application": "application", "client": "client"}
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Hop:
     name: str
     role: str  # "user" | "agent" | "application" | "client"
