@@ -165,6 +165,7 @@ def create_app() -> CredoApp:
     app = build_app(settings)
     maintenance = start_maintenance(app.state.services, settings.key_rotation_days)
     app.on_shutdown.append(maintenance.stop)  # the thread's last flush stores the tally's last seconds
+    app.on_shutdown.append(app.state.services.ephemeral.close)  # Redis's connections, when it holds the state
     settle_garbage_collector()
     return app
 

@@ -1,5 +1,6 @@
-"""`credo serve --workers 2` as a real process: the start-up line, metrics counted across both workers, the
-access log of both, and a graceful shutdown: a request in flight when SIGTERM arrives completes with 200."""
+"""`credo serve` as a real process: with two workers, the start-up line, metrics counted across both workers,
+the access log of both, and a graceful shutdown (a request in flight when SIGTERM arrives completes with
+200); with one, the shutdown line and status 0 after SIGTERM."""
 
 from __future__ import annotations
 
@@ -139,4 +140,25 @@ def test_two_workers_metrics_log_and_graceful_shutdown(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)  # the supervisor and its workers
+            proc.wait(10)
+
+
+def test_one_process_stopped_by_sigterm_says_so_and_exits_cleanly(tmp_path: Path) -> None:
+    """The default, one process: uvicorn stops gracefully on SIGTERM and then raises the signal again; the
+    server still writes its shutdown line and exits with status 0, as with several workers."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "server.log"
+    with log.open("ab") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "credo.cli.main", "serve", "--port", str(port)],
+                                env=credo_env(tmp_path), cwd=tmp_path, stdout=err, stderr=err, start_new_session=True)
+    try:
+        _wait_ready(proc, base, timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, log.read_text()[-2000:]
+        stopped = [line for line in _lines(log) if line.get("event") == "server_stopped"]
+        assert stopped and stopped[0]["listen"] == base and stopped[0]["pid"] == proc.pid
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)

@@ -3,6 +3,8 @@ and `services.ephemeral` (the replay cache's callers) all use the one chosen."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -76,3 +78,57 @@ def test_an_unreachable_redis_is_storage_unavailable_quickly() -> None:
             call()
     assert time.monotonic() - started < 4 * TIMEOUT + 1
     state.close()
+
+
+def _connections_named(name: str) -> int:
+    import redis
+    admin = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
+    try:
+        return sum(1 for client in admin.client_list() if client.get("name") == name)
+    finally:
+        admin.close()
+
+
+@pytest.mark.skipif(REDIS_SKIP is not None, reason=REDIS_SKIP or "")
+def test_closing_lets_go_of_every_connection_to_redis() -> None:
+    """The server's shutdown step (`CredoApp.on_shutdown`, on a thread while the serving loop still runs)
+    closes the loop's asynchronous client (replay marks) and the synchronous one (throttles, rate limits)."""
+    name = f"credo-test-{uuid.uuid4().hex[:12]}"
+    state = RedisEphemeral(REDIS_URL, prefix=PREFIX, name=name)
+    loop = asyncio.new_event_loop()
+    serving = threading.Thread(target=loop.run_forever, daemon=True)
+    serving.start()
+    now = int(time.time())
+    try:
+        assert asyncio.run_coroutine_threadsafe(state.first_use("jti-1", now + 60, now=now), loop).result(5)
+        assert state.hit("rate-1", 5, 60, now) == 0
+        assert _connections_named(name) == 2
+        state.close()
+        deadline = time.monotonic() + 2
+        while _connections_named(name) and time.monotonic() < deadline:
+            time.sleep(0.02)  # the server drops a closed connection as soon as it reads the close
+        assert _connections_named(name) == 0
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        serving.join(5)
+        loop.close()
+        remove_redis_keys(PREFIX)
+
+
+def test_the_server_closes_the_ephemeral_state_when_it_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`create_app` (what `credo serve` runs) makes closing it a shutdown step, after the maintenance thread's."""
+    from credo import app as app_module
+
+    monkeypatch.setenv("CREDO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CREDO_MASTER_KEY", MASTER_KEY)
+    monkeypatch.setenv("CREDO_EPHEMERAL_URL", REDIS_URL)
+    monkeypatch.setenv("CREDO_EPHEMERAL_PREFIX", PREFIX)
+    app = app_module.create_app()
+    try:
+        ephemeral = app.state.services.ephemeral
+        assert isinstance(ephemeral, RedisEphemeral)
+        assert app.on_shutdown[-1] == ephemeral.close
+    finally:
+        for step in app.on_shutdown:
+            step()
+        app.state.services.storage.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -114,6 +115,10 @@ def run_server(settings: Settings, *, listen: str, public_url: str, host: str, p
     log.info("server_started", listen=listen, public_url=public_url, store=store, workers=workers,
              pid=os.getpid(), metrics_path=settings.metrics_path or None, access_log=settings.access_log,
              metrics_dir=str(metrics_dir) if metrics_dir else None)
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again with the handler it found: the
+    # default one would end a one-process server there, before the shutdown line. This one ends it as
+    # Ctrl+C does, through the line below (status 0: the stop was asked for and went as asked).
+    signal.signal(signal.SIGTERM, _stopped)
     try:
         uvicorn.run("credo.app:create_app", factory=True, host=host, port=port, workers=workers,
                     timeout_graceful_shutdown=graceful_timeout, **options)
@@ -121,6 +126,10 @@ def run_server(settings: Settings, *, listen: str, public_url: str, host: str, p
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
         log.info("server_stopped", listen=listen, pid=os.getpid())
+
+
+def _stopped(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 def remove_stale_metrics_dirs() -> None:

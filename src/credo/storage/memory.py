@@ -576,6 +576,9 @@ class MemoryEphemeral:
                 del self._marks[k]
             return len(gone) + len(marks)
 
+    def close(self) -> None:
+        """Nothing to let go of."""
+
 
 class _Usage(_Base):
     """Tokens issued per (realm, grant type, minute): noted straight into the stored counts."""

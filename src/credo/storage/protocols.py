@@ -290,6 +290,10 @@ class EphemeralState(FailureLog, Protocol):
         anything whose reuse must stay refused after a restart (`OneTimeIds.burn`). Awaited: a request
         burns its value without blocking the event loop while the mark travels to the shared state."""
         ...
+    def close(self) -> None:
+        """Let go of the connections it holds of its own (Redis's; the database's state closes with its
+        storage). Called when the server stops, while its event loop still runs."""
+        ...
 
 
 def minute_of(at: int) -> int:

@@ -22,6 +22,7 @@ One Redis (or a primary with replicas), not Redis Cluster: the scripts use keys 
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import Callable
 from functools import wraps
@@ -36,6 +37,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 FEED_MAX = 100_000  # failures kept in the feed at most (the newest); far more than a window's worth
 TIMEOUT = 0.5  # seconds: connecting to, and waiting for, Redis
+CLOSE_WAIT = 2.0  # seconds the server's shutdown waits for a loop's client to close
 
 _ADD = """
 local at, exp = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -121,12 +123,14 @@ def _unavailable(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 class RedisEphemeral:
-    def __init__(self, url: str, *, prefix: str = "credo:") -> None:
+    def __init__(self, url: str, *, prefix: str = "credo:", name: str = "credo") -> None:
         self._url = url
+        self._name = name  # how its connections show in Redis's CLIENT LIST
         self._redis: redis.Redis = redis.Redis.from_url(
-            url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, health_check_interval=30)
+            url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, health_check_interval=30, client_name=name)
         # Per event loop: its asynchronous client and the replay script registered on it.
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+        self._closing: set[asyncio.Task[None]] = set()
         self._p = prefix
         self._add = self._redis.register_script(_ADD)
         self._newer = self._redis.register_script(_NEWER)
@@ -162,7 +166,7 @@ class RedisEphemeral:
         script = self._loops.get(loop)
         if script is None:
             client = redis.asyncio.Redis.from_url(self._url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT,
-                                                  health_check_interval=30)
+                                                  health_check_interval=30, client_name=self._name)
             script = self._loops[loop] = client.register_script(_FIRST_USE)
         try:
             return bool(await script(keys=[self._p + "u:" + key], args=[expires_at, now]))
@@ -174,4 +178,25 @@ class RedisEphemeral:
         return int(self._purge(keys=[self._p + "feed"], args=[now]))  # the rest expires on its own
 
     def close(self) -> None:
+        """Close every event loop's asynchronous client (awaited on its loop when that loop runs in another
+        thread, as the server's loop does while its shutdown steps run; scheduled on it when called on the
+        loop itself; a loop that stopped took its client's sockets with it), then the synchronous client."""
+        clients, self._loops = list(self._loops.items()), weakref.WeakKeyDictionary()
+        try:
+            here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        for loop, script in clients:
+            if loop.is_closed() or not loop.is_running():
+                continue
+            closing = script.registered_client.aclose()
+            if loop is here:
+                task = loop.create_task(closing)
+                self._closing.add(task)  # held until done (the loop keeps only a weak reference)
+                task.add_done_callback(self._closing.discard)
+                continue
+            try:
+                asyncio.run_coroutine_threadsafe(closing, loop).result(CLOSE_WAIT)
+            except Exception as exc:  # the server stops anyway; its sockets go with the process
+                logging.getLogger("credo").warning("closing a Redis client failed: %s", type(exc).__name__)
         self._redis.close()

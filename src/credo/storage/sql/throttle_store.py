@@ -117,3 +117,7 @@ class SqlEphemeral(_Repo):
         with self._write() as conn:
             return sum(int(conn.execute(delete(table).where(table.c.expires_at <= now)).rowcount)
                        for table in (t.auth_failures, t.rate_hits, t.replay_marks))
+
+    def close(self) -> None:
+        """Nothing of its own: its connections are the storage's, closed with it."""
+
