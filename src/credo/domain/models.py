@@ -292,20 +292,18 @@ def _within(value: Any, depth: int) -> bool:
     every audit event)."""
     if isinstance(value, str):
         return len(value) <= AUDIT_TEXT_MAX
+    if not isinstance(value, dict | list):
+        return True
+    if depth >= 4 or len(value) > AUDIT_ITEMS_MAX:
+        return False
     if isinstance(value, dict):
-        if depth >= 4 or len(value) > AUDIT_ITEMS_MAX:
-            return False
         for key, item in value.items():
             if not isinstance(key, str) or len(key) > AUDIT_TEXT_MAX or not _within(item, depth + 1):
                 return False
         return True
-    if isinstance(value, list):
-        if depth >= 4 or len(value) > AUDIT_ITEMS_MAX:
+    for item in value:
+        if not _within(item, depth + 1):
             return False
-        for item in value:
-            if not _within(item, depth + 1):
-                return False
-        return True
     return True
 
 

@@ -130,7 +130,6 @@ class RedisEphemeral:
             url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, health_check_interval=30, client_name=name)
         # Per event loop: its asynchronous client and the replay script registered on it.
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
-        self._closing: set[asyncio.Task[None]] = set()
         self._p = prefix
         self._add = self._redis.register_script(_ADD)
         self._newer = self._redis.register_script(_NEWER)
@@ -178,25 +177,22 @@ class RedisEphemeral:
         return int(self._purge(keys=[self._p + "feed"], args=[now]))  # the rest expires on its own
 
     def close(self) -> None:
-        """Close every event loop's asynchronous client (awaited on its loop when that loop runs in another
-        thread, as the server's loop does while its shutdown steps run; scheduled on it when called on the
-        loop itself; a loop that stopped took its client's sockets with it), then the synchronous client."""
+        """Close every event loop's asynchronous client, awaited on its loop from this thread (the server's
+        shutdown steps run on a thread while its loop still runs; a loop that stopped took its client's
+        sockets with it, and the caller's own loop cannot be waited for here), then the synchronous client."""
         clients, self._loops = list(self._loops.items()), weakref.WeakKeyDictionary()
-        try:
-            here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            here = None
         for loop, script in clients:
-            if loop.is_closed() or not loop.is_running():
-                continue
-            closing = script.registered_client.aclose()
-            if loop is here:
-                task = loop.create_task(closing)
-                self._closing.add(task)  # held until done (the loop keeps only a weak reference)
-                task.add_done_callback(self._closing.discard)
+            if loop.is_closed() or not loop.is_running() or _running_here(loop):
                 continue
             try:
-                asyncio.run_coroutine_threadsafe(closing, loop).result(CLOSE_WAIT)
+                asyncio.run_coroutine_threadsafe(script.registered_client.aclose(), loop).result(CLOSE_WAIT)
             except Exception as exc:  # the server stops anyway; its sockets go with the process
                 logging.getLogger("credo").warning("closing a Redis client failed: %s", type(exc).__name__)
         self._redis.close()
+
+
+def _running_here(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
